@@ -1,0 +1,40 @@
+# Masar: the two commands a newcomer needs are `make run` and `make test`.
+
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: run build test services lint fmt bench k8s clean
+
+## Build, start the embedded suite (SQLite + in-process queue) with the demo
+## data of Nuzul and Hayat, and print how to try it.
+run: build
+	./target/debug/masar dev
+
+build:
+	cargo build --bin masar
+
+## Every test, against real PostgreSQL and Redis (started or installed if needed).
+test: services
+	@if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --workspace --no-fail-fast; \
+	else \
+		cargo test --workspace --no-fail-fast; \
+	fi
+
+services:
+	./scripts/services.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Render the Kubernetes manifests (needs kubectl).
+k8s:
+	kubectl kustomize k8s/overlays/production
+
+clean:
+	cargo clean
+	rm -rf data

@@ -1,0 +1,122 @@
+//! The closed word lists of the domain. Each has one string form, used on
+//! the wire, in the database and in events.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} '{value}'")]
+pub struct UnknownTerm {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// Declares an enum with its wire names and `parse`/`as_str`/`ALL`.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident as $kind:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(value: &str) -> Result<Self, $crate::vocabulary::UnknownTerm> {
+                match value.trim() {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err($crate::vocabulary::UnknownTerm { kind: $kind, value: other.to_owned() }),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use vocabulary;
+
+vocabulary! {
+    /// How a request, inquiry or message reached the association.
+    Channel as "channel" {
+        Interview = "interview",
+        Phone = "phone",
+        SocialMedia = "social_media",
+        Letter = "letter",
+        HelpRequest = "help_request",
+        Volunteering = "volunteering",
+        Website = "website",
+        MobileApp = "mobile_app",
+    }
+}
+
+vocabulary! {
+    /// Who acts on a case.
+    ActorRole as "role" {
+        Beneficiary = "beneficiary",
+        ReceptionOfficer = "reception_officer",
+        ProjectManager = "project_manager",
+        SocialResearcher = "social_researcher",
+        CommitteeMember = "committee_member",
+        BranchManager = "branch_manager",
+        AssociationAdmin = "association_admin",
+        System = "system",
+    }
+}
+
+impl ActorRole {
+    /// Roles whose work is tied to one branch; the others see the whole association.
+    pub fn is_branch_bound(self) -> bool {
+        matches!(self, Self::ReceptionOfficer | Self::ProjectManager | Self::SocialResearcher | Self::BranchManager)
+    }
+}
+
+vocabulary! {
+    /// A social researcher's recommendation to the committee.
+    Recommendation as "recommendation" {
+        Approve = "approve",
+        Reject = "reject",
+    }
+}
+
+vocabulary! {
+    /// A committee member's vote on an agenda item.
+    Vote as "vote" {
+        Approve = "approve",
+        Reject = "reject",
+        Defer = "defer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_term_round_trips_through_its_wire_name() {
+        for channel in Channel::ALL {
+            assert_eq!(Channel::parse(channel.as_str()), Ok(*channel));
+        }
+        for role in ActorRole::ALL {
+            assert_eq!(ActorRole::parse(role.as_str()), Ok(*role));
+        }
+        let err = Channel::parse("pigeon").unwrap_err();
+        assert_eq!(err.to_string(), "unknown channel 'pigeon'");
+    }
+}

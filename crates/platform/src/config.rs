@@ -1,0 +1,189 @@
+//! Settings, from defaults then `MASAR_*` (and the standard `DATABASE_URL`,
+//! `REDIS_URL`, `OTEL_EXPORTER_OTLP_ENDPOINT`) environment variables.
+//! Parsing is a pure function of a map, so it is tested without touching
+//! the process environment. Secrets stay wrapped and never print.
+
+use crate::messaging::ConsumerSettings;
+use crate::role::Role;
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{name}: {problem}")]
+    Invalid { name: String, problem: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    vars: Environment,
+    /// Where `masar dev` keeps its SQLite files and the dev SMS log.
+    pub data_dir: PathBuf,
+    /// Stream names start with this (`masar:request.submitted`).
+    pub stream_prefix: String,
+    pub otlp_endpoint: Option<String>,
+    /// A directory file replacing the built-in demo directory.
+    pub directory_file: Option<PathBuf>,
+    pub consumer: ConsumerSettings,
+    pub outbox_poll: Duration,
+    pub sms: SmsSettings,
+}
+
+/// A variable's trimmed value; set-but-empty counts as unset.
+fn lookup(vars: &HashMap<String, String>, name: &str) -> Option<String> {
+    vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The raw variables, kept for per-role look-ups; never printed, since
+/// they hold connection strings with passwords.
+#[derive(Clone)]
+struct Environment(HashMap<String, String>);
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Environment(..)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    /// `file` (development: appends to a file and the log) is the only provider of this step.
+    pub provider: String,
+    /// The pre-approved sender name.
+    pub sender: String,
+    pub api_key: Option<SecretString>,
+    /// The dev provider's file; defaults to `<data_dir>/sms.log`.
+    pub file: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(&vars, name);
+        let millis = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_millis(default)),
+                Some(v) => v.parse::<u64>().map(Duration::from_millis).map_err(|_| ConfigError::Invalid {
+                    name: name.to_owned(),
+                    problem: format!("'{v}' is not a number of milliseconds"),
+                }),
+            }
+        };
+        let defaults = ConsumerSettings::default();
+        let max_deliveries = match get("MASAR_MAX_DELIVERIES") {
+            None => defaults.max_deliveries,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "MASAR_MAX_DELIVERIES".into(),
+                problem: format!("'{v}' is not a whole number"),
+            })?,
+        };
+        Ok(Self {
+            data_dir: get("MASAR_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
+            stream_prefix: get("MASAR_STREAM_PREFIX").unwrap_or_else(|| "masar".into()),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            directory_file: get("MASAR_DIRECTORY").map(PathBuf::from),
+            consumer: ConsumerSettings {
+                max_deliveries,
+                reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,
+                wait: millis("MASAR_QUEUE_WAIT_MS", defaults.wait.as_millis() as u64)?,
+            },
+            outbox_poll: millis("MASAR_OUTBOX_POLL_MS", 1000)?,
+            sms: SmsSettings {
+                provider: get("MASAR_SMS_PROVIDER").unwrap_or_else(|| "file".into()),
+                sender: get("MASAR_SMS_SENDER").unwrap_or_else(|| "Masar".into()),
+                api_key: get("MASAR_SMS_API_KEY").map(SecretString::from),
+                file: get("MASAR_SMS_FILE").map(PathBuf::from),
+            },
+            vars: Environment(vars),
+        })
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        lookup(&self.vars.0, name)
+    }
+
+    /// The role's database: `MASAR_<ROLE>_DATABASE_URL`, else `DATABASE_URL`.
+    pub fn database_url(&self, role: Role) -> Option<SecretString> {
+        self.get(&format!("{}DATABASE_URL", role.env_prefix()))
+            .or_else(|| self.get("DATABASE_URL"))
+            .map(SecretString::from)
+    }
+
+    pub fn redis_url(&self) -> Option<SecretString> {
+        self.get("REDIS_URL").map(SecretString::from)
+    }
+
+    /// Where a role listens: `MASAR_<ROLE>_ADDR`, else `MASAR_LISTEN_ADDR`
+    /// (one role per pod), else `host`:<default port>.
+    pub fn listen_addr(&self, role: Role, host: &str) -> Result<SocketAddr, ConfigError> {
+        let name = format!("{}ADDR", role.env_prefix());
+        let value = self
+            .get(&name)
+            .or_else(|| self.get("MASAR_LISTEN_ADDR"))
+            .unwrap_or_else(|| format!("{host}:{}", role.default_port()));
+        value.parse().map_err(|_| ConfigError::Invalid { name, problem: format!("'{value}' is not host:port") })
+    }
+
+    /// How the gateway reaches a service: `MASAR_<ROLE>_ENDPOINT`, else loopback on its default port.
+    pub fn endpoint(&self, role: Role) -> String {
+        self.get(&format!("{}ENDPOINT", role.env_prefix()))
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", role.default_port()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.stream_prefix, "masar");
+        assert!(s.database_url(Role::Intake).is_none());
+        assert_eq!(s.listen_addr(Role::Committee, "127.0.0.1").unwrap().port(), 50054);
+        assert_eq!(s.endpoint(Role::Notification), "http://127.0.0.1:50055");
+        assert_eq!(s.sms.provider, "file");
+    }
+
+    #[test]
+    fn per_role_overrides_win() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://shared/masar"),
+            ("MASAR_RESEARCH_DATABASE_URL", "postgres://research/masar"),
+            ("MASAR_LISTEN_ADDR", "0.0.0.0:9000"),
+            ("MASAR_GATEWAY_ADDR", "0.0.0.0:8081"),
+        ])
+        .unwrap();
+        assert_eq!(s.database_url(Role::Intake).unwrap().expose_secret(), "postgres://shared/masar");
+        assert_eq!(s.database_url(Role::Research).unwrap().expose_secret(), "postgres://research/masar");
+        assert_eq!(s.listen_addr(Role::Intake, "0.0.0.0").unwrap().port(), 9000);
+        assert_eq!(s.listen_addr(Role::Gateway, "0.0.0.0").unwrap().port(), 8081);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = settings(&[("MASAR_RECLAIM_AFTER_MS", "soon")]).unwrap_err();
+        assert_eq!(err.to_string(), "MASAR_RECLAIM_AFTER_MS: 'soon' is not a number of milliseconds");
+        let err = settings(&[("MASAR_INTAKE_ADDR", "nowhere")]).unwrap().listen_addr(Role::Intake, "x").unwrap_err();
+        assert!(err.to_string().starts_with("MASAR_INTAKE_ADDR"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = settings(&[("MASAR_SMS_API_KEY", "very-secret"), ("DATABASE_URL", "postgres://u:hunter2@db/masar")])
+            .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("very-secret") && !printed.contains("hunter2"), "{printed}");
+    }
+}

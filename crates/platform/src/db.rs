@@ -1,0 +1,398 @@
+//! One SQL layer over PostgreSQL and SQLite, so each store's queries are
+//! written once. SQLite accepts Postgres-style `$1` placeholders; the few
+//! dialect differences are asked of [`Db::backend`]. (sqlx's `Any` driver
+//! would do this, but has no UUID, timestamp or JSON types.)
+//!
+//! On PostgreSQL each service lives in its own schema of one database; on
+//! SQLite each service has its own file.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Postgres, Row as _, Sqlite};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (expected postgres:// or sqlite:)")]
+    UnsupportedUrl,
+    #[error("column {column} holds a value that does not decode: {reason}")]
+    Decode { column: String, reason: String },
+}
+
+impl DbError {
+    /// True when an insert hit a unique constraint (e.g. a duplicate event id).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Sql(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A pool on either backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// An open transaction on either backend.
+pub enum Tx {
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Db {
+    /// Connects to `url` (postgres://… or sqlite:…). On PostgreSQL, `schema`
+    /// becomes the search path, so a service sees only its own tables.
+    pub async fn connect(url: &str, schema: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))).execute(&pool).await?;
+            Ok(Self::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            // One writer at a time is SQLite's nature; a small pool keeps readers concurrent.
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            Ok(Self::Sqlite(pool))
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Applies the migrations written for this database's backend, tracked
+    /// in their own table so the platform's messaging tables and the
+    /// service's tables can share a schema.
+    pub async fn migrate(
+        &self,
+        postgres: &Migrator,
+        sqlite: &Migrator,
+        table: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Result<(), DbError> {
+        let chosen = match self {
+            Self::Postgres(_) => postgres,
+            Self::Sqlite(_) => sqlite,
+        };
+        let mut migrator = Migrator::with_migrations(chosen.iter().cloned().collect());
+        migrator.dangerous_set_table_name(table);
+        match self {
+            Self::Postgres(pool) => migrator.run(pool).await?,
+            Self::Sqlite(pool) => migrator.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            // IMMEDIATE takes the write lock up front, so the busy timeout applies.
+            // A deferred transaction that reads and then writes fails at once with
+            // SQLITE_BUSY when another connection committed in between.
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// Runs one statement outside an explicit transaction.
+    pub async fn execute(&self, sql: Sql) -> Result<u64, DbError> {
+        let mut tx = self.begin().await?;
+        let affected = tx.execute(sql).await?;
+        tx.commit().await?;
+        Ok(affected)
+    }
+
+    pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>, DbError> {
+        Ok(match self {
+            Self::Postgres(pool) => sql.postgres().fetch_all(pool).await?.into_iter().map(Row::Postgres).collect(),
+            Self::Sqlite(pool) => sql.sqlite().fetch_all(pool).await?.into_iter().map(Row::Sqlite).collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&self, sql: Sql) -> Result<Option<Row>, DbError> {
+        Ok(match self {
+            Self::Postgres(pool) => sql.postgres().fetch_optional(pool).await?.map(Row::Postgres),
+            Self::Sqlite(pool) => sql.sqlite().fetch_optional(pool).await?.map(Row::Sqlite),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it touched.
+    pub async fn execute(&mut self, sql: Sql) -> Result<u64, DbError> {
+        Ok(match self {
+            Self::Postgres(tx) => sql.postgres().execute(&mut **tx).await?.rows_affected(),
+            Self::Sqlite(tx) => sql.sqlite().execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<Row>, DbError> {
+        Ok(match self {
+            Self::Postgres(tx) => sql.postgres().fetch_all(&mut **tx).await?.into_iter().map(Row::Postgres).collect(),
+            Self::Sqlite(tx) => sql.sqlite().fetch_all(&mut **tx).await?.into_iter().map(Row::Sqlite).collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&mut self, sql: Sql) -> Result<Option<Row>, DbError> {
+        Ok(match self {
+            Self::Postgres(tx) => sql.postgres().fetch_optional(&mut **tx).await?.map(Row::Postgres),
+            Self::Sqlite(tx) => sql.sqlite().fetch_optional(&mut **tx).await?.map(Row::Sqlite),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(tx) => tx.commit().await?,
+            Self::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(tx) => tx.rollback().await?,
+            Self::Sqlite(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Uuid(Uuid),
+    Text(Option<String>),
+    Int(i64),
+    Time(DateTime<Utc>),
+    OptionalTime(Option<DateTime<Utc>>),
+    Date(NaiveDate),
+    Bytes(Vec<u8>),
+    Json(serde_json::Value),
+}
+
+impl From<Uuid> for Value {
+    fn from(v: Uuid) -> Self {
+        Self::Uuid(v)
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(Some(v.to_owned()))
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Self::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Self::Text(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+impl From<DateTime<Utc>> for Value {
+    fn from(v: DateTime<Utc>) -> Self {
+        Self::Time(v)
+    }
+}
+impl From<Option<DateTime<Utc>>> for Value {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Self::OptionalTime(v)
+    }
+}
+impl From<NaiveDate> for Value {
+    fn from(v: NaiveDate) -> Self {
+        Self::Date(v)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Bytes(v)
+    }
+}
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        Self::Json(v)
+    }
+}
+
+/// A statement with its bound values: `Sql::new("… $1 …").bind(x)`.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    text: &'static str,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(text: &'static str) -> Self {
+        Self { text, values: Vec::new() }
+    }
+
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.values.push(value.into());
+        self
+    }
+
+    fn postgres(self) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
+        self.values.into_iter().fold(sqlx::query(self.text), |q, value| match value {
+            Value::Uuid(v) => q.bind(v),
+            Value::Text(v) => q.bind(v),
+            Value::Int(v) => q.bind(v),
+            Value::Time(v) => q.bind(v),
+            Value::OptionalTime(v) => q.bind(v),
+            Value::Date(v) => q.bind(v),
+            Value::Bytes(v) => q.bind(v),
+            Value::Json(v) => q.bind(sqlx::types::Json(v)),
+        })
+    }
+
+    /// SQLite keeps UUIDs, dates and JSON as readable text.
+    fn sqlite(self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
+        self.values.into_iter().fold(sqlx::query(self.text), |q, value| match value {
+            Value::Uuid(v) => q.bind(v.to_string()),
+            Value::Text(v) => q.bind(v),
+            Value::Int(v) => q.bind(v),
+            Value::Time(v) => q.bind(v),
+            Value::OptionalTime(v) => q.bind(v),
+            Value::Date(v) => q.bind(v.to_string()),
+            Value::Bytes(v) => q.bind(v),
+            Value::Json(v) => q.bind(v.to_string()),
+        })
+    }
+}
+
+/// A result row from either backend, read by column name.
+pub enum Row {
+    Postgres(PgRow),
+    Sqlite(SqliteRow),
+}
+
+fn decode_error(column: &str, reason: impl ToString) -> DbError {
+    DbError::Decode { column: column.to_owned(), reason: reason.to_string() }
+}
+
+impl Row {
+    pub fn uuid(&self, column: &str) -> Result<Uuid, DbError> {
+        match self {
+            Self::Postgres(row) => Ok(row.try_get(column)?),
+            Self::Sqlite(row) => {
+                let text: String = row.try_get(column)?;
+                Uuid::parse_str(&text).map_err(|e| decode_error(column, e))
+            }
+        }
+    }
+
+    pub fn text(&self, column: &str) -> Result<String, DbError> {
+        Ok(match self {
+            Self::Postgres(row) => row.try_get(column)?,
+            Self::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+
+    /// A text column read through a domain parser, e.g. `row.parsed("status", CaseStatus::parse)`.
+    pub fn parsed<T, E: std::fmt::Display>(
+        &self,
+        column: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, DbError> {
+        parse(&self.text(column)?).map_err(|e| decode_error(column, e))
+    }
+
+    pub fn int(&self, column: &str) -> Result<i64, DbError> {
+        Ok(match self {
+            Self::Postgres(row) => row.try_get(column)?,
+            Self::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+
+    pub fn time(&self, column: &str) -> Result<DateTime<Utc>, DbError> {
+        Ok(match self {
+            Self::Postgres(row) => row.try_get(column)?,
+            Self::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+
+    pub fn optional_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+        Ok(match self {
+            Self::Postgres(row) => row.try_get(column)?,
+            Self::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+
+    pub fn date(&self, column: &str) -> Result<NaiveDate, DbError> {
+        match self {
+            Self::Postgres(row) => Ok(row.try_get(column)?),
+            Self::Sqlite(row) => {
+                let text: String = row.try_get(column)?;
+                NaiveDate::from_str(&text).map_err(|e| decode_error(column, e))
+            }
+        }
+    }
+
+    pub fn bytes(&self, column: &str) -> Result<Vec<u8>, DbError> {
+        Ok(match self {
+            Self::Postgres(row) => row.try_get(column)?,
+            Self::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T, DbError> {
+        let value: serde_json::Value = match self {
+            Self::Postgres(row) => row.try_get::<sqlx::types::Json<serde_json::Value>, _>(column)?.0,
+            Self::Sqlite(row) => {
+                let text: String = row.try_get(column)?;
+                serde_json::from_str(&text).map_err(|e| decode_error(column, e))?
+            }
+        };
+        serde_json::from_value(value).map_err(|e| decode_error(column, e))
+    }
+}

@@ -1,0 +1,156 @@
+//! The gRPC kit every service uses: a server with health, reflection and a
+//! span per RPC; client channels that carry the trace context; bilingual
+//! problem details on every error status.
+
+use crate::telemetry;
+use masar_domain::{Bilingual, FieldError};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use tower_http::trace::TraceLayer;
+
+/// A client channel whose calls carry the caller's trace context.
+pub type TracedChannel = InterceptedService<Channel, fn(tonic::Request<()>) -> Result<tonic::Request<()>, Status>>;
+
+fn inject_trace_context(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+    telemetry::inject_into_metadata(&tracing::Span::current(), request.metadata_mut());
+    Ok(request)
+}
+
+/// A lazily connecting channel to `uri` (e.g. `http://127.0.0.1:50051`), so
+/// roles can start in any order.
+pub fn channel(uri: &str) -> Result<TracedChannel, tonic::transport::Error> {
+    let channel = Endpoint::from_shared(uri.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .connect_lazy();
+    Ok(InterceptedService::new(channel, inject_trace_context as fn(_) -> _))
+}
+
+/// Serves `routes` on `listener` with grpc.health.v1 (reporting `service_names`
+/// as serving), server reflection, and a span per RPC that continues the
+/// caller's trace. Returns when `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    routes: tonic::service::Routes,
+    service_names: &[&str],
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    // "" is the whole server, which Kubernetes gRPC probes ask about.
+    for name in std::iter::once(&"").chain(service_names) {
+        health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(masar_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the compiled descriptor sets are valid");
+    let routes = routes.add_service(health_service).add_service(reflection);
+
+    tonic::transport::Server::builder()
+        .layer(TraceLayer::new_for_grpc().make_span_with(rpc_span))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await
+}
+
+/// One span per RPC, named after the method, child of the caller's span.
+fn rpc_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let path = request.uri().path();
+    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    telemetry::continue_trace_from_http(&span, request.headers());
+    span
+}
+
+/// What went wrong, for a person: a message in both languages and, for
+/// invalid input, which fields and why. Travels in the status details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub message: Bilingual,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(message: Bilingual) -> Self {
+        Self { message, fields: Vec::new() }
+    }
+
+    pub fn invalid(fields: Vec<FieldError>) -> Self {
+        Self {
+            message: Bilingual::new("بعض البيانات المدخلة غير صحيحة", "Some of the data entered is not valid"),
+            fields,
+        }
+    }
+
+    /// The status carrying this problem; `code` says what kind of failure it is.
+    pub fn into_status(self, code: Code) -> Status {
+        let details = serde_json::to_vec(&self).unwrap_or_default();
+        Status::with_details(code, self.message.en.clone(), details.into())
+    }
+
+    /// Reads the problem back from a status; statuses from elsewhere get a generic message.
+    pub fn from_status(status: &Status) -> Self {
+        serde_json::from_slice(status.details()).unwrap_or_else(|_| Self::new(generic_message(status.code())))
+    }
+}
+
+fn generic_message(code: Code) -> Bilingual {
+    match code {
+        Code::NotFound => Bilingual::new("لم يتم العثور على المطلوب", "Not found"),
+        Code::PermissionDenied => Bilingual::new("ليست لديك صلاحية لهذا الإجراء", "You are not allowed to do this"),
+        Code::Unauthenticated => Bilingual::new("يلزم تسجيل الدخول", "Sign-in required"),
+        Code::InvalidArgument => Bilingual::new("البيانات المدخلة غير صحيحة", "The data entered is not valid"),
+        Code::FailedPrecondition => {
+            Bilingual::new("لا يمكن تنفيذ الإجراء في حالة الطلب الحالية", "Not possible in the request's current state")
+        }
+        Code::Unavailable | Code::DeadlineExceeded => Bilingual::new(
+            "الخدمة غير متاحة مؤقتاً، حاول لاحقاً",
+            "The service is temporarily unavailable; try again later",
+        ),
+        _ => Bilingual::new("حدث خطأ غير متوقع", "An unexpected error occurred"),
+    }
+}
+
+/// The status for an internal failure: logged in full here, vague outside.
+pub fn internal(error: impl std::fmt::Display) -> Status {
+    tracing::error!(%error, "internal error");
+    Problem::new(generic_message(Code::Internal)).into_status(Code::Internal)
+}
+
+/// Reads a required UUID field, or explains the problem.
+pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
+    uuid::Uuid::parse_str(value.trim()).map_err(|_| {
+        Problem::invalid(vec![FieldError::new(field, Bilingual::new("المعرّف غير صحيح", "Not a valid identifier"))])
+            .into_status(Code::InvalidArgument)
+    })
+}
+
+/// The case changed between reading and writing: another staff member
+/// acted first. Status changes are conditional updates that detect this.
+pub fn changed_meanwhile() -> Status {
+    Problem::new(Bilingual::new(
+        "تم تحديث الطلب من مستخدم آخر، يرجى إعادة تحميله والمحاولة مجدداً",
+        "The request was changed meanwhile; reload it and try again",
+    ))
+    .into_status(Code::Aborted)
+}
+
+/// The common "no such request" answer, the same whether it does not exist
+/// or is outside the caller's scope (so scope cannot be probed).
+pub fn request_not_found() -> Status {
+    Problem::new(Bilingual::new("الطلب غير موجود", "No such request")).into_status(Code::NotFound)
+}

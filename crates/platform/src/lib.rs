@@ -1,0 +1,15 @@
+//! The runtime kit shared by every Masar service: configuration, telemetry,
+//! the dual PostgreSQL/SQLite layer, the queue (Redis Streams or in-process),
+//! the outbox and inbox, the gRPC server kit and caller identity.
+
+pub mod config;
+pub mod db;
+pub mod grpc;
+pub mod identity;
+pub mod messaging;
+pub mod queue;
+pub mod role;
+pub mod runtime;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,348 @@
+//! Reliable hand-offs: the transactional outbox and its relay on the
+//! producing side; the inbox and the consumer loop on the consuming side.
+//!
+//! A service writes its state change and the event in one transaction
+//! ([`Outbox::append`]); the [`OutboxRelay`] publishes committed events. A
+//! [`Consumer`] applies each delivery in one transaction that also records
+//! the event id, acknowledges only after commit, skips events it has
+//! already applied, takes over deliveries a dead replica left pending, and
+//! dead-letters a message after too many failed attempts.
+
+use crate::db::{Backend, Db, DbError, Sql, Tx};
+use crate::queue::{Delivery, Message, Queue, Subscription};
+use crate::telemetry;
+use chrono::Utc;
+use masar_proto::events::v1::CaseRef;
+use sqlx::migrate::Migrator;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Creates the outbox and inbox tables in a service's database.
+pub async fn migrate(db: &Db) -> Result<(), DbError> {
+    db.migrate(&POSTGRES_MIGRATIONS, &SQLITE_MIGRATIONS, "_masar_messaging_migrations").await
+}
+
+/// A service's handle on its outbox.
+#[derive(Clone, Default)]
+pub struct Outbox {
+    committed: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `event` to the outbox inside `tx`, with the current trace context.
+    pub async fn append(&self, tx: &mut Tx, event_type: &str, event: &impl prost::Message) -> Result<Uuid, DbError> {
+        self.append_encoded(tx, event_type, event.encode_to_vec()).await
+    }
+
+    /// Same, for an event already encoded (when the type is chosen at run time).
+    pub async fn append_encoded(&self, tx: &mut Tx, event_type: &str, payload: Vec<u8>) -> Result<Uuid, DbError> {
+        let event_id = Uuid::now_v7();
+        let headers =
+            serde_json::to_value(telemetry::trace_headers(&tracing::Span::current())).expect("string maps serialise");
+        tx.execute(
+            Sql::new(
+                "INSERT INTO outbox (event_id, event_type, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(event_id)
+            .bind(event_type)
+            .bind(payload)
+            .bind(headers)
+            .bind(Utc::now()),
+        )
+        .await?;
+        Ok(event_id)
+    }
+
+    /// Tells the relay that a transaction with outbox rows has committed.
+    pub fn wake(&self) {
+        self.committed.notify_one();
+    }
+}
+
+/// Publishes committed outbox rows to the queue, oldest first.
+pub struct OutboxRelay {
+    pub db: Db,
+    pub queue: Arc<dyn Queue>,
+    pub outbox: Outbox,
+    /// How often to look for rows when nobody wakes the relay (e.g. rows
+    /// committed by another replica).
+    pub poll_every: Duration,
+}
+
+impl OutboxRelay {
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let published = match self.publish_batch().await {
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay failed; retrying");
+                    0
+                }
+            };
+            if published == 0 {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = self.outbox.committed.notified() => {}
+                    _ = tokio::time::sleep(self.poll_every) => {}
+                }
+            }
+        }
+    }
+
+    /// Publishes up to one batch; returns how many rows went out.
+    pub async fn publish_batch(&self) -> Result<usize, DbError> {
+        const POSTGRES_BATCH: &str = "SELECT seq, event_id, event_type, payload, headers FROM outbox \
+             WHERE published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED";
+        const SQLITE_BATCH: &str = "SELECT seq, event_id, event_type, payload, headers FROM outbox \
+             WHERE published_at IS NULL ORDER BY seq LIMIT 100";
+        let mut tx = self.db.begin().await?;
+        let batch = match tx.backend() {
+            Backend::Postgres => POSTGRES_BATCH,
+            Backend::Sqlite => SQLITE_BATCH,
+        };
+        let rows = tx.fetch_all(Sql::new(batch)).await?;
+        let mut published = 0;
+        for row in rows {
+            let stored_headers: BTreeMap<String, String> = row.json("headers")?;
+            let event_type = row.text("event_type")?;
+            let event_id = row.uuid("event_id")?;
+            let span = tracing::info_span!(
+                "queue.publish",
+                otel.name = %format!("{event_type} publish"),
+                otel.kind = "producer",
+                messaging.system = "masar",
+                messaging.destination.name = %event_type,
+                messaging.message.id = %event_id,
+            );
+            telemetry::continue_trace(&span, &stored_headers);
+            let message = Message {
+                event_id,
+                event_type,
+                payload: row.bytes("payload")?,
+                headers: telemetry::trace_headers(&span),
+            };
+            if let Err(error) = self.queue.publish(&message).instrument(span).await {
+                // Keep what went out; the rest is retried on the next round.
+                tracing::warn!(%error, "publishing from the outbox failed");
+                break;
+            }
+            tx.execute(
+                Sql::new("UPDATE outbox SET published_at = $1 WHERE seq = $2").bind(Utc::now()).bind(row.int("seq")?),
+            )
+            .await?;
+            published += 1;
+        }
+        tx.commit().await?;
+        Ok(published)
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth another try later (e.g. an event it depends on has not arrived yet).
+    #[error("{0}")]
+    Retry(String),
+    /// Will never succeed (undecodable payload, unknown case): dead-letter it now.
+    #[error("{0}")]
+    Reject(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<prost::DecodeError> for HandlerError {
+    fn from(error: prost::DecodeError) -> Self {
+        HandlerError::Reject(format!("payload does not decode: {error}"))
+    }
+}
+
+/// The case an event is about and its request id. An event without a
+/// valid case can never be applied, so it is rejected (dead-lettered).
+pub fn event_case(case: Option<CaseRef>) -> Result<(Uuid, CaseRef), HandlerError> {
+    let case = case.ok_or_else(|| HandlerError::Reject("event has no case".into()))?;
+    let request_id = Uuid::parse_str(&case.request_id)
+        .map_err(|e| HandlerError::Reject(format!("event's request id '{}': {e}", case.request_id)))?;
+    Ok((request_id, case))
+}
+
+/// Applies one kind of event to a service's state.
+#[async_trait::async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies `message` inside `tx`. On error nothing of it is kept.
+    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// After this many deliveries a failing message goes to the dead-letter stream.
+    pub max_deliveries: u64,
+    /// A delivery unacknowledged this long is taken over by another consumer.
+    pub reclaim_after: Duration,
+    /// How long one blocking read waits for new messages.
+    pub wait: Duration,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self { max_deliveries: 5, reclaim_after: Duration::from_secs(30), wait: Duration::from_secs(2) }
+    }
+}
+
+/// The consumer loop of one consumer group.
+pub struct Consumer {
+    pub db: Db,
+    pub queue: Arc<dyn Queue>,
+    pub subscription: Subscription,
+    pub handler: Arc<dyn EventHandler>,
+    pub settings: ConsumerSettings,
+    /// Woken after commits, since handlers often append to the outbox.
+    pub outbox: Outbox,
+}
+
+impl Consumer {
+    pub async fn run(self, shutdown: CancellationToken) {
+        while let Err(error) = self.queue.subscribe(&self.subscription).await {
+            tracing::warn!(%error, group = %self.subscription.group, "cannot subscribe yet; retrying");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        let mut last_reclaim = tokio::time::Instant::now();
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                received = self.queue.receive(&self.subscription, 16, self.settings.wait) => received,
+            };
+            match received {
+                Ok(deliveries) => {
+                    for delivery in deliveries {
+                        self.process(delivery).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, group = %self.subscription.group, "receiving failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            if last_reclaim.elapsed() >= self.settings.reclaim_after / 2 {
+                last_reclaim = tokio::time::Instant::now();
+                self.reclaim().await;
+            }
+        }
+    }
+
+    /// Takes over deliveries left pending too long; dead-letters the hopeless.
+    pub async fn reclaim(&self) {
+        let reclaimed = match self.queue.reclaim(&self.subscription, self.settings.reclaim_after).await {
+            Ok(reclaimed) => reclaimed,
+            Err(error) => {
+                tracing::warn!(%error, group = %self.subscription.group, "reclaiming failed");
+                return;
+            }
+        };
+        for delivery in reclaimed {
+            if delivery.delivery_count > self.settings.max_deliveries {
+                let reason = format!("gave up after {} deliveries", delivery.delivery_count - 1);
+                self.dead_letter(&delivery, &reason).await;
+            } else {
+                self.process(delivery).await;
+            }
+        }
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) {
+        tracing::error!(
+            event_type = %delivery.message.event_type,
+            event_id = %delivery.message.event_id,
+            group = %self.subscription.group,
+            %reason,
+            "message moved to the dead-letter stream"
+        );
+        if let Err(error) = self.queue.dead_letter(&self.subscription, delivery, reason).await {
+            tracing::warn!(%error, "dead-lettering failed; the message stays pending");
+        }
+    }
+
+    /// Applies one delivery in its own span, continuing the producer's trace.
+    pub async fn process(&self, delivery: Delivery) {
+        let message = &delivery.message;
+        let span = tracing::info_span!(
+            "queue.consume",
+            otel.name = %format!("{} process", message.event_type),
+            otel.kind = "consumer",
+            messaging.system = "masar",
+            messaging.destination.name = %message.event_type,
+            messaging.consumer.group.name = %self.subscription.group,
+            messaging.message.id = %message.event_id,
+            messaging.message.delivery_count = delivery.delivery_count,
+        );
+        telemetry::continue_trace(&span, &message.headers);
+        async {
+            match self.apply(message).await {
+                Ok(applied) => {
+                    if applied {
+                        self.outbox.wake();
+                    } else {
+                        tracing::info!("duplicate delivery skipped");
+                    }
+                    if let Err(error) = self.queue.ack(&self.subscription, &delivery).await {
+                        // Applied and recorded: a redelivery will be skipped.
+                        tracing::warn!(%error, "ack failed");
+                    }
+                }
+                Err(HandlerError::Reject(reason)) => self.dead_letter(&delivery, &reason).await,
+                Err(error) => {
+                    // Left pending: reclaimed and retried after `reclaim_after`.
+                    tracing::warn!(%error, "handling failed; will retry");
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Records the event in the inbox and applies it, in one transaction.
+    /// Returns false when the group had already applied it.
+    async fn apply(&self, message: &Message) -> Result<bool, HandlerError> {
+        let mut tx = self.db.begin().await?;
+        let first_time = tx
+            .execute(
+                Sql::new(
+                    "INSERT INTO inbox (consumer_group, event_id, processed_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&self.subscription.group)
+                .bind(message.event_id)
+                .bind(Utc::now()),
+            )
+            .await?
+            == 1;
+        if !first_time {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        match self.handler.handle(&mut tx, message).await {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+            Err(error) => {
+                tx.rollback().await?;
+                Err(error)
+            }
+        }
+    }
+}

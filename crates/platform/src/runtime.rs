@@ -1,0 +1,94 @@
+//! Runs one service: its gRPC server, its outbox relay, its consumer and
+//! any background work, until shutdown. `masar dev` runs five of these in
+//! one process; `masar serve <role>` runs one.
+
+use crate::db::{Db, DbError};
+use crate::messaging::{Consumer, ConsumerSettings, EventHandler, Outbox, OutboxRelay};
+use crate::queue::{Queue, Subscription};
+use crate::role::Role;
+use futures::future::BoxFuture;
+use masar_domain::Directory;
+use sqlx::migrate::Migrator;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Creates or upgrades a service's tables: the platform's outbox and inbox,
+/// then the service's own migrations for the database's backend.
+pub async fn migrate_service(db: &Db, service: &str, postgres: &Migrator, sqlite: &Migrator) -> Result<(), DbError> {
+    crate::messaging::migrate(db).await?;
+    db.migrate(postgres, sqlite, format!("_masar_{service}_migrations")).await
+}
+
+/// What every service gets from the process that runs it.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub db: Db,
+    pub queue: Arc<dyn Queue>,
+    pub directory: Arc<Directory>,
+    pub consumer: ConsumerSettings,
+    pub outbox_poll: Duration,
+}
+
+/// What a service contributes: its gRPC routes and the events it consumes.
+pub struct ServiceParts {
+    pub role: Role,
+    pub routes: tonic::service::Routes,
+    /// Fully qualified gRPC service names, reported by the health service.
+    pub service_names: Vec<&'static str>,
+    pub outbox: Outbox,
+    /// Event types this service consumes, and the handler that applies them.
+    pub consumes: Option<(Vec<&'static str>, Arc<dyn EventHandler>)>,
+    /// Other long-running work (e.g. the SMS dispatcher), stopped by the shutdown token.
+    pub background: Vec<BoxFuture<'static, ()>>,
+}
+
+/// This replica's consumer name: the pod name when there is one.
+fn consumer_name(role: Role) -> String {
+    match std::env::var("HOSTNAME") {
+        Ok(host) if !host.is_empty() => format!("{role}-{host}-{}", std::process::id()),
+        _ => format!("{role}-{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
+/// Runs `parts` on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    parts: ServiceParts,
+    deps: Dependencies,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let relay = OutboxRelay {
+        db: deps.db.clone(),
+        queue: deps.queue.clone(),
+        outbox: parts.outbox.clone(),
+        poll_every: deps.outbox_poll,
+    };
+    tasks.spawn(relay.run(shutdown.clone()));
+    if let Some((event_types, handler)) = parts.consumes {
+        let consumer = Consumer {
+            db: deps.db.clone(),
+            queue: deps.queue.clone(),
+            subscription: Subscription {
+                group: parts.role.name().to_owned(),
+                consumer: consumer_name(parts.role),
+                event_types: event_types.iter().map(|t| t.to_string()).collect(),
+            },
+            handler,
+            settings: deps.consumer.clone(),
+            outbox: parts.outbox.clone(),
+        };
+        tasks.spawn(consumer.run(shutdown.clone()));
+    }
+    for work in parts.background {
+        tasks.spawn(work);
+    }
+    tracing::info!(role = %parts.role, addr = ?listener.local_addr().ok(), "serving");
+    let served =
+        crate::grpc::serve(listener, parts.routes, &parts.service_names, shutdown.clone().cancelled_owned()).await;
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    served
+}

@@ -1,0 +1,128 @@
+//! Tracing for the whole journey: `tracing` spans exported through
+//! OpenTelemetry (OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set), with the
+//! W3C trace context carried across gRPC metadata and queue messages.
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::collections::BTreeMap;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+/// Keeps the tracer provider alive; flushes pending spans when dropped.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Logs to stderr (filtered by `RUST_LOG`, default info) and, when an OTLP
+/// endpoint is given, exports spans to it as `service_name`.
+pub fn init(service_name: &str, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
+    let provider = match otlp_endpoint {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
+                    .build(),
+            )
+        }
+        None => None,
+    };
+    install(provider, true)
+}
+
+/// Installs the global subscriber with the given provider (tests pass one
+/// with an in-memory exporter).
+pub fn install(provider: Option<SdkTracerProvider>, log_to_stderr: bool) -> Result<Telemetry, TelemetryError> {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn"));
+    let logs = log_to_stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter));
+    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("masar")));
+    tracing_subscriber::registry().with(logs).with(otel).try_init().map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(Telemetry { provider })
+}
+
+/// The W3C trace context of `span`, as header name → value.
+pub fn trace_headers(span: &Span) -> BTreeMap<String, String> {
+    let mut headers = MapCarrier(BTreeMap::new());
+    TraceContextPropagator::new().inject_context(&span.context(), &mut headers);
+    headers.0
+}
+
+/// Makes `span` a child of the trace context found in `headers` (if any).
+pub fn continue_trace(span: &Span, headers: &BTreeMap<String, String>) {
+    let parent = TraceContextPropagator::new().extract(&MapCarrier(headers.clone()));
+    let _ = span.set_parent(parent);
+}
+
+/// Same, reading HTTP/gRPC request headers.
+pub fn continue_trace_from_http(span: &Span, headers: &http::HeaderMap) {
+    let parent = TraceContextPropagator::new().extract(&HeaderCarrier(headers));
+    let _ = span.set_parent(parent);
+}
+
+/// Writes the current span's trace context into gRPC metadata.
+pub fn inject_into_metadata(span: &Span, metadata: &mut tonic::metadata::MetadataMap) {
+    for (name, value) in trace_headers(span) {
+        if let (Ok(key), Ok(value)) =
+            (tonic::metadata::MetadataKey::from_bytes(name.as_bytes()), tonic::metadata::MetadataValue::try_from(value))
+        {
+            metadata.insert(key, value);
+        }
+    }
+}
+
+struct MapCarrier(BTreeMap<String, String>);
+
+impl Injector for MapCarrier {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+impl Extractor for MapCarrier {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+struct HeaderCarrier<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}

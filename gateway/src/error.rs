@@ -1,0 +1,71 @@
+//! Stable error bodies: `{code, message: {ar, en}, fields: [...]}`, and the
+//! one table from gRPC status to HTTP status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use masar_domain::{Bilingual, FieldError};
+use masar_platform::grpc::Problem;
+use serde::Serialize;
+use tonic::Code;
+
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: Bilingual,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// gRPC status → (HTTP status, stable error code). The only such table.
+pub fn http_status(code: Code) -> (StatusCode, &'static str) {
+    match code {
+        Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid_argument"),
+        Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        Code::PermissionDenied => (StatusCode::FORBIDDEN, "permission_denied"),
+        Code::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        Code::AlreadyExists | Code::Aborted => (StatusCode::CONFLICT, "conflict"),
+        Code::FailedPrecondition => (StatusCode::CONFLICT, "failed_precondition"),
+        Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "resource_exhausted"),
+        Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Code::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded"),
+        Code::Unimplemented => (StatusCode::NOT_IMPLEMENTED, "unimplemented"),
+        Code::Ok | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    }
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        let (http, code) = http_status(status.code());
+        if http.is_server_error() {
+            tracing::warn!(grpc_code = ?status.code(), message = %status.message(), "service call failed");
+        }
+        let problem = Problem::from_status(&status);
+        Self { status: http, code, message: problem.message, fields: problem.fields }
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(message: Bilingual) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "invalid_request", message, fields: Vec::new() }
+    }
+
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: Bilingual::new("المسار غير موجود", "No such endpoint"),
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self)).into_response()
+    }
+}

@@ -1,0 +1,58 @@
+//! The gateway: REST/JSON for web and mobile front ends, in front of the
+//! five gRPC services. Transport only: every rule is checked by the service
+//! that owns it. Staff identify themselves with `X-Masar-Staff` (Step 3
+//! replaces this with signed tokens); the gateway forwards it in metadata.
+
+mod error;
+mod routes;
+
+pub use error::{ApiError, http_status};
+pub use routes::router;
+
+use masar_platform::grpc::{TracedChannel, channel};
+use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;
+use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use masar_proto::research::v1::research_service_client::ResearchServiceClient;
+use masar_proto::verification::v1::verification_service_client::VerificationServiceClient;
+
+/// Clients of the five services (cheap to clone: channels are shared).
+#[derive(Clone)]
+pub struct Services {
+    pub intake: IntakeServiceClient<TracedChannel>,
+    pub verification: VerificationServiceClient<TracedChannel>,
+    pub research: ResearchServiceClient<TracedChannel>,
+    pub committee: CommitteeServiceClient<TracedChannel>,
+    pub notification: NotificationServiceClient<TracedChannel>,
+}
+
+/// Where each service listens, e.g. `http://127.0.0.1:50051`.
+pub struct Endpoints {
+    pub intake: String,
+    pub verification: String,
+    pub research: String,
+    pub committee: String,
+    pub notification: String,
+}
+
+impl Services {
+    pub fn connect(endpoints: &Endpoints) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            intake: IntakeServiceClient::new(channel(&endpoints.intake)?),
+            verification: VerificationServiceClient::new(channel(&endpoints.verification)?),
+            research: ResearchServiceClient::new(channel(&endpoints.research)?),
+            committee: CommitteeServiceClient::new(channel(&endpoints.committee)?),
+            notification: NotificationServiceClient::new(channel(&endpoints.notification)?),
+        })
+    }
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    services: Services,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = ?listener.local_addr().ok(), "gateway serving");
+    axum::serve(listener, router(services)).with_graceful_shutdown(shutdown).await
+}

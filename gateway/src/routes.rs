@@ -1,0 +1,440 @@
+//! The REST routes. Each handler turns JSON into one gRPC call and back.
+
+use crate::Services;
+use crate::error::ApiError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use masar_domain::Bilingual;
+use masar_platform::identity::attach_actor;
+use masar_platform::telemetry;
+use masar_proto::{committee::v1 as committee, intake::v1 as intake, notification::v1 as notification};
+use masar_proto::{research::v1 as research, verification::v1 as verification};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// The header a staff member is identified by (until Step 3's tokens).
+pub const STAFF_HEADER: &str = "x-masar-staff";
+
+type ApiResult = Result<(StatusCode, Json<Value>), ApiError>;
+
+pub fn router(services: Services) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/v1/requests", post(submit_request))
+        .route("/v1/requests/{id}", get(get_request))
+        .route("/v1/requests/{id}/timeline", get(get_timeline))
+        .route("/v1/requests/{id}/resubmit", post(resubmit_request))
+        .route("/v1/requests/{id}/messages", get(list_messages))
+        .route("/v1/verification/pending", get(list_pending))
+        .route("/v1/requests/{id}/verification/accept", post(accept_request))
+        .route("/v1/requests/{id}/verification/return", post(return_for_completion))
+        .route("/v1/requests/{id}/verification/ineligible", post(declare_ineligible))
+        .route("/v1/research/assignments", get(list_assignments))
+        .route("/v1/requests/{id}/research/visits", post(record_field_visit))
+        .route("/v1/requests/{id}/research/recommendation", post(record_recommendation))
+        .route("/v1/committee/agenda", get(get_agenda))
+        .route("/v1/requests/{id}/committee/votes", post(cast_vote))
+        .route("/v1/requests/{id}/committee/decision", post(record_decision))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(http_span))
+        .with_state(services)
+}
+
+/// One span per HTTP request, continuing a front end's trace if it sent one.
+fn http_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let route = request.uri().path().to_owned();
+    let span = tracing::info_span!(
+        "http.request",
+        otel.name = %format!("{} {}", request.method(), route),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %route,
+    );
+    telemetry::continue_trace_from_http(&span, request.headers());
+    span
+}
+
+/// JSON body whose rejections (malformed, wrong type, missing field, too
+/// large) become the stable 4xx error body instead of axum's plain text.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(body_error(rejection)),
+        }
+    }
+}
+
+fn body_error(rejection: JsonRejection) -> ApiError {
+    let detail = rejection.body_text();
+    let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+    let mut error = match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(Bilingual::new(
+            "يجب أن يكون نوع المحتوى application/json",
+            "The body must be sent as application/json",
+        )),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request(Bilingual::new("صيغة JSON غير صحيحة", format!("Malformed JSON: {detail}")))
+        }
+        JsonRejection::JsonDataError(_) => ApiError::bad_request(Bilingual::new(
+            "بيانات الطلب ناقصة أو غير صحيحة",
+            format!("Missing or invalid data: {detail}"),
+        )),
+        _ => ApiError::bad_request(Bilingual::new("تعذر قراءة الطلب", format!("Unreadable request body: {detail}"))),
+    };
+    if too_large {
+        error.status = StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    error
+}
+
+/// A gRPC request carrying the staff member named in the headers, if any.
+fn grpc<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(staff) = headers.get(STAFF_HEADER).and_then(|v| v.to_str().ok()) {
+        attach_actor(&mut request, staff.trim());
+    }
+    request
+}
+
+fn time(at: Option<&prost_types::Timestamp>) -> Option<String> {
+    at.map(|t| masar_proto::to_datetime(Some(t)).to_rfc3339())
+}
+
+fn ok(value: Value) -> ApiResult {
+    Ok((StatusCode::OK, Json(value)))
+}
+
+#[derive(Deserialize)]
+struct ApplicantBody {
+    national_id: String,
+    full_name: String,
+    mobile: String,
+    #[serde(default)]
+    preferred_language: String,
+}
+
+#[derive(Deserialize)]
+struct SubmitBody {
+    association: String,
+    branch: String,
+    service_type: String,
+    channel: String,
+    applicant: ApplicantBody,
+    #[serde(default)]
+    description: String,
+}
+
+type State = axum::extract::State<Services>;
+
+async fn submit_request(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Body(body): Body<SubmitBody>,
+) -> ApiResult {
+    let message = intake::SubmitRequestRequest {
+        association: body.association,
+        branch: body.branch,
+        service_type: body.service_type,
+        channel: body.channel,
+        description: body.description,
+        applicant: Some(intake::Applicant {
+            national_id: body.applicant.national_id,
+            full_name: body.applicant.full_name,
+            mobile: body.applicant.mobile,
+            preferred_language: body.applicant.preferred_language,
+        }),
+    };
+    let reply = services.intake.submit_request(grpc(&headers, message)).await?.into_inner();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "request_id": reply.request_id,
+            "reference": reply.reference,
+            "status": reply.status,
+            "expected_decision_on": reply.expected_decision_on,
+            "message": Bilingual::new(
+                format!("تم استلام طلبكم رقم {}، وسيصلكم رد لجنة البحث بتاريخ {} تقريباً", reply.reference, reply.expected_decision_on),
+                format!("Request {} received; expect the research committee's reply around {}", reply.reference, reply.expected_decision_on),
+            ),
+        })),
+    ))
+}
+
+async fn get_request(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let r =
+        services.intake.get_request(grpc(&headers, intake::GetRequestRequest { request_id: id })).await?.into_inner();
+    ok(json!({
+        "request_id": r.request_id, "reference": r.reference, "association": r.association, "branch": r.branch,
+        "service_type": r.service_type, "channel": r.channel, "status": r.status, "stage": r.stage,
+        "applicant_name": r.applicant_name, "national_id": r.national_id_masked, "mobile": r.mobile_masked,
+        "submitted_at": time(r.submitted_at.as_ref()), "expected_decision_on": r.expected_decision_on,
+    }))
+}
+
+async fn get_timeline(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let t =
+        services.intake.get_timeline(grpc(&headers, intake::GetTimelineRequest { request_id: id })).await?.into_inner();
+    let entries: Vec<Value> = t
+        .entries
+        .iter()
+        .map(|e| {
+            let described = masar_domain::CaseStatus::parse(&e.status).map(|s| s.describe()).ok();
+            json!({
+                "status": e.status, "stage": e.stage, "actor_role": e.actor_role, "at": time(e.at.as_ref()),
+                "note": e.note, "description": described,
+            })
+        })
+        .collect();
+    ok(json!({ "request_id": t.request_id, "status": t.status, "entries": entries }))
+}
+
+#[derive(Deserialize, Default)]
+struct NoteBody {
+    #[serde(default)]
+    note: String,
+}
+
+async fn resubmit_request(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<NoteBody>,
+) -> ApiResult {
+    let message = intake::ResubmitRequestRequest { request_id: id, note: body.note };
+    let r = services.intake.resubmit_request(grpc(&headers, message)).await?.into_inner();
+    ok(json!({ "request_id": r.request_id, "status": r.status, "expected_decision_on": r.expected_decision_on }))
+}
+
+async fn list_messages(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let reply = services
+        .notification
+        .list_messages(grpc(&headers, notification::ListMessagesRequest { request_id: id }))
+        .await?
+        .into_inner();
+    let messages: Vec<Value> = reply
+        .messages
+        .iter()
+        .map(|m| {
+            json!({
+                "message_id": m.message_id, "event_type": m.event_type, "language": m.language,
+                "mobile": m.mobile_masked, "text": m.text, "status": m.status,
+                "created_at": time(m.created_at.as_ref()), "sent_at": time(m.sent_at.as_ref()),
+            })
+        })
+        .collect();
+    ok(json!({ "messages": messages }))
+}
+
+#[derive(Deserialize)]
+struct BranchQuery {
+    #[serde(default)]
+    branch: String,
+}
+
+async fn list_pending(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(q): Query<BranchQuery>,
+) -> ApiResult {
+    let reply = services
+        .verification
+        .list_pending(grpc(&headers, verification::ListPendingRequest { branch: q.branch }))
+        .await?
+        .into_inner();
+    let requests: Vec<Value> = reply
+        .requests
+        .iter()
+        .map(|r| {
+            json!({
+                "request_id": r.request_id, "association": r.association, "branch": r.branch,
+                "service_type": r.service_type, "applicant_name": r.applicant_name,
+                "national_id": r.national_id_masked, "status": r.status, "received_at": time(r.received_at.as_ref()),
+            })
+        })
+        .collect();
+    ok(json!({ "requests": requests }))
+}
+
+fn outcome(o: verification::VerificationOutcome) -> ApiResult {
+    ok(json!({ "request_id": o.request_id, "status": o.status }))
+}
+
+async fn accept_request(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<NoteBody>,
+) -> ApiResult {
+    let message = verification::AcceptRequestRequest { request_id: id, note: body.note };
+    outcome(services.verification.accept_request(grpc(&headers, message)).await?.into_inner())
+}
+
+#[derive(Deserialize)]
+struct ReturnBody {
+    missing_items: Vec<String>,
+    #[serde(default)]
+    note: String,
+}
+
+async fn return_for_completion(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<ReturnBody>,
+) -> ApiResult {
+    let message =
+        verification::ReturnForCompletionRequest { request_id: id, missing_items: body.missing_items, note: body.note };
+    outcome(services.verification.return_for_completion(grpc(&headers, message)).await?.into_inner())
+}
+
+#[derive(Deserialize)]
+struct ReasonsBody {
+    reasons: Vec<String>,
+}
+
+async fn declare_ineligible(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<ReasonsBody>,
+) -> ApiResult {
+    let message = verification::DeclareIneligibleRequest { request_id: id, reasons: body.reasons };
+    outcome(services.verification.declare_ineligible(grpc(&headers, message)).await?.into_inner())
+}
+
+fn assignment(a: &research::Assignment) -> Value {
+    json!({
+        "request_id": a.request_id, "association": a.association, "branch": a.branch,
+        "service_type": a.service_type, "researcher": a.researcher, "status": a.status,
+        "visits": a.visits, "recommendation": a.recommendation, "assigned_at": time(a.assigned_at.as_ref()),
+    })
+}
+
+async fn list_assignments(axum::extract::State(mut services): State, headers: HeaderMap) -> ApiResult {
+    let reply =
+        services.research.list_assignments(grpc(&headers, research::ListAssignmentsRequest {})).await?.into_inner();
+    ok(json!({ "assignments": reply.assignments.iter().map(assignment).collect::<Vec<_>>() }))
+}
+
+#[derive(Deserialize)]
+struct VisitBody {
+    findings: String,
+}
+
+async fn record_field_visit(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<VisitBody>,
+) -> ApiResult {
+    let message = research::RecordFieldVisitRequest { request_id: id, findings: body.findings };
+    ok(assignment(&services.research.record_field_visit(grpc(&headers, message)).await?.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct RecommendationBody {
+    recommendation: String,
+    justification: String,
+}
+
+async fn record_recommendation(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<RecommendationBody>,
+) -> ApiResult {
+    let message = research::RecordRecommendationRequest {
+        request_id: id,
+        recommendation: body.recommendation,
+        justification: body.justification,
+    };
+    ok(assignment(&services.research.record_recommendation(grpc(&headers, message)).await?.into_inner()))
+}
+
+fn agenda_item(i: &committee::AgendaItem) -> Value {
+    let votes: Vec<Value> =
+        i.votes.iter().map(|v| json!({ "member": v.member, "vote": v.vote, "note": v.note })).collect();
+    json!({
+        "request_id": i.request_id, "association": i.association, "branch": i.branch,
+        "service_type": i.service_type, "recommendation": i.recommendation, "status": i.status,
+        "votes": votes, "decision": i.decision, "reasons": i.reasons,
+    })
+}
+
+async fn get_agenda(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(q): Query<BranchQuery>,
+) -> ApiResult {
+    let a = services
+        .committee
+        .get_agenda(grpc(&headers, committee::GetAgendaRequest { branch: q.branch }))
+        .await?
+        .into_inner();
+    ok(json!({
+        "agenda_id": a.agenda_id, "association": a.association, "branch": a.branch,
+        "opened_at": time(a.opened_at.as_ref()), "items": a.items.iter().map(agenda_item).collect::<Vec<_>>(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct VoteBody {
+    vote: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn cast_vote(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<VoteBody>,
+) -> ApiResult {
+    let message = committee::CastVoteRequest { request_id: id, vote: body.vote, note: body.note };
+    ok(agenda_item(&services.committee.cast_vote(grpc(&headers, message)).await?.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct DecisionBody {
+    decision: String,
+    #[serde(default)]
+    reasons: Vec<String>,
+}
+
+async fn record_decision(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<DecisionBody>,
+) -> ApiResult {
+    let message = committee::RecordDecisionRequest { request_id: id, decision: body.decision, reasons: body.reasons };
+    ok(agenda_item(&services.committee.record_decision(grpc(&headers, message)).await?.into_inner()))
+}

@@ -1,0 +1,213 @@
+//! The committee gRPC service: the agenda, votes and the decision.
+
+use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
+use chrono::Utc;
+use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, Vote};
+use masar_platform::db::Tx;
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
+use masar_platform::identity::Staff;
+use masar_platform::messaging::Outbox;
+use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use std::sync::Arc;
+use tonic::{Code, Request, Response, Status};
+
+pub struct Committee {
+    pub store: CommitteeStore,
+    pub outbox: Outbox,
+    pub directory: Arc<Directory>,
+}
+
+fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
+    api::AgendaItem {
+        request_id: item.request_id.to_string(),
+        association: item.association,
+        branch: item.branch,
+        service_type: item.service_type,
+        recommendation: item.recommendation,
+        status: item.status.to_string(),
+        votes: votes
+            .into_iter()
+            .map(|v| api::Vote { member: v.member, vote: v.vote.to_string(), note: v.note })
+            .collect(),
+        decision: item.decision,
+        reasons: item.reasons,
+    }
+}
+
+/// The option most members voted for, unless the top is tied.
+fn majority(votes: &[CastVote]) -> Option<Vote> {
+    let count = |v: Vote| votes.iter().filter(|c| c.vote == v).count();
+    let mut tally: Vec<(usize, Vote)> = Vote::ALL.iter().map(|v| (count(*v), *v)).collect();
+    tally.sort_by_key(|(count, _)| std::cmp::Reverse(*count));
+    (tally[0].0 > tally[1].0).then_some(tally[0].1)
+}
+
+fn decision_of(vote: Vote) -> CaseStatus {
+    match vote {
+        Vote::Approve => CaseStatus::Approved,
+        Vote::Reject => CaseStatus::Rejected,
+        Vote::Defer => CaseStatus::Deferred,
+    }
+}
+
+impl Committee {
+    /// A member of the case's association, and the item on the agenda.
+    async fn member_and_item<T>(
+        &self,
+        tx: &mut Tx,
+        request: &Request<T>,
+        request_id: &str,
+    ) -> Result<(Staff, AgendaItem), Status> {
+        let staff = Staff::from_request(&self.directory, request)?;
+        staff.require_role(&[ActorRole::CommitteeMember])?;
+        let request_id = parse_uuid("request_id", request_id)?;
+        let item = self.store.item_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&item.association, &item.branch)?;
+        if item.status != CaseStatus::OnCommitteeAgenda {
+            return Err(Problem::new(Bilingual::new("تم البت في هذا الطلب", "This case has already been decided"))
+                .into_status(Code::FailedPrecondition));
+        }
+        Ok((staff, item))
+    }
+}
+
+#[tonic::async_trait]
+impl CommitteeService for Committee {
+    async fn get_agenda(&self, request: Request<api::GetAgendaRequest>) -> Result<Response<api::Agenda>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(&[ActorRole::CommitteeMember, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let Some(branch) = staff.branch_filter(&request.get_ref().branch) else {
+            return Err(Problem::invalid(vec![FieldError::required("branch")]).into_status(Code::InvalidArgument));
+        };
+        let Some((agenda_id, opened_at, items)) =
+            self.store.agenda(&staff.association, &branch).await.map_err(internal)?
+        else {
+            return Ok(Response::new(api::Agenda { association: staff.association, branch, ..Default::default() }));
+        };
+        let mut votes = self.store.agenda_votes(agenda_id).await.map_err(internal)?;
+        let out = items
+            .into_iter()
+            .map(|item| {
+                let item_votes = votes.remove(&item.request_id).unwrap_or_default();
+                to_api(item, item_votes)
+            })
+            .collect();
+        Ok(Response::new(api::Agenda {
+            agenda_id: agenda_id.to_string(),
+            association: staff.association,
+            branch,
+            opened_at: Some(masar_proto::timestamp(opened_at)),
+            items: out,
+        }))
+    }
+
+    async fn cast_vote(&self, request: Request<api::CastVoteRequest>) -> Result<Response<api::AgendaItem>, Status> {
+        let input = request.get_ref();
+        let vote = Vote::parse(&input.vote).map_err(|_| {
+            Problem::invalid(vec![FieldError::new(
+                "vote",
+                Bilingual::new("التصويت إما approve أو reject أو defer", "A vote is approve, reject or defer"),
+            )])
+            .into_status(Code::InvalidArgument)
+        })?;
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id).await?;
+        if item.researcher == staff.username {
+            return Err(Problem::new(Bilingual::new(
+                "لا يصوت الباحث على طلب درسه",
+                "A member cannot vote on a case they researched",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
+        let cast = CastVote { member: staff.username.clone(), vote, note: input.note.trim().to_owned() };
+        self.store.cast_vote(&mut tx, item.request_id, &cast).await.map_err(internal)?;
+        let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(Response::new(to_api(item, votes)))
+    }
+
+    async fn record_decision(
+        &self,
+        request: Request<api::RecordDecisionRequest>,
+    ) -> Result<Response<api::AgendaItem>, Status> {
+        let input = request.get_ref();
+        let decision = CaseStatus::parse(&input.decision)
+            .ok()
+            .filter(|d| matches!(d, CaseStatus::Approved | CaseStatus::Rejected | CaseStatus::Deferred))
+            .ok_or_else(|| {
+                Problem::invalid(vec![FieldError::new(
+                    "decision",
+                    Bilingual::new(
+                        "القرار إما approved أو rejected أو deferred",
+                        "The decision is approved, rejected or deferred",
+                    ),
+                )])
+                .into_status(Code::InvalidArgument)
+            })?;
+        let reasons: Vec<String> =
+            input.reasons.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
+        if decision != CaseStatus::Approved && reasons.is_empty() {
+            return Err(Problem::invalid(vec![FieldError::new(
+                "reasons",
+                Bilingual::new("يجب ذكر أسباب الرفض أو التأجيل", "Give the reasons for rejecting or deferring"),
+            )])
+            .into_status(Code::InvalidArgument));
+        }
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id).await?;
+        let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
+        if votes.len() < QUORUM {
+            return Err(Problem::new(Bilingual::new(
+                format!("يلزم {QUORUM} أصوات على الأقل قبل تسجيل القرار"),
+                format!("At least {QUORUM} votes are needed before the decision"),
+            ))
+            .into_status(Code::FailedPrecondition));
+        }
+        if majority(&votes).map(decision_of) != Some(decision) {
+            return Err(Problem::new(Bilingual::new(
+                "القرار لا يوافق أغلبية الأصوات",
+                "The decision does not match the majority of votes",
+            ))
+            .into_status(Code::FailedPrecondition));
+        }
+        item.status.transition(decision).map_err(internal)?;
+        if !self.store.decide(&mut tx, item.request_id, decision, &reasons).await.map_err(internal)? {
+            return Err(changed_meanwhile());
+        }
+        let event = events::CommitteeDecided {
+            case: Some(item.case_ref()),
+            actor: Some(events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() }),
+            decided_at: Some(masar_proto::timestamp(Utc::now())),
+            decision: decision.to_string(),
+            reasons: reasons.clone(),
+        };
+        self.outbox.append(&mut tx, event_type::COMMITTEE_DECIDED, &event).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        tracing::info!(request_id = %item.request_id, %decision, "committee decision recorded");
+        let decided = AgendaItem { status: decision, decision: decision.to_string(), reasons, ..item };
+        Ok(Response::new(to_api(decided, votes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn votes(list: &[Vote]) -> Vec<CastVote> {
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| CastVote { member: format!("m{i}"), vote: *v, note: String::new() })
+            .collect()
+    }
+
+    #[test]
+    fn majority_needs_a_clear_winner() {
+        assert_eq!(majority(&votes(&[Vote::Approve, Vote::Approve, Vote::Reject])), Some(Vote::Approve));
+        assert_eq!(majority(&votes(&[Vote::Approve, Vote::Reject])), None);
+        assert_eq!(majority(&votes(&[Vote::Defer])), Some(Vote::Defer));
+        assert_eq!(majority(&[]), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! Committee: recommended cases join their branch's open agenda; members
+//! vote; the committee records its decision (approved, rejected with
+//! reasons, or deferred for more research).
+
+mod grpc;
+mod store;
+
+pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
+
+use chrono::Utc;
+use masar_domain::{ActorRole, CaseStatus};
+use masar_platform::db::{Db, DbError, Tx};
+use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::queue::Message;
+use masar_platform::role::Role;
+use masar_platform::runtime::{Dependencies, ServiceParts};
+use masar_proto::committee::v1::committee_service_server::CommitteeServiceServer;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use prost::Message as _;
+use sqlx::migrate::Migrator;
+use std::sync::Arc;
+
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Creates or upgrades committee's tables (and its outbox and inbox).
+pub async fn migrate(db: &Db) -> Result<(), DbError> {
+    masar_platform::runtime::migrate_service(db, "committee", &POSTGRES, &SQLITE).await
+}
+
+pub fn parts(deps: &Dependencies) -> ServiceParts {
+    let outbox = Outbox::new();
+    let store = CommitteeStore::new(deps.db.clone());
+    let service = grpc::Committee { store: store.clone(), outbox: outbox.clone(), directory: deps.directory.clone() };
+    ServiceParts {
+        role: Role::Committee,
+        routes: tonic::service::Routes::new(CommitteeServiceServer::new(service)),
+        service_names: vec!["masar.committee.v1.CommitteeService"],
+        outbox: outbox.clone(),
+        consumes: Some((vec![event_type::RESEARCH_RECOMMENDED], Arc::new(Scheduler { store, outbox }))),
+        background: Vec::new(),
+    }
+}
+
+/// Puts each recommended case on its branch's open agenda.
+struct Scheduler {
+    store: CommitteeStore,
+    outbox: Outbox,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Scheduler {
+    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        let event = events::ResearchRecommended::decode(message.payload.as_slice())?;
+        let (request_id, case) = event_case(event.case)?;
+        let researcher = event.actor.map(|a| a.username).unwrap_or_default();
+        if let Some(existing) = self.store.item_in(tx, request_id).await? {
+            // A deferred case comes back with a new recommendation.
+            existing
+                .status
+                .transition(CaseStatus::ResearcherAssigned)
+                .map_err(|e| HandlerError::Reject(e.to_string()))?;
+        }
+        CaseStatus::Recommended
+            .transition(CaseStatus::OnCommitteeAgenda)
+            .map_err(|e| HandlerError::Reject(e.to_string()))?;
+        let now = Utc::now();
+        let agenda_id = self.store.open_agenda(tx, &case.association, &case.branch, now).await?;
+        self.store.schedule(tx, request_id, agenda_id, &case, &researcher, &event.recommendation, now).await?;
+        let scheduled = events::CaseScheduled {
+            case: Some(case),
+            actor: Some(events::Actor { role: ActorRole::System.as_str().into(), username: String::new() }),
+            scheduled_at: Some(masar_proto::timestamp(now)),
+            agenda_id: agenda_id.to_string(),
+        };
+        self.outbox.append(tx, event_type::CASE_SCHEDULED, &scheduled).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,255 @@
+//! Committee's data: agendas, their items and the members' votes.
+
+use chrono::{DateTime, Utc};
+use masar_domain::{CaseStatus, Vote};
+use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_proto::events::v1::CaseRef;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Votes needed before the committee may record a decision.
+pub const QUORUM: usize = 2;
+
+#[derive(Clone)]
+pub struct CommitteeStore {
+    db: Db,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgendaItem {
+    pub request_id: Uuid,
+    pub agenda_id: Uuid,
+    pub association: String,
+    pub branch: String,
+    pub service_type: String,
+    pub researcher: String,
+    pub recommendation: String,
+    pub status: CaseStatus,
+    pub decision: String,
+    pub reasons: Vec<String>,
+}
+
+impl AgendaItem {
+    pub fn case_ref(&self) -> CaseRef {
+        CaseRef::new(self.request_id, &self.association, &self.branch, &self.service_type)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CastVote {
+    pub member: String,
+    pub vote: Vote,
+    pub note: String,
+}
+
+fn item(row: &Row) -> Result<AgendaItem, DbError> {
+    Ok(AgendaItem {
+        request_id: row.uuid("request_id")?,
+        agenda_id: row.uuid("agenda_id")?,
+        association: row.text("association")?,
+        branch: row.text("branch")?,
+        service_type: row.text("service_type")?,
+        researcher: row.text("researcher")?,
+        recommendation: row.text("recommendation")?,
+        status: row.parsed("status", CaseStatus::parse)?,
+        decision: row.text("decision")?,
+        reasons: row.json("reasons")?,
+    })
+}
+
+fn cast_vote(row: &Row) -> Result<CastVote, DbError> {
+    Ok(CastVote { member: row.text("member")?, vote: row.parsed("vote", Vote::parse)?, note: row.text("note")? })
+}
+
+const SELECT_ITEM: &str = "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, \
+     status, decision, reasons FROM agenda_items WHERE request_id = $1";
+
+impl CommitteeStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The branch's open agenda, opened now if there is none.
+    pub async fn open_agenda(
+        &self,
+        tx: &mut Tx,
+        association: &str,
+        branch: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, DbError> {
+        if let Some(row) = tx
+            .fetch_optional(
+                Sql::new(
+                    "SELECT agenda_id FROM agendas WHERE association = $1 AND branch = $2 ORDER BY opened_at DESC LIMIT 1",
+                )
+                .bind(association)
+                .bind(branch),
+            )
+            .await?
+        {
+            return row.uuid("agenda_id");
+        }
+        let agenda_id = Uuid::now_v7();
+        tx.execute(
+            Sql::new("INSERT INTO agendas (agenda_id, association, branch, opened_at) VALUES ($1, $2, $3, $4)")
+                .bind(agenda_id)
+                .bind(association)
+                .bind(branch)
+                .bind(now),
+        )
+        .await?;
+        Ok(agenda_id)
+    }
+
+    /// Puts a case on an agenda; a case coming back after deferral starts over with no votes.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn schedule(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        agenda_id: Uuid,
+        case: &CaseRef,
+        researcher: &str,
+        recommendation: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        tx.execute(Sql::new("DELETE FROM votes WHERE request_id = $1").bind(request_id)).await?;
+        tx.execute(Sql::new("DELETE FROM agenda_items WHERE request_id = $1").bind(request_id)).await?;
+        tx.execute(
+            Sql::new(
+                "INSERT INTO agenda_items (request_id, agenda_id, association, branch, service_type, researcher, \
+                 recommendation, status, decision, reasons, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10)",
+            )
+            .bind(request_id)
+            .bind(agenda_id)
+            .bind(&case.association)
+            .bind(&case.branch)
+            .bind(&case.service_type)
+            .bind(researcher)
+            .bind(recommendation)
+            .bind(CaseStatus::OnCommitteeAgenda.as_str())
+            .bind(serde_json::json!([]))
+            .bind(now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn item_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<AgendaItem>, DbError> {
+        tx.fetch_optional(Sql::new(SELECT_ITEM).bind(request_id)).await?.as_ref().map(item).transpose()
+    }
+
+    /// The latest agenda of a branch with its items.
+    pub async fn agenda(
+        &self,
+        association: &str,
+        branch: &str,
+    ) -> Result<Option<(Uuid, DateTime<Utc>, Vec<AgendaItem>)>, DbError> {
+        let Some(row) = self
+            .db
+            .fetch_optional(
+                Sql::new(
+                    "SELECT agenda_id, opened_at FROM agendas WHERE association = $1 AND branch = $2 \
+                     ORDER BY opened_at DESC LIMIT 1",
+                )
+                .bind(association)
+                .bind(branch),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let agenda_id = row.uuid("agenda_id")?;
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(
+                    "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, \
+                     status, decision, reasons FROM agenda_items WHERE agenda_id = $1 ORDER BY scheduled_at",
+                )
+                .bind(agenda_id),
+            )
+            .await?;
+        Ok(Some((agenda_id, row.time("opened_at")?, rows.iter().map(item).collect::<Result<_, _>>()?)))
+    }
+
+    pub async fn votes(&self, request_id: Uuid) -> Result<Vec<CastVote>, DbError> {
+        let mut tx = self.db.begin().await?;
+        let votes = self.votes_in(&mut tx, request_id).await?;
+        tx.commit().await?;
+        Ok(votes)
+    }
+
+    pub async fn votes_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Vec<CastVote>, DbError> {
+        let rows = tx
+            .fetch_all(
+                Sql::new("SELECT member, vote, note FROM votes WHERE request_id = $1 ORDER BY cast_at")
+                    .bind(request_id),
+            )
+            .await?;
+        rows.iter().map(cast_vote).collect()
+    }
+
+    /// Every vote on an agenda's items, by request, in one query.
+    pub async fn agenda_votes(&self, agenda_id: Uuid) -> Result<HashMap<Uuid, Vec<CastVote>>, DbError> {
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(
+                    "SELECT v.request_id, v.member, v.vote, v.note FROM votes v \
+                     JOIN agenda_items i ON i.request_id = v.request_id WHERE i.agenda_id = $1 ORDER BY v.cast_at",
+                )
+                .bind(agenda_id),
+            )
+            .await?;
+        let mut by_request: HashMap<Uuid, Vec<CastVote>> = HashMap::new();
+        for row in &rows {
+            by_request.entry(row.uuid("request_id")?).or_default().push(cast_vote(row)?);
+        }
+        Ok(by_request)
+    }
+
+    /// A member's vote; voting again replaces their earlier vote.
+    pub async fn cast_vote(&self, tx: &mut Tx, request_id: Uuid, vote: &CastVote) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO votes (request_id, member, vote, note, cast_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (request_id, member) DO UPDATE SET vote = excluded.vote, note = excluded.note, cast_at = excluded.cast_at",
+            )
+            .bind(request_id)
+            .bind(&vote.member)
+            .bind(vote.vote.as_str())
+            .bind(&vote.note)
+            .bind(Utc::now()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records the decision, only while the case is on the agenda; returns
+    /// false when it was decided meanwhile.
+    pub async fn decide(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        decision: CaseStatus,
+        reasons: &[String],
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE agenda_items SET status = $1, decision = $1, reasons = $2 WHERE request_id = $3 AND status = $4",
+                )
+                .bind(decision.as_str())
+                .bind(serde_json::json!(reasons))
+                .bind(request_id)
+                .bind(CaseStatus::OnCommitteeAgenda.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,292 @@
+//! The intake gRPC service: transport only; rules come from the domain.
+
+use crate::store::{IntakeStore, NewRequest, StoredRequest, TimelineEntry};
+use chrono::Utc;
+use masar_domain::{
+    ActorRole, Bilingual, CaseStatus, Channel, Directory, FieldError, Language, NationalId, SaudiMobile,
+};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
+use masar_platform::identity::{ACTOR_METADATA, Staff};
+use masar_platform::messaging::Outbox;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::intake::v1::{self as api, intake_service_server::IntakeService};
+use rand::Rng;
+use std::sync::Arc;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+pub struct Intake {
+    pub store: IntakeStore,
+    pub outbox: Outbox,
+    pub directory: Arc<Directory>,
+}
+
+/// Who submits: the beneficiary themself, or a staff member assisting them.
+fn submitter<T>(directory: &Directory, request: &Request<T>) -> Result<Option<Staff>, Status> {
+    if request.metadata().get(ACTOR_METADATA).is_none() {
+        return Ok(None);
+    }
+    let staff = Staff::from_request(directory, request)?;
+    staff.require_role(&[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+    Ok(Some(staff))
+}
+
+/// Checks every field of a submission, reporting all problems at once.
+fn validate(directory: &Directory, input: &api::SubmitRequestRequest) -> Result<NewRequest, Status> {
+    let mut errors = Vec::new();
+    let association = directory.association(input.association.trim());
+    if input.association.trim().is_empty() {
+        errors.push(FieldError::required("association"));
+    } else if association.is_none() {
+        errors.push(FieldError::new("association", Bilingual::new("الجمعية غير معروفة", "Unknown association")));
+    }
+    if let Some(association) = association {
+        if association.branch(input.branch.trim()).is_none() {
+            errors.push(FieldError::new(
+                "branch",
+                Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
+            ));
+        }
+        if association.service_type(input.service_type.trim()).is_none() {
+            errors.push(FieldError::new(
+                "service_type",
+                Bilingual::new(
+                    "نوع الخدمة غير متاح لدى هذه الجمعية",
+                    "This association does not offer this service type",
+                ),
+            ));
+        }
+    }
+    let channel = match Channel::parse(&input.channel) {
+        Ok(channel) if association.is_none_or(|a| a.channels.contains(&channel)) => Some(channel),
+        Ok(_) => {
+            errors.push(FieldError::new(
+                "channel",
+                Bilingual::new("الجمعية لا تستخدم هذه القناة", "The association does not use this channel"),
+            ));
+            None
+        }
+        Err(_) => {
+            errors.push(FieldError::new("channel", Bilingual::new("قناة التواصل غير معروفة", "Unknown channel")));
+            None
+        }
+    };
+    let applicant = input.applicant.clone().unwrap_or_default();
+    let national_id = NationalId::parse(&applicant.national_id)
+        .map_err(|e| errors.push(FieldError::new("applicant.national_id", e.explain())))
+        .ok();
+    let mobile = SaudiMobile::parse(&applicant.mobile)
+        .map_err(|e| errors.push(FieldError::new("applicant.mobile", e.explain())))
+        .ok();
+    let name = applicant.full_name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        errors.push(FieldError::required("applicant.full_name"));
+    }
+    match (association, channel, national_id, mobile) {
+        (Some(association), Some(channel), Some(national_id), Some(mobile)) if errors.is_empty() => {
+            let submitted_at = Utc::now();
+            Ok(NewRequest {
+                request_id: Uuid::new_v4(),
+                reference: new_reference(&association.reference_prefix),
+                association: association.code.clone(),
+                branch: input.branch.trim().to_owned(),
+                service_type: input.service_type.trim().to_owned(),
+                channel,
+                national_id,
+                applicant_name: name,
+                mobile,
+                language: Language::from_tag(&applicant.preferred_language),
+                description: input.description.trim().to_owned(),
+                submitted_at,
+                expected_decision_on: association.expected_decision_on(submitted_at.date_naive()),
+            })
+        }
+        _ => Err(Problem::invalid(errors).into_status(Code::InvalidArgument)),
+    }
+}
+
+/// A short reference a person can read out on the phone, e.g. NZL-7F3K2Q.
+fn new_reference(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    let code: String = (0..6).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("{prefix}-{code}")
+}
+
+fn submitted_event(request: &StoredRequest, actor: &events::Actor, resubmission: bool) -> events::RequestSubmitted {
+    let national_id_masked = NationalId::parse(&request.national_id).map(|id| id.masked()).unwrap_or_default();
+    events::RequestSubmitted {
+        case: Some(events::CaseRef::new(
+            request.request_id,
+            &request.association,
+            &request.branch,
+            &request.service_type,
+        )),
+        actor: Some(actor.clone()),
+        submitted_at: Some(masar_proto::timestamp(Utc::now())),
+        channel: request.channel.clone(),
+        applicant_name: request.applicant_name.clone(),
+        national_id_masked,
+        mobile: request.mobile.clone(),
+        preferred_language: request.language.tag().to_owned(),
+        expected_decision_on: request.expected_decision_on.to_string(),
+        reference: request.reference.clone(),
+        resubmission,
+    }
+}
+
+fn actor_of(staff: &Option<Staff>) -> events::Actor {
+    match staff {
+        Some(staff) => events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() },
+        None => events::Actor { role: ActorRole::Beneficiary.as_str().into(), username: String::new() },
+    }
+}
+
+impl Intake {
+    /// The request, if it exists and the caller may see it. Staff see their
+    /// scope; without a staff identity the request id itself is the key.
+    async fn visible_request<T>(&self, request: &Request<T>, request_id: &str) -> Result<StoredRequest, Status> {
+        let request_id = parse_uuid("request_id", request_id)?;
+        let stored = self.store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        if request.metadata().get(ACTOR_METADATA).is_some() {
+            let staff = Staff::from_request(&self.directory, request)?;
+            staff.ensure_can_see(&stored.association, &stored.branch)?;
+        }
+        Ok(stored)
+    }
+}
+
+#[tonic::async_trait]
+impl IntakeService for Intake {
+    async fn submit_request(
+        &self,
+        request: Request<api::SubmitRequestRequest>,
+    ) -> Result<Response<api::SubmitRequestResponse>, Status> {
+        let staff = submitter(&self.directory, &request)?;
+        let new = validate(&self.directory, request.get_ref())?;
+        if let Some(staff) = &staff
+            && !staff.can_see(&new.association, &new.branch)
+        {
+            return Err(Problem::new(Bilingual::new(
+                "لا يمكنك التسجيل لهذا الفرع",
+                "You cannot file requests for this branch",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
+        let actor = actor_of(&staff);
+        let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        self.store.insert_request(&mut tx, &new).await.map_err(internal)?;
+        let stored =
+            self.store.request_in(&mut tx, new.request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let entry = TimelineEntry::new(
+            Uuid::now_v7(),
+            CaseStatus::Submitted,
+            actor_role,
+            new.submitted_at,
+            new.channel.to_string(),
+        );
+        self.store.record(&mut tx, new.request_id, &entry).await.map_err(internal)?;
+        self.outbox
+            .append(&mut tx, event_type::REQUEST_SUBMITTED, &submitted_event(&stored, &actor, false))
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "request submitted");
+        Ok(Response::new(api::SubmitRequestResponse {
+            request_id: new.request_id.to_string(),
+            reference: new.reference,
+            status: CaseStatus::Submitted.to_string(),
+            expected_decision_on: new.expected_decision_on.to_string(),
+        }))
+    }
+
+    async fn resubmit_request(
+        &self,
+        request: Request<api::ResubmitRequestRequest>,
+    ) -> Result<Response<api::ResubmitRequestResponse>, Status> {
+        let staff = submitter(&self.directory, &request)?;
+        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        stored.status.transition(CaseStatus::Submitted).map_err(|_| {
+            Problem::new(Bilingual::new(
+                "لا يمكن إعادة تقديم الطلب إلا بعد إعادته لاستكمال النواقص",
+                "A request can be resubmitted only after it was returned for completion",
+            ))
+            .into_status(Code::FailedPrecondition)
+        })?;
+        let now = Utc::now();
+        let association = self.directory.association(&stored.association).ok_or_else(request_not_found)?;
+        let expected = association.expected_decision_on(now.date_naive());
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        // Conditional on the status, so of two concurrent resubmissions one wins.
+        if !self.store.mark_resubmitted(&mut tx, stored.request_id, expected).await.map_err(internal)? {
+            return Err(changed_meanwhile());
+        }
+        let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
+        let entry = TimelineEntry::new(
+            Uuid::now_v7(),
+            CaseStatus::Submitted,
+            actor_role,
+            now,
+            request.get_ref().note.trim().to_owned(),
+        );
+        self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
+        let updated = StoredRequest { expected_decision_on: expected, ..stored };
+        self.outbox
+            .append(&mut tx, event_type::REQUEST_RESUBMITTED, &submitted_event(&updated, &actor_of(&staff), true))
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        Ok(Response::new(api::ResubmitRequestResponse {
+            request_id: updated.request_id.to_string(),
+            status: CaseStatus::Submitted.to_string(),
+            expected_decision_on: expected.to_string(),
+        }))
+    }
+
+    async fn get_request(
+        &self,
+        request: Request<api::GetRequestRequest>,
+    ) -> Result<Response<api::ServiceRequest>, Status> {
+        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let national_id_masked = NationalId::parse(&stored.national_id).map(|id| id.masked()).unwrap_or_default();
+        let mobile_masked = SaudiMobile::parse(&stored.mobile).map(|m| m.masked()).unwrap_or_default();
+        Ok(Response::new(api::ServiceRequest {
+            request_id: stored.request_id.to_string(),
+            reference: stored.reference,
+            association: stored.association,
+            branch: stored.branch,
+            service_type: stored.service_type,
+            channel: stored.channel,
+            status: stored.status.to_string(),
+            stage: stored.status.stage().to_string(),
+            applicant_name: stored.applicant_name,
+            national_id_masked,
+            mobile_masked,
+            submitted_at: Some(masar_proto::timestamp(stored.submitted_at)),
+            expected_decision_on: stored.expected_decision_on.to_string(),
+        }))
+    }
+
+    async fn get_timeline(&self, request: Request<api::GetTimelineRequest>) -> Result<Response<api::Timeline>, Status> {
+        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let entries = self.store.timeline(stored.request_id).await.map_err(internal)?;
+        Ok(Response::new(api::Timeline {
+            request_id: stored.request_id.to_string(),
+            status: stored.status.to_string(),
+            entries: entries
+                .into_iter()
+                .map(|e| api::TimelineEntry {
+                    status: e.status.to_string(),
+                    stage: e.stage.to_string(),
+                    actor_role: e.actor_role.to_string(),
+                    at: Some(masar_proto::timestamp(e.at)),
+                    note: e.note,
+                })
+                .collect(),
+        }))
+    }
+}

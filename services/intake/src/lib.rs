@@ -1,0 +1,39 @@
+//! Intake: receives service requests from every channel, owns the case
+//! record, and keeps the timeline the beneficiary follows (a projection of
+//! every stage's events).
+
+mod grpc;
+mod store;
+mod timeline;
+
+pub use store::{IntakeStore, NewRequest, StoredRequest, TimelineEntry};
+
+use masar_platform::db::{Db, DbError};
+use masar_platform::messaging::Outbox;
+use masar_platform::role::Role;
+use masar_platform::runtime::{Dependencies, ServiceParts};
+use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use sqlx::migrate::Migrator;
+use std::sync::Arc;
+
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Creates or upgrades intake's tables (and its outbox and inbox).
+pub async fn migrate(db: &Db) -> Result<(), DbError> {
+    masar_platform::runtime::migrate_service(db, "intake", &POSTGRES, &SQLITE).await
+}
+
+pub fn parts(deps: &Dependencies) -> ServiceParts {
+    let outbox = Outbox::new();
+    let store = IntakeStore::new(deps.db.clone());
+    let service = grpc::Intake { store: store.clone(), outbox: outbox.clone(), directory: deps.directory.clone() };
+    ServiceParts {
+        role: Role::Intake,
+        routes: tonic::service::Routes::new(IntakeServiceServer::new(service)),
+        service_names: vec!["masar.intake.v1.IntakeService"],
+        outbox,
+        consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),
+        background: Vec::new(),
+    }
+}

@@ -1,0 +1,209 @@
+//! Intake's data: service requests and their timelines.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use masar_domain::{ActorRole, CaseStatus, Channel, Language, NationalId, SaudiMobile, Stage};
+use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct IntakeStore {
+    db: Db,
+}
+
+/// A validated request, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub request_id: Uuid,
+    pub reference: String,
+    pub association: String,
+    pub branch: String,
+    pub service_type: String,
+    pub channel: Channel,
+    pub national_id: NationalId,
+    pub applicant_name: String,
+    pub mobile: SaudiMobile,
+    pub language: Language,
+    pub description: String,
+    pub submitted_at: DateTime<Utc>,
+    pub expected_decision_on: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredRequest {
+    pub request_id: Uuid,
+    pub reference: String,
+    pub association: String,
+    pub branch: String,
+    pub service_type: String,
+    pub channel: String,
+    pub national_id: String,
+    pub applicant_name: String,
+    pub mobile: String,
+    pub language: Language,
+    pub status: CaseStatus,
+    pub submitted_at: DateTime<Utc>,
+    pub expected_decision_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEntry {
+    pub entry_id: Uuid,
+    pub status: CaseStatus,
+    pub stage: Stage,
+    pub actor_role: ActorRole,
+    pub at: DateTime<Utc>,
+    pub note: String,
+}
+
+impl TimelineEntry {
+    /// An entry for `status`, in the stage that owns it.
+    pub fn new(entry_id: Uuid, status: CaseStatus, actor_role: ActorRole, at: DateTime<Utc>, note: String) -> Self {
+        Self { entry_id, status, stage: status.stage(), actor_role, at, note }
+    }
+}
+
+fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
+    Ok(StoredRequest {
+        request_id: row.uuid("request_id")?,
+        reference: row.text("reference")?,
+        association: row.text("association")?,
+        branch: row.text("branch")?,
+        service_type: row.text("service_type")?,
+        channel: row.text("channel")?,
+        national_id: row.text("national_id")?,
+        applicant_name: row.text("applicant_name")?,
+        mobile: row.text("mobile")?,
+        language: Language::from_tag(&row.text("preferred_language")?),
+        status: row.parsed("status", CaseStatus::parse)?,
+        submitted_at: row.time("submitted_at")?,
+        expected_decision_on: row.date("expected_decision_on")?,
+    })
+}
+
+fn timeline_entry(row: &Row) -> Result<TimelineEntry, DbError> {
+    Ok(TimelineEntry {
+        entry_id: row.uuid("entry_id")?,
+        status: row.parsed("status", CaseStatus::parse)?,
+        stage: row.parsed("stage", Stage::parse)?,
+        actor_role: row.parsed("actor_role", ActorRole::parse)?,
+        at: row.time("at")?,
+        note: row.text("note")?,
+    })
+}
+
+const SELECT_REQUEST: &str = "SELECT request_id, reference, association, branch, service_type, channel, national_id, \
+     applicant_name, mobile, preferred_language, status, submitted_at, expected_decision_on \
+     FROM service_requests WHERE request_id = $1";
+
+impl IntakeStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Stores a new request in `tx`, in status submitted.
+    pub async fn insert_request(&self, tx: &mut Tx, request: &NewRequest) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO service_requests (request_id, reference, association, branch, service_type, channel, \
+                 national_id, applicant_name, mobile, preferred_language, description, status, submitted_at, \
+                 expected_decision_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(request.request_id)
+            .bind(&request.reference)
+            .bind(&request.association)
+            .bind(&request.branch)
+            .bind(&request.service_type)
+            .bind(request.channel.as_str())
+            .bind(request.national_id.as_str())
+            .bind(&request.applicant_name)
+            .bind(request.mobile.as_str())
+            .bind(request.language.tag())
+            .bind(&request.description)
+            .bind(CaseStatus::INITIAL.as_str())
+            .bind(request.submitted_at)
+            .bind(request.expected_decision_on),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn request(&self, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {
+        self.db
+            .fetch_optional(Sql::new(SELECT_REQUEST).bind(request_id))
+            .await?
+            .as_ref()
+            .map(stored_request)
+            .transpose()
+    }
+
+    pub async fn request_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {
+        tx.fetch_optional(Sql::new(SELECT_REQUEST).bind(request_id)).await?.as_ref().map(stored_request).transpose()
+    }
+
+    /// A resubmission restarts the committee's reply period. Only a request
+    /// still returned for completion is changed; returns false otherwise.
+    pub async fn mark_resubmitted(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        expected_decision_on: NaiveDate,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new("UPDATE service_requests SET expected_decision_on = $1 WHERE request_id = $2 AND status = $3")
+                    .bind(expected_decision_on)
+                    .bind(request_id)
+                    .bind(CaseStatus::ReturnedForCompletion.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Appends to the timeline (once per entry id) and makes the request's
+    /// status that of its latest entry, so events arriving out of order still
+    /// leave the right status.
+    pub async fn record(&self, tx: &mut Tx, request_id: Uuid, entry: &TimelineEntry) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO timeline_entries (entry_id, request_id, status, stage, actor_role, at, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(entry.entry_id)
+            .bind(request_id)
+            .bind(entry.status.as_str())
+            .bind(entry.stage.as_str())
+            .bind(entry.actor_role.as_str())
+            .bind(entry.at)
+            .bind(&entry.note),
+        )
+        .await?;
+        tx.execute(
+            Sql::new(
+                "UPDATE service_requests SET status = (SELECT status FROM timeline_entries \
+                 WHERE request_id = $1 ORDER BY at DESC, entry_id DESC LIMIT 1) WHERE request_id = $1",
+            )
+            .bind(request_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The case's history, oldest first.
+    pub async fn timeline(&self, request_id: Uuid) -> Result<Vec<TimelineEntry>, DbError> {
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(
+                    "SELECT entry_id, status, stage, actor_role, at, note FROM timeline_entries \
+                     WHERE request_id = $1 ORDER BY at, entry_id",
+                )
+                .bind(request_id),
+            )
+            .await?;
+        rows.iter().map(timeline_entry).collect()
+    }
+}

@@ -1,0 +1,127 @@
+//! Keeps each request's status and timeline up to date from the events of
+//! the later stages.
+
+use crate::store::{IntakeStore, TimelineEntry};
+use masar_domain::{ActorRole, CaseStatus};
+use masar_platform::db::Tx;
+use masar_platform::messaging::{EventHandler, HandlerError, event_case};
+use masar_platform::queue::Message;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use prost::Message as _;
+
+pub const CONSUMES: &[&str] = &[
+    event_type::REQUEST_RETURNED,
+    event_type::REQUEST_VERIFIED,
+    event_type::REQUEST_INELIGIBLE,
+    event_type::RESEARCHER_ASSIGNED,
+    event_type::FIELD_VISIT_RECORDED,
+    event_type::RESEARCH_RECOMMENDED,
+    event_type::CASE_SCHEDULED,
+    event_type::COMMITTEE_DECIDED,
+];
+
+pub struct TimelineProjection {
+    pub store: IntakeStore,
+}
+
+/// What a stage event means for the timeline.
+struct Step {
+    case: Option<events::CaseRef>,
+    actor: Option<events::Actor>,
+    at: Option<prost_types::Timestamp>,
+    status: CaseStatus,
+    note: String,
+}
+
+fn step(message: &Message) -> Result<Step, HandlerError> {
+    let payload = message.payload.as_slice();
+    Ok(match message.event_type.as_str() {
+        event_type::REQUEST_RETURNED => {
+            let e = events::RequestReturned::decode(payload)?;
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.returned_at,
+                status: CaseStatus::ReturnedForCompletion,
+                note: e.missing_items.join(", "),
+            }
+        }
+        event_type::REQUEST_VERIFIED => {
+            let e = events::RequestVerified::decode(payload)?;
+            Step { case: e.case, actor: e.actor, at: e.verified_at, status: CaseStatus::Verified, note: String::new() }
+        }
+        event_type::REQUEST_INELIGIBLE => {
+            let e = events::RequestIneligible::decode(payload)?;
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.decided_at,
+                status: CaseStatus::Ineligible,
+                note: e.reasons.join(", "),
+            }
+        }
+        event_type::RESEARCHER_ASSIGNED => {
+            let e = events::ResearcherAssigned::decode(payload)?;
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.assigned_at,
+                status: CaseStatus::ResearcherAssigned,
+                note: String::new(),
+            }
+        }
+        event_type::FIELD_VISIT_RECORDED => {
+            let e = events::FieldVisitRecorded::decode(payload)?;
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.visited_at,
+                status: CaseStatus::FieldVisitRecorded,
+                note: String::new(),
+            }
+        }
+        event_type::RESEARCH_RECOMMENDED => {
+            let e = events::ResearchRecommended::decode(payload)?;
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.recommended_at,
+                status: CaseStatus::Recommended,
+                note: String::new(),
+            }
+        }
+        event_type::CASE_SCHEDULED => {
+            let e = events::CaseScheduled::decode(payload)?;
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.scheduled_at,
+                status: CaseStatus::OnCommitteeAgenda,
+                note: String::new(),
+            }
+        }
+        event_type::COMMITTEE_DECIDED => {
+            let e = events::CommitteeDecided::decode(payload)?;
+            let status = CaseStatus::parse(&e.decision).map_err(|err| HandlerError::Reject(err.to_string()))?;
+            Step { case: e.case, actor: e.actor, at: e.decided_at, status, note: e.reasons.join(", ") }
+        }
+        other => return Err(HandlerError::Reject(format!("intake does not consume {other}"))),
+    })
+}
+
+#[async_trait::async_trait]
+impl EventHandler for TimelineProjection {
+    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        let step = step(message)?;
+        let (request_id, _) = event_case(step.case)?;
+        if self.store.request_in(tx, request_id).await?.is_none() {
+            return Err(HandlerError::Reject(format!("no request {request_id} in intake")));
+        }
+        let actor_role = step.actor.and_then(|a| ActorRole::parse(&a.role).ok()).unwrap_or(ActorRole::System);
+        let at = masar_proto::to_datetime(step.at.as_ref());
+        let entry = TimelineEntry::new(message.event_id, step.status, actor_role, at, step.note);
+        self.store.record(tx, request_id, &entry).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! Notification: tells the beneficiary by SMS at every stage. Each stage
+//! event becomes one stored message (in the consumer's transaction, so a
+//! redelivered event never makes a second one); a dispatcher sends what is
+//! pending through the configured provider.
+
+mod grpc;
+pub mod sms;
+mod store;
+mod templates;
+
+pub use store::{NotificationStore, StoredMessage};
+
+use masar_domain::Language;
+use masar_platform::CancellationToken;
+use masar_platform::db::{Db, DbError, Tx};
+use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::queue::Message;
+use masar_platform::role::Role;
+use masar_platform::runtime::{Dependencies, ServiceParts};
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::notification::v1::notification_service_server::NotificationServiceServer;
+use prost::Message as _;
+use sms::SmsProvider;
+use sqlx::migrate::Migrator;
+use std::sync::Arc;
+use std::time::Duration;
+
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Creates or upgrades notification's tables (and its outbox and inbox).
+pub async fn migrate(db: &Db) -> Result<(), DbError> {
+    masar_platform::runtime::migrate_service(db, "notification", &POSTGRES, &SQLITE).await
+}
+
+pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: CancellationToken) -> ServiceParts {
+    let store = NotificationStore::new(deps.db.clone());
+    let service = grpc::Notification { store: store.clone(), directory: deps.directory.clone() };
+    let dispatcher = store::Dispatcher {
+        store: store.clone(),
+        provider,
+        poll_every: deps.outbox_poll.min(Duration::from_millis(500)),
+    };
+    ServiceParts {
+        role: Role::Notification,
+        routes: tonic::service::Routes::new(NotificationServiceServer::new(service)),
+        service_names: vec!["masar.notification.v1.NotificationService"],
+        outbox: Outbox::new(),
+        consumes: Some((event_type::ALL.to_vec(), Arc::new(Composer { store }))),
+        background: vec![Box::pin(dispatcher.run(shutdown))],
+    }
+}
+
+/// Turns each stage event into a message for the beneficiary.
+struct Composer {
+    store: NotificationStore,
+}
+
+/// The case, the decision (for committee events) and the template details of an event.
+fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, String), HandlerError> {
+    let payload = message.payload.as_slice();
+    Ok(match message.event_type.as_str() {
+        event_type::REQUEST_RETURNED => {
+            let e = events::RequestReturned::decode(payload)?;
+            (e.case, String::new(), e.missing_items.join("، "))
+        }
+        event_type::REQUEST_VERIFIED => (events::RequestVerified::decode(payload)?.case, String::new(), String::new()),
+        event_type::REQUEST_INELIGIBLE => {
+            let e = events::RequestIneligible::decode(payload)?;
+            (e.case, String::new(), e.reasons.join("، "))
+        }
+        event_type::RESEARCHER_ASSIGNED => {
+            (events::ResearcherAssigned::decode(payload)?.case, String::new(), String::new())
+        }
+        event_type::FIELD_VISIT_RECORDED => {
+            (events::FieldVisitRecorded::decode(payload)?.case, String::new(), String::new())
+        }
+        event_type::RESEARCH_RECOMMENDED => {
+            (events::ResearchRecommended::decode(payload)?.case, String::new(), String::new())
+        }
+        event_type::CASE_SCHEDULED => (events::CaseScheduled::decode(payload)?.case, String::new(), String::new()),
+        event_type::COMMITTEE_DECIDED => {
+            let e = events::CommitteeDecided::decode(payload)?;
+            (e.case, e.decision, e.reasons.join("، "))
+        }
+        other => return Err(HandlerError::Reject(format!("notification does not handle {other}"))),
+    })
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Composer {
+    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        let (case, decision, details) = match message.event_type.as_str() {
+            event_type::REQUEST_SUBMITTED | event_type::REQUEST_RESUBMITTED => {
+                let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
+                let (request_id, case) = event_case(event.case.clone())?;
+                self.store.remember_recipient(tx, request_id, &case, &event).await?;
+                (Some(case), String::new(), event.expected_decision_on)
+            }
+            _ => describe(message)?,
+        };
+        let (request_id, _) = event_case(case)?;
+        let recipient = self
+            .store
+            .recipient_in(tx, request_id)
+            .await?
+            // The submission event travels on another stream and may come later.
+            .ok_or_else(|| HandlerError::Retry(format!("no recipient yet for {request_id}")))?;
+        let language = Language::from_tag(&recipient.language);
+        let fields = templates::Fields { reference: recipient.reference.clone(), date: details.clone(), details };
+        let Some(text) = templates::render(&message.event_type, &decision, language, &fields) else {
+            return Ok(());
+        };
+        self.store.queue_message(tx, request_id, message, &recipient, language, &text).await?;
+        Ok(())
+    }
+}

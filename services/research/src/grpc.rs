@@ -1,0 +1,185 @@
+//! The research gRPC service: the researcher's cases, visits and recommendation.
+
+use crate::store::{Assignment, ResearchStore};
+use chrono::Utc;
+use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, Recommendation};
+use masar_platform::db::Tx;
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
+use masar_platform::identity::Staff;
+use masar_platform::messaging::Outbox;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::research::v1::{self as api, research_service_server::ResearchService};
+use std::sync::Arc;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+pub struct Research {
+    pub store: ResearchStore,
+    pub outbox: Outbox,
+    pub directory: Arc<Directory>,
+}
+
+fn to_api(a: Assignment) -> api::Assignment {
+    api::Assignment {
+        request_id: a.request_id.to_string(),
+        association: a.association,
+        branch: a.branch,
+        service_type: a.service_type,
+        researcher: a.researcher,
+        status: a.status.to_string(),
+        visits: a.visits as u32,
+        recommendation: a.recommendation,
+        assigned_at: Some(masar_proto::timestamp(a.assigned_at)),
+    }
+}
+
+fn refused(from: CaseStatus) -> Status {
+    Problem::new(Bilingual::new(
+        format!("لا يمكن تنفيذ الإجراء على طلب حالته {}", from.describe().ar),
+        format!("Not possible on a case that is '{}'", from.describe().en),
+    ))
+    .into_status(Code::FailedPrecondition)
+}
+
+impl Research {
+    /// The assignment, only for the researcher it belongs to.
+    async fn own_assignment<T>(
+        &self,
+        tx: &mut Tx,
+        request: &Request<T>,
+        request_id: &str,
+    ) -> Result<(Staff, Assignment), Status> {
+        let staff = Staff::from_request(&self.directory, request)?;
+        staff.require_role(&[ActorRole::SocialResearcher])?;
+        let request_id = parse_uuid("request_id", request_id)?;
+        let assignment =
+            self.store.assignment_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
+        if assignment.researcher != staff.username {
+            return Err(Problem::new(Bilingual::new(
+                "هذا الطلب مسند إلى باحث آخر",
+                "This case is assigned to another researcher",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
+        Ok((staff, assignment))
+    }
+
+    /// Writes the event, commits, and answers with the assignment as stored.
+    async fn finish(
+        &self,
+        mut tx: Tx,
+        request_id: Uuid,
+        kind: &str,
+        event: &impl prost::Message,
+    ) -> Result<Response<api::Assignment>, Status> {
+        self.outbox.append(&mut tx, kind, event).await.map_err(internal)?;
+        let updated =
+            self.store.assignment_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        Ok(Response::new(to_api(updated)))
+    }
+}
+
+fn actor(staff: &Staff) -> Option<events::Actor> {
+    Some(events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() })
+}
+
+#[tonic::async_trait]
+impl ResearchService for Research {
+    async fn list_assignments(
+        &self,
+        request: Request<api::ListAssignmentsRequest>,
+    ) -> Result<Response<api::ListAssignmentsResponse>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let researcher = (staff.role == ActorRole::SocialResearcher).then_some(staff.username.as_str());
+        let branch = staff.branch_filter("");
+        let assignments =
+            self.store.open_assignments(&staff.association, branch.as_deref(), researcher).await.map_err(internal)?;
+        Ok(Response::new(api::ListAssignmentsResponse { assignments: assignments.into_iter().map(to_api).collect() }))
+    }
+
+    async fn get_assignment(
+        &self,
+        request: Request<api::GetAssignmentRequest>,
+    ) -> Result<Response<api::Assignment>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
+        let assignment = self.store.assignment(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
+        Ok(Response::new(to_api(assignment)))
+    }
+
+    async fn record_field_visit(
+        &self,
+        request: Request<api::RecordFieldVisitRequest>,
+    ) -> Result<Response<api::Assignment>, Status> {
+        let findings = request.get_ref().findings.trim().to_owned();
+        if findings.is_empty() {
+            return Err(Problem::invalid(vec![FieldError::required("findings")]).into_status(Code::InvalidArgument));
+        }
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (staff, assignment) = self.own_assignment(&mut tx, &request, &request.get_ref().request_id).await?;
+        assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
+        let recorded = self
+            .store
+            .record_visit(&mut tx, assignment.request_id, assignment.status, &staff.username, &findings)
+            .await
+            .map_err(internal)?;
+        if !recorded {
+            return Err(changed_meanwhile());
+        }
+        let event = events::FieldVisitRecorded {
+            case: Some(assignment.case_ref()),
+            actor: actor(&staff),
+            visited_at: Some(masar_proto::timestamp(Utc::now())),
+        };
+        self.finish(tx, assignment.request_id, event_type::FIELD_VISIT_RECORDED, &event).await
+    }
+
+    async fn record_recommendation(
+        &self,
+        request: Request<api::RecordRecommendationRequest>,
+    ) -> Result<Response<api::Assignment>, Status> {
+        let input = request.get_ref();
+        let mut errors = Vec::new();
+        let recommendation = Recommendation::parse(&input.recommendation)
+            .map_err(|_| {
+                errors.push(FieldError::new(
+                    "recommendation",
+                    Bilingual::new("التوصية إما approve أو reject", "The recommendation is either approve or reject"),
+                ))
+            })
+            .ok();
+        let justification = input.justification.trim().to_owned();
+        if justification.is_empty() {
+            errors.push(FieldError::required("justification"));
+        }
+        let Some(recommendation) = recommendation.filter(|_| errors.is_empty()) else {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        };
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (staff, assignment) = self.own_assignment(&mut tx, &request, &input.request_id).await?;
+        assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
+        let recorded = self
+            .store
+            .record_recommendation(&mut tx, assignment.request_id, recommendation, &justification)
+            .await
+            .map_err(internal)?;
+        if !recorded {
+            return Err(changed_meanwhile());
+        }
+        let event = events::ResearchRecommended {
+            case: Some(assignment.case_ref()),
+            actor: actor(&staff),
+            recommended_at: Some(masar_proto::timestamp(Utc::now())),
+            recommendation: recommendation.to_string(),
+            justification,
+        };
+        self.finish(tx, assignment.request_id, event_type::RESEARCH_RECOMMENDED, &event).await
+    }
+}

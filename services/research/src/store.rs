@@ -1,0 +1,213 @@
+//! Research's data: assignments and field visits.
+
+use chrono::{DateTime, Utc};
+use masar_domain::{CaseStatus, Recommendation};
+use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_proto::events::v1::CaseRef;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct ResearchStore {
+    db: Db,
+}
+
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub request_id: Uuid,
+    pub association: String,
+    pub branch: String,
+    pub service_type: String,
+    pub researcher: String,
+    pub status: CaseStatus,
+    pub visits: i64,
+    pub recommendation: String,
+    pub assigned_at: DateTime<Utc>,
+}
+
+impl Assignment {
+    pub fn case_ref(&self) -> CaseRef {
+        CaseRef::new(self.request_id, &self.association, &self.branch, &self.service_type)
+    }
+}
+
+fn assignment(row: &Row) -> Result<Assignment, DbError> {
+    Ok(Assignment {
+        request_id: row.uuid("request_id")?,
+        association: row.text("association")?,
+        branch: row.text("branch")?,
+        service_type: row.text("service_type")?,
+        researcher: row.text("researcher")?,
+        status: row.parsed("status", CaseStatus::parse)?,
+        visits: row.int("visits")?,
+        recommendation: row.text("recommendation")?,
+        assigned_at: row.time("assigned_at")?,
+    })
+}
+
+/// A researcher's open work: assigned, or visited but not yet recommended.
+const OPEN: [CaseStatus; 2] = [CaseStatus::ResearcherAssigned, CaseStatus::FieldVisitRecorded];
+
+impl ResearchStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Of `researchers`, the one with the fewest open cases (ties: first by username).
+    pub async fn least_busy(&self, tx: &mut Tx, researchers: &[String]) -> Result<Option<String>, DbError> {
+        let rows = tx
+            .fetch_all(
+                Sql::new(
+                    "SELECT researcher, COUNT(*) AS open_cases FROM research_assignments \
+                     WHERE status IN ($1, $2) GROUP BY researcher",
+                )
+                .bind(OPEN[0].as_str())
+                .bind(OPEN[1].as_str()),
+            )
+            .await?;
+        let mut open_cases = std::collections::HashMap::new();
+        for row in &rows {
+            open_cases.insert(row.text("researcher")?, row.int("open_cases")?);
+        }
+        // min_by_key keeps the first of equals, so ties go to the first username.
+        Ok(researchers.iter().min_by_key(|r| open_cases.get(*r).copied().unwrap_or(0)).cloned())
+    }
+
+    pub async fn assign(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        case: &CaseRef,
+        researcher: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO research_assignments (request_id, association, branch, service_type, researcher, status, \
+                 visits, recommendation, justification, assigned_at) VALUES ($1, $2, $3, $4, $5, $6, 0, '', '', $7)",
+            )
+            .bind(request_id)
+            .bind(&case.association)
+            .bind(&case.branch)
+            .bind(&case.service_type)
+            .bind(researcher)
+            .bind(CaseStatus::ResearcherAssigned.as_str())
+            .bind(at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn assignment_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<Assignment>, DbError> {
+        const SQL: &str = "SELECT request_id, association, branch, service_type, researcher, status, visits, \
+             recommendation, assigned_at FROM research_assignments WHERE request_id = $1";
+        tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(assignment).transpose()
+    }
+
+    pub async fn assignment(&self, request_id: Uuid) -> Result<Option<Assignment>, DbError> {
+        let mut tx = self.db.begin().await?;
+        let found = self.assignment_in(&mut tx, request_id).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// Open assignments of one researcher, or of a branch or association.
+    pub async fn open_assignments(
+        &self,
+        association: &str,
+        branch: Option<&str>,
+        researcher: Option<&str>,
+    ) -> Result<Vec<Assignment>, DbError> {
+        const SQL: &str = "SELECT request_id, association, branch, service_type, researcher, status, visits, \
+             recommendation, assigned_at FROM research_assignments \
+             WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR researcher = $3) \
+             AND status IN ($4, $5) ORDER BY assigned_at";
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(SQL)
+                    .bind(association)
+                    .bind(branch.map(str::to_owned))
+                    .bind(researcher.map(str::to_owned))
+                    .bind(OPEN[0].as_str())
+                    .bind(OPEN[1].as_str()),
+            )
+            .await?;
+        rows.iter().map(assignment).collect()
+    }
+
+    pub async fn set_status(&self, tx: &mut Tx, request_id: Uuid, status: CaseStatus) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new("UPDATE research_assignments SET status = $1 WHERE request_id = $2")
+                .bind(status.as_str())
+                .bind(request_id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records a visit, only if the assignment is still in `from`; returns
+    /// false when it changed meanwhile.
+    pub async fn record_visit(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        from: CaseStatus,
+        researcher: &str,
+        findings: &str,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE research_assignments SET visits = visits + 1, status = $1 WHERE request_id = $2 AND status = $3",
+                )
+                .bind(CaseStatus::FieldVisitRecorded.as_str())
+                .bind(request_id)
+                .bind(from.as_str()),
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        tx.execute(
+            Sql::new(
+                "INSERT INTO field_visits (visit_id, request_id, researcher, findings, visited_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(request_id)
+            .bind(researcher)
+            .bind(findings)
+            .bind(Utc::now()),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Records the recommendation, only after a visit and not twice; returns
+    /// false when the assignment changed meanwhile.
+    pub async fn record_recommendation(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        recommendation: Recommendation,
+        justification: &str,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE research_assignments SET status = $1, recommendation = $2, justification = $3 \
+                     WHERE request_id = $4 AND status = $5",
+                )
+                .bind(CaseStatus::Recommended.as_str())
+                .bind(recommendation.as_str())
+                .bind(justification)
+                .bind(request_id)
+                .bind(CaseStatus::FieldVisitRecorded.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,67 @@
+//! Document verification: the project manager checks a request's documents
+//! and eligibility, then verifies it (on to research), returns it for
+//! completion, or closes it as ineligible.
+
+mod grpc;
+mod store;
+
+pub use store::{VerificationCase, VerificationStore};
+
+use masar_platform::db::{Db, DbError, Tx};
+use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::queue::Message;
+use masar_platform::role::Role;
+use masar_platform::runtime::{Dependencies, ServiceParts};
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::verification::v1::verification_service_server::VerificationServiceServer;
+use prost::Message as _;
+use sqlx::migrate::Migrator;
+use std::sync::Arc;
+
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Creates or upgrades verification's tables (and its outbox and inbox).
+pub async fn migrate(db: &Db) -> Result<(), DbError> {
+    masar_platform::runtime::migrate_service(db, "verification", &POSTGRES, &SQLITE).await
+}
+
+pub fn parts(deps: &Dependencies) -> ServiceParts {
+    let outbox = Outbox::new();
+    let store = VerificationStore::new(deps.db.clone());
+    let service =
+        grpc::Verification { store: store.clone(), outbox: outbox.clone(), directory: deps.directory.clone() };
+    ServiceParts {
+        role: Role::Verification,
+        routes: tonic::service::Routes::new(VerificationServiceServer::new(service)),
+        service_names: vec!["masar.verification.v1.VerificationService"],
+        outbox,
+        consumes: Some((
+            vec![event_type::REQUEST_SUBMITTED, event_type::REQUEST_RESUBMITTED],
+            Arc::new(IncomingRequests { store }),
+        )),
+        background: Vec::new(),
+    }
+}
+
+/// Puts submitted and resubmitted requests in the project manager's queue.
+struct IncomingRequests {
+    store: VerificationStore,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for IncomingRequests {
+    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
+        let (request_id, case) = event_case(event.case.clone())?;
+        let received_at = masar_proto::to_datetime(event.submitted_at.as_ref());
+        if event.resubmission {
+            self.store.reopen(tx, request_id, received_at).await
+        } else {
+            self.store
+                .receive(tx, request_id, &case, &event.applicant_name, &event.national_id_masked, received_at)
+                .await
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! `masar demo`: drives sample cases of both associations through the whole
+//! journey over the gateway's REST API, as front ends and staff would, and
+//! prints their timelines. The same client drives the end-to-end tests.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A thin REST client of the gateway.
+#[derive(Clone)]
+pub struct GatewayClient {
+    base: String,
+    http: reqwest::Client,
+    traceparent: Option<String>,
+}
+
+/// A staff member's username, sent as `X-Masar-Staff`.
+pub type StaffName<'a> = &'a str;
+
+impl GatewayClient {
+    pub fn new(base: &str) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), traceparent: None }
+    }
+
+    /// Sends this W3C `traceparent` on every call, as a front end following
+    /// one case would, so the case's whole journey is one trace.
+    pub fn with_traceparent(mut self, traceparent: &str) -> Self {
+        self.traceparent = Some(traceparent.to_owned());
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request; returns the HTTP status and the JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        staff: Option<StaffName<'_>>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(staff) = staff {
+            request = request.header("x-masar-staff", staff);
+        }
+        if let Some(traceparent) = &self.traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| format!("calling {path}"))?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
+    /// A call that must succeed; its body.
+    pub async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        staff: Option<StaffName<'_>>,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, value) = self.call(method, path, staff, body).await?;
+        if !(200..300).contains(&status) {
+            bail!("{path} answered {status}: {value}");
+        }
+        Ok(value)
+    }
+
+    pub async fn get(&self, path: &str, staff: Option<StaffName<'_>>) -> anyhow::Result<Value> {
+        self.ok(reqwest::Method::GET, path, staff, None).await
+    }
+
+    pub async fn post(&self, path: &str, staff: Option<StaffName<'_>>, body: Value) -> anyhow::Result<Value> {
+        self.ok(reqwest::Method::POST, path, staff, Some(body)).await
+    }
+
+    /// Polls `probe` until it yields a value (hand-offs are asynchronous).
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(value) = probe().await? {
+                return Ok(value);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the request's timeline shows `status`.
+    pub async fn wait_for_status(&self, request_id: &str, status: &str) -> anyhow::Result<Value> {
+        let path = format!("/v1/requests/{request_id}/timeline");
+        self.eventually(&format!("{request_id} to become {status}"), || async {
+            let timeline = self.get(&path, None).await?;
+            Ok((timeline["status"] == status).then_some(timeline))
+        })
+        .await
+    }
+
+    /// Waits until `request_id` is in the project manager's queue.
+    pub async fn wait_until_pending(&self, request_id: &str, project_manager: &str) -> anyhow::Result<()> {
+        self.eventually("the request to reach verification", || async {
+            let pending = self.get("/v1/verification/pending", Some(project_manager)).await?;
+            let found = pending["requests"].as_array().is_some_and(|r| r.iter().any(|x| x["request_id"] == request_id));
+            Ok(found.then_some(()))
+        })
+        .await
+    }
+
+    /// Waits for the automatic assignment; returns the researcher's username.
+    pub async fn wait_for_researcher(&self, request_id: &str, branch_manager: &str) -> anyhow::Result<String> {
+        self.eventually("a researcher to be assigned", || async {
+            let list = self.get("/v1/research/assignments", Some(branch_manager)).await?;
+            Ok(list["assignments"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["request_id"] == request_id))
+                .and_then(|x| x["researcher"].as_str().map(str::to_owned)))
+        })
+        .await
+    }
+
+    /// Waits until the case is on its branch's committee agenda.
+    pub async fn wait_for_agenda(&self, request_id: &str, member: &str, branch: &str) -> anyhow::Result<()> {
+        let path = format!("/v1/committee/agenda?branch={branch}");
+        self.eventually("the case to reach the committee agenda", || async {
+            let agenda = self.get(&path, Some(member)).await?;
+            let on = agenda["items"].as_array().is_some_and(|items| {
+                items.iter().any(|i| i["request_id"] == request_id && i["status"] == "on_committee_agenda")
+            });
+            Ok(on.then_some(()))
+        })
+        .await
+    }
+}
+
+/// One association's cast for the demo.
+pub struct Cast<'a> {
+    pub association: &'a str,
+    pub branch: &'a str,
+    pub service_type: &'a str,
+    pub channel: &'a str,
+    pub project_manager: &'a str,
+    pub branch_manager: &'a str,
+    pub committee: [&'a str; 2],
+}
+
+pub const NUZUL: Cast<'static> = Cast {
+    association: "nuzul",
+    branch: "riyadh",
+    service_type: "roof_repair",
+    channel: "website",
+    project_manager: "nuzul.pm",
+    branch_manager: "nuzul.branch",
+    committee: ["nuzul.committee1", "nuzul.committee2"],
+};
+
+pub const HAYAT: Cast<'static> = Cast {
+    association: "hayat",
+    branch: "madinah",
+    service_type: "medical_devices",
+    channel: "interview",
+    project_manager: "hayat.pm",
+    branch_manager: "hayat.branch",
+    committee: ["hayat.committee1", "hayat.committee2"],
+};
+
+/// Submits a request for a sample applicant; returns the gateway's reply.
+pub async fn submit(
+    client: &GatewayClient,
+    cast: &Cast<'_>,
+    national_id: &str,
+    name: &str,
+    mobile: &str,
+) -> anyhow::Result<Value> {
+    client
+        .post(
+            "/v1/requests",
+            None,
+            json!({
+                "association": cast.association, "branch": cast.branch, "service_type": cast.service_type,
+                "channel": cast.channel,
+                "applicant": { "national_id": national_id, "full_name": name, "mobile": mobile, "preferred_language": "ar" },
+                "description": "Demo request",
+            }),
+        )
+        .await
+}
+
+/// Takes a verified request through research and the committee to `decision`.
+pub async fn research_and_decide(
+    client: &GatewayClient,
+    cast: &Cast<'_>,
+    request_id: &str,
+    decision: &str,
+) -> anyhow::Result<()> {
+    let researcher = client.wait_for_researcher(request_id, cast.branch_manager).await?;
+    client
+        .post(
+            &format!("/v1/requests/{request_id}/research/visits"),
+            Some(&researcher),
+            json!({ "findings": "Visited the household; the need is confirmed." }),
+        )
+        .await?;
+    let recommendation = if decision == "approved" { "approve" } else { "reject" };
+    client
+        .post(
+            &format!("/v1/requests/{request_id}/research/recommendation"),
+            Some(&researcher),
+            json!({ "recommendation": recommendation, "justification": "Meets the social-research criteria." }),
+        )
+        .await?;
+    client.wait_for_agenda(request_id, cast.committee[0], cast.branch).await?;
+    for member in cast.committee {
+        client
+            .post(
+                &format!("/v1/requests/{request_id}/committee/votes"),
+                Some(member),
+                json!({ "vote": recommendation }),
+            )
+            .await?;
+    }
+    let reasons: Vec<&str> = if decision == "approved" { vec![] } else { vec!["Outside the support policy"] };
+    client
+        .post(
+            &format!("/v1/requests/{request_id}/committee/decision"),
+            Some(cast.committee[0]),
+            json!({ "decision": decision, "reasons": reasons }),
+        )
+        .await?;
+    client.wait_for_status(request_id, decision).await?;
+    Ok(())
+}
+
+/// Runs the demo against a gateway and prints each case's timeline.
+pub async fn run(gateway: &str) -> anyhow::Result<()> {
+    let client = GatewayClient::new(gateway);
+    client
+        .get("/healthz", None)
+        .await
+        .with_context(|| format!("no Masar gateway at {gateway}; start one with `make run`"))?;
+
+    println!("Nuzul: a roof repair request, returned for completion, resubmitted, approved");
+    let nuzul = submit(&client, &NUZUL, "1000000008", "محمد عبدالله القحطاني", "0551234567").await?;
+    let id = nuzul["request_id"].as_str().context("request id")?.to_owned();
+    println!("  submitted {} — {}", nuzul["reference"], nuzul["message"]["en"]);
+    client.wait_until_pending(&id, NUZUL.project_manager).await?;
+    client
+        .post(
+            &format!("/v1/requests/{id}/verification/return"),
+            Some(NUZUL.project_manager),
+            json!({ "missing_items": ["Title deed (صك الملكية)"], "note": "Please attach the deed" }),
+        )
+        .await?;
+    client.wait_for_status(&id, "returned_for_completion").await?;
+    client.post(&format!("/v1/requests/{id}/resubmit"), None, json!({ "note": "Deed attached" })).await?;
+    client.wait_until_pending(&id, NUZUL.project_manager).await?;
+    client.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({})).await?;
+    research_and_decide(&client, &NUZUL, &id, "approved").await?;
+    print_case(&client, &id, NUZUL.branch_manager).await?;
+
+    println!("\nHayat: a medical device request, verified and approved");
+    let hayat = submit(&client, &HAYAT, "2000000006", "Aisha Rahman", "+966 56 765 4321").await?;
+    let id = hayat["request_id"].as_str().context("request id")?.to_owned();
+    println!("  submitted {} — {}", hayat["reference"], hayat["message"]["en"]);
+    client.wait_until_pending(&id, HAYAT.project_manager).await?;
+    client.post(&format!("/v1/requests/{id}/verification/accept"), Some(HAYAT.project_manager), json!({})).await?;
+    research_and_decide(&client, &HAYAT, &id, "approved").await?;
+    print_case(&client, &id, HAYAT.branch_manager).await?;
+    Ok(())
+}
+
+async fn print_case(client: &GatewayClient, request_id: &str, staff: &str) -> anyhow::Result<()> {
+    let timeline = client.get(&format!("/v1/requests/{request_id}/timeline"), None).await?;
+    println!("  timeline of {request_id}:");
+    for entry in timeline["entries"].as_array().into_iter().flatten() {
+        println!(
+            "    {}  {:<24} {:<13} by {:<18} {}",
+            entry["at"].as_str().unwrap_or(""),
+            entry["status"].as_str().unwrap_or(""),
+            entry["stage"].as_str().unwrap_or(""),
+            entry["actor_role"].as_str().unwrap_or(""),
+            entry["description"]["ar"].as_str().unwrap_or("")
+        );
+    }
+    let messages = client
+        .eventually("the SMS messages to be sent", || async {
+            let m = client.get(&format!("/v1/requests/{request_id}/messages"), Some(staff)).await?;
+            let all_sent =
+                m["messages"].as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|x| x["status"] == "sent"));
+            Ok(all_sent.then_some(m))
+        })
+        .await?;
+    println!("  SMS sent to the beneficiary:");
+    for message in messages["messages"].as_array().into_iter().flatten() {
+        println!("    [{}] {}", message["mobile"].as_str().unwrap_or(""), message["text"].as_str().unwrap_or(""));
+    }
+    Ok(())
+}

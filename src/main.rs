@@ -1,0 +1,92 @@
+//! `masar`: one binary for every role and shape. See `masar --help`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use masar::{EmbeddedOptions, connect_database, migrate, start_embedded, stop_on_signal};
+use masar_platform::config::Settings;
+use masar_platform::role::Role;
+use masar_platform::telemetry;
+
+#[derive(Parser)]
+#[command(
+    name = "masar",
+    version,
+    about = "Masar (مسار): the beneficiary journey platform for Saudi nonprofit associations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs everything in one process: SQLite files under MASAR_DATA_DIR (./data), the in-process queue.
+    Dev,
+    /// Runs one role against PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).
+    Serve {
+        /// intake | verification | research | committee | notification | gateway
+        role: String,
+    },
+    /// Creates or upgrades the PostgreSQL schemas of every service (or one).
+    Migrate {
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Drives sample cases of both associations through the journey via the gateway.
+    Demo {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+    },
+}
+
+fn role(name: &str) -> anyhow::Result<Role> {
+    Role::parse(name).with_context(|| {
+        let names: Vec<_> = Role::ALL.iter().map(|r| r.name()).collect();
+        format!("unknown role '{name}' (one of: {})", names.join(", "))
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    match cli.command {
+        Command::Dev => {
+            let _telemetry = telemetry::init("masar", settings.otlp_endpoint.as_deref())?;
+            let suite = start_embedded(EmbeddedOptions { settings, any_port: false }).await?;
+            let gateway = suite.gateway_url();
+            println!("Masar is running (embedded: SQLite in ./data, in-process queue).");
+            println!("  gateway   {gateway}   (REST/JSON)");
+            for (role, addr) in &suite.addresses {
+                if *role != Role::Gateway {
+                    println!("  {:<13} grpc://{addr}", role.name());
+                }
+            }
+            println!("Try it from another terminal:");
+            println!("  cargo run --quiet -- demo");
+            println!("  curl -s {gateway}/v1/verification/pending -H 'x-masar-staff: nuzul.pm'");
+            println!("Dev SMS messages are appended to data/sms.log. Ctrl-C stops.");
+            stop_on_signal(suite.shutdown.clone()).await;
+            suite.stop().await
+        }
+        Command::Serve { role: name } => {
+            let role = role(&name)?;
+            let _telemetry = telemetry::init(&format!("masar-{role}"), settings.otlp_endpoint.as_deref())?;
+            masar::serve(role, settings).await
+        }
+        Command::Migrate { role: name } => {
+            let _telemetry = telemetry::init("masar-migrate", None)?;
+            let roles = match name {
+                Some(name) => vec![role(&name)?],
+                None => Role::SERVICES.to_vec(),
+            };
+            for role in roles {
+                let db = connect_database(role, &settings).await?;
+                migrate(role, &db).await?;
+                println!("{role}: migrated");
+            }
+            Ok(())
+        }
+        Command::Demo { gateway } => masar::demo::run(&gateway).await,
+    }
+}

@@ -1,0 +1,8 @@
+//! Masar's end-to-end suite: one test binary, every test with its own
+//! PostgreSQL database, Redis stream prefix and data directory.
+
+mod journey;
+mod messaging;
+mod stores;
+mod support;
+mod trace;

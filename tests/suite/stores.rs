@@ -1,0 +1,263 @@
+//! Each store's conformance suite, run on PostgreSQL and on SQLite.
+
+use crate::support::{TestDatabase, temp_dir};
+use chrono::Utc;
+use masar_domain::{ActorRole, CaseStatus, Channel, Language, NationalId, SaudiMobile, Vote};
+use masar_platform::db::{Db, Sql};
+use masar_platform::messaging::{Outbox, OutboxRelay};
+use masar_platform::queue::{MemoryQueue, Queue, Subscription};
+use masar_platform::role::Role;
+use masar_proto::events::v1 as events;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Runs `scenario` on a fresh PostgreSQL schema and on a fresh SQLite file.
+async fn on_both<F, Fut>(role: Role, scenario: F)
+where
+    F: Fn(Db) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let database = TestDatabase::create().await;
+    let postgres = Db::connect(&database.url, role.schema()).await.unwrap();
+    masar::migrate(role, &postgres).await.unwrap();
+    masar::migrate(role, &postgres).await.unwrap(); // migrating twice is harmless
+    scenario(postgres.clone()).await;
+    postgres.close().await;
+    database.drop_database().await;
+
+    let path = temp_dir().join(format!("{}.db", role.schema()));
+    let sqlite = Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await.unwrap();
+    masar::migrate(role, &sqlite).await.unwrap();
+    scenario(sqlite).await;
+}
+
+fn case_ref(request_id: Uuid, branch: &str) -> events::CaseRef {
+    events::CaseRef {
+        request_id: request_id.to_string(),
+        association: "nuzul".into(),
+        branch: branch.into(),
+        service_type: "roof_repair".into(),
+    }
+}
+
+async fn intake_scenario(db: Db) {
+    let store = masar_intake::IntakeStore::new(db.clone());
+    let request_id = Uuid::new_v4();
+    let submitted_at = Utc::now();
+    let new = masar_intake::NewRequest {
+        request_id,
+        reference: format!("NZL-{}", &request_id.simple().to_string()[..6]),
+        association: "nuzul".into(),
+        branch: "riyadh".into(),
+        service_type: "roof_repair".into(),
+        channel: Channel::Website,
+        national_id: NationalId::parse("1000000008").unwrap(),
+        applicant_name: "محمد".into(),
+        mobile: SaudiMobile::parse("0551234567").unwrap(),
+        language: Language::Arabic,
+        description: String::new(),
+        submitted_at,
+        expected_decision_on: submitted_at.date_naive() + chrono::Days::new(14),
+    };
+    let mut tx = db.begin().await.unwrap();
+    store.insert_request(&mut tx, &new).await.unwrap();
+    let entry = |status, seconds| {
+        masar_intake::TimelineEntry::new(
+            Uuid::now_v7(),
+            status,
+            ActorRole::System,
+            submitted_at + chrono::Duration::seconds(seconds),
+            String::new(),
+        )
+    };
+    store.record(&mut tx, request_id, &entry(CaseStatus::Submitted, 0)).await.unwrap();
+    // events may arrive out of order: the latest in time decides the status
+    let verified = entry(CaseStatus::Verified, 20);
+    store.record(&mut tx, request_id, &verified).await.unwrap();
+    store.record(&mut tx, request_id, &entry(CaseStatus::ResearcherAssigned, 30)).await.unwrap();
+    store.record(&mut tx, request_id, &verified).await.unwrap(); // replay: no duplicate
+    tx.commit().await.unwrap();
+
+    let stored = store.request(request_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CaseStatus::ResearcherAssigned);
+    assert_eq!(stored.mobile, "+966551234567");
+    assert_eq!(stored.expected_decision_on, new.expected_decision_on);
+    let timeline = store.timeline(request_id).await.unwrap();
+    let statuses: Vec<_> = timeline.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [CaseStatus::Submitted, CaseStatus::Verified, CaseStatus::ResearcherAssigned]);
+    assert_eq!(timeline[1].stage, masar_domain::Stage::Verification);
+    assert!(store.request(Uuid::new_v4()).await.unwrap().is_none());
+}
+
+async fn verification_scenario(db: Db) {
+    let store = masar_verification::VerificationStore::new(db.clone());
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = db.begin().await.unwrap();
+    store.receive(&mut tx, a, &case_ref(a, "riyadh"), "A", "1******008", Utc::now()).await.unwrap();
+    store.receive(&mut tx, a, &case_ref(a, "riyadh"), "A", "1******008", Utc::now()).await.unwrap();
+    store.receive(&mut tx, b, &case_ref(b, "jeddah"), "B", "2******006", Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.pending("nuzul", Some("riyadh")).await.unwrap().len(), 1);
+    assert_eq!(store.pending("nuzul", None).await.unwrap().len(), 2);
+    assert!(store.pending("hayat", None).await.unwrap().is_empty());
+
+    let mut tx = db.begin().await.unwrap();
+    // a request that was not returned cannot be reopened
+    assert!(store.reopen(&mut tx, a, Utc::now()).await.is_err());
+    let returned = serde_json::json!({"missing_items": ["deed"]});
+    let (submitted, pm) = (CaseStatus::Submitted, "nuzul.pm");
+    let first = store.decide(&mut tx, a, submitted, CaseStatus::ReturnedForCompletion, pm, returned.clone());
+    assert!(first.await.unwrap());
+    // a second outcome based on the same stale read changes nothing
+    assert!(!store.decide(&mut tx, a, submitted, CaseStatus::Verified, pm, returned).await.unwrap());
+    store.reopen(&mut tx, a, Utc::now()).await.unwrap();
+    assert_eq!(store.case_in(&mut tx, a).await.unwrap().unwrap().status, CaseStatus::Submitted);
+    tx.commit().await.unwrap();
+}
+
+async fn research_scenario(db: Db) {
+    let store = masar_research::ResearchStore::new(db.clone());
+    let researchers = vec!["r.a".to_owned(), "r.b".to_owned()];
+    let mut tx = db.begin().await.unwrap();
+    assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
+    let first = Uuid::new_v4();
+    store.assign(&mut tx, first, &case_ref(first, "riyadh"), "r.a", Utc::now()).await.unwrap();
+    assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.b"));
+    assert!(store.record_visit(&mut tx, first, CaseStatus::ResearcherAssigned, "r.a", "seen").await.unwrap());
+    assert!(!store.record_visit(&mut tx, first, CaseStatus::ResearcherAssigned, "r.a", "stale").await.unwrap());
+    let approve = masar_domain::Recommendation::Approve;
+    assert!(store.record_recommendation(&mut tx, first, approve, "ok").await.unwrap());
+    assert!(!store.record_recommendation(&mut tx, first, approve, "twice").await.unwrap());
+    // a recommended case is no longer open work
+    assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
+    let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.visits, stored.recommendation.as_str()), (CaseStatus::Recommended, 1, "approve"));
+    assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    assert!(store.open_assignments("nuzul", None, Some("r.a")).await.unwrap().is_empty());
+}
+
+async fn committee_scenario(db: Db) {
+    let store = masar_committee::CommitteeStore::new(db.clone());
+    let request_id = Uuid::new_v4();
+    let now = Utc::now();
+    let mut tx = db.begin().await.unwrap();
+    let agenda = store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap();
+    assert_eq!(store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap(), agenda);
+    store.schedule(&mut tx, request_id, agenda, &case_ref(request_id, "riyadh"), "r.a", "approve", now).await.unwrap();
+    let vote = |member: &str, vote| masar_committee::CastVote { member: member.into(), vote, note: String::new() };
+    store.cast_vote(&mut tx, request_id, &vote("m1", Vote::Reject)).await.unwrap();
+    store.cast_vote(&mut tx, request_id, &vote("m1", Vote::Approve)).await.unwrap(); // changes their vote
+    store.cast_vote(&mut tx, request_id, &vote("m2", Vote::Approve)).await.unwrap();
+    assert!(store.decide(&mut tx, request_id, CaseStatus::Approved, &[]).await.unwrap());
+    assert!(!store.decide(&mut tx, request_id, CaseStatus::Rejected, &["late".into()]).await.unwrap());
+    tx.commit().await.unwrap();
+    let votes = store.votes(request_id).await.unwrap();
+    assert_eq!(votes.iter().map(|v| v.vote).collect::<Vec<_>>(), [Vote::Approve, Vote::Approve]);
+    let (id, _, items) = store.agenda("nuzul", "riyadh").await.unwrap().unwrap();
+    assert_eq!(id, agenda);
+    assert_eq!(items[0].status, CaseStatus::Approved);
+    assert!(store.agenda("hayat", "madinah").await.unwrap().is_none());
+}
+
+async fn notification_scenario(db: Db) {
+    let store = masar_notification::NotificationStore::new(db.clone());
+    let request_id = Uuid::new_v4();
+    let submitted = events::RequestSubmitted {
+        reference: "NZL-AAAAAA".into(),
+        mobile: "+966551234567".into(),
+        preferred_language: "en".into(),
+        ..Default::default()
+    };
+    let message = masar_platform::queue::Message {
+        event_id: Uuid::now_v7(),
+        event_type: "request.submitted".into(),
+        payload: Vec::new(),
+        headers: Default::default(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    assert!(store.recipient_in(&mut tx, request_id).await.unwrap().is_none());
+    store.remember_recipient(&mut tx, request_id, &case_ref(request_id, "riyadh"), &submitted).await.unwrap();
+    let recipient = store.recipient_in(&mut tx, request_id).await.unwrap().unwrap();
+    store.queue_message(&mut tx, request_id, &message, &recipient, Language::English, "hello").await.unwrap();
+    store.queue_message(&mut tx, request_id, &message, &recipient, Language::English, "hello").await.unwrap();
+    tx.commit().await.unwrap();
+    let messages = store.messages(request_id).await.unwrap();
+    assert_eq!(messages.len(), 1, "one message per event");
+    assert_eq!((messages[0].status.as_str(), messages[0].language.as_str()), ("pending", "en"));
+}
+
+/// The outbox: rows go out once, in order, with their trace context.
+async fn outbox_scenario(db: Db) {
+    let queue = Arc::new(MemoryQueue::new());
+    let outbox = Outbox::new();
+    let mut tx = db.begin().await.unwrap();
+    for n in 0..3 {
+        let event = events::RequestVerified { note: format!("n{n}"), ..Default::default() };
+        outbox.append(&mut tx, "request.verified", &event).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // a rolled-back transaction publishes nothing (after the commit: SQLite has one writer)
+    let mut doomed = db.begin().await.unwrap();
+    outbox.append(&mut doomed, "request.verified", &events::RequestVerified::default()).await.unwrap();
+    doomed.rollback().await.unwrap();
+
+    let relay = OutboxRelay { db, queue: queue.clone(), outbox, poll_every: Duration::from_millis(50) };
+    assert_eq!(relay.publish_batch().await.unwrap(), 3);
+    assert_eq!(relay.publish_batch().await.unwrap(), 0);
+    let subscription =
+        Subscription { group: "g".into(), consumer: "c".into(), event_types: vec!["request.verified".into()] };
+    queue.subscribe(&subscription).await.unwrap();
+    let delivered = queue.receive(&subscription, 10, Duration::from_millis(10)).await.unwrap();
+    let notes: Vec<String> = delivered
+        .iter()
+        .map(|d| <events::RequestVerified as prost::Message>::decode(d.message.payload.as_slice()).unwrap().note)
+        .collect();
+    assert_eq!(notes, ["n0", "n1", "n2"]);
+}
+
+macro_rules! conformance {
+    ($($name:ident: $role:expr => $scenario:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                on_both($role, $scenario).await;
+            }
+        )+
+    };
+}
+
+conformance! {
+    intake_store: Role::Intake => intake_scenario,
+    verification_store: Role::Verification => verification_scenario,
+    research_store: Role::Research => research_scenario,
+    committee_store: Role::Committee => committee_scenario,
+    notification_store: Role::Notification => notification_scenario,
+    outbox_and_relay: Role::Intake => outbox_scenario,
+}
+
+/// Every store reads, then writes, in one transaction. On SQLite two such
+/// transactions must queue for the write lock rather than fail with "database is locked".
+#[tokio::test]
+async fn sqlite_transactions_that_read_then_write_wait_for_each_other() {
+    let path = temp_dir().join("counter.db");
+    let db = Db::connect(&format!("sqlite://{}", path.display()), "counter").await.unwrap();
+    db.execute(Sql::new("CREATE TABLE counter (n INTEGER NOT NULL)")).await.unwrap();
+    db.execute(Sql::new("INSERT INTO counter (n) VALUES (0)")).await.unwrap();
+    let writers = (0..8).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            let n = tx.fetch_optional(Sql::new("SELECT n FROM counter")).await?.expect("one row").int("n")?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tx.execute(Sql::new("UPDATE counter SET n = $1").bind(n + 1)).await?;
+            tx.commit().await
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap().unwrap();
+    }
+    let n = db.fetch_optional(Sql::new("SELECT n FROM counter")).await.unwrap().unwrap().int("n").unwrap();
+    assert_eq!(n, 8, "no increment may be lost");
+}

@@ -1,0 +1,180 @@
+//! Isolated real infrastructure for each test.
+
+use masar::Suite;
+use masar_domain::{Directory, SaudiMobile};
+use masar_notification::sms::{SmsError, SmsProvider};
+use masar_platform::CancellationToken;
+use masar_platform::config::Settings;
+use masar_platform::db::Db;
+use masar_platform::messaging::ConsumerSettings;
+use masar_platform::queue::{Queue, RedisQueue};
+use masar_platform::role::Role;
+use masar_platform::runtime::Dependencies;
+use sqlx::Connection;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A PostgreSQL database of its own, dropped by `drop_database`.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = unique("masar_test");
+        let admin = postgres_admin_url();
+        let mut connection = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is running (make services)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.unwrap();
+        let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap();
+        Self { url: format!("{base}/{name}"), name }
+    }
+
+    pub async fn drop_database(self) {
+        if let Ok(mut connection) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
+                .execute(&mut connection)
+                .await;
+        }
+    }
+}
+
+/// A fresh directory under the system temp dir.
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("masar"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn directory() -> Arc<Directory> {
+    Arc::new(Directory::from_json(masar::DEMO_DIRECTORY).unwrap())
+}
+
+/// Fast hand-offs for tests: short waits, quick reclaim.
+pub fn consumer_settings() -> ConsumerSettings {
+    ConsumerSettings { max_deliveries: 3, reclaim_after: Duration::from_millis(400), wait: Duration::from_millis(100) }
+}
+
+/// An SMS provider that remembers what it sent.
+#[derive(Default, Clone)]
+pub struct RecordingSms {
+    pub sent: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl RecordingSms {
+    pub fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsProvider for RecordingSms {
+    async fn send(&self, to: &SaudiMobile, text: &str) -> Result<String, SmsError> {
+        self.sent.lock().unwrap().push((to.as_str().to_owned(), text.to_owned()));
+        Ok(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+/// Embedded shape: `masar dev` on 127.0.0.1:0 ports and a temp data dir.
+pub async fn embedded_suite() -> (Suite, PathBuf) {
+    let data_dir = temp_dir();
+    let settings = Settings::from_map(
+        [
+            ("MASAR_DATA_DIR", data_dir.to_str().unwrap()),
+            ("MASAR_OUTBOX_POLL_MS", "100"),
+            ("MASAR_QUEUE_WAIT_MS", "100"),
+            ("MASAR_RECLAIM_AFTER_MS", "400"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )
+    .unwrap();
+    let suite = masar::start_embedded(masar::EmbeddedOptions { settings, any_port: true }).await.unwrap();
+    (suite, data_dir)
+}
+
+/// Distributed shape: every service its own tonic server, its own
+/// connections to one PostgreSQL database (a schema each) and to Redis.
+pub struct Distributed {
+    pub suite: Suite,
+    pub database: TestDatabase,
+    pub prefix: String,
+    pub sms: RecordingSms,
+}
+
+pub async fn distributed_suite() -> Distributed {
+    let database = TestDatabase::create().await;
+    let prefix = unique("test");
+    let sms = RecordingSms::default();
+    let shutdown = CancellationToken::new();
+    let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
+    for role in Role::SERVICES {
+        let db = Db::connect(&database.url, role.schema()).await.unwrap();
+        masar::migrate(role, &db).await.unwrap();
+        let queue: Arc<dyn Queue> = Arc::new(RedisQueue::connect(&redis_url(), &prefix).await.unwrap());
+        let deps = Dependencies {
+            db,
+            queue,
+            directory: directory(),
+            consumer: consumer_settings(),
+            outbox_poll: Duration::from_millis(100),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        suite.addresses.push((role, listener.local_addr().unwrap()));
+        suite.tasks.push(masar::start_service(role, deps, Arc::new(sms.clone()), listener, shutdown.clone()));
+    }
+    let addresses = suite.addresses.clone();
+    let endpoints = masar::endpoints(|role| {
+        let addr = addresses.iter().find(|(r, _)| *r == role).unwrap().1;
+        format!("http://{addr}")
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    suite.addresses.push((Role::Gateway, listener.local_addr().unwrap()));
+    suite.tasks.push(masar::start_gateway(&endpoints, listener, shutdown).unwrap());
+    Distributed { suite, database, prefix, sms }
+}
+
+impl Distributed {
+    pub async fn stop(self) {
+        self.suite.stop().await.unwrap();
+        self.database.drop_database().await;
+        delete_streams(&self.prefix).await;
+    }
+}
+
+/// Removes every key under a test's stream prefix.
+pub async fn delete_streams(prefix: &str) {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut connection).await.unwrap();
+    }
+}
+
+/// Polls `check` until true or the time is up.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
