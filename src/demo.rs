@@ -154,6 +154,20 @@ pub struct Cast<'a> {
     pub project_manager: &'a str,
     pub branch_manager: &'a str,
     pub committee: [&'a str; 2],
+    /// Answers that meet every eligibility rule of the association's policy.
+    pub eligible_facts: &'a [(&'a str, &'a str)],
+}
+
+impl Cast<'_> {
+    /// The eligible answers, with some replaced (e.g. an income over the threshold).
+    pub fn facts_with(&self, changes: &[(&str, &str)]) -> Value {
+        let mut facts: serde_json::Map<String, Value> =
+            self.eligible_facts.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+        for (k, v) in changes {
+            facts.insert((*k).to_owned(), json!(v));
+        }
+        Value::Object(facts)
+    }
 }
 
 pub const NUZUL: Cast<'static> = Cast {
@@ -164,6 +178,12 @@ pub const NUZUL: Cast<'static> = Cast {
     project_manager: "nuzul.pm",
     branch_manager: "nuzul.branch",
     committee: ["nuzul.committee1", "nuzul.committee2"],
+    eligible_facts: &[
+        ("applicant.city", "Riyadh"),
+        ("household.members", "6"),
+        ("household.monthly_income", "4200"),
+        ("home.ownership", "owned"),
+    ],
 };
 
 pub const HAYAT: Cast<'static> = Cast {
@@ -174,15 +194,34 @@ pub const HAYAT: Cast<'static> = Cast {
     project_manager: "hayat.pm",
     branch_manager: "hayat.branch",
     committee: ["hayat.committee1", "hayat.committee2"],
+    eligible_facts: &[
+        ("applicant.region", "Madinah"),
+        ("household.members", "4"),
+        ("household.monthly_income", "5000"),
+        ("need.covered_by_insurance", "no"),
+        ("need.covered_by_government", "no"),
+    ],
 };
 
-/// Submits a request for a sample applicant; returns the gateway's reply.
+/// Submits a request for a sample applicant who meets every rule; returns the gateway's reply.
 pub async fn submit(
     client: &GatewayClient,
     cast: &Cast<'_>,
     national_id: &str,
     name: &str,
     mobile: &str,
+) -> anyhow::Result<Value> {
+    submit_with_facts(client, cast, national_id, name, mobile, cast.facts_with(&[])).await
+}
+
+/// Submits a request with the given answers to the policy's questions.
+pub async fn submit_with_facts(
+    client: &GatewayClient,
+    cast: &Cast<'_>,
+    national_id: &str,
+    name: &str,
+    mobile: &str,
+    facts: Value,
 ) -> anyhow::Result<Value> {
     client
         .post(
@@ -193,6 +232,7 @@ pub async fn submit(
                 "channel": cast.channel,
                 "applicant": { "national_id": national_id, "full_name": name, "mobile": mobile, "preferred_language": "ar" },
                 "description": "Demo request",
+                "facts": facts,
             }),
         )
         .await
@@ -251,8 +291,11 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("no Masar gateway at {gateway}; start one with `make run`"))?;
 
-    println!("Nuzul: a roof repair request, returned for completion, resubmitted, approved");
-    let nuzul = submit(&client, &NUZUL, "1000000008", "محمد عبدالله القحطاني", "0551234567").await?;
+    println!("Nuzul: a roof repair request without the home's tenure, returned for completion, resubmitted, approved");
+    let mut unclear = NUZUL.facts_with(&[]);
+    unclear.as_object_mut().context("facts")?.remove("home.ownership");
+    let nuzul =
+        submit_with_facts(&client, &NUZUL, "1000000008", "محمد عبدالله القحطاني", "0551234567", unclear).await?;
     let id = nuzul["request_id"].as_str().context("request id")?.to_owned();
     println!("  submitted {} — {}", nuzul["reference"], nuzul["message"]["en"]);
     client.wait_until_pending(&id, NUZUL.project_manager).await?;
@@ -264,7 +307,13 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
         )
         .await?;
     client.wait_for_status(&id, "returned_for_completion").await?;
-    client.post(&format!("/v1/requests/{id}/resubmit"), None, json!({ "note": "Deed attached" })).await?;
+    client
+        .post(
+            &format!("/v1/requests/{id}/resubmit"),
+            None,
+            json!({ "note": "Deed attached", "facts": { "home.ownership": "owned" } }),
+        )
+        .await?;
     client.wait_until_pending(&id, NUZUL.project_manager).await?;
     client.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({})).await?;
     research_and_decide(&client, &NUZUL, &id, "approved").await?;
@@ -277,6 +326,15 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
     client.wait_until_pending(&id, HAYAT.project_manager).await?;
     client.post(&format!("/v1/requests/{id}/verification/accept"), Some(HAYAT.project_manager), json!({})).await?;
     research_and_decide(&client, &HAYAT, &id, "approved").await?;
+    print_case(&client, &id, HAYAT.branch_manager).await?;
+
+    println!("\nHayat: a treatment request over the income threshold, declared ineligible by the policy's rule");
+    let facts = HAYAT.facts_with(&[("household.monthly_income", "12000"), ("household.members", "3")]);
+    let over = submit_with_facts(&client, &HAYAT, "1000000008", "Salem Alharbi", "0551234567", facts).await?;
+    let id = over["request_id"].as_str().context("request id")?.to_owned();
+    client.wait_until_pending(&id, HAYAT.project_manager).await?;
+    client.post(&format!("/v1/requests/{id}/verification/ineligible"), Some(HAYAT.project_manager), json!({})).await?;
+    client.wait_for_status(&id, "ineligible").await?;
     print_case(&client, &id, HAYAT.branch_manager).await?;
     Ok(())
 }

@@ -9,11 +9,13 @@
 pub mod demo;
 
 use anyhow::Context;
-use masar_domain::Directory;
+use masar_domain::{Directory, FieldError, PolicyPack};
+use masar_intake::{Applied, ApplyError};
 use masar_notification::sms::{FileSmsProvider, SmsProvider};
 use masar_platform::CancellationToken;
 use masar_platform::config::Settings;
 use masar_platform::db::Db;
+use masar_platform::messaging::Outbox;
 use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
@@ -23,15 +25,112 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// The demo directory: Nuzul and Hayat, a branch each, staff for every role.
+/// The demo directory: the staff of Nuzul and Hayat, for every role.
 pub const DEMO_DIRECTORY: &str = include_str!("../demo/directory.json");
+
+/// The policy packs of Nuzul and Hayat, built in so `masar dev` needs no files.
+pub const BUILT_IN_POLICIES: &[(&str, &str)] = &[
+    ("policies/nuzul.toml", include_str!("../policies/nuzul.toml")),
+    ("policies/hayat.toml", include_str!("../policies/hayat.toml")),
+];
+
+/// A policy file's name (for messages) and text.
+pub struct PolicySource {
+    pub name: String,
+    pub text: String,
+}
+
+/// The policy files intake applies at start: MASAR_POLICY_DIR's *.toml, or the built-in ones.
+pub fn policy_sources(settings: &Settings) -> anyhow::Result<Vec<PolicySource>> {
+    let Some(dir) = &settings.policy_dir else {
+        return Ok(BUILT_IN_POLICIES
+            .iter()
+            .map(|(name, text)| PolicySource { name: (*name).to_owned(), text: (*text).to_owned() })
+            .collect());
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the policy folder {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            Ok(PolicySource { name: path.display().to_string(), text })
+        })
+        .collect()
+}
+
+/// Parses a policy file, or explains every problem in it with its location.
+pub fn parse_policy(source: &PolicySource) -> anyhow::Result<PolicyPack> {
+    PolicyPack::from_toml(&source.text).map_err(|problems| anyhow::anyhow!(policy_report(&source.name, &problems)))
+}
+
+/// One line per problem: where it is, then English and Arabic.
+pub fn policy_report(name: &str, problems: &[FieldError]) -> String {
+    let mut report = format!("{name}: {} problem(s)", problems.len());
+    for p in problems {
+        report.push_str(&format!("\n  {}: {}\n  {}: {}", p.field, p.message.en, p.field, p.message.ar));
+    }
+    report
+}
 
 pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
     let text = match &settings.directory_file {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         None => DEMO_DIRECTORY.to_owned(),
     };
-    Ok(Directory::from_json(&text)?)
+    let packs = policy_sources(settings)?.iter().map(parse_policy).collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Directory::from_json(&text, &packs)?)
+}
+
+/// Prepares one role's database: its tables, and for intake the configured policy versions.
+pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    migrate(role, db).await?;
+    if role == Role::Intake {
+        apply_configured_policies(db, settings).await?;
+    }
+    Ok(())
+}
+
+/// Applies the configured policy files that are newer than what intake stores.
+pub async fn apply_configured_policies(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    for source in policy_sources(settings)? {
+        apply_policy(db, &source).await?;
+    }
+    Ok(())
+}
+
+/// Applies one policy file to intake's database; a newer stored version is left alone.
+pub async fn apply_policy(db: &Db, source: &PolicySource) -> anyhow::Result<Option<Applied>> {
+    match masar_intake::apply_policy(db, &Outbox::new(), &source.text, chrono::Utc::now()).await {
+        Ok(applied) => Ok(Some(applied)),
+        Err(ApplyError::NotNewer { association, stored }) => {
+            tracing::info!(%association, stored, file = %source.name, "a newer policy version is already stored");
+            Ok(None)
+        }
+        Err(ApplyError::Invalid(problems)) => anyhow::bail!(policy_report(&source.name, &problems)),
+        Err(other) => Err(anyhow::anyhow!("{}: {other}", source.name)),
+    }
+}
+
+/// Intake's database in whichever shape is configured: PostgreSQL when a
+/// database URL is set, otherwise the embedded SQLite file of `masar dev`.
+pub async fn intake_database(settings: &Settings) -> anyhow::Result<Db> {
+    if settings.database_url(Role::Intake).is_some() {
+        return connect_database(Role::Intake, settings).await;
+    }
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let db = embedded_database(Role::Intake, settings).await?;
+    migrate(Role::Intake, &db).await?;
+    Ok(db)
+}
+
+async fn embedded_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
+    let path = settings.data_dir.join(format!("{}.db", role.schema()));
+    Ok(Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await?)
 }
 
 /// Creates or upgrades one role's tables.
@@ -146,9 +245,8 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     let shutdown = CancellationToken::new();
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
     for role in Role::SERVICES {
-        let path = settings.data_dir.join(format!("{}.db", role.schema()));
-        let db = Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await?;
-        migrate(role, &db).await?;
+        let db = embedded_database(role, settings).await?;
+        prepare(role, &db, settings).await?;
         let deps = Dependencies {
             db,
             queue: queue.clone(),
@@ -194,6 +292,10 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
         return start_gateway(&endpoints, listener, shutdown)?.await?;
     }
     let db = connect_database(role, &settings).await?;
+    if role == Role::Intake {
+        // Replicas race harmlessly: applying a stored version again changes nothing.
+        apply_configured_policies(&db, &settings).await?;
+    }
     let redis_url = settings.redis_url().context("set REDIS_URL for the queue")?;
     let queue: Arc<dyn Queue> =
         Arc::new(RedisQueue::connect(redis_url.expose_secret(), &settings.stream_prefix).await?);

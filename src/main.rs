@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use masar::{EmbeddedOptions, connect_database, migrate, start_embedded, stop_on_signal};
+use masar::{EmbeddedOptions, PolicySource, connect_database, prepare, start_embedded, stop_on_signal};
 use masar_platform::config::Settings;
 use masar_platform::role::Role;
 use masar_platform::telemetry;
@@ -32,11 +32,29 @@ enum Command {
         #[arg(long)]
         role: Option<String>,
     },
+    /// Checks or applies an association's policy pack (one TOML file per version).
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Drives sample cases of both associations through the journey via the gateway.
     Demo {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         gateway: String,
     },
+}
+
+#[derive(Subcommand)]
+enum PolicyAction {
+    /// Reports every problem in the file with its location; exits non-zero if there is one.
+    Validate { file: std::path::PathBuf },
+    /// Stores the file as the association's next version (PostgreSQL if DATABASE_URL is set, else ./data).
+    Apply { file: std::path::PathBuf },
+}
+
+fn read_policy(file: &std::path::Path) -> anyhow::Result<PolicySource> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(PolicySource { name: file.display().to_string(), text })
 }
 
 fn role(name: &str) -> anyhow::Result<Role> {
@@ -82,8 +100,49 @@ async fn main() -> anyhow::Result<()> {
             };
             for role in roles {
                 let db = connect_database(role, &settings).await?;
-                migrate(role, &db).await?;
+                prepare(role, &db, &settings).await?;
                 println!("{role}: migrated");
+            }
+            Ok(())
+        }
+        Command::Policy { action: PolicyAction::Validate { file } } => {
+            let pack = masar::parse_policy(&read_policy(&file)?)?;
+            println!(
+                "{}: valid — {} version {}, in force from {}; approved at meeting {} of board term {} on {} AH ({})",
+                file.display(),
+                pack.association,
+                pack.version,
+                pack.effective_from,
+                pack.approval.meeting,
+                pack.approval.board_term,
+                pack.approval.approved_on.hijri,
+                pack.approval.approved_on.gregorian,
+            );
+            Ok(())
+        }
+        Command::Policy { action: PolicyAction::Apply { file } } => {
+            let _telemetry = telemetry::init("masar-policy", None)?;
+            let source = read_policy(&file)?;
+            let db = masar::intake_database(&settings).await?;
+            match masar::apply_policy(&db, &source).await? {
+                Some(applied) if applied.newly_stored => println!(
+                    "{}: stored {} version {}, in force from {}",
+                    file.display(),
+                    applied.association,
+                    applied.version,
+                    applied.effective_from
+                ),
+                Some(applied) => {
+                    println!(
+                        "{}: {} version {} was already stored",
+                        file.display(),
+                        applied.association,
+                        applied.version
+                    )
+                }
+                None => {
+                    anyhow::bail!("{}: a newer version of this association's policy is already stored", file.display())
+                }
             }
             Ok(())
         }

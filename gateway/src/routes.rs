@@ -26,6 +26,7 @@ type ApiResult = Result<(StatusCode, Json<Value>), ApiError>;
 pub fn router(services: Services) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/v1/associations/{code}/policy", get(get_policy))
         .route("/v1/requests", post(submit_request))
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/timeline", get(get_timeline))
@@ -138,6 +139,23 @@ struct SubmitBody {
     applicant: ApplicantBody,
     #[serde(default)]
     description: String,
+    /// Answers to the facts the policy asks, as JSON numbers, booleans or strings.
+    #[serde(default)]
+    facts: serde_json::Map<String, Value>,
+}
+
+/// Forms send answers as JSON; the services read them as text by the fact's kind.
+fn fact_answers(facts: serde_json::Map<String, Value>) -> std::collections::HashMap<String, String> {
+    facts
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            (name, text)
+        })
+        .collect()
 }
 
 type State = axum::extract::State<Services>;
@@ -159,6 +177,7 @@ async fn submit_request(
             mobile: body.applicant.mobile,
             preferred_language: body.applicant.preferred_language,
         }),
+        facts: fact_answers(body.facts),
     };
     let reply = services.intake.submit_request(grpc(&headers, message)).await?.into_inner();
     Ok((
@@ -168,12 +187,40 @@ async fn submit_request(
             "reference": reply.reference,
             "status": reply.status,
             "expected_decision_on": reply.expected_decision_on,
+            "expected_decision_on_hijri": reply.expected_decision_on_hijri,
+            "policy_version": reply.policy_version,
             "message": Bilingual::new(
-                format!("تم استلام طلبكم رقم {}، وسيصلكم رد لجنة البحث بتاريخ {} تقريباً", reply.reference, reply.expected_decision_on),
-                format!("Request {} received; expect the research committee's reply around {}", reply.reference, reply.expected_decision_on),
+                format!(
+                    "تم استلام طلبكم رقم {}، وسيصلكم رد لجنة البحث بتاريخ {} هـ ({} م) تقريباً",
+                    reply.reference, reply.expected_decision_on_hijri, reply.expected_decision_on
+                ),
+                format!(
+                    "Request {} received; expect the research committee's reply around {} ({} AH)",
+                    reply.reference, reply.expected_decision_on, reply.expected_decision_on_hijri
+                ),
             ),
         })),
     ))
+}
+
+#[derive(Deserialize)]
+struct PolicyQuery {
+    #[serde(default)]
+    on: String,
+}
+
+/// The policy in force (today, or `?on=YYYY-MM-DD`): service types, documents, rules, approval.
+async fn get_policy(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<PolicyQuery>,
+) -> ApiResult {
+    let message = intake::GetPolicyRequest { association: code, on: query.on };
+    let p = services.intake.get_policy(grpc(&headers, message)).await?.into_inner();
+    let policy: Value = serde_json::from_str(&p.policy_json).unwrap_or_default();
+    let facts_asked: Value = serde_json::from_str(&p.facts_asked_json).unwrap_or_default();
+    ok(json!({ "policy": policy, "facts_asked": facts_asked }))
 }
 
 async fn get_request(
@@ -188,6 +235,7 @@ async fn get_request(
         "service_type": r.service_type, "channel": r.channel, "status": r.status, "stage": r.stage,
         "applicant_name": r.applicant_name, "national_id": r.national_id_masked, "mobile": r.mobile_masked,
         "submitted_at": time(r.submitted_at.as_ref()), "expected_decision_on": r.expected_decision_on,
+        "expected_decision_on_hijri": r.expected_decision_on_hijri, "policy_version": r.policy_version,
     }))
 }
 
@@ -218,13 +266,21 @@ struct NoteBody {
     note: String,
 }
 
+#[derive(Deserialize, Default)]
+struct ResubmitBody {
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    facts: serde_json::Map<String, Value>,
+}
+
 async fn resubmit_request(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Body(body): Body<NoteBody>,
+    Body(body): Body<ResubmitBody>,
 ) -> ApiResult {
-    let message = intake::ResubmitRequestRequest { request_id: id, note: body.note };
+    let message = intake::ResubmitRequestRequest { request_id: id, note: body.note, facts: fact_answers(body.facts) };
     let r = services.intake.resubmit_request(grpc(&headers, message)).await?.into_inner();
     ok(json!({ "request_id": r.request_id, "status": r.status, "expected_decision_on": r.expected_decision_on }))
 }
@@ -277,6 +333,11 @@ async fn list_pending(
                 "request_id": r.request_id, "association": r.association, "branch": r.branch,
                 "service_type": r.service_type, "applicant_name": r.applicant_name,
                 "national_id": r.national_id_masked, "status": r.status, "received_at": time(r.received_at.as_ref()),
+                "policy_version": r.policy_version, "eligibility_verdict": r.eligibility_verdict,
+                "eligibility": r.eligibility.iter().map(|o| json!({
+                    "rule": o.rule, "verdict": o.verdict,
+                    "explanation": Bilingual::new(&o.explanation_ar, &o.explanation_en),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -284,7 +345,7 @@ async fn list_pending(
 }
 
 fn outcome(o: verification::VerificationOutcome) -> ApiResult {
-    ok(json!({ "request_id": o.request_id, "status": o.status }))
+    ok(json!({ "request_id": o.request_id, "status": o.status, "policy_version": o.policy_version }))
 }
 
 async fn accept_request(
@@ -317,6 +378,8 @@ async fn return_for_completion(
 
 #[derive(Deserialize)]
 struct ReasonsBody {
+    /// Empty: the explanations of the policy rules the request does not meet.
+    #[serde(default)]
     reasons: Vec<String>,
 }
 
@@ -385,7 +448,7 @@ fn agenda_item(i: &committee::AgendaItem) -> Value {
     json!({
         "request_id": i.request_id, "association": i.association, "branch": i.branch,
         "service_type": i.service_type, "recommendation": i.recommendation, "status": i.status,
-        "votes": votes, "decision": i.decision, "reasons": i.reasons,
+        "votes": votes, "decision": i.decision, "reasons": i.reasons, "policy_version": i.policy_version,
     })
 }
 

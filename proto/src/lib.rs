@@ -50,6 +50,8 @@ pub use prost_types::Timestamp;
 
 /// The event types, each one stream. Producers and consumers name them from here.
 pub mod event_type {
+    /// Not about a case: a new policy version every judging stage keeps.
+    pub const POLICY_APPLIED: &str = "policy.applied";
     pub const REQUEST_SUBMITTED: &str = "request.submitted";
     pub const REQUEST_RESUBMITTED: &str = "request.resubmitted";
     pub const REQUEST_RETURNED: &str = "request.returned";

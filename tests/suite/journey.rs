@@ -1,7 +1,7 @@
 //! The whole journey through the gateway, in both shapes, and bad input.
 
 use crate::support::{distributed_suite, embedded_suite};
-use masar::demo::{GatewayClient, HAYAT, NUZUL, research_and_decide, submit};
+use masar::demo::{GatewayClient, HAYAT, NUZUL, research_and_decide, submit, submit_with_facts};
 use serde_json::{Value, json};
 
 fn statuses(timeline: &Value) -> Vec<(String, String, String)> {
@@ -23,17 +23,57 @@ fn s(status: &str, stage: &str, role: &str) -> (String, String, String) {
     (status.into(), stage.into(), role.into())
 }
 
-/// Nuzul: returned for completion, resubmitted, approved. Hayat: rejected.
+/// The project manager's view of one pending request.
+async fn pending(client: &GatewayClient, id: &str, project_manager: &str) -> Value {
+    client.wait_until_pending(id, project_manager).await.unwrap();
+    let list = client.get("/v1/verification/pending", Some(project_manager)).await.unwrap();
+    list["requests"].as_array().unwrap().iter().find(|r| r["request_id"] == id).unwrap().clone()
+}
+
+fn verdicts(pending: &Value) -> Vec<(String, String)> {
+    pending["eligibility"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule"].as_str().unwrap().to_owned(), r["verdict"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn v(rule: &str, verdict: &str) -> (String, String) {
+    (rule.into(), verdict.into())
+}
+
+/// Nuzul: unclear tenure, returned for completion, resubmitted with it, approved.
+/// Hayat: one request ineligible by the income rule, one rejected by the committee.
 async fn drive_both_associations(client: &GatewayClient) {
-    let submitted = submit(client, &NUZUL, "1000000008", "محمد عبدالله", "0551234567").await.unwrap();
+    // Ownership is left out: the tenure rule cannot be judged yet.
+    let unclear = NUZUL.facts_with(&[]).as_object().unwrap().clone().into_iter().filter(|(k, _)| k != "home.ownership");
+    let unclear = Value::Object(unclear.collect());
+    let submitted =
+        submit_with_facts(client, &NUZUL, "1000000008", "محمد عبدالله", "0551234567", unclear).await.unwrap();
     let id = submitted["request_id"].as_str().unwrap().to_owned();
     assert_eq!(submitted["status"], "submitted");
+    assert_eq!(submitted["policy_version"], 1);
     assert!(submitted["reference"].as_str().unwrap().starts_with("NZL-"));
     let submitted_on = chrono::Utc::now().date_naive();
-    assert_eq!(submitted["expected_decision_on"], (submitted_on + chrono::Days::new(14)).to_string());
+    let expected = submitted_on + chrono::Days::new(14);
+    assert_eq!(submitted["expected_decision_on"], expected.to_string());
+    assert_eq!(submitted["expected_decision_on_hijri"], masar_domain::HijriDate::from_gregorian(expected).to_string());
     assert!(submitted["message"]["ar"].as_str().unwrap().contains("لجنة البحث"));
+    assert!(submitted["message"]["ar"].as_str().unwrap().contains(" هـ"));
 
-    client.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();
+    let seen = pending(client, &id, NUZUL.project_manager).await;
+    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(1), Some("unknown")));
+    assert_eq!(
+        verdicts(&seen),
+        [
+            v("service_area", "met"),
+            v("income_per_member", "met"),
+            v("home_tenure", "unknown"),
+            v("no_recent_restoration", "met")
+        ]
+    );
+    assert!(seen["eligibility"][1]["explanation"]["ar"].as_str().unwrap().contains("1500"));
     client
         .post(
             &format!("/v1/requests/{id}/verification/return"),
@@ -54,8 +94,27 @@ async fn drive_both_associations(client: &GatewayClient) {
         .await
         .unwrap();
     assert_eq!((status, body["code"].as_str()), (409, Some("failed_precondition")), "{body}");
-    client.post(&format!("/v1/requests/{id}/resubmit"), None, json!({ "note": "deed attached" })).await.unwrap();
-    client.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();
+    // A fact the policy does not ask is refused, and nothing changes.
+    let (status, body) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{id}/resubmit"),
+            None,
+            Some(json!({ "facts": { "need.covered_by_insurance": false } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("facts.need.covered_by_insurance")), "{body}");
+    client
+        .post(
+            &format!("/v1/requests/{id}/resubmit"),
+            None,
+            json!({ "note": "deed attached", "facts": { "home.ownership": "owned" } }),
+        )
+        .await
+        .unwrap();
+    let seen = pending(client, &id, NUZUL.project_manager).await;
+    assert_eq!(seen["eligibility_verdict"], "met", "{seen}");
     client
         .post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
         .await
@@ -89,6 +148,44 @@ async fn drive_both_associations(client: &GatewayClient) {
     assert!(messages[0]["text"].as_str().unwrap().contains(submitted["reference"].as_str().unwrap()));
     assert_eq!(messages[0]["mobile"], "+9665******67");
     assert!(messages[1]["text"].as_str().unwrap().contains("Title deed"));
+
+    // Hayat's income rule: 12,000 SAR for 3 members is 4,000 each, over the 2,000 threshold.
+    let rich = HAYAT.facts_with(&[("household.monthly_income", "12000"), ("household.members", "3")]);
+    let over = submit_with_facts(client, &HAYAT, "2000000006", "Aisha Rahman", "0567654321", rich).await.unwrap();
+    let over_id = over["request_id"].as_str().unwrap().to_owned();
+    let seen = pending(client, &over_id, HAYAT.project_manager).await;
+    assert_eq!(seen["eligibility_verdict"], "not_met");
+    assert_eq!(verdicts(&seen)[1], v("income_per_member", "not_met"));
+    let (status, body) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{over_id}/verification/accept"),
+            Some(HAYAT.project_manager),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, body["code"].as_str()), (409, Some("failed_precondition")), "{body}");
+    assert!(body["message"]["en"].as_str().unwrap().contains("2,000 SAR"), "{body}");
+    // Without reasons of their own, the manager gives the policy's explanation.
+    client
+        .post(&format!("/v1/requests/{over_id}/verification/ineligible"), Some(HAYAT.project_manager), json!({}))
+        .await
+        .unwrap();
+    let timeline = client.wait_for_status(&over_id, "ineligible").await.unwrap();
+    assert_eq!(
+        statuses(&timeline),
+        vec![s("submitted", "intake", "beneficiary"), s("ineligible", "verification", "project_manager")]
+    );
+    let messages = client
+        .eventually("the ineligibility SMS", || async {
+            let m = client.get(&format!("/v1/requests/{over_id}/messages"), Some(HAYAT.branch_manager)).await?;
+            let list = m["messages"].as_array().cloned().unwrap_or_default();
+            Ok((list.len() == 2).then_some(list))
+        })
+        .await
+        .unwrap();
+    assert!(messages[1]["text"].as_str().unwrap().contains("2000"), "{messages:?}");
 
     let hayat = submit(client, &HAYAT, "2000000006", "Aisha Rahman", "0567654321").await.unwrap();
     let hayat_id = hayat["request_id"].as_str().unwrap().to_owned();
@@ -152,6 +249,45 @@ async fn refuse_bad_input(client: &GatewayClient) {
     assert_eq!(status, 400);
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["branch", "service_type"]);
+
+    // answers the policy cannot read, and a required one left out
+    let (status, body) = post(
+        "/v1/requests",
+        None,
+        json!({ "association": "hayat", "branch": "madinah", "service_type": "medical_devices", "channel": "website",
+                "applicant": { "national_id": "1000000008", "full_name": "A B", "mobile": "0551234567" },
+                "facts": { "household.members": "many", "need.covered_by_insurance": "perhaps", "pets": 2,
+                           "household.monthly_income": -5, "applicant.region": "Madinah" } }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "facts.household.members",
+            "facts.household.monthly_income",
+            "facts.need.covered_by_insurance",
+            "facts.pets",
+            "facts.need.covered_by_government"
+        ],
+        "{body}"
+    );
+    assert_eq!(body["fields"][2]["message"]["ar"], "الإجابة نعم أو لا");
+
+    // the policy in force, for front ends: approval in both calendars, the questions per service type
+    let policy = client.get("/v1/associations/hayat/policy", None).await.unwrap();
+    assert_eq!(
+        policy["policy"]["approval"]["approved_on"],
+        json!({ "gregorian": "2019-10-30", "hijri": "1441-03-02" })
+    );
+    assert_eq!(policy["policy"]["referral_role"], "health_administration_manager");
+    assert_eq!(policy["facts_asked"]["medical_devices"][0]["fact"], "applicant.region");
+    let (status, _) = client.call(reqwest::Method::GET, "/v1/associations/nowhere/policy", None, None).await.unwrap();
+    assert_eq!(status, 404);
+    let (status, _) =
+        client.call(reqwest::Method::GET, "/v1/associations/nuzul/policy?on=2024-12-31", None, None).await.unwrap();
+    assert_eq!(status, 404, "nothing was in force before the first version");
 
     // identity and scope
     let submitted = submit(client, &NUZUL, "1000000008", "A B", "0551234567").await.unwrap();

@@ -35,6 +35,9 @@ fn submitted(request_id: uuid::Uuid) -> Message {
         expected_decision_on: "2026-12-07".into(),
         reference: "NZL-TEST22".into(),
         resubmission: false,
+        policy_version: 1,
+        facts_json: "{}".into(),
+        months_since_same_service_approved: None,
     };
     Message {
         event_id: uuid::Uuid::now_v7(),
@@ -86,6 +89,12 @@ async fn a_consumer_killed_mid_message_does_not_lose_the_case() {
 
     let shutdown = CancellationToken::new();
     let db = start(Role::Verification, &database, &prefix, RecordingSms::default(), &shutdown).await;
+    // Verification judges by the policy version the event names, which it must know.
+    let source = masar::BUILT_IN_POLICIES[0].1;
+    let mut tx = db.begin().await.unwrap();
+    let pack = masar_domain::PolicyPack::from_toml(source).unwrap();
+    masar_platform::policies::PolicyBook::keep(&mut tx, &pack, source, chrono::Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
     let store = masar_verification::VerificationStore::new(db);
     wait_until("the surviving replica to take over the case", || async {
         store.pending("nuzul", Some("riyadh")).await.unwrap().iter().any(|c| c.request_id == request_id)

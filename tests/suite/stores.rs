@@ -2,9 +2,12 @@
 
 use crate::support::{TestDatabase, temp_dir};
 use chrono::Utc;
-use masar_domain::{ActorRole, CaseStatus, Channel, Language, NationalId, SaudiMobile, Vote};
+use masar_domain::{
+    ActorRole, CaseStatus, Channel, FactValue, Facts, Language, NationalId, RuleOutcome, SaudiMobile, Verdict, Vote,
+};
 use masar_platform::db::{Db, Sql};
 use masar_platform::messaging::{Outbox, OutboxRelay};
+use masar_platform::policies::PolicyBook;
 use masar_platform::queue::{MemoryQueue, Queue, Subscription};
 use masar_platform::role::Role;
 use masar_proto::events::v1 as events;
@@ -59,6 +62,8 @@ async fn intake_scenario(db: Db) {
         description: String::new(),
         submitted_at,
         expected_decision_on: submitted_at.date_naive() + chrono::Days::new(14),
+        policy_version: 1,
+        facts: Facts([("household.members".to_owned(), FactValue::Number(4.0))].into_iter().collect()),
     };
     let mut tx = db.begin().await.unwrap();
     store.insert_request(&mut tx, &new).await.unwrap();
@@ -83,9 +88,27 @@ async fn intake_scenario(db: Db) {
     assert_eq!(stored.status, CaseStatus::ResearcherAssigned);
     assert_eq!(stored.mobile, "+966551234567");
     assert_eq!(stored.expected_decision_on, new.expected_decision_on);
+    assert_eq!((stored.policy_version, &stored.facts), (1, &new.facts));
+    // no approval yet: no history for "no approved request of the same type within N months"
+    let history = |service_type: &'static str| {
+        let store = store.clone();
+        let id = new.national_id.clone();
+        async move { store.months_since_same_service_approved("nuzul", &id, service_type, Utc::now()).await.unwrap() }
+    };
+    assert_eq!(history("roof_repair").await, None);
+    let mut tx = db.begin().await.unwrap();
+    store.record(&mut tx, request_id, &entry(CaseStatus::Approved, 40)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(history("roof_repair").await, Some(0));
+    assert_eq!(history("plumbing").await, None);
+    let mut tx = db.begin().await.unwrap();
+    let completed = Facts([("household.members".to_owned(), FactValue::Number(5.0))].into_iter().collect());
+    assert!(!store.mark_resubmitted(&mut tx, request_id, new.expected_decision_on, &completed).await.unwrap());
+    tx.commit().await.unwrap();
     let timeline = store.timeline(request_id).await.unwrap();
     let statuses: Vec<_> = timeline.iter().map(|e| e.status).collect();
-    assert_eq!(statuses, [CaseStatus::Submitted, CaseStatus::Verified, CaseStatus::ResearcherAssigned]);
+    let expected = [CaseStatus::Submitted, CaseStatus::Verified, CaseStatus::ResearcherAssigned, CaseStatus::Approved];
+    assert_eq!(statuses, expected);
     assert_eq!(timeline[1].stage, masar_domain::Stage::Verification);
     assert!(store.request(Uuid::new_v4()).await.unwrap().is_none());
 }
@@ -93,26 +116,44 @@ async fn intake_scenario(db: Db) {
 async fn verification_scenario(db: Db) {
     let store = masar_verification::VerificationStore::new(db.clone());
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let unclear = [RuleOutcome {
+        rule: "income_per_member".into(),
+        verdict: Verdict::Unknown,
+        explanation: masar_domain::Bilingual::new("دخل", "income"),
+    }];
+    let (case_a, case_b) = (case_ref(a, "riyadh"), case_ref(b, "jeddah"));
+    let received = |case, name, eligibility| masar_verification::Received {
+        case,
+        applicant_name: name,
+        national_id_masked: "1******008",
+        received_at: Utc::now(),
+        policy_version: 3,
+        eligibility,
+    };
     let mut tx = db.begin().await.unwrap();
-    store.receive(&mut tx, a, &case_ref(a, "riyadh"), "A", "1******008", Utc::now()).await.unwrap();
-    store.receive(&mut tx, a, &case_ref(a, "riyadh"), "A", "1******008", Utc::now()).await.unwrap();
-    store.receive(&mut tx, b, &case_ref(b, "jeddah"), "B", "2******006", Utc::now()).await.unwrap();
+    store.receive(&mut tx, a, received(&case_a, "A", &unclear)).await.unwrap();
+    store.receive(&mut tx, a, received(&case_a, "A", &unclear)).await.unwrap();
+    store.receive(&mut tx, b, received(&case_b, "B", &[])).await.unwrap();
     tx.commit().await.unwrap();
+    let pending = store.pending("nuzul", Some("riyadh")).await.unwrap();
+    assert_eq!((pending[0].policy_version, pending[0].eligibility.as_slice()), (3, unclear.as_slice()));
     assert_eq!(store.pending("nuzul", Some("riyadh")).await.unwrap().len(), 1);
     assert_eq!(store.pending("nuzul", None).await.unwrap().len(), 2);
     assert!(store.pending("hayat", None).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
     // a request that was not returned cannot be reopened
-    assert!(store.reopen(&mut tx, a, Utc::now()).await.is_err());
+    assert!(store.reopen(&mut tx, a, received(&case_a, "A", &unclear)).await.is_err());
     let returned = serde_json::json!({"missing_items": ["deed"]});
     let (submitted, pm) = (CaseStatus::Submitted, "nuzul.pm");
     let first = store.decide(&mut tx, a, submitted, CaseStatus::ReturnedForCompletion, pm, returned.clone());
     assert!(first.await.unwrap());
     // a second outcome based on the same stale read changes nothing
     assert!(!store.decide(&mut tx, a, submitted, CaseStatus::Verified, pm, returned).await.unwrap());
-    store.reopen(&mut tx, a, Utc::now()).await.unwrap();
-    assert_eq!(store.case_in(&mut tx, a).await.unwrap().unwrap().status, CaseStatus::Submitted);
+    let met = [RuleOutcome { verdict: Verdict::Met, ..unclear[0].clone() }];
+    store.reopen(&mut tx, a, received(&case_a, "A", &met)).await.unwrap();
+    let reopened = store.case_in(&mut tx, a).await.unwrap().unwrap();
+    assert_eq!((reopened.status, reopened.eligibility.as_slice()), (CaseStatus::Submitted, met.as_slice()));
     tx.commit().await.unwrap();
 }
 
@@ -122,7 +163,7 @@ async fn research_scenario(db: Db) {
     let mut tx = db.begin().await.unwrap();
     assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
     let first = Uuid::new_v4();
-    store.assign(&mut tx, first, &case_ref(first, "riyadh"), "r.a", Utc::now()).await.unwrap();
+    store.assign(&mut tx, first, &case_ref(first, "riyadh"), "r.a", Utc::now(), 2).await.unwrap();
     assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.b"));
     assert!(store.record_visit(&mut tx, first, CaseStatus::ResearcherAssigned, "r.a", "seen").await.unwrap());
     assert!(!store.record_visit(&mut tx, first, CaseStatus::ResearcherAssigned, "r.a", "stale").await.unwrap());
@@ -133,6 +174,7 @@ async fn research_scenario(db: Db) {
     assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.visits, stored.recommendation.as_str()), (CaseStatus::Recommended, 1, "approve"));
+    assert_eq!(stored.policy_version, 2);
     assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
     tx.commit().await.unwrap();
     assert!(store.open_assignments("nuzul", None, Some("r.a")).await.unwrap().is_empty());
@@ -145,7 +187,8 @@ async fn committee_scenario(db: Db) {
     let mut tx = db.begin().await.unwrap();
     let agenda = store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap();
     assert_eq!(store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap(), agenda);
-    store.schedule(&mut tx, request_id, agenda, &case_ref(request_id, "riyadh"), "r.a", "approve", now).await.unwrap();
+    let case = case_ref(request_id, "riyadh");
+    store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2).await.unwrap();
     let vote = |member: &str, vote| masar_committee::CastVote { member: member.into(), vote, note: String::new() };
     store.cast_vote(&mut tx, request_id, &vote("m1", Vote::Reject)).await.unwrap();
     store.cast_vote(&mut tx, request_id, &vote("m1", Vote::Approve)).await.unwrap(); // changes their vote
@@ -157,7 +200,7 @@ async fn committee_scenario(db: Db) {
     assert_eq!(votes.iter().map(|v| v.vote).collect::<Vec<_>>(), [Vote::Approve, Vote::Approve]);
     let (id, _, items) = store.agenda("nuzul", "riyadh").await.unwrap().unwrap();
     assert_eq!(id, agenda);
-    assert_eq!(items[0].status, CaseStatus::Approved);
+    assert_eq!((items[0].status, items[0].policy_version), (CaseStatus::Approved, 2));
     assert!(store.agenda("hayat", "madinah").await.unwrap().is_none());
 }
 
@@ -228,6 +271,41 @@ macro_rules! conformance {
     };
 }
 
+/// The policy book: versions kept once, the one in force chosen by effective date.
+async fn policy_scenario(db: Db) {
+    let source = masar::BUILT_IN_POLICIES[0].1;
+    let v1 = masar_domain::PolicyPack::from_toml(source).unwrap();
+    let book = PolicyBook::new(db.clone());
+    let outbox = Outbox::new();
+    let applied = masar_intake::apply_policy(&db, &outbox, source, Utc::now()).await.unwrap();
+    assert!(applied.newly_stored);
+    // applying the same file again is harmless and announces nothing new
+    assert!(!masar_intake::apply_policy(&db, &outbox, source, Utc::now()).await.unwrap().newly_stored);
+    let v2_source = source
+        .replace("version = 1", "version = 2")
+        .replace("effective_from = \"2025-01-01\"", "effective_from = \"2027-01-01\"");
+    masar_intake::apply_policy(&db, &outbox, &v2_source, Utc::now()).await.unwrap();
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    assert_eq!(book.in_force("nuzul", day(2026, 12, 31)).await.unwrap().map(|p| p.version), Some(1));
+    assert_eq!(book.in_force("nuzul", day(2027, 1, 1)).await.unwrap().map(|p| p.version), Some(2));
+    assert!(book.in_force("nuzul", day(2024, 12, 31)).await.unwrap().is_none());
+    assert_eq!(book.version("nuzul", 1).await.unwrap(), Some(v1));
+    // older, reused and invalid versions are refused, and nothing is stored
+    let refused = masar_intake::apply_policy(&db, &outbox, source, Utc::now()).await.unwrap_err();
+    assert!(matches!(refused, masar_intake::ApplyError::NotNewer { stored: 2, .. }), "{refused}");
+    let altered = v2_source.replace("committee_reply_days = 14", "committee_reply_days = 21");
+    let refused = masar_intake::apply_policy(&db, &outbox, &altered, Utc::now()).await.unwrap_err();
+    assert!(matches!(refused, masar_intake::ApplyError::VersionTaken { version: 2, .. }), "{refused}");
+    let bad =
+        v2_source.replace("version = 2", "version = 3").replace("household.income_per_member", "household.salary");
+    let refused = masar_intake::apply_policy(&db, &outbox, &bad, Utc::now()).await.unwrap_err();
+    assert!(matches!(refused, masar_intake::ApplyError::Invalid(_)), "{refused}");
+    assert_eq!(book.versions("nuzul").await.unwrap().len(), 2);
+    // each newly stored version was announced once
+    let announced = db.fetch_all(Sql::new("SELECT event_type FROM outbox")).await.unwrap();
+    assert_eq!(announced.len(), 2);
+}
+
 conformance! {
     intake_store: Role::Intake => intake_scenario,
     verification_store: Role::Verification => verification_scenario,
@@ -235,6 +313,7 @@ conformance! {
     committee_store: Role::Committee => committee_scenario,
     notification_store: Role::Notification => notification_scenario,
     outbox_and_relay: Role::Intake => outbox_scenario,
+    policy_book: Role::Intake => policy_scenario,
 }
 
 /// Every store reads, then writes, in one transaction. On SQLite two such

@@ -60,7 +60,7 @@ pub fn temp_dir() -> PathBuf {
 }
 
 pub fn directory() -> Arc<Directory> {
-    Arc::new(Directory::from_json(masar::DEMO_DIRECTORY).unwrap())
+    Arc::new(masar::load_directory(&Settings::from_map(Default::default()).unwrap()).unwrap())
 }
 
 /// Fast hand-offs for tests: short waits, quick reclaim.
@@ -124,7 +124,7 @@ pub async fn distributed_suite() -> Distributed {
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
     for role in Role::SERVICES {
         let db = Db::connect(&database.url, role.schema()).await.unwrap();
-        masar::migrate(role, &db).await.unwrap();
+        masar::prepare(role, &db, &Settings::from_map(Default::default()).unwrap()).await.unwrap();
         let queue: Arc<dyn Queue> = Arc::new(RedisQueue::connect(&redis_url(), &prefix).await.unwrap());
         let deps = Dependencies {
             db,

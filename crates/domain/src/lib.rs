@@ -2,14 +2,20 @@
 //! transport, no database; every service asks this crate instead of
 //! re-implementing a rule.
 
+pub mod calendar;
 pub mod case;
 pub mod directory;
+pub mod eligibility;
 pub mod identity;
+pub mod policy;
 pub mod text;
 pub mod vocabulary;
 
+pub use calendar::{DualDate, HijriDate, InvalidDate};
 pub use case::{CaseStatus, Stage, TransitionRefused};
-pub use directory::{Association, Branch, Directory, DirectoryError, ServiceType, StaffMember};
+pub use directory::{Association, Directory, DirectoryError, StaffMember};
+pub use eligibility::{Condition, FactValue, Facts, RuleOutcome, Verdict};
 pub use identity::{InvalidMobile, InvalidNationalId, NationalId, SaudiMobile};
+pub use policy::{DocumentValidity, PolicyPack};
 pub use text::{Bilingual, FieldError, Language};
 pub use vocabulary::{ActorRole, Channel, Recommendation, UnknownTerm, Vote};

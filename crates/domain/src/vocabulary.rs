@@ -76,6 +76,9 @@ vocabulary! {
         CommitteeMember = "committee_member",
         BranchManager = "branch_manager",
         AssociationAdmin = "association_admin",
+        // Referral roles for beneficiaries to whom the procedure is unclear: Nuzul's, then Hayat's.
+        SocialResearchOfficer = "social_research_officer",
+        HealthAdministrationManager = "health_administration_manager",
         System = "system",
     }
 }
@@ -84,6 +87,11 @@ impl ActorRole {
     /// Roles whose work is tied to one branch; the others see the whole association.
     pub fn is_branch_bound(self) -> bool {
         matches!(self, Self::ReceptionOfficer | Self::ProjectManager | Self::SocialResearcher | Self::BranchManager)
+    }
+
+    /// People who work for the association (not the beneficiary, not the system itself).
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Self::Beneficiary | Self::System)
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
     /// A directory file replacing the built-in demo directory.
     pub directory_file: Option<PathBuf>,
+    /// A folder of policy packs (*.toml) replacing the built-in ones of Nuzul and Hayat.
+    pub policy_dir: Option<PathBuf>,
     pub consumer: ConsumerSettings,
     pub outbox_poll: Duration,
     pub sms: SmsSettings,
@@ -88,6 +90,7 @@ impl Settings {
             stream_prefix: get("MASAR_STREAM_PREFIX").unwrap_or_else(|| "masar".into()),
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             directory_file: get("MASAR_DIRECTORY").map(PathBuf::from),
+            policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
             consumer: ConsumerSettings {
                 max_deliveries,
                 reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,

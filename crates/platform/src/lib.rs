@@ -7,6 +7,7 @@ pub mod db;
 pub mod grpc;
 pub mod identity;
 pub mod messaging;
+pub mod policies;
 pub mod queue;
 pub mod role;
 pub mod runtime;

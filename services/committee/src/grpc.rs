@@ -33,6 +33,7 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
             .collect(),
         decision: item.decision,
         reasons: item.reasons,
+        policy_version: item.policy_version,
     }
 }
 
@@ -182,6 +183,7 @@ impl CommitteeService for Committee {
             decided_at: Some(masar_proto::timestamp(Utc::now())),
             decision: decision.to_string(),
             reasons: reasons.clone(),
+            policy_version: item.policy_version,
         };
         self.outbox.append(&mut tx, event_type::COMMITTEE_DECIDED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;

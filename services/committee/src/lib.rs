@@ -67,7 +67,9 @@ impl EventHandler for Scheduler {
             .map_err(|e| HandlerError::Reject(e.to_string()))?;
         let now = Utc::now();
         let agenda_id = self.store.open_agenda(tx, &case.association, &case.branch, now).await?;
-        self.store.schedule(tx, request_id, agenda_id, &case, &researcher, &event.recommendation, now).await?;
+        self.store
+            .schedule(tx, request_id, agenda_id, &case, &researcher, &event.recommendation, now, event.policy_version)
+            .await?;
         let scheduled = events::CaseScheduled {
             case: Some(case),
             actor: Some(events::Actor { role: ActorRole::System.as_str().into(), username: String::new() }),

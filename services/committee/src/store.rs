@@ -27,6 +27,7 @@ pub struct AgendaItem {
     pub status: CaseStatus,
     pub decision: String,
     pub reasons: Vec<String>,
+    pub policy_version: u32,
 }
 
 impl AgendaItem {
@@ -54,6 +55,7 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         status: row.parsed("status", CaseStatus::parse)?,
         decision: row.text("decision")?,
         reasons: row.json("reasons")?,
+        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
     })
 }
 
@@ -62,7 +64,7 @@ fn cast_vote(row: &Row) -> Result<CastVote, DbError> {
 }
 
 const SELECT_ITEM: &str = "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, \
-     status, decision, reasons FROM agenda_items WHERE request_id = $1";
+     status, decision, reasons, policy_version FROM agenda_items WHERE request_id = $1";
 
 impl CommitteeStore {
     pub fn new(db: Db) -> Self {
@@ -116,13 +118,15 @@ impl CommitteeStore {
         researcher: &str,
         recommendation: &str,
         now: DateTime<Utc>,
+        policy_version: u32,
     ) -> Result<(), DbError> {
         tx.execute(Sql::new("DELETE FROM votes WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(Sql::new("DELETE FROM agenda_items WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO agenda_items (request_id, agenda_id, association, branch, service_type, researcher, \
-                 recommendation, status, decision, reasons, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10)",
+                 recommendation, status, decision, reasons, scheduled_at, policy_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11)",
             )
             .bind(request_id)
             .bind(agenda_id)
@@ -133,7 +137,8 @@ impl CommitteeStore {
             .bind(recommendation)
             .bind(CaseStatus::OnCommitteeAgenda.as_str())
             .bind(serde_json::json!([]))
-            .bind(now),
+            .bind(now)
+            .bind(i64::from(policy_version)),
         )
         .await?;
         Ok(())
@@ -169,7 +174,7 @@ impl CommitteeStore {
             .fetch_all(
                 Sql::new(
                     "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, \
-                     status, decision, reasons FROM agenda_items WHERE agenda_id = $1 ORDER BY scheduled_at",
+                     status, decision, reasons, policy_version FROM agenda_items WHERE agenda_id = $1 ORDER BY scheduled_at",
                 )
                 .bind(agenda_id),
             )

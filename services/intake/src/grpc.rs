@@ -1,13 +1,17 @@
 //! The intake gRPC service: transport only; rules come from the domain.
 
 use crate::store::{IntakeStore, NewRequest, StoredRequest, TimelineEntry};
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
+use masar_domain::calendar::parse_gregorian;
+use masar_domain::eligibility::read_answers;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Channel, Directory, FieldError, Language, NationalId, SaudiMobile,
+    ActorRole, Bilingual, CaseStatus, Channel, Directory, DualDate, Facts, FieldError, Language, NationalId,
+    PolicyPack, SaudiMobile,
 };
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::{ACTOR_METADATA, Staff};
 use masar_platform::messaging::Outbox;
+use masar_platform::policies::PolicyBook;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, intake_service_server::IntakeService};
@@ -20,6 +24,7 @@ pub struct Intake {
     pub store: IntakeStore,
     pub outbox: Outbox,
     pub directory: Arc<Directory>,
+    pub policies: PolicyBook,
 }
 
 /// Who submits: the beneficiary themself, or a staff member assisting them.
@@ -32,23 +37,27 @@ fn submitter<T>(directory: &Directory, request: &Request<T>) -> Result<Option<St
     Ok(Some(staff))
 }
 
-/// Checks every field of a submission, reporting all problems at once.
-fn validate(directory: &Directory, input: &api::SubmitRequestRequest) -> Result<NewRequest, Status> {
+/// Checks every field of a submission against the policy in force, reporting all problems at once.
+fn validate(
+    pack: Option<&PolicyPack>,
+    input: &api::SubmitRequestRequest,
+    submitted_at: DateTime<Utc>,
+) -> Result<NewRequest, Status> {
     let mut errors = Vec::new();
-    let association = directory.association(input.association.trim());
     if input.association.trim().is_empty() {
         errors.push(FieldError::required("association"));
-    } else if association.is_none() {
+    } else if pack.is_none() {
         errors.push(FieldError::new("association", Bilingual::new("الجمعية غير معروفة", "Unknown association")));
     }
-    if let Some(association) = association {
-        if association.branch(input.branch.trim()).is_none() {
+    let service_type = input.service_type.trim();
+    if let Some(pack) = pack {
+        if pack.branch(input.branch.trim()).is_none() {
             errors.push(FieldError::new(
                 "branch",
                 Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
             ));
         }
-        if association.service_type(input.service_type.trim()).is_none() {
+        if pack.service_type(service_type).is_none() {
             errors.push(FieldError::new(
                 "service_type",
                 Bilingual::new(
@@ -59,7 +68,7 @@ fn validate(directory: &Directory, input: &api::SubmitRequestRequest) -> Result<
         }
     }
     let channel = match Channel::parse(&input.channel) {
-        Ok(channel) if association.is_none_or(|a| a.channels.contains(&channel)) => Some(channel),
+        Ok(channel) if pack.is_none_or(|p| p.channels.contains(&channel)) => Some(channel),
         Ok(_) => {
             errors.push(FieldError::new(
                 "channel",
@@ -83,25 +92,32 @@ fn validate(directory: &Directory, input: &api::SubmitRequestRequest) -> Result<
     if name.is_empty() {
         errors.push(FieldError::required("applicant.full_name"));
     }
-    match (association, channel, national_id, mobile) {
-        (Some(association), Some(channel), Some(national_id), Some(mobile)) if errors.is_empty() => {
-            let submitted_at = Utc::now();
-            Ok(NewRequest {
-                request_id: Uuid::new_v4(),
-                reference: new_reference(&association.reference_prefix),
-                association: association.code.clone(),
-                branch: input.branch.trim().to_owned(),
-                service_type: input.service_type.trim().to_owned(),
-                channel,
-                national_id,
-                applicant_name: name,
-                mobile,
-                language: Language::from_tag(&applicant.preferred_language),
-                description: input.description.trim().to_owned(),
-                submitted_at,
-                expected_decision_on: association.expected_decision_on(submitted_at.date_naive()),
-            })
+    let facts = match pack {
+        Some(pack) if pack.service_type(service_type).is_some() => {
+            read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
+                .map_err(|problems| errors.extend(problems))
+                .unwrap_or_default()
         }
+        _ => Facts::default(),
+    };
+    match (pack, channel, national_id, mobile) {
+        (Some(pack), Some(channel), Some(national_id), Some(mobile)) if errors.is_empty() => Ok(NewRequest {
+            request_id: Uuid::new_v4(),
+            reference: new_reference(&pack.reference_prefix),
+            association: pack.association.clone(),
+            branch: input.branch.trim().to_owned(),
+            service_type: service_type.to_owned(),
+            channel,
+            national_id,
+            applicant_name: name,
+            mobile,
+            language: Language::from_tag(&applicant.preferred_language),
+            description: input.description.trim().to_owned(),
+            submitted_at,
+            expected_decision_on: pack.expected_decision_on(submitted_at.date_naive()),
+            policy_version: pack.version,
+            facts,
+        }),
         _ => Err(Problem::invalid(errors).into_status(Code::InvalidArgument)),
     }
 }
@@ -114,7 +130,12 @@ fn new_reference(prefix: &str) -> String {
     format!("{prefix}-{code}")
 }
 
-fn submitted_event(request: &StoredRequest, actor: &events::Actor, resubmission: bool) -> events::RequestSubmitted {
+fn submitted_event(
+    request: &StoredRequest,
+    actor: &events::Actor,
+    resubmission: bool,
+    months_since_same_service_approved: Option<u32>,
+) -> events::RequestSubmitted {
     let national_id_masked = NationalId::parse(&request.national_id).map(|id| id.masked()).unwrap_or_default();
     events::RequestSubmitted {
         case: Some(events::CaseRef::new(
@@ -133,6 +154,9 @@ fn submitted_event(request: &StoredRequest, actor: &events::Actor, resubmission:
         expected_decision_on: request.expected_decision_on.to_string(),
         reference: request.reference.clone(),
         resubmission,
+        policy_version: request.policy_version,
+        facts_json: serde_json::to_string(&request.facts).unwrap_or_default(),
+        months_since_same_service_approved,
     }
 }
 
@@ -144,6 +168,13 @@ fn actor_of(staff: &Option<Staff>) -> events::Actor {
 }
 
 impl Intake {
+    async fn policy_in_force(&self, association: &str, on: NaiveDate) -> Result<Option<PolicyPack>, Status> {
+        if association.is_empty() {
+            return Ok(None);
+        }
+        self.policies.in_force(association, on).await.map_err(internal)
+    }
+
     /// The request, if it exists and the caller may see it. Staff see their
     /// scope; without a staff identity the request id itself is the key.
     async fn visible_request<T>(&self, request: &Request<T>, request_id: &str) -> Result<StoredRequest, Status> {
@@ -164,7 +195,14 @@ impl IntakeService for Intake {
         request: Request<api::SubmitRequestRequest>,
     ) -> Result<Response<api::SubmitRequestResponse>, Status> {
         let staff = submitter(&self.directory, &request)?;
-        let new = validate(&self.directory, request.get_ref())?;
+        let submitted_at = Utc::now();
+        let pack = self.policy_in_force(request.get_ref().association.trim(), submitted_at.date_naive()).await?;
+        let new = validate(pack.as_ref(), request.get_ref(), submitted_at)?;
+        let history = self
+            .store
+            .months_since_same_service_approved(&new.association, &new.national_id, &new.service_type, submitted_at)
+            .await
+            .map_err(internal)?;
         if let Some(staff) = &staff
             && !staff.can_see(&new.association, &new.branch)
         {
@@ -189,7 +227,7 @@ impl IntakeService for Intake {
         );
         self.store.record(&mut tx, new.request_id, &entry).await.map_err(internal)?;
         self.outbox
-            .append(&mut tx, event_type::REQUEST_SUBMITTED, &submitted_event(&stored, &actor, false))
+            .append(&mut tx, event_type::REQUEST_SUBMITTED, &submitted_event(&stored, &actor, false, history))
             .await
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
@@ -200,6 +238,8 @@ impl IntakeService for Intake {
             reference: new.reference,
             status: CaseStatus::Submitted.to_string(),
             expected_decision_on: new.expected_decision_on.to_string(),
+            expected_decision_on_hijri: DualDate::new(new.expected_decision_on).hijri.to_string(),
+            policy_version: new.policy_version,
         }))
     }
 
@@ -217,11 +257,29 @@ impl IntakeService for Intake {
             .into_status(Code::FailedPrecondition)
         })?;
         let now = Utc::now();
-        let association = self.directory.association(&stored.association).ok_or_else(request_not_found)?;
-        let expected = association.expected_decision_on(now.date_naive());
+        // The case stays under the version in force when it was first submitted.
+        let pack = self
+            .policies
+            .version(&stored.association, stored.policy_version)
+            .await
+            .map_err(internal)?
+            .ok_or_else(request_not_found)?;
+        let facts = read_answers(&pack.facts_asked(&stored.service_type), &request.get_ref().facts, &stored.facts)
+            .map_err(|errors| Problem::invalid(errors).into_status(Code::InvalidArgument))?;
+        let expected = pack.expected_decision_on(now.date_naive());
+        let history = self
+            .store
+            .months_since_same_service_approved(
+                &stored.association,
+                &NationalId::parse(&stored.national_id).map_err(internal)?,
+                &stored.service_type,
+                now,
+            )
+            .await
+            .map_err(internal)?;
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         // Conditional on the status, so of two concurrent resubmissions one wins.
-        if !self.store.mark_resubmitted(&mut tx, stored.request_id, expected).await.map_err(internal)? {
+        if !self.store.mark_resubmitted(&mut tx, stored.request_id, expected, &facts).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
         let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
@@ -233,9 +291,13 @@ impl IntakeService for Intake {
             request.get_ref().note.trim().to_owned(),
         );
         self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
-        let updated = StoredRequest { expected_decision_on: expected, ..stored };
+        let updated = StoredRequest { expected_decision_on: expected, facts, ..stored };
         self.outbox
-            .append(&mut tx, event_type::REQUEST_RESUBMITTED, &submitted_event(&updated, &actor_of(&staff), true))
+            .append(
+                &mut tx,
+                event_type::REQUEST_RESUBMITTED,
+                &submitted_event(&updated, &actor_of(&staff), true, history),
+            )
             .await
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
@@ -268,6 +330,8 @@ impl IntakeService for Intake {
             mobile_masked,
             submitted_at: Some(masar_proto::timestamp(stored.submitted_at)),
             expected_decision_on: stored.expected_decision_on.to_string(),
+            expected_decision_on_hijri: DualDate::new(stored.expected_decision_on).hijri.to_string(),
+            policy_version: stored.policy_version,
         }))
     }
 
@@ -287,6 +351,49 @@ impl IntakeService for Intake {
                     note: e.note,
                 })
                 .collect(),
+        }))
+    }
+
+    async fn get_policy(&self, request: Request<api::GetPolicyRequest>) -> Result<Response<api::Policy>, Status> {
+        let input = request.get_ref();
+        let on = match input.on.trim() {
+            "" => Utc::now().date_naive(),
+            text => parse_gregorian(text).map_err(|_| {
+                Problem::invalid(vec![FieldError::new(
+                    "on",
+                    Bilingual::new("التاريخ غير صحيح (YYYY-MM-DD)", "Not a valid date (YYYY-MM-DD)"),
+                )])
+                .into_status(Code::InvalidArgument)
+            })?,
+        };
+        let pack = self.policy_in_force(input.association.trim(), on).await?.ok_or_else(|| {
+            Problem::new(Bilingual::new("لا توجد سياسة سارية لهذه الجمعية", "No policy of this association is in force"))
+                .into_status(Code::NotFound)
+        })?;
+        let facts_asked: serde_json::Map<String, serde_json::Value> = pack
+            .service_types
+            .iter()
+            .map(|s| {
+                let questions: Vec<_> = pack
+                    .facts_asked(&s.code)
+                    .iter()
+                    .map(|q| {
+                        serde_json::json!({
+                            "fact": q.fact.name,
+                            "required": q.required,
+                            "label": { "ar": q.fact.label.0, "en": q.fact.label.1 },
+                        })
+                    })
+                    .collect();
+                (s.code.clone(), serde_json::json!(questions))
+            })
+            .collect();
+        Ok(Response::new(api::Policy {
+            association: pack.association.clone(),
+            version: pack.version,
+            effective_from: pack.effective_from.to_string(),
+            policy_json: serde_json::to_string(&pack).map_err(internal)?,
+            facts_asked_json: serde_json::Value::Object(facts_asked).to_string(),
         }))
     }
 }

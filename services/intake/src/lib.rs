@@ -3,13 +3,16 @@
 //! every stage's events).
 
 mod grpc;
+mod policy;
 mod store;
 mod timeline;
 
+pub use policy::{Applied, ApplyError, apply_policy};
 pub use store::{IntakeStore, NewRequest, StoredRequest, TimelineEntry};
 
 use masar_platform::db::{Db, DbError};
 use masar_platform::messaging::Outbox;
+use masar_platform::policies::PolicyBook;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
@@ -27,7 +30,12 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies) -> ServiceParts {
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone());
-    let service = grpc::Intake { store: store.clone(), outbox: outbox.clone(), directory: deps.directory.clone() };
+    let service = grpc::Intake {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        directory: deps.directory.clone(),
+        policies: PolicyBook::new(deps.db.clone()),
+    };
     ServiceParts {
         role: Role::Intake,
         routes: tonic::service::Routes::new(IntakeServiceServer::new(service)),

@@ -1,7 +1,7 @@
 //! Intake's data: service requests and their timelines.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use masar_domain::{ActorRole, CaseStatus, Channel, Language, NationalId, SaudiMobile, Stage};
+use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use uuid::Uuid;
 
@@ -26,6 +26,8 @@ pub struct NewRequest {
     pub description: String,
     pub submitted_at: DateTime<Utc>,
     pub expected_decision_on: NaiveDate,
+    pub policy_version: u32,
+    pub facts: Facts,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct StoredRequest {
     pub status: CaseStatus,
     pub submitted_at: DateTime<Utc>,
     pub expected_decision_on: NaiveDate,
+    pub policy_version: u32,
+    pub facts: Facts,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +81,9 @@ fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
         status: row.parsed("status", CaseStatus::parse)?,
         submitted_at: row.time("submitted_at")?,
         expected_decision_on: row.date("expected_decision_on")?,
+        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
+        facts: serde_json::from_str(&row.text("facts")?)
+            .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
     })
 }
 
@@ -92,7 +99,7 @@ fn timeline_entry(row: &Row) -> Result<TimelineEntry, DbError> {
 }
 
 const SELECT_REQUEST: &str = "SELECT request_id, reference, association, branch, service_type, channel, national_id, \
-     applicant_name, mobile, preferred_language, status, submitted_at, expected_decision_on \
+     applicant_name, mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts \
      FROM service_requests WHERE request_id = $1";
 
 impl IntakeStore {
@@ -110,7 +117,8 @@ impl IntakeStore {
             Sql::new(
                 "INSERT INTO service_requests (request_id, reference, association, branch, service_type, channel, \
                  national_id, applicant_name, mobile, preferred_language, description, status, submitted_at, \
-                 expected_decision_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 expected_decision_on, policy_version, facts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(request.request_id)
             .bind(&request.reference)
@@ -125,10 +133,39 @@ impl IntakeStore {
             .bind(&request.description)
             .bind(CaseStatus::INITIAL.as_str())
             .bind(request.submitted_at)
-            .bind(request.expected_decision_on),
+            .bind(request.expected_decision_on)
+            .bind(i64::from(request.policy_version))
+            .bind(facts_json(&request.facts)),
         )
         .await?;
         Ok(())
+    }
+
+    /// Months since this beneficiary's last approved request of the same
+    /// service type at this association; `None` if there was none.
+    pub async fn months_since_same_service_approved(
+        &self,
+        association: &str,
+        national_id: &NationalId,
+        service_type: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>, DbError> {
+        let row = self
+            .db
+            .fetch_optional(
+                Sql::new(
+                    "SELECT t.at FROM timeline_entries t JOIN service_requests r ON r.request_id = t.request_id \
+                     WHERE r.association = $1 AND r.national_id = $2 AND r.service_type = $3 AND t.status = $4 \
+                     ORDER BY t.at DESC LIMIT 1",
+                )
+                .bind(association)
+                .bind(national_id.as_str())
+                .bind(service_type)
+                .bind(CaseStatus::Approved.as_str()),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(masar_domain::calendar::whole_months_between(row.time("at")?.date_naive(), now.date_naive())))
     }
 
     pub async fn request(&self, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {
@@ -151,13 +188,18 @@ impl IntakeStore {
         tx: &mut Tx,
         request_id: Uuid,
         expected_decision_on: NaiveDate,
+        facts: &Facts,
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
-                Sql::new("UPDATE service_requests SET expected_decision_on = $1 WHERE request_id = $2 AND status = $3")
-                    .bind(expected_decision_on)
-                    .bind(request_id)
-                    .bind(CaseStatus::ReturnedForCompletion.as_str()),
+                Sql::new(
+                    "UPDATE service_requests SET expected_decision_on = $1, facts = $2 \
+                     WHERE request_id = $3 AND status = $4",
+                )
+                .bind(expected_decision_on)
+                .bind(facts_json(facts))
+                .bind(request_id)
+                .bind(CaseStatus::ReturnedForCompletion.as_str()),
             )
             .await?;
         Ok(changed == 1)
@@ -206,4 +248,8 @@ impl IntakeStore {
             .await?;
         rows.iter().map(timeline_entry).collect()
     }
+}
+
+fn facts_json(facts: &Facts) -> String {
+    serde_json::to_string(facts).expect("facts are plain JSON values")
 }

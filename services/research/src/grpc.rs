@@ -179,6 +179,7 @@ impl ResearchService for Research {
             recommended_at: Some(masar_proto::timestamp(Utc::now())),
             recommendation: recommendation.to_string(),
             justification,
+            policy_version: assignment.policy_version,
         };
         self.finish(tx, assignment.request_id, event_type::RESEARCH_RECOMMENDED, &event).await
     }

@@ -56,7 +56,12 @@ fn system_actor() -> events::Actor {
 }
 
 impl Assigner {
-    async fn assign(&self, tx: &mut Tx, case: Option<events::CaseRef>) -> Result<(), HandlerError> {
+    async fn assign(
+        &self,
+        tx: &mut Tx,
+        case: Option<events::CaseRef>,
+        policy_version: u32,
+    ) -> Result<(), HandlerError> {
         let (request_id, case) = event_case(case)?;
         let association = self
             .directory
@@ -73,7 +78,7 @@ impl Assigner {
             .await?
             .ok_or_else(|| HandlerError::Reject(format!("branch {} has no social researcher", case.branch)))?;
         let now = Utc::now();
-        self.store.assign(tx, request_id, &case, &researcher, now).await?;
+        self.store.assign(tx, request_id, &case, &researcher, now, policy_version).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
             actor: Some(system_actor()),
@@ -114,7 +119,7 @@ impl EventHandler for Assigner {
         match message.event_type.as_str() {
             event_type::REQUEST_VERIFIED => {
                 let event = events::RequestVerified::decode(payload)?;
-                self.assign(tx, event.case).await
+                self.assign(tx, event.case, event.policy_version).await
             }
             event_type::COMMITTEE_DECIDED => {
                 let event = events::CommitteeDecided::decode(payload)?;

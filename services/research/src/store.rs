@@ -22,6 +22,7 @@ pub struct Assignment {
     pub visits: i64,
     pub recommendation: String,
     pub assigned_at: DateTime<Utc>,
+    pub policy_version: u32,
 }
 
 impl Assignment {
@@ -41,6 +42,7 @@ fn assignment(row: &Row) -> Result<Assignment, DbError> {
         visits: row.int("visits")?,
         recommendation: row.text("recommendation")?,
         assigned_at: row.time("assigned_at")?,
+        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
     })
 }
 
@@ -83,11 +85,13 @@ impl ResearchStore {
         case: &CaseRef,
         researcher: &str,
         at: DateTime<Utc>,
+        policy_version: u32,
     ) -> Result<(), DbError> {
         tx.execute(
             Sql::new(
                 "INSERT INTO research_assignments (request_id, association, branch, service_type, researcher, status, \
-                 visits, recommendation, justification, assigned_at) VALUES ($1, $2, $3, $4, $5, $6, 0, '', '', $7)",
+                 visits, recommendation, justification, assigned_at, policy_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, '', '', $7, $8)",
             )
             .bind(request_id)
             .bind(&case.association)
@@ -95,7 +99,8 @@ impl ResearchStore {
             .bind(&case.service_type)
             .bind(researcher)
             .bind(CaseStatus::ResearcherAssigned.as_str())
-            .bind(at),
+            .bind(at)
+            .bind(i64::from(policy_version)),
         )
         .await?;
         Ok(())
@@ -103,7 +108,7 @@ impl ResearchStore {
 
     pub async fn assignment_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<Assignment>, DbError> {
         const SQL: &str = "SELECT request_id, association, branch, service_type, researcher, status, visits, \
-             recommendation, assigned_at FROM research_assignments WHERE request_id = $1";
+             recommendation, assigned_at, policy_version FROM research_assignments WHERE request_id = $1";
         tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(assignment).transpose()
     }
 
@@ -122,7 +127,7 @@ impl ResearchStore {
         researcher: Option<&str>,
     ) -> Result<Vec<Assignment>, DbError> {
         const SQL: &str = "SELECT request_id, association, branch, service_type, researcher, status, visits, \
-             recommendation, assigned_at FROM research_assignments \
+             recommendation, assigned_at, policy_version FROM research_assignments \
              WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR researcher = $3) \
              AND status IN ($4, $5) ORDER BY assigned_at";
         let rows = self

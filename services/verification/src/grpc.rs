@@ -2,7 +2,8 @@
 
 use crate::store::{VerificationCase, VerificationStore};
 use chrono::Utc;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError};
+use masar_domain::eligibility::overall;
+use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, Verdict};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
@@ -19,6 +20,11 @@ pub struct Verification {
     pub directory: Arc<Directory>,
 }
 
+/// The explanations of the rules the case clearly does not meet.
+fn failed_rules(case: &VerificationCase) -> Vec<&Bilingual> {
+    case.eligibility.iter().filter(|o| o.verdict == Verdict::NotMet).map(|o| &o.explanation).collect()
+}
+
 /// Non-empty, trimmed entries of a list the caller filled in.
 fn cleaned(items: &[String]) -> Vec<String> {
     items.iter().map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()).collect()
@@ -33,7 +39,7 @@ impl Verification {
         request_id: &str,
         to: CaseStatus,
         detail: serde_json::Value,
-        event: impl FnOnce(&VerificationCase, events::Actor) -> (&'static str, Vec<u8>),
+        event: impl FnOnce(&VerificationCase, events::Actor) -> Result<(&'static str, Vec<u8>), Status>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
         let staff = Staff::from_request(&self.directory, request)?;
         staff.require_role(&[ActorRole::ProjectManager])?;
@@ -48,16 +54,22 @@ impl Verification {
             ))
             .into_status(Code::FailedPrecondition)
         })?;
+        let mut detail = detail;
+        detail["policy_version"] = case.policy_version.into();
         if !self.store.decide(&mut tx, request_id, case.status, to, &staff.username, detail).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
         let actor = events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() };
-        let (kind, payload) = event(&case, actor);
+        let (kind, payload) = event(&case, actor)?;
         self.outbox.append_encoded(&mut tx, kind, payload).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %request_id, outcome = %to, "verification outcome recorded");
-        Ok(Response::new(api::VerificationOutcome { request_id: request_id.to_string(), status: to.to_string() }))
+        Ok(Response::new(api::VerificationOutcome {
+            request_id: request_id.to_string(),
+            status: to.to_string(),
+            policy_version: case.policy_version,
+        }))
     }
 }
 
@@ -83,6 +95,18 @@ impl VerificationService for Verification {
                     national_id_masked: c.national_id_masked,
                     status: c.status.to_string(),
                     received_at: Some(masar_proto::timestamp(c.received_at)),
+                    policy_version: c.policy_version,
+                    eligibility_verdict: overall(&c.eligibility).as_str().to_owned(),
+                    eligibility: c
+                        .eligibility
+                        .into_iter()
+                        .map(|o| api::RuleOutcome {
+                            rule: o.rule,
+                            verdict: o.verdict.as_str().to_owned(),
+                            explanation_ar: o.explanation.ar,
+                            explanation_en: o.explanation.en,
+                        })
+                        .collect(),
                 })
                 .collect(),
         }))
@@ -95,13 +119,29 @@ impl VerificationService for Verification {
         let note = request.get_ref().note.trim().to_owned();
         let request_id = request.get_ref().request_id.clone();
         self.decide(&request, &request_id, CaseStatus::Verified, serde_json::json!({ "note": note }), |case, actor| {
+            // A rule the request clearly fails cannot be waved through; an unclear one is the manager's call.
+            let failed = failed_rules(case);
+            if !failed.is_empty() {
+                return Err(Problem::new(Bilingual::new(
+                    format!(
+                        "الطلب لا يستوفي شروط الأهلية: {}",
+                        failed.iter().map(|r| r.ar.as_str()).collect::<Vec<_>>().join("؛ ")
+                    ),
+                    format!(
+                        "The request does not meet the eligibility rules: {}",
+                        failed.iter().map(|r| r.en.as_str()).collect::<Vec<_>>().join("; ")
+                    ),
+                ))
+                .into_status(Code::FailedPrecondition));
+            }
             let event = events::RequestVerified {
                 case: Some(case.case_ref()),
                 actor: Some(actor),
                 verified_at: Some(masar_proto::timestamp(Utc::now())),
                 note,
+                policy_version: case.policy_version,
             };
-            (event_type::REQUEST_VERIFIED, event.encode_to_vec())
+            Ok((event_type::REQUEST_VERIFIED, event.encode_to_vec()))
         })
         .await
     }
@@ -131,8 +171,9 @@ impl VerificationService for Verification {
                 returned_at: Some(masar_proto::timestamp(Utc::now())),
                 missing_items: missing,
                 note,
+                policy_version: case.policy_version,
             };
-            (event_type::REQUEST_RETURNED, event.encode_to_vec())
+            Ok((event_type::REQUEST_RETURNED, event.encode_to_vec()))
         })
         .await
     }
@@ -141,24 +182,31 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::DeclareIneligibleRequest>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
-        let reasons = cleaned(&request.get_ref().reasons);
-        if reasons.is_empty() {
-            return Err(Problem::invalid(vec![FieldError::new(
-                "reasons",
-                Bilingual::new("يجب ذكر أسباب عدم الاستحقاق", "Give the reasons the request is not eligible"),
-            )])
-            .into_status(Code::InvalidArgument));
-        }
+        let given = cleaned(&request.get_ref().reasons);
         let request_id = request.get_ref().request_id.clone();
-        let detail = serde_json::json!({ "reasons": reasons });
+        let detail = serde_json::json!({ "reasons": given });
         self.decide(&request, &request_id, CaseStatus::Ineligible, detail, |case, actor| {
+            // Without reasons of their own, the manager gives the policy's: each failed rule's explanation.
+            let reasons = if given.is_empty() {
+                failed_rules(case).into_iter().map(|r| format!("{} / {}", r.ar, r.en)).collect()
+            } else {
+                given
+            };
+            if reasons.is_empty() {
+                return Err(Problem::invalid(vec![FieldError::new(
+                    "reasons",
+                    Bilingual::new("يجب ذكر أسباب عدم الاستحقاق", "Give the reasons the request is not eligible"),
+                )])
+                .into_status(Code::InvalidArgument));
+            }
             let event = events::RequestIneligible {
                 case: Some(case.case_ref()),
                 actor: Some(actor),
                 decided_at: Some(masar_proto::timestamp(Utc::now())),
                 reasons,
+                policy_version: case.policy_version,
             };
-            (event_type::REQUEST_INELIGIBLE, event.encode_to_vec())
+            Ok((event_type::REQUEST_INELIGIBLE, event.encode_to_vec()))
         })
         .await
     }

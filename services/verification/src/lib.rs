@@ -5,10 +5,12 @@
 mod grpc;
 mod store;
 
-pub use store::{VerificationCase, VerificationStore};
+pub use store::{Received, VerificationCase, VerificationStore};
 
+use masar_domain::Facts;
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -38,30 +40,56 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         service_names: vec!["masar.verification.v1.VerificationService"],
         outbox,
         consumes: Some((
-            vec![event_type::REQUEST_SUBMITTED, event_type::REQUEST_RESUBMITTED],
-            Arc::new(IncomingRequests { store }),
+            vec![event_type::POLICY_APPLIED, event_type::REQUEST_SUBMITTED, event_type::REQUEST_RESUBMITTED],
+            Arc::new(IncomingRequests { store, policies: PolicyBook::new(deps.db.clone()) }),
         )),
         background: Vec::new(),
     }
 }
 
-/// Puts submitted and resubmitted requests in the project manager's queue.
+/// Keeps the announced policy versions, and puts submitted and resubmitted
+/// requests in the project manager's queue, judged against their policy.
 struct IncomingRequests {
     store: VerificationStore,
+    policies: PolicyBook,
 }
 
 #[async_trait::async_trait]
 impl EventHandler for IncomingRequests {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        if message.event_type == event_type::POLICY_APPLIED {
+            return PolicyBook::keep_announced(tx, message).await;
+        }
         let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
         let (request_id, case) = event_case(event.case.clone())?;
-        let received_at = masar_proto::to_datetime(event.submitted_at.as_ref());
+        // Judged by the version in force at submission, which intake names.
+        let pack = self
+            .policies
+            .version(&case.association, event.policy_version)
+            .await?
+            // The announcement travels on another stream and may arrive later.
+            .ok_or_else(|| {
+                HandlerError::Retry(format!(
+                    "{} policy version {} not known yet",
+                    case.association, event.policy_version
+                ))
+            })?;
+        let facts: Facts = serde_json::from_str(&event.facts_json)
+            .map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
+        let eligibility =
+            pack.evaluate(&case.service_type, &facts.with_derived(event.months_since_same_service_approved));
+        let received = Received {
+            case: &case,
+            applicant_name: &event.applicant_name,
+            national_id_masked: &event.national_id_masked,
+            received_at: masar_proto::to_datetime(event.submitted_at.as_ref()),
+            policy_version: event.policy_version,
+            eligibility: &eligibility,
+        };
         if event.resubmission {
-            self.store.reopen(tx, request_id, received_at).await
+            self.store.reopen(tx, request_id, received).await
         } else {
-            self.store
-                .receive(tx, request_id, &case, &event.applicant_name, &event.national_id_masked, received_at)
-                .await
+            self.store.receive(tx, request_id, received).await
         }
     }
 }

@@ -1,0 +1,2 @@
+-- The policy version the case was judged under; the decision records it.
+ALTER TABLE agenda_items ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 0;
