@@ -106,7 +106,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy { action: PolicyAction::Validate { file } } => {
-            let pack = masar::parse_policy(&read_policy(&file)?)?;
+            let pack = match masar::parse_policy(&read_policy(&file)?) {
+                Ok(pack) => pack,
+                Err(report) => {
+                    // The report is the output here, not a crash: no backtrace, exit status 1.
+                    eprintln!("{report}");
+                    std::process::exit(1);
+                }
+            };
             println!(
                 "{}: valid — {} version {}, in force from {}; approved at meeting {} of board term {} on {} AH ({})",
                 file.display(),

@@ -146,6 +146,9 @@ async fn drive_both_associations(client: &GatewayClient) {
         .await
         .unwrap();
     assert!(messages[0]["text"].as_str().unwrap().contains(submitted["reference"].as_str().unwrap()));
+    let hijri_and_gregorian =
+        format!("{} هـ ({} م)", submitted["expected_decision_on_hijri"].as_str().unwrap(), expected);
+    assert!(messages[0]["text"].as_str().unwrap().contains(&hijri_and_gregorian), "{}", messages[0]["text"]);
     assert_eq!(messages[0]["mobile"], "+9665******67");
     assert!(messages[1]["text"].as_str().unwrap().contains("Title deed"));
 
@@ -185,7 +188,9 @@ async fn drive_both_associations(client: &GatewayClient) {
         })
         .await
         .unwrap();
-    assert!(messages[1]["text"].as_str().unwrap().contains("2000"), "{messages:?}");
+    // In the beneficiary's language only, from the policy's own explanation.
+    let text = messages[1]["text"].as_str().unwrap();
+    assert!(text.contains("أن يقل دخل الفرد الشهري في الأسرة عن 2000 ريال") && !text.contains("SAR"), "{text}");
 
     let hayat = submit(client, &HAYAT, "2000000006", "Aisha Rahman", "0567654321").await.unwrap();
     let hayat_id = hayat["request_id"].as_str().unwrap().to_owned();

@@ -10,7 +10,7 @@ mod templates;
 
 pub use store::{NotificationStore, StoredMessage};
 
-use masar_domain::Language;
+use masar_domain::{Bilingual, DualDate, Language};
 use masar_platform::CancellationToken;
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
@@ -58,34 +58,49 @@ struct Composer {
 }
 
 /// The case, the decision (for committee events) and the template details of an event.
-fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, String), HandlerError> {
+fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, Bilingual), HandlerError> {
     let payload = message.payload.as_slice();
+    let none = || Bilingual::new("", "");
     Ok(match message.event_type.as_str() {
         event_type::REQUEST_RETURNED => {
             let e = events::RequestReturned::decode(payload)?;
-            (e.case, String::new(), e.missing_items.join("، "))
+            (e.case, String::new(), listed(&e.missing_items, &[]))
         }
-        event_type::REQUEST_VERIFIED => (events::RequestVerified::decode(payload)?.case, String::new(), String::new()),
+        event_type::REQUEST_VERIFIED => (events::RequestVerified::decode(payload)?.case, String::new(), none()),
         event_type::REQUEST_INELIGIBLE => {
             let e = events::RequestIneligible::decode(payload)?;
-            (e.case, String::new(), e.reasons.join("، "))
+            (e.case, String::new(), listed(&e.reasons, &e.rule_explanations))
         }
-        event_type::RESEARCHER_ASSIGNED => {
-            (events::ResearcherAssigned::decode(payload)?.case, String::new(), String::new())
-        }
-        event_type::FIELD_VISIT_RECORDED => {
-            (events::FieldVisitRecorded::decode(payload)?.case, String::new(), String::new())
-        }
-        event_type::RESEARCH_RECOMMENDED => {
-            (events::ResearchRecommended::decode(payload)?.case, String::new(), String::new())
-        }
-        event_type::CASE_SCHEDULED => (events::CaseScheduled::decode(payload)?.case, String::new(), String::new()),
+        event_type::RESEARCHER_ASSIGNED => (events::ResearcherAssigned::decode(payload)?.case, String::new(), none()),
+        event_type::FIELD_VISIT_RECORDED => (events::FieldVisitRecorded::decode(payload)?.case, String::new(), none()),
+        event_type::RESEARCH_RECOMMENDED => (events::ResearchRecommended::decode(payload)?.case, String::new(), none()),
+        event_type::CASE_SCHEDULED => (events::CaseScheduled::decode(payload)?.case, String::new(), none()),
         event_type::COMMITTEE_DECIDED => {
             let e = events::CommitteeDecided::decode(payload)?;
-            (e.case, e.decision, e.reasons.join("، "))
+            (e.case, e.decision, listed(&e.reasons, &[]))
         }
         other => return Err(HandlerError::Reject(format!("notification does not handle {other}"))),
     })
+}
+
+/// Staff's own words (as typed) and the policy's (in the reader's language), as one list.
+fn listed(typed: &[String], explained: &[events::Bilingual]) -> Bilingual {
+    let join = |separator: &str, pick: fn(&events::Bilingual) -> &str| {
+        let items = typed.iter().map(String::as_str).chain(explained.iter().map(pick));
+        items.map(|i| i.trim().trim_end_matches('.')).filter(|i| !i.is_empty()).collect::<Vec<_>>().join(separator)
+    };
+    Bilingual::new(join("، ", |b| b.ar.as_str()), join("; ", |b| b.en.as_str()))
+}
+
+/// The promised reply date in both calendars, Hijri first for Arabic readers.
+fn reply_date(iso: &str) -> Bilingual {
+    match masar_domain::calendar::parse_gregorian(iso) {
+        Ok(day) => {
+            let both = DualDate::new(day);
+            Bilingual::new(both.arabic(), both.english())
+        }
+        Err(_) => Bilingual::new(iso, iso),
+    }
 }
 
 #[async_trait::async_trait]
@@ -96,7 +111,7 @@ impl EventHandler for Composer {
                 let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
                 let (request_id, case) = event_case(event.case.clone())?;
                 self.store.remember_recipient(tx, request_id, &case, &event).await?;
-                (Some(case), String::new(), event.expected_decision_on)
+                (Some(case), String::new(), reply_date(&event.expected_decision_on))
             }
             _ => describe(message)?,
         };
@@ -108,6 +123,7 @@ impl EventHandler for Composer {
             // The submission event travels on another stream and may come later.
             .ok_or_else(|| HandlerError::Retry(format!("no recipient yet for {request_id}")))?;
         let language = Language::from_tag(&recipient.language);
+        let details = details.in_language(language).to_owned();
         let fields = templates::Fields { reference: recipient.reference.clone(), date: details.clone(), details };
         let Some(text) = templates::render(&message.event_type, &decision, language, &fields) else {
             return Ok(());

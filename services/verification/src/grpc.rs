@@ -186,13 +186,12 @@ impl VerificationService for Verification {
         let request_id = request.get_ref().request_id.clone();
         let detail = serde_json::json!({ "reasons": given });
         self.decide(&request, &request_id, CaseStatus::Ineligible, detail, |case, actor| {
-            // Without reasons of their own, the manager gives the policy's: each failed rule's explanation.
-            let reasons = if given.is_empty() {
-                failed_rules(case).into_iter().map(|r| format!("{} / {}", r.ar, r.en)).collect()
-            } else {
-                given
-            };
-            if reasons.is_empty() {
+            // The policy's explanations always go with the manager's own reasons; either may be enough.
+            let rule_explanations: Vec<_> = failed_rules(case)
+                .into_iter()
+                .map(|r| events::Bilingual { ar: r.ar.clone(), en: r.en.clone() })
+                .collect();
+            if given.is_empty() && rule_explanations.is_empty() {
                 return Err(Problem::invalid(vec![FieldError::new(
                     "reasons",
                     Bilingual::new("يجب ذكر أسباب عدم الاستحقاق", "Give the reasons the request is not eligible"),
@@ -203,8 +202,9 @@ impl VerificationService for Verification {
                 case: Some(case.case_ref()),
                 actor: Some(actor),
                 decided_at: Some(masar_proto::timestamp(Utc::now())),
-                reasons,
+                reasons: given,
                 policy_version: case.policy_version,
+                rule_explanations,
             };
             Ok((event_type::REQUEST_INELIGIBLE, event.encode_to_vec()))
         })
