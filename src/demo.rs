@@ -14,6 +14,15 @@ pub struct GatewayClient {
     traceparent: Option<String>,
 }
 
+enum Payload {
+    Json(Value),
+    File(Vec<u8>),
+}
+
+/// A small, valid PDF: what a scanned document looks like to the content check.
+pub const SAMPLE_PDF: &[u8] = b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n\
+2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n";
+
 /// A staff member's username, sent as `X-Masar-Staff`.
 pub type StaffName<'a> = &'a str;
 
@@ -41,6 +50,26 @@ impl GatewayClient {
         staff: Option<StaffName<'_>>,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
+        self.send(method, path, staff, body.map(Payload::Json)).await
+    }
+
+    /// Uploads a file as the body of a PUT; returns the HTTP status and the JSON body.
+    pub async fn upload(
+        &self,
+        path: &str,
+        staff: Option<StaffName<'_>>,
+        file: Vec<u8>,
+    ) -> anyhow::Result<(u16, Value)> {
+        self.send(reqwest::Method::PUT, path, staff, Some(Payload::File(file))).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        staff: Option<StaffName<'_>>,
+        body: Option<Payload>,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(staff) = staff {
             request = request.header("x-masar-staff", staff);
@@ -48,8 +77,12 @@ impl GatewayClient {
         if let Some(traceparent) = &self.traceparent {
             request = request.header("traceparent", traceparent);
         }
-        if let Some(body) = body {
-            request = request.json(&body);
+        match body {
+            Some(Payload::Json(body)) => request = request.json(&body),
+            Some(Payload::File(file)) => {
+                request = request.header("content-type", "application/octet-stream").body(file)
+            }
+            None => {}
         }
         let response = request.send().await.with_context(|| format!("calling {path}"))?;
         let status = response.status().as_u16();
@@ -214,8 +247,24 @@ pub async fn submit(
     submit_with_facts(client, cast, national_id, name, mobile, cast.facts_with(&[])).await
 }
 
-/// Submits a request with the given answers to the policy's questions.
+/// Submits a request with the given answers, as a front end does: a draft,
+/// every required document (recent and unexpired), then the attestation.
 pub async fn submit_with_facts(
+    client: &GatewayClient,
+    cast: &Cast<'_>,
+    national_id: &str,
+    name: &str,
+    mobile: &str,
+    facts: Value,
+) -> anyhow::Result<Value> {
+    let draft = create_draft(client, cast, national_id, name, mobile, facts).await?;
+    let id = draft["request_id"].as_str().context("request id")?;
+    upload_required_documents(client, &draft).await?;
+    submit_draft(client, id, draft["attestation"]["version"].as_str().unwrap_or_default()).await
+}
+
+/// Starts a request; the reply lists the documents it needs and the attestation text.
+pub async fn create_draft(
     client: &GatewayClient,
     cast: &Cast<'_>,
     national_id: &str,
@@ -234,6 +283,45 @@ pub async fn submit_with_facts(
                 "description": "Demo request",
                 "facts": facts,
             }),
+        )
+        .await
+}
+
+/// Uploads a sample PDF for every document a draft needs, issued last week and valid for a year.
+pub async fn upload_required_documents(client: &GatewayClient, draft: &Value) -> anyhow::Result<()> {
+    let id = draft["request_id"].as_str().context("request id")?;
+    let today = chrono::Utc::now().date_naive();
+    let (issued, expires) = (today - chrono::Days::new(7), today + chrono::Days::new(365));
+    for required in draft["required_documents"].as_array().into_iter().flatten() {
+        let document = required["document"].as_str().context("document code")?;
+        let path = format!(
+            "/v1/requests/{id}/documents/{document}?file_name={document}.pdf&issued_on={issued}&expires_on={expires}"
+        );
+        let (status, body) = client.upload(&path, None, SAMPLE_PDF.to_vec()).await?;
+        if status != 201 {
+            bail!("uploading {document} answered {status}: {body}");
+        }
+    }
+    Ok(())
+}
+
+/// The attestation text version of the association's policy in force.
+pub async fn attestation_version(client: &GatewayClient, association: &str) -> anyhow::Result<String> {
+    let policy = client.get(&format!("/v1/associations/{association}/policy"), None).await?;
+    Ok(policy["policy"]["attestation"]["version"].as_str().context("attestation version")?.to_owned())
+}
+
+/// Submits a complete draft with the applicant's attestation of `attestation_version`.
+pub async fn submit_draft(
+    client: &GatewayClient,
+    request_id: &str,
+    attestation_version: &str,
+) -> anyhow::Result<Value> {
+    client
+        .post(
+            &format!("/v1/requests/{request_id}/submit"),
+            None,
+            json!({ "attestation": { "attested": true, "version": attestation_version } }),
         )
         .await
 }
@@ -311,7 +399,10 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
         .post(
             &format!("/v1/requests/{id}/resubmit"),
             None,
-            json!({ "note": "Deed attached", "facts": { "home.ownership": "owned" } }),
+            json!({
+                "note": "Deed attached", "facts": { "home.ownership": "owned" },
+                "attestation": { "attested": true, "version": attestation_version(&client, "nuzul").await? },
+            }),
         )
         .await?;
     client.wait_until_pending(&id, NUZUL.project_manager).await?;

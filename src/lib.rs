@@ -128,6 +128,29 @@ pub async fn intake_database(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Object storage for uploaded documents: `MASAR_FILES_URL`, or a folder in the data directory.
+pub fn file_store(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::ObjectStore>> {
+    let url = match &settings.files_url {
+        Some(url) => url::Url::parse(url).with_context(|| format!("MASAR_FILES_URL is not a URL: {url}"))?,
+        None => {
+            let folder = settings.data_dir.join("files");
+            std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+            let folder = folder.canonicalize()?;
+            url::Url::from_directory_path(&folder)
+                .map_err(|_| anyhow::anyhow!("{} is not a folder", folder.display()))?
+        }
+    };
+    Ok(match url.scheme() {
+        "file" => {
+            let folder = url.to_file_path().map_err(|_| anyhow::anyhow!("{url} is not a local folder"))?;
+            std::fs::create_dir_all(&folder)?;
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(folder)?)
+        }
+        "s3" => Arc::new(object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build()?),
+        other => anyhow::bail!("MASAR_FILES_URL: unsupported scheme '{other}' (file or s3)"),
+    })
+}
+
 async fn embedded_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
     let path = settings.data_dir.join(format!("{}.db", role.schema()));
     Ok(Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await?)
@@ -241,6 +264,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
         .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
     let directory = Arc::new(load_directory(settings)?);
     let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+    let files = file_store(settings)?;
     let sms = sms_provider(settings)?;
     let shutdown = CancellationToken::new();
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
@@ -253,6 +277,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
             directory: directory.clone(),
             consumer: settings.consumer.clone(),
             outbox_poll: settings.outbox_poll,
+            files: files.clone(),
         };
         let listener = bind(role, settings, options.any_port, "127.0.0.1").await?;
         suite.addresses.push((role, listener.local_addr()?));
@@ -305,6 +330,7 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
         directory: Arc::new(load_directory(&settings)?),
         consumer: settings.consumer.clone(),
         outbox_poll: settings.outbox_poll,
+        files: file_store(&settings)?,
     };
     start_service(role, deps, sms_provider(&settings)?, listener, shutdown).await?
 }

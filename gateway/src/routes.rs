@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use masar_domain::Bilingual;
 use masar_platform::identity::attach_actor;
@@ -23,11 +23,20 @@ pub const STAFF_HEADER: &str = "x-masar-staff";
 
 type ApiResult = Result<(StatusCode, Json<Value>), ApiError>;
 
+/// The largest upload the gateway passes on; intake checks the document's own limit.
+const UPLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
 pub fn router(services: Services) -> Router {
+    // Documents are the one large body; everything else is small JSON.
+    let uploads = Router::new()
+        .route("/v1/requests/{id}/documents/{document}", put(upload_document))
+        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
+        .layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     Router::new()
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/v1/associations/{code}/policy", get(get_policy))
-        .route("/v1/requests", post(submit_request))
+        .route("/v1/requests", post(create_request))
+        .route("/v1/requests/{id}/submit", post(submit_request))
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/timeline", get(get_timeline))
         .route("/v1/requests/{id}/resubmit", post(resubmit_request))
@@ -44,6 +53,7 @@ pub fn router(services: Services) -> Router {
         .route("/v1/requests/{id}/committee/decision", post(record_decision))
         .fallback(|| async { ApiError::not_found() })
         .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .merge(uploads)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
@@ -160,12 +170,13 @@ fn fact_answers(facts: serde_json::Map<String, Value>) -> std::collections::Hash
 
 type State = axum::extract::State<Services>;
 
-async fn submit_request(
+/// Starts a request: a draft, with the documents it needs and the text to attest.
+async fn create_request(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Body(body): Body<SubmitBody>,
 ) -> ApiResult {
-    let message = intake::SubmitRequestRequest {
+    let message = intake::CreateRequestRequest {
         association: body.association,
         branch: body.branch,
         service_type: body.service_type,
@@ -179,28 +190,114 @@ async fn submit_request(
         }),
         facts: fact_answers(body.facts),
     };
-    let reply = services.intake.submit_request(grpc(&headers, message)).await?.into_inner();
+    let draft = services.intake.create_request(grpc(&headers, message)).await?.into_inner();
+    let documents: Vec<Value> = draft
+        .required_documents
+        .iter()
+        .map(|d| {
+            json!({
+                "document": d.document, "name": Bilingual::new(&d.name_ar, &d.name_en),
+                "must_not_be_expired": d.must_not_be_expired,
+                "issued_within_days": (d.issued_within_days > 0).then_some(d.issued_within_days),
+            })
+        })
+        .collect();
     Ok((
         StatusCode::CREATED,
         Json(json!({
-            "request_id": reply.request_id,
-            "reference": reply.reference,
-            "status": reply.status,
-            "expected_decision_on": reply.expected_decision_on,
-            "expected_decision_on_hijri": reply.expected_decision_on_hijri,
-            "policy_version": reply.policy_version,
-            "message": Bilingual::new(
-                format!(
-                    "تم استلام طلبكم رقم {}، وسيصلكم رد لجنة البحث بتاريخ {} هـ ({} م) تقريباً",
-                    reply.reference, reply.expected_decision_on_hijri, reply.expected_decision_on
-                ),
-                format!(
-                    "Request {} received; expect the research committee's reply around {} ({} AH)",
-                    reply.reference, reply.expected_decision_on, reply.expected_decision_on_hijri
-                ),
-            ),
+            "request_id": draft.request_id, "reference": draft.reference, "status": draft.status,
+            "policy_version": draft.policy_version, "required_documents": documents,
+            "attestation": { "version": draft.attestation_version,
+                             "text": Bilingual::new(&draft.attestation_text_ar, &draft.attestation_text_en) },
         })),
     ))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    file_name: String,
+    #[serde(default)]
+    issued_on: String,
+    #[serde(default)]
+    expires_on: String,
+}
+
+/// Uploads (or replaces) one document: the body is the file itself.
+async fn upload_document(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path((id, document)): Path<(String, String)>,
+    Query(query): Query<UploadQuery>,
+    content: axum::body::Bytes,
+) -> ApiResult {
+    let message = intake::UploadDocumentRequest {
+        request_id: id,
+        document,
+        file_name: query.file_name,
+        content: content.to_vec(),
+        issued_on: query.issued_on,
+        expires_on: query.expires_on,
+    };
+    let d = services.intake.upload_document(grpc(&headers, message)).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(document_json(&d))))
+}
+
+fn document_json(d: &intake::Document) -> Value {
+    json!({
+        "attachment_id": d.attachment_id, "document": d.document, "file_name": d.file_name,
+        "content_type": d.content_type, "size_bytes": d.size_bytes, "sha256": d.sha256,
+        "issued_on": (!d.issued_on.is_empty()).then_some(&d.issued_on),
+        "expires_on": (!d.expires_on.is_empty()).then_some(&d.expires_on),
+        "uploaded_at": time(d.uploaded_at.as_ref()),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct AttestationBody {
+    #[serde(default)]
+    attested: bool,
+    #[serde(default)]
+    version: String,
+}
+
+#[derive(Deserialize, Default)]
+struct SubmitDraftBody {
+    #[serde(default)]
+    attestation: AttestationBody,
+}
+
+/// Submits a complete draft; the reply promises the committee's decision date.
+async fn submit_request(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<SubmitDraftBody>,
+) -> ApiResult {
+    let message = intake::SubmitRequestRequest {
+        request_id: id,
+        attested: body.attestation.attested,
+        attestation_version: body.attestation.version,
+    };
+    let reply = services.intake.submit_request(grpc(&headers, message)).await?.into_inner();
+    ok(json!({
+        "request_id": reply.request_id,
+        "reference": reply.reference,
+        "status": reply.status,
+        "expected_decision_on": reply.expected_decision_on,
+        "expected_decision_on_hijri": reply.expected_decision_on_hijri,
+        "policy_version": reply.policy_version,
+        "message": Bilingual::new(
+            format!(
+                "تم استلام طلبكم رقم {}، وسيصلكم رد لجنة البحث بتاريخ {} هـ ({} م) تقريباً",
+                reply.reference, reply.expected_decision_on_hijri, reply.expected_decision_on
+            ),
+            format!(
+                "Request {} received; expect the research committee's reply around {} ({} AH)",
+                reply.reference, reply.expected_decision_on, reply.expected_decision_on_hijri
+            ),
+        ),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -236,6 +333,7 @@ async fn get_request(
         "applicant_name": r.applicant_name, "national_id": r.national_id_masked, "mobile": r.mobile_masked,
         "submitted_at": time(r.submitted_at.as_ref()), "expected_decision_on": r.expected_decision_on,
         "expected_decision_on_hijri": r.expected_decision_on_hijri, "policy_version": r.policy_version,
+        "documents": r.documents.iter().map(document_json).collect::<Vec<_>>(),
     }))
 }
 
@@ -272,6 +370,8 @@ struct ResubmitBody {
     note: String,
     #[serde(default)]
     facts: serde_json::Map<String, Value>,
+    #[serde(default)]
+    attestation: AttestationBody,
 }
 
 async fn resubmit_request(
@@ -280,7 +380,13 @@ async fn resubmit_request(
     Path(id): Path<String>,
     Body(body): Body<ResubmitBody>,
 ) -> ApiResult {
-    let message = intake::ResubmitRequestRequest { request_id: id, note: body.note, facts: fact_answers(body.facts) };
+    let message = intake::ResubmitRequestRequest {
+        request_id: id,
+        note: body.note,
+        facts: fact_answers(body.facts),
+        attested: body.attestation.attested,
+        attestation_version: body.attestation.version,
+    };
     let r = services.intake.resubmit_request(grpc(&headers, message)).await?.into_inner();
     ok(json!({ "request_id": r.request_id, "status": r.status, "expected_decision_on": r.expected_decision_on }))
 }

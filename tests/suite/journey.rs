@@ -1,7 +1,10 @@
 //! The whole journey through the gateway, in both shapes, and bad input.
 
 use crate::support::{distributed_suite, embedded_suite};
-use masar::demo::{GatewayClient, HAYAT, NUZUL, research_and_decide, submit, submit_with_facts};
+use masar::demo::{
+    GatewayClient, HAYAT, NUZUL, SAMPLE_PDF, create_draft, research_and_decide, submit, submit_draft,
+    submit_with_facts, upload_required_documents,
+};
 use serde_json::{Value, json};
 
 fn statuses(timeline: &Value) -> Vec<(String, String, String)> {
@@ -105,11 +108,39 @@ async fn drive_both_associations(client: &GatewayClient) {
         .await
         .unwrap();
     assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("facts.need.covered_by_insurance")), "{body}");
+    // The deed is replaced while the request is returned; the earlier upload is kept, marked replaced.
+    let today = chrono::Utc::now().date_naive();
+    let (status, replaced) = client
+        .upload(
+            &format!("/v1/requests/{id}/documents/title_deed_or_consent?file_name=deed.pdf&issued_on={today}"),
+            None,
+            SAMPLE_PDF.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, replaced["content_type"].as_str()), (201, Some("application/pdf")), "{replaced}");
+    let request = client.get(&format!("/v1/requests/{id}"), None).await.unwrap();
+    let deeds: Vec<_> =
+        request["documents"].as_array().unwrap().iter().filter(|d| d["document"] == "title_deed_or_consent").collect();
+    assert_eq!(deeds.len(), 1);
+    assert_eq!(deeds[0]["attachment_id"], replaced["attachment_id"]);
+    assert_eq!(deeds[0]["file_name"], "deed.pdf");
+    let (status, body) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{id}/resubmit"),
+            None,
+            Some(json!({ "note": "no attestation" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("attestation")), "{body}");
     client
         .post(
             &format!("/v1/requests/{id}/resubmit"),
             None,
-            json!({ "note": "deed attached", "facts": { "home.ownership": "owned" } }),
+            json!({ "note": "deed attached", "facts": { "home.ownership": "owned" },
+                    "attestation": { "attested": true, "version": "nuzul-2025-1" } }),
         )
         .await
         .unwrap();
@@ -279,6 +310,70 @@ async fn refuse_bad_input(client: &GatewayClient) {
         "{body}"
     );
     assert_eq!(body["fields"][2]["message"]["ar"], "الإجابة نعم أو لا");
+
+    // a draft: documents refused by content, size and code; submission needs every document and the attestation
+    let draft = create_draft(client, &HAYAT, "1000000008", "A B", "0551234567", HAYAT.facts_with(&[])).await.unwrap();
+    assert_eq!(draft["status"], "draft");
+    let draft_id = draft["request_id"].as_str().unwrap();
+    let required: Vec<&str> =
+        draft["required_documents"].as_array().unwrap().iter().map(|d| d["document"].as_str().unwrap()).collect();
+    assert_eq!(
+        required,
+        ["national_id", "medical_report", "price_quotation", "proof_of_income", "family_record", "insurance_status"]
+    );
+    let upload = |document: &str, query: &str, file: Vec<u8>| {
+        let client = client.clone();
+        let path = format!("/v1/requests/{draft_id}/documents/{document}?file_name=scan.pdf{query}");
+        async move { client.upload(&path, None, file).await.unwrap() }
+    };
+    let executable = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00 this is not a pdf".to_vec();
+    let (status, body) = upload("national_id", "", executable).await;
+    assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("content")), "{body}");
+    assert!(body["fields"][0]["message"]["ar"].as_str().unwrap().contains("غير مقبول"));
+    let mut oversize = SAMPLE_PDF.to_vec();
+    oversize.resize(masar_intake::MAX_DOCUMENT_BYTES + 1, b' ');
+    let (status, body) = upload("national_id", "", oversize).await;
+    assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("content")), "{body}");
+    let (status, body) = upload("title_deed_or_consent", "&issued_on=2025-02-30", SAMPLE_PDF.to_vec()).await;
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!((status, fields), (400, vec!["document", "issued_on"]), "{body}");
+    let expired = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let (status, _) = upload("national_id", &format!("&expires_on={expired}"), SAMPLE_PDF.to_vec()).await;
+    assert_eq!(status, 201, "an expired document is stored; submission refuses it");
+    let (status, body) = client
+        .call(reqwest::Method::POST, &format!("/v1/requests/{draft_id}/submit"), None, Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "documents.national_id",
+            "documents.medical_report",
+            "documents.price_quotation",
+            "documents.proof_of_income",
+            "documents.family_record",
+            "documents.insurance_status",
+            "attestation"
+        ]
+    );
+    assert_eq!(body["fields"][0]["message"]["en"], "National ID or iqama has expired");
+    assert_eq!(body["fields"][1]["message"]["ar"], "مستند مطلوب: تقرير طبي من منشأة مرخصة");
+    // nothing half-stored: the draft is still a draft, with only the one upload
+    let still = client.get(&format!("/v1/requests/{draft_id}"), None).await.unwrap();
+    assert_eq!((still["status"].as_str(), still["documents"].as_array().unwrap().len()), (Some("draft"), 1));
+    // completing it makes it submittable; a second submission is refused
+    upload_required_documents(client, &draft).await.unwrap();
+    let submitted = submit_draft(client, draft_id, "hayat-1441-1").await.unwrap();
+    assert_eq!(submitted["status"], "submitted");
+    let (status, body) = client
+        .call(reqwest::Method::POST, &format!("/v1/requests/{draft_id}/submit"), None, Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!((status, body["code"].as_str()), (409, Some("failed_precondition")), "{body}");
+    let (status, _) = upload("national_id", "", SAMPLE_PDF.to_vec()).await;
+    assert_eq!(status, 409, "documents are fixed once submitted, until a return for completion");
 
     // the policy in force, for front ends: approval in both calendars, the questions per service type
     let policy = client.get("/v1/associations/hayat/policy", None).await.unwrap();

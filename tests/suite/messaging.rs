@@ -3,7 +3,8 @@
 //! is dead-lettered.
 
 use crate::support::{
-    RecordingSms, TestDatabase, consumer_settings, delete_streams, directory, redis_url, unique, wait_until,
+    RecordingSms, TestDatabase, consumer_settings, delete_streams, directory, fresh_settings, redis_url, unique,
+    wait_until,
 };
 use masar_platform::CancellationToken;
 use masar_platform::db::Db;
@@ -38,6 +39,7 @@ fn submitted(request_id: uuid::Uuid) -> Message {
         policy_version: 1,
         facts_json: "{}".into(),
         months_since_same_service_approved: None,
+        documents: Vec::new(),
     };
     Message {
         event_id: uuid::Uuid::now_v7(),
@@ -63,6 +65,7 @@ async fn start(
         directory: directory(),
         consumer: consumer_settings(),
         outbox_poll: Duration::from_millis(100),
+        files: masar::file_store(&fresh_settings()).unwrap(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     masar::start_service(role, deps, Arc::new(sms), listener, shutdown.clone());

@@ -103,7 +103,9 @@ async fn intake_scenario(db: Db) {
     assert_eq!(history("plumbing").await, None);
     let mut tx = db.begin().await.unwrap();
     let completed = Facts([("household.members".to_owned(), FactValue::Number(5.0))].into_iter().collect());
-    assert!(!store.mark_resubmitted(&mut tx, request_id, new.expected_decision_on, &completed).await.unwrap());
+    let attestation = masar_intake::Attestation { by: "beneficiary".into(), at: Utc::now(), version: "v1".into() };
+    let resubmitted = store.mark_resubmitted(&mut tx, request_id, new.expected_decision_on, &completed, &attestation);
+    assert!(!resubmitted.await.unwrap(), "only a returned request is resubmitted");
     tx.commit().await.unwrap();
     let timeline = store.timeline(request_id).await.unwrap();
     let statuses: Vec<_> = timeline.iter().map(|e| e.status).collect();

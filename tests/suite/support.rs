@@ -88,6 +88,12 @@ impl SmsProvider for RecordingSms {
     }
 }
 
+/// Settings with a fresh data directory (for files a test's services store).
+pub fn fresh_settings() -> Settings {
+    let data_dir = temp_dir().display().to_string();
+    Settings::from_map([("MASAR_DATA_DIR".to_owned(), data_dir)].into_iter().collect()).unwrap()
+}
+
 /// Embedded shape: `masar dev` on 127.0.0.1:0 ports and a temp data dir.
 pub async fn embedded_suite() -> (Suite, PathBuf) {
     let data_dir = temp_dir();
@@ -122,6 +128,7 @@ pub async fn distributed_suite() -> Distributed {
     let sms = RecordingSms::default();
     let shutdown = CancellationToken::new();
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
+    let files_settings = fresh_settings();
     for role in Role::SERVICES {
         let db = Db::connect(&database.url, role.schema()).await.unwrap();
         masar::prepare(role, &db, &Settings::from_map(Default::default()).unwrap()).await.unwrap();
@@ -132,6 +139,7 @@ pub async fn distributed_suite() -> Distributed {
             directory: directory(),
             consumer: consumer_settings(),
             outbox_poll: Duration::from_millis(100),
+            files: masar::file_store(&files_settings).unwrap(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         suite.addresses.push((role, listener.local_addr().unwrap()));

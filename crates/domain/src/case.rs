@@ -6,6 +6,7 @@ use crate::vocabulary::vocabulary;
 vocabulary! {
     /// Where a case is on its journey.
     CaseStatus as "status" {
+        Draft = "draft",
         Submitted = "submitted",
         ReturnedForCompletion = "returned_for_completion",
         Ineligible = "ineligible",
@@ -38,6 +39,8 @@ use CaseStatus::*;
 
 /// Every allowed (from, to). Anything else is refused.
 const ALLOWED: &[(CaseStatus, CaseStatus)] = &[
+    // intake: a draft is submitted once its documents and attestation are complete
+    (Draft, Submitted),
     // verification: accept, return for completion, or close as ineligible
     (Submitted, Verified),
     (Submitted, ReturnedForCompletion),
@@ -69,8 +72,8 @@ pub struct TransitionRefused {
 }
 
 impl CaseStatus {
-    /// The status a new request starts in.
-    pub const INITIAL: CaseStatus = Submitted;
+    /// The status a new request starts in: a draft, until it is complete and attested.
+    pub const INITIAL: CaseStatus = Draft;
 
     pub fn can_become(self, to: CaseStatus) -> bool {
         ALLOWED.contains(&(self, to))
@@ -89,7 +92,7 @@ impl CaseStatus {
     /// The stage that owns a case in this status.
     pub fn stage(self) -> Stage {
         match self {
-            Submitted | ReturnedForCompletion => Stage::Intake,
+            Draft | Submitted | ReturnedForCompletion => Stage::Intake,
             Ineligible | Verified => Stage::Verification,
             ResearcherAssigned | FieldVisitRecorded | Recommended | Deferred => Stage::Research,
             OnCommitteeAgenda | Approved | Rejected => Stage::Committee,
@@ -101,6 +104,7 @@ impl CaseStatus {
     /// What the beneficiary reads for this status on their timeline.
     pub fn describe(self) -> crate::Bilingual {
         let (ar, en) = match self {
+            Draft => ("مسودة لم تقدم بعد", "Draft, not submitted yet"),
             Submitted => ("تم استلام الطلب", "Request received"),
             ReturnedForCompletion => ("أعيد الطلب لاستكمال النواقص", "Returned for completion"),
             Ineligible => ("الطلب غير مستوفٍ لشروط الاستحقاق", "Not eligible"),
@@ -154,6 +158,7 @@ mod tests {
     #[test]
     fn the_journey_of_the_policy_is_walkable() {
         let journey = [
+            CaseStatus::INITIAL,
             Submitted,
             ReturnedForCompletion,
             Submitted,
@@ -185,6 +190,8 @@ mod tests {
         assert!(ResearcherAssigned.transition(Recommended).is_err());
         assert!(Rejected.transition(Submitted).is_err());
         assert!(Ineligible.transition(Submitted).is_err());
+        // a draft reaches verification only through submission
+        assert!(Draft.transition(Verified).is_err());
     }
 
     #[test]

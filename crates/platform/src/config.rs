@@ -29,6 +29,9 @@ pub struct Settings {
     pub directory_file: Option<PathBuf>,
     /// A folder of policy packs (*.toml) replacing the built-in ones of Nuzul and Hayat.
     pub policy_dir: Option<PathBuf>,
+    /// Where uploaded documents go: `file:///…` or `s3://bucket/prefix` (credentials from `AWS_*`).
+    /// Unset: `<data dir>/files`.
+    pub files_url: Option<String>,
     pub consumer: ConsumerSettings,
     pub outbox_poll: Duration,
     pub sms: SmsSettings,
@@ -91,6 +94,7 @@ impl Settings {
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             directory_file: get("MASAR_DIRECTORY").map(PathBuf::from),
             policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
+            files_url: get("MASAR_FILES_URL"),
             consumer: ConsumerSettings {
                 max_deliveries,
                 reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,

@@ -205,6 +205,7 @@ pub enum Value {
     Time(DateTime<Utc>),
     OptionalTime(Option<DateTime<Utc>>),
     Date(NaiveDate),
+    OptionalDate(Option<NaiveDate>),
     Bytes(Vec<u8>),
     Json(serde_json::Value),
 }
@@ -254,6 +255,11 @@ impl From<NaiveDate> for Value {
         Self::Date(v)
     }
 }
+impl From<Option<NaiveDate>> for Value {
+    fn from(v: Option<NaiveDate>) -> Self {
+        Self::OptionalDate(v)
+    }
+}
 impl From<Vec<u8>> for Value {
     fn from(v: Vec<u8>) -> Self {
         Self::Bytes(v)
@@ -290,6 +296,7 @@ impl Sql {
             Value::Time(v) => q.bind(v),
             Value::OptionalTime(v) => q.bind(v),
             Value::Date(v) => q.bind(v),
+            Value::OptionalDate(v) => q.bind(v),
             Value::Bytes(v) => q.bind(v),
             Value::Json(v) => q.bind(sqlx::types::Json(v)),
         })
@@ -304,6 +311,7 @@ impl Sql {
             Value::Time(v) => q.bind(v),
             Value::OptionalTime(v) => q.bind(v),
             Value::Date(v) => q.bind(v.to_string()),
+            Value::OptionalDate(v) => q.bind(v.map(|d| d.to_string())),
             Value::Bytes(v) => q.bind(v),
             Value::Json(v) => q.bind(v.to_string()),
         })
@@ -374,6 +382,16 @@ impl Row {
             Self::Sqlite(row) => {
                 let text: String = row.try_get(column)?;
                 NaiveDate::from_str(&text).map_err(|e| decode_error(column, e))
+            }
+        }
+    }
+
+    pub fn optional_date(&self, column: &str) -> Result<Option<NaiveDate>, DbError> {
+        match self {
+            Self::Postgres(row) => Ok(row.try_get(column)?),
+            Self::Sqlite(row) => {
+                let text: Option<String> = row.try_get(column)?;
+                text.map(|t| NaiveDate::from_str(&t).map_err(|e| decode_error(column, e))).transpose()
             }
         }
     }

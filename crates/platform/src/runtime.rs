@@ -29,6 +29,8 @@ pub struct Dependencies {
     pub directory: Arc<Directory>,
     pub consumer: ConsumerSettings,
     pub outbox_poll: Duration,
+    /// Object storage for uploaded files (a local folder, or an S3-compatible bucket).
+    pub files: Arc<dyn object_store::ObjectStore>,
 }
 
 /// What a service contributes: its gRPC routes and the events it consumes.

@@ -1,9 +1,11 @@
 //! The intake gRPC service: transport only; rules come from the domain.
 
-use crate::store::{IntakeStore, NewRequest, StoredRequest, TimelineEntry};
+use crate::attachments::{DocumentStore, inspect};
+use crate::store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::parse_gregorian;
 use masar_domain::eligibility::read_answers;
+use masar_domain::policy::DocumentValidity;
 use masar_domain::{
     ActorRole, Bilingual, CaseStatus, Channel, Directory, DualDate, Facts, FieldError, Language, NationalId,
     PolicyPack, SaudiMobile,
@@ -16,6 +18,7 @@ use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, intake_service_server::IntakeService};
 use rand::Rng;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
@@ -25,6 +28,7 @@ pub struct Intake {
     pub outbox: Outbox,
     pub directory: Arc<Directory>,
     pub policies: PolicyBook,
+    pub documents: DocumentStore,
 }
 
 /// Who submits: the beneficiary themself, or a staff member assisting them.
@@ -40,7 +44,7 @@ fn submitter<T>(directory: &Directory, request: &Request<T>) -> Result<Option<St
 /// Checks every field of a submission against the policy in force, reporting all problems at once.
 fn validate(
     pack: Option<&PolicyPack>,
-    input: &api::SubmitRequestRequest,
+    input: &api::CreateRequestRequest,
     submitted_at: DateTime<Utc>,
 ) -> Result<NewRequest, Status> {
     let mut errors = Vec::new();
@@ -135,6 +139,7 @@ fn submitted_event(
     actor: &events::Actor,
     resubmission: bool,
     months_since_same_service_approved: Option<u32>,
+    documents: &[StoredDocument],
 ) -> events::RequestSubmitted {
     let national_id_masked = NationalId::parse(&request.national_id).map(|id| id.masked()).unwrap_or_default();
     events::RequestSubmitted {
@@ -157,6 +162,111 @@ fn submitted_event(
         policy_version: request.policy_version,
         facts_json: serde_json::to_string(&request.facts).unwrap_or_default(),
         months_since_same_service_approved,
+        documents: documents
+            .iter()
+            .map(|d| events::SubmittedDocument {
+                attachment_id: d.attachment_id.to_string(),
+                document: d.document.clone(),
+                content_type: d.content_type.clone(),
+                size_bytes: d.size_bytes,
+                sha256: d.sha256.clone(),
+                issued_on: d.issued_on.map(|x| x.to_string()).unwrap_or_default(),
+                expires_on: d.expires_on.map(|x| x.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// Every required document uploaded and valid on the day of submission; one error per problem.
+fn document_problems(
+    pack: &PolicyPack,
+    service_type: &str,
+    uploaded: &[StoredDocument],
+    on: NaiveDate,
+) -> Vec<FieldError> {
+    let mut problems = Vec::new();
+    for kind in pack.required_documents(service_type) {
+        let field = format!("documents.{}", kind.code);
+        let Some(upload) = uploaded.iter().find(|d| d.document == kind.code) else {
+            problems.push(FieldError::new(
+                field,
+                Bilingual::new(
+                    format!("مستند مطلوب: {}", kind.name.ar),
+                    format!("Required document: {}", kind.name.en),
+                ),
+            ));
+            continue;
+        };
+        let message = match kind.validity(upload.issued_on, upload.expires_on, on) {
+            DocumentValidity::Valid => continue,
+            DocumentValidity::ExpiredAtSubmission => {
+                Bilingual::new(format!("{} منتهي الصلاحية", kind.name.ar), format!("{} has expired", kind.name.en))
+            }
+            DocumentValidity::IssuedTooLongAgo => Bilingual::new(
+                format!("{} صادر قبل أكثر من {} يومًا", kind.name.ar, kind.issued_within_days.unwrap_or_default()),
+                format!(
+                    "{} was issued more than {} days ago",
+                    kind.name.en,
+                    kind.issued_within_days.unwrap_or_default()
+                ),
+            ),
+            DocumentValidity::DateMissing => Bilingual::new(
+                format!("أدخل تاريخ الإصدار أو الانتهاء لـ {}", kind.name.ar),
+                format!("Give the issue or expiry date of {}", kind.name.en),
+            ),
+        };
+        problems.push(FieldError::new(field, message));
+    }
+    problems
+}
+
+/// The applicant must attest the text of the policy they submit under.
+fn attestation_problem(pack: &PolicyPack, attested: bool, version: &str) -> Option<FieldError> {
+    if attested && version.trim() == pack.attestation.version {
+        return None;
+    }
+    Some(FieldError::new(
+        "attestation",
+        Bilingual::new(
+            format!("يلزم الإقرار بصحة البيانات: «{}»", pack.attestation.text.ar),
+            format!("You must attest that the data is correct: \"{}\"", pack.attestation.text.en),
+        ),
+    ))
+}
+
+fn parse_optional_date(field: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    parse_gregorian(text)
+        .map_err(|_| {
+            errors.push(FieldError::new(
+                field,
+                Bilingual::new("التاريخ غير صحيح (YYYY-MM-DD)", "Not a valid date (YYYY-MM-DD)"),
+            ))
+        })
+        .ok()
+}
+
+fn refused_in(status: CaseStatus, ar: &str, en: &str) -> Status {
+    Problem::new(Bilingual::new(
+        format!("{ar} (حالة الطلب: {})", status.describe().ar),
+        format!("{en} (the request is '{}')", status.describe().en),
+    ))
+    .into_status(Code::FailedPrecondition)
+}
+
+fn document_reply(d: &StoredDocument) -> api::Document {
+    api::Document {
+        attachment_id: d.attachment_id.to_string(),
+        document: d.document.clone(),
+        file_name: d.file_name.clone(),
+        content_type: d.content_type.clone(),
+        size_bytes: d.size_bytes,
+        sha256: d.sha256.clone(),
+        issued_on: d.issued_on.map(|x| x.to_string()).unwrap_or_default(),
+        expires_on: d.expires_on.map(|x| x.to_string()).unwrap_or_default(),
+        uploaded_at: Some(masar_proto::timestamp(d.uploaded_at)),
     }
 }
 
@@ -175,6 +285,13 @@ impl Intake {
         self.policies.in_force(association, on).await.map_err(internal)
     }
 
+    /// The policy version a request was started (or submitted) under.
+    async fn policy_of(&self, stored: &StoredRequest) -> Result<PolicyPack, Status> {
+        self.policies.version(&stored.association, stored.policy_version).await.map_err(internal)?.ok_or_else(|| {
+            internal(format!("{} policy version {} is not stored", stored.association, stored.policy_version))
+        })
+    }
+
     /// The request, if it exists and the caller may see it. Staff see their
     /// scope; without a staff identity the request id itself is the key.
     async fn visible_request<T>(&self, request: &Request<T>, request_id: &str) -> Result<StoredRequest, Status> {
@@ -190,19 +307,15 @@ impl Intake {
 
 #[tonic::async_trait]
 impl IntakeService for Intake {
-    async fn submit_request(
+    async fn create_request(
         &self,
-        request: Request<api::SubmitRequestRequest>,
-    ) -> Result<Response<api::SubmitRequestResponse>, Status> {
+        request: Request<api::CreateRequestRequest>,
+    ) -> Result<Response<api::DraftRequest>, Status> {
         let staff = submitter(&self.directory, &request)?;
-        let submitted_at = Utc::now();
-        let pack = self.policy_in_force(request.get_ref().association.trim(), submitted_at.date_naive()).await?;
-        let new = validate(pack.as_ref(), request.get_ref(), submitted_at)?;
-        let history = self
-            .store
-            .months_since_same_service_approved(&new.association, &new.national_id, &new.service_type, submitted_at)
-            .await
-            .map_err(internal)?;
+        let now = Utc::now();
+        let pack = self.policy_in_force(request.get_ref().association.trim(), now.date_naive()).await?;
+        let new = validate(pack.as_ref(), request.get_ref(), now)?;
+        let pack = pack.expect("validate refuses a request without a policy");
         if let Some(staff) = &staff
             && !staff.can_see(&new.association, &new.branch)
         {
@@ -212,34 +325,154 @@ impl IntakeService for Intake {
             ))
             .into_status(Code::PermissionDenied));
         }
-        let actor = actor_of(&staff);
-        let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         self.store.insert_request(&mut tx, &new).await.map_err(internal)?;
-        let stored =
-            self.store.request_in(&mut tx, new.request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
-        let entry = TimelineEntry::new(
-            Uuid::now_v7(),
-            CaseStatus::Submitted,
-            actor_role,
-            new.submitted_at,
-            new.channel.to_string(),
-        );
-        self.store.record(&mut tx, new.request_id, &entry).await.map_err(internal)?;
-        self.outbox
-            .append(&mut tx, event_type::REQUEST_SUBMITTED, &submitted_event(&stored, &actor, false, history))
-            .await
-            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
-        self.outbox.wake();
-        tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "request submitted");
-        Ok(Response::new(api::SubmitRequestResponse {
+        tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "draft created");
+        Ok(Response::new(api::DraftRequest {
             request_id: new.request_id.to_string(),
             reference: new.reference,
+            status: CaseStatus::Draft.to_string(),
+            policy_version: pack.version,
+            required_documents: pack
+                .required_documents(&new.service_type)
+                .into_iter()
+                .map(|d| api::RequiredDocument {
+                    document: d.code.clone(),
+                    name_ar: d.name.ar.clone(),
+                    name_en: d.name.en.clone(),
+                    must_not_be_expired: d.must_not_be_expired,
+                    issued_within_days: d.issued_within_days.unwrap_or_default(),
+                })
+                .collect(),
+            attestation_version: pack.attestation.version.clone(),
+            attestation_text_ar: pack.attestation.text.ar.clone(),
+            attestation_text_en: pack.attestation.text.en.clone(),
+        }))
+    }
+
+    async fn upload_document(
+        &self,
+        request: Request<api::UploadDocumentRequest>,
+    ) -> Result<Response<api::Document>, Status> {
+        let staff = submitter(&self.directory, &request)?;
+        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        if !matches!(stored.status, CaseStatus::Draft | CaseStatus::ReturnedForCompletion) {
+            return Err(refused_in(
+                stored.status,
+                "تُرفع المستندات قبل التقديم أو عند إعادة الطلب للاستكمال",
+                "Documents are uploaded before submission, or while the request is returned for completion",
+            ));
+        }
+        let pack = self.policy_of(&stored).await?;
+        let input = request.into_inner();
+        let mut errors = Vec::new();
+        let document = input.document.trim();
+        if !pack.required_documents(&stored.service_type).iter().any(|d| d.code == document) {
+            errors.push(FieldError::new(
+                "document",
+                Bilingual::new("هذا المستند غير مطلوب لنوع الخدمة", "This service type does not ask for this document"),
+            ));
+        }
+        let issued_on = parse_optional_date("issued_on", &input.issued_on, &mut errors);
+        let expires_on = parse_optional_date("expires_on", &input.expires_on, &mut errors);
+        let inspected =
+            inspect(&input.content).map_err(|message| errors.push(FieldError::new("content", message))).ok();
+        let Some(inspected) = inspected.filter(|_| errors.is_empty()) else {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        };
+        let attachment_id = Uuid::now_v7();
+        let upload = StoredDocument {
+            attachment_id,
+            request_id: stored.request_id,
+            document: document.to_owned(),
+            file_name: input.file_name.trim().chars().take(200).collect(),
+            content_type: inspected.content_type.to_owned(),
+            size_bytes: inspected.size_bytes,
+            sha256: inspected.sha256,
+            object_key: format!("{}/{}/{}/{attachment_id}", stored.association, stored.request_id, document),
+            issued_on,
+            expires_on,
+            uploaded_by: staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone()),
+            uploaded_at: Utc::now(),
+        };
+        self.documents.put(&upload.object_key, input.content.into()).await.map_err(internal)?;
+        // The bytes are stored first; if the row cannot be, they are removed again.
+        let recorded = async {
+            let mut tx = self.store.db().begin().await?;
+            self.store.add_document(&mut tx, &upload).await?;
+            tx.commit().await
+        };
+        if let Err(error) = recorded.await {
+            self.documents.delete(&upload.object_key).await;
+            return Err(internal(error));
+        }
+        tracing::info!(request_id = %stored.request_id, document = %upload.document, size = upload.size_bytes, "document uploaded");
+        Ok(Response::new(document_reply(&upload)))
+    }
+
+    async fn submit_request(
+        &self,
+        request: Request<api::SubmitRequestRequest>,
+    ) -> Result<Response<api::SubmitRequestResponse>, Status> {
+        let staff = submitter(&self.directory, &request)?;
+        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        if stored.status != CaseStatus::Draft {
+            return Err(refused_in(stored.status, "الطلب مقدم من قبل", "The request was already submitted"));
+        }
+        let now = Utc::now();
+        // Judged by the version in force on the day of submission, which may be newer than the draft's.
+        let pack = self.policy_in_force(&stored.association, now.date_naive()).await?.ok_or_else(request_not_found)?;
+        let mut errors = Vec::new();
+        let facts = read_answers(&pack.facts_asked(&stored.service_type), &HashMap::new(), &stored.facts)
+            .map_err(|problems| errors.extend(problems))
+            .unwrap_or_default();
+        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
+        errors.extend(document_problems(&pack, &stored.service_type, &documents, now.date_naive()));
+        errors.extend(attestation_problem(&pack, request.get_ref().attested, &request.get_ref().attestation_version));
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        }
+        let national_id = NationalId::parse(&stored.national_id).map_err(internal)?;
+        let history = self
+            .store
+            .months_since_same_service_approved(&stored.association, &national_id, &stored.service_type, now)
+            .await
+            .map_err(internal)?;
+        let submitted = StoredRequest {
+            status: CaseStatus::Submitted,
+            submitted_at: now,
+            expected_decision_on: pack.expected_decision_on(now.date_naive()),
+            policy_version: pack.version,
+            facts,
+            ..stored
+        };
+        let actor = actor_of(&staff);
+        let attestation = Attestation {
+            by: staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone()),
+            at: now,
+            version: pack.attestation.version.clone(),
+        };
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        if !self.store.mark_submitted(&mut tx, &submitted, &attestation).await.map_err(internal)? {
+            return Err(changed_meanwhile());
+        }
+        let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
+        let entry =
+            TimelineEntry::new(Uuid::now_v7(), CaseStatus::Submitted, actor_role, now, submitted.channel.clone());
+        self.store.record(&mut tx, submitted.request_id, &entry).await.map_err(internal)?;
+        let event = submitted_event(&submitted, &actor, false, history, &documents);
+        self.outbox.append(&mut tx, event_type::REQUEST_SUBMITTED, &event).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        tracing::info!(request_id = %submitted.request_id, policy_version = submitted.policy_version, "request submitted");
+        Ok(Response::new(api::SubmitRequestResponse {
+            request_id: submitted.request_id.to_string(),
+            reference: submitted.reference,
             status: CaseStatus::Submitted.to_string(),
-            expected_decision_on: new.expected_decision_on.to_string(),
-            expected_decision_on_hijri: DualDate::new(new.expected_decision_on).hijri.to_string(),
-            policy_version: new.policy_version,
+            expected_decision_on: submitted.expected_decision_on.to_string(),
+            expected_decision_on_hijri: DualDate::new(submitted.expected_decision_on).hijri.to_string(),
+            policy_version: submitted.policy_version,
         }))
     }
 
@@ -249,23 +482,26 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::ResubmitRequestResponse>, Status> {
         let staff = submitter(&self.directory, &request)?;
         let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
-        stored.status.transition(CaseStatus::Submitted).map_err(|_| {
-            Problem::new(Bilingual::new(
+        if stored.status != CaseStatus::ReturnedForCompletion {
+            return Err(refused_in(
+                stored.status,
                 "لا يمكن إعادة تقديم الطلب إلا بعد إعادته لاستكمال النواقص",
                 "A request can be resubmitted only after it was returned for completion",
-            ))
-            .into_status(Code::FailedPrecondition)
-        })?;
+            ));
+        }
         let now = Utc::now();
         // The case stays under the version in force when it was first submitted.
-        let pack = self
-            .policies
-            .version(&stored.association, stored.policy_version)
-            .await
-            .map_err(internal)?
-            .ok_or_else(request_not_found)?;
+        let pack = self.policy_of(&stored).await?;
+        let mut errors = Vec::new();
         let facts = read_answers(&pack.facts_asked(&stored.service_type), &request.get_ref().facts, &stored.facts)
-            .map_err(|errors| Problem::invalid(errors).into_status(Code::InvalidArgument))?;
+            .map_err(|problems| errors.extend(problems))
+            .unwrap_or_default();
+        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
+        errors.extend(document_problems(&pack, &stored.service_type, &documents, now.date_naive()));
+        errors.extend(attestation_problem(&pack, request.get_ref().attested, &request.get_ref().attestation_version));
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        }
         let expected = pack.expected_decision_on(now.date_naive());
         let history = self
             .store
@@ -277,9 +513,19 @@ impl IntakeService for Intake {
             )
             .await
             .map_err(internal)?;
+        let attestation = Attestation {
+            by: staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone()),
+            at: now,
+            version: pack.attestation.version.clone(),
+        };
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         // Conditional on the status, so of two concurrent resubmissions one wins.
-        if !self.store.mark_resubmitted(&mut tx, stored.request_id, expected, &facts).await.map_err(internal)? {
+        if !self
+            .store
+            .mark_resubmitted(&mut tx, stored.request_id, expected, &facts, &attestation)
+            .await
+            .map_err(internal)?
+        {
             return Err(changed_meanwhile());
         }
         let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
@@ -292,14 +538,8 @@ impl IntakeService for Intake {
         );
         self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
         let updated = StoredRequest { expected_decision_on: expected, facts, ..stored };
-        self.outbox
-            .append(
-                &mut tx,
-                event_type::REQUEST_RESUBMITTED,
-                &submitted_event(&updated, &actor_of(&staff), true, history),
-            )
-            .await
-            .map_err(internal)?;
+        let event = submitted_event(&updated, &actor_of(&staff), true, history, &documents);
+        self.outbox.append(&mut tx, event_type::REQUEST_RESUBMITTED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         Ok(Response::new(api::ResubmitRequestResponse {
@@ -314,6 +554,7 @@ impl IntakeService for Intake {
         request: Request<api::GetRequestRequest>,
     ) -> Result<Response<api::ServiceRequest>, Status> {
         let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
         let national_id_masked = NationalId::parse(&stored.national_id).map(|id| id.masked()).unwrap_or_default();
         let mobile_masked = SaudiMobile::parse(&stored.mobile).map(|m| m.masked()).unwrap_or_default();
         Ok(Response::new(api::ServiceRequest {
@@ -332,6 +573,7 @@ impl IntakeService for Intake {
             expected_decision_on: stored.expected_decision_on.to_string(),
             expected_decision_on_hijri: DualDate::new(stored.expected_decision_on).hijri.to_string(),
             policy_version: stored.policy_version,
+            documents: documents.iter().map(document_reply).collect(),
         }))
     }
 

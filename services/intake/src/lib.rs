@@ -2,13 +2,15 @@
 //! record, and keeps the timeline the beneficiary follows (a projection of
 //! every stage's events).
 
+mod attachments;
 mod grpc;
 mod policy;
 mod store;
 mod timeline;
 
+pub use attachments::{DocumentStore, Inspected, MAX_DOCUMENT_BYTES, inspect};
 pub use policy::{Applied, ApplyError, apply_policy};
-pub use store::{IntakeStore, NewRequest, StoredRequest, TimelineEntry};
+pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 
 use masar_platform::db::{Db, DbError};
 use masar_platform::messaging::Outbox;
@@ -35,10 +37,14 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         outbox: outbox.clone(),
         directory: deps.directory.clone(),
         policies: PolicyBook::new(deps.db.clone()),
+        documents: DocumentStore::new(deps.files.clone()),
     };
     ServiceParts {
         role: Role::Intake,
-        routes: tonic::service::Routes::new(IntakeServiceServer::new(service)),
+        // Room for one document and its envelope; the document itself is checked against MAX_DOCUMENT_BYTES.
+        routes: tonic::service::Routes::new(
+            IntakeServiceServer::new(service).max_decoding_message_size(MAX_DOCUMENT_BYTES + 64 * 1024),
+        ),
         service_names: vec!["masar.intake.v1.IntakeService"],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),

@@ -49,6 +49,32 @@ pub struct StoredRequest {
     pub facts: Facts,
 }
 
+/// One uploaded supporting document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDocument {
+    pub attachment_id: Uuid,
+    pub request_id: Uuid,
+    pub document: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub object_key: String,
+    pub issued_on: Option<NaiveDate>,
+    pub expires_on: Option<NaiveDate>,
+    /// "beneficiary", or the staff username who uploaded on their behalf.
+    pub uploaded_by: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// The applicant's attestation that the data is correct.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attestation {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub version: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineEntry {
     pub entry_id: Uuid,
@@ -84,6 +110,23 @@ fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
         policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
         facts: serde_json::from_str(&row.text("facts")?)
             .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
+    })
+}
+
+fn stored_document(row: &Row) -> Result<StoredDocument, DbError> {
+    Ok(StoredDocument {
+        attachment_id: row.uuid("attachment_id")?,
+        request_id: row.uuid("request_id")?,
+        document: row.text("document")?,
+        file_name: row.text("file_name")?,
+        content_type: row.text("content_type")?,
+        size_bytes: u64::try_from(row.int("size_bytes")?).unwrap_or_default(),
+        sha256: row.text("sha256")?,
+        object_key: row.text("object_key")?,
+        issued_on: row.optional_date("issued_on")?,
+        expires_on: row.optional_date("expires_on")?,
+        uploaded_by: row.text("uploaded_by")?,
+        uploaded_at: row.time("uploaded_at")?,
     })
 }
 
@@ -181,6 +224,107 @@ impl IntakeStore {
         tx.fetch_optional(Sql::new(SELECT_REQUEST).bind(request_id)).await?.as_ref().map(stored_request).transpose()
     }
 
+    /// Stores an upload as the current one of its document, marking the earlier one replaced.
+    pub async fn add_document(&self, tx: &mut Tx, document: &StoredDocument) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "UPDATE request_documents SET replaced_at = $1 \
+                 WHERE request_id = $2 AND document = $3 AND replaced_at IS NULL",
+            )
+            .bind(document.uploaded_at)
+            .bind(document.request_id)
+            .bind(&document.document),
+        )
+        .await?;
+        tx.execute(
+            Sql::new(
+                "INSERT INTO request_documents (attachment_id, request_id, document, file_name, content_type, \
+                 size_bytes, sha256, object_key, issued_on, expires_on, uploaded_by, uploaded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(document.attachment_id)
+            .bind(document.request_id)
+            .bind(&document.document)
+            .bind(&document.file_name)
+            .bind(&document.content_type)
+            .bind(i64::try_from(document.size_bytes).unwrap_or(i64::MAX))
+            .bind(&document.sha256)
+            .bind(&document.object_key)
+            .bind(document.issued_on)
+            .bind(document.expires_on)
+            .bind(&document.uploaded_by)
+            .bind(document.uploaded_at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The current upload of each document of a request.
+    pub async fn current_documents(&self, request_id: Uuid) -> Result<Vec<StoredDocument>, DbError> {
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(
+                    "SELECT attachment_id, request_id, document, file_name, content_type, size_bytes, sha256, \
+                     object_key, issued_on, expires_on, uploaded_by, uploaded_at FROM request_documents \
+                     WHERE request_id = $1 AND replaced_at IS NULL ORDER BY document",
+                )
+                .bind(request_id),
+            )
+            .await?;
+        rows.iter().map(stored_document).collect()
+    }
+
+    /// Turns a draft into a submitted request; false if it is no longer a draft.
+    pub async fn mark_submitted(
+        &self,
+        tx: &mut Tx,
+        request: &StoredRequest,
+        attestation: &Attestation,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE service_requests SET status = $1, submitted_at = $2, expected_decision_on = $3, \
+                     policy_version = $4, facts = $5, attested_by = $6, attested_at = $7, attestation_version = $8 \
+                     WHERE request_id = $9 AND status = $10",
+                )
+                .bind(CaseStatus::Submitted.as_str())
+                .bind(request.submitted_at)
+                .bind(request.expected_decision_on)
+                .bind(i64::from(request.policy_version))
+                .bind(facts_json(&request.facts))
+                .bind(&attestation.by)
+                .bind(attestation.at)
+                .bind(&attestation.version)
+                .bind(request.request_id)
+                .bind(CaseStatus::Draft.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn attestation(&self, request_id: Uuid) -> Result<Option<Attestation>, DbError> {
+        let row = self
+            .db
+            .fetch_optional(
+                Sql::new(
+                    "SELECT attested_by, attested_at, attestation_version FROM service_requests \
+                     WHERE request_id = $1 AND attested_at IS NOT NULL",
+                )
+                .bind(request_id),
+            )
+            .await?;
+        row.map(|r| {
+            Ok(Attestation {
+                by: r.text("attested_by")?,
+                at: r.optional_time("attested_at")?.unwrap_or_default(),
+                version: r.text("attestation_version")?,
+            })
+        })
+        .transpose()
+    }
+
     /// A resubmission restarts the committee's reply period. Only a request
     /// still returned for completion is changed; returns false otherwise.
     pub async fn mark_resubmitted(
@@ -189,15 +333,19 @@ impl IntakeStore {
         request_id: Uuid,
         expected_decision_on: NaiveDate,
         facts: &Facts,
+        attestation: &Attestation,
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
                 Sql::new(
-                    "UPDATE service_requests SET expected_decision_on = $1, facts = $2 \
-                     WHERE request_id = $3 AND status = $4",
+                    "UPDATE service_requests SET expected_decision_on = $1, facts = $2, attested_by = $3, \
+                     attested_at = $4, attestation_version = $5 WHERE request_id = $6 AND status = $7",
                 )
                 .bind(expected_decision_on)
                 .bind(facts_json(facts))
+                .bind(&attestation.by)
+                .bind(attestation.at)
+                .bind(&attestation.version)
                 .bind(request_id)
                 .bind(CaseStatus::ReturnedForCompletion.as_str()),
             )
