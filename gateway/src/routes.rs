@@ -141,7 +141,7 @@ struct ApplicantBody {
 }
 
 #[derive(Deserialize)]
-struct SubmitBody {
+struct DraftBody {
     association: String,
     branch: String,
     service_type: String,
@@ -174,7 +174,7 @@ type State = axum::extract::State<Services>;
 async fn create_request(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
-    Body(body): Body<SubmitBody>,
+    Body(body): Body<DraftBody>,
 ) -> ApiResult {
     let message = intake::CreateRequestRequest {
         association: body.association,

@@ -21,39 +21,43 @@ pub struct FactDefinition {
     pub kind: FactKind,
     /// Facts the system works out itself; the applicant never types them.
     pub derived: bool,
+    /// For a derived fact: the facts the applicant gives for it (none: the system's own records).
+    pub inputs: &'static [&'static str],
     pub label: (&'static str, &'static str),
 }
 
 pub const FACTS: &[FactDefinition] = &[
-    fact("applicant.city", FactKind::Text, false, ("مدينة الإقامة", "City of residence")),
-    fact("applicant.region", FactKind::Text, false, ("منطقة الإقامة", "Region of residence")),
-    fact("household.members", FactKind::Number, false, ("عدد أفراد الأسرة", "Household members")),
-    fact("household.monthly_income", FactKind::Number, false, ("دخل الأسرة الشهري", "Household monthly income")),
-    fact("household.income_per_member", FactKind::Number, true, ("دخل الفرد الشهري", "Monthly income per member")),
-    fact("home.ownership", FactKind::Text, false, ("ملكية المسكن", "Home ownership")),
-    fact("home.landlord_consent", FactKind::Flag, false, ("موافقة المالك", "Landlord's consent")),
-    fact("need.covered_by_insurance", FactKind::Flag, false, ("مغطى بالتأمين", "Covered by insurance")),
-    fact(
-        "need.covered_by_government",
-        FactKind::Flag,
-        false,
-        ("مغطى ببرنامج حكومي", "Covered by a government programme"),
+    asked("applicant.city", FactKind::Text, ("مدينة الإقامة", "City of residence")),
+    asked("applicant.region", FactKind::Text, ("منطقة الإقامة", "Region of residence")),
+    asked("household.members", FactKind::Number, ("عدد أفراد الأسرة", "Household members")),
+    asked("household.monthly_income", FactKind::Number, ("دخل الأسرة الشهري", "Household monthly income")),
+    derived(
+        "household.income_per_member",
+        &["household.monthly_income", "household.members"],
+        ("دخل الفرد الشهري", "Monthly income per member"),
     ),
-    fact(
+    asked("home.ownership", FactKind::Text, ("ملكية المسكن", "Home ownership")),
+    asked("home.landlord_consent", FactKind::Flag, ("موافقة المالك", "Landlord's consent")),
+    asked("need.covered_by_insurance", FactKind::Flag, ("مغطى بالتأمين", "Covered by insurance")),
+    asked("need.covered_by_government", FactKind::Flag, ("مغطى ببرنامج حكومي", "Covered by a government programme")),
+    derived(
         "history.months_since_same_service_approved",
-        FactKind::Number,
-        true,
+        &[],
         ("الأشهر منذ آخر طلب معتمد من النوع نفسه", "Months since the last approved request of the same type"),
     ),
 ];
 
-const fn fact(
+const fn asked(name: &'static str, kind: FactKind, label: (&'static str, &'static str)) -> FactDefinition {
+    FactDefinition { name, kind, derived: false, inputs: &[], label }
+}
+
+/// Derived facts are numbers the system computes (see `Facts::with_derived`).
+const fn derived(
     name: &'static str,
-    kind: FactKind,
-    derived: bool,
+    inputs: &'static [&'static str],
     label: (&'static str, &'static str),
 ) -> FactDefinition {
-    FactDefinition { name, kind, derived, label }
+    FactDefinition { name, kind: FactKind::Number, derived: true, inputs, label }
 }
 
 pub fn fact_definition(name: &str) -> Option<&'static FactDefinition> {

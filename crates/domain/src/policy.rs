@@ -156,12 +156,9 @@ impl PolicyPack {
             let required = rule.condition.required_fields();
             for name in rule.condition.fields() {
                 let Some(definition) = fact_definition(name) else { continue };
-                let inputs: Vec<&str> = match name {
-                    "household.income_per_member" => vec!["household.monthly_income", "household.members"],
-                    _ if definition.derived => vec![],
-                    _ => vec![name],
-                };
-                for fact in inputs.into_iter().filter_map(fact_definition) {
+                let inputs =
+                    if definition.derived { definition.inputs } else { std::slice::from_ref(&definition.name) };
+                for fact in inputs.iter().filter_map(|input| fact_definition(input)) {
                     let question = FactQuestion { fact, required: required.contains(&name) };
                     match asked.iter_mut().find(|a| a.fact.name == fact.name) {
                         Some(existing) => existing.required |= question.required,

@@ -60,10 +60,6 @@ impl DocumentStore {
         self.objects.put(&Path::from(key), content.into()).await.map(|_| ())
     }
 
-    pub async fn get(&self, key: &str) -> Result<Bytes, object_store::Error> {
-        self.objects.get(&Path::from(key)).await?.bytes().await
-    }
-
     /// Best effort: used to undo a put whose database row was not stored.
     pub async fn delete(&self, key: &str) {
         if let Err(error) = self.objects.delete(&Path::from(key)).await {

@@ -170,8 +170,8 @@ fn submitted_event(
                 content_type: d.content_type.clone(),
                 size_bytes: d.size_bytes,
                 sha256: d.sha256.clone(),
-                issued_on: d.issued_on.map(|x| x.to_string()).unwrap_or_default(),
-                expires_on: d.expires_on.map(|x| x.to_string()).unwrap_or_default(),
+                issued_on: iso_or_empty(d.issued_on),
+                expires_on: iso_or_empty(d.expires_on),
             })
             .collect(),
     }
@@ -234,18 +234,20 @@ fn attestation_problem(pack: &PolicyPack, attested: bool, version: &str) -> Opti
     ))
 }
 
+fn invalid_date(field: &str) -> FieldError {
+    FieldError::new(field, Bilingual::new("التاريخ غير صحيح (YYYY-MM-DD)", "Not a valid date (YYYY-MM-DD)"))
+}
+
 fn parse_optional_date(field: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     if text.trim().is_empty() {
         return None;
     }
-    parse_gregorian(text)
-        .map_err(|_| {
-            errors.push(FieldError::new(
-                field,
-                Bilingual::new("التاريخ غير صحيح (YYYY-MM-DD)", "Not a valid date (YYYY-MM-DD)"),
-            ))
-        })
-        .ok()
+    parse_gregorian(text).map_err(|_| errors.push(invalid_date(field))).ok()
+}
+
+/// An optional day on the wire: ISO, or empty.
+fn iso_or_empty(day: Option<NaiveDate>) -> String {
+    day.map(|d| d.to_string()).unwrap_or_default()
 }
 
 fn refused_in(status: CaseStatus, ar: &str, en: &str) -> Status {
@@ -264,10 +266,15 @@ fn document_reply(d: &StoredDocument) -> api::Document {
         content_type: d.content_type.clone(),
         size_bytes: d.size_bytes,
         sha256: d.sha256.clone(),
-        issued_on: d.issued_on.map(|x| x.to_string()).unwrap_or_default(),
-        expires_on: d.expires_on.map(|x| x.to_string()).unwrap_or_default(),
+        issued_on: iso_or_empty(d.issued_on),
+        expires_on: iso_or_empty(d.expires_on),
         uploaded_at: Some(masar_proto::timestamp(d.uploaded_at)),
     }
+}
+
+/// Who acted, as recorded with uploads and attestations: the staff username, or "beneficiary".
+fn acted_by(staff: &Option<Staff>) -> String {
+    staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone())
 }
 
 fn actor_of(staff: &Option<Staff>) -> events::Actor {
@@ -277,7 +284,52 @@ fn actor_of(staff: &Option<Staff>) -> events::Actor {
     }
 }
 
+/// What a (re)submission hands on once it is complete.
+struct Completed {
+    facts: Facts,
+    documents: Vec<StoredDocument>,
+    months_since_same_service_approved: Option<u32>,
+    attestation: Attestation,
+}
+
+/// What the applicant sends with a (re)submission.
+struct Submission<'a> {
+    answers: &'a HashMap<String, String>,
+    attested: bool,
+    attestation_version: &'a str,
+}
+
 impl Intake {
+    /// Checks a request is complete under `pack` on `now`: every asked fact,
+    /// every required document valid, the attestation; all problems at once.
+    async fn complete(
+        &self,
+        stored: &StoredRequest,
+        pack: &PolicyPack,
+        submission: Submission<'_>,
+        staff: &Option<Staff>,
+        now: DateTime<Utc>,
+    ) -> Result<Completed, Status> {
+        let mut errors = Vec::new();
+        let facts = read_answers(&pack.facts_asked(&stored.service_type), submission.answers, &stored.facts)
+            .map_err(|problems| errors.extend(problems))
+            .unwrap_or_default();
+        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
+        errors.extend(document_problems(pack, &stored.service_type, &documents, now.date_naive()));
+        errors.extend(attestation_problem(pack, submission.attested, submission.attestation_version));
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        }
+        let national_id = NationalId::parse(&stored.national_id).map_err(internal)?;
+        let months_since_same_service_approved = self
+            .store
+            .months_since_same_service_approved(&stored.association, &national_id, &stored.service_type, now)
+            .await
+            .map_err(internal)?;
+        let attestation = Attestation { by: acted_by(staff), at: now, version: pack.attestation.version.clone() };
+        Ok(Completed { facts, documents, months_since_same_service_approved, attestation })
+    }
+
     async fn policy_in_force(&self, association: &str, on: NaiveDate) -> Result<Option<PolicyPack>, Status> {
         if association.is_empty() {
             return Ok(None);
@@ -393,7 +445,7 @@ impl IntakeService for Intake {
             object_key: format!("{}/{}/{}/{attachment_id}", stored.association, stored.request_id, document),
             issued_on,
             expires_on,
-            uploaded_by: staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone()),
+            uploaded_by: acted_by(&staff),
             uploaded_at: Utc::now(),
         };
         self.documents.put(&upload.object_key, input.content.into()).await.map_err(internal)?;
@@ -423,45 +475,32 @@ impl IntakeService for Intake {
         let now = Utc::now();
         // Judged by the version in force on the day of submission, which may be newer than the draft's.
         let pack = self.policy_in_force(&stored.association, now.date_naive()).await?.ok_or_else(request_not_found)?;
-        let mut errors = Vec::new();
-        let facts = read_answers(&pack.facts_asked(&stored.service_type), &HashMap::new(), &stored.facts)
-            .map_err(|problems| errors.extend(problems))
-            .unwrap_or_default();
-        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
-        errors.extend(document_problems(&pack, &stored.service_type, &documents, now.date_naive()));
-        errors.extend(attestation_problem(&pack, request.get_ref().attested, &request.get_ref().attestation_version));
-        if !errors.is_empty() {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
-        }
-        let national_id = NationalId::parse(&stored.national_id).map_err(internal)?;
-        let history = self
-            .store
-            .months_since_same_service_approved(&stored.association, &national_id, &stored.service_type, now)
-            .await
-            .map_err(internal)?;
+        let input = request.get_ref();
+        let submission = Submission {
+            answers: &HashMap::new(),
+            attested: input.attested,
+            attestation_version: &input.attestation_version,
+        };
+        let completed = self.complete(&stored, &pack, submission, &staff, now).await?;
         let submitted = StoredRequest {
             status: CaseStatus::Submitted,
             submitted_at: now,
             expected_decision_on: pack.expected_decision_on(now.date_naive()),
             policy_version: pack.version,
-            facts,
+            facts: completed.facts,
             ..stored
         };
         let actor = actor_of(&staff);
-        let attestation = Attestation {
-            by: staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone()),
-            at: now,
-            version: pack.attestation.version.clone(),
-        };
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self.store.mark_submitted(&mut tx, &submitted, &attestation).await.map_err(internal)? {
+        if !self.store.mark_submitted(&mut tx, &submitted, &completed.attestation).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
         let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
         let entry =
             TimelineEntry::new(Uuid::now_v7(), CaseStatus::Submitted, actor_role, now, submitted.channel.clone());
         self.store.record(&mut tx, submitted.request_id, &entry).await.map_err(internal)?;
-        let event = submitted_event(&submitted, &actor, false, history, &documents);
+        let history = completed.months_since_same_service_approved;
+        let event = submitted_event(&submitted, &actor, false, history, &completed.documents);
         self.outbox.append(&mut tx, event_type::REQUEST_SUBMITTED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
@@ -492,37 +531,19 @@ impl IntakeService for Intake {
         let now = Utc::now();
         // The case stays under the version in force when it was first submitted.
         let pack = self.policy_of(&stored).await?;
-        let mut errors = Vec::new();
-        let facts = read_answers(&pack.facts_asked(&stored.service_type), &request.get_ref().facts, &stored.facts)
-            .map_err(|problems| errors.extend(problems))
-            .unwrap_or_default();
-        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
-        errors.extend(document_problems(&pack, &stored.service_type, &documents, now.date_naive()));
-        errors.extend(attestation_problem(&pack, request.get_ref().attested, &request.get_ref().attestation_version));
-        if !errors.is_empty() {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
-        }
-        let expected = pack.expected_decision_on(now.date_naive());
-        let history = self
-            .store
-            .months_since_same_service_approved(
-                &stored.association,
-                &NationalId::parse(&stored.national_id).map_err(internal)?,
-                &stored.service_type,
-                now,
-            )
-            .await
-            .map_err(internal)?;
-        let attestation = Attestation {
-            by: staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone()),
-            at: now,
-            version: pack.attestation.version.clone(),
+        let input = request.get_ref();
+        let submission = Submission {
+            answers: &input.facts,
+            attested: input.attested,
+            attestation_version: &input.attestation_version,
         };
+        let completed = self.complete(&stored, &pack, submission, &staff, now).await?;
+        let expected = pack.expected_decision_on(now.date_naive());
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         // Conditional on the status, so of two concurrent resubmissions one wins.
         if !self
             .store
-            .mark_resubmitted(&mut tx, stored.request_id, expected, &facts, &attestation)
+            .mark_resubmitted(&mut tx, stored.request_id, expected, &completed.facts, &completed.attestation)
             .await
             .map_err(internal)?
         {
@@ -537,8 +558,9 @@ impl IntakeService for Intake {
             request.get_ref().note.trim().to_owned(),
         );
         self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
-        let updated = StoredRequest { expected_decision_on: expected, facts, ..stored };
-        let event = submitted_event(&updated, &actor_of(&staff), true, history, &documents);
+        let history = completed.months_since_same_service_approved;
+        let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
+        let event = submitted_event(&updated, &actor_of(&staff), true, history, &completed.documents);
         self.outbox.append(&mut tx, event_type::REQUEST_RESUBMITTED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
@@ -600,13 +622,8 @@ impl IntakeService for Intake {
         let input = request.get_ref();
         let on = match input.on.trim() {
             "" => Utc::now().date_naive(),
-            text => parse_gregorian(text).map_err(|_| {
-                Problem::invalid(vec![FieldError::new(
-                    "on",
-                    Bilingual::new("التاريخ غير صحيح (YYYY-MM-DD)", "Not a valid date (YYYY-MM-DD)"),
-                )])
-                .into_status(Code::InvalidArgument)
-            })?,
+            text => parse_gregorian(text)
+                .map_err(|_| Problem::invalid(vec![invalid_date("on")]).into_status(Code::InvalidArgument))?,
         };
         let pack = self.policy_in_force(input.association.trim(), on).await?.ok_or_else(|| {
             Problem::new(Bilingual::new("لا توجد سياسة سارية لهذه الجمعية", "No policy of this association is in force"))

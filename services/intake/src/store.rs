@@ -304,27 +304,6 @@ impl IntakeStore {
         Ok(changed == 1)
     }
 
-    pub async fn attestation(&self, request_id: Uuid) -> Result<Option<Attestation>, DbError> {
-        let row = self
-            .db
-            .fetch_optional(
-                Sql::new(
-                    "SELECT attested_by, attested_at, attestation_version FROM service_requests \
-                     WHERE request_id = $1 AND attested_at IS NOT NULL",
-                )
-                .bind(request_id),
-            )
-            .await?;
-        row.map(|r| {
-            Ok(Attestation {
-                by: r.text("attested_by")?,
-                at: r.optional_time("attested_at")?.unwrap_or_default(),
-                version: r.text("attestation_version")?,
-            })
-        })
-        .transpose()
-    }
-
     /// A resubmission restarts the committee's reply period. Only a request
     /// still returned for completion is changed; returns false otherwise.
     pub async fn mark_resubmitted(

@@ -38,7 +38,7 @@ impl Verification {
         request: &Request<T>,
         request_id: &str,
         to: CaseStatus,
-        detail: serde_json::Value,
+        mut detail: serde_json::Value,
         event: impl FnOnce(&VerificationCase, events::Actor) -> Result<(&'static str, Vec<u8>), Status>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
         let staff = Staff::from_request(&self.directory, request)?;
@@ -54,7 +54,6 @@ impl Verification {
             ))
             .into_status(Code::FailedPrecondition)
         })?;
-        let mut detail = detail;
         detail["policy_version"] = case.policy_version.into();
         if !self.store.decide(&mut tx, request_id, case.status, to, &staff.username, detail).await.map_err(internal)? {
             return Err(changed_meanwhile());
