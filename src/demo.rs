@@ -290,7 +290,7 @@ pub async fn create_draft(
 /// Uploads a sample PDF for every document a draft needs, issued last week and valid for a year.
 pub async fn upload_required_documents(client: &GatewayClient, draft: &Value) -> anyhow::Result<()> {
     let id = draft["request_id"].as_str().context("request id")?;
-    let today = chrono::Utc::now().date_naive();
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let (issued, expires) = (today - chrono::Days::new(7), today + chrono::Days::new(365));
     for required in draft["required_documents"].as_array().into_iter().flatten() {
         let document = required["document"].as_str().context("document code")?;

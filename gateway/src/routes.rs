@@ -42,6 +42,7 @@ pub fn router(services: Services) -> Router {
         .route("/v1/requests/{id}/resubmit", post(resubmit_request))
         .route("/v1/requests/{id}/messages", get(list_messages))
         .route("/v1/verification/pending", get(list_pending))
+        .route("/v1/requests/{id}/verification/documents/{document}", post(review_document))
         .route("/v1/requests/{id}/verification/accept", post(accept_request))
         .route("/v1/requests/{id}/verification/return", post(return_for_completion))
         .route("/v1/requests/{id}/verification/ineligible", post(declare_ineligible))
@@ -334,6 +335,7 @@ async fn get_request(
         "submitted_at": time(r.submitted_at.as_ref()), "expected_decision_on": r.expected_decision_on,
         "expected_decision_on_hijri": r.expected_decision_on_hijri, "policy_version": r.policy_version,
         "documents": r.documents.iter().map(document_json).collect::<Vec<_>>(),
+        "submitted_on_hijri": r.submitted_on_hijri,
     }))
 }
 
@@ -351,7 +353,7 @@ async fn get_timeline(
             let described = masar_domain::CaseStatus::parse(&e.status).map(|s| s.describe()).ok();
             json!({
                 "status": e.status, "stage": e.stage, "actor_role": e.actor_role, "at": time(e.at.as_ref()),
-                "note": e.note, "description": described,
+                "on_hijri": e.on_hijri, "note": e.note, "description": described,
             })
         })
         .collect();
@@ -439,6 +441,8 @@ async fn list_pending(
                 "request_id": r.request_id, "association": r.association, "branch": r.branch,
                 "service_type": r.service_type, "applicant_name": r.applicant_name,
                 "national_id": r.national_id_masked, "status": r.status, "received_at": time(r.received_at.as_ref()),
+                "received_on_hijri": r.received_on_hijri,
+                "documents": r.documents.iter().map(case_document_json).collect::<Vec<_>>(),
                 "policy_version": r.policy_version, "eligibility_verdict": r.eligibility_verdict,
                 "eligibility": r.eligibility.iter().map(|o| json!({
                     "rule": o.rule, "verdict": o.verdict,
@@ -450,8 +454,39 @@ async fn list_pending(
     ok(json!({ "requests": requests }))
 }
 
+fn case_document_json(d: &verification::CaseDocument) -> Value {
+    json!({
+        "document": d.document, "name": Bilingual::new(&d.name_ar, &d.name_en), "attachment_id": d.attachment_id,
+        "content_type": d.content_type, "size_bytes": d.size_bytes, "sha256": d.sha256,
+        "issued_on": d.issued_on, "issued_on_hijri": d.issued_on_hijri,
+        "expires_on": d.expires_on, "expires_on_hijri": d.expires_on_hijri,
+        "review": d.review, "reason": d.reason, "reviewed_by": d.reviewed_by,
+    })
+}
+
 fn outcome(o: verification::VerificationOutcome) -> ApiResult {
-    ok(json!({ "request_id": o.request_id, "status": o.status, "policy_version": o.policy_version }))
+    let missing: Vec<_> = o.missing.iter().map(|m| Bilingual::new(&m.ar, &m.en)).collect();
+    ok(
+        json!({ "request_id": o.request_id, "status": o.status, "policy_version": o.policy_version, "missing": missing }),
+    )
+}
+
+#[derive(Deserialize)]
+struct ReviewBody {
+    review: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn review_document(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path((id, document)): Path<(String, String)>,
+    Body(body): Body<ReviewBody>,
+) -> ApiResult {
+    let message =
+        verification::ReviewDocumentRequest { request_id: id, document, review: body.review, reason: body.reason };
+    ok(case_document_json(&services.verification.review_document(grpc(&headers, message)).await?.into_inner()))
 }
 
 async fn accept_request(
@@ -464,8 +499,10 @@ async fn accept_request(
     outcome(services.verification.accept_request(grpc(&headers, message)).await?.into_inner())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ReturnBody {
+    /// Empty: exactly what the document reviews and the unclear rules say is missing.
+    #[serde(default)]
     missing_items: Vec<String>,
     #[serde(default)]
     note: String,

@@ -58,7 +58,7 @@ async fn drive_both_associations(client: &GatewayClient) {
     assert_eq!(submitted["status"], "submitted");
     assert_eq!(submitted["policy_version"], 1);
     assert!(submitted["reference"].as_str().unwrap().starts_with("NZL-"));
-    let submitted_on = chrono::Utc::now().date_naive();
+    let submitted_on = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let expected = submitted_on + chrono::Days::new(14);
     assert_eq!(submitted["expected_decision_on"], expected.to_string());
     assert_eq!(submitted["expected_decision_on_hijri"], masar_domain::HijriDate::from_gregorian(expected).to_string());
@@ -77,14 +77,47 @@ async fn drive_both_associations(client: &GatewayClient) {
         ]
     );
     assert!(seen["eligibility"][1]["explanation"]["ar"].as_str().unwrap().contains("1500"));
-    client
-        .post(
-            &format!("/v1/requests/{id}/verification/return"),
+    assert_eq!(seen["received_on_hijri"], masar_domain::HijriDate::from_gregorian(submitted_on).to_string());
+    let reviews: Vec<_> = seen["documents"].as_array().unwrap().iter().map(|d| d["review"].as_str().unwrap()).collect();
+    assert_eq!(reviews, ["pending"; 6], "{seen}");
+    // The project manager reviews the deed, document by document.
+    let review = |document: &str, body: Value| {
+        let path = format!("/v1/requests/{id}/verification/documents/{document}");
+        async move { client.call(reqwest::Method::POST, &path, Some(NUZUL.project_manager), Some(body)).await.unwrap() }
+    };
+    let (status, body) = review("title_deed_or_consent", json!({ "review": "rejected" })).await;
+    assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("reason")), "{body}");
+    let (status, body) = review("passport", json!({ "review": "accepted" })).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = review("national_id", json!({ "review": "accepted" })).await;
+    assert_eq!(
+        (status, body["review"].as_str(), body["reviewed_by"].as_str()),
+        (200, Some("accepted"), Some(NUZUL.project_manager))
+    );
+    let (status, rejected) =
+        review("title_deed_or_consent", json!({ "review": "rejected", "reason": "الصورة غير واضحة" })).await;
+    assert_eq!((status, rejected["review"].as_str()), (200, Some("rejected")), "{rejected}");
+    // A rejected document blocks verifying, named in both languages.
+    let (status, body) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{id}/verification/accept"),
             Some(NUZUL.project_manager),
-            json!({ "missing_items": ["Title deed"] }),
+            Some(json!({})),
         )
         .await
         .unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert!(body["message"]["en"].as_str().unwrap().contains("Title deed"), "{body}");
+    // Returned with nothing typed: the beneficiary is told exactly what is missing.
+    let returned = client
+        .post(&format!("/v1/requests/{id}/verification/return"), Some(NUZUL.project_manager), json!({}))
+        .await
+        .unwrap();
+    let missing = returned["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 2, "{returned}");
+    assert_eq!(missing[0]["ar"], "صك الملكية أو موافقة المالك الخطية: الصورة غير واضحة");
+    assert_eq!(missing[1]["en"], "Please give: Home ownership, or Landlord's consent");
     client.wait_for_status(&id, "returned_for_completion").await.unwrap();
     // Accepting a returned request is refused by the state machine.
     let (status, body) = client
@@ -109,7 +142,7 @@ async fn drive_both_associations(client: &GatewayClient) {
         .unwrap();
     assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("facts.need.covered_by_insurance")), "{body}");
     // The deed is replaced while the request is returned; the earlier upload is kept, marked replaced.
-    let today = chrono::Utc::now().date_naive();
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let (status, replaced) = client
         .upload(
             &format!("/v1/requests/{id}/documents/title_deed_or_consent?file_name=deed.pdf&issued_on={today}"),
@@ -146,6 +179,11 @@ async fn drive_both_associations(client: &GatewayClient) {
         .unwrap();
     let seen = pending(client, &id, NUZUL.project_manager).await;
     assert_eq!(seen["eligibility_verdict"], "met", "{seen}");
+    // The replaced deed is reviewed afresh; the identity card keeps its acceptance.
+    let review_of = |document: &str| {
+        seen["documents"].as_array().unwrap().iter().find(|d| d["document"] == document).unwrap()["review"].clone()
+    };
+    assert_eq!((review_of("title_deed_or_consent"), review_of("national_id")), (json!("pending"), json!("accepted")));
     client
         .post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
         .await
@@ -181,7 +219,15 @@ async fn drive_both_associations(client: &GatewayClient) {
         format!("{} هـ ({} م)", submitted["expected_decision_on_hijri"].as_str().unwrap(), expected);
     assert!(messages[0]["text"].as_str().unwrap().contains(&hijri_and_gregorian), "{}", messages[0]["text"]);
     assert_eq!(messages[0]["mobile"], "+9665******67");
-    assert!(messages[1]["text"].as_str().unwrap().contains("Title deed"));
+    // The return's SMS and timeline name the deed and the missing answer, in the beneficiary's Arabic.
+    let told = messages[1]["text"].as_str().unwrap();
+    assert!(
+        told.contains("صك الملكية") && told.contains("الصورة غير واضحة") && told.contains("ملكية المسكن"),
+        "{told}"
+    );
+    let returned_entry = &timeline["entries"][1];
+    assert!(returned_entry["note"].as_str().unwrap().contains("ملكية المسكن"), "{returned_entry}");
+    assert_eq!(timeline["entries"][0]["on_hijri"], masar_domain::HijriDate::from_gregorian(submitted_on).to_string());
 
     // Hayat's income rule: 12,000 SAR for 3 members is 4,000 each, over the 2,000 threshold.
     let rich = HAYAT.facts_with(&[("household.monthly_income", "12000"), ("household.members", "3")]);
@@ -337,7 +383,7 @@ async fn refuse_bad_input(client: &GatewayClient) {
     let (status, body) = upload("title_deed_or_consent", "&issued_on=2025-02-30", SAMPLE_PDF.to_vec()).await;
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!((status, fields), (400, vec!["document", "issued_on"]), "{body}");
-    let expired = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let expired = (masar_domain::calendar::saudi_day(chrono::Utc::now()) - chrono::Days::new(1)).to_string();
     let (status, _) = upload("national_id", &format!("&expires_on={expired}"), SAMPLE_PDF.to_vec()).await;
     assert_eq!(status, 201, "an expired document is stored; submission refuses it");
     let (status, body) = client

@@ -3,7 +3,8 @@
 use crate::support::{TestDatabase, temp_dir};
 use chrono::Utc;
 use masar_domain::{
-    ActorRole, CaseStatus, Channel, FactValue, Facts, Language, NationalId, RuleOutcome, SaudiMobile, Verdict, Vote,
+    ActorRole, CaseStatus, Channel, DocumentReview, FactValue, Facts, Language, NationalId, RuleOutcome, SaudiMobile,
+    Verdict, Vote,
 };
 use masar_platform::db::{Db, Sql};
 use masar_platform::messaging::{Outbox, OutboxRelay};
@@ -122,40 +123,77 @@ async fn verification_scenario(db: Db) {
         rule: "income_per_member".into(),
         verdict: Verdict::Unknown,
         explanation: masar_domain::Bilingual::new("دخل", "income"),
+        missing_facts: vec![vec!["household.members".into()]],
     }];
+    let deed = |attachment_id, review| masar_verification::CaseDocument {
+        document: "ownership_deed".into(),
+        name: masar_domain::Bilingual::new("صك الملكية", "Ownership deed"),
+        attachment_id,
+        content_type: "application/pdf".into(),
+        size_bytes: 10,
+        sha256: "ab".into(),
+        issued_on: None,
+        expires_on: "2030-01-01".parse().ok(),
+        review,
+        reason: String::new(),
+        reviewed_by: None,
+    };
+    let first_deed = [deed(Uuid::new_v4(), DocumentReview::Pending)];
     let (case_a, case_b) = (case_ref(a, "riyadh"), case_ref(b, "jeddah"));
-    let received = |case, name, eligibility| masar_verification::Received {
+    let received = |case, name, eligibility, documents| masar_verification::Received {
         case,
         applicant_name: name,
         national_id_masked: "1******008",
         received_at: Utc::now(),
         policy_version: 3,
         eligibility,
+        documents,
     };
     let mut tx = db.begin().await.unwrap();
-    store.receive(&mut tx, a, received(&case_a, "A", &unclear)).await.unwrap();
-    store.receive(&mut tx, a, received(&case_a, "A", &unclear)).await.unwrap();
-    store.receive(&mut tx, b, received(&case_b, "B", &[])).await.unwrap();
+    store.receive(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.unwrap();
+    store.receive(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.unwrap();
+    store.receive(&mut tx, b, received(&case_b, "B", &[], &[])).await.unwrap();
     tx.commit().await.unwrap();
     let pending = store.pending("nuzul", Some("riyadh")).await.unwrap();
     assert_eq!((pending[0].policy_version, pending[0].eligibility.as_slice()), (3, unclear.as_slice()));
+    assert_eq!(pending[0].documents, first_deed);
     assert_eq!(store.pending("nuzul", Some("riyadh")).await.unwrap().len(), 1);
     assert_eq!(store.pending("nuzul", None).await.unwrap().len(), 2);
     assert!(store.pending("hayat", None).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
-    // a request that was not returned cannot be reopened
-    assert!(store.reopen(&mut tx, a, received(&case_a, "A", &unclear)).await.is_err());
-    let returned = serde_json::json!({"missing_items": ["deed"]});
     let (submitted, pm) = (CaseStatus::Submitted, "nuzul.pm");
+    // a request that was not returned cannot be reopened
+    assert!(store.reopen(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.is_err());
+    let rejected = DocumentReview::Rejected;
+    assert!(store.review_document(&mut tx, a, "ownership_deed", rejected, "illegible", pm).await.unwrap());
+    assert!(!store.review_document(&mut tx, a, "tenancy_contract", rejected, "x", pm).await.unwrap());
+    let reviewed = store.case_in(&mut tx, a).await.unwrap().unwrap().documents;
+    assert_eq!((reviewed[0].review, reviewed[0].reason.as_str()), (rejected, "illegible"));
+    let returned = serde_json::json!({"missing_items": ["deed"]});
     let first = store.decide(&mut tx, a, submitted, CaseStatus::ReturnedForCompletion, pm, returned.clone());
     assert!(first.await.unwrap());
     // a second outcome based on the same stale read changes nothing
     assert!(!store.decide(&mut tx, a, submitted, CaseStatus::Verified, pm, returned).await.unwrap());
     let met = [RuleOutcome { verdict: Verdict::Met, ..unclear[0].clone() }];
-    store.reopen(&mut tx, a, received(&case_a, "A", &met)).await.unwrap();
+    // resubmitted without a new deed: the rejection stands
+    store.reopen(&mut tx, a, received(&case_a, "A", &met, &first_deed)).await.unwrap();
     let reopened = store.case_in(&mut tx, a).await.unwrap().unwrap();
     assert_eq!((reopened.status, reopened.eligibility.as_slice()), (CaseStatus::Submitted, met.as_slice()));
+    assert_eq!(reopened.documents[0].review, rejected);
+    // a replaced deed is reviewed afresh
+    let second_deed = [deed(Uuid::new_v4(), DocumentReview::Pending)];
+    assert!(
+        store
+            .decide(&mut tx, a, submitted, CaseStatus::ReturnedForCompletion, pm, serde_json::json!({}))
+            .await
+            .unwrap()
+    );
+    store.reopen(&mut tx, a, received(&case_a, "A", &met, &second_deed)).await.unwrap();
+    assert_eq!(store.case_in(&mut tx, a).await.unwrap().unwrap().documents, second_deed);
+    store.accept_unreviewed_documents(&mut tx, a, pm).await.unwrap();
+    let accepted = store.case_in(&mut tx, a).await.unwrap().unwrap().documents;
+    assert_eq!((accepted[0].review, accepted[0].reviewed_by.as_deref()), (DocumentReview::Accepted, Some(pm)));
     tx.commit().await.unwrap();
 }
 

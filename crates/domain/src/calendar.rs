@@ -87,6 +87,12 @@ fn serialize_display<S: serde::Serializer>(value: &impl fmt::Display, s: S) -> R
 }
 
 /// Reads a Gregorian `YYYY-MM-DD` (Arabic-Indic digits accepted).
+/// The day it is in Saudi Arabia (UTC+3 all year, no daylight saving) at an
+/// instant: submission days, expiry checks and promised dates follow it, not UTC.
+pub fn saudi_day(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    (at + chrono::Duration::hours(3)).date_naive()
+}
+
 pub fn parse_gregorian(text: &str) -> Result<NaiveDate, InvalidDate> {
     let folded = crate::identity::fold_digits(text.trim());
     NaiveDate::parse_from_str(&folded, "%Y-%m-%d").map_err(|_| InvalidDate(text.to_owned()))
@@ -150,5 +156,12 @@ mod tests {
             serde_json::to_value(d).unwrap(),
             serde_json::json!({"gregorian": "2019-10-30", "hijri": "1441-03-02"})
         );
+    }
+
+    #[test]
+    fn the_saudi_day_starts_at_21_utc() {
+        let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert_eq!(saudi_day(at("2026-11-22T20:59:59Z")).to_string(), "2026-11-22");
+        assert_eq!(saudi_day(at("2026-11-22T21:00:00Z")).to_string(), "2026-11-23");
     }
 }

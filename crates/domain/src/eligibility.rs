@@ -275,6 +275,45 @@ impl Condition {
         }
     }
 
+    /// The asked facts this condition lacks to be judged, each entry a choice
+    /// (any one of its facts will do, as inside `any`). A derived fact stands
+    /// for its missing inputs; a missing history is no gap.
+    pub fn missing_facts(&self, facts: &Facts) -> Vec<Vec<String>> {
+        let mut missing: Vec<Vec<String>> = Vec::new();
+        match self {
+            Self::Any(conditions) => {
+                let mut choice: Vec<String> = Vec::new();
+                for fact in conditions.iter().flat_map(|c| c.missing_facts(facts)).flatten() {
+                    if !choice.contains(&fact) {
+                        choice.push(fact);
+                    }
+                }
+                if !choice.is_empty() && self.evaluate(facts) == Verdict::Unknown {
+                    missing.push(choice);
+                }
+            }
+            Self::All(conditions) => {
+                for entry in conditions.iter().flat_map(|c| c.missing_facts(facts)) {
+                    if !missing.contains(&entry) {
+                        missing.push(entry);
+                    }
+                }
+            }
+            leaf => {
+                let name = leaf.fields()[0];
+                if facts.get(name).is_some() || name.starts_with("history.") {
+                    return missing;
+                }
+                let asked = match fact_definition(name) {
+                    Some(definition) if definition.derived => definition.inputs,
+                    _ => std::slice::from_ref(&name),
+                };
+                missing.extend(asked.iter().filter(|f| facts.get(f).is_none()).map(|f| vec![(*f).to_owned()]));
+            }
+        }
+        missing
+    }
+
     /// Every fact name the condition mentions.
     pub fn fields(&self) -> Vec<&str> {
         match self {
@@ -316,6 +355,10 @@ pub struct RuleOutcome {
     pub rule: String,
     pub verdict: Verdict,
     pub explanation: Bilingual,
+    /// The asked facts the rule could not be judged without (for an unknown
+    /// verdict); each entry is a choice, any one of its facts will do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_facts: Vec<Vec<String>>,
 }
 
 /// The rules' results taken together.
@@ -460,9 +503,32 @@ mod tests {
 
     #[test]
     fn overall_is_not_met_if_any_rule_fails() {
-        let outcome = |verdict| RuleOutcome { rule: "r".into(), verdict, explanation: Bilingual::new("", "") };
+        let outcome = |verdict| RuleOutcome {
+            rule: "r".into(),
+            verdict,
+            explanation: Bilingual::new("", ""),
+            missing_facts: Vec::new(),
+        };
         assert_eq!(overall(&[outcome(Verdict::Met), outcome(Verdict::Unknown)]), Verdict::Unknown);
         assert_eq!(overall(&[outcome(Verdict::Unknown), outcome(Verdict::NotMet)]), Verdict::NotMet);
         assert_eq!(overall(&[outcome(Verdict::Met)]), Verdict::Met);
+    }
+
+    #[test]
+    fn missing_facts_name_inputs_and_choices() {
+        let known = facts(&[("household.monthly_income", FactValue::Number(3000.0))]);
+        let per_member = below("household.income_per_member", 1500.0);
+        assert_eq!(per_member.missing_facts(&known), vec![vec!["household.members".to_owned()]]);
+        let tenure = Condition::Any(vec![
+            Condition::Equals { field: "home.ownership".into(), value: FactValue::Text("owned".into()) },
+            Condition::Equals { field: "home.landlord_consent".into(), value: FactValue::Flag(true) },
+        ]);
+        assert_eq!(
+            tenure.missing_facts(&known),
+            vec![vec!["home.ownership".to_owned(), "home.landlord_consent".to_owned()]]
+        );
+        let owner = facts(&[("home.ownership", FactValue::Text("owned".into()))]);
+        assert!(tenure.missing_facts(&owner).is_empty());
+        assert!(below("history.months_since_same_service_approved", 36.0).missing_facts(&known).is_empty());
     }
 }

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod eligibility;
 pub mod identity;
 pub mod policy;
+pub mod review;
 pub mod text;
 pub mod vocabulary;
 
@@ -17,5 +18,6 @@ pub use directory::{Association, Directory, DirectoryError, StaffMember};
 pub use eligibility::{Condition, FactValue, Facts, RuleOutcome, Verdict};
 pub use identity::{InvalidMobile, InvalidNationalId, NationalId, SaudiMobile};
 pub use policy::{DocumentValidity, PolicyPack};
+pub use review::{DocumentReview, ReviewedDocument, missing_for_completion};
 pub use text::{Bilingual, FieldError, Language};
 pub use vocabulary::{ActorRole, Channel, Recommendation, UnknownTerm, Vote};

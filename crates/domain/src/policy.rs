@@ -3,7 +3,7 @@
 //! file, not new code. Parsing reports every problem with its location.
 
 use crate::calendar::{DualDate, HijriDate, parse_gregorian};
-use crate::eligibility::{Condition, FactKind, FactQuestion, FactValue, Facts, RuleOutcome, fact_definition};
+use crate::eligibility::{Condition, FactKind, FactQuestion, FactValue, Facts, RuleOutcome, Verdict, fact_definition};
 use crate::text::{Bilingual, FieldError};
 use crate::vocabulary::{ActorRole, Channel};
 use chrono::NaiveDate;
@@ -173,10 +173,11 @@ impl PolicyPack {
     /// Every rule of this service type, judged on these facts.
     pub fn evaluate(&self, service_type: &str, facts: &Facts) -> Vec<RuleOutcome> {
         self.rules_for(service_type)
-            .map(|rule| RuleOutcome {
-                rule: rule.code.clone(),
-                verdict: rule.condition.evaluate(facts),
-                explanation: rule.explanation.clone(),
+            .map(|rule| {
+                let verdict = rule.condition.evaluate(facts);
+                let missing_facts =
+                    if verdict == Verdict::Unknown { rule.condition.missing_facts(facts) } else { Vec::new() };
+                RuleOutcome { rule: rule.code.clone(), verdict, explanation: rule.explanation.clone(), missing_facts }
             })
             .collect()
     }

@@ -346,6 +346,13 @@ impl Row {
         })
     }
 
+    pub fn optional_text(&self, column: &str) -> Result<Option<String>, DbError> {
+        Ok(match self {
+            Self::Postgres(row) => row.try_get(column)?,
+            Self::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+
     /// A text column read through a domain parser, e.g. `row.parsed("status", CaseStatus::parse)`.
     pub fn parsed<T, E: std::fmt::Display>(
         &self,

@@ -168,6 +168,16 @@ impl From<prost::DecodeError> for HandlerError {
     }
 }
 
+/// Staff's own words (as typed) and the policy's (in each language), as one
+/// list per language: what an event tells the beneficiary.
+pub fn listed(typed: &[String], explained: &[masar_proto::events::v1::Bilingual]) -> masar_domain::Bilingual {
+    let join = |separator: &str, pick: fn(&masar_proto::events::v1::Bilingual) -> &str| {
+        let items = typed.iter().map(String::as_str).chain(explained.iter().map(pick));
+        items.map(|i| i.trim().trim_end_matches('.')).filter(|i| !i.is_empty()).collect::<Vec<_>>().join(separator)
+    };
+    masar_domain::Bilingual::new(join("، ", |b| b.ar.as_str()), join("; ", |b| b.en.as_str()))
+}
+
 /// The case an event is about and its request id. An event without a
 /// valid case can never be applied, so it is rejected (dead-lettered).
 pub fn event_case(case: Option<CaseRef>) -> Result<(Uuid, CaseRef), HandlerError> {

@@ -3,7 +3,7 @@
 use crate::attachments::{DocumentStore, inspect};
 use crate::store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
-use masar_domain::calendar::parse_gregorian;
+use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::read_answers;
 use masar_domain::policy::DocumentValidity;
 use masar_domain::{
@@ -118,7 +118,7 @@ fn validate(
             language: Language::from_tag(&applicant.preferred_language),
             description: input.description.trim().to_owned(),
             submitted_at,
-            expected_decision_on: pack.expected_decision_on(submitted_at.date_naive()),
+            expected_decision_on: pack.expected_decision_on(saudi_day(submitted_at)),
             policy_version: pack.version,
             facts,
         }),
@@ -315,7 +315,7 @@ impl Intake {
             .map_err(|problems| errors.extend(problems))
             .unwrap_or_default();
         let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
-        errors.extend(document_problems(pack, &stored.service_type, &documents, now.date_naive()));
+        errors.extend(document_problems(pack, &stored.service_type, &documents, saudi_day(now)));
         errors.extend(attestation_problem(pack, submission.attested, submission.attestation_version));
         if !errors.is_empty() {
             return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
@@ -365,7 +365,7 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::DraftRequest>, Status> {
         let staff = submitter(&self.directory, &request)?;
         let now = Utc::now();
-        let pack = self.policy_in_force(request.get_ref().association.trim(), now.date_naive()).await?;
+        let pack = self.policy_in_force(request.get_ref().association.trim(), saudi_day(now)).await?;
         let new = validate(pack.as_ref(), request.get_ref(), now)?;
         let pack = pack.expect("validate refuses a request without a policy");
         if let Some(staff) = &staff
@@ -474,7 +474,7 @@ impl IntakeService for Intake {
         }
         let now = Utc::now();
         // Judged by the version in force on the day of submission, which may be newer than the draft's.
-        let pack = self.policy_in_force(&stored.association, now.date_naive()).await?.ok_or_else(request_not_found)?;
+        let pack = self.policy_in_force(&stored.association, saudi_day(now)).await?.ok_or_else(request_not_found)?;
         let input = request.get_ref();
         let submission = Submission {
             answers: &HashMap::new(),
@@ -485,7 +485,7 @@ impl IntakeService for Intake {
         let submitted = StoredRequest {
             status: CaseStatus::Submitted,
             submitted_at: now,
-            expected_decision_on: pack.expected_decision_on(now.date_naive()),
+            expected_decision_on: pack.expected_decision_on(saudi_day(now)),
             policy_version: pack.version,
             facts: completed.facts,
             ..stored
@@ -538,7 +538,7 @@ impl IntakeService for Intake {
             attestation_version: &input.attestation_version,
         };
         let completed = self.complete(&stored, &pack, submission, &staff, now).await?;
-        let expected = pack.expected_decision_on(now.date_naive());
+        let expected = pack.expected_decision_on(saudi_day(now));
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         // Conditional on the status, so of two concurrent resubmissions one wins.
         if !self
@@ -596,6 +596,7 @@ impl IntakeService for Intake {
             expected_decision_on_hijri: DualDate::new(stored.expected_decision_on).hijri.to_string(),
             policy_version: stored.policy_version,
             documents: documents.iter().map(document_reply).collect(),
+            submitted_on_hijri: DualDate::new(saudi_day(stored.submitted_at)).hijri.to_string(),
         }))
     }
 
@@ -613,6 +614,7 @@ impl IntakeService for Intake {
                     actor_role: e.actor_role.to_string(),
                     at: Some(masar_proto::timestamp(e.at)),
                     note: e.note,
+                    on_hijri: DualDate::new(saudi_day(e.at)).hijri.to_string(),
                 })
                 .collect(),
         }))
@@ -621,7 +623,7 @@ impl IntakeService for Intake {
     async fn get_policy(&self, request: Request<api::GetPolicyRequest>) -> Result<Response<api::Policy>, Status> {
         let input = request.get_ref();
         let on = match input.on.trim() {
-            "" => Utc::now().date_naive(),
+            "" => saudi_day(Utc::now()),
             text => parse_gregorian(text)
                 .map_err(|_| Problem::invalid(vec![invalid_date("on")]).into_status(Code::InvalidArgument))?,
         };

@@ -1,6 +1,7 @@
 //! Intake's data: service requests and their timelines.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use masar_domain::calendar::{saudi_day, whole_months_between};
 use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use uuid::Uuid;
@@ -208,7 +209,7 @@ impl IntakeStore {
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(masar_domain::calendar::whole_months_between(row.time("at")?.date_naive(), now.date_naive())))
+        Ok(Some(whole_months_between(saudi_day(row.time("at")?), saudi_day(now))))
     }
 
     pub async fn request(&self, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {

@@ -2,9 +2,9 @@
 //! the later stages.
 
 use crate::store::{IntakeStore, TimelineEntry};
-use masar_domain::{ActorRole, CaseStatus};
+use masar_domain::{ActorRole, Bilingual, CaseStatus};
 use masar_platform::db::Tx;
-use masar_platform::messaging::{EventHandler, HandlerError, event_case};
+use masar_platform::messaging::{EventHandler, HandlerError, event_case, listed};
 use masar_platform::queue::Message;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
@@ -31,10 +31,12 @@ struct Step {
     actor: Option<events::Actor>,
     at: Option<prost_types::Timestamp>,
     status: CaseStatus,
-    note: String,
+    /// Shown to the beneficiary in their language.
+    note: Bilingual,
 }
 
 fn step(message: &Message) -> Result<Step, HandlerError> {
+    let none = || Bilingual::new("", "");
     let payload = message.payload.as_slice();
     Ok(match message.event_type.as_str() {
         event_type::REQUEST_RETURNED => {
@@ -44,12 +46,12 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.returned_at,
                 status: CaseStatus::ReturnedForCompletion,
-                note: e.missing_items.join(", "),
+                note: listed(&e.missing_items, &e.missing),
             }
         }
         event_type::REQUEST_VERIFIED => {
             let e = events::RequestVerified::decode(payload)?;
-            Step { case: e.case, actor: e.actor, at: e.verified_at, status: CaseStatus::Verified, note: String::new() }
+            Step { case: e.case, actor: e.actor, at: e.verified_at, status: CaseStatus::Verified, note: none() }
         }
         event_type::REQUEST_INELIGIBLE => {
             let e = events::RequestIneligible::decode(payload)?;
@@ -58,7 +60,7 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.decided_at,
                 status: CaseStatus::Ineligible,
-                note: e.reasons.join(", "),
+                note: listed(&e.reasons, &e.rule_explanations),
             }
         }
         event_type::RESEARCHER_ASSIGNED => {
@@ -68,7 +70,7 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.assigned_at,
                 status: CaseStatus::ResearcherAssigned,
-                note: String::new(),
+                note: none(),
             }
         }
         event_type::FIELD_VISIT_RECORDED => {
@@ -78,18 +80,12 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.visited_at,
                 status: CaseStatus::FieldVisitRecorded,
-                note: String::new(),
+                note: none(),
             }
         }
         event_type::RESEARCH_RECOMMENDED => {
             let e = events::ResearchRecommended::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.recommended_at,
-                status: CaseStatus::Recommended,
-                note: String::new(),
-            }
+            Step { case: e.case, actor: e.actor, at: e.recommended_at, status: CaseStatus::Recommended, note: none() }
         }
         event_type::CASE_SCHEDULED => {
             let e = events::CaseScheduled::decode(payload)?;
@@ -98,13 +94,13 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.scheduled_at,
                 status: CaseStatus::OnCommitteeAgenda,
-                note: String::new(),
+                note: none(),
             }
         }
         event_type::COMMITTEE_DECIDED => {
             let e = events::CommitteeDecided::decode(payload)?;
             let status = CaseStatus::parse(&e.decision).map_err(|err| HandlerError::Reject(err.to_string()))?;
-            Step { case: e.case, actor: e.actor, at: e.decided_at, status, note: e.reasons.join(", ") }
+            Step { case: e.case, actor: e.actor, at: e.decided_at, status, note: listed(&e.reasons, &[]) }
         }
         other => return Err(HandlerError::Reject(format!("intake does not consume {other}"))),
     })
@@ -115,12 +111,18 @@ impl EventHandler for TimelineProjection {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
         let step = step(message)?;
         let (request_id, _) = event_case(step.case)?;
-        if self.store.request_in(tx, request_id).await?.is_none() {
+        let Some(request) = self.store.request_in(tx, request_id).await? else {
             return Err(HandlerError::Reject(format!("no request {request_id} in intake")));
-        }
+        };
         let actor_role = step.actor.and_then(|a| ActorRole::parse(&a.role).ok()).unwrap_or(ActorRole::System);
         let at = masar_proto::to_datetime(step.at.as_ref());
-        let entry = TimelineEntry::new(message.event_id, step.status, actor_role, at, step.note);
+        let entry = TimelineEntry::new(
+            message.event_id,
+            step.status,
+            actor_role,
+            at,
+            step.note.in_language(request.language).to_owned(),
+        );
         self.store.record(tx, request_id, &entry).await?;
         Ok(())
     }

@@ -13,7 +13,7 @@ pub use store::{NotificationStore, StoredMessage};
 use masar_domain::{Bilingual, DualDate, Language};
 use masar_platform::CancellationToken;
 use masar_platform::db::{Db, DbError, Tx};
-use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case, listed};
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -64,7 +64,7 @@ fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, Bilin
     Ok(match message.event_type.as_str() {
         event_type::REQUEST_RETURNED => {
             let e = events::RequestReturned::decode(payload)?;
-            (e.case, String::new(), listed(&e.missing_items, &[]))
+            (e.case, String::new(), listed(&e.missing_items, &e.missing))
         }
         event_type::REQUEST_VERIFIED => (events::RequestVerified::decode(payload)?.case, String::new(), none()),
         event_type::REQUEST_INELIGIBLE => {
@@ -81,15 +81,6 @@ fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, Bilin
         }
         other => return Err(HandlerError::Reject(format!("notification does not handle {other}"))),
     })
-}
-
-/// Staff's own words (as typed) and the policy's (in the reader's language), as one list.
-fn listed(typed: &[String], explained: &[events::Bilingual]) -> Bilingual {
-    let join = |separator: &str, pick: fn(&events::Bilingual) -> &str| {
-        let items = typed.iter().map(String::as_str).chain(explained.iter().map(pick));
-        items.map(|i| i.trim().trim_end_matches('.')).filter(|i| !i.is_empty()).collect::<Vec<_>>().join(separator)
-    };
-    Bilingual::new(join("، ", |b| b.ar.as_str()), join("; ", |b| b.en.as_str()))
 }
 
 /// The promised reply date in both calendars, Hijri first for Arabic readers.

@@ -1,16 +1,18 @@
 //! The verification gRPC service: the project manager's queue and outcomes.
 
-use crate::store::{VerificationCase, VerificationStore};
-use chrono::Utc;
+use crate::store::{CaseDocument, VerificationCase, VerificationStore};
+use chrono::{NaiveDate, Utc};
+use masar_domain::calendar::saudi_day;
 use masar_domain::eligibility::overall;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, Verdict};
+use masar_domain::{
+    ActorRole, Bilingual, CaseStatus, Directory, DocumentReview, DualDate, FieldError, Verdict, missing_for_completion,
+};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::verification::v1::{self as api, verification_service_server::VerificationService};
-use prost::Message as _;
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 
@@ -23,6 +25,56 @@ pub struct Verification {
 /// The explanations of the rules the case clearly does not meet.
 fn failed_rules(case: &VerificationCase) -> Vec<&Bilingual> {
     case.eligibility.iter().filter(|o| o.verdict == Verdict::NotMet).map(|o| &o.explanation).collect()
+}
+
+/// The documents that stand in the way of verifying: rejected, or expired at submission.
+fn refused_documents(case: &VerificationCase) -> Vec<&Bilingual> {
+    case.documents.iter().filter(|d| d.review.is_refusal()).map(|d| &d.name).collect()
+}
+
+/// One precondition failure naming each item, in both languages.
+fn blocked_by(ar: &str, en: &str, items: &[&Bilingual]) -> Status {
+    Problem::new(Bilingual::new(
+        format!("{ar}: {}", items.iter().map(|r| r.ar.as_str()).collect::<Vec<_>>().join("؛ ")),
+        format!("{en}: {}", items.iter().map(|r| r.en.as_str()).collect::<Vec<_>>().join("; ")),
+    ))
+    .into_status(Code::FailedPrecondition)
+}
+
+fn hijri_or_empty(day: Option<NaiveDate>) -> String {
+    day.map(|d| DualDate::new(d).hijri.to_string()).unwrap_or_default()
+}
+
+fn document_reply(d: CaseDocument) -> api::CaseDocument {
+    api::CaseDocument {
+        issued_on_hijri: hijri_or_empty(d.issued_on),
+        expires_on_hijri: hijri_or_empty(d.expires_on),
+        issued_on: d.issued_on.map(|day| day.to_string()).unwrap_or_default(),
+        expires_on: d.expires_on.map(|day| day.to_string()).unwrap_or_default(),
+        document: d.document,
+        name_ar: d.name.ar,
+        name_en: d.name.en,
+        attachment_id: d.attachment_id.to_string(),
+        content_type: d.content_type,
+        size_bytes: d.size_bytes,
+        sha256: d.sha256,
+        review: d.review.to_string(),
+        reason: d.reason,
+        reviewed_by: d.reviewed_by.unwrap_or_default(),
+    }
+}
+
+/// What an outcome hands on: its event, and for a return what the beneficiary is told is missing.
+struct Outcome {
+    event_type: &'static str,
+    payload: Vec<u8>,
+    missing: Vec<Bilingual>,
+}
+
+impl Outcome {
+    fn event(event_type: &'static str, event: impl prost::Message) -> Self {
+        Self { event_type, payload: event.encode_to_vec(), missing: Vec::new() }
+    }
 }
 
 /// Non-empty, trimmed entries of a list the caller filled in.
@@ -39,7 +91,7 @@ impl Verification {
         request_id: &str,
         to: CaseStatus,
         mut detail: serde_json::Value,
-        event: impl FnOnce(&VerificationCase, events::Actor) -> Result<(&'static str, Vec<u8>), Status>,
+        outcome: impl FnOnce(&VerificationCase, events::Actor) -> Result<Outcome, Status>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
         let staff = Staff::from_request(&self.directory, request)?;
         staff.require_role(&[ActorRole::ProjectManager])?;
@@ -54,13 +106,19 @@ impl Verification {
             ))
             .into_status(Code::FailedPrecondition)
         })?;
+        let actor = events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() };
+        let outcome = outcome(&case, actor)?;
         detail["policy_version"] = case.policy_version.into();
+        if !outcome.missing.is_empty() {
+            detail["missing"] = serde_json::to_value(&outcome.missing).map_err(internal)?;
+        }
         if !self.store.decide(&mut tx, request_id, case.status, to, &staff.username, detail).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
-        let actor = events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() };
-        let (kind, payload) = event(&case, actor)?;
-        self.outbox.append_encoded(&mut tx, kind, payload).await.map_err(internal)?;
+        if to == CaseStatus::Verified {
+            self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await.map_err(internal)?;
+        }
+        self.outbox.append_encoded(&mut tx, outcome.event_type, outcome.payload).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %request_id, outcome = %to, "verification outcome recorded");
@@ -68,6 +126,7 @@ impl Verification {
             request_id: request_id.to_string(),
             status: to.to_string(),
             policy_version: case.policy_version,
+            missing: outcome.missing.into_iter().map(|m| api::MissingItem { ar: m.ar, en: m.en }).collect(),
         }))
     }
 }
@@ -93,7 +152,9 @@ impl VerificationService for Verification {
                     applicant_name: c.applicant_name,
                     national_id_masked: c.national_id_masked,
                     status: c.status.to_string(),
+                    received_on_hijri: DualDate::new(saudi_day(c.received_at)).hijri.to_string(),
                     received_at: Some(masar_proto::timestamp(c.received_at)),
+                    documents: c.documents.into_iter().map(document_reply).collect(),
                     policy_version: c.policy_version,
                     eligibility_verdict: overall(&c.eligibility).as_str().to_owned(),
                     eligibility: c
@@ -111,6 +172,85 @@ impl VerificationService for Verification {
         }))
     }
 
+    async fn review_document(
+        &self,
+        request: Request<api::ReviewDocumentRequest>,
+    ) -> Result<Response<api::CaseDocument>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(&[ActorRole::ProjectManager])?;
+        let input = request.get_ref();
+        let request_id = parse_uuid("request_id", &input.request_id)?;
+        let reason = input.reason.trim();
+        let mut errors = Vec::new();
+        let review = match DocumentReview::parse(&input.review) {
+            Ok(review @ DocumentReview::Accepted) => Some(review),
+            Ok(review @ DocumentReview::Rejected) if !reason.is_empty() => Some(review),
+            Ok(DocumentReview::Rejected) => {
+                errors.push(FieldError::new(
+                    "reason",
+                    Bilingual::new("اذكر سبب رفض المستند", "Say why the document is rejected"),
+                ));
+                None
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    "review",
+                    Bilingual::new("المراجعة إما accepted أو rejected", "The review is either accepted or rejected"),
+                ));
+                None
+            }
+        };
+        let Some(review) = review.filter(|_| errors.is_empty()) else {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        };
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&case.association, &case.branch)?;
+        if case.status != CaseStatus::Submitted {
+            return Err(Problem::new(Bilingual::new(
+                format!("تراجع المستندات قبل البت في الطلب (حالته: {})", case.status.describe().ar),
+                format!("Documents are reviewed before the request is decided (it is '{}')", case.status.describe().en),
+            ))
+            .into_status(Code::FailedPrecondition));
+        }
+        let document = input.document.trim();
+        let Some(current) = case.documents.iter().find(|d| d.document == document) else {
+            return Err(Problem::invalid(vec![FieldError::new(
+                "document",
+                Bilingual::new("لا يحمل الطلب هذا المستند", "The request carries no such document"),
+            )])
+            .into_status(Code::NotFound));
+        };
+        if current.review == DocumentReview::ExpiredAtSubmission && review == DocumentReview::Accepted {
+            return Err(Problem::new(Bilingual::new(
+                format!("{} كان منتهي الصلاحية وقت التقديم فلا يقبل؛ أعد الطلب لاستكماله", current.name.ar),
+                format!(
+                    "{} had expired at submission and cannot be accepted; return the request for a valid one",
+                    current.name.en
+                ),
+            ))
+            .into_status(Code::FailedPrecondition));
+        }
+        let reason = if review == DocumentReview::Rejected { reason } else { "" };
+        if !self
+            .store
+            .review_document(&mut tx, request_id, document, review, reason, &staff.username)
+            .await
+            .map_err(internal)?
+        {
+            return Err(changed_meanwhile());
+        }
+        tx.commit().await.map_err(internal)?;
+        tracing::info!(request_id = %request_id, document, review = %review, "document reviewed");
+        let reviewed = CaseDocument {
+            review,
+            reason: reason.to_owned(),
+            reviewed_by: Some(staff.username.clone()),
+            ..current.clone()
+        };
+        Ok(Response::new(document_reply(reviewed)))
+    }
+
     async fn accept_request(
         &self,
         request: Request<api::AcceptRequestRequest>,
@@ -121,17 +261,19 @@ impl VerificationService for Verification {
             // A rule the request clearly fails cannot be waved through; an unclear one is the manager's call.
             let failed = failed_rules(case);
             if !failed.is_empty() {
-                return Err(Problem::new(Bilingual::new(
-                    format!(
-                        "الطلب لا يستوفي شروط الأهلية: {}",
-                        failed.iter().map(|r| r.ar.as_str()).collect::<Vec<_>>().join("؛ ")
-                    ),
-                    format!(
-                        "The request does not meet the eligibility rules: {}",
-                        failed.iter().map(|r| r.en.as_str()).collect::<Vec<_>>().join("; ")
-                    ),
-                ))
-                .into_status(Code::FailedPrecondition));
+                return Err(blocked_by(
+                    "الطلب لا يستوفي شروط الأهلية",
+                    "The request does not meet the eligibility rules",
+                    &failed,
+                ));
+            }
+            let refused = refused_documents(case);
+            if !refused.is_empty() {
+                return Err(blocked_by(
+                    "مستندات مرفوضة أو منتهية يلزم استكمالها أولاً",
+                    "Rejected or expired documents must be completed first",
+                    &refused,
+                ));
             }
             let event = events::RequestVerified {
                 case: Some(case.case_ref()),
@@ -140,7 +282,7 @@ impl VerificationService for Verification {
                 note,
                 policy_version: case.policy_version,
             };
-            Ok((event_type::REQUEST_VERIFIED, event.encode_to_vec()))
+            Ok(Outcome::event(event_type::REQUEST_VERIFIED, event))
         })
         .await
     }
@@ -149,30 +291,34 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::ReturnForCompletionRequest>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
-        let missing = cleaned(&request.get_ref().missing_items);
-        if missing.is_empty() {
-            return Err(Problem::invalid(vec![FieldError::new(
-                "missing_items",
-                Bilingual::new(
-                    "حدد ما ينقص الطلب ليعرف المستفيد ما يستكمله",
-                    "Say what is missing so the beneficiary knows what to complete",
-                ),
-            )])
-            .into_status(Code::InvalidArgument));
-        }
+        let typed = cleaned(&request.get_ref().missing_items);
         let note = request.get_ref().note.trim().to_owned();
         let request_id = request.get_ref().request_id.clone();
-        let detail = serde_json::json!({ "missing_items": missing, "note": note });
+        let detail = serde_json::json!({ "missing_items": typed, "note": note });
         self.decide(&request, &request_id, CaseStatus::ReturnedForCompletion, detail, |case, actor| {
+            // Exactly what is missing, from the reviews and the unclear rules, unless the manager says more.
+            let reviewed: Vec<_> = case.documents.iter().map(CaseDocument::reviewed).collect();
+            let missing = missing_for_completion(&reviewed, &case.eligibility);
+            if typed.is_empty() && missing.is_empty() {
+                return Err(Problem::invalid(vec![FieldError::new(
+                    "missing_items",
+                    Bilingual::new(
+                        "لا ينقص الطلب شيء ظاهر؛ حدد ما ينقصه ليعرف المستفيد ما يستكمله",
+                        "Nothing is visibly missing; say what is, so the beneficiary knows what to complete",
+                    ),
+                )])
+                .into_status(Code::InvalidArgument));
+            }
             let event = events::RequestReturned {
                 case: Some(case.case_ref()),
                 actor: Some(actor),
                 returned_at: Some(masar_proto::timestamp(Utc::now())),
-                missing_items: missing,
+                missing_items: typed,
                 note,
                 policy_version: case.policy_version,
+                missing: missing.iter().map(|m| events::Bilingual { ar: m.ar.clone(), en: m.en.clone() }).collect(),
             };
-            Ok((event_type::REQUEST_RETURNED, event.encode_to_vec()))
+            Ok(Outcome { missing, ..Outcome::event(event_type::REQUEST_RETURNED, event) })
         })
         .await
     }
@@ -205,7 +351,7 @@ impl VerificationService for Verification {
                 policy_version: case.policy_version,
                 rule_explanations,
             };
-            Ok((event_type::REQUEST_INELIGIBLE, event.encode_to_vec()))
+            Ok(Outcome::event(event_type::REQUEST_INELIGIBLE, event))
         })
         .await
     }

@@ -5,9 +5,10 @@
 mod grpc;
 mod store;
 
-pub use store::{Received, VerificationCase, VerificationStore};
+pub use store::{CaseDocument, Received, VerificationCase, VerificationStore};
 
-use masar_domain::Facts;
+use masar_domain::calendar::{parse_gregorian, saudi_day};
+use masar_domain::{Bilingual, DocumentReview, Facts, PolicyPack};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
 use masar_platform::policies::PolicyBook;
@@ -78,13 +79,16 @@ impl EventHandler for IncomingRequests {
             .map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
         let eligibility =
             pack.evaluate(&case.service_type, &facts.with_derived(event.months_since_same_service_approved));
+        let received_at = masar_proto::to_datetime(event.submitted_at.as_ref());
+        let documents = case_documents(&pack, &event.documents, saudi_day(received_at));
         let received = Received {
             case: &case,
             applicant_name: &event.applicant_name,
             national_id_masked: &event.national_id_masked,
-            received_at: masar_proto::to_datetime(event.submitted_at.as_ref()),
+            received_at,
             policy_version: event.policy_version,
             eligibility: &eligibility,
+            documents: &documents,
         };
         if event.resubmission {
             self.store.reopen(tx, request_id, received).await
@@ -92,4 +96,36 @@ impl EventHandler for IncomingRequests {
             self.store.receive(tx, request_id, received).await
         }
     }
+}
+
+/// The submitted documents, each named by the policy and flagged if its dates
+/// made it invalid on the day of submission.
+fn case_documents(
+    pack: &PolicyPack,
+    submitted: &[events::SubmittedDocument],
+    submitted_on: chrono::NaiveDate,
+) -> Vec<CaseDocument> {
+    let date = |text: &str| parse_gregorian(text).ok();
+    submitted
+        .iter()
+        .map(|d| {
+            let (issued_on, expires_on) = (date(&d.issued_on), date(&d.expires_on));
+            let kind = pack.document(&d.document);
+            CaseDocument {
+                document: d.document.clone(),
+                name: kind.map_or_else(|| Bilingual::new(&d.document, &d.document), |k| k.name.clone()),
+                attachment_id: d.attachment_id.parse().unwrap_or_default(),
+                content_type: d.content_type.clone(),
+                size_bytes: d.size_bytes,
+                sha256: d.sha256.clone(),
+                issued_on,
+                expires_on,
+                review: kind.map_or(DocumentReview::Pending, |k| {
+                    DocumentReview::on_receipt(k, issued_on, expires_on, submitted_on)
+                }),
+                reason: String::new(),
+                reviewed_by: None,
+            }
+        })
+        .collect()
 }

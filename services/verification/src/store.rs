@@ -1,7 +1,8 @@
 //! Verification's data: the cases it has received and their outcomes.
 
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
-use masar_domain::{CaseStatus, RuleOutcome};
+use masar_domain::{Bilingual, CaseStatus, DocumentReview, ReviewedDocument, RuleOutcome};
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::messaging::HandlerError;
 use masar_proto::events::v1::CaseRef;
@@ -25,6 +26,35 @@ pub struct VerificationCase {
     /// The policy version in force at submission, which the case is judged by.
     pub policy_version: u32,
     pub eligibility: Vec<RuleOutcome>,
+    /// Each required document as last submitted, with its review.
+    pub documents: Vec<CaseDocument>,
+}
+
+/// A required document of a case, as submitted, and where its review stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseDocument {
+    pub document: String,
+    pub name: Bilingual,
+    pub attachment_id: Uuid,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub issued_on: Option<NaiveDate>,
+    pub expires_on: Option<NaiveDate>,
+    pub review: DocumentReview,
+    pub reason: String,
+    pub reviewed_by: Option<String>,
+}
+
+impl CaseDocument {
+    pub fn reviewed(&self) -> ReviewedDocument {
+        ReviewedDocument {
+            document: self.document.clone(),
+            name: self.name.clone(),
+            review: self.review,
+            reason: self.reason.clone(),
+        }
+    }
 }
 
 /// What the stage learns of a (re)submitted request.
@@ -36,6 +66,8 @@ pub struct Received<'a> {
     pub received_at: DateTime<Utc>,
     pub policy_version: u32,
     pub eligibility: &'a [RuleOutcome],
+    /// Reviews start as `DocumentReview::on_receipt` decides.
+    pub documents: &'a [CaseDocument],
 }
 
 impl VerificationCase {
@@ -56,8 +88,47 @@ fn case(row: &Row) -> Result<VerificationCase, DbError> {
         received_at: row.time("received_at")?,
         policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
         eligibility: row.json("eligibility")?,
+        documents: Vec::new(),
     })
 }
+
+fn case_document(row: &Row) -> Result<CaseDocument, DbError> {
+    Ok(CaseDocument {
+        document: row.text("document")?,
+        name: Bilingual::new(row.text("name_ar")?, row.text("name_en")?),
+        attachment_id: row.uuid("attachment_id")?,
+        content_type: row.text("content_type")?,
+        size_bytes: u64::try_from(row.int("size_bytes")?).unwrap_or_default(),
+        sha256: row.text("sha256")?,
+        issued_on: row.optional_date("issued_on")?,
+        expires_on: row.optional_date("expires_on")?,
+        review: row.parsed("review", DocumentReview::parse)?,
+        reason: row.text("reason")?,
+        reviewed_by: row.optional_text("reviewed_by")?,
+    })
+}
+
+/// The documents query with a condition, as one static string.
+macro_rules! concat_documents_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT d.request_id, d.document, d.name_ar, d.name_en, d.attachment_id, d.content_type, d.size_bytes, ",
+            "d.sha256, d.issued_on, d.expires_on, d.review, d.reason, d.reviewed_by FROM case_documents d WHERE ",
+            $condition,
+            " ORDER BY d.document"
+        )
+    };
+}
+
+/// Keeps each document's review across a resubmission unless the beneficiary replaced it.
+const UPSERT_DOCUMENT: &str = "INSERT INTO case_documents (request_id, document, name_ar, name_en, attachment_id, \
+     content_type, size_bytes, sha256, issued_on, expires_on, review, reason) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     ON CONFLICT (request_id, document) DO UPDATE SET attachment_id = excluded.attachment_id, \
+     content_type = excluded.content_type, size_bytes = excluded.size_bytes, sha256 = excluded.sha256, \
+     issued_on = excluded.issued_on, expires_on = excluded.expires_on, review = excluded.review, \
+     reason = excluded.reason, reviewed_by = NULL, reviewed_at = NULL \
+     WHERE case_documents.attachment_id <> excluded.attachment_id";
 
 impl VerificationStore {
     pub fn new(db: Db) -> Self {
@@ -89,6 +160,33 @@ impl VerificationStore {
             .bind(eligibility_json(received.eligibility)),
         )
         .await?;
+        self.keep_documents(tx, request_id, received.documents).await
+    }
+
+    async fn keep_documents(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        documents: &[CaseDocument],
+    ) -> Result<(), HandlerError> {
+        for d in documents {
+            tx.execute(
+                Sql::new(UPSERT_DOCUMENT)
+                    .bind(request_id)
+                    .bind(&d.document)
+                    .bind(&d.name.ar)
+                    .bind(&d.name.en)
+                    .bind(d.attachment_id)
+                    .bind(&d.content_type)
+                    .bind(i64::try_from(d.size_bytes).unwrap_or(i64::MAX))
+                    .bind(&d.sha256)
+                    .bind(d.issued_on)
+                    .bind(d.expires_on)
+                    .bind(d.review.as_str())
+                    .bind(&d.reason),
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -111,13 +209,68 @@ impl VerificationStore {
             .bind(request_id),
         )
         .await?;
-        Ok(())
+        self.keep_documents(tx, request_id, received.documents).await
     }
 
     pub async fn case_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<VerificationCase>, DbError> {
         const SQL: &str = "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, \
              status, received_at, policy_version, eligibility FROM verification_cases WHERE request_id = $1";
-        tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(case).transpose()
+        let Some(mut found) =
+            tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(case).transpose()?
+        else {
+            return Ok(None);
+        };
+        const DOCUMENTS: &str = concat_documents_where!("d.request_id = $1");
+        let rows = tx.fetch_all(Sql::new(DOCUMENTS).bind(request_id)).await?;
+        found.documents = rows.iter().map(case_document).collect::<Result<_, _>>()?;
+        Ok(Some(found))
+    }
+
+    /// Records the reviewer's verdict on one document of a case still awaiting
+    /// verification; false if it no longer is, or has no such document.
+    pub async fn review_document(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        document: &str,
+        review: DocumentReview,
+        reason: &str,
+        reviewed_by: &str,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE case_documents SET review = $1, reason = $2, reviewed_by = $3, reviewed_at = $4 \
+                     WHERE request_id = $5 AND document = $6 \
+                     AND request_id IN (SELECT request_id FROM verification_cases WHERE status = $7)",
+                )
+                .bind(review.as_str())
+                .bind(reason)
+                .bind(reviewed_by)
+                .bind(Utc::now())
+                .bind(request_id)
+                .bind(document)
+                .bind(CaseStatus::Submitted.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Verifying a request confirms the documents nobody had looked at one by one.
+    pub async fn accept_unreviewed_documents(&self, tx: &mut Tx, request_id: Uuid, by: &str) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "UPDATE case_documents SET review = $1, reviewed_by = $2, reviewed_at = $3 \
+                 WHERE request_id = $4 AND review = $5",
+            )
+            .bind(DocumentReview::Accepted.as_str())
+            .bind(by)
+            .bind(Utc::now())
+            .bind(request_id)
+            .bind(DocumentReview::Pending.as_str()),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Requests awaiting verification in an association (and branch), oldest first.
@@ -135,7 +288,27 @@ impl VerificationStore {
                 .bind(CaseStatus::Submitted.as_str()),
             )
             .await?;
-        rows.iter().map(case).collect()
+        let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
+        const DOCUMENTS: &str = concat_documents_where!(
+            "d.request_id IN (SELECT request_id FROM verification_cases \
+             WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3)"
+        );
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(DOCUMENTS)
+                    .bind(association)
+                    .bind(branch.map(str::to_owned))
+                    .bind(CaseStatus::Submitted.as_str()),
+            )
+            .await?;
+        for row in &rows {
+            let request_id = row.uuid("request_id")?;
+            if let Some(case) = cases.iter_mut().find(|c| c.request_id == request_id) {
+                case.documents.push(case_document(row)?);
+            }
+        }
+        Ok(cases)
     }
 
     /// Records the project manager's outcome, only if the case is still in
