@@ -19,7 +19,8 @@ use masar_platform::messaging::Outbox;
 use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
-use secrecy::ExposeSecret;
+use masar_platform::sealing::Sealer;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -151,6 +152,35 @@ pub fn file_store(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::O
     })
 }
 
+/// The sealer of one-time passwords: `MASAR_SEALING_KEY`, or, embedded only,
+/// a key kept in `<data dir>/sealing.key` (made on first start, readable by the owner only).
+pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
+    let key = match (&settings.sealing_key, embedded) {
+        (Some(key), _) => key.clone(),
+        (None, false) => anyhow::bail!(
+            "set MASAR_SEALING_KEY (64 hex characters, the same for intake and notification; `openssl rand -hex 32`)"
+        ),
+        (None, true) => {
+            let path = settings.data_dir.join("sealing.key");
+            if !path.exists() {
+                std::fs::create_dir_all(&settings.data_dir)?;
+                write_owner_only(&path, Sealer::generate_key().expose_secret())?;
+            }
+            SecretString::from(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+        }
+    };
+    Sealer::from_hex(&key).context("MASAR_SEALING_KEY")
+}
+
+fn write_owner_only(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())?;
+    Ok(())
+}
+
 async fn embedded_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
     let path = settings.data_dir.join(format!("{}.db", role.schema()));
     Ok(Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await?)
@@ -265,6 +295,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     let directory = Arc::new(load_directory(settings)?);
     let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
     let files = file_store(settings)?;
+    let sealer = sealer(settings, true)?;
     let sms = sms_provider(settings)?;
     let shutdown = CancellationToken::new();
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
@@ -278,6 +309,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
             consumer: settings.consumer.clone(),
             outbox_poll: settings.outbox_poll,
             files: files.clone(),
+            sealer: sealer.clone(),
         };
         let listener = bind(role, settings, options.any_port, "127.0.0.1").await?;
         suite.addresses.push((role, listener.local_addr()?));
@@ -331,6 +363,7 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
         consumer: settings.consumer.clone(),
         outbox_poll: settings.outbox_poll,
         files: file_store(&settings)?,
+        sealer: sealer(&settings, false)?,
     };
     start_service(role, deps, sms_provider(&settings)?, listener, shutdown).await?
 }

@@ -11,6 +11,7 @@ pub use routes::router;
 
 use masar_platform::grpc::{TracedChannel, channel};
 use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;
+use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
 use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use masar_proto::research::v1::research_service_client::ResearchServiceClient;
@@ -20,6 +21,8 @@ use masar_proto::verification::v1::verification_service_client::VerificationServ
 #[derive(Clone)]
 pub struct Services {
     pub intake: IntakeServiceClient<TracedChannel>,
+    /// Intake's registry and accounts (the same process as `intake`).
+    pub beneficiaries: BeneficiaryServiceClient<TracedChannel>,
     pub verification: VerificationServiceClient<TracedChannel>,
     pub research: ResearchServiceClient<TracedChannel>,
     pub committee: CommitteeServiceClient<TracedChannel>,
@@ -37,8 +40,10 @@ pub struct Endpoints {
 
 impl Services {
     pub fn connect(endpoints: &Endpoints) -> Result<Self, tonic::transport::Error> {
+        let intake = channel(&endpoints.intake)?;
         Ok(Self {
-            intake: IntakeServiceClient::new(channel(&endpoints.intake)?),
+            beneficiaries: BeneficiaryServiceClient::new(intake.clone()),
+            intake: IntakeServiceClient::new(intake),
             verification: VerificationServiceClient::new(channel(&endpoints.verification)?),
             research: ResearchServiceClient::new(channel(&endpoints.research)?),
             committee: CommitteeServiceClient::new(channel(&endpoints.committee)?),

@@ -18,6 +18,8 @@ use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+mod people;
+
 /// The header a staff member is identified by (until Step 3's tokens).
 pub const STAFF_HEADER: &str = "x-masar-staff";
 
@@ -35,6 +37,11 @@ pub fn router(services: Services) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/v1/associations/{code}/policy", get(get_policy))
+        .route("/v1/accounts", post(people::register_account))
+        .route("/v1/accounts/sign-in", post(people::sign_in))
+        .route("/v1/accounts/password", post(people::change_password))
+        .route("/v1/beneficiaries/possible-duplicates", get(people::list_possible_duplicates))
+        .route("/v1/beneficiaries/{id}", get(people::get_beneficiary))
         .route("/v1/requests", post(create_request))
         .route("/v1/requests/{id}/submit", post(submit_request))
         .route("/v1/requests/{id}", get(get_request))
@@ -141,6 +148,17 @@ struct ApplicantBody {
     preferred_language: String,
 }
 
+impl From<ApplicantBody> for intake::Applicant {
+    fn from(body: ApplicantBody) -> Self {
+        Self {
+            national_id: body.national_id,
+            full_name: body.full_name,
+            mobile: body.mobile,
+            preferred_language: body.preferred_language,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct DraftBody {
     association: String,
@@ -183,12 +201,7 @@ async fn create_request(
         service_type: body.service_type,
         channel: body.channel,
         description: body.description,
-        applicant: Some(intake::Applicant {
-            national_id: body.applicant.national_id,
-            full_name: body.applicant.full_name,
-            mobile: body.applicant.mobile,
-            preferred_language: body.applicant.preferred_language,
-        }),
+        applicant: Some(body.applicant.into()),
         facts: fact_answers(body.facts),
     };
     let draft = services.intake.create_request(grpc(&headers, message)).await?.into_inner();
@@ -207,6 +220,7 @@ async fn create_request(
         StatusCode::CREATED,
         Json(json!({
             "request_id": draft.request_id, "reference": draft.reference, "status": draft.status,
+            "beneficiary_id": draft.beneficiary_id,
             "policy_version": draft.policy_version, "required_documents": documents,
             "attestation": { "version": draft.attestation_version,
                              "text": Bilingual::new(&draft.attestation_text_ar, &draft.attestation_text_en) },

@@ -62,6 +62,8 @@ pub mod event_type {
     pub const RESEARCH_RECOMMENDED: &str = "research.recommended";
     pub const CASE_SCHEDULED: &str = "committee.scheduled";
     pub const COMMITTEE_DECIDED: &str = "committee.decided";
+    /// Not about a case: a beneficiary's account was opened (the SMS with its credentials).
+    pub const ACCOUNT_OPENED: &str = "account.opened";
 
     /// Every stage event, in journey order.
     pub const ALL: &[&str] = &[

@@ -1,6 +1,7 @@
 //! Masar's end-to-end suite: one test binary, every test with its own
 //! PostgreSQL database, Redis stream prefix and data directory.
 
+mod accounts;
 mod journey;
 mod messaging;
 mod stores;

@@ -66,6 +66,7 @@ async fn start(
         consumer: consumer_settings(),
         outbox_poll: Duration::from_millis(100),
         files: masar::file_store(&fresh_settings()).unwrap(),
+        sealer: masar::sealer(&fresh_settings(), true).unwrap(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     masar::start_service(role, deps, Arc::new(sms), listener, shutdown.clone());

@@ -65,8 +65,13 @@ async fn intake_scenario(db: Db) {
         expected_decision_on: submitted_at.date_naive() + chrono::Days::new(14),
         policy_version: 1,
         facts: Facts([("household.members".to_owned(), FactValue::Number(4.0))].into_iter().collect()),
+        beneficiary_id: None,
     };
     let mut tx = db.begin().await.unwrap();
+    let registered_by = "beneficiary".to_owned();
+    let (beneficiary, _) =
+        store.find_or_register(&mut tx, &masar_intake::NewBeneficiary::of_request(&new, registered_by)).await.unwrap();
+    let new = masar_intake::NewRequest { beneficiary_id: Some(beneficiary.beneficiary_id), ..new };
     store.insert_request(&mut tx, &new).await.unwrap();
     let entry = |status, seconds| {
         masar_intake::TimelineEntry::new(
@@ -251,6 +256,7 @@ async fn notification_scenario(db: Db) {
         reference: "NZL-AAAAAA".into(),
         mobile: "+966551234567".into(),
         preferred_language: "en".into(),
+        channel: "phone".into(),
         ..Default::default()
     };
     let message = masar_platform::queue::Message {
@@ -263,12 +269,35 @@ async fn notification_scenario(db: Db) {
     assert!(store.recipient_in(&mut tx, request_id).await.unwrap().is_none());
     store.remember_recipient(&mut tx, request_id, &case_ref(request_id, "riyadh"), &submitted).await.unwrap();
     let recipient = store.recipient_in(&mut tx, request_id).await.unwrap().unwrap();
-    store.queue_message(&mut tx, request_id, &message, &recipient, Language::English, "hello").await.unwrap();
-    store.queue_message(&mut tx, request_id, &message, &recipient, Language::English, "hello").await.unwrap();
+    let queued = masar_notification::NewMessage {
+        subject_id: request_id,
+        event: &message,
+        mobile: &recipient.mobile,
+        language: Language::English,
+        body: "hello",
+        channel: &recipient.channel,
+        sealed_secret: None,
+    };
+    store.queue_message(&mut tx, &queued).await.unwrap();
+    store.queue_message(&mut tx, &queued).await.unwrap();
+    // a message about an account, with its secret sealed
+    let account_id = Uuid::now_v7();
+    let credentials = masar_platform::queue::Message { event_id: Uuid::now_v7(), ..message.clone() };
+    let sealed = masar_notification::NewMessage {
+        subject_id: account_id,
+        event: &credentials,
+        body: "password: {password}",
+        sealed_secret: Some("c2VhbGVk"),
+        ..queued.clone()
+    };
+    store.queue_message(&mut tx, &sealed).await.unwrap();
     tx.commit().await.unwrap();
     let messages = store.messages(request_id).await.unwrap();
     assert_eq!(messages.len(), 1, "one message per event");
     assert_eq!((messages[0].status.as_str(), messages[0].language.as_str()), ("pending", "en"));
+    assert_eq!((messages[0].channel.as_str(), messages[0].sealed_secret.as_deref()), ("phone", None));
+    let about_account = store.messages(account_id).await.unwrap();
+    assert_eq!(about_account[0].sealed_secret.as_deref(), Some("c2VhbGVk"));
 }
 
 /// The outbox: rows go out once, in order, with their trace context.
@@ -346,8 +375,78 @@ async fn policy_scenario(db: Db) {
     assert_eq!(announced.len(), 2);
 }
 
+/// One beneficiary per national ID; a resembling one flagged; accounts and passwords.
+async fn registry_scenario(db: Db) {
+    let store = masar_intake::IntakeStore::new(db.clone());
+    let person = |national_id: &str, name: &str, mobile: &str| masar_intake::NewBeneficiary {
+        association: "hayat".into(),
+        national_id: NationalId::parse(national_id).unwrap(),
+        full_name: name.into(),
+        mobile: SaudiMobile::parse(mobile).unwrap(),
+        language: Language::Arabic,
+        channel: Channel::Interview,
+        registered_by: "hayat.reception".into(),
+        registered_at: Utc::now(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    let (first, registered) =
+        store.find_or_register(&mut tx, &person("1000000008", "فاطمة الزهراني", "0551234567")).await.unwrap();
+    assert!(registered && first.possible_duplicate_of.is_none());
+    // the same national ID is the same beneficiary, however the name is written
+    let (again, registered) =
+        store.find_or_register(&mut tx, &person("1000000008", "Fatima", "0500000000")).await.unwrap();
+    assert!(!registered);
+    assert_eq!((again.beneficiary_id, again.full_name.as_str()), (first.beneficiary_id, "فاطمة الزهراني"));
+    // another ID, the same name (written with ta marbuta as ha, and tashkeel) and mobile: flagged
+    let (other, _) =
+        store.find_or_register(&mut tx, &person("2000000006", "فَاطمه الزهراني", "+966551234567")).await.unwrap();
+    assert_eq!(other.possible_duplicate_of, Some(first.beneficiary_id));
+    // another association keeps its own registry
+    let elsewhere = masar_intake::NewBeneficiary {
+        association: "nuzul".into(),
+        ..person("1000000008", "فاطمة", "0551234567")
+    };
+    let (theirs, registered) = store.find_or_register(&mut tx, &elsewhere).await.unwrap();
+    assert!(registered && theirs.beneficiary_id != first.beneficiary_id);
+    let account = |beneficiary_id, username: &str| masar_intake::NewAccount {
+        account_id: Uuid::now_v7(),
+        association: "hayat".into(),
+        beneficiary_id,
+        username: username.into(),
+        password_hash: "$argon2id$first".into(),
+        channel: Channel::Interview,
+        opened_by: "hayat.reception".into(),
+        opened_at: Utc::now(),
+    };
+    let opened = account(first.beneficiary_id, "hyt-abc234");
+    assert_eq!(store.open_account(&mut tx, &opened).await.unwrap(), masar_intake::Opened::Opened);
+    let second = account(first.beneficiary_id, "hyt-xyz234");
+    assert_eq!(store.open_account(&mut tx, &second).await.unwrap(), masar_intake::Opened::AlreadyHasAccount);
+    let clash = account(other.beneficiary_id, "hyt-abc234");
+    assert_eq!(store.open_account(&mut tx, &clash).await.unwrap(), masar_intake::Opened::UsernameTaken);
+    tx.commit().await.unwrap();
+
+    let duplicates = store.possible_duplicates("hayat").await.unwrap();
+    assert_eq!(duplicates.len(), 1);
+    assert_eq!(
+        (duplicates[0].0.beneficiary_id, duplicates[0].1.beneficiary_id),
+        (other.beneficiary_id, first.beneficiary_id)
+    );
+    assert!(duplicates[0].1.has_account && !duplicates[0].0.has_account);
+    assert!(store.possible_duplicates("nuzul").await.unwrap().is_empty());
+    let stored = store.account("hayat", "hyt-abc234").await.unwrap().unwrap();
+    assert!(stored.must_change_password);
+    assert!(store.account("nuzul", "hyt-abc234").await.unwrap().is_none(), "usernames are per association");
+    // a change based on a stale hash changes nothing; the right one ends the one-time password
+    assert!(!store.change_password(stored.account_id, "$argon2id$stale", "$argon2id$new", Utc::now()).await.unwrap());
+    assert!(store.change_password(stored.account_id, "$argon2id$first", "$argon2id$new", Utc::now()).await.unwrap());
+    let changed = store.account("hayat", "hyt-abc234").await.unwrap().unwrap();
+    assert!(!changed.must_change_password && changed.password_hash == "$argon2id$new");
+}
+
 conformance! {
     intake_store: Role::Intake => intake_scenario,
+    registry: Role::Intake => registry_scenario,
     verification_store: Role::Verification => verification_scenario,
     research_store: Role::Research => research_scenario,
     committee_store: Role::Committee => committee_scenario,

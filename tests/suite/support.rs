@@ -129,6 +129,7 @@ pub async fn distributed_suite() -> Distributed {
     let shutdown = CancellationToken::new();
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
     let files_settings = fresh_settings();
+    let sealer = masar::sealer(&files_settings, true).unwrap();
     for role in Role::SERVICES {
         let db = Db::connect(&database.url, role.schema()).await.unwrap();
         masar::prepare(role, &db, &Settings::from_map(Default::default()).unwrap()).await.unwrap();
@@ -140,6 +141,7 @@ pub async fn distributed_suite() -> Distributed {
             consumer: consumer_settings(),
             outbox_poll: Duration::from_millis(100),
             files: masar::file_store(&files_settings).unwrap(),
+            sealer: sealer.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         suite.addresses.push((role, listener.local_addr().unwrap()));
@@ -172,6 +174,28 @@ pub async fn delete_streams(prefix: &str) {
     if !keys.is_empty() {
         let _: () = redis::cmd("DEL").arg(keys).query_async(&mut connection).await.unwrap();
     }
+}
+
+/// Every field of every entry of one event type's stream, as raw bytes.
+pub async fn stream_contents(prefix: &str, event_type: &str) -> Vec<u8> {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(format!("{prefix}:{event_type}"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    for entry in entries.ids {
+        for value in entry.map.values() {
+            if let redis::Value::BulkString(data) = value {
+                bytes.extend_from_slice(data);
+            }
+        }
+    }
+    bytes
 }
 
 /// Polls `check` until true or the time is up.

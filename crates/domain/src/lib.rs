@@ -7,6 +7,7 @@ pub mod case;
 pub mod directory;
 pub mod eligibility;
 pub mod identity;
+pub mod people;
 pub mod policy;
 pub mod review;
 pub mod text;

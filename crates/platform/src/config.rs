@@ -32,6 +32,9 @@ pub struct Settings {
     /// Where uploaded documents go: `file:///…` or `s3://bucket/prefix` (credentials from `AWS_*`).
     /// Unset: `<data dir>/files`.
     pub files_url: Option<String>,
+    /// The key intake and notification seal one-time passwords with (64 hex
+    /// characters). Unset: `masar dev` keeps one in `<data dir>/sealing.key`.
+    pub sealing_key: Option<SecretString>,
     pub consumer: ConsumerSettings,
     pub outbox_poll: Duration,
     pub sms: SmsSettings,
@@ -95,6 +98,7 @@ impl Settings {
             directory_file: get("MASAR_DIRECTORY").map(PathBuf::from),
             policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
             files_url: get("MASAR_FILES_URL"),
+            sealing_key: get("MASAR_SEALING_KEY").map(SecretString::from),
             consumer: ConsumerSettings {
                 max_deliveries,
                 reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,
@@ -188,9 +192,14 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let s = settings(&[("MASAR_SMS_API_KEY", "very-secret"), ("DATABASE_URL", "postgres://u:hunter2@db/masar")])
-            .unwrap();
+        let s = settings(&[
+            ("MASAR_SMS_API_KEY", "very-secret"),
+            ("DATABASE_URL", "postgres://u:hunter2@db/masar"),
+            ("MASAR_SEALING_KEY", "feedface"),
+        ])
+        .unwrap();
         let printed = format!("{s:?}");
         assert!(!printed.contains("very-secret") && !printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("feedface"), "{printed}");
     }
 }

@@ -200,6 +200,7 @@ impl Tx {
 #[derive(Debug, Clone)]
 pub enum Value {
     Uuid(Uuid),
+    OptionalUuid(Option<Uuid>),
     Text(Option<String>),
     Int(i64),
     Time(DateTime<Utc>),
@@ -213,6 +214,11 @@ pub enum Value {
 impl From<Uuid> for Value {
     fn from(v: Uuid) -> Self {
         Self::Uuid(v)
+    }
+}
+impl From<Option<Uuid>> for Value {
+    fn from(v: Option<Uuid>) -> Self {
+        Self::OptionalUuid(v)
     }
 }
 impl From<String> for Value {
@@ -291,6 +297,7 @@ impl Sql {
     fn postgres(self) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
         self.values.into_iter().fold(sqlx::query(self.text), |q, value| match value {
             Value::Uuid(v) => q.bind(v),
+            Value::OptionalUuid(v) => q.bind(v),
             Value::Text(v) => q.bind(v),
             Value::Int(v) => q.bind(v),
             Value::Time(v) => q.bind(v),
@@ -306,6 +313,7 @@ impl Sql {
     fn sqlite(self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
         self.values.into_iter().fold(sqlx::query(self.text), |q, value| match value {
             Value::Uuid(v) => q.bind(v.to_string()),
+            Value::OptionalUuid(v) => q.bind(v.map(|id| id.to_string())),
             Value::Text(v) => q.bind(v),
             Value::Int(v) => q.bind(v),
             Value::Time(v) => q.bind(v),
@@ -335,6 +343,16 @@ impl Row {
             Self::Sqlite(row) => {
                 let text: String = row.try_get(column)?;
                 Uuid::parse_str(&text).map_err(|e| decode_error(column, e))
+            }
+        }
+    }
+
+    pub fn optional_uuid(&self, column: &str) -> Result<Option<Uuid>, DbError> {
+        match self {
+            Self::Postgres(row) => Ok(row.try_get(column)?),
+            Self::Sqlite(row) => {
+                let text: Option<String> = row.try_get(column)?;
+                text.map(|t| Uuid::parse_str(&t).map_err(|e| decode_error(column, e))).transpose()
             }
         }
     }

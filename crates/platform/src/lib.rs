@@ -11,6 +11,7 @@ pub mod policies;
 pub mod queue;
 pub mod role;
 pub mod runtime;
+pub mod sealing;
 pub mod telemetry;
 
 pub use tokio_util::sync::CancellationToken;

@@ -31,6 +31,8 @@ pub struct Dependencies {
     pub outbox_poll: Duration,
     /// Object storage for uploaded files (a local folder, or an S3-compatible bucket).
     pub files: Arc<dyn object_store::ObjectStore>,
+    /// Seals one-time passwords between intake and notification.
+    pub sealer: crate::sealing::Sealer,
 }
 
 /// What a service contributes: its gRPC routes and the events it consumes.

@@ -1,6 +1,7 @@
 //! The intake gRPC service: transport only; rules come from the domain.
 
 use crate::attachments::{DocumentStore, inspect};
+use crate::registry::NewBeneficiary;
 use crate::store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{parse_gregorian, saudi_day};
@@ -48,11 +49,7 @@ fn validate(
     submitted_at: DateTime<Utc>,
 ) -> Result<NewRequest, Status> {
     let mut errors = Vec::new();
-    if input.association.trim().is_empty() {
-        errors.push(FieldError::required("association"));
-    } else if pack.is_none() {
-        errors.push(FieldError::new("association", Bilingual::new("الجمعية غير معروفة", "Unknown association")));
-    }
+    check_association(&input.association, pack, &mut errors);
     let service_type = input.service_type.trim();
     if let Some(pack) = pack {
         if pack.branch(input.branch.trim()).is_none() {
@@ -71,7 +68,51 @@ fn validate(
             ));
         }
     }
-    let channel = match Channel::parse(&input.channel) {
+    let channel = read_channel(pack, &input.channel, &mut errors);
+    let applicant = read_applicant(input.applicant.as_ref(), &mut errors);
+    let facts = match pack {
+        Some(pack) if pack.service_type(service_type).is_some() => {
+            read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
+                .map_err(|problems| errors.extend(problems))
+                .unwrap_or_default()
+        }
+        _ => Facts::default(),
+    };
+    match (pack, channel, applicant) {
+        (Some(pack), Some(channel), Some(applicant)) if errors.is_empty() => Ok(NewRequest {
+            request_id: Uuid::new_v4(),
+            reference: new_reference(&pack.reference_prefix),
+            association: pack.association.clone(),
+            branch: input.branch.trim().to_owned(),
+            service_type: service_type.to_owned(),
+            channel,
+            national_id: applicant.national_id,
+            applicant_name: applicant.full_name,
+            mobile: applicant.mobile,
+            language: applicant.language,
+            description: input.description.trim().to_owned(),
+            submitted_at,
+            expected_decision_on: pack.expected_decision_on(saudi_day(submitted_at)),
+            policy_version: pack.version,
+            facts,
+            beneficiary_id: None,
+        }),
+        _ => Err(Problem::invalid(errors).into_status(Code::InvalidArgument)),
+    }
+}
+
+/// An association is named, and has a policy in force.
+pub(crate) fn check_association(association: &str, pack: Option<&PolicyPack>, errors: &mut Vec<FieldError>) {
+    if association.trim().is_empty() {
+        errors.push(FieldError::required("association"));
+    } else if pack.is_none() {
+        errors.push(FieldError::new("association", Bilingual::new("الجمعية غير معروفة", "Unknown association")));
+    }
+}
+
+/// The channel, if it is one the association uses.
+pub(crate) fn read_channel(pack: Option<&PolicyPack>, text: &str, errors: &mut Vec<FieldError>) -> Option<Channel> {
+    match Channel::parse(text) {
         Ok(channel) if pack.is_none_or(|p| p.channels.contains(&channel)) => Some(channel),
         Ok(_) => {
             errors.push(FieldError::new(
@@ -84,46 +125,39 @@ fn validate(
             errors.push(FieldError::new("channel", Bilingual::new("قناة التواصل غير معروفة", "Unknown channel")));
             None
         }
-    };
-    let applicant = input.applicant.clone().unwrap_or_default();
+    }
+}
+
+/// An applicant's identity, validated.
+pub(crate) struct ValidApplicant {
+    pub national_id: NationalId,
+    pub full_name: String,
+    pub mobile: SaudiMobile,
+    pub language: Language,
+}
+
+/// Reads the applicant, adding one error per bad field.
+pub(crate) fn read_applicant(
+    applicant: Option<&api::Applicant>,
+    errors: &mut Vec<FieldError>,
+) -> Option<ValidApplicant> {
+    let applicant = applicant.cloned().unwrap_or_default();
     let national_id = NationalId::parse(&applicant.national_id)
         .map_err(|e| errors.push(FieldError::new("applicant.national_id", e.explain())))
         .ok();
     let mobile = SaudiMobile::parse(&applicant.mobile)
         .map_err(|e| errors.push(FieldError::new("applicant.mobile", e.explain())))
         .ok();
-    let name = applicant.full_name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() {
+    let full_name = applicant.full_name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if full_name.is_empty() {
         errors.push(FieldError::required("applicant.full_name"));
     }
-    let facts = match pack {
-        Some(pack) if pack.service_type(service_type).is_some() => {
-            read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
-                .map_err(|problems| errors.extend(problems))
-                .unwrap_or_default()
-        }
-        _ => Facts::default(),
-    };
-    match (pack, channel, national_id, mobile) {
-        (Some(pack), Some(channel), Some(national_id), Some(mobile)) if errors.is_empty() => Ok(NewRequest {
-            request_id: Uuid::new_v4(),
-            reference: new_reference(&pack.reference_prefix),
-            association: pack.association.clone(),
-            branch: input.branch.trim().to_owned(),
-            service_type: service_type.to_owned(),
-            channel,
-            national_id,
-            applicant_name: name,
-            mobile,
-            language: Language::from_tag(&applicant.preferred_language),
-            description: input.description.trim().to_owned(),
-            submitted_at,
-            expected_decision_on: pack.expected_decision_on(saudi_day(submitted_at)),
-            policy_version: pack.version,
-            facts,
-        }),
-        _ => Err(Problem::invalid(errors).into_status(Code::InvalidArgument)),
-    }
+    Some(ValidApplicant {
+        national_id: national_id?,
+        full_name: Some(full_name).filter(|n| !n.is_empty())?,
+        mobile: mobile?,
+        language: Language::from_tag(&applicant.preferred_language),
+    })
 }
 
 /// A short reference a person can read out on the phone, e.g. NZL-7F3K2Q.
@@ -273,11 +307,11 @@ fn document_reply(d: &StoredDocument) -> api::Document {
 }
 
 /// Who acted, as recorded with uploads and attestations: the staff username, or "beneficiary".
-fn acted_by(staff: &Option<Staff>) -> String {
+pub(crate) fn acted_by(staff: &Option<Staff>) -> String {
     staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone())
 }
 
-fn actor_of(staff: &Option<Staff>) -> events::Actor {
+pub(crate) fn actor_of(staff: &Option<Staff>) -> events::Actor {
     match staff {
         Some(staff) => events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() },
         None => events::Actor { role: ActorRole::Beneficiary.as_str().into(), username: String::new() },
@@ -378,11 +412,19 @@ impl IntakeService for Intake {
             .into_status(Code::PermissionDenied));
         }
         let mut tx = self.store.db().begin().await.map_err(internal)?;
+        // Every request belongs to the association's one registry entry for its national ID.
+        let (beneficiary, _) = self
+            .store
+            .find_or_register(&mut tx, &NewBeneficiary::of_request(&new, acted_by(&staff)))
+            .await
+            .map_err(internal)?;
+        let new = NewRequest { beneficiary_id: Some(beneficiary.beneficiary_id), ..new };
         self.store.insert_request(&mut tx, &new).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "draft created");
         Ok(Response::new(api::DraftRequest {
             request_id: new.request_id.to_string(),
+            beneficiary_id: beneficiary.beneficiary_id.to_string(),
             reference: new.reference,
             status: CaseStatus::Draft.to_string(),
             policy_version: pack.version,

@@ -2,14 +2,17 @@
 //! record, and keeps the timeline the beneficiary follows (a projection of
 //! every stage's events).
 
+mod accounts;
 mod attachments;
 mod grpc;
 mod policy;
+mod registry;
 mod store;
 mod timeline;
 
 pub use attachments::{DocumentStore, Inspected, MAX_DOCUMENT_BYTES, inspect};
 pub use policy::{Applied, ApplyError, apply_policy};
+pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};
 pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 
 use masar_platform::db::{Db, DbError};
@@ -17,6 +20,7 @@ use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
+use masar_proto::intake::v1::beneficiary_service_server::BeneficiaryServiceServer;
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
@@ -32,6 +36,13 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies) -> ServiceParts {
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone());
+    let beneficiaries = accounts::Beneficiaries {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        directory: deps.directory.clone(),
+        policies: PolicyBook::new(deps.db.clone()),
+        sealer: deps.sealer.clone(),
+    };
     let service = grpc::Intake {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -44,8 +55,9 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         // Room for one document and its envelope; the document itself is checked against MAX_DOCUMENT_BYTES.
         routes: tonic::service::Routes::new(
             IntakeServiceServer::new(service).max_decoding_message_size(MAX_DOCUMENT_BYTES + 64 * 1024),
-        ),
-        service_names: vec!["masar.intake.v1.IntakeService"],
+        )
+        .add_service(BeneficiaryServiceServer::new(beneficiaries)),
+        service_names: vec!["masar.intake.v1.IntakeService", "masar.intake.v1.BeneficiaryService"],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),
         background: Vec::new(),

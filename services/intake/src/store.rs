@@ -29,6 +29,8 @@ pub struct NewRequest {
     pub expected_decision_on: NaiveDate,
     pub policy_version: u32,
     pub facts: Facts,
+    /// The registry entry, once found or registered.
+    pub beneficiary_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,8 +163,8 @@ impl IntakeStore {
             Sql::new(
                 "INSERT INTO service_requests (request_id, reference, association, branch, service_type, channel, \
                  national_id, applicant_name, mobile, preferred_language, description, status, submitted_at, \
-                 expected_decision_on, policy_version, facts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 expected_decision_on, policy_version, facts, beneficiary_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(request.request_id)
             .bind(&request.reference)
@@ -179,7 +181,8 @@ impl IntakeStore {
             .bind(request.submitted_at)
             .bind(request.expected_decision_on)
             .bind(i64::from(request.policy_version))
-            .bind(facts_json(&request.facts)),
+            .bind(facts_json(&request.facts))
+            .bind(request.beneficiary_id),
         )
         .await?;
         Ok(())

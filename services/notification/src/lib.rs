@@ -8,7 +8,7 @@ pub mod sms;
 mod store;
 mod templates;
 
-pub use store::{NotificationStore, StoredMessage};
+pub use store::{NewMessage, NotificationStore, SECRET_PLACEHOLDER, StoredMessage};
 
 use masar_domain::{Bilingual, DualDate, Language};
 use masar_platform::CancellationToken;
@@ -40,6 +40,7 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
     let dispatcher = store::Dispatcher {
         store: store.clone(),
         provider,
+        sealer: deps.sealer.clone(),
         poll_every: deps.outbox_poll.min(Duration::from_millis(500)),
     };
     ServiceParts {
@@ -47,7 +48,10 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
         routes: tonic::service::Routes::new(NotificationServiceServer::new(service)),
         service_names: vec!["masar.notification.v1.NotificationService"],
         outbox: Outbox::new(),
-        consumes: Some((event_type::ALL.to_vec(), Arc::new(Composer { store }))),
+        consumes: Some((
+            event_type::ALL.iter().copied().chain([event_type::ACCOUNT_OPENED]).collect(),
+            Arc::new(Composer { store }),
+        )),
         background: vec![Box::pin(dispatcher.run(shutdown))],
     }
 }
@@ -97,6 +101,9 @@ fn reply_date(iso: &str) -> Bilingual {
 #[async_trait::async_trait]
 impl EventHandler for Composer {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        if message.event_type == event_type::ACCOUNT_OPENED {
+            return self.credentials(tx, message).await;
+        }
         let (case, decision, details) = match message.event_type.as_str() {
             event_type::REQUEST_SUBMITTED | event_type::REQUEST_RESUBMITTED => {
                 let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
@@ -115,11 +122,57 @@ impl EventHandler for Composer {
             .ok_or_else(|| HandlerError::Retry(format!("no recipient yet for {request_id}")))?;
         let language = Language::from_tag(&recipient.language);
         let details = details.in_language(language).to_owned();
-        let fields = templates::Fields { reference: recipient.reference.clone(), date: details.clone(), details };
+        let fields = templates::Fields {
+            reference: recipient.reference.clone(),
+            date: details.clone(),
+            details,
+            ..Default::default()
+        };
         let Some(text) = templates::render(&message.event_type, &decision, language, &fields) else {
             return Ok(());
         };
-        self.store.queue_message(tx, request_id, message, &recipient, language, &text).await?;
+        let queued = NewMessage {
+            subject_id: request_id,
+            event: message,
+            mobile: &recipient.mobile,
+            language,
+            body: &text,
+            channel: &recipient.channel,
+            sealed_secret: None,
+        };
+        self.store.queue_message(tx, &queued).await?;
+        Ok(())
+    }
+}
+
+impl Composer {
+    /// The new account's username and one-time password; the password stays
+    /// sealed in the stored message until the dispatcher sends it.
+    async fn credentials(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        let event = events::AccountOpened::decode(message.payload.as_slice())?;
+        let account_id = event
+            .account_id
+            .parse()
+            .map_err(|_| HandlerError::Reject(format!("account id '{}' is not a UUID", event.account_id)))?;
+        let language = Language::from_tag(&event.preferred_language);
+        let name = event.association_name.unwrap_or_default();
+        let fields = templates::Fields {
+            details: Bilingual::new(name.ar, name.en).in_language(language).to_owned(),
+            username: event.username,
+            ..Default::default()
+        };
+        let text = templates::render(event_type::ACCOUNT_OPENED, "", language, &fields)
+            .ok_or_else(|| HandlerError::Reject("no template for account.opened".into()))?;
+        let queued = NewMessage {
+            subject_id: account_id,
+            event: message,
+            mobile: &event.mobile,
+            language,
+            body: &text,
+            channel: &event.channel,
+            sealed_secret: Some(&event.sealed_one_time_password),
+        };
+        self.store.queue_message(tx, &queued).await?;
         Ok(())
     }
 }

@@ -7,7 +7,9 @@ use masar_domain::{Language, SaudiMobile};
 use masar_platform::CancellationToken;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::queue::Message;
+use masar_platform::sealing::Sealer;
 use masar_proto::events::v1::{CaseRef, RequestSubmitted};
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -28,7 +30,26 @@ pub struct Recipient {
     pub reference: String,
     pub mobile: String,
     pub language: String,
+    /// The channel the request came through.
+    pub channel: String,
 }
+
+/// A message to store for sending.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    /// What it is about: a request, an account or an inquiry.
+    pub subject_id: Uuid,
+    pub event: &'a Message,
+    pub mobile: &'a str,
+    pub language: Language,
+    pub body: &'a str,
+    pub channel: &'a str,
+    /// A secret the body names as `{password}`, sealed until the moment of sending.
+    pub sealed_secret: Option<&'a str>,
+}
+
+/// Where a sealed secret goes in a message body.
+pub const SECRET_PLACEHOLDER: &str = "{password}";
 
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
@@ -38,6 +59,8 @@ pub struct StoredMessage {
     pub mobile: String,
     pub body: String,
     pub status: String,
+    pub channel: String,
+    pub sealed_secret: Option<String>,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -51,6 +74,8 @@ fn stored_message(row: &Row) -> Result<StoredMessage, DbError> {
         mobile: row.text("mobile")?,
         body: row.text("body")?,
         status: row.text("status")?,
+        channel: row.text("channel")?,
+        sealed_secret: row.optional_text("sealed_secret")?,
         attempts: row.int("attempts")?,
         created_at: row.time("created_at")?,
         sent_at: row.optional_time("sent_at")?,
@@ -71,8 +96,8 @@ impl NotificationStore {
     ) -> Result<(), DbError> {
         tx.execute(
             Sql::new(
-                "INSERT INTO recipients (request_id, association, branch, reference, mobile, language) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO UPDATE SET mobile = excluded.mobile, \
+                "INSERT INTO recipients (request_id, association, branch, reference, mobile, language, channel) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO UPDATE SET mobile = excluded.mobile, \
                  language = excluded.language",
             )
             .bind(request_id)
@@ -80,7 +105,8 @@ impl NotificationStore {
             .bind(&case.branch)
             .bind(&event.reference)
             .bind(&event.mobile)
-            .bind(&event.preferred_language),
+            .bind(&event.preferred_language)
+            .bind(&event.channel),
         )
         .await?;
         Ok(())
@@ -90,7 +116,8 @@ impl NotificationStore {
         let row = tx
             .fetch_optional(
                 Sql::new(
-                    "SELECT association, branch, reference, mobile, language FROM recipients WHERE request_id = $1",
+                    "SELECT association, branch, reference, mobile, language, channel FROM recipients \
+                     WHERE request_id = $1",
                 )
                 .bind(request_id),
             )
@@ -102,6 +129,7 @@ impl NotificationStore {
                 reference: row.text("reference")?,
                 mobile: row.text("mobile")?,
                 language: row.text("language")?,
+                channel: row.text("channel")?,
             })
         })
         .transpose()
@@ -115,43 +143,38 @@ impl NotificationStore {
     }
 
     /// One message per event: the event id is unique, so a replay adds nothing.
-    pub async fn queue_message(
-        &self,
-        tx: &mut Tx,
-        request_id: Uuid,
-        event: &Message,
-        recipient: &Recipient,
-        language: Language,
-        body: &str,
-    ) -> Result<(), DbError> {
+    pub async fn queue_message(&self, tx: &mut Tx, message: &NewMessage<'_>) -> Result<(), DbError> {
         tx.execute(
             Sql::new(
-                "INSERT INTO messages (message_id, request_id, event_id, event_type, language, mobile, body, status, \
-                 attempts, last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, '', $8) \
-                 ON CONFLICT (event_id) DO NOTHING",
+                "INSERT INTO messages (message_id, subject_id, event_id, event_type, language, mobile, body, status, \
+                 attempts, last_error, created_at, channel, sealed_secret) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, '', $8, $9, $10) ON CONFLICT (event_id) DO NOTHING",
             )
             .bind(Uuid::now_v7())
-            .bind(request_id)
-            .bind(event.event_id)
-            .bind(&event.event_type)
-            .bind(language.tag())
-            .bind(&recipient.mobile)
-            .bind(body)
-            .bind(Utc::now()),
+            .bind(message.subject_id)
+            .bind(message.event.event_id)
+            .bind(&message.event.event_type)
+            .bind(message.language.tag())
+            .bind(message.mobile)
+            .bind(message.body)
+            .bind(Utc::now())
+            .bind(message.channel)
+            .bind(message.sealed_secret.map(str::to_owned)),
         )
         .await?;
         Ok(())
     }
 
-    pub async fn messages(&self, request_id: Uuid) -> Result<Vec<StoredMessage>, DbError> {
+    /// The messages about one subject (a request, an account, an inquiry), oldest first.
+    pub async fn messages(&self, subject_id: Uuid) -> Result<Vec<StoredMessage>, DbError> {
         let rows = self
             .db
             .fetch_all(
                 Sql::new(
-                    "SELECT message_id, event_type, language, mobile, body, status, attempts, created_at, sent_at \
-                     FROM messages WHERE request_id = $1 ORDER BY created_at, message_id",
+                    "SELECT message_id, event_type, language, mobile, body, status, channel, sealed_secret, attempts, \
+                     created_at, sent_at FROM messages WHERE subject_id = $1 ORDER BY created_at, message_id",
                 )
-                .bind(request_id),
+                .bind(subject_id),
             )
             .await?;
         rows.iter().map(stored_message).collect()
@@ -161,8 +184,8 @@ impl NotificationStore {
         let rows = self
             .db
             .fetch_all(Sql::new(
-                "SELECT message_id, event_type, language, mobile, body, status, attempts, created_at, sent_at \
-                 FROM messages WHERE status = 'pending' ORDER BY created_at LIMIT 50",
+                "SELECT message_id, event_type, language, mobile, body, status, channel, sealed_secret, attempts, \
+                 created_at, sent_at FROM messages WHERE status = 'pending' ORDER BY created_at LIMIT 50",
             ))
             .await?;
         rows.iter().map(stored_message).collect()
@@ -190,6 +213,7 @@ impl NotificationStore {
 pub(crate) struct Dispatcher {
     pub store: NotificationStore,
     pub provider: Arc<dyn SmsProvider>,
+    pub sealer: Sealer,
     pub poll_every: Duration,
 }
 
@@ -219,7 +243,15 @@ impl Dispatcher {
         let Ok(to) = SaudiMobile::parse(&message.mobile) else {
             return self.store.mark(message.message_id, "failed", "invalid mobile number").await;
         };
-        match self.provider.send(&to, &message.body).await {
+        // A sealed secret is opened only here, into the text handed to the provider.
+        let text = match &message.sealed_secret {
+            None => message.body.clone(),
+            Some(sealed) => match self.sealer.open(sealed) {
+                Ok(secret) => message.body.replace(SECRET_PLACEHOLDER, secret.expose_secret()),
+                Err(error) => return self.store.mark(message.message_id, "failed", &error.to_string()).await,
+            },
+        };
+        match self.provider.send(&to, &text).await {
             Ok(_) => self.store.mark(message.message_id, "sent", "").await,
             Err(error) if error.retryable && message.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(%error, "SMS not sent; will retry");

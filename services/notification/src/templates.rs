@@ -9,6 +9,7 @@ pub struct Fields {
     pub reference: String,
     pub date: String,
     pub details: String,
+    pub username: String,
 }
 
 fn template(event_type: &str, decision: &str) -> Option<Bilingual> {
@@ -57,6 +58,10 @@ fn template(event_type: &str, decision: &str) -> Option<Bilingual> {
             "نعتذر، لم توافق لجنة البحث على طلبكم رقم {reference}: {details}.",
             "We are sorry: the research committee did not approve your request {reference}: {details}.",
         ),
+        (event_type::ACCOUNT_OPENED, _) => (
+            "مرحباً بكم في {details}. اسم المستخدم: {username} وكلمة المرور المؤقتة: {password} ويلزم تغييرها عند أول دخول، لتتابعوا طلباتكم بأنفسكم.",
+            "Welcome to {details}. Username: {username}, one-time password: {password}. Change it when you first sign in; then you can follow your requests yourself.",
+        ),
         (event_type::COMMITTEE_DECIDED, _) => (
             "أجلت لجنة البحث طلبكم رقم {reference} لاستكمال الدراسة، وسنبلغكم بالمستجدات.",
             "The research committee deferred your request {reference} for more study; we will keep you informed.",
@@ -75,7 +80,8 @@ pub fn render(event_type: &str, decision: &str, language: Language, fields: &Fie
             .in_language(language)
             .replace("{reference}", &fields.reference)
             .replace("{date}", &fields.date)
-            .replace("{details}", &fields.details),
+            .replace("{details}", &fields.details)
+            .replace("{username}", &fields.username),
     )
 }
 
@@ -87,12 +93,29 @@ mod tests {
     fn every_stage_event_has_both_languages() {
         for event in event_type::ALL {
             for decision in ["approved", "rejected", "deferred"] {
-                let fields = Fields { reference: "NZL-ABC234".into(), date: "2026-12-07".into(), details: "x".into() };
+                let fields = Fields {
+                    reference: "NZL-ABC234".into(),
+                    date: "2026-12-07".into(),
+                    details: "x".into(),
+                    ..Fields::default()
+                };
                 let ar = render(event, decision, Language::Arabic, &fields).unwrap();
                 let en = render(event, decision, Language::English, &fields).unwrap();
                 assert!(ar.contains("NZL-ABC234") && en.contains("NZL-ABC234"), "{event}");
                 assert!(!ar.contains('{') && !en.contains('{'), "{event}");
             }
+        }
+    }
+
+    #[test]
+    fn the_account_message_leaves_room_for_the_sealed_password_only() {
+        let fields =
+            Fields { username: "hyt-k7m2qx".into(), details: "جمعية حياة".into(), ..Fields::default() };
+        for language in [Language::Arabic, Language::English] {
+            let text = render(event_type::ACCOUNT_OPENED, "", language, &fields).unwrap();
+            assert!(text.contains("hyt-k7m2qx"), "{text}");
+            assert_eq!(text.matches(crate::store::SECRET_PLACEHOLDER).count(), 1, "{text}");
+            assert_eq!(text.matches('{').count(), 1, "{text}");
         }
     }
 }

@@ -1,0 +1,350 @@
+//! The beneficiary service: registration (by the beneficiary or by
+//! reception), accounts with one-time passwords, and the registry staff read.
+
+use crate::grpc::{acted_by, actor_of, check_association, read_applicant, read_channel};
+use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredBeneficiary};
+use crate::store::IntakeStore;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::Utc;
+use masar_domain::calendar::saudi_day;
+use masar_domain::people::new_password_problem;
+use masar_domain::{ActorRole, Bilingual, Channel, Directory, DualDate, FieldError, NationalId, SaudiMobile};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
+use masar_platform::identity::{ACTOR_METADATA, Staff};
+use masar_platform::messaging::Outbox;
+use masar_platform::policies::PolicyBook;
+use masar_platform::sealing::Sealer;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::intake::v1::{self as api, beneficiary_service_server::BeneficiaryService};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+pub struct Beneficiaries {
+    pub store: IntakeStore,
+    pub outbox: Outbox,
+    pub directory: Arc<Directory>,
+    pub policies: PolicyBook,
+    pub sealer: Sealer,
+}
+
+/// Letters and digits a person cannot misread from an SMS (no 0/O, 1/l/I).
+const READABLE: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+
+fn readable_code(length: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::rng();
+    (0..length).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+}
+
+/// Ten readable characters with at least one letter and one digit.
+fn one_time_password() -> SecretString {
+    loop {
+        let candidate = readable_code(10, READABLE);
+        if candidate.chars().any(|c| c.is_ascii_digit()) && candidate.chars().any(|c| c.is_ascii_alphabetic()) {
+            return SecretString::from(candidate);
+        }
+    }
+}
+
+/// e.g. `nzl-k7m2qx`: the association's prefix and six readable characters.
+fn new_username(reference_prefix: &str) -> String {
+    format!("{}-{}", reference_prefix.to_lowercase(), readable_code(6, b"abcdefghijkmnpqrstuvwxyz23456789"))
+}
+
+/// Argon2id with its default cost, off the async threads: it is deliberately slow.
+async fn hash_password(password: SecretString) -> Result<String, Status> {
+    tokio::task::spawn_blocking(move || {
+        let salt_bytes: [u8; 16] = rand::rng().random();
+        let salt = SaltString::encode_b64(&salt_bytes).map_err(internal)?;
+        Argon2::default()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(internal)
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// Checks a password against a stored hash; with no account, against a
+/// stand-in hash, so an unknown username takes as long as a wrong password.
+async fn password_matches(hash: Option<String>, password: SecretString) -> Result<bool, Status> {
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(|| STAND_IN_HASH.to_owned());
+        let parsed = PasswordHash::new(&hash).map_err(internal)?;
+        Ok(Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// The argon2id hash of a random password nobody knows (same cost as real ones).
+const STAND_IN_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c3RhbmQtaW4tc2FsdA$Zp4qfQ3cG9VYQ5sC1v6dX2Q0u2kq8mQyq9xq3f2Jm1E";
+
+fn wrong_credentials() -> Status {
+    Problem::new(Bilingual::new("اسم المستخدم أو كلمة المرور غير صحيحة", "Wrong username or password"))
+        .into_status(Code::Unauthenticated)
+}
+
+fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
+    api::Beneficiary {
+        beneficiary_id: b.beneficiary_id.to_string(),
+        association: b.association,
+        full_name: b.full_name,
+        national_id_masked: NationalId::parse(&b.national_id).map(|id| id.masked()).unwrap_or_default(),
+        mobile_masked: SaudiMobile::parse(&b.mobile).map(|m| m.masked()).unwrap_or_default(),
+        preferred_language: b.language.tag().to_owned(),
+        channel: b.channel,
+        registered_by: b.registered_by,
+        registered_on_hijri: DualDate::new(saudi_day(b.registered_at)).hijri.to_string(),
+        registered_at: Some(masar_proto::timestamp(b.registered_at)),
+        possible_duplicate_of: b.possible_duplicate_of.map(|id| id.to_string()).unwrap_or_default(),
+        has_account: b.has_account,
+    }
+}
+
+/// Staff who look after the association's beneficiaries.
+const REGISTRY_ROLES: &[ActorRole] = &[
+    ActorRole::ReceptionOfficer,
+    ActorRole::ProjectManager,
+    ActorRole::BranchManager,
+    ActorRole::AssociationAdmin,
+    ActorRole::SocialResearchOfficer,
+    ActorRole::HealthAdministrationManager,
+];
+
+#[tonic::async_trait]
+impl BeneficiaryService for Beneficiaries {
+    async fn register_account(
+        &self,
+        request: Request<api::RegisterAccountRequest>,
+    ) -> Result<Response<api::Registration>, Status> {
+        let staff = match request.metadata().get(ACTOR_METADATA) {
+            None => None,
+            Some(_) => {
+                let staff = Staff::from_request(&self.directory, &request)?;
+                staff.require_role(&[
+                    ActorRole::ReceptionOfficer,
+                    ActorRole::BranchManager,
+                    ActorRole::AssociationAdmin,
+                ])?;
+                Some(staff)
+            }
+        };
+        let input = request.get_ref();
+        let association = input.association.trim();
+        let now = Utc::now();
+        let pack = if association.is_empty() {
+            None
+        } else {
+            self.policies.in_force(association, saudi_day(now)).await.map_err(internal)?
+        };
+        let mut errors = Vec::new();
+        check_association(association, pack.as_ref(), &mut errors);
+        let channel = read_channel(pack.as_ref(), &input.channel, &mut errors);
+        // Without reception's help, a beneficiary registers online.
+        if staff.is_none() && channel.is_some_and(|c| !matches!(c, Channel::Website | Channel::MobileApp)) {
+            errors.push(FieldError::new(
+                "channel",
+                Bilingual::new(
+                    "التسجيل الذاتي عبر الموقع أو التطبيق؛ وفي غيرهما يسجلك موظف الاستقبال",
+                    "Self-registration is through the website or the mobile app; otherwise reception registers you",
+                ),
+            ));
+        }
+        let applicant = read_applicant(input.applicant.as_ref(), &mut errors);
+        let (Some(pack), Some(channel), Some(applicant)) = (pack, channel, applicant) else {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        };
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        }
+        if let Some(staff) = &staff
+            && staff.association != pack.association
+        {
+            return Err(Problem::new(Bilingual::new(
+                "لا يمكنك التسجيل لجمعية أخرى",
+                "You cannot register beneficiaries of another association",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
+        let password = one_time_password();
+        let password_hash = hash_password(password.clone()).await?;
+        let new = NewBeneficiary {
+            association: pack.association.clone(),
+            national_id: applicant.national_id,
+            full_name: applicant.full_name,
+            mobile: applicant.mobile.clone(),
+            language: applicant.language,
+            channel,
+            registered_by: acted_by(&staff),
+            registered_at: now,
+        };
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (beneficiary, _) = self.store.find_or_register(&mut tx, &new).await.map_err(internal)?;
+        let mut account = NewAccount {
+            account_id: Uuid::now_v7(),
+            association: pack.association.clone(),
+            beneficiary_id: beneficiary.beneficiary_id,
+            username: new_username(&pack.reference_prefix),
+            password_hash,
+            channel,
+            opened_by: acted_by(&staff),
+            opened_at: now,
+        };
+        // A username collision is unlikely (32^6 per association); try a few before giving up.
+        let mut attempts = 0;
+        loop {
+            match self.store.open_account(&mut tx, &account).await.map_err(internal)? {
+                Opened::Opened => break,
+                Opened::AlreadyHasAccount => {
+                    return Err(Problem::new(Bilingual::new(
+                        "يوجد حساب لهذا الرقم من قبل؛ سجّل الدخول أو راجع موظف الاستقبال",
+                        "An account already exists for this national ID; sign in, or ask reception for help",
+                    ))
+                    .into_status(Code::AlreadyExists));
+                }
+                Opened::UsernameTaken if attempts < 3 => {
+                    attempts += 1;
+                    account.username = new_username(&pack.reference_prefix);
+                }
+                Opened::UsernameTaken => return Err(changed_meanwhile()),
+            }
+        }
+        let event = events::AccountOpened {
+            account_id: account.account_id.to_string(),
+            association: account.association.clone(),
+            username: account.username.clone(),
+            mobile: beneficiary.mobile.clone(),
+            preferred_language: beneficiary.language.tag().to_owned(),
+            sealed_one_time_password: self.sealer.seal(&password),
+            channel: channel.as_str().to_owned(),
+            actor: Some(actor_of(&staff)),
+            opened_at: Some(masar_proto::timestamp(now)),
+            association_name: Some(events::Bilingual { ar: pack.name.ar.clone(), en: pack.name.en.clone() }),
+        };
+        self.outbox.append(&mut tx, event_type::ACCOUNT_OPENED, &event).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        tracing::info!(account_id = %account.account_id, association = %account.association, %channel, "account opened");
+        Ok(Response::new(api::Registration {
+            beneficiary_id: beneficiary.beneficiary_id.to_string(),
+            account_id: account.account_id.to_string(),
+            username: account.username,
+            mobile_masked: applicant.mobile.masked(),
+        }))
+    }
+
+    async fn sign_in(&self, request: Request<api::SignInRequest>) -> Result<Response<api::SignInResult>, Status> {
+        let input = request.into_inner();
+        let account = self.store.account(input.association.trim(), input.username.trim()).await.map_err(internal)?;
+        let matches =
+            password_matches(account.as_ref().map(|a| a.password_hash.clone()), input.password.into()).await?;
+        let Some(account) = account.filter(|_| matches) else {
+            tracing::info!(association = %input.association.trim(), "sign-in refused");
+            return Err(wrong_credentials());
+        };
+        Ok(Response::new(api::SignInResult {
+            account_id: account.account_id.to_string(),
+            beneficiary_id: account.beneficiary_id.to_string(),
+            username: account.username,
+            must_change_password: account.must_change_password,
+        }))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<api::ChangePasswordRequest>,
+    ) -> Result<Response<api::SignInResult>, Status> {
+        let input = request.into_inner();
+        let account = self.store.account(input.association.trim(), input.username.trim()).await.map_err(internal)?;
+        let current = SecretString::from(input.current_password.clone());
+        let matches = password_matches(account.as_ref().map(|a| a.password_hash.clone()), current).await?;
+        let Some(account) = account.filter(|_| matches) else {
+            return Err(wrong_credentials());
+        };
+        if let Some(problem) = new_password_problem(&input.new_password, &input.current_password) {
+            return Err(Problem::invalid(vec![problem]).into_status(Code::InvalidArgument));
+        }
+        let new_hash = hash_password(input.new_password.into()).await?;
+        if !self
+            .store
+            .change_password(account.account_id, &account.password_hash, &new_hash, Utc::now())
+            .await
+            .map_err(internal)?
+        {
+            return Err(changed_meanwhile());
+        }
+        tracing::info!(account_id = %account.account_id, "password changed");
+        Ok(Response::new(api::SignInResult {
+            account_id: account.account_id.to_string(),
+            beneficiary_id: account.beneficiary_id.to_string(),
+            username: account.username,
+            must_change_password: false,
+        }))
+    }
+
+    async fn get_beneficiary(
+        &self,
+        request: Request<api::GetBeneficiaryRequest>,
+    ) -> Result<Response<api::Beneficiary>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(REGISTRY_ROLES)?;
+        let beneficiary_id = parse_uuid("beneficiary_id", &request.get_ref().beneficiary_id)?;
+        let not_found =
+            || Problem::new(Bilingual::new("المستفيد غير موجود", "No such beneficiary")).into_status(Code::NotFound);
+        let beneficiary = self.store.beneficiary(beneficiary_id).await.map_err(internal)?.ok_or_else(not_found)?;
+        // Beneficiaries belong to the association, not a branch; another association's look missing.
+        if beneficiary.association != staff.association {
+            return Err(not_found());
+        }
+        Ok(Response::new(beneficiary_reply(beneficiary)))
+    }
+
+    async fn list_possible_duplicates(
+        &self,
+        request: Request<api::ListPossibleDuplicatesRequest>,
+    ) -> Result<Response<api::ListPossibleDuplicatesResponse>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(REGISTRY_ROLES)?;
+        let pairs = self.store.possible_duplicates(&staff.association).await.map_err(internal)?;
+        Ok(Response::new(api::ListPossibleDuplicatesResponse {
+            duplicates: pairs
+                .into_iter()
+                .map(|(beneficiary, resembles)| api::PossibleDuplicate {
+                    beneficiary: Some(beneficiary_reply(beneficiary)),
+                    resembles: Some(beneficiary_reply(resembles)),
+                })
+                .collect(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_are_hashed_and_checked() {
+        let password = one_time_password();
+        let text = password.expose_secret().to_owned();
+        assert_eq!(text.len(), 10);
+        assert!(text.chars().all(|c| READABLE.contains(&(c as u8))));
+        let hash = hash_password(password.clone()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$") && !hash.contains(&text));
+        assert!(password_matches(Some(hash.clone()), password).await.unwrap());
+        assert!(!password_matches(Some(hash), "wrong-one1".to_owned().into()).await.unwrap());
+        // The stand-in hash parses and matches nothing a person would type.
+        assert!(!password_matches(None, text.into()).await.unwrap());
+    }
+
+    #[test]
+    fn usernames_carry_the_association_prefix() {
+        let username = new_username("NZL");
+        assert!(username.starts_with("nzl-") && username.len() == 10, "{username}");
+    }
+}
