@@ -12,6 +12,7 @@ pub use routes::router;
 use masar_platform::grpc::{TracedChannel, channel};
 use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;
 use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
+use masar_proto::intake::v1::inquiry_service_client::InquiryServiceClient;
 use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use masar_proto::research::v1::research_service_client::ResearchServiceClient;
@@ -23,6 +24,7 @@ pub struct Services {
     pub intake: IntakeServiceClient<TracedChannel>,
     /// Intake's registry and accounts (the same process as `intake`).
     pub beneficiaries: BeneficiaryServiceClient<TracedChannel>,
+    pub inquiries: InquiryServiceClient<TracedChannel>,
     pub verification: VerificationServiceClient<TracedChannel>,
     pub research: ResearchServiceClient<TracedChannel>,
     pub committee: CommitteeServiceClient<TracedChannel>,
@@ -43,6 +45,7 @@ impl Services {
         let intake = channel(&endpoints.intake)?;
         Ok(Self {
             beneficiaries: BeneficiaryServiceClient::new(intake.clone()),
+            inquiries: InquiryServiceClient::new(intake.clone()),
             intake: IntakeServiceClient::new(intake),
             verification: VerificationServiceClient::new(channel(&endpoints.verification)?),
             research: ResearchServiceClient::new(channel(&endpoints.research)?),

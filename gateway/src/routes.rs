@@ -18,6 +18,7 @@ use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+mod inquiries;
 mod people;
 
 /// The header a staff member is identified by (until Step 3's tokens).
@@ -42,6 +43,10 @@ pub fn router(services: Services) -> Router {
         .route("/v1/accounts/password", post(people::change_password))
         .route("/v1/beneficiaries/possible-duplicates", get(people::list_possible_duplicates))
         .route("/v1/beneficiaries/{id}", get(people::get_beneficiary))
+        .route("/v1/inquiries", post(inquiries::ask_question).get(inquiries::list_inquiries))
+        .route("/v1/inquiries/{id}", get(inquiries::get_inquiry))
+        .route("/v1/inquiries/{id}/refer", post(inquiries::refer_inquiry))
+        .route("/v1/inquiries/{id}/answer", post(inquiries::answer_inquiry))
         .route("/v1/requests", post(create_request))
         .route("/v1/requests/{id}/submit", post(submit_request))
         .route("/v1/requests/{id}", get(get_request))

@@ -64,6 +64,8 @@ pub mod event_type {
     pub const COMMITTEE_DECIDED: &str = "committee.decided";
     /// Not about a case: a beneficiary's account was opened (the SMS with its credentials).
     pub const ACCOUNT_OPENED: &str = "account.opened";
+    /// Not about a case: an inquiry's answer (an SMS when the asker left a mobile).
+    pub const INQUIRY_ANSWERED: &str = "inquiry.answered";
 
     /// Every stage event, in journey order.
     pub const ALL: &[&str] = &[

@@ -2,7 +2,7 @@
 //! assisted registration, the SMS with a one-time password, the first
 //! password change, and possible duplicates flagged for staff.
 
-use crate::support::{distributed_suite, embedded_suite};
+use crate::support::{distributed_suite, embedded_suite, logged_sms};
 use masar::demo::GatewayClient;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -133,14 +133,7 @@ where
 async fn accounts_embedded() {
     let (suite, data_dir) = embedded_suite().await;
     let client = GatewayClient::new(&suite.gateway_url());
-    let sms_log = data_dir.join("sms.log");
-    let texts = || {
-        let sms_log = sms_log.clone();
-        async move {
-            let log = std::fs::read_to_string(sms_log).unwrap_or_default();
-            log.lines().filter_map(|l| l.split('\t').nth(4).map(str::to_owned)).collect()
-        }
-    };
+    let texts = || async { logged_sms(&data_dir) };
     let password = drive_accounts(&client, texts).await;
     // The one-time password is nowhere in the notification database: the message keeps it sealed.
     for file in ["notification.db", "notification.db-wal", "intake.db", "intake.db-wal"] {
@@ -160,11 +153,7 @@ async fn accounts_embedded() {
 async fn accounts_distributed() {
     let distributed = distributed_suite().await;
     let client = GatewayClient::new(&distributed.suite.gateway_url());
-    let sms = distributed.sms.clone();
-    let texts = || {
-        let sms = sms.clone();
-        async move { sms.sent.lock().unwrap().iter().map(|(_, text)| text.clone()).collect() }
-    };
+    let texts = || async { distributed.sms.texts() };
     let password = drive_accounts(&client, texts).await;
     // Neither the stored message, the outbox, nor the stream holds it in clear.
     let db = masar_platform::db::Db::connect(&distributed.database.url, "notification").await.unwrap();

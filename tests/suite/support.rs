@@ -78,6 +78,16 @@ impl RecordingSms {
     pub fn count(&self) -> usize {
         self.sent.lock().unwrap().len()
     }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.sent.lock().unwrap().iter().map(|(_, text)| text.clone()).collect()
+    }
+}
+
+/// The texts the embedded suite's dev SMS provider wrote to its file.
+pub fn logged_sms(data_dir: &std::path::Path) -> Vec<String> {
+    let log = std::fs::read_to_string(data_dir.join("sms.log")).unwrap_or_default();
+    log.lines().filter_map(|line| line.split('\t').nth(4).map(str::to_owned)).collect()
 }
 
 #[async_trait::async_trait]

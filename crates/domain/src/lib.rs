@@ -21,4 +21,4 @@ pub use identity::{InvalidMobile, InvalidNationalId, NationalId, SaudiMobile};
 pub use policy::{DocumentValidity, PolicyPack};
 pub use review::{DocumentReview, ReviewedDocument, missing_for_completion};
 pub use text::{Bilingual, FieldError, Language};
-pub use vocabulary::{ActorRole, Channel, Recommendation, UnknownTerm, Vote};
+pub use vocabulary::{ActorRole, Channel, InquiryStatus, Recommendation, UnknownTerm, Vote};

@@ -96,6 +96,23 @@ impl ActorRole {
 }
 
 vocabulary! {
+    /// Where a beneficiary's inquiry stands: answered at once, or referred to
+    /// the association's referral role when the procedure is unclear to them.
+    InquiryStatus as "inquiry status" {
+        Open = "open",
+        Referred = "referred",
+        Answered = "answered",
+    }
+}
+
+impl InquiryStatus {
+    /// Open inquiries may be referred or answered; referred ones answered; answered ones are closed.
+    pub fn can_become(self, next: Self) -> bool {
+        matches!((self, next), (Self::Open, Self::Referred | Self::Answered) | (Self::Referred, Self::Answered))
+    }
+}
+
+vocabulary! {
     /// A social researcher's recommendation to the committee.
     Recommendation as "recommendation" {
         Approve = "approve",
@@ -124,6 +141,10 @@ mod tests {
         for role in ActorRole::ALL {
             assert_eq!(ActorRole::parse(role.as_str()), Ok(*role));
         }
+        assert!(InquiryStatus::Open.can_become(InquiryStatus::Referred));
+        assert!(InquiryStatus::Referred.can_become(InquiryStatus::Answered));
+        assert!(!InquiryStatus::Answered.can_become(InquiryStatus::Referred));
+        assert!(!InquiryStatus::Referred.can_become(InquiryStatus::Referred));
         let err = Channel::parse("pigeon").unwrap_err();
         assert_eq!(err.to_string(), "unknown channel 'pigeon'");
     }

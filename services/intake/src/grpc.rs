@@ -161,7 +161,7 @@ pub(crate) fn read_applicant(
 }
 
 /// A short reference a person can read out on the phone, e.g. NZL-7F3K2Q.
-fn new_reference(prefix: &str) -> String {
+pub(crate) fn new_reference(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     let code: String = (0..6).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();

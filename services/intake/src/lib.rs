@@ -5,12 +5,14 @@
 mod accounts;
 mod attachments;
 mod grpc;
+mod inquiries;
 mod policy;
 mod registry;
 mod store;
 mod timeline;
 
 pub use attachments::{DocumentStore, Inspected, MAX_DOCUMENT_BYTES, inspect};
+pub use inquiries::{InquiryEntry, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
 pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};
 pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
@@ -21,6 +23,7 @@ use masar_platform::policies::PolicyBook;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::intake::v1::beneficiary_service_server::BeneficiaryServiceServer;
+use masar_proto::intake::v1::inquiry_service_server::InquiryServiceServer;
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
@@ -43,6 +46,12 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         policies: PolicyBook::new(deps.db.clone()),
         sealer: deps.sealer.clone(),
     };
+    let inquiries = inquiries::Inquiries {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        directory: deps.directory.clone(),
+        policies: PolicyBook::new(deps.db.clone()),
+    };
     let service = grpc::Intake {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -56,8 +65,13 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         routes: tonic::service::Routes::new(
             IntakeServiceServer::new(service).max_decoding_message_size(MAX_DOCUMENT_BYTES + 64 * 1024),
         )
-        .add_service(BeneficiaryServiceServer::new(beneficiaries)),
-        service_names: vec!["masar.intake.v1.IntakeService", "masar.intake.v1.BeneficiaryService"],
+        .add_service(BeneficiaryServiceServer::new(beneficiaries))
+        .add_service(InquiryServiceServer::new(inquiries)),
+        service_names: vec![
+            "masar.intake.v1.IntakeService",
+            "masar.intake.v1.BeneficiaryService",
+            "masar.intake.v1.InquiryService",
+        ],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),
         background: Vec::new(),

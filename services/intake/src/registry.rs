@@ -180,7 +180,7 @@ impl IntakeStore {
         Ok((found, inserted == 1))
     }
 
-    async fn beneficiary_by_national_id(
+    pub async fn beneficiary_by_national_id(
         &self,
         tx: &mut Tx,
         association: &str,

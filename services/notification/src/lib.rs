@@ -49,7 +49,7 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
         service_names: vec!["masar.notification.v1.NotificationService"],
         outbox: Outbox::new(),
         consumes: Some((
-            event_type::ALL.iter().copied().chain([event_type::ACCOUNT_OPENED]).collect(),
+            event_type::ALL.iter().copied().chain([event_type::ACCOUNT_OPENED, event_type::INQUIRY_ANSWERED]).collect(),
             Arc::new(Composer { store }),
         )),
         background: vec![Box::pin(dispatcher.run(shutdown))],
@@ -101,8 +101,10 @@ fn reply_date(iso: &str) -> Bilingual {
 #[async_trait::async_trait]
 impl EventHandler for Composer {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        if message.event_type == event_type::ACCOUNT_OPENED {
-            return self.credentials(tx, message).await;
+        match message.event_type.as_str() {
+            event_type::ACCOUNT_OPENED => return self.credentials(tx, message).await,
+            event_type::INQUIRY_ANSWERED => return self.inquiry_answer(tx, message).await,
+            _ => {}
         }
         let (case, decision, details) = match message.event_type.as_str() {
             event_type::REQUEST_SUBMITTED | event_type::REQUEST_RESUBMITTED => {
@@ -146,6 +148,30 @@ impl EventHandler for Composer {
 }
 
 impl Composer {
+    /// The answer to an inquiry, to the mobile its asker left.
+    async fn inquiry_answer(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        let event = events::InquiryAnswered::decode(message.payload.as_slice())?;
+        let inquiry_id = event
+            .inquiry_id
+            .parse()
+            .map_err(|_| HandlerError::Reject(format!("inquiry id '{}' is not a UUID", event.inquiry_id)))?;
+        let language = Language::from_tag(&event.preferred_language);
+        let fields = templates::Fields { reference: event.reference, details: event.answer, ..Default::default() };
+        let text = templates::render(event_type::INQUIRY_ANSWERED, "", language, &fields)
+            .ok_or_else(|| HandlerError::Reject("no template for inquiry.answered".into()))?;
+        let queued = NewMessage {
+            subject_id: inquiry_id,
+            event: message,
+            mobile: &event.mobile,
+            language,
+            body: &text,
+            channel: &event.channel,
+            sealed_secret: None,
+        };
+        self.store.queue_message(tx, &queued).await?;
+        Ok(())
+    }
+
     /// The new account's username and one-time password; the password stays
     /// sealed in the stored message until the dispatcher sends it.
     async fn credentials(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {

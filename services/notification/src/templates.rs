@@ -62,6 +62,9 @@ fn template(event_type: &str, decision: &str) -> Option<Bilingual> {
             "مرحباً بكم في {details}. اسم المستخدم: {username} وكلمة المرور المؤقتة: {password} ويلزم تغييرها عند أول دخول، لتتابعوا طلباتكم بأنفسكم.",
             "Welcome to {details}. Username: {username}, one-time password: {password}. Change it when you first sign in; then you can follow your requests yourself.",
         ),
+        (event_type::INQUIRY_ANSWERED, _) => {
+            ("رد على استفساركم رقم {reference}: {details}", "The answer to your inquiry {reference}: {details}")
+        }
         (event_type::COMMITTEE_DECIDED, _) => (
             "أجلت لجنة البحث طلبكم رقم {reference} لاستكمال الدراسة، وسنبلغكم بالمستجدات.",
             "The research committee deferred your request {reference} for more study; we will keep you informed.",

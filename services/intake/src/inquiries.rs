@@ -1,0 +1,543 @@
+//! Inquiries: a beneficiary's question from any channel, answered by
+//! reception or referred to the association's referral role, with its own timeline.
+
+use crate::grpc::{acted_by, actor_of, check_association, new_reference, read_channel};
+use crate::store::IntakeStore;
+use chrono::{DateTime, Utc};
+use masar_domain::calendar::saudi_day;
+use masar_domain::{
+    ActorRole, Bilingual, Channel, Directory, DualDate, FieldError, InquiryStatus, Language, NationalId, PolicyPack,
+    SaudiMobile,
+};
+use masar_platform::db::{DbError, Row, Sql, Tx};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
+use masar_platform::identity::{ACTOR_METADATA, Staff};
+use masar_platform::messaging::Outbox;
+use masar_platform::policies::PolicyBook;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::intake::v1::{self as api, inquiry_service_server::InquiryService};
+use std::sync::Arc;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+/// The longest question or answer kept; longer text is refused, not cut.
+const MAX_TEXT_CHARS: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct StoredInquiry {
+    pub inquiry_id: Uuid,
+    pub reference: String,
+    pub association: String,
+    pub branch: String,
+    pub channel: Channel,
+    pub beneficiary_id: Option<Uuid>,
+    pub asker_name: String,
+    pub mobile: Option<String>,
+    pub language: Language,
+    pub question: String,
+    pub status: InquiryStatus,
+    pub referred_to: Option<ActorRole>,
+    pub asked_at: DateTime<Utc>,
+}
+
+/// One step of an inquiry's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InquiryEntry {
+    pub status: InquiryStatus,
+    pub actor_role: ActorRole,
+    /// The staff username, or "beneficiary".
+    pub actor: String,
+    pub channel: Channel,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+macro_rules! select_inquiry {
+    ($condition:literal) => {
+        concat!(
+            "SELECT inquiry_id, reference, association, branch, channel, beneficiary_id, asker_name, mobile, ",
+            "preferred_language, question, status, referred_to, asked_at FROM inquiries WHERE ",
+            $condition
+        )
+    };
+}
+
+fn stored_inquiry(row: &Row) -> Result<StoredInquiry, DbError> {
+    Ok(StoredInquiry {
+        inquiry_id: row.uuid("inquiry_id")?,
+        reference: row.text("reference")?,
+        association: row.text("association")?,
+        branch: row.text("branch")?,
+        channel: row.parsed("channel", Channel::parse)?,
+        beneficiary_id: row.optional_uuid("beneficiary_id")?,
+        asker_name: row.text("asker_name")?,
+        mobile: row.optional_text("mobile")?,
+        language: Language::from_tag(&row.text("preferred_language")?),
+        question: row.text("question")?,
+        status: row.parsed("status", InquiryStatus::parse)?,
+        referred_to: row
+            .optional_text("referred_to")?
+            .map(|r| ActorRole::parse(&r))
+            .transpose()
+            .map_err(|e| DbError::Decode { column: "referred_to".into(), reason: e.to_string() })?,
+        asked_at: row.time("asked_at")?,
+    })
+}
+
+fn inquiry_entry(row: &Row) -> Result<InquiryEntry, DbError> {
+    Ok(InquiryEntry {
+        status: row.parsed("status", InquiryStatus::parse)?,
+        actor_role: row.parsed("actor_role", ActorRole::parse)?,
+        actor: row.text("actor")?,
+        channel: row.parsed("channel", Channel::parse)?,
+        text: row.text("text")?,
+        at: row.time("at")?,
+    })
+}
+
+impl IntakeStore {
+    pub async fn insert_inquiry(
+        &self,
+        tx: &mut Tx,
+        inquiry: &StoredInquiry,
+        asked: &InquiryEntry,
+    ) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO inquiries (inquiry_id, reference, association, branch, channel, beneficiary_id, \
+                 asker_name, mobile, preferred_language, question, status, referred_to, asked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(inquiry.inquiry_id)
+            .bind(&inquiry.reference)
+            .bind(&inquiry.association)
+            .bind(&inquiry.branch)
+            .bind(inquiry.channel.as_str())
+            .bind(inquiry.beneficiary_id)
+            .bind(&inquiry.asker_name)
+            .bind(inquiry.mobile.clone())
+            .bind(inquiry.language.tag())
+            .bind(&inquiry.question)
+            .bind(inquiry.status.as_str())
+            .bind(inquiry.referred_to.map(|r| r.as_str().to_owned()))
+            .bind(inquiry.asked_at),
+        )
+        .await?;
+        self.add_inquiry_entry(tx, inquiry.inquiry_id, asked).await
+    }
+
+    async fn add_inquiry_entry(&self, tx: &mut Tx, inquiry_id: Uuid, entry: &InquiryEntry) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO inquiry_entries (entry_id, inquiry_id, status, actor_role, actor, channel, text, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(inquiry_id)
+            .bind(entry.status.as_str())
+            .bind(entry.actor_role.as_str())
+            .bind(&entry.actor)
+            .bind(entry.channel.as_str())
+            .bind(&entry.text)
+            .bind(entry.at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Moves an inquiry on, only from the status it was read in; false if someone moved it first.
+    pub async fn move_inquiry(
+        &self,
+        tx: &mut Tx,
+        inquiry: &StoredInquiry,
+        referred_to: Option<ActorRole>,
+        entry: &InquiryEntry,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new("UPDATE inquiries SET status = $1, referred_to = $2 WHERE inquiry_id = $3 AND status = $4")
+                    .bind(entry.status.as_str())
+                    .bind(referred_to.map(|r| r.as_str().to_owned()))
+                    .bind(inquiry.inquiry_id)
+                    .bind(inquiry.status.as_str()),
+            )
+            .await?;
+        if changed == 1 {
+            self.add_inquiry_entry(tx, inquiry.inquiry_id, entry).await?;
+        }
+        Ok(changed == 1)
+    }
+
+    pub async fn inquiry(&self, inquiry_id: Uuid) -> Result<Option<StoredInquiry>, DbError> {
+        self.db()
+            .fetch_optional(Sql::new(select_inquiry!("inquiry_id = $1")).bind(inquiry_id))
+            .await?
+            .as_ref()
+            .map(stored_inquiry)
+            .transpose()
+    }
+
+    pub async fn inquiry_timeline(&self, inquiry_id: Uuid) -> Result<Vec<InquiryEntry>, DbError> {
+        let rows = self
+            .db()
+            .fetch_all(
+                Sql::new(
+                    "SELECT status, actor_role, actor, channel, text, at FROM inquiry_entries \
+                     WHERE inquiry_id = $1 ORDER BY at, entry_id",
+                )
+                .bind(inquiry_id),
+            )
+            .await?;
+        rows.iter().map(inquiry_entry).collect()
+    }
+
+    /// An association's inquiries in one status, oldest first; optionally one branch's only.
+    pub async fn inquiries(
+        &self,
+        association: &str,
+        status: InquiryStatus,
+        branch: Option<&str>,
+    ) -> Result<Vec<StoredInquiry>, DbError> {
+        let rows = self
+            .db()
+            .fetch_all(
+                Sql::new(select_inquiry!(
+                    "association = $1 AND status = $2 AND ($3 IS NULL OR branch = $3) ORDER BY asked_at"
+                ))
+                .bind(association)
+                .bind(status.as_str())
+                .bind(branch.map(str::to_owned)),
+            )
+            .await?;
+        rows.iter().map(stored_inquiry).collect()
+    }
+}
+
+pub struct Inquiries {
+    pub store: IntakeStore,
+    pub outbox: Outbox,
+    pub directory: Arc<Directory>,
+    pub policies: PolicyBook,
+}
+
+fn staff_of<T>(directory: &Directory, request: &Request<T>) -> Result<Option<Staff>, Status> {
+    if request.metadata().get(ACTOR_METADATA).is_none() {
+        return Ok(None);
+    }
+    Staff::from_request(directory, request).map(Some)
+}
+
+fn inquiry_not_found() -> Status {
+    Problem::new(Bilingual::new("الاستفسار غير موجود", "No such inquiry")).into_status(Code::NotFound)
+}
+
+/// A required text of bounded length, trimmed.
+fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        errors.push(FieldError::required(field));
+    } else if text.chars().count() > MAX_TEXT_CHARS {
+        errors.push(FieldError::new(
+            field,
+            Bilingual::new(
+                format!("النص أطول من {MAX_TEXT_CHARS} حرف"),
+                format!("The text is longer than {MAX_TEXT_CHARS} characters"),
+            ),
+        ));
+    }
+    text.to_owned()
+}
+
+fn entry_reply(e: InquiryEntry) -> api::InquiryEntry {
+    api::InquiryEntry {
+        status: e.status.to_string(),
+        actor_role: e.actor_role.to_string(),
+        channel: e.channel.to_string(),
+        text: e.text,
+        on_hijri: DualDate::new(saudi_day(e.at)).hijri.to_string(),
+        at: Some(masar_proto::timestamp(e.at)),
+    }
+}
+
+fn inquiry_reply(i: StoredInquiry, timeline: Vec<InquiryEntry>) -> api::Inquiry {
+    api::Inquiry {
+        inquiry_id: i.inquiry_id.to_string(),
+        reference: i.reference,
+        association: i.association,
+        branch: i.branch,
+        channel: i.channel.to_string(),
+        status: i.status.to_string(),
+        referred_to: i.referred_to.map(|r| r.to_string()).unwrap_or_default(),
+        asker_name: i.asker_name,
+        mobile_masked: i.mobile.and_then(|m| SaudiMobile::parse(&m).ok()).map(|m| m.masked()).unwrap_or_default(),
+        question: i.question,
+        beneficiary_id: i.beneficiary_id.map(|id| id.to_string()).unwrap_or_default(),
+        timeline: timeline.into_iter().map(entry_reply).collect(),
+    }
+}
+
+/// Reception and the managers take inquiries; the referral role answers what is referred to it.
+const FRONT_DESK: &[ActorRole] = &[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin];
+
+impl Inquiries {
+    async fn pack(&self, association: &str) -> Result<Option<PolicyPack>, Status> {
+        if association.is_empty() {
+            return Ok(None);
+        }
+        self.policies.in_force(association, saudi_day(Utc::now())).await.map_err(internal)
+    }
+
+    /// The inquiry, if the caller may see it: staff in scope (the referral
+    /// role across the association), or anyone holding its id.
+    async fn visible<T>(&self, request: &Request<T>, inquiry_id: &str) -> Result<StoredInquiry, Status> {
+        let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
+        let inquiry = self.store.inquiry(inquiry_id).await.map_err(internal)?.ok_or_else(inquiry_not_found)?;
+        let staff = staff_of(&self.directory, request)?;
+        if let Some(staff) = &staff
+            && !staff.can_see(&inquiry.association, &inquiry.branch)
+        {
+            return Err(inquiry_not_found());
+        }
+        Ok(inquiry)
+    }
+
+    async fn reply(&self, inquiry: StoredInquiry) -> Result<Response<api::Inquiry>, Status> {
+        let timeline = self.store.inquiry_timeline(inquiry.inquiry_id).await.map_err(internal)?;
+        Ok(Response::new(inquiry_reply(inquiry, timeline)))
+    }
+}
+
+fn cannot_move(status: InquiryStatus) -> Status {
+    let (ar, en) = match status {
+        InquiryStatus::Answered => ("تمت الإجابة عن الاستفسار من قبل", "The inquiry was already answered"),
+        InquiryStatus::Referred => ("الاستفسار محال من قبل", "The inquiry was already referred"),
+        InquiryStatus::Open => ("الاستفسار مفتوح", "The inquiry is open"),
+    };
+    Problem::new(Bilingual::new(ar, en)).into_status(Code::FailedPrecondition)
+}
+
+#[tonic::async_trait]
+impl InquiryService for Inquiries {
+    async fn ask_question(&self, request: Request<api::AskQuestionRequest>) -> Result<Response<api::Inquiry>, Status> {
+        let staff = staff_of(&self.directory, &request)?;
+        if let Some(staff) = &staff {
+            staff.require_role(FRONT_DESK)?;
+        }
+        let input = request.get_ref();
+        let pack = self.pack(input.association.trim()).await?;
+        let mut errors = Vec::new();
+        check_association(&input.association, pack.as_ref(), &mut errors);
+        if let Some(pack) = &pack
+            && pack.branch(input.branch.trim()).is_none()
+        {
+            errors.push(FieldError::new(
+                "branch",
+                Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
+            ));
+        }
+        let channel = read_channel(pack.as_ref(), &input.channel, &mut errors);
+        if staff.is_none() && channel.is_some_and(|c| !matches!(c, Channel::Website | Channel::MobileApp)) {
+            errors.push(FieldError::new(
+                "channel",
+                Bilingual::new(
+                    "الاستفسار الذاتي عبر الموقع أو التطبيق؛ وفي غيرهما يسجله موظف الاستقبال",
+                    "Ask online through the website or the app; on other channels reception records your question",
+                ),
+            ));
+        }
+        let name = read_text("name", &input.name.split_whitespace().collect::<Vec<_>>().join(" "), &mut errors);
+        let mobile = match input.mobile.trim() {
+            "" => None,
+            text => SaudiMobile::parse(text).map_err(|e| errors.push(FieldError::new("mobile", e.explain()))).ok(),
+        };
+        let national_id = match input.national_id.trim() {
+            "" => None,
+            text => NationalId::parse(text).map_err(|e| errors.push(FieldError::new("national_id", e.explain()))).ok(),
+        };
+        let question = read_text("question", &input.question, &mut errors);
+        let (Some(pack), Some(channel)) = (pack, channel) else {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        };
+        if !errors.is_empty() {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        }
+        if let Some(staff) = &staff
+            && !staff.can_see(&pack.association, input.branch.trim())
+        {
+            return Err(Problem::new(Bilingual::new(
+                "لا يمكنك تسجيل استفسار لهذا الفرع",
+                "You cannot record inquiries for this branch",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
+        let now = Utc::now();
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let beneficiary_id = match &national_id {
+            Some(id) => self
+                .store
+                .beneficiary_by_national_id(&mut tx, &pack.association, id)
+                .await
+                .map_err(internal)?
+                .map(|b| b.beneficiary_id),
+            None => None,
+        };
+        let inquiry = StoredInquiry {
+            inquiry_id: Uuid::now_v7(),
+            reference: new_reference(&format!("{}-Q", pack.reference_prefix)),
+            association: pack.association.clone(),
+            branch: input.branch.trim().to_owned(),
+            channel,
+            beneficiary_id,
+            asker_name: name,
+            mobile: mobile.map(|m| m.as_str().to_owned()),
+            language: Language::from_tag(&input.preferred_language),
+            question: question.clone(),
+            status: InquiryStatus::Open,
+            referred_to: None,
+            asked_at: now,
+        };
+        let asked = InquiryEntry {
+            status: InquiryStatus::Open,
+            actor_role: staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role),
+            actor: acted_by(&staff),
+            channel,
+            text: question,
+            at: now,
+        };
+        self.store.insert_inquiry(&mut tx, &inquiry, &asked).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        tracing::info!(inquiry_id = %inquiry.inquiry_id, association = %inquiry.association, %channel, "inquiry received");
+        Ok(Response::new(inquiry_reply(inquiry, vec![asked])))
+    }
+
+    async fn refer_inquiry(
+        &self,
+        request: Request<api::ReferInquiryRequest>,
+    ) -> Result<Response<api::Inquiry>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        staff.require_role(FRONT_DESK)?;
+        let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
+        if !inquiry.status.can_become(InquiryStatus::Referred) {
+            return Err(cannot_move(inquiry.status));
+        }
+        let pack = self.pack(&inquiry.association).await?.ok_or_else(inquiry_not_found)?;
+        let referral_role = pack.referral_role;
+        let note = request.get_ref().note.trim();
+        let entry = InquiryEntry {
+            status: InquiryStatus::Referred,
+            actor_role: staff.role,
+            actor: staff.username.clone(),
+            channel: inquiry.channel,
+            text: if note.is_empty() { referral_role.to_string() } else { note.to_owned() },
+            at: Utc::now(),
+        };
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        if !self.store.move_inquiry(&mut tx, &inquiry, Some(referral_role), &entry).await.map_err(internal)? {
+            return Err(changed_meanwhile());
+        }
+        tx.commit().await.map_err(internal)?;
+        tracing::info!(inquiry_id = %inquiry.inquiry_id, referred_to = %referral_role, "inquiry referred");
+        self.reply(StoredInquiry { status: InquiryStatus::Referred, referred_to: Some(referral_role), ..inquiry }).await
+    }
+
+    async fn answer_inquiry(
+        &self,
+        request: Request<api::AnswerInquiryRequest>,
+    ) -> Result<Response<api::Inquiry>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
+        // A referred inquiry is the referral role's to answer (or the association admin's).
+        match inquiry.referred_to {
+            Some(role) if inquiry.status == InquiryStatus::Referred => {
+                staff.require_role(&[role, ActorRole::AssociationAdmin])?
+            }
+            _ => {
+                let pack = self.pack(&inquiry.association).await?.ok_or_else(inquiry_not_found)?;
+                staff.require_role(&[FRONT_DESK, &[pack.referral_role]].concat())?
+            }
+        }
+        if !inquiry.status.can_become(InquiryStatus::Answered) {
+            return Err(cannot_move(inquiry.status));
+        }
+        let input = request.get_ref();
+        let mut errors = Vec::new();
+        let answer = read_text("answer", &input.answer, &mut errors);
+        let channel = match input.channel.trim() {
+            "" => Some(inquiry.channel),
+            text => read_channel(None, text, &mut errors),
+        };
+        let Some(channel) = channel.filter(|_| errors.is_empty()) else {
+            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+        };
+        let now = Utc::now();
+        let entry = InquiryEntry {
+            status: InquiryStatus::Answered,
+            actor_role: staff.role,
+            actor: staff.username.clone(),
+            channel,
+            text: answer.clone(),
+            at: now,
+        };
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        if !self.store.move_inquiry(&mut tx, &inquiry, inquiry.referred_to, &entry).await.map_err(internal)? {
+            return Err(changed_meanwhile());
+        }
+        if let Some(mobile) = &inquiry.mobile {
+            let event = events::InquiryAnswered {
+                inquiry_id: inquiry.inquiry_id.to_string(),
+                association: inquiry.association.clone(),
+                reference: inquiry.reference.clone(),
+                mobile: mobile.clone(),
+                preferred_language: inquiry.language.tag().to_owned(),
+                answer,
+                channel: channel.as_str().to_owned(),
+                actor: Some(actor_of(&Some(staff.clone()))),
+                answered_at: Some(masar_proto::timestamp(now)),
+            };
+            self.outbox.append(&mut tx, event_type::INQUIRY_ANSWERED, &event).await.map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        tracing::info!(inquiry_id = %inquiry.inquiry_id, %channel, "inquiry answered");
+        self.reply(StoredInquiry { status: InquiryStatus::Answered, ..inquiry }).await
+    }
+
+    async fn get_inquiry(&self, request: Request<api::GetInquiryRequest>) -> Result<Response<api::Inquiry>, Status> {
+        let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
+        self.reply(inquiry).await
+    }
+
+    async fn list_inquiries(
+        &self,
+        request: Request<api::ListInquiriesRequest>,
+    ) -> Result<Response<api::ListInquiriesResponse>, Status> {
+        let staff = Staff::from_request(&self.directory, &request)?;
+        let pack = self.pack(&staff.association).await?.ok_or_else(inquiry_not_found)?;
+        staff.require_role(&[FRONT_DESK, &[pack.referral_role]].concat())?;
+        let statuses = match request.get_ref().status.trim() {
+            "" => vec![InquiryStatus::Open, InquiryStatus::Referred],
+            text => vec![InquiryStatus::parse(text).map_err(|_| {
+                Problem::invalid(vec![FieldError::new(
+                    "status",
+                    Bilingual::new("الحالة: open أو referred أو answered", "Status: open, referred or answered"),
+                )])
+                .into_status(Code::InvalidArgument)
+            })?],
+        };
+        let branch = staff.branch_filter("");
+        let mut inquiries = Vec::new();
+        for status in statuses {
+            for inquiry in
+                self.store.inquiries(&staff.association, status, branch.as_deref()).await.map_err(internal)?
+            {
+                // The referral role's queue is what was referred to it.
+                if staff.role == pack.referral_role && inquiry.referred_to != Some(staff.role) {
+                    continue;
+                }
+                inquiries.push(inquiry_reply(inquiry, Vec::new()));
+            }
+        }
+        Ok(Response::new(api::ListInquiriesResponse { inquiries }))
+    }
+}
