@@ -382,19 +382,34 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
     println!("Nuzul: a roof repair request without the home's tenure, returned for completion, resubmitted, approved");
     let mut unclear = NUZUL.facts_with(&[]);
     unclear.as_object_mut().context("facts")?.remove("home.ownership");
-    let nuzul =
-        submit_with_facts(&client, &NUZUL, "1000000008", "محمد عبدالله القحطاني", "0551234567", unclear).await?;
+    // A new citizen each run: the same person's second restoration within 36 months would be refused.
+    let citizen = new_national_id();
+    let nuzul = submit_with_facts(&client, &NUZUL, &citizen, "محمد عبدالله القحطاني", "0551234567", unclear).await?;
     let id = nuzul["request_id"].as_str().context("request id")?.to_owned();
     println!("  submitted {} — {}", nuzul["reference"], nuzul["message"]["en"]);
     client.wait_until_pending(&id, NUZUL.project_manager).await?;
+    // The project manager rejects the deed's scan; the return then lists exactly what is missing.
     client
         .post(
-            &format!("/v1/requests/{id}/verification/return"),
+            &format!("/v1/requests/{id}/verification/documents/title_deed_or_consent"),
             Some(NUZUL.project_manager),
-            json!({ "missing_items": ["Title deed (صك الملكية)"], "note": "Please attach the deed" }),
+            json!({ "review": "rejected", "reason": "الصورة غير واضحة / the scan is not legible" }),
         )
         .await?;
+    let returned =
+        client.post(&format!("/v1/requests/{id}/verification/return"), Some(NUZUL.project_manager), json!({})).await?;
+    for missing in returned["missing"].as_array().into_iter().flatten() {
+        println!("  missing: {}", missing["en"].as_str().unwrap_or(""));
+    }
     client.wait_for_status(&id, "returned_for_completion").await?;
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    client
+        .upload(
+            &format!("/v1/requests/{id}/documents/title_deed_or_consent?file_name=deed.pdf&issued_on={today}"),
+            None,
+            SAMPLE_PDF.to_vec(),
+        )
+        .await?;
     client
         .post(
             &format!("/v1/requests/{id}/resubmit"),
@@ -427,7 +442,62 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
     client.post(&format!("/v1/requests/{id}/verification/ineligible"), Some(HAYAT.project_manager), json!({})).await?;
     client.wait_for_status(&id, "ineligible").await?;
     print_case(&client, &id, HAYAT.branch_manager).await?;
+
+    println!("\nHayat: a beneficiary opens an account on the website; an inquiry by phone is referred and answered");
+    let (status, account) = client
+        .call(
+            reqwest::Method::POST,
+            "/v1/accounts",
+            None,
+            Some(json!({ "association": "hayat", "channel": "website", "applicant": {
+                "national_id": "1000000115", "full_name": "فاطمة الزهراني", "mobile": "0551112233" } })),
+        )
+        .await?;
+    match status {
+        201 => println!("  account {} — {}", account["username"], account["message"]["en"]),
+        409 => println!("  (the account was opened by an earlier run)"),
+        _ => anyhow::bail!("registration failed: {account}"),
+    }
+    let inquiry = client
+        .post(
+            "/v1/inquiries",
+            Some("hayat.reception"),
+            json!({ "association": "hayat", "branch": "madinah", "channel": "phone", "name": "فاطمة الزهراني",
+                    "mobile": "0551112233", "national_id": "1000000115",
+                    "question": "هل يشمل الدعم أجهزة قياس السكر؟" }),
+        )
+        .await?;
+    let inquiry_id = inquiry["inquiry_id"].as_str().context("inquiry id")?.to_owned();
+    client.post(&format!("/v1/inquiries/{inquiry_id}/refer"), Some("hayat.reception"), json!({})).await?;
+    let answered = client
+        .post(
+            &format!("/v1/inquiries/{inquiry_id}/answer"),
+            Some("hayat.referral"),
+            json!({ "answer": "نعم، مع تقرير طبي حديث وعرض سعر.", "channel": "phone" }),
+        )
+        .await?;
+    println!("  inquiry {}:", answered["reference"]);
+    for entry in answered["timeline"].as_array().into_iter().flatten() {
+        println!(
+            "    {} ({})  {:<9} via {:<8} by {:<30} {}",
+            entry["at"].as_str().unwrap_or(""),
+            entry["on_hijri"].as_str().unwrap_or(""),
+            entry["status"].as_str().unwrap_or(""),
+            entry["channel"].as_str().unwrap_or(""),
+            entry["actor_role"].as_str().unwrap_or(""),
+            entry["text"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
+}
+
+/// A valid citizen's national ID nobody has used yet (random digits, Luhn check digit).
+fn new_national_id() -> String {
+    let body = format!("1{:08}", rand::random_range(0..100_000_000u32));
+    (0..10)
+        .map(|check| format!("{body}{check}"))
+        .find(|candidate| masar_domain::NationalId::parse(candidate).is_ok())
+        .expect("one check digit in ten makes the number valid")
 }
 
 async fn print_case(client: &GatewayClient, request_id: &str, staff: &str) -> anyhow::Result<()> {

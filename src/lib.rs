@@ -363,7 +363,12 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
         consumer: settings.consumer.clone(),
         outbox_poll: settings.outbox_poll,
         files: file_store(&settings)?,
-        sealer: sealer(&settings, false)?,
+        sealer: if matches!(role, Role::Intake | Role::Notification) {
+            sealer(&settings, false)?
+        } else {
+            // The other roles never seal or open; a throwaway key spares them the secret.
+            Sealer::from_hex(&Sealer::generate_key())?
+        },
     };
     start_service(role, deps, sms_provider(&settings)?, listener, shutdown).await?
 }

@@ -3,8 +3,8 @@
 use crate::support::{TestDatabase, temp_dir};
 use chrono::Utc;
 use masar_domain::{
-    ActorRole, CaseStatus, Channel, DocumentReview, FactValue, Facts, Language, NationalId, RuleOutcome, SaudiMobile,
-    Verdict, Vote,
+    ActorRole, CaseStatus, Channel, DocumentReview, FactValue, Facts, InquiryStatus, Language, NationalId, RuleOutcome,
+    SaudiMobile, Verdict, Vote,
 };
 use masar_platform::db::{Db, Sql};
 use masar_platform::messaging::{Outbox, OutboxRelay};
@@ -444,8 +444,56 @@ async fn registry_scenario(db: Db) {
     assert!(!changed.must_change_password && changed.password_hash == "$argon2id$new");
 }
 
+/// Inquiries move on once from each status, and keep their timeline in order.
+async fn inquiry_scenario(db: Db) {
+    let store = masar_intake::IntakeStore::new(db.clone());
+    let now = Utc::now();
+    let inquiry = masar_intake::StoredInquiry {
+        inquiry_id: Uuid::now_v7(),
+        reference: "HYT-Q-ABC234".into(),
+        association: "hayat".into(),
+        branch: "madinah".into(),
+        channel: Channel::Letter,
+        beneficiary_id: None,
+        asker_name: "Salma".into(),
+        mobile: None,
+        language: Language::Arabic,
+        question: "متى تجتمع اللجنة؟".into(),
+        status: InquiryStatus::Open,
+        referred_to: None,
+        asked_at: now,
+    };
+    let entry = |status, seconds| masar_intake::InquiryEntry {
+        status,
+        actor_role: ActorRole::ReceptionOfficer,
+        actor: "hayat.reception".into(),
+        channel: Channel::Letter,
+        text: format!("{status}"),
+        at: now + chrono::Duration::seconds(seconds),
+    };
+    let mut tx = db.begin().await.unwrap();
+    store.insert_inquiry(&mut tx, &inquiry, &entry(InquiryStatus::Open, 0)).await.unwrap();
+    let referral = Some(ActorRole::HealthAdministrationManager);
+    let referred = entry(InquiryStatus::Referred, 1);
+    assert!(store.move_inquiry(&mut tx, &inquiry, referral, &referred).await.unwrap());
+    // a second move based on the same stale read changes nothing and adds no entry
+    assert!(!store.move_inquiry(&mut tx, &inquiry, None, &entry(InquiryStatus::Answered, 2)).await.unwrap());
+    tx.commit().await.unwrap();
+    let stored = store.inquiry(inquiry.inquiry_id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.referred_to, stored.channel),
+        (InquiryStatus::Referred, referral, Channel::Letter)
+    );
+    let timeline = store.inquiry_timeline(inquiry.inquiry_id).await.unwrap();
+    assert_eq!(timeline.iter().map(|e| e.status).collect::<Vec<_>>(), [InquiryStatus::Open, InquiryStatus::Referred]);
+    assert_eq!(store.inquiries("hayat", InquiryStatus::Referred, Some("madinah")).await.unwrap().len(), 1);
+    assert!(store.inquiries("hayat", InquiryStatus::Open, None).await.unwrap().is_empty());
+    assert!(store.inquiries("nuzul", InquiryStatus::Referred, None).await.unwrap().is_empty());
+}
+
 conformance! {
     intake_store: Role::Intake => intake_scenario,
+    inquiries: Role::Intake => inquiry_scenario,
     registry: Role::Intake => registry_scenario,
     verification_store: Role::Verification => verification_scenario,
     research_store: Role::Research => research_scenario,
