@@ -280,6 +280,53 @@ async fn drive_both_associations(client: &GatewayClient) {
     let request = client.get(&format!("/v1/requests/{hayat_id}"), None).await.unwrap();
     assert_eq!(request["status"], "rejected");
     assert_eq!(request["national_id"], "2******006");
+
+    // Hayat through a return as well: the medical report is rejected, replaced, and the request verified.
+    let report_case = submit(client, &HAYAT, "1000000313", "Hessa Alharbi", "0501234567").await.unwrap();
+    let report_id = report_case["request_id"].as_str().unwrap().to_owned();
+    let seen = pending(client, &report_id, HAYAT.project_manager).await;
+    assert_eq!(seen["eligibility_verdict"], "met", "{seen}");
+    let review = format!("/v1/requests/{report_id}/verification/documents/medical_report");
+    let rejected = json!({ "review": "rejected", "reason": "غير مختوم من المنشأة" });
+    client.post(&review, Some(HAYAT.project_manager), rejected).await.unwrap();
+    let returned = client
+        .post(&format!("/v1/requests/{report_id}/verification/return"), Some(HAYAT.project_manager), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(returned["missing"].as_array().unwrap().len(), 1, "{returned}");
+    assert_eq!(returned["missing"][0]["ar"], "تقرير طبي من منشأة مرخصة: غير مختوم من المنشأة");
+    client.wait_for_status(&report_id, "returned_for_completion").await.unwrap();
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let upload = format!("/v1/requests/{report_id}/documents/medical_report?file_name=report.pdf&issued_on={today}");
+    let (status, _) = client.upload(&upload, None, SAMPLE_PDF.to_vec()).await.unwrap();
+    assert_eq!(status, 201);
+    let attestation = json!({ "attested": true, "version": "hayat-1441-1" });
+    client
+        .post(&format!("/v1/requests/{report_id}/resubmit"), None, json!({ "attestation": attestation }))
+        .await
+        .unwrap();
+    let seen = pending(client, &report_id, HAYAT.project_manager).await;
+    let report = seen["documents"].as_array().unwrap().iter().find(|d| d["document"] == "medical_report").unwrap();
+    assert_eq!(report["review"], "pending", "the new report is reviewed afresh: {seen}");
+    client
+        .post(&format!("/v1/requests/{report_id}/verification/accept"), Some(HAYAT.project_manager), json!({}))
+        .await
+        .unwrap();
+    // Research assigns a researcher at once, so the status may already have moved past "verified".
+    let timeline = client.wait_for_status(&report_id, "researcher_assigned").await.unwrap();
+    assert_eq!(statuses(&timeline)[3], s("verified", "verification", "project_manager"), "{timeline}");
+
+    // Nuzul through an ineligible outcome: 12,000 SAR for 2 members is over its 1,500 per member.
+    let rich = NUZUL.facts_with(&[("household.monthly_income", "12000"), ("household.members", "2")]);
+    let over = submit_with_facts(client, &NUZUL, "1000000214", "Saad Alotaibi", "0591234567", rich).await.unwrap();
+    let over_id = over["request_id"].as_str().unwrap().to_owned();
+    let seen = pending(client, &over_id, NUZUL.project_manager).await;
+    assert_eq!(seen["eligibility_verdict"], "not_met");
+    client
+        .post(&format!("/v1/requests/{over_id}/verification/ineligible"), Some(NUZUL.project_manager), json!({}))
+        .await
+        .unwrap();
+    client.wait_for_status(&over_id, "ineligible").await.unwrap();
 }
 
 /// Bad input is a 4xx with a stable, bilingual body; never a 500.

@@ -129,3 +129,30 @@ fn case_documents(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_expired_at_submission_are_flagged_on_arrival() {
+        let pack = PolicyPack::from_toml(include_str!("../../../policies/hayat.toml")).unwrap();
+        let submitted_on: chrono::NaiveDate = "2026-11-23".parse().unwrap();
+        let document = |code: &str, expires_on: &str| events::SubmittedDocument {
+            attachment_id: uuid::Uuid::now_v7().to_string(),
+            document: code.into(),
+            content_type: "application/pdf".into(),
+            expires_on: expires_on.into(),
+            ..Default::default()
+        };
+        let reviewed = case_documents(
+            &pack,
+            &[document("national_id", "2026-11-22"), document("national_id", "2027-01-01"), document("unheard_of", "")],
+            submitted_on,
+        );
+        let reviews: Vec<_> = reviewed.iter().map(|d| d.review).collect();
+        assert_eq!(reviews, [DocumentReview::ExpiredAtSubmission, DocumentReview::Pending, DocumentReview::Pending]);
+        assert_eq!(reviewed[0].name, pack.document("national_id").unwrap().name);
+        assert_eq!(reviewed[2].name.en, "unheard_of");
+    }
+}
