@@ -126,6 +126,28 @@ where
         .await
         .unwrap();
     assert_eq!(draft["beneficiary_id"], registered["beneficiary_id"]);
+    // Someone known from a request opens an account giving another mobile: the credentials
+    // go to the registry's number, not to whoever typed the national ID.
+    let known = masar::demo::create_draft(
+        client,
+        &masar::demo::HAYAT,
+        "1000000412",
+        "Nasser",
+        "0561110000",
+        masar::demo::HAYAT.facts_with(&[]),
+    )
+    .await
+    .unwrap();
+    let other_phone = applicant("1000000412", "Nasser", "0569998888", "ar");
+    let (status, opened) = call(
+        Method::POST,
+        "/v1/accounts",
+        None,
+        json!({ "association": "hayat", "channel": "website", "applicant": other_phone }),
+    )
+    .await;
+    assert_eq!((status, opened["sms_to"].as_str()), (201, Some("+9665******00")), "{opened}");
+    assert_eq!(opened["beneficiary_id"], known["beneficiary_id"]);
     password
 }
 
@@ -161,7 +183,7 @@ async fn accounts_distributed() {
         "SELECT body, sealed_secret FROM messages WHERE event_type = 'account.opened' ORDER BY created_at",
     );
     let rows = db.fetch_all(sql).await.unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3, "one credentials SMS per account");
     for row in &rows {
         assert!(row.text("body").unwrap().contains(masar_notification::SECRET_PLACEHOLDER));
         assert!(!row.text("sealed_secret").unwrap().contains(&password));

@@ -178,7 +178,7 @@ impl BeneficiaryService for Beneficiaries {
             association: pack.association.clone(),
             national_id: applicant.national_id,
             full_name: applicant.full_name,
-            mobile: applicant.mobile.clone(),
+            mobile: applicant.mobile,
             language: applicant.language,
             channel,
             registered_by: acted_by(&staff),
@@ -235,7 +235,8 @@ impl BeneficiaryService for Beneficiaries {
             beneficiary_id: beneficiary.beneficiary_id.to_string(),
             account_id: account.account_id.to_string(),
             username: account.username,
-            mobile_masked: applicant.mobile.masked(),
+            // The registry's number: a newcomer cannot redirect an existing beneficiary's credentials.
+            mobile_masked: SaudiMobile::parse(&beneficiary.mobile).map(|m| m.masked()).unwrap_or_default(),
         }))
     }
 
