@@ -54,6 +54,25 @@ impl ApiError {
         Self { status: StatusCode::BAD_REQUEST, code: "invalid_request", message, fields: Vec::new() }
     }
 
+    /// A body over the route's limit, refused before any handler read it.
+    pub fn too_large() -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "invalid_request",
+            message: Bilingual::new("حجم الطلب أكبر من المسموح", "The request body is too large"),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn timed_out() -> Self {
+        Self {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            code: "deadline_exceeded",
+            message: Bilingual::new("انتهت مهلة الطلب، حاول مرة أخرى", "The request took too long; please try again"),
+            fields: Vec::new(),
+        }
+    }
+
     pub fn not_found() -> Self {
         Self {
             status: StatusCode::NOT_FOUND,

@@ -71,8 +71,24 @@ pub fn router(services: Services) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::map_response(stable_error_body))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .with_state(services)
+}
+
+/// The body limit and the timeout answer below the handlers, in plain text or
+/// not at all; front ends get the same JSON error body as from any handler.
+async fn stable_error_body(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let is_json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json => ApiError::too_large().into_response(),
+        StatusCode::GATEWAY_TIMEOUT if !is_json => ApiError::timed_out().into_response(),
+        _ => response,
+    }
 }
 
 /// One span per HTTP request, continuing a front end's trace if it sent one.

@@ -349,6 +349,18 @@ async fn refuse_bad_input(client: &GatewayClient) {
     assert_eq!(body["code"], "invalid_request");
     assert!(!body["message"]["ar"].as_str().unwrap().is_empty());
 
+    // a body over the JSON routes' limit, announced by its length: the stable error body, not plain text
+    let raw = reqwest::Client::new()
+        .post(format!("{}/v1/requests", client_base(client)))
+        .header("content-type", "application/json")
+        .body(format!("{{\"description\": \"{}\"}}", "x".repeat(300 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 413);
+    let body: Value = raw.json().await.unwrap();
+    assert_eq!(body["message"]["en"], "The request body is too large", "{body}");
+
     // missing fields
     let (status, body) = post("/v1/requests", None, json!({ "association": "nuzul" })).await;
     assert_eq!(status, 400, "{body}");
