@@ -28,6 +28,11 @@ impl HijriDate {
         Self { year: hijri.era_year().year, month: hijri.month().ordinal, day: hijri.day_of_month().0 }
     }
 
+    /// The Hijri day it is in Saudi Arabia at an instant.
+    pub fn on(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::from_gregorian(saudi_day(at))
+    }
+
     /// Reads `YYYY-MM-DD` (Arabic-Indic digits accepted) and checks that the day exists.
     pub fn parse(text: &str) -> Result<Self, InvalidDate> {
         let invalid = || InvalidDate(text.to_owned());
@@ -86,13 +91,13 @@ fn serialize_display<S: serde::Serializer>(value: &impl fmt::Display, s: S) -> R
     s.collect_str(value)
 }
 
-/// Reads a Gregorian `YYYY-MM-DD` (Arabic-Indic digits accepted).
 /// The day it is in Saudi Arabia (UTC+3 all year, no daylight saving) at an
 /// instant: submission days, expiry checks and promised dates follow it, not UTC.
 pub fn saudi_day(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
     (at + chrono::Duration::hours(3)).date_naive()
 }
 
+/// Reads a Gregorian `YYYY-MM-DD` (Arabic-Indic digits accepted).
 pub fn parse_gregorian(text: &str) -> Result<NaiveDate, InvalidDate> {
     let folded = crate::identity::fold_digits(text.trim());
     NaiveDate::parse_from_str(&folded, "%Y-%m-%d").map_err(|_| InvalidDate(text.to_owned()))

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A message in both of the beneficiary's languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A message in both of the beneficiary's languages (empty by default).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Bilingual {
     pub ar: String,
     pub en: String,

@@ -66,6 +66,13 @@ vocabulary! {
     }
 }
 
+impl Channel {
+    /// The channels a beneficiary uses alone; on the others reception records what they bring.
+    pub fn is_online(self) -> bool {
+        matches!(self, Self::Website | Self::MobileApp)
+    }
+}
+
 vocabulary! {
     /// Who acts on a case.
     ActorRole as "role" {

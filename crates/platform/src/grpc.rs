@@ -154,3 +154,13 @@ pub fn changed_meanwhile() -> Status {
 pub fn request_not_found() -> Status {
     Problem::new(Bilingual::new("الطلب غير موجود", "No such request")).into_status(Code::NotFound)
 }
+
+/// An optional day on the wire: ISO `YYYY-MM-DD`, or empty.
+pub fn iso_day_or_empty(day: Option<chrono::NaiveDate>) -> String {
+    day.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// An optional day's Umm al-Qura date on the wire, or empty.
+pub fn hijri_day_or_empty(day: Option<chrono::NaiveDate>) -> String {
+    day.map(|d| masar_domain::HijriDate::from_gregorian(d).to_string()).unwrap_or_default()
+}

@@ -39,6 +39,18 @@ impl Staff {
         })
     }
 
+    /// The staff member calling, or `None` when the call names nobody (a
+    /// beneficiary's own call); a named but unknown caller is refused.
+    pub fn optional_from_request<T>(
+        directory: &Directory,
+        request: &tonic::Request<T>,
+    ) -> Result<Option<Staff>, Status> {
+        if request.metadata().get(ACTOR_METADATA).is_none() {
+            return Ok(None);
+        }
+        Self::from_request(directory, request).map(Some)
+    }
+
     /// Refuses unless the caller holds one of `roles`.
     pub fn require_role(&self, roles: &[ActorRole]) -> Result<(), Status> {
         if roles.contains(&self.role) {

@@ -1,7 +1,7 @@
 //! The beneficiary service: registration (by the beneficiary or by
 //! reception), accounts with one-time passwords, and the registry staff read.
 
-use crate::grpc::{acted_by, actor_of, check_association, read_applicant, read_channel};
+use crate::grpc::{acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, submitter};
 use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredBeneficiary};
 use crate::store::IntakeStore;
 use argon2::Argon2;
@@ -9,9 +9,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::people::new_password_problem;
-use masar_domain::{ActorRole, Bilingual, Channel, Directory, DualDate, FieldError, NationalId, SaudiMobile};
+use masar_domain::{ActorRole, Bilingual, Directory, FieldError, HijriDate, NationalId, SaudiMobile};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
-use masar_platform::identity::{ACTOR_METADATA, Staff};
+use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_platform::sealing::Sealer;
@@ -100,7 +100,7 @@ fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
         preferred_language: b.language.tag().to_owned(),
         channel: b.channel,
         registered_by: b.registered_by,
-        registered_on_hijri: DualDate::new(saudi_day(b.registered_at)).hijri.to_string(),
+        registered_on_hijri: HijriDate::on(b.registered_at).to_string(),
         registered_at: Some(masar_proto::timestamp(b.registered_at)),
         possible_duplicate_of: b.possible_duplicate_of.map(|id| id.to_string()).unwrap_or_default(),
         has_account: b.has_account,
@@ -123,31 +123,15 @@ impl BeneficiaryService for Beneficiaries {
         &self,
         request: Request<api::RegisterAccountRequest>,
     ) -> Result<Response<api::Registration>, Status> {
-        let staff = match request.metadata().get(ACTOR_METADATA) {
-            None => None,
-            Some(_) => {
-                let staff = Staff::from_request(&self.directory, &request)?;
-                staff.require_role(&[
-                    ActorRole::ReceptionOfficer,
-                    ActorRole::BranchManager,
-                    ActorRole::AssociationAdmin,
-                ])?;
-                Some(staff)
-            }
-        };
+        let staff = submitter(&self.directory, &request)?;
         let input = request.get_ref();
-        let association = input.association.trim();
         let now = Utc::now();
-        let pack = if association.is_empty() {
-            None
-        } else {
-            self.policies.in_force(association, saudi_day(now)).await.map_err(internal)?
-        };
+        let pack = policy_in_force(&self.policies, &input.association, saudi_day(now)).await?;
         let mut errors = Vec::new();
-        check_association(association, pack.as_ref(), &mut errors);
+        check_association(&input.association, pack.as_ref(), &mut errors);
         let channel = read_channel(pack.as_ref(), &input.channel, &mut errors);
         // Without reception's help, a beneficiary registers online.
-        if staff.is_none() && channel.is_some_and(|c| !matches!(c, Channel::Website | Channel::MobileApp)) {
+        if staff.is_none() && channel.is_some_and(|c| !c.is_online()) {
             errors.push(FieldError::new(
                 "channel",
                 Bilingual::new(

@@ -8,11 +8,11 @@ use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::read_answers;
 use masar_domain::policy::DocumentValidity;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Channel, Directory, DualDate, Facts, FieldError, Language, NationalId,
+    ActorRole, Bilingual, CaseStatus, Channel, Directory, Facts, FieldError, HijriDate, Language, NationalId,
     PolicyPack, SaudiMobile,
 };
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
-use masar_platform::identity::{ACTOR_METADATA, Staff};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, iso_day_or_empty, parse_uuid, request_not_found};
+use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_proto::event_type;
@@ -32,14 +32,26 @@ pub struct Intake {
     pub documents: DocumentStore,
 }
 
-/// Who submits: the beneficiary themself, or a staff member assisting them.
-fn submitter<T>(directory: &Directory, request: &Request<T>) -> Result<Option<Staff>, Status> {
-    if request.metadata().get(ACTOR_METADATA).is_none() {
-        return Ok(None);
+/// The staff who receive beneficiaries and act for them.
+pub(crate) const FRONT_DESK: &[ActorRole] =
+    &[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin];
+
+/// Who acts: the beneficiary themself (`None`), or front-desk staff assisting them.
+pub(crate) fn submitter<T>(directory: &Directory, request: &Request<T>) -> Result<Option<Staff>, Status> {
+    let staff = Staff::optional_from_request(directory, request)?;
+    if let Some(staff) = &staff {
+        staff.require_role(FRONT_DESK)?;
     }
-    let staff = Staff::from_request(directory, request)?;
-    staff.require_role(&[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
-    Ok(Some(staff))
+    Ok(staff)
+}
+
+/// The association's policy in force on a day; `None` for an unknown (or empty) association.
+pub(crate) async fn policy_in_force(
+    policies: &PolicyBook,
+    association: &str,
+    on: NaiveDate,
+) -> Result<Option<PolicyPack>, Status> {
+    policies.in_force(association.trim(), on).await.map_err(internal)
 }
 
 /// Checks every field of a submission against the policy in force, reporting all problems at once.
@@ -50,23 +62,13 @@ fn validate(
 ) -> Result<NewRequest, Status> {
     let mut errors = Vec::new();
     check_association(&input.association, pack, &mut errors);
+    check_branch(pack, &input.branch, &mut errors);
     let service_type = input.service_type.trim();
-    if let Some(pack) = pack {
-        if pack.branch(input.branch.trim()).is_none() {
-            errors.push(FieldError::new(
-                "branch",
-                Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
-            ));
-        }
-        if pack.service_type(service_type).is_none() {
-            errors.push(FieldError::new(
-                "service_type",
-                Bilingual::new(
-                    "نوع الخدمة غير متاح لدى هذه الجمعية",
-                    "This association does not offer this service type",
-                ),
-            ));
-        }
+    if pack.is_some_and(|p| p.service_type(service_type).is_none()) {
+        errors.push(FieldError::new(
+            "service_type",
+            Bilingual::new("نوع الخدمة غير متاح لدى هذه الجمعية", "This association does not offer this service type"),
+        ));
     }
     let channel = read_channel(pack, &input.channel, &mut errors);
     let applicant = read_applicant(input.applicant.as_ref(), &mut errors);
@@ -107,6 +109,16 @@ pub(crate) fn check_association(association: &str, pack: Option<&PolicyPack>, er
         errors.push(FieldError::required("association"));
     } else if pack.is_none() {
         errors.push(FieldError::new("association", Bilingual::new("الجمعية غير معروفة", "Unknown association")));
+    }
+}
+
+/// The branch is one of the association's.
+pub(crate) fn check_branch(pack: Option<&PolicyPack>, branch: &str, errors: &mut Vec<FieldError>) {
+    if pack.is_some_and(|p| p.branch(branch.trim()).is_none()) {
+        errors.push(FieldError::new(
+            "branch",
+            Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
+        ));
     }
 }
 
@@ -204,8 +216,8 @@ fn submitted_event(
                 content_type: d.content_type.clone(),
                 size_bytes: d.size_bytes,
                 sha256: d.sha256.clone(),
-                issued_on: iso_or_empty(d.issued_on),
-                expires_on: iso_or_empty(d.expires_on),
+                issued_on: iso_day_or_empty(d.issued_on),
+                expires_on: iso_day_or_empty(d.expires_on),
             })
             .collect(),
     }
@@ -279,11 +291,6 @@ fn parse_optional_date(field: &str, text: &str, errors: &mut Vec<FieldError>) ->
     parse_gregorian(text).map_err(|_| errors.push(invalid_date(field))).ok()
 }
 
-/// An optional day on the wire: ISO, or empty.
-fn iso_or_empty(day: Option<NaiveDate>) -> String {
-    day.map(|d| d.to_string()).unwrap_or_default()
-}
-
 fn refused_in(status: CaseStatus, ar: &str, en: &str) -> Status {
     Problem::new(Bilingual::new(
         format!("{ar} (حالة الطلب: {})", status.describe().ar),
@@ -300,8 +307,8 @@ fn document_reply(d: &StoredDocument) -> api::Document {
         content_type: d.content_type.clone(),
         size_bytes: d.size_bytes,
         sha256: d.sha256.clone(),
-        issued_on: iso_or_empty(d.issued_on),
-        expires_on: iso_or_empty(d.expires_on),
+        issued_on: iso_day_or_empty(d.issued_on),
+        expires_on: iso_day_or_empty(d.expires_on),
         uploaded_at: Some(masar_proto::timestamp(d.uploaded_at)),
     }
 }
@@ -364,13 +371,6 @@ impl Intake {
         Ok(Completed { facts, documents, months_since_same_service_approved, attestation })
     }
 
-    async fn policy_in_force(&self, association: &str, on: NaiveDate) -> Result<Option<PolicyPack>, Status> {
-        if association.is_empty() {
-            return Ok(None);
-        }
-        self.policies.in_force(association, on).await.map_err(internal)
-    }
-
     /// The policy version a request was started (or submitted) under.
     async fn policy_of(&self, stored: &StoredRequest) -> Result<PolicyPack, Status> {
         self.policies.version(&stored.association, stored.policy_version).await.map_err(internal)?.ok_or_else(|| {
@@ -383,8 +383,7 @@ impl Intake {
     async fn visible_request<T>(&self, request: &Request<T>, request_id: &str) -> Result<StoredRequest, Status> {
         let request_id = parse_uuid("request_id", request_id)?;
         let stored = self.store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
-        if request.metadata().get(ACTOR_METADATA).is_some() {
-            let staff = Staff::from_request(&self.directory, request)?;
+        if let Some(staff) = Staff::optional_from_request(&self.directory, request)? {
             staff.ensure_can_see(&stored.association, &stored.branch)?;
         }
         Ok(stored)
@@ -399,7 +398,7 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::DraftRequest>, Status> {
         let staff = submitter(&self.directory, &request)?;
         let now = Utc::now();
-        let pack = self.policy_in_force(request.get_ref().association.trim(), saudi_day(now)).await?;
+        let pack = policy_in_force(&self.policies, &request.get_ref().association, saudi_day(now)).await?;
         let new = validate(pack.as_ref(), request.get_ref(), now)?;
         let pack = pack.expect("validate refuses a request without a policy");
         if let Some(staff) = &staff
@@ -516,7 +515,9 @@ impl IntakeService for Intake {
         }
         let now = Utc::now();
         // Judged by the version in force on the day of submission, which may be newer than the draft's.
-        let pack = self.policy_in_force(&stored.association, saudi_day(now)).await?.ok_or_else(request_not_found)?;
+        let pack = policy_in_force(&self.policies, &stored.association, saudi_day(now))
+            .await?
+            .ok_or_else(request_not_found)?;
         let input = request.get_ref();
         let submission = Submission {
             answers: &HashMap::new(),
@@ -552,7 +553,7 @@ impl IntakeService for Intake {
             reference: submitted.reference,
             status: CaseStatus::Submitted.to_string(),
             expected_decision_on: submitted.expected_decision_on.to_string(),
-            expected_decision_on_hijri: DualDate::new(submitted.expected_decision_on).hijri.to_string(),
+            expected_decision_on_hijri: HijriDate::from_gregorian(submitted.expected_decision_on).to_string(),
             policy_version: submitted.policy_version,
         }))
     }
@@ -635,10 +636,10 @@ impl IntakeService for Intake {
             mobile_masked,
             submitted_at: Some(masar_proto::timestamp(stored.submitted_at)),
             expected_decision_on: stored.expected_decision_on.to_string(),
-            expected_decision_on_hijri: DualDate::new(stored.expected_decision_on).hijri.to_string(),
+            expected_decision_on_hijri: HijriDate::from_gregorian(stored.expected_decision_on).to_string(),
             policy_version: stored.policy_version,
             documents: documents.iter().map(document_reply).collect(),
-            submitted_on_hijri: DualDate::new(saudi_day(stored.submitted_at)).hijri.to_string(),
+            submitted_on_hijri: HijriDate::on(stored.submitted_at).to_string(),
         }))
     }
 
@@ -656,7 +657,7 @@ impl IntakeService for Intake {
                     actor_role: e.actor_role.to_string(),
                     at: Some(masar_proto::timestamp(e.at)),
                     note: e.note,
-                    on_hijri: DualDate::new(saudi_day(e.at)).hijri.to_string(),
+                    on_hijri: HijriDate::on(e.at).to_string(),
                 })
                 .collect(),
         }))
@@ -669,7 +670,7 @@ impl IntakeService for Intake {
             text => parse_gregorian(text)
                 .map_err(|_| Problem::invalid(vec![invalid_date("on")]).into_status(Code::InvalidArgument))?,
         };
-        let pack = self.policy_in_force(input.association.trim(), on).await?.ok_or_else(|| {
+        let pack = policy_in_force(&self.policies, &input.association, on).await?.ok_or_else(|| {
             Problem::new(Bilingual::new("لا توجد سياسة سارية لهذه الجمعية", "No policy of this association is in force"))
                 .into_status(Code::NotFound)
         })?;

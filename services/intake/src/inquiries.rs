@@ -1,17 +1,20 @@
 //! Inquiries: a beneficiary's question from any channel, answered by
 //! reception or referred to the association's referral role, with its own timeline.
 
-use crate::grpc::{acted_by, actor_of, check_association, new_reference, read_channel};
+use crate::grpc::{
+    FRONT_DESK, acted_by, actor_of, check_association, check_branch, new_reference, policy_in_force, read_channel,
+    submitter,
+};
 use crate::store::IntakeStore;
 use chrono::{DateTime, Utc};
 use masar_domain::calendar::saudi_day;
 use masar_domain::{
-    ActorRole, Bilingual, Channel, Directory, DualDate, FieldError, InquiryStatus, Language, NationalId, PolicyPack,
+    ActorRole, Bilingual, Channel, Directory, FieldError, HijriDate, InquiryStatus, Language, NationalId, PolicyPack,
     SaudiMobile,
 };
 use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
-use masar_platform::identity::{ACTOR_METADATA, Staff};
+use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_proto::event_type;
@@ -221,13 +224,6 @@ pub struct Inquiries {
     pub policies: PolicyBook,
 }
 
-fn staff_of<T>(directory: &Directory, request: &Request<T>) -> Result<Option<Staff>, Status> {
-    if request.metadata().get(ACTOR_METADATA).is_none() {
-        return Ok(None);
-    }
-    Staff::from_request(directory, request).map(Some)
-}
-
 fn inquiry_not_found() -> Status {
     Problem::new(Bilingual::new("الاستفسار غير موجود", "No such inquiry")).into_status(Code::NotFound)
 }
@@ -255,7 +251,7 @@ fn entry_reply(e: InquiryEntry) -> api::InquiryEntry {
         actor_role: e.actor_role.to_string(),
         channel: e.channel.to_string(),
         text: e.text,
-        on_hijri: DualDate::new(saudi_day(e.at)).hijri.to_string(),
+        on_hijri: HijriDate::on(e.at).to_string(),
         at: Some(masar_proto::timestamp(e.at)),
     }
 }
@@ -277,15 +273,10 @@ fn inquiry_reply(i: StoredInquiry, timeline: Vec<InquiryEntry>) -> api::Inquiry 
     }
 }
 
-/// Reception and the managers take inquiries; the referral role answers what is referred to it.
-const FRONT_DESK: &[ActorRole] = &[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin];
-
 impl Inquiries {
+    /// Front-desk staff take inquiries; the referral role answers what is referred to it.
     async fn pack(&self, association: &str) -> Result<Option<PolicyPack>, Status> {
-        if association.is_empty() {
-            return Ok(None);
-        }
-        self.policies.in_force(association, saudi_day(Utc::now())).await.map_err(internal)
+        policy_in_force(&self.policies, association, saudi_day(Utc::now())).await
     }
 
     /// The inquiry, if the caller may see it: staff in scope (the referral
@@ -293,8 +284,7 @@ impl Inquiries {
     async fn visible<T>(&self, request: &Request<T>, inquiry_id: &str) -> Result<StoredInquiry, Status> {
         let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
         let inquiry = self.store.inquiry(inquiry_id).await.map_err(internal)?.ok_or_else(inquiry_not_found)?;
-        let staff = staff_of(&self.directory, request)?;
-        if let Some(staff) = &staff
+        if let Some(staff) = Staff::optional_from_request(&self.directory, request)?
             && !staff.can_see(&inquiry.association, &inquiry.branch)
         {
             return Err(inquiry_not_found());
@@ -320,24 +310,14 @@ fn cannot_move(status: InquiryStatus) -> Status {
 #[tonic::async_trait]
 impl InquiryService for Inquiries {
     async fn ask_question(&self, request: Request<api::AskQuestionRequest>) -> Result<Response<api::Inquiry>, Status> {
-        let staff = staff_of(&self.directory, &request)?;
-        if let Some(staff) = &staff {
-            staff.require_role(FRONT_DESK)?;
-        }
+        let staff = submitter(&self.directory, &request)?;
         let input = request.get_ref();
-        let pack = self.pack(input.association.trim()).await?;
+        let pack = self.pack(&input.association).await?;
         let mut errors = Vec::new();
         check_association(&input.association, pack.as_ref(), &mut errors);
-        if let Some(pack) = &pack
-            && pack.branch(input.branch.trim()).is_none()
-        {
-            errors.push(FieldError::new(
-                "branch",
-                Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
-            ));
-        }
+        check_branch(pack.as_ref(), &input.branch, &mut errors);
         let channel = read_channel(pack.as_ref(), &input.channel, &mut errors);
-        if staff.is_none() && channel.is_some_and(|c| !matches!(c, Channel::Website | Channel::MobileApp)) {
+        if staff.is_none() && channel.is_some_and(|c| !c.is_online()) {
             errors.push(FieldError::new(
                 "channel",
                 Bilingual::new(

@@ -207,21 +207,21 @@ impl IntakeStore {
         const SQL: &str = select_beneficiary!(
             "b.association = $1 AND b.possible_duplicate_of IS NOT NULL ORDER BY b.registered_at DESC"
         );
-        let flagged: Vec<StoredBeneficiary> = self
-            .db()
-            .fetch_all(Sql::new(SQL).bind(association))
-            .await?
-            .iter()
-            .map(stored_beneficiary)
-            .collect::<Result<_, _>>()?;
-        let mut pairs = Vec::new();
-        for beneficiary in flagged {
-            let Some(other) = beneficiary.possible_duplicate_of else { continue };
-            if let Some(resembles) = self.beneficiary(other).await? {
-                pairs.push((beneficiary, resembles));
-            }
-        }
-        Ok(pairs)
+        const RESEMBLED: &str = select_beneficiary!(
+            "b.beneficiary_id IN (SELECT possible_duplicate_of FROM beneficiaries \
+             WHERE association = $1 AND possible_duplicate_of IS NOT NULL)"
+        );
+        let read = |rows: Vec<Row>| rows.iter().map(stored_beneficiary).collect::<Result<Vec<_>, _>>();
+        let flagged = read(self.db().fetch_all(Sql::new(SQL).bind(association)).await?)?;
+        let resembled = read(self.db().fetch_all(Sql::new(RESEMBLED).bind(association)).await?)?;
+        Ok(flagged
+            .into_iter()
+            .filter_map(|beneficiary| {
+                let resembles =
+                    resembled.iter().find(|r| Some(r.beneficiary_id) == beneficiary.possible_duplicate_of)?;
+                Some((beneficiary, resembles.clone()))
+            })
+            .collect())
     }
 
     pub async fn open_account(&self, tx: &mut Tx, account: &NewAccount) -> Result<Opened, DbError> {

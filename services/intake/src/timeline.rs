@@ -36,7 +36,6 @@ struct Step {
 }
 
 fn step(message: &Message) -> Result<Step, HandlerError> {
-    let none = || Bilingual::new("", "");
     let payload = message.payload.as_slice();
     Ok(match message.event_type.as_str() {
         event_type::REQUEST_RETURNED => {
@@ -51,7 +50,13 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
         }
         event_type::REQUEST_VERIFIED => {
             let e = events::RequestVerified::decode(payload)?;
-            Step { case: e.case, actor: e.actor, at: e.verified_at, status: CaseStatus::Verified, note: none() }
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.verified_at,
+                status: CaseStatus::Verified,
+                note: Bilingual::default(),
+            }
         }
         event_type::REQUEST_INELIGIBLE => {
             let e = events::RequestIneligible::decode(payload)?;
@@ -70,7 +75,7 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.assigned_at,
                 status: CaseStatus::ResearcherAssigned,
-                note: none(),
+                note: Bilingual::default(),
             }
         }
         event_type::FIELD_VISIT_RECORDED => {
@@ -80,12 +85,18 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.visited_at,
                 status: CaseStatus::FieldVisitRecorded,
-                note: none(),
+                note: Bilingual::default(),
             }
         }
         event_type::RESEARCH_RECOMMENDED => {
             let e = events::ResearchRecommended::decode(payload)?;
-            Step { case: e.case, actor: e.actor, at: e.recommended_at, status: CaseStatus::Recommended, note: none() }
+            Step {
+                case: e.case,
+                actor: e.actor,
+                at: e.recommended_at,
+                status: CaseStatus::Recommended,
+                note: Bilingual::default(),
+            }
         }
         event_type::CASE_SCHEDULED => {
             let e = events::CaseScheduled::decode(payload)?;
@@ -94,7 +105,7 @@ fn step(message: &Message) -> Result<Step, HandlerError> {
                 actor: e.actor,
                 at: e.scheduled_at,
                 status: CaseStatus::OnCommitteeAgenda,
-                note: none(),
+                note: Bilingual::default(),
             }
         }
         event_type::COMMITTEE_DECIDED => {

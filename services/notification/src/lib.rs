@@ -64,21 +64,30 @@ struct Composer {
 /// The case, the decision (for committee events) and the template details of an event.
 fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, Bilingual), HandlerError> {
     let payload = message.payload.as_slice();
-    let none = || Bilingual::new("", "");
     Ok(match message.event_type.as_str() {
         event_type::REQUEST_RETURNED => {
             let e = events::RequestReturned::decode(payload)?;
             (e.case, String::new(), listed(&e.missing_items, &e.missing))
         }
-        event_type::REQUEST_VERIFIED => (events::RequestVerified::decode(payload)?.case, String::new(), none()),
+        event_type::REQUEST_VERIFIED => {
+            (events::RequestVerified::decode(payload)?.case, String::new(), Bilingual::default())
+        }
         event_type::REQUEST_INELIGIBLE => {
             let e = events::RequestIneligible::decode(payload)?;
             (e.case, String::new(), listed(&e.reasons, &e.rule_explanations))
         }
-        event_type::RESEARCHER_ASSIGNED => (events::ResearcherAssigned::decode(payload)?.case, String::new(), none()),
-        event_type::FIELD_VISIT_RECORDED => (events::FieldVisitRecorded::decode(payload)?.case, String::new(), none()),
-        event_type::RESEARCH_RECOMMENDED => (events::ResearchRecommended::decode(payload)?.case, String::new(), none()),
-        event_type::CASE_SCHEDULED => (events::CaseScheduled::decode(payload)?.case, String::new(), none()),
+        event_type::RESEARCHER_ASSIGNED => {
+            (events::ResearcherAssigned::decode(payload)?.case, String::new(), Bilingual::default())
+        }
+        event_type::FIELD_VISIT_RECORDED => {
+            (events::FieldVisitRecorded::decode(payload)?.case, String::new(), Bilingual::default())
+        }
+        event_type::RESEARCH_RECOMMENDED => {
+            (events::ResearchRecommended::decode(payload)?.case, String::new(), Bilingual::default())
+        }
+        event_type::CASE_SCHEDULED => {
+            (events::CaseScheduled::decode(payload)?.case, String::new(), Bilingual::default())
+        }
         event_type::COMMITTEE_DECIDED => {
             let e = events::CommitteeDecided::decode(payload)?;
             (e.case, e.decision, listed(&e.reasons, &[]))
@@ -147,56 +156,75 @@ impl EventHandler for Composer {
     }
 }
 
+/// A message whose event names its own recipient (an account's, an inquiry's), not a request's.
+struct Direct<'a> {
+    subject_id: &'a str,
+    mobile: &'a str,
+    language: &'a str,
+    channel: &'a str,
+    sealed_secret: Option<&'a str>,
+}
+
 impl Composer {
     /// The answer to an inquiry, to the mobile its asker left.
     async fn inquiry_answer(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
         let event = events::InquiryAnswered::decode(message.payload.as_slice())?;
-        let inquiry_id = event
-            .inquiry_id
-            .parse()
-            .map_err(|_| HandlerError::Reject(format!("inquiry id '{}' is not a UUID", event.inquiry_id)))?;
-        let language = Language::from_tag(&event.preferred_language);
-        let fields = templates::Fields { reference: event.reference, details: event.answer, ..Default::default() };
-        let text = templates::render(event_type::INQUIRY_ANSWERED, "", language, &fields)
-            .ok_or_else(|| HandlerError::Reject("no template for inquiry.answered".into()))?;
-        let queued = NewMessage {
-            subject_id: inquiry_id,
-            event: message,
+        let direct = Direct {
+            subject_id: &event.inquiry_id,
             mobile: &event.mobile,
-            language,
-            body: &text,
+            language: &event.preferred_language,
             channel: &event.channel,
             sealed_secret: None,
         };
-        self.store.queue_message(tx, &queued).await?;
-        Ok(())
+        let fields = |_| templates::Fields {
+            reference: event.reference.clone(),
+            details: event.answer.clone(),
+            ..Default::default()
+        };
+        self.queue_direct(tx, message, direct, fields).await
     }
 
     /// The new account's username and one-time password; the password stays
     /// sealed in the stored message until the dispatcher sends it.
     async fn credentials(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
         let event = events::AccountOpened::decode(message.payload.as_slice())?;
-        let account_id = event
-            .account_id
-            .parse()
-            .map_err(|_| HandlerError::Reject(format!("account id '{}' is not a UUID", event.account_id)))?;
-        let language = Language::from_tag(&event.preferred_language);
-        let name = event.association_name.unwrap_or_default();
-        let fields = templates::Fields {
-            details: Bilingual::new(name.ar, name.en).in_language(language).to_owned(),
-            username: event.username,
-            ..Default::default()
-        };
-        let text = templates::render(event_type::ACCOUNT_OPENED, "", language, &fields)
-            .ok_or_else(|| HandlerError::Reject("no template for account.opened".into()))?;
-        let queued = NewMessage {
-            subject_id: account_id,
-            event: message,
+        let direct = Direct {
+            subject_id: &event.account_id,
             mobile: &event.mobile,
-            language,
-            body: &text,
+            language: &event.preferred_language,
             channel: &event.channel,
             sealed_secret: Some(&event.sealed_one_time_password),
+        };
+        let name = event.association_name.clone().unwrap_or_default();
+        let fields = |language| templates::Fields {
+            details: Bilingual::new(name.ar, name.en).in_language(language).to_owned(),
+            username: event.username.clone(),
+            ..Default::default()
+        };
+        self.queue_direct(tx, message, direct, fields).await
+    }
+
+    async fn queue_direct(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        direct: Direct<'_>,
+        fields: impl FnOnce(Language) -> templates::Fields,
+    ) -> Result<(), HandlerError> {
+        let subject_id = direct.subject_id.parse().map_err(|_| {
+            HandlerError::Reject(format!("{}: '{}' is not a UUID", message.event_type, direct.subject_id))
+        })?;
+        let language = Language::from_tag(direct.language);
+        let text = templates::render(&message.event_type, "", language, &fields(language))
+            .ok_or_else(|| HandlerError::Reject(format!("no template for {}", message.event_type)))?;
+        let queued = NewMessage {
+            subject_id,
+            event: message,
+            mobile: direct.mobile,
+            language,
+            body: &text,
+            channel: direct.channel,
+            sealed_secret: direct.sealed_secret,
         };
         self.store.queue_message(tx, &queued).await?;
         Ok(())

@@ -1,13 +1,14 @@
 //! The verification gRPC service: the project manager's queue and outcomes.
 
 use crate::store::{CaseDocument, VerificationCase, VerificationStore};
-use chrono::{NaiveDate, Utc};
-use masar_domain::calendar::saudi_day;
+use chrono::Utc;
 use masar_domain::eligibility::overall;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Directory, DocumentReview, DualDate, FieldError, Verdict, missing_for_completion,
+    ActorRole, Bilingual, CaseStatus, Directory, DocumentReview, FieldError, HijriDate, Verdict, missing_for_completion,
 };
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
+use masar_platform::grpc::{
+    Problem, changed_meanwhile, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid, request_not_found,
+};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_proto::event_type;
@@ -41,16 +42,12 @@ fn blocked_by(ar: &str, en: &str, items: &[&Bilingual]) -> Status {
     .into_status(Code::FailedPrecondition)
 }
 
-fn hijri_or_empty(day: Option<NaiveDate>) -> String {
-    day.map(|d| DualDate::new(d).hijri.to_string()).unwrap_or_default()
-}
-
 fn document_reply(d: CaseDocument) -> api::CaseDocument {
     api::CaseDocument {
-        issued_on_hijri: hijri_or_empty(d.issued_on),
-        expires_on_hijri: hijri_or_empty(d.expires_on),
-        issued_on: d.issued_on.map(|day| day.to_string()).unwrap_or_default(),
-        expires_on: d.expires_on.map(|day| day.to_string()).unwrap_or_default(),
+        issued_on_hijri: hijri_day_or_empty(d.issued_on),
+        expires_on_hijri: hijri_day_or_empty(d.expires_on),
+        issued_on: iso_day_or_empty(d.issued_on),
+        expires_on: iso_day_or_empty(d.expires_on),
         document: d.document,
         name_ar: d.name.ar,
         name_en: d.name.en,
@@ -152,7 +149,7 @@ impl VerificationService for Verification {
                     applicant_name: c.applicant_name,
                     national_id_masked: c.national_id_masked,
                     status: c.status.to_string(),
-                    received_on_hijri: DualDate::new(saudi_day(c.received_at)).hijri.to_string(),
+                    received_on_hijri: HijriDate::on(c.received_at).to_string(),
                     received_at: Some(masar_proto::timestamp(c.received_at)),
                     documents: c.documents.into_iter().map(document_reply).collect(),
                     policy_version: c.policy_version,
