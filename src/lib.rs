@@ -356,19 +356,22 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let redis_url = settings.redis_url().context("set REDIS_URL for the queue")?;
     let queue: Arc<dyn Queue> =
         Arc::new(RedisQueue::connect(redis_url.expose_secret(), &settings.stream_prefix).await?);
+    // Documents are intake's and the sealing key intake's and notification's; the other roles get
+    // inert stand-ins rather than needing a writable folder (their root is read-only) or the secret.
+    let inert_files = || -> Arc<dyn object_store::ObjectStore> { Arc::new(object_store::memory::InMemory::new()) };
+    let (files, sealer) = match role {
+        Role::Intake => (file_store(&settings)?, sealer(&settings, false)?),
+        Role::Notification => (inert_files(), sealer(&settings, false)?),
+        _ => (inert_files(), Sealer::from_hex(&Sealer::generate_key())?),
+    };
     let deps = Dependencies {
         db,
         queue,
         directory: Arc::new(load_directory(&settings)?),
         consumer: settings.consumer.clone(),
         outbox_poll: settings.outbox_poll,
-        files: file_store(&settings)?,
-        sealer: if matches!(role, Role::Intake | Role::Notification) {
-            sealer(&settings, false)?
-        } else {
-            // The other roles never seal or open; a throwaway key spares them the secret.
-            Sealer::from_hex(&Sealer::generate_key())?
-        },
+        files,
+        sealer,
     };
     start_service(role, deps, sms_provider(&settings)?, listener, shutdown).await?
 }

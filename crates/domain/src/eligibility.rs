@@ -2,6 +2,7 @@
 //! household's facts, evaluated rule by rule with a stored explanation.
 
 use crate::text::{Bilingual, FieldError};
+use crate::vocabulary::vocabulary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -60,6 +61,13 @@ const fn derived(
     FactDefinition { name, kind: FactKind::Number, derived: true, inputs, label }
 }
 
+impl FactDefinition {
+    /// What the applicant is asked for this fact: the fact itself, or a derived fact's inputs.
+    pub fn asked_inputs(&self) -> &[&'static str] {
+        if self.derived { self.inputs } else { std::slice::from_ref(&self.name) }
+    }
+}
+
 pub fn fact_definition(name: &str) -> Option<&'static FactDefinition> {
     FACTS.iter().find(|f| f.name == name)
 }
@@ -71,16 +79,6 @@ pub enum FactValue {
     Flag(bool),
     Number(f64),
     Text(String),
-}
-
-impl FactValue {
-    pub fn kind(&self) -> FactKind {
-        match self {
-            Self::Flag(_) => FactKind::Flag,
-            Self::Number(_) => FactKind::Number,
-            Self::Text(_) => FactKind::Text,
-        }
-    }
 }
 
 /// The facts of one application.
@@ -202,25 +200,32 @@ pub enum Condition {
     All(Vec<Condition>),
 }
 
-/// How one rule came out for one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Met,
-    NotMet,
-    /// A fact the rule needs is missing; the case is unclear and goes to a person.
-    Unknown,
+vocabulary! {
+    /// How one rule came out for one case.
+    Verdict as "verdict" {
+        Met = "met",
+        NotMet = "not_met",
+        // A fact the rule needs is missing; the case is unclear and goes to a person.
+        Unknown = "unknown",
+    }
 }
 
-impl Verdict {
-    /// The wire name, as serde writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Met => "met",
-            Self::NotMet => "not_met",
-            Self::Unknown => "unknown",
-        }
-    }
+/// Every verdict must be met: one not met decides; otherwise one unknown leaves it unclear.
+fn all_of(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+    verdicts.into_iter().fold(Verdict::Met, |so_far, next| match (so_far, next) {
+        (Verdict::NotMet, _) | (_, Verdict::NotMet) => Verdict::NotMet,
+        (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+        _ => Verdict::Met,
+    })
+}
+
+/// One met verdict is enough: otherwise one unknown leaves it unclear.
+fn any_of(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+    verdicts.into_iter().fold(Verdict::NotMet, |so_far, next| match (so_far, next) {
+        (Verdict::Met, _) | (_, Verdict::Met) => Verdict::Met,
+        (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+        _ => Verdict::NotMet,
+    })
 }
 
 impl Condition {
@@ -242,26 +247,8 @@ impl Condition {
                 Some(FactValue::Text(given)) => verdict(values.iter().any(|v| same_text(given, v))),
                 Some(_) => Verdict::NotMet,
             },
-            Self::Any(conditions) => {
-                let verdicts: Vec<_> = conditions.iter().map(|c| c.evaluate(facts)).collect();
-                if verdicts.contains(&Verdict::Met) {
-                    Verdict::Met
-                } else if verdicts.contains(&Verdict::Unknown) {
-                    Verdict::Unknown
-                } else {
-                    Verdict::NotMet
-                }
-            }
-            Self::All(conditions) => {
-                let verdicts: Vec<_> = conditions.iter().map(|c| c.evaluate(facts)).collect();
-                if verdicts.contains(&Verdict::NotMet) {
-                    Verdict::NotMet
-                } else if verdicts.contains(&Verdict::Unknown) {
-                    Verdict::Unknown
-                } else {
-                    Verdict::Met
-                }
-            }
+            Self::Any(conditions) => any_of(conditions.iter().map(|c| c.evaluate(facts))),
+            Self::All(conditions) => all_of(conditions.iter().map(|c| c.evaluate(facts))),
         }
     }
 
@@ -277,7 +264,7 @@ impl Condition {
 
     /// The asked facts this condition lacks to be judged, each entry a choice
     /// (any one of its facts will do, as inside `any`). A derived fact stands
-    /// for its missing inputs; a missing history is no gap.
+    /// for its missing inputs (history has none: the system's own records).
     pub fn missing_facts(&self, facts: &Facts) -> Vec<Vec<String>> {
         let mut missing: Vec<Vec<String>> = Vec::new();
         match self {
@@ -301,12 +288,12 @@ impl Condition {
             }
             leaf => {
                 let name = leaf.fields()[0];
-                if facts.get(name).is_some() || name.starts_with("history.") {
+                if facts.get(name).is_some() {
                     return missing;
                 }
-                let asked = match fact_definition(name) {
-                    Some(definition) if definition.derived => definition.inputs,
-                    _ => std::slice::from_ref(&name),
+                let asked: &[&str] = match fact_definition(name) {
+                    Some(definition) => definition.asked_inputs(),
+                    None => std::slice::from_ref(&name),
                 };
                 missing.extend(asked.iter().filter(|f| facts.get(f).is_none()).map(|f| vec![(*f).to_owned()]));
             }
@@ -363,13 +350,7 @@ pub struct RuleOutcome {
 
 /// The rules' results taken together.
 pub fn overall(outcomes: &[RuleOutcome]) -> Verdict {
-    if outcomes.iter().any(|o| o.verdict == Verdict::NotMet) {
-        Verdict::NotMet
-    } else if outcomes.iter().any(|o| o.verdict == Verdict::Unknown) {
-        Verdict::Unknown
-    } else {
-        Verdict::Met
-    }
+    all_of(outcomes.iter().map(|o| o.verdict))
 }
 
 #[cfg(test)]

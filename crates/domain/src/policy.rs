@@ -156,9 +156,7 @@ impl PolicyPack {
             let required = rule.condition.required_fields();
             for name in rule.condition.fields() {
                 let Some(definition) = fact_definition(name) else { continue };
-                let inputs =
-                    if definition.derived { definition.inputs } else { std::slice::from_ref(&definition.name) };
-                for fact in inputs.iter().filter_map(|input| fact_definition(input)) {
+                for fact in definition.asked_inputs().iter().filter_map(|input| fact_definition(input)) {
                     let question = FactQuestion { fact, required: required.contains(&name) };
                     match asked.iter_mut().find(|a| a.fact.name == fact.name) {
                         Some(existing) => existing.required |= question.required,

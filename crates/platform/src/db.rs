@@ -387,6 +387,15 @@ impl Row {
         })
     }
 
+    /// A non-negative integer column as the unsigned type it stands for (a version, a size).
+    pub fn unsigned<T>(&self, column: &str) -> Result<T, DbError>
+    where
+        T: TryFrom<i64>,
+        T::Error: std::fmt::Display,
+    {
+        T::try_from(self.int(column)?).map_err(|e| decode_error(column, e))
+    }
+
     pub fn time(&self, column: &str) -> Result<DateTime<Utc>, DbError> {
         Ok(match self {
             Self::Postgres(row) => row.try_get(column)?,

@@ -51,6 +51,11 @@ impl Staff {
         Self::from_request(directory, request).map(Some)
     }
 
+    /// The staff member as an event names who acted.
+    pub fn event_actor(&self) -> masar_proto::events::v1::Actor {
+        masar_proto::events::v1::Actor { role: self.role.as_str().into(), username: self.username.clone() }
+    }
+
     /// Refuses unless the caller holds one of `roles`.
     pub fn require_role(&self, roles: &[ActorRole]) -> Result<(), Status> {
         if roles.contains(&self.role) {

@@ -179,7 +179,7 @@ impl CommitteeService for Committee {
         }
         let event = events::CommitteeDecided {
             case: Some(item.case_ref()),
-            actor: Some(events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() }),
+            actor: Some(staff.event_actor()),
             decided_at: Some(masar_proto::timestamp(Utc::now())),
             decision: decision.to_string(),
             reasons: reasons.clone(),

@@ -55,7 +55,7 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         status: row.parsed("status", CaseStatus::parse)?,
         decision: row.text("decision")?,
         reasons: row.json("reasons")?,
-        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
+        policy_version: row.unsigned("policy_version")?,
     })
 }
 

@@ -180,8 +180,10 @@ pub(crate) fn new_reference(prefix: &str) -> String {
     format!("{prefix}-{code}")
 }
 
+/// The hand-off of a (re)submission at `at`: the instant the documents were judged valid on.
 fn submitted_event(
     request: &StoredRequest,
+    at: DateTime<Utc>,
     actor: &events::Actor,
     resubmission: bool,
     months_since_same_service_approved: Option<u32>,
@@ -196,7 +198,7 @@ fn submitted_event(
             &request.service_type,
         )),
         actor: Some(actor.clone()),
-        submitted_at: Some(masar_proto::timestamp(Utc::now())),
+        submitted_at: Some(masar_proto::timestamp(at)),
         channel: request.channel.clone(),
         applicant_name: request.applicant_name.clone(),
         national_id_masked,
@@ -320,9 +322,14 @@ pub(crate) fn acted_by(staff: &Option<Staff>) -> String {
 
 pub(crate) fn actor_of(staff: &Option<Staff>) -> events::Actor {
     match staff {
-        Some(staff) => events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() },
+        Some(staff) => staff.event_actor(),
         None => events::Actor { role: ActorRole::Beneficiary.as_str().into(), username: String::new() },
     }
+}
+
+/// The role an action is recorded under: the staff member's, or the beneficiary's own.
+pub(crate) fn acting_role(staff: &Option<Staff>) -> ActorRole {
+    staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role)
 }
 
 /// What a (re)submission hands on once it is complete.
@@ -538,12 +545,12 @@ impl IntakeService for Intake {
         if !self.store.mark_submitted(&mut tx, &submitted, &completed.attestation).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
-        let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
+        let actor_role = acting_role(&staff);
         let entry =
             TimelineEntry::new(Uuid::now_v7(), CaseStatus::Submitted, actor_role, now, submitted.channel.clone());
         self.store.record(&mut tx, submitted.request_id, &entry).await.map_err(internal)?;
         let history = completed.months_since_same_service_approved;
-        let event = submitted_event(&submitted, &actor, false, history, &completed.documents);
+        let event = submitted_event(&submitted, now, &actor, false, history, &completed.documents);
         self.outbox.append(&mut tx, event_type::REQUEST_SUBMITTED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
@@ -592,7 +599,7 @@ impl IntakeService for Intake {
         {
             return Err(changed_meanwhile());
         }
-        let actor_role = staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role);
+        let actor_role = acting_role(&staff);
         let entry = TimelineEntry::new(
             Uuid::now_v7(),
             CaseStatus::Submitted,
@@ -603,7 +610,7 @@ impl IntakeService for Intake {
         self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
         let history = completed.months_since_same_service_approved;
         let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
-        let event = submitted_event(&updated, &actor_of(&staff), true, history, &completed.documents);
+        let event = submitted_event(&updated, now, &actor_of(&staff), true, history, &completed.documents);
         self.outbox.append(&mut tx, event_type::REQUEST_RESUBMITTED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();

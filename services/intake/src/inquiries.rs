@@ -2,7 +2,7 @@
 //! reception or referred to the association's referral role, with its own timeline.
 
 use crate::grpc::{
-    FRONT_DESK, acted_by, actor_of, check_association, check_branch, new_reference, policy_in_force, read_channel,
+    FRONT_DESK, acted_by, acting_role, check_association, check_branch, new_reference, policy_in_force, read_channel,
     submitter,
 };
 use crate::store::IntakeStore;
@@ -379,7 +379,7 @@ impl InquiryService for Inquiries {
         };
         let asked = InquiryEntry {
             status: InquiryStatus::Open,
-            actor_role: staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role),
+            actor_role: acting_role(&staff),
             actor: acted_by(&staff),
             channel,
             text: question,
@@ -472,7 +472,7 @@ impl InquiryService for Inquiries {
                 preferred_language: inquiry.language.tag().to_owned(),
                 answer,
                 channel: channel.as_str().to_owned(),
-                actor: Some(actor_of(&Some(staff.clone()))),
+                actor: Some(staff.event_actor()),
                 answered_at: Some(masar_proto::timestamp(now)),
             };
             self.outbox.append(&mut tx, event_type::INQUIRY_ANSWERED, &event).await.map_err(internal)?;

@@ -110,7 +110,7 @@ fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
         status: row.parsed("status", CaseStatus::parse)?,
         submitted_at: row.time("submitted_at")?,
         expected_decision_on: row.date("expected_decision_on")?,
-        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
+        policy_version: row.unsigned("policy_version")?,
         facts: serde_json::from_str(&row.text("facts")?)
             .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
     })
@@ -123,7 +123,7 @@ fn stored_document(row: &Row) -> Result<StoredDocument, DbError> {
         document: row.text("document")?,
         file_name: row.text("file_name")?,
         content_type: row.text("content_type")?,
-        size_bytes: u64::try_from(row.int("size_bytes")?).unwrap_or_default(),
+        size_bytes: row.unsigned("size_bytes")?,
         sha256: row.text("sha256")?,
         object_key: row.text("object_key")?,
         issued_on: row.optional_date("issued_on")?,

@@ -84,7 +84,7 @@ impl Research {
 }
 
 fn actor(staff: &Staff) -> Option<events::Actor> {
-    Some(events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() })
+    Some(staff.event_actor())
 }
 
 #[tonic::async_trait]

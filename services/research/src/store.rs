@@ -42,7 +42,7 @@ fn assignment(row: &Row) -> Result<Assignment, DbError> {
         visits: row.int("visits")?,
         recommendation: row.text("recommendation")?,
         assigned_at: row.time("assigned_at")?,
-        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
+        policy_version: row.unsigned("policy_version")?,
     })
 }
 

@@ -103,8 +103,7 @@ impl Verification {
             ))
             .into_status(Code::FailedPrecondition)
         })?;
-        let actor = events::Actor { role: staff.role.as_str().into(), username: staff.username.clone() };
-        let outcome = outcome(&case, actor)?;
+        let outcome = outcome(&case, staff.event_actor())?;
         detail["policy_version"] = case.policy_version.into();
         if !outcome.missing.is_empty() {
             detail["missing"] = serde_json::to_value(&outcome.missing).map_err(internal)?;

@@ -86,7 +86,7 @@ fn case(row: &Row) -> Result<VerificationCase, DbError> {
         national_id_masked: row.text("national_id_masked")?,
         status: row.parsed("status", CaseStatus::parse)?,
         received_at: row.time("received_at")?,
-        policy_version: u32::try_from(row.int("policy_version")?).unwrap_or_default(),
+        policy_version: row.unsigned("policy_version")?,
         eligibility: row.json("eligibility")?,
         documents: Vec::new(),
     })
@@ -98,7 +98,7 @@ fn case_document(row: &Row) -> Result<CaseDocument, DbError> {
         name: Bilingual::new(row.text("name_ar")?, row.text("name_en")?),
         attachment_id: row.uuid("attachment_id")?,
         content_type: row.text("content_type")?,
-        size_bytes: u64::try_from(row.int("size_bytes")?).unwrap_or_default(),
+        size_bytes: row.unsigned("size_bytes")?,
         sha256: row.text("sha256")?,
         issued_on: row.optional_date("issued_on")?,
         expires_on: row.optional_date("expires_on")?,
