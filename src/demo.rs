@@ -4,14 +4,21 @@
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A thin REST client of the gateway.
+/// A thin REST client of the gateway. Calls naming a staff member go with
+/// that member's access token (signed in with the demo password on first
+/// use); the others go as the client's own caller, if it has one.
 #[derive(Clone)]
 pub struct GatewayClient {
     base: String,
     http: reqwest::Client,
     traceparent: Option<String>,
+    /// The access token calls naming no staff member carry.
+    own_token: Option<String>,
+    staff_tokens: Arc<Mutex<HashMap<String, String>>>,
 }
 
 enum Payload {
@@ -23,12 +30,51 @@ enum Payload {
 pub const SAMPLE_PDF: &[u8] = b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n\
 2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n";
 
-/// A staff member's username, sent as `X-Masar-Staff`.
+/// A demo staff member's username, e.g. `nuzul.pm` (association, dot, post).
 pub type StaffName<'a> = &'a str;
 
 impl GatewayClient {
     pub fn new(base: &str) -> Self {
-        Self { base: base.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), traceparent: None }
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            traceparent: None,
+            own_token: None,
+            staff_tokens: Arc::default(),
+        }
+    }
+
+    /// This client, calling as the holder of `access_token` where no staff member is named.
+    pub fn with_token(&self, access_token: &str) -> Self {
+        Self { own_token: Some(access_token.to_owned()), ..self.clone() }
+    }
+
+    /// This client, calling as the demo staff member `username` where no other is named.
+    pub async fn as_staff(&self, username: StaffName<'_>) -> anyhow::Result<Self> {
+        let token = self.staff_token(username).await?;
+        Ok(self.with_token(&token))
+    }
+
+    /// Signs in with a username and password; returns the session's reply.
+    pub async fn sign_in(&self, association: &str, username: &str, password: &str) -> anyhow::Result<Value> {
+        let body = json!({ "association": association, "username": username, "password": password });
+        let (status, reply) = self.send(reqwest::Method::POST, "/v1/sessions", None, Some(Payload::Json(body))).await?;
+        if status != 200 {
+            bail!("signing in as {username} answered {status}: {reply}");
+        }
+        Ok(reply)
+    }
+
+    /// A demo staff member's access token, signing in on first use.
+    pub async fn staff_token(&self, username: StaffName<'_>) -> anyhow::Result<String> {
+        if let Some(token) = self.staff_tokens.lock().expect("not poisoned").get(username) {
+            return Ok(token.clone());
+        }
+        let association = username.split('.').next().unwrap_or_default();
+        let reply = self.sign_in(association, username, crate::DEMO_STAFF_PASSWORD).await?;
+        let token = reply["session"]["access_token"].as_str().context("an access token")?.to_owned();
+        self.staff_tokens.lock().expect("not poisoned").insert(username.to_owned(), token.clone());
+        Ok(token)
     }
 
     /// Sends this W3C `traceparent` on every call, as a front end following
@@ -71,8 +117,12 @@ impl GatewayClient {
         body: Option<Payload>,
     ) -> anyhow::Result<(u16, Value)> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(staff) = staff {
-            request = request.header("x-masar-staff", staff);
+        let token = match staff {
+            Some(staff) => Some(Box::pin(self.staff_token(staff)).await?),
+            None => self.own_token.clone(),
+        };
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
         }
         if let Some(traceparent) = &self.traceparent {
             request = request.header("traceparent", traceparent);
@@ -184,6 +234,7 @@ pub struct Cast<'a> {
     pub branch: &'a str,
     pub service_type: &'a str,
     pub channel: &'a str,
+    pub reception: &'a str,
     pub project_manager: &'a str,
     pub branch_manager: &'a str,
     pub committee: [&'a str; 2],
@@ -208,6 +259,7 @@ pub const NUZUL: Cast<'static> = Cast {
     branch: "riyadh",
     service_type: "roof_repair",
     channel: "website",
+    reception: "nuzul.reception",
     project_manager: "nuzul.pm",
     branch_manager: "nuzul.branch",
     committee: ["nuzul.committee1", "nuzul.committee2"],
@@ -224,6 +276,7 @@ pub const HAYAT: Cast<'static> = Cast {
     branch: "madinah",
     service_type: "medical_devices",
     channel: "interview",
+    reception: "hayat.reception",
     project_manager: "hayat.pm",
     branch_manager: "hayat.branch",
     committee: ["hayat.committee1", "hayat.committee2"],
@@ -235,6 +288,43 @@ pub const HAYAT: Cast<'static> = Cast {
         ("need.covered_by_government", "no"),
     ],
 };
+
+/// The texts the embedded suite's dev SMS provider wrote to its file (the development "phone").
+pub fn logged_sms(sms_log: &std::path::Path) -> Vec<String> {
+    let log = std::fs::read_to_string(sms_log).unwrap_or_default();
+    log.lines().filter_map(|line| line.split('\t').nth(4).map(str::to_owned)).collect()
+}
+
+/// The one-time password in the credentials SMS sent for `username`, in either language.
+pub fn one_time_password_in(texts: &[String], username: &str) -> Option<String> {
+    let text = texts.iter().find(|t| t.contains(username))?;
+    let after = ["one-time password: ", "كلمة المرور المؤقتة: "].iter().find_map(|m| text.split(m).nth(1))?;
+    Some(after.split(|c: char| c == '.' || c.is_whitespace()).next()?.to_owned())
+}
+
+/// The password demo beneficiaries choose in place of their one-time password.
+pub const DEMO_BENEFICIARY_PASSWORD: &str = "Bayti-2026";
+
+/// A beneficiary opens an account on the website, reads the one-time
+/// password from the SMS (`read_sms`: every text sent so far), replaces it,
+/// and is signed in; returns a client calling as them.
+pub async fn sign_up(
+    client: &GatewayClient,
+    association: &str,
+    applicant: Value,
+    read_sms: impl Fn() -> Vec<String>,
+) -> anyhow::Result<GatewayClient> {
+    let registration = json!({ "association": association, "channel": "website", "applicant": applicant });
+    let account = client.post("/v1/accounts", None, registration).await?;
+    let username = account["username"].as_str().context("a username")?.to_owned();
+    let password =
+        client.eventually("the credentials SMS", || async { Ok(one_time_password_in(&read_sms(), &username)) }).await?;
+    let change = json!({ "association": association, "username": username,
+                         "current_password": password, "new_password": DEMO_BENEFICIARY_PASSWORD });
+    let session = client.post("/v1/accounts/password", None, change).await?;
+    let token = session["session"]["access_token"].as_str().context("an access token")?;
+    Ok(client.with_token(token))
+}
 
 /// Submits a request for a sample applicant who meets every rule; returns the gateway's reply.
 pub async fn submit(
@@ -371,8 +461,9 @@ pub async fn research_and_decide(
     Ok(())
 }
 
-/// Runs the demo against a gateway and prints each case's timeline.
-pub async fn run(gateway: &str) -> anyhow::Result<()> {
+/// Runs the demo against a gateway and prints each case's timeline. The
+/// beneficiary reads their one-time password in the dev SMS file `sms_log`.
+pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()> {
     let client = GatewayClient::new(gateway);
     client
         .get("/healthz", None)
@@ -384,7 +475,11 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
     unclear.as_object_mut().context("facts")?.remove("home.ownership");
     // A new citizen each run: the same person's second restoration within 36 months would be refused.
     let citizen = new_national_id();
-    let nuzul = submit_with_facts(&client, &NUZUL, &citizen, "محمد عبدالله القحطاني", "0551234567", unclear).await?;
+    let (name, mobile) = ("محمد عبدالله القحطاني", "0551234567");
+    let applicant = json!({ "national_id": citizen, "full_name": name, "mobile": mobile, "preferred_language": "ar" });
+    let beneficiary = sign_up(&client, "nuzul", applicant, || logged_sms(sms_log)).await?;
+    println!("  the beneficiary opened an account on the website and signed in");
+    let nuzul = submit_with_facts(&beneficiary, &NUZUL, &citizen, name, mobile, unclear).await?;
     let id = nuzul["request_id"].as_str().context("request id")?.to_owned();
     println!("  submitted {} — {}", nuzul["reference"], nuzul["message"]["en"]);
     client.wait_until_pending(&id, NUZUL.project_manager).await?;
@@ -401,16 +496,16 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
     for missing in returned["missing"].as_array().into_iter().flatten() {
         println!("  missing: {}", missing["en"].as_str().unwrap_or(""));
     }
-    client.wait_for_status(&id, "returned_for_completion").await?;
+    beneficiary.wait_for_status(&id, "returned_for_completion").await?;
     let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
-    client
+    beneficiary
         .upload(
             &format!("/v1/requests/{id}/documents/title_deed_or_consent?file_name=deed.pdf&issued_on={today}"),
             None,
             SAMPLE_PDF.to_vec(),
         )
         .await?;
-    client
+    beneficiary
         .post(
             &format!("/v1/requests/{id}/resubmit"),
             None,
@@ -422,26 +517,27 @@ pub async fn run(gateway: &str) -> anyhow::Result<()> {
         .await?;
     client.wait_until_pending(&id, NUZUL.project_manager).await?;
     client.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({})).await?;
-    research_and_decide(&client, &NUZUL, &id, "approved").await?;
-    print_case(&client, &id, NUZUL.branch_manager).await?;
+    research_and_decide(&beneficiary, &NUZUL, &id, "approved").await?;
+    print_case(&beneficiary, &id, NUZUL.branch_manager).await?;
 
-    println!("\nHayat: a medical device request, verified and approved");
-    let hayat = submit(&client, &HAYAT, "2000000006", "Aisha Rahman", "+966 56 765 4321").await?;
+    println!("\nHayat: a medical device request at an interview, filed by reception, verified and approved");
+    let reception = client.as_staff(HAYAT.reception).await?;
+    let hayat = submit(&reception, &HAYAT, "2000000006", "Aisha Rahman", "+966 56 765 4321").await?;
     let id = hayat["request_id"].as_str().context("request id")?.to_owned();
     println!("  submitted {} — {}", hayat["reference"], hayat["message"]["en"]);
     client.wait_until_pending(&id, HAYAT.project_manager).await?;
     client.post(&format!("/v1/requests/{id}/verification/accept"), Some(HAYAT.project_manager), json!({})).await?;
-    research_and_decide(&client, &HAYAT, &id, "approved").await?;
-    print_case(&client, &id, HAYAT.branch_manager).await?;
+    research_and_decide(&reception, &HAYAT, &id, "approved").await?;
+    print_case(&reception, &id, HAYAT.branch_manager).await?;
 
     println!("\nHayat: a treatment request over the income threshold, declared ineligible by the policy's rule");
     let facts = HAYAT.facts_with(&[("household.monthly_income", "12000"), ("household.members", "3")]);
-    let over = submit_with_facts(&client, &HAYAT, "1000000008", "Salem Alharbi", "0551234567", facts).await?;
+    let over = submit_with_facts(&reception, &HAYAT, "1000000008", "Salem Alharbi", "0551234567", facts).await?;
     let id = over["request_id"].as_str().context("request id")?.to_owned();
     client.wait_until_pending(&id, HAYAT.project_manager).await?;
     client.post(&format!("/v1/requests/{id}/verification/ineligible"), Some(HAYAT.project_manager), json!({})).await?;
-    client.wait_for_status(&id, "ineligible").await?;
-    print_case(&client, &id, HAYAT.branch_manager).await?;
+    reception.wait_for_status(&id, "ineligible").await?;
+    print_case(&reception, &id, HAYAT.branch_manager).await?;
 
     println!("\nHayat: a beneficiary opens an account on the website; an inquiry by phone is referred and answered");
     let (status, account) = client

@@ -20,6 +20,7 @@ use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
 use masar_platform::sealing::Sealer;
+use masar_platform::tokens::{TokenKeys, TokenSigner, TokenVerifier};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -160,16 +161,48 @@ pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
         (None, false) => anyhow::bail!(
             "set MASAR_SEALING_KEY (64 hex characters, the same for intake and notification; `openssl rand -hex 32`)"
         ),
-        (None, true) => {
-            let path = settings.data_dir.join("sealing.key");
-            if !path.exists() {
-                std::fs::create_dir_all(&settings.data_dir)?;
-                write_owner_only(&path, Sealer::generate_key().expose_secret())?;
-            }
-            SecretString::from(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
-        }
+        (None, true) => key_file(settings, "sealing.key", Sealer::generate_key)?,
     };
     Sealer::from_hex(&key).context("MASAR_SEALING_KEY")
+}
+
+/// The token keys of `role`. Intake signs: `MASAR_TOKEN_SIGNING_KEY`, or,
+/// embedded only, a key kept in `<data dir>/token-signing.key`. Every role
+/// accepts `MASAR_TOKEN_VERIFYING_KEYS` (the previous key, while rotating;
+/// in the distributed shape, the only keys a non-intake role knows).
+pub fn token_keys(settings: &Settings, role: Role, embedded: bool) -> anyhow::Result<TokenKeys> {
+    let lifetime = settings.sessions.access_token_lifetime;
+    let also_accepted = settings.token_verifying_keys.clone().unwrap_or_default();
+    if embedded {
+        let key = match &settings.token_signing_key {
+            Some(key) => key.clone(),
+            None => key_file(settings, "token-signing.key", TokenSigner::generate_key)?,
+        };
+        return TokenKeys::signing(&key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY");
+    }
+    match (role, &settings.token_signing_key) {
+        (Role::Intake, Some(key)) => {
+            TokenKeys::signing(key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY")
+        }
+        (Role::Intake, None) => anyhow::bail!(
+            "set MASAR_TOKEN_SIGNING_KEY for intake (make a pair with `masar token-keys`; \
+             give its verifying key to every role as MASAR_TOKEN_VERIFYING_KEYS)"
+        ),
+        (_, _) if also_accepted.is_empty() => anyhow::bail!(
+            "set MASAR_TOKEN_VERIFYING_KEYS (the verifying key of intake's MASAR_TOKEN_SIGNING_KEY; `masar token-keys`)"
+        ),
+        (_, _) => TokenKeys::verifying(&also_accepted).context("MASAR_TOKEN_VERIFYING_KEYS"),
+    }
+}
+
+/// A secret kept in the data directory, made on first start and readable by the owner only.
+fn key_file(settings: &Settings, name: &str, generate: fn() -> SecretString) -> anyhow::Result<SecretString> {
+    let path = settings.data_dir.join(name);
+    if !path.exists() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        write_owner_only(&path, generate().expose_secret())?;
+    }
+    Ok(SecretString::from(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?))
 }
 
 fn write_owner_only(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
@@ -236,11 +269,29 @@ pub fn start_service(
 /// Starts the gateway on `listener`, talking to the services at `endpoints`.
 pub fn start_gateway(
     endpoints: &masar_gateway::Endpoints,
+    verifier: TokenVerifier,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let services = masar_gateway::Services::connect(endpoints)?;
-    Ok(tokio::spawn(async move { Ok(masar_gateway::serve(listener, services, shutdown.cancelled_owned()).await?) }))
+    Ok(tokio::spawn(async move {
+        Ok(masar_gateway::serve(listener, services, verifier, shutdown.cancelled_owned()).await?)
+    }))
+}
+
+/// The password every demo staff member signs in with (`masar dev` with the built-in directory only).
+pub const DEMO_STAFF_PASSWORD: &str = "masar-demo-2026";
+
+/// Gives the built-in demo staff their demo password; an association's own
+/// directory (`MASAR_DIRECTORY`) gets none: its staff get theirs with `masar staff-password`.
+pub async fn seed_demo_passwords(intake: &Db, settings: &Settings, directory: &Directory) -> anyhow::Result<()> {
+    if settings.directory_file.is_none() {
+        let store = masar_intake::IntakeStore::new(intake.clone());
+        masar_intake::seed_demo_staff_passwords(&store, directory, DEMO_STAFF_PASSWORD)
+            .await
+            .map_err(|status| anyhow::anyhow!("seeding demo passwords: {}", status.message()))?;
+    }
+    Ok(())
 }
 
 pub fn endpoints(address_of: impl Fn(Role) -> String) -> masar_gateway::Endpoints {
@@ -296,12 +347,16 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
     let files = file_store(settings)?;
     let sealer = sealer(settings, true)?;
+    let tokens = token_keys(settings, Role::Intake, true)?;
     let sms = sms_provider(settings)?;
     let shutdown = CancellationToken::new();
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
     for role in Role::SERVICES {
         let db = embedded_database(role, settings).await?;
         prepare(role, &db, settings).await?;
+        if role == Role::Intake {
+            seed_demo_passwords(&db, settings, &directory).await?;
+        }
         let deps = Dependencies {
             db,
             queue: queue.clone(),
@@ -310,6 +365,8 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
             outbox_poll: settings.outbox_poll,
             files: files.clone(),
             sealer: sealer.clone(),
+            tokens: tokens.clone(),
+            sessions: settings.sessions.clone(),
         };
         let listener = bind(role, settings, options.any_port, "127.0.0.1").await?;
         suite.addresses.push((role, listener.local_addr()?));
@@ -322,7 +379,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
         let addr = addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("started above");
         format!("http://{addr}")
     });
-    suite.tasks.push(start_gateway(&endpoints, listener, shutdown)?);
+    suite.tasks.push(start_gateway(&endpoints, tokens.verifier, listener, shutdown)?);
     Ok(suite)
 }
 
@@ -344,9 +401,10 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = bind(role, &settings, false, "0.0.0.0").await?;
+    let tokens = token_keys(&settings, role, false)?;
     if role == Role::Gateway {
         let endpoints = endpoints(|r| settings.endpoint(r));
-        return start_gateway(&endpoints, listener, shutdown)?.await?;
+        return start_gateway(&endpoints, tokens.verifier, listener, shutdown)?.await?;
     }
     let db = connect_database(role, &settings).await?;
     if role == Role::Intake {
@@ -372,6 +430,8 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
         outbox_poll: settings.outbox_poll,
         files,
         sealer,
+        tokens,
+        sessions: settings.sessions.clone(),
     };
     start_service(role, deps, sms_provider(&settings)?, listener, shutdown).await?
 }

@@ -6,6 +6,8 @@ use masar::{EmbeddedOptions, PolicySource, connect_database, prepare, start_embe
 use masar_platform::config::Settings;
 use masar_platform::role::Role;
 use masar_platform::telemetry;
+use masar_platform::tokens::TokenSigner;
+use secrecy::ExposeSecret;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +39,13 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Prints a new token signing key (intake's MASAR_TOKEN_SIGNING_KEY) and
+    /// its verifying key (every role's MASAR_TOKEN_VERIFYING_KEYS).
+    TokenKeys,
+    /// Sets a staff member's password in intake's database (PostgreSQL if
+    /// DATABASE_URL is set, else ./data), read from standard input. They must
+    /// change it at their first sign-in.
+    StaffPassword { association: String, username: String },
     /// Drives sample cases of both associations through the journey via the gateway.
     Demo {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -82,7 +91,11 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("Try it from another terminal:");
             println!("  cargo run --quiet -- demo");
-            println!("  curl -s {gateway}/v1/verification/pending -H 'x-masar-staff: nuzul.pm'");
+            println!(
+                "  curl -s {gateway}/v1/sessions -H 'content-type: application/json' \\\n    -d '{{\"association\":\"nuzul\",\"username\":\"nuzul.pm\",\"password\":\"{}\"}}'",
+                masar::DEMO_STAFF_PASSWORD
+            );
+            println!("  then: curl -s {gateway}/v1/verification/pending -H 'authorization: Bearer <access_token>'");
             println!("Dev SMS messages are appended to data/sms.log. Ctrl-C stops.");
             stop_on_signal(suite.shutdown.clone()).await;
             suite.stop().await
@@ -153,6 +166,33 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { gateway } => masar::demo::run(&gateway).await,
+        Command::TokenKeys => {
+            let signing = TokenSigner::generate_key();
+            let verifying = TokenSigner::from_hex(&signing, settings.sessions.access_token_lifetime)?.verifying_key();
+            println!("MASAR_TOKEN_SIGNING_KEY={}", signing.expose_secret());
+            println!("MASAR_TOKEN_VERIFYING_KEYS={verifying}");
+            Ok(())
+        }
+        Command::StaffPassword { association, username } => {
+            let _telemetry = telemetry::init("masar-staff-password", None)?;
+            let directory = masar::load_directory(&settings)?;
+            if directory.staff(&username).is_none_or(|(a, _)| a.code != association) {
+                anyhow::bail!("{username} is not staff of {association} in the directory");
+            }
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            if let Some(problem) = masar_domain::people::new_password_problem(&password, "") {
+                anyhow::bail!("{}", problem.message.en);
+            }
+            let db = masar::intake_database(&settings).await?;
+            let store = masar_intake::IntakeStore::new(db);
+            masar_intake::set_staff_password(&store, &association, &username, password.into(), true, "operator")
+                .await
+                .map_err(|status| anyhow::anyhow!("{}", status.message()))?;
+            println!("{username}: password set; it must be changed at the first sign-in");
+            Ok(())
+        }
+        Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
     }
 }

@@ -17,6 +17,9 @@ pub struct ApiError {
     pub message: Bilingual,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// Seconds to wait before trying again, sent as `Retry-After`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// gRPC status → (HTTP status, stable error code). The only such table.
@@ -45,13 +48,24 @@ impl From<tonic::Status> for ApiError {
             tracing::warn!(grpc_code = ?status.code(), message = %status.message(), "service call failed");
         }
         let problem = Problem::from_status(&status);
-        Self { status: http, code, message: problem.message, fields: problem.fields }
+        let retry_after = status
+            .metadata()
+            .get(masar_platform::grpc::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Self { status: http, code, message: problem.message, fields: problem.fields, retry_after }
     }
 }
 
 impl ApiError {
     pub fn bad_request(message: Bilingual) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "invalid_request", message, fields: Vec::new() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message,
+            fields: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// A body over the route's limit, refused before any handler read it.
@@ -61,6 +75,7 @@ impl ApiError {
             code: "invalid_request",
             message: Bilingual::new("حجم الطلب أكبر من المسموح", "The request body is too large"),
             fields: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -70,6 +85,24 @@ impl ApiError {
             code: "deadline_exceeded",
             message: Bilingual::new("انتهت مهلة الطلب، حاول مرة أخرى", "The request took too long; please try again"),
             fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// A bearer token the gateway cannot verify: forged, altered, expired or signed by a retired key.
+    pub fn token_refused(error: &masar_platform::tokens::TokenError) -> Self {
+        let message = match error {
+            masar_platform::tokens::TokenError::Expired => {
+                Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it")
+            }
+            _ => Bilingual::new("رمز الدخول غير صالح", "The access token is not valid"),
+        };
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthenticated",
+            message,
+            fields: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -79,12 +112,18 @@ impl ApiError {
             code: "not_found",
             message: Bilingual::new("المسار غير موجود", "No such endpoint"),
             fields: Vec::new(),
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self)).into_response()
+        let retry_after = self.retry_after;
+        let mut response = (self.status, Json(self)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -1,7 +1,8 @@
 //! The gateway: REST/JSON for web and mobile front ends, in front of the
 //! five gRPC services. Transport only: every rule is checked by the service
-//! that owns it. Staff identify themselves with `X-Masar-Staff` (Step 3
-//! replaces this with signed tokens); the gateway forwards it in metadata.
+//! that owns it. Callers send the access token they got at sign-in as
+//! `Authorization: Bearer …`; the gateway refuses one it cannot verify and
+//! forwards the rest in gRPC metadata, where each service verifies it again.
 
 mod error;
 mod routes;
@@ -14,6 +15,7 @@ use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient
 use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
 use masar_proto::intake::v1::inquiry_service_client::InquiryServiceClient;
 use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use masar_proto::intake::v1::session_service_client::SessionServiceClient;
 use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use masar_proto::research::v1::research_service_client::ResearchServiceClient;
 use masar_proto::verification::v1::verification_service_client::VerificationServiceClient;
@@ -25,6 +27,7 @@ pub struct Services {
     /// Intake's registry and accounts (the same process as `intake`).
     pub beneficiaries: BeneficiaryServiceClient<TracedChannel>,
     pub inquiries: InquiryServiceClient<TracedChannel>,
+    pub sessions: SessionServiceClient<TracedChannel>,
     pub verification: VerificationServiceClient<TracedChannel>,
     pub research: ResearchServiceClient<TracedChannel>,
     pub committee: CommitteeServiceClient<TracedChannel>,
@@ -46,6 +49,7 @@ impl Services {
         Ok(Self {
             beneficiaries: BeneficiaryServiceClient::new(intake.clone()),
             inquiries: InquiryServiceClient::new(intake.clone()),
+            sessions: SessionServiceClient::new(intake.clone()),
             intake: IntakeServiceClient::new(intake),
             verification: VerificationServiceClient::new(channel(&endpoints.verification)?),
             research: ResearchServiceClient::new(channel(&endpoints.research)?),
@@ -59,8 +63,9 @@ impl Services {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     services: Services,
+    verifier: masar_platform::tokens::TokenVerifier,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway serving");
-    axum::serve(listener, router(services)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(services, verifier)).with_graceful_shutdown(shutdown).await
 }

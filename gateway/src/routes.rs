@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use masar_domain::Bilingual;
-use masar_platform::identity::attach_actor;
+use masar_platform::identity::attach_token;
 use masar_platform::telemetry;
+use masar_platform::tokens::{TokenError, TokenVerifier};
 use masar_proto::{committee::v1 as committee, intake::v1 as intake, notification::v1 as notification};
 use masar_proto::{research::v1 as research, verification::v1 as verification};
 use serde::Deserialize;
@@ -20,16 +21,14 @@ use tower_http::trace::TraceLayer;
 
 mod inquiries;
 mod people;
-
-/// The header a staff member is identified by (until Step 3's tokens).
-pub const STAFF_HEADER: &str = "x-masar-staff";
+mod sessions;
 
 type ApiResult = Result<(StatusCode, Json<Value>), ApiError>;
 
 /// The largest upload the gateway passes on; intake checks the document's own limit.
 const UPLOAD_LIMIT: usize = 6 * 1024 * 1024;
 
-pub fn router(services: Services) -> Router {
+pub fn router(services: Services, verifier: TokenVerifier) -> Router {
     // Documents are the one large body; everything else is small JSON.
     let uploads = Router::new()
         .route("/v1/requests/{id}/documents/{document}", put(upload_document))
@@ -39,8 +38,10 @@ pub fn router(services: Services) -> Router {
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/v1/associations/{code}/policy", get(get_policy))
         .route("/v1/accounts", post(people::register_account))
-        .route("/v1/accounts/sign-in", post(people::sign_in))
-        .route("/v1/accounts/password", post(people::change_password))
+        .route("/v1/accounts/password", post(sessions::change_password))
+        .route("/v1/sessions", post(sessions::sign_in))
+        .route("/v1/sessions/refresh", post(sessions::refresh))
+        .route("/v1/sessions/sign-out", post(sessions::sign_out))
         .route("/v1/beneficiaries/possible-duplicates", get(people::list_possible_duplicates))
         .route("/v1/beneficiaries/{id}", get(people::get_beneficiary))
         .route("/v1/inquiries", post(inquiries::ask_question).get(inquiries::list_inquiries))
@@ -71,9 +72,45 @@ pub fn router(services: Services) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
         .layer(axum::middleware::map_response(stable_error_body))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .with_state(services)
+}
+
+/// Refuses a request whose bearer token is not valid before it reaches a
+/// service (each service verifies it again: the gateway is not trusted).
+async fn authenticate(
+    axum::extract::State(verifier): axum::extract::State<TokenVerifier>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match bearer(request.headers()) {
+        Bearer::None => next.run(request).await,
+        Bearer::Token(token) => match verifier.verify(token) {
+            Ok(_) => next.run(request).await,
+            Err(error) => ApiError::token_refused(&error).into_response(),
+        },
+        Bearer::Malformed => ApiError::token_refused(&TokenError::Invalid).into_response(),
+    }
+}
+
+enum Bearer<'a> {
+    None,
+    Token(&'a str),
+    Malformed,
+}
+
+fn bearer(headers: &HeaderMap) -> Bearer<'_> {
+    match headers.get(http::header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => Bearer::None,
+        Some(Ok(value)) => match value.strip_prefix("Bearer ").map(str::trim) {
+            Some(token) if !token.is_empty() => Bearer::Token(token),
+            _ => Bearer::Malformed,
+        },
+        Some(Err(_)) => Bearer::Malformed,
+    }
 }
 
 /// The body limit and the timeout answer below the handlers, in plain text or
@@ -143,11 +180,11 @@ fn body_error(rejection: JsonRejection) -> ApiError {
     error
 }
 
-/// A gRPC request carrying the staff member named in the headers, if any.
+/// A gRPC request carrying the caller's access token, if they sent one.
 fn grpc<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    if let Some(staff) = headers.get(STAFF_HEADER).and_then(|v| v.to_str().ok()) {
-        attach_actor(&mut request, staff.trim());
+    if let Bearer::Token(token) = bearer(headers) {
+        attach_token(&mut request, token);
     }
     request
 }

@@ -1,11 +1,15 @@
 //! The whole journey through the gateway, in both shapes, and bad input.
 
-use crate::support::{distributed_suite, embedded_suite};
+use crate::support::{distributed_suite, embedded_suite, logged_sms};
 use masar::demo::{
-    GatewayClient, HAYAT, NUZUL, SAMPLE_PDF, create_draft, research_and_decide, submit, submit_draft,
+    GatewayClient, HAYAT, NUZUL, SAMPLE_PDF, create_draft, research_and_decide, sign_up, submit, submit_draft,
     submit_with_facts, upload_required_documents,
 };
 use serde_json::{Value, json};
+
+fn applicant(national_id: &str, full_name: &str, mobile: &str) -> Value {
+    json!({ "national_id": national_id, "full_name": full_name, "mobile": mobile, "preferred_language": "ar" })
+}
 
 fn statuses(timeline: &Value) -> Vec<(String, String, String)> {
     timeline["entries"]
@@ -48,7 +52,10 @@ fn v(rule: &str, verdict: &str) -> (String, String) {
 
 /// Nuzul: unclear tenure, returned for completion, resubmitted with it, approved.
 /// Hayat: one request ineligible by the income rule, one rejected by the committee.
-async fn drive_both_associations(client: &GatewayClient) {
+async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Vec<String>) {
+    // Nuzul's beneficiary applies on the website, signed in to their own account.
+    let client =
+        &sign_up(base, "nuzul", applicant("1000000008", "محمد عبدالله", "0551234567"), read_sms).await.unwrap();
     // Ownership is left out: the tenure rule cannot be judged yet.
     let unclear = NUZUL.facts_with(&[]).as_object().unwrap().clone().into_iter().filter(|(k, _)| k != "home.ownership");
     let unclear = Value::Object(unclear.collect());
@@ -229,6 +236,8 @@ async fn drive_both_associations(client: &GatewayClient) {
     assert!(returned_entry["note"].as_str().unwrap().contains("ملكية المسكن"), "{returned_entry}");
     assert_eq!(timeline["entries"][0]["on_hijri"], masar_domain::HijriDate::from_gregorian(submitted_on).to_string());
 
+    // Hayat's applicants come to an interview; reception files for them.
+    let client = &base.as_staff(HAYAT.reception).await.unwrap();
     // Hayat's income rule: 12,000 SAR for 3 members is 4,000 each, over the 2,000 threshold.
     let rich = HAYAT.facts_with(&[("household.monthly_income", "12000"), ("household.members", "3")]);
     let over = submit_with_facts(client, &HAYAT, "2000000006", "Aisha Rahman", "0567654321", rich).await.unwrap();
@@ -255,7 +264,7 @@ async fn drive_both_associations(client: &GatewayClient) {
     let timeline = client.wait_for_status(&over_id, "ineligible").await.unwrap();
     assert_eq!(
         statuses(&timeline),
-        vec![s("submitted", "intake", "beneficiary"), s("ineligible", "verification", "project_manager")]
+        vec![s("submitted", "intake", "reception_officer"), s("ineligible", "verification", "project_manager")]
     );
     let messages = client
         .eventually("the ineligibility SMS", || async {
@@ -317,6 +326,8 @@ async fn drive_both_associations(client: &GatewayClient) {
     assert_eq!(statuses(&timeline)[3], s("verified", "verification", "project_manager"), "{timeline}");
 
     // Nuzul through an ineligible outcome: 12,000 SAR for 2 members is over its 1,500 per member.
+    let client =
+        &sign_up(base, "nuzul", applicant("1000000214", "Saad Alotaibi", "0591234567"), read_sms).await.unwrap();
     let rich = NUZUL.facts_with(&[("household.monthly_income", "12000"), ("household.members", "2")]);
     let over = submit_with_facts(client, &NUZUL, "1000000214", "Saad Alotaibi", "0591234567", rich).await.unwrap();
     let over_id = over["request_id"].as_str().unwrap().to_owned();
@@ -330,7 +341,9 @@ async fn drive_both_associations(client: &GatewayClient) {
 }
 
 /// Bad input is a 4xx with a stable, bilingual body; never a 500.
-async fn refuse_bad_input(client: &GatewayClient) {
+async fn refuse_bad_input(base: &GatewayClient) {
+    // Hayat's reception files the requests below; identity itself is tested at the end.
+    let client = &base.as_staff(HAYAT.reception).await.unwrap();
     let post = |path: &str, staff: Option<&'static str>, body: Value| {
         let client = client.clone();
         let path = path.to_owned();
@@ -495,14 +508,28 @@ async fn refuse_bad_input(client: &GatewayClient) {
     assert_eq!(status, 404, "nothing was in force before the first version");
 
     // identity and scope
-    let submitted = submit(client, &NUZUL, "1000000008", "A B", "0551234567").await.unwrap();
+    let (status, _) = post(
+        "/v1/requests",
+        None,
+        json!({ "association": "nuzul", "branch": "riyadh", "service_type": "roof_repair", "channel": "website",
+                "applicant": { "national_id": "1000000008", "full_name": "A B", "mobile": "0551234567" },
+                "facts": NUZUL.facts_with(&[]) }),
+    )
+    .await;
+    assert_eq!(status, 403, "Hayat's reception cannot file for Nuzul");
+    let nuzul_reception = &base.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(nuzul_reception, &NUZUL, "1000000008", "A B", "0551234567").await.unwrap();
     let id = submitted["request_id"].as_str().unwrap();
     client.wait_until_pending(id, NUZUL.project_manager).await.unwrap();
     let accept = format!("/v1/requests/{id}/verification/accept");
-    let (status, body) = post(&accept, None, json!({})).await;
+    let anonymous = GatewayClient::new(base.base());
+    let (status, body) = anonymous.call(reqwest::Method::POST, &accept, None, Some(json!({}))).await.unwrap();
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
-    let (status, _) = post(&accept, Some("nobody"), json!({})).await;
-    assert_eq!(status, 401);
+    let (status, _) = anonymous.call(reqwest::Method::GET, &format!("/v1/requests/{id}"), None, None).await.unwrap();
+    assert_eq!(status, 401, "a request is not readable by whoever holds its id");
+    let forged = anonymous.with_token("eyJhbGciOiJFZERTQSJ9.eyJyb2xlIjoiYXNzb2NpYXRpb25fYWRtaW4ifQ.c2lnbmF0dXJl");
+    let (status, body) = forged.call(reqwest::Method::POST, &accept, None, Some(json!({}))).await.unwrap();
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{body}");
     let (status, body) = post(&accept, Some("nuzul.researcher1"), json!({})).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("permission_denied")));
     // another association's project manager cannot even see it
@@ -527,7 +554,7 @@ fn client_base(client: &GatewayClient) -> String {
 async fn journey_embedded() {
     let (suite, data_dir) = embedded_suite().await;
     let client = GatewayClient::new(&suite.gateway_url());
-    drive_both_associations(&client).await;
+    drive_both_associations(&client, &|| logged_sms(&data_dir)).await;
     // the dev SMS provider wrote every message to the data directory
     let log = std::fs::read_to_string(data_dir.join("sms.log")).unwrap();
     assert!(log.lines().count() >= 9, "{log}");
@@ -538,7 +565,8 @@ async fn journey_embedded() {
 async fn journey_distributed() {
     let distributed = distributed_suite().await;
     let client = GatewayClient::new(&distributed.suite.gateway_url());
-    drive_both_associations(&client).await;
+    let sms = distributed.sms.clone();
+    drive_both_associations(&client, &move || sms.texts()).await;
     assert!(distributed.sms.count() >= 9);
     distributed.stop().await;
 }

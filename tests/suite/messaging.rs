@@ -3,8 +3,8 @@
 //! is dead-lettered.
 
 use crate::support::{
-    RecordingSms, TestDatabase, consumer_settings, delete_streams, directory, fresh_settings, redis_url, unique,
-    wait_until,
+    RecordingSms, TestDatabase, consumer_settings, delete_streams, directory, fast_sign_in_policy, fresh_settings,
+    redis_url, unique, wait_until,
 };
 use masar_platform::CancellationToken;
 use masar_platform::db::Db;
@@ -67,6 +67,8 @@ async fn start(
         outbox_poll: Duration::from_millis(100),
         files: masar::file_store(&fresh_settings()).unwrap(),
         sealer: masar::sealer(&fresh_settings(), true).unwrap(),
+        tokens: masar::token_keys(&fresh_settings(), role, true).unwrap(),
+        sessions: fast_sign_in_policy(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     masar::start_service(role, deps, Arc::new(sms), listener, shutdown.clone());

@@ -4,12 +4,13 @@ use masar::Suite;
 use masar_domain::{Directory, SaudiMobile};
 use masar_notification::sms::{SmsError, SmsProvider};
 use masar_platform::CancellationToken;
-use masar_platform::config::Settings;
+use masar_platform::config::{SessionPolicy, Settings};
 use masar_platform::db::Db;
 use masar_platform::messaging::ConsumerSettings;
 use masar_platform::queue::{Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::Dependencies;
+use masar_platform::tokens::TokenKeys;
 use sqlx::Connection;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,11 @@ pub fn directory() -> Arc<Directory> {
     Arc::new(masar::load_directory(&Settings::from_map(Default::default()).unwrap()).unwrap())
 }
 
+/// Sign-in locks measured in milliseconds, so tests can wait them out.
+pub fn fast_sign_in_policy() -> SessionPolicy {
+    SessionPolicy { slowdown: Duration::from_millis(300), lock_for: Duration::from_millis(1500), ..Default::default() }
+}
+
 /// Fast hand-offs for tests: short waits, quick reclaim.
 pub fn consumer_settings() -> ConsumerSettings {
     ConsumerSettings { max_deliveries: 3, reclaim_after: Duration::from_millis(400), wait: Duration::from_millis(100) }
@@ -86,8 +92,7 @@ impl RecordingSms {
 
 /// The texts the embedded suite's dev SMS provider wrote to its file.
 pub fn logged_sms(data_dir: &std::path::Path) -> Vec<String> {
-    let log = std::fs::read_to_string(data_dir.join("sms.log")).unwrap_or_default();
-    log.lines().filter_map(|line| line.split('\t').nth(4).map(str::to_owned)).collect()
+    masar::demo::logged_sms(&data_dir.join("sms.log"))
 }
 
 #[async_trait::async_trait]
@@ -113,6 +118,8 @@ pub async fn embedded_suite() -> (Suite, PathBuf) {
             ("MASAR_OUTBOX_POLL_MS", "100"),
             ("MASAR_QUEUE_WAIT_MS", "100"),
             ("MASAR_RECLAIM_AFTER_MS", "400"),
+            ("MASAR_SIGN_IN_SLOWDOWN_MS", "300"),
+            ("MASAR_SIGN_IN_LOCK_MS", "1500"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -140,9 +147,16 @@ pub async fn distributed_suite() -> Distributed {
     let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
     let files_settings = fresh_settings();
     let sealer = masar::sealer(&files_settings, true).unwrap();
+    // Intake signs; every other role only verifies, with the public key alone.
+    let signing = masar::token_keys(&files_settings, Role::Intake, true).unwrap();
+    let verifying = TokenKeys::verifying(&signing.signer.verifying_key()).unwrap();
     for role in Role::SERVICES {
         let db = Db::connect(&database.url, role.schema()).await.unwrap();
-        masar::prepare(role, &db, &Settings::from_map(Default::default()).unwrap()).await.unwrap();
+        let settings = Settings::from_map(Default::default()).unwrap();
+        masar::prepare(role, &db, &settings).await.unwrap();
+        if role == Role::Intake {
+            masar::seed_demo_passwords(&db, &settings, &directory()).await.unwrap();
+        }
         let queue: Arc<dyn Queue> = Arc::new(RedisQueue::connect(&redis_url(), &prefix).await.unwrap());
         let deps = Dependencies {
             db,
@@ -152,6 +166,8 @@ pub async fn distributed_suite() -> Distributed {
             outbox_poll: Duration::from_millis(100),
             files: masar::file_store(&files_settings).unwrap(),
             sealer: sealer.clone(),
+            tokens: if role == Role::Intake { signing.clone() } else { verifying.clone() },
+            sessions: fast_sign_in_policy(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         suite.addresses.push((role, listener.local_addr().unwrap()));
@@ -164,7 +180,7 @@ pub async fn distributed_suite() -> Distributed {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     suite.addresses.push((Role::Gateway, listener.local_addr().unwrap()));
-    suite.tasks.push(masar::start_gateway(&endpoints, listener, shutdown).unwrap());
+    suite.tasks.push(masar::start_gateway(&endpoints, verifying.verifier, listener, shutdown).unwrap());
     Distributed { suite, database, prefix, sms }
 }
 

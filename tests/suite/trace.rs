@@ -15,8 +15,12 @@ async fn one_case_is_one_trace_across_every_hop() {
 
     let (suite, _) = embedded_suite().await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let client =
-        GatewayClient::new(&suite.gateway_url()).with_traceparent(&format!("00-{trace_id}-00f067aa0ba902b7-01"));
+    // Reception files the case (signing in is part of the same trace).
+    let client = GatewayClient::new(&suite.gateway_url())
+        .with_traceparent(&format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .as_staff(NUZUL.reception)
+        .await
+        .unwrap();
     let submitted = submit(&client, &NUZUL, "1000000008", "A B", "0551234567").await.unwrap();
     let id = submitted["request_id"].as_str().unwrap().to_owned();
     client.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();

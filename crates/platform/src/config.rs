@@ -35,6 +35,13 @@ pub struct Settings {
     /// The key intake and notification seal one-time passwords with (64 hex
     /// characters). Unset: `masar dev` keeps one in `<data dir>/sealing.key`.
     pub sealing_key: Option<SecretString>,
+    /// Intake's key for signing access tokens (64 hex characters). Unset:
+    /// `masar dev` keeps one in `<data dir>/token-signing.key`.
+    pub token_signing_key: Option<SecretString>,
+    /// The public keys every service accepts tokens from (64 hex characters
+    /// each, comma-separated): the signing key's, and the previous one while rotating.
+    pub token_verifying_keys: Option<String>,
+    pub sessions: SessionPolicy,
     pub consumer: ConsumerSettings,
     pub outbox_poll: Duration,
     pub sms: SmsSettings,
@@ -53,6 +60,46 @@ struct Environment(HashMap<String, String>);
 impl std::fmt::Debug for Environment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Environment(..)")
+    }
+}
+
+/// How long tokens live, and how failed sign-ins slow down and lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPolicy {
+    pub access_token_lifetime: Duration,
+    pub refresh_token_lifetime: Duration,
+    /// Failed attempts in a row that cost nothing more than the answer.
+    pub free_failures: u32,
+    /// The wait after the first failure beyond the free ones; it doubles with each further one.
+    pub slowdown: Duration,
+    /// Failed attempts in a row that lock the username for `lock_for`.
+    pub lock_after: u32,
+    pub lock_for: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Duration::from_secs(15 * 60),
+            refresh_token_lifetime: Duration::from_secs(30 * 24 * 3600),
+            free_failures: 2,
+            slowdown: Duration::from_secs(2),
+            lock_after: 5,
+            lock_for: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// How long a username must wait after its `failures`-th failure in a row.
+    pub fn wait_after(&self, failures: u32) -> Option<Duration> {
+        if failures >= self.lock_after {
+            Some(self.lock_for)
+        } else if failures > self.free_failures {
+            Some(self.slowdown * 2u32.saturating_pow(failures - self.free_failures - 1))
+        } else {
+            None
+        }
     }
 }
 
@@ -83,14 +130,31 @@ impl Settings {
                 }),
             }
         };
-        let defaults = ConsumerSettings::default();
-        let max_deliveries = match get("MASAR_MAX_DELIVERIES") {
-            None => defaults.max_deliveries,
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                name: "MASAR_MAX_DELIVERIES".into(),
-                problem: format!("'{v}' is not a whole number"),
-            })?,
+        let whole = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    name: name.to_owned(),
+                    problem: format!("'{v}' is not a whole number"),
+                }),
+            }
         };
+        let session_defaults = SessionPolicy::default();
+        let sessions = SessionPolicy {
+            access_token_lifetime: Duration::from_secs(whole(
+                "MASAR_ACCESS_TOKEN_SECONDS",
+                session_defaults.access_token_lifetime.as_secs(),
+            )?),
+            refresh_token_lifetime: Duration::from_secs(
+                whole("MASAR_REFRESH_TOKEN_DAYS", session_defaults.refresh_token_lifetime.as_secs() / 86_400)? * 86_400,
+            ),
+            free_failures: whole("MASAR_SIGN_IN_FREE_FAILURES", session_defaults.free_failures.into())? as u32,
+            slowdown: millis("MASAR_SIGN_IN_SLOWDOWN_MS", session_defaults.slowdown.as_millis() as u64)?,
+            lock_after: whole("MASAR_SIGN_IN_LOCK_AFTER", session_defaults.lock_after.into())? as u32,
+            lock_for: millis("MASAR_SIGN_IN_LOCK_MS", session_defaults.lock_for.as_millis() as u64)?,
+        };
+        let defaults = ConsumerSettings::default();
+        let max_deliveries = whole("MASAR_MAX_DELIVERIES", defaults.max_deliveries)?;
         Ok(Self {
             data_dir: get("MASAR_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
             stream_prefix: get("MASAR_STREAM_PREFIX").unwrap_or_else(|| "masar".into()),
@@ -99,6 +163,9 @@ impl Settings {
             policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
             files_url: get("MASAR_FILES_URL"),
             sealing_key: get("MASAR_SEALING_KEY").map(SecretString::from),
+            token_signing_key: get("MASAR_TOKEN_SIGNING_KEY").map(SecretString::from),
+            token_verifying_keys: get("MASAR_TOKEN_VERIFYING_KEYS"),
+            sessions,
             consumer: ConsumerSettings {
                 max_deliveries,
                 reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,
@@ -196,10 +263,20 @@ mod tests {
             ("MASAR_SMS_API_KEY", "very-secret"),
             ("DATABASE_URL", "postgres://u:hunter2@db/masar"),
             ("MASAR_SEALING_KEY", "feedface"),
+            ("MASAR_TOKEN_SIGNING_KEY", "beefcafe"),
         ])
         .unwrap();
         let printed = format!("{s:?}");
         assert!(!printed.contains("very-secret") && !printed.contains("hunter2"), "{printed}");
-        assert!(!printed.contains("feedface"), "{printed}");
+        assert!(!printed.contains("feedface") && !printed.contains("beefcafe"), "{printed}");
+    }
+
+    #[test]
+    fn failed_sign_ins_slow_down_then_lock() {
+        let policy =
+            settings(&[("MASAR_SIGN_IN_SLOWDOWN_MS", "1000"), ("MASAR_SIGN_IN_LOCK_MS", "900000")]).unwrap().sessions;
+        let waits: Vec<_> = (1..=6).map(|n| policy.wait_after(n).map(|d| d.as_secs())).collect();
+        assert_eq!(waits, [None, None, Some(1), Some(2), Some(900), Some(900)]);
+        assert_eq!(policy.access_token_lifetime, Duration::from_secs(900));
     }
 }

@@ -13,6 +13,9 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tower_http::trace::TraceLayer;
 
+/// Status metadata: seconds to wait before trying again (sign-in locks, rate limits).
+pub const RETRY_AFTER: &str = "retry-after";
+
 /// A client channel whose calls carry the caller's trace context.
 pub type TracedChannel = InterceptedService<Channel, fn(tonic::Request<()>) -> Result<tonic::Request<()>, Status>>;
 

@@ -1,13 +1,16 @@
-//! Who is calling a service. The gateway forwards the caller in gRPC
-//! metadata; each service resolves it against its directory and checks the
-//! caller's role, association and branch itself.
-//! (Step 3 replaces the bare username with a signed identity.)
+//! Who is calling a service. The gateway forwards the caller's access token
+//! (signed by intake at sign-in) in gRPC metadata; each service verifies the
+//! signature itself and checks the caller's role, association and branch, so
+//! a call straight to a service's port gets no more than one via the gateway.
 
 use crate::grpc::Problem;
-use masar_domain::{ActorRole, Bilingual, Directory};
+use crate::tokens::{Claims, TokenError, TokenVerifier};
+use masar_domain::{ActorRole, Bilingual};
 use tonic::{Code, Status};
+use uuid::Uuid;
 
-pub const ACTOR_METADATA: &str = "masar-actor";
+/// The metadata key the access token travels in, as `Bearer <token>`.
+pub const AUTHORIZATION: &str = "authorization";
 
 /// A staff member acting on a case, with their scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,37 +21,94 @@ pub struct Staff {
     pub branch: Option<String>,
 }
 
-impl Staff {
-    /// Resolves the caller named in `request`'s metadata.
-    pub fn from_request<T>(directory: &Directory, request: &tonic::Request<T>) -> Result<Staff, Status> {
-        let username =
-            request.metadata().get(ACTOR_METADATA).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()).ok_or_else(
-                || {
-                    Problem::new(Bilingual::new("يلزم تسجيل الدخول", "Sign-in required"))
-                        .into_status(Code::Unauthenticated)
-                },
-            )?;
-        let (association, member) = directory.staff(username).ok_or_else(|| {
-            Problem::new(Bilingual::new("المستخدم غير معروف", "Unknown user")).into_status(Code::Unauthenticated)
-        })?;
-        Ok(Staff {
-            username: member.username.clone(),
-            role: member.role,
-            association: association.code.clone(),
-            branch: member.branch.clone(),
-        })
+/// A beneficiary signed in to their own account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beneficiary {
+    pub username: String,
+    pub association: String,
+    pub beneficiary_id: Uuid,
+}
+
+/// Whoever a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Staff(Staff),
+    Beneficiary(Beneficiary),
+}
+
+fn sign_in_required() -> Status {
+    Problem::new(Bilingual::new("يلزم تسجيل الدخول", "Sign-in required")).into_status(Code::Unauthenticated)
+}
+
+fn staff_only() -> Status {
+    Problem::new(Bilingual::new("هذا الإجراء لموظفي الجمعية", "This action is for the association's staff"))
+        .into_status(Code::PermissionDenied)
+}
+
+/// The bearer token in `metadata`, if any.
+pub fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> Option<&str> {
+    let value = metadata.get(AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
+}
+
+impl Caller {
+    /// The caller whose token `request` carries; `None` without a token. A
+    /// token that is forged, altered, expired or signed by an unknown key is
+    /// refused, never taken for "no caller".
+    pub fn from_request<T>(verifier: &TokenVerifier, request: &tonic::Request<T>) -> Result<Option<Caller>, Status> {
+        match request.metadata().get(AUTHORIZATION) {
+            None => Ok(None),
+            Some(_) => {
+                let token = bearer_token(request.metadata()).ok_or_else(sign_in_required)?;
+                Self::from_claims(verifier.verify(token).map_err(token_refused)?).map(Some)
+            }
+        }
     }
 
-    /// The staff member calling, or `None` when the call names nobody (a
-    /// beneficiary's own call); a named but unknown caller is refused.
-    pub fn optional_from_request<T>(
-        directory: &Directory,
-        request: &tonic::Request<T>,
-    ) -> Result<Option<Staff>, Status> {
-        if request.metadata().get(ACTOR_METADATA).is_none() {
-            return Ok(None);
+    /// The caller, who must have signed in.
+    pub fn required<T>(verifier: &TokenVerifier, request: &tonic::Request<T>) -> Result<Caller, Status> {
+        Self::from_request(verifier, request)?.ok_or_else(sign_in_required)
+    }
+
+    fn from_claims(claims: Claims) -> Result<Caller, Status> {
+        let username = claims.username().to_owned();
+        match (claims.role, claims.beneficiary_id.as_deref().map(Uuid::parse_str)) {
+            (ActorRole::Beneficiary, Some(Ok(beneficiary_id))) => {
+                Ok(Caller::Beneficiary(Beneficiary { username, association: claims.association, beneficiary_id }))
+            }
+            (role, None) if role.is_staff() => {
+                Ok(Caller::Staff(Staff { username, role, association: claims.association, branch: claims.branch }))
+            }
+            _ => Err(token_refused(TokenError::Invalid)),
         }
-        Self::from_request(directory, request).map(Some)
+    }
+
+    /// The association the caller belongs to.
+    pub fn association(&self) -> &str {
+        match self {
+            Caller::Staff(staff) => &staff.association,
+            Caller::Beneficiary(beneficiary) => &beneficiary.association,
+        }
+    }
+}
+
+fn token_refused(error: TokenError) -> Status {
+    let message = match error {
+        TokenError::Expired => {
+            Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it")
+        }
+        _ => Bilingual::new("رمز الدخول غير صالح", "The access token is not valid"),
+    };
+    Problem::new(message).into_status(Code::Unauthenticated)
+}
+
+impl Staff {
+    /// The staff member whose token `request` carries; a beneficiary is refused.
+    pub fn from_request<T>(verifier: &TokenVerifier, request: &tonic::Request<T>) -> Result<Staff, Status> {
+        match Caller::required(verifier, request)? {
+            Caller::Staff(staff) => Ok(staff),
+            Caller::Beneficiary(_) => Err(staff_only()),
+        }
     }
 
     /// The staff member as an event names who acted.
@@ -91,9 +151,9 @@ impl Staff {
     }
 }
 
-/// Adds the caller to an outgoing request's metadata.
-pub fn attach_actor<T>(request: &mut tonic::Request<T>, username: &str) {
-    if let Ok(value) = tonic::metadata::MetadataValue::try_from(username) {
-        request.metadata_mut().insert(ACTOR_METADATA, value);
+/// Adds the caller's access token to an outgoing request's metadata.
+pub fn attach_token<T>(request: &mut tonic::Request<T>, token: &str) {
+    if let Ok(value) = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")) {
+        request.metadata_mut().insert(AUTHORIZATION, value);
     }
 }

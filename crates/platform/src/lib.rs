@@ -5,6 +5,7 @@
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod hex;
 pub mod identity;
 pub mod messaging;
 pub mod policies;
@@ -13,5 +14,6 @@ pub mod role;
 pub mod runtime;
 pub mod sealing;
 pub mod telemetry;
+pub mod tokens;
 
 pub use tokio_util::sync::CancellationToken;

@@ -33,6 +33,9 @@ pub struct Dependencies {
     pub files: Arc<dyn object_store::ObjectStore>,
     /// Seals one-time passwords between intake and notification.
     pub sealer: crate::sealing::Sealer,
+    /// Verifies callers' access tokens (every service); signs them (intake).
+    pub tokens: crate::tokens::TokenKeys,
+    pub sessions: crate::config::SessionPolicy,
 }
 
 /// What a service contributes: its gRPC routes and the events it consumes.

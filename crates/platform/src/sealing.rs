@@ -35,21 +35,14 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// A key written as 64 hex characters.
     pub fn from_hex(key: &SecretString) -> Result<Self, SealingError> {
-        let text = key.expose_secret().trim();
-        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(SealingError::BadKey);
-        }
-        let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| SealingError::BadKey)?;
-        }
+        let bytes = crate::hex::decode_key(key.expose_secret()).ok_or(SealingError::BadKey)?;
         Ok(Self { cipher: Arc::new(XChaCha20Poly1305::new(&bytes.into())) })
     }
 
     /// A new random key, as 64 hex characters.
     pub fn generate_key() -> SecretString {
         let bytes: [u8; 32] = rand::rng().random();
-        SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        SecretString::from(crate::hex::encode(&bytes))
     }
 
     pub fn seal(&self, secret: &SecretString) -> String {

@@ -1,5 +1,4 @@
-//! Beneficiaries and their accounts: registration, sign-in, the first
-//! password change, and the registry staff read.
+//! Beneficiaries and their accounts: registration, and the registry staff read.
 
 use super::{ApiResult, ApplicantBody, Body, State, grpc, ok, time};
 use axum::Json;
@@ -40,52 +39,6 @@ pub(super) async fn register_account(
             "sms_to": r.mobile_masked, "message": told,
         })),
     ))
-}
-
-#[derive(Deserialize)]
-pub(super) struct SignInBody {
-    association: String,
-    username: String,
-    password: String,
-}
-
-fn signed_in(r: intake::SignInResult) -> ApiResult {
-    ok(json!({
-        "account_id": r.account_id, "beneficiary_id": r.beneficiary_id, "username": r.username,
-        "must_change_password": r.must_change_password,
-    }))
-}
-
-pub(super) async fn sign_in(
-    axum::extract::State(mut services): State,
-    headers: HeaderMap,
-    Body(body): Body<SignInBody>,
-) -> ApiResult {
-    let message =
-        intake::SignInRequest { association: body.association, username: body.username, password: body.password };
-    signed_in(services.beneficiaries.sign_in(grpc(&headers, message)).await?.into_inner())
-}
-
-#[derive(Deserialize)]
-pub(super) struct PasswordBody {
-    association: String,
-    username: String,
-    current_password: String,
-    new_password: String,
-}
-
-pub(super) async fn change_password(
-    axum::extract::State(mut services): State,
-    headers: HeaderMap,
-    Body(body): Body<PasswordBody>,
-) -> ApiResult {
-    let message = intake::ChangePasswordRequest {
-        association: body.association,
-        username: body.username,
-        current_password: body.current_password,
-        new_password: body.new_password,
-    };
-    signed_in(services.beneficiaries.change_password(grpc(&headers, message)).await?.into_inner())
 }
 
 fn beneficiary_json(b: &intake::Beneficiary) -> Value {

@@ -2,21 +2,21 @@
 
 use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
 use chrono::Utc;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, Vote};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Vote};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
-use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 
 pub struct Committee {
     pub store: CommitteeStore,
     pub outbox: Outbox,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
 }
 
 fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
@@ -61,7 +61,7 @@ impl Committee {
         request: &Request<T>,
         request_id: &str,
     ) -> Result<(Staff, AgendaItem), Status> {
-        let staff = Staff::from_request(&self.directory, request)?;
+        let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::CommitteeMember])?;
         let request_id = parse_uuid("request_id", request_id)?;
         let item = self.store.item_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
@@ -77,7 +77,7 @@ impl Committee {
 #[tonic::async_trait]
 impl CommitteeService for Committee {
     async fn get_agenda(&self, request: Request<api::GetAgendaRequest>) -> Result<Response<api::Agenda>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::CommitteeMember, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let Some(branch) = staff.branch_filter(&request.get_ref().branch) else {
             return Err(Problem::invalid(vec![FieldError::required("branch")]).into_status(Code::InvalidArgument));

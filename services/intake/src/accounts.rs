@@ -2,32 +2,30 @@
 //! reception), accounts with one-time passwords, and the registry staff read.
 
 use crate::grpc::{acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, submitter};
+use crate::passwords::hash_password;
 use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredBeneficiary};
 use crate::store::IntakeStore;
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
-use masar_domain::people::new_password_problem;
-use masar_domain::{ActorRole, Bilingual, Directory, FieldError, HijriDate, NationalId, SaudiMobile};
+use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_platform::sealing::Sealer;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, beneficiary_service_server::BeneficiaryService};
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
-use std::sync::Arc;
+use secrecy::SecretString;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 pub struct Beneficiaries {
     pub store: IntakeStore,
     pub outbox: Outbox,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
     pub policies: PolicyBook,
     pub sealer: Sealer,
 }
@@ -53,41 +51,6 @@ fn one_time_password() -> SecretString {
 /// e.g. `nzl-k7m2qx`: the association's prefix and six readable characters.
 fn new_username(reference_prefix: &str) -> String {
     format!("{}-{}", reference_prefix.to_lowercase(), readable_code(6, b"abcdefghijkmnpqrstuvwxyz23456789"))
-}
-
-/// Argon2id with its default cost, off the async threads: it is deliberately slow.
-async fn hash_password(password: SecretString) -> Result<String, Status> {
-    tokio::task::spawn_blocking(move || {
-        let salt_bytes: [u8; 16] = rand::rng().random();
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(internal)?;
-        Argon2::default()
-            .hash_password(password.expose_secret().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(internal)
-    })
-    .await
-    .map_err(internal)?
-}
-
-/// Checks a password against a stored hash; with no account, against a
-/// stand-in hash, so an unknown username takes as long as a wrong password.
-async fn password_matches(hash: Option<String>, password: SecretString) -> Result<bool, Status> {
-    tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| STAND_IN_HASH.to_owned());
-        let parsed = PasswordHash::new(&hash).map_err(internal)?;
-        Ok(Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
-    })
-    .await
-    .map_err(internal)?
-}
-
-/// The argon2id hash of a random password nobody knows (same cost as real ones).
-const STAND_IN_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c3RhbmQtaW4tc2FsdA$Zp4qfQ3cG9VYQ5sC1v6dX2Q0u2kq8mQyq9xq3f2Jm1E";
-
-fn wrong_credentials() -> Status {
-    Problem::new(Bilingual::new("اسم المستخدم أو كلمة المرور غير صحيحة", "Wrong username or password"))
-        .into_status(Code::Unauthenticated)
 }
 
 fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
@@ -123,7 +86,7 @@ impl BeneficiaryService for Beneficiaries {
         &self,
         request: Request<api::RegisterAccountRequest>,
     ) -> Result<Response<api::Registration>, Status> {
-        let staff = submitter(&self.directory, &request)?;
+        let staff = submitter(&self.verifier, &request)?;
         let input = request.get_ref();
         let now = Utc::now();
         let pack = policy_in_force(&self.policies, &input.association, saudi_day(now)).await?;
@@ -224,60 +187,11 @@ impl BeneficiaryService for Beneficiaries {
         }))
     }
 
-    async fn sign_in(&self, request: Request<api::SignInRequest>) -> Result<Response<api::SignInResult>, Status> {
-        let input = request.into_inner();
-        let account = self.store.account(input.association.trim(), input.username.trim()).await.map_err(internal)?;
-        let matches =
-            password_matches(account.as_ref().map(|a| a.password_hash.clone()), input.password.into()).await?;
-        let Some(account) = account.filter(|_| matches) else {
-            tracing::info!(association = %input.association.trim(), "sign-in refused");
-            return Err(wrong_credentials());
-        };
-        Ok(Response::new(api::SignInResult {
-            account_id: account.account_id.to_string(),
-            beneficiary_id: account.beneficiary_id.to_string(),
-            username: account.username,
-            must_change_password: account.must_change_password,
-        }))
-    }
-
-    async fn change_password(
-        &self,
-        request: Request<api::ChangePasswordRequest>,
-    ) -> Result<Response<api::SignInResult>, Status> {
-        let input = request.into_inner();
-        let account = self.store.account(input.association.trim(), input.username.trim()).await.map_err(internal)?;
-        let current = SecretString::from(input.current_password.clone());
-        let matches = password_matches(account.as_ref().map(|a| a.password_hash.clone()), current).await?;
-        let Some(account) = account.filter(|_| matches) else {
-            return Err(wrong_credentials());
-        };
-        if let Some(problem) = new_password_problem(&input.new_password, &input.current_password) {
-            return Err(Problem::invalid(vec![problem]).into_status(Code::InvalidArgument));
-        }
-        let new_hash = hash_password(input.new_password.into()).await?;
-        if !self
-            .store
-            .change_password(account.account_id, &account.password_hash, &new_hash, Utc::now())
-            .await
-            .map_err(internal)?
-        {
-            return Err(changed_meanwhile());
-        }
-        tracing::info!(account_id = %account.account_id, "password changed");
-        Ok(Response::new(api::SignInResult {
-            account_id: account.account_id.to_string(),
-            beneficiary_id: account.beneficiary_id.to_string(),
-            username: account.username,
-            must_change_password: false,
-        }))
-    }
-
     async fn get_beneficiary(
         &self,
         request: Request<api::GetBeneficiaryRequest>,
     ) -> Result<Response<api::Beneficiary>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(REGISTRY_ROLES)?;
         let beneficiary_id = parse_uuid("beneficiary_id", &request.get_ref().beneficiary_id)?;
         let not_found =
@@ -294,7 +208,7 @@ impl BeneficiaryService for Beneficiaries {
         &self,
         request: Request<api::ListPossibleDuplicatesRequest>,
     ) -> Result<Response<api::ListPossibleDuplicatesResponse>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(REGISTRY_ROLES)?;
         let pairs = self.store.possible_duplicates(&staff.association).await.map_err(internal)?;
         Ok(Response::new(api::ListPossibleDuplicatesResponse {
@@ -312,6 +226,8 @@ impl BeneficiaryService for Beneficiaries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passwords::password_matches;
+    use secrecy::ExposeSecret;
 
     #[tokio::test]
     async fn passwords_are_hashed_and_checked() {

@@ -8,26 +8,26 @@ use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::read_answers;
 use masar_domain::policy::DocumentValidity;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Channel, Directory, Facts, FieldError, HijriDate, Language, NationalId,
-    PolicyPack, SaudiMobile,
+    ActorRole, Bilingual, CaseStatus, Channel, Facts, FieldError, HijriDate, Language, NationalId, PolicyPack,
+    SaudiMobile,
 };
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, iso_day_or_empty, parse_uuid, request_not_found};
-use masar_platform::identity::Staff;
+use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, intake_service_server::IntakeService};
 use rand::Rng;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 pub struct Intake {
     pub store: IntakeStore,
     pub outbox: Outbox,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
     pub policies: PolicyBook,
     pub documents: DocumentStore,
 }
@@ -36,13 +36,16 @@ pub struct Intake {
 pub(crate) const FRONT_DESK: &[ActorRole] =
     &[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin];
 
-/// Who acts: the beneficiary themself (`None`), or front-desk staff assisting them.
-pub(crate) fn submitter<T>(directory: &Directory, request: &Request<T>) -> Result<Option<Staff>, Status> {
-    let staff = Staff::optional_from_request(directory, request)?;
-    if let Some(staff) = &staff {
-        staff.require_role(FRONT_DESK)?;
+/// Who acts: front-desk staff assisting a beneficiary (`Some`), or the
+/// beneficiary themself (`None`: signed in, or not yet registered).
+pub(crate) fn submitter<T>(verifier: &TokenVerifier, request: &Request<T>) -> Result<Option<Staff>, Status> {
+    match Caller::from_request(verifier, request)? {
+        Some(Caller::Staff(staff)) => {
+            staff.require_role(FRONT_DESK)?;
+            Ok(Some(staff))
+        }
+        _ => Ok(None),
     }
-    Ok(staff)
 }
 
 /// The association's policy in force on a day; `None` for an unknown (or empty) association.
@@ -385,15 +388,47 @@ impl Intake {
         })
     }
 
-    /// The request, if it exists and the caller may see it. Staff see their
-    /// scope; without a staff identity the request id itself is the key.
+    /// The request, if it exists and the caller may see it: staff within
+    /// their scope, a beneficiary only their own. Anything else looks missing.
     async fn visible_request<T>(&self, request: &Request<T>, request_id: &str) -> Result<StoredRequest, Status> {
+        let caller = Caller::required(&self.verifier, request)?;
         let request_id = parse_uuid("request_id", request_id)?;
         let stored = self.store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
-        if let Some(staff) = Staff::optional_from_request(&self.directory, request)? {
-            staff.ensure_can_see(&stored.association, &stored.branch)?;
+        match caller {
+            Caller::Staff(staff) => staff.ensure_can_see(&stored.association, &stored.branch)?,
+            Caller::Beneficiary(own) if stored.beneficiary_id == Some(own.beneficiary_id) => {}
+            Caller::Beneficiary(_) => return Err(request_not_found()),
         }
         Ok(stored)
+    }
+
+    /// A beneficiary files online, for themself: the applicant's national ID
+    /// is the one their account was opened with.
+    async fn check_own_application<T>(&self, request: &Request<T>, new: &NewRequest) -> Result<(), Status> {
+        let Caller::Beneficiary(own) = Caller::required(&self.verifier, request)? else {
+            return Ok(());
+        };
+        let registered = self.store.beneficiary(own.beneficiary_id).await.map_err(internal)?;
+        let for_themself =
+            own.association == new.association && registered.is_some_and(|b| b.national_id == new.national_id.as_str());
+        if !for_themself {
+            return Err(Problem::new(Bilingual::new(
+                "يقدّم المستفيد طلبه لنفسه؛ ولغيره يراجع موظف الاستقبال",
+                "A beneficiary applies for themself; reception files requests for others",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
+        if !new.channel.is_online() {
+            return Err(Problem::invalid(vec![FieldError::new(
+                "channel",
+                Bilingual::new(
+                    "تقديمك الذاتي عبر الموقع أو التطبيق",
+                    "You apply yourself through the website or the app",
+                ),
+            )])
+            .into_status(Code::InvalidArgument));
+        }
+        Ok(())
     }
 }
 
@@ -403,10 +438,13 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::CreateRequestRequest>,
     ) -> Result<Response<api::DraftRequest>, Status> {
-        let staff = submitter(&self.directory, &request)?;
+        // Filing needs an identity: the beneficiary's account, or front-desk staff.
+        Caller::required(&self.verifier, &request)?;
+        let staff = submitter(&self.verifier, &request)?;
         let now = Utc::now();
         let pack = policy_in_force(&self.policies, &request.get_ref().association, saudi_day(now)).await?;
         let new = validate(pack.as_ref(), request.get_ref(), now)?;
+        self.check_own_application(&request, &new).await?;
         let pack = pack.expect("validate refuses a request without a policy");
         if let Some(staff) = &staff
             && !staff.can_see(&new.association, &new.branch)
@@ -455,7 +493,7 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::UploadDocumentRequest>,
     ) -> Result<Response<api::Document>, Status> {
-        let staff = submitter(&self.directory, &request)?;
+        let staff = submitter(&self.verifier, &request)?;
         let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
         if !matches!(stored.status, CaseStatus::Draft | CaseStatus::ReturnedForCompletion) {
             return Err(refused_in(
@@ -515,7 +553,7 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::SubmitRequestRequest>,
     ) -> Result<Response<api::SubmitRequestResponse>, Status> {
-        let staff = submitter(&self.directory, &request)?;
+        let staff = submitter(&self.verifier, &request)?;
         let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
         if stored.status != CaseStatus::Draft {
             return Err(refused_in(stored.status, "الطلب مقدم من قبل", "The request was already submitted"));
@@ -569,7 +607,7 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::ResubmitRequestRequest>,
     ) -> Result<Response<api::ResubmitRequestResponse>, Status> {
-        let staff = submitter(&self.directory, &request)?;
+        let staff = submitter(&self.verifier, &request)?;
         let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
         if stored.status != CaseStatus::ReturnedForCompletion {
             return Err(refused_in(

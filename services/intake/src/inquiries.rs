@@ -9,18 +9,17 @@ use crate::store::IntakeStore;
 use chrono::{DateTime, Utc};
 use masar_domain::calendar::saudi_day;
 use masar_domain::{
-    ActorRole, Bilingual, Channel, Directory, FieldError, HijriDate, InquiryStatus, Language, NationalId, PolicyPack,
-    SaudiMobile,
+    ActorRole, Bilingual, Channel, FieldError, HijriDate, InquiryStatus, Language, NationalId, PolicyPack, SaudiMobile,
 };
 use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
-use masar_platform::identity::Staff;
+use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, inquiry_service_server::InquiryService};
-use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
@@ -220,7 +219,7 @@ impl IntakeStore {
 pub struct Inquiries {
     pub store: IntakeStore,
     pub outbox: Outbox,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
     pub policies: PolicyBook,
 }
 
@@ -280,16 +279,17 @@ impl Inquiries {
     }
 
     /// The inquiry, if the caller may see it: staff in scope (the referral
-    /// role across the association), or anyone holding its id.
+    /// role across the association), or the beneficiary it is linked to.
+    /// Someone who asked without an account gets the answer by SMS.
     async fn visible<T>(&self, request: &Request<T>, inquiry_id: &str) -> Result<StoredInquiry, Status> {
+        let caller = Caller::required(&self.verifier, request)?;
         let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
         let inquiry = self.store.inquiry(inquiry_id).await.map_err(internal)?.ok_or_else(inquiry_not_found)?;
-        if let Some(staff) = Staff::optional_from_request(&self.directory, request)?
-            && !staff.can_see(&inquiry.association, &inquiry.branch)
-        {
-            return Err(inquiry_not_found());
-        }
-        Ok(inquiry)
+        let may_see = match caller {
+            Caller::Staff(staff) => staff.can_see(&inquiry.association, &inquiry.branch),
+            Caller::Beneficiary(own) => inquiry.beneficiary_id == Some(own.beneficiary_id),
+        };
+        if may_see { Ok(inquiry) } else { Err(inquiry_not_found()) }
     }
 
     async fn reply(&self, inquiry: StoredInquiry) -> Result<Response<api::Inquiry>, Status> {
@@ -310,7 +310,7 @@ fn cannot_move(status: InquiryStatus) -> Status {
 #[tonic::async_trait]
 impl InquiryService for Inquiries {
     async fn ask_question(&self, request: Request<api::AskQuestionRequest>) -> Result<Response<api::Inquiry>, Status> {
-        let staff = submitter(&self.directory, &request)?;
+        let staff = submitter(&self.verifier, &request)?;
         let input = request.get_ref();
         let pack = self.pack(&input.association).await?;
         let mut errors = Vec::new();
@@ -395,7 +395,7 @@ impl InquiryService for Inquiries {
         &self,
         request: Request<api::ReferInquiryRequest>,
     ) -> Result<Response<api::Inquiry>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(FRONT_DESK)?;
         let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
         if !inquiry.status.can_become(InquiryStatus::Referred) {
@@ -425,7 +425,7 @@ impl InquiryService for Inquiries {
         &self,
         request: Request<api::AnswerInquiryRequest>,
     ) -> Result<Response<api::Inquiry>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
         // A referred inquiry is the referral role's to answer (or the association admin's).
         match inquiry.referred_to {
@@ -492,7 +492,7 @@ impl InquiryService for Inquiries {
         &self,
         request: Request<api::ListInquiriesRequest>,
     ) -> Result<Response<api::ListInquiriesResponse>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         let pack = self.pack(&staff.association).await?.ok_or_else(inquiry_not_found)?;
         staff.require_role(&[FRONT_DESK, &[pack.referral_role]].concat())?;
         let statuses = match request.get_ref().status.trim() {

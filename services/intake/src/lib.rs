@@ -6,8 +6,10 @@ mod accounts;
 mod attachments;
 mod grpc;
 mod inquiries;
+mod passwords;
 mod policy;
 mod registry;
+mod sessions;
 mod store;
 mod timeline;
 
@@ -15,6 +17,7 @@ pub use attachments::{DocumentStore, Inspected, MAX_DOCUMENT_BYTES, inspect};
 pub use inquiries::{InquiryEntry, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
 pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};
+pub use sessions::{StoredSession, seed_demo_staff_passwords, set_staff_password};
 pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 
 use masar_platform::db::{Db, DbError};
@@ -25,6 +28,7 @@ use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::intake::v1::beneficiary_service_server::BeneficiaryServiceServer;
 use masar_proto::intake::v1::inquiry_service_server::InquiryServiceServer;
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use masar_proto::intake::v1::session_service_server::SessionServiceServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
@@ -42,20 +46,26 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
     let beneficiaries = accounts::Beneficiaries {
         store: store.clone(),
         outbox: outbox.clone(),
-        directory: deps.directory.clone(),
+        verifier: deps.tokens.verifier.clone(),
         policies: PolicyBook::new(deps.db.clone()),
         sealer: deps.sealer.clone(),
     };
     let inquiries = inquiries::Inquiries {
         store: store.clone(),
         outbox: outbox.clone(),
-        directory: deps.directory.clone(),
+        verifier: deps.tokens.verifier.clone(),
         policies: PolicyBook::new(deps.db.clone()),
+    };
+    let sessions = sessions::Sessions {
+        store: store.clone(),
+        directory: deps.directory.clone(),
+        tokens: deps.tokens.clone(),
+        policy: deps.sessions.clone(),
     };
     let service = grpc::Intake {
         store: store.clone(),
         outbox: outbox.clone(),
-        directory: deps.directory.clone(),
+        verifier: deps.tokens.verifier.clone(),
         policies: PolicyBook::new(deps.db.clone()),
         documents: DocumentStore::new(deps.files.clone()),
     };
@@ -66,11 +76,13 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
             IntakeServiceServer::new(service).max_decoding_message_size(MAX_DOCUMENT_BYTES + 64 * 1024),
         )
         .add_service(BeneficiaryServiceServer::new(beneficiaries))
-        .add_service(InquiryServiceServer::new(inquiries)),
+        .add_service(InquiryServiceServer::new(inquiries))
+        .add_service(SessionServiceServer::new(sessions)),
         service_names: vec![
             "masar.intake.v1.IntakeService",
             "masar.intake.v1.BeneficiaryService",
             "masar.intake.v1.InquiryService",
+            "masar.intake.v1.SessionService",
         ],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),

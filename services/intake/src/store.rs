@@ -50,6 +50,8 @@ pub struct StoredRequest {
     pub expected_decision_on: NaiveDate,
     pub policy_version: u32,
     pub facts: Facts,
+    /// The applicant's entry in the association's registry.
+    pub beneficiary_id: Option<Uuid>,
 }
 
 /// One uploaded supporting document.
@@ -113,6 +115,7 @@ fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
         policy_version: row.unsigned("policy_version")?,
         facts: serde_json::from_str(&row.text("facts")?)
             .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
+        beneficiary_id: row.optional_uuid("beneficiary_id")?,
     })
 }
 
@@ -145,8 +148,8 @@ fn timeline_entry(row: &Row) -> Result<TimelineEntry, DbError> {
 }
 
 const SELECT_REQUEST: &str = "SELECT request_id, reference, association, branch, service_type, channel, national_id, \
-     applicant_name, mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts \
-     FROM service_requests WHERE request_id = $1";
+     applicant_name, mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts, \
+     beneficiary_id FROM service_requests WHERE request_id = $1";
 
 impl IntakeStore {
     pub fn new(db: Db) -> Self {

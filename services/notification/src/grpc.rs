@@ -1,16 +1,16 @@
 //! The notification gRPC service: which messages a case's beneficiary got.
 
 use crate::store::NotificationStore;
-use masar_domain::{ActorRole, Directory, SaudiMobile};
+use masar_domain::{ActorRole, SaudiMobile};
 use masar_platform::grpc::{internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::notification::v1::{self as api, notification_service_server::NotificationService};
-use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct Notification {
     pub store: NotificationStore,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
 }
 
 #[tonic::async_trait]
@@ -19,7 +19,7 @@ impl NotificationService for Notification {
         &self,
         request: Request<api::ListMessagesRequest>,
     ) -> Result<Response<api::ListMessagesResponse>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[
             ActorRole::ReceptionOfficer,
             ActorRole::ProjectManager,

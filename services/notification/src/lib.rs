@@ -36,7 +36,7 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 
 pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: CancellationToken) -> ServiceParts {
     let store = NotificationStore::new(deps.db.clone());
-    let service = grpc::Notification { store: store.clone(), directory: deps.directory.clone() };
+    let service = grpc::Notification { store: store.clone(), verifier: deps.tokens.verifier.clone() };
     let dispatcher = store::Dispatcher {
         store: store.clone(),
         provider,

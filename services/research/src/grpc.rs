@@ -2,22 +2,22 @@
 
 use crate::store::{Assignment, ResearchStore};
 use chrono::Utc;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, Recommendation};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::research::v1::{self as api, research_service_server::ResearchService};
-use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 pub struct Research {
     pub store: ResearchStore,
     pub outbox: Outbox,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
 }
 
 fn to_api(a: Assignment) -> api::Assignment {
@@ -50,7 +50,7 @@ impl Research {
         request: &Request<T>,
         request_id: &str,
     ) -> Result<(Staff, Assignment), Status> {
-        let staff = Staff::from_request(&self.directory, request)?;
+        let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::SocialResearcher])?;
         let request_id = parse_uuid("request_id", request_id)?;
         let assignment =
@@ -93,7 +93,7 @@ impl ResearchService for Research {
         &self,
         request: Request<api::ListAssignmentsRequest>,
     ) -> Result<Response<api::ListAssignmentsResponse>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let researcher = (staff.role == ActorRole::SocialResearcher).then_some(staff.username.as_str());
         let branch = staff.branch_filter("");
@@ -106,7 +106,7 @@ impl ResearchService for Research {
         &self,
         request: Request<api::GetAssignmentRequest>,
     ) -> Result<Response<api::Assignment>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
         let assignment = self.store.assignment(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;

@@ -32,7 +32,8 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies) -> ServiceParts {
     let outbox = Outbox::new();
     let store = ResearchStore::new(deps.db.clone());
-    let service = grpc::Research { store: store.clone(), outbox: outbox.clone(), directory: deps.directory.clone() };
+    let service =
+        grpc::Research { store: store.clone(), outbox: outbox.clone(), verifier: deps.tokens.verifier.clone() };
     let assigner = Assigner { store, outbox: outbox.clone(), directory: deps.directory.clone() };
     ServiceParts {
         role: Role::Research,

@@ -4,23 +4,23 @@ use crate::store::{CaseDocument, VerificationCase, VerificationStore};
 use chrono::Utc;
 use masar_domain::eligibility::overall;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Directory, DocumentReview, FieldError, HijriDate, Verdict, missing_for_completion,
+    ActorRole, Bilingual, CaseStatus, DocumentReview, FieldError, HijriDate, Verdict, missing_for_completion,
 };
 use masar_platform::grpc::{
     Problem, changed_meanwhile, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
+use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::verification::v1::{self as api, verification_service_server::VerificationService};
-use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 
 pub struct Verification {
     pub store: VerificationStore,
     pub outbox: Outbox,
-    pub directory: Arc<Directory>,
+    pub verifier: TokenVerifier,
 }
 
 /// The explanations of the rules the case clearly does not meet.
@@ -90,7 +90,7 @@ impl Verification {
         mut detail: serde_json::Value,
         outcome: impl FnOnce(&VerificationCase, events::Actor) -> Result<Outcome, Status>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
-        let staff = Staff::from_request(&self.directory, request)?;
+        let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::ProjectManager])?;
         let request_id = parse_uuid("request_id", request_id)?;
         let mut tx = self.store.db().begin().await.map_err(internal)?;
@@ -133,7 +133,7 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::ListPendingRequest>,
     ) -> Result<Response<api::ListPendingResponse>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::ProjectManager, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let branch = staff.branch_filter(&request.get_ref().branch);
         let cases = self.store.pending(&staff.association, branch.as_deref()).await.map_err(internal)?;
@@ -172,7 +172,7 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::ReviewDocumentRequest>,
     ) -> Result<Response<api::CaseDocument>, Status> {
-        let staff = Staff::from_request(&self.directory, &request)?;
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::ProjectManager])?;
         let input = request.get_ref();
         let request_id = parse_uuid("request_id", &input.request_id)?;

@@ -34,7 +34,7 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
     let outbox = Outbox::new();
     let store = VerificationStore::new(deps.db.clone());
     let service =
-        grpc::Verification { store: store.clone(), outbox: outbox.clone(), directory: deps.directory.clone() };
+        grpc::Verification { store: store.clone(), outbox: outbox.clone(), verifier: deps.tokens.verifier.clone() };
     ServiceParts {
         role: Role::Verification,
         routes: tonic::service::Routes::new(VerificationServiceServer::new(service)),

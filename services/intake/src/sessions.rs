@@ -1,0 +1,614 @@
+//! Signing in, for beneficiaries (their accounts) and staff (the directory's
+//! members, with a password kept here). A sign-in starts a session: a
+//! short-lived access token every service verifies, and a refresh token kept
+//! here only as a hash, replaced at each use and revocable.
+
+use crate::passwords::{hash_password, password_matches, wrong_credentials};
+use crate::registry::StoredAccount;
+use crate::store::IntakeStore;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
+use chrono::{DateTime, Utc};
+use masar_domain::people::new_password_problem;
+use masar_domain::{ActorRole, Bilingual, Directory};
+use masar_platform::config::SessionPolicy;
+use masar_platform::db::{DbError, Row, Sql};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal};
+use masar_platform::tokens::{Claims, TokenKeys};
+use masar_proto::intake::v1::{self as api, session_service_server::SessionService};
+use rand::Rng;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+pub struct Sessions {
+    pub store: IntakeStore,
+    pub directory: Arc<Directory>,
+    pub tokens: TokenKeys,
+    pub policy: SessionPolicy,
+}
+
+/// Whose password was checked.
+#[derive(Debug, Clone)]
+enum Holder {
+    Beneficiary(StoredAccount),
+    Staff { role: ActorRole, branch: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+struct Credential {
+    association: String,
+    username: String,
+    holder: Holder,
+    password_hash: String,
+    must_change_password: bool,
+}
+
+impl Credential {
+    fn claims(&self, session_id: Uuid) -> Claims {
+        let (kind, role, branch, beneficiary_id) = match &self.holder {
+            Holder::Beneficiary(account) => {
+                ("beneficiary", ActorRole::Beneficiary, None, Some(account.beneficiary_id.to_string()))
+            }
+            Holder::Staff { role, branch } => ("staff", *role, branch.clone(), None),
+        };
+        Claims {
+            sub: format!("{kind}:{}", self.username),
+            role,
+            association: self.association.clone(),
+            branch,
+            beneficiary_id,
+            sid: session_id.to_string(),
+            iat: 0,
+            exp: 0,
+            iss: String::new(),
+            aud: String::new(),
+        }
+    }
+}
+
+/// A session as stored: the refresh token's hash, never the token.
+#[derive(Debug, Clone)]
+pub struct StoredSession {
+    pub session_id: Uuid,
+    pub association: String,
+    pub username: String,
+    pub refresh_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn stored_session(row: &Row) -> Result<StoredSession, DbError> {
+    Ok(StoredSession {
+        session_id: row.uuid("session_id")?,
+        association: row.text("association")?,
+        username: row.text("username")?,
+        refresh_hash: row.text("refresh_hash")?,
+        expires_at: row.time("expires_at")?,
+        revoked_at: row.optional_time("revoked_at")?,
+    })
+}
+
+/// A refresh token is `<session id>.<secret>`; only the secret's hash is kept.
+fn new_refresh_secret() -> String {
+    BASE64URL.encode(rand::rng().random::<[u8; 32]>())
+}
+
+fn refresh_hash(secret: &str) -> String {
+    masar_platform::hex::encode(&Sha256::digest(secret.as_bytes()))
+}
+
+fn read_refresh_token(token: &str) -> Option<(Uuid, &str)> {
+    let (id, secret) = token.trim().split_once('.')?;
+    let id = Uuid::parse_str(id).ok()?;
+    (!secret.is_empty()).then_some((id, secret))
+}
+
+fn session_ended() -> Status {
+    Problem::new(Bilingual::new("انتهت الجلسة؛ سجّل الدخول من جديد", "The session has ended; please sign in again"))
+        .into_status(Code::Unauthenticated)
+}
+
+fn locked(wait: chrono::TimeDelta) -> Status {
+    let seconds = wait.num_seconds().max(1);
+    let minutes = (seconds + 59) / 60;
+    let message = if seconds < 120 {
+        Bilingual::new(
+            format!("محاولات دخول خاطئة متتالية؛ حاول بعد {seconds} ثانية"),
+            format!("Too many failed sign-ins; try again in {seconds} seconds"),
+        )
+    } else {
+        Bilingual::new(
+            format!("محاولات دخول خاطئة متتالية؛ أُقفل الدخول مؤقتاً، حاول بعد {minutes} دقيقة"),
+            format!("Too many failed sign-ins; signing in is locked, try again in {minutes} minutes"),
+        )
+    };
+    let mut status = Problem::new(message).into_status(Code::ResourceExhausted);
+    status.metadata_mut().insert(masar_platform::grpc::RETRY_AFTER, seconds.into());
+    status
+}
+
+impl Sessions {
+    /// The credential for `username` in `association`: a beneficiary's
+    /// account, or a staff member of that association in the directory with
+    /// a password set.
+    async fn credential(&self, association: &str, username: &str) -> Result<Option<Credential>, Status> {
+        if let Some(account) = self.store.account(association, username).await.map_err(internal)? {
+            return Ok(Some(Credential {
+                association: account.association.clone(),
+                username: account.username.clone(),
+                password_hash: account.password_hash.clone(),
+                must_change_password: account.must_change_password,
+                holder: Holder::Beneficiary(account),
+            }));
+        }
+        let Some((member_of, member)) = self.directory.staff(username).filter(|(a, _)| a.code == association) else {
+            return Ok(None);
+        };
+        let stored = self.store.staff_credential(&member_of.code, username).await.map_err(internal)?;
+        Ok(stored.map(|(password_hash, must_change_password)| Credential {
+            association: member_of.code.clone(),
+            username: member.username.clone(),
+            holder: Holder::Staff { role: member.role, branch: member.branch.clone() },
+            password_hash,
+            must_change_password,
+        }))
+    }
+
+    /// Checks a password, counting failures per username: locked usernames
+    /// are refused before any check, so waiting is the only way on.
+    async fn authenticate(&self, association: &str, username: &str, password: &str) -> Result<Credential, Status> {
+        let now = Utc::now();
+        if let Some(until) = self.store.locked_until(association, username).await.map_err(internal)?
+            && until > now
+        {
+            return Err(locked(until - now));
+        }
+        let credential = self.credential(association, username).await?;
+        let matches =
+            password_matches(credential.as_ref().map(|c| c.password_hash.clone()), password.to_owned().into()).await?;
+        match credential.filter(|_| matches) {
+            Some(credential) => {
+                self.store.clear_failures(association, username).await.map_err(internal)?;
+                Ok(credential)
+            }
+            None => {
+                let failures =
+                    self.store.record_failure(association, username, now, &self.policy).await.map_err(internal)?;
+                tracing::info!(%association, failures, "sign-in refused");
+                Err(wrong_credentials())
+            }
+        }
+    }
+
+    /// Starts a session for `credential`; without tokens while its password must change.
+    async fn start(&self, credential: &Credential) -> Result<api::SignInResult, Status> {
+        if credential.must_change_password {
+            return Ok(reply(credential, None));
+        }
+        let now = Utc::now();
+        let secret = new_refresh_secret();
+        let session = StoredSession {
+            session_id: Uuid::new_v4(),
+            association: credential.association.clone(),
+            username: credential.username.clone(),
+            refresh_hash: refresh_hash(&secret),
+            expires_at: now + self.policy.refresh_token_lifetime,
+            revoked_at: None,
+        };
+        self.store.start_session(&session, now).await.map_err(internal)?;
+        Ok(reply(credential, Some(self.tokens_for(credential, &session, &secret, now))))
+    }
+
+    fn tokens_for(&self, credential: &Credential, session: &StoredSession, secret: &str, now: DateTime<Utc>) -> Tokens {
+        let (access, access_expires) = self.tokens.signer.sign(credential.claims(session.session_id), now);
+        Tokens {
+            access,
+            access_expires,
+            refresh: format!("{}.{secret}", session.session_id),
+            refresh_expires: session.expires_at,
+        }
+    }
+}
+
+struct Tokens {
+    access: String,
+    access_expires: DateTime<Utc>,
+    refresh: String,
+    refresh_expires: DateTime<Utc>,
+}
+
+fn reply(credential: &Credential, tokens: Option<Tokens>) -> api::SignInResult {
+    let (role, branch, beneficiary_id) = match &credential.holder {
+        Holder::Beneficiary(account) => (ActorRole::Beneficiary, None, account.beneficiary_id.to_string()),
+        Holder::Staff { role, branch } => (*role, branch.clone(), String::new()),
+    };
+    let mut result = api::SignInResult {
+        username: credential.username.clone(),
+        must_change_password: credential.must_change_password,
+        role: role.as_str().to_owned(),
+        association: credential.association.clone(),
+        branch: branch.unwrap_or_default(),
+        beneficiary_id,
+        ..Default::default()
+    };
+    if let Some(tokens) = tokens {
+        result.access_token = tokens.access;
+        result.access_token_expires_at = Some(masar_proto::timestamp(tokens.access_expires));
+        result.refresh_token = tokens.refresh;
+        result.refresh_token_expires_at = Some(masar_proto::timestamp(tokens.refresh_expires));
+    }
+    result
+}
+
+#[tonic::async_trait]
+impl SessionService for Sessions {
+    async fn sign_in(&self, request: Request<api::SignInRequest>) -> Result<Response<api::SignInResult>, Status> {
+        let input = request.into_inner();
+        let credential = self.authenticate(input.association.trim(), input.username.trim(), &input.password).await?;
+        let result = self.start(&credential).await?;
+        tracing::info!(association = %credential.association, role = %result.role, "signed in");
+        Ok(Response::new(result))
+    }
+
+    async fn refresh(&self, request: Request<api::RefreshRequest>) -> Result<Response<api::SignInResult>, Status> {
+        let token = request.into_inner().refresh_token;
+        let (session_id, secret) = read_refresh_token(&token).ok_or_else(session_ended)?;
+        let now = Utc::now();
+        let session = self.store.session(session_id).await.map_err(internal)?.ok_or_else(session_ended)?;
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(session_ended());
+        }
+        if session.refresh_hash != refresh_hash(secret) {
+            // An earlier refresh token used again: someone holds a copy. End the session for both.
+            self.store.revoke_session(session_id, "refresh token reused", now).await.map_err(internal)?;
+            tracing::warn!(%session_id, "a replaced refresh token was used again; session revoked");
+            return Err(session_ended());
+        }
+        // Who the session is for may have changed: left the directory, or must change their password.
+        let Some(credential) = self.credential(&session.association, &session.username).await? else {
+            self.store.revoke_session(session_id, "account no longer exists", now).await.map_err(internal)?;
+            return Err(session_ended());
+        };
+        if credential.must_change_password {
+            return Err(session_ended());
+        }
+        let next = new_refresh_secret();
+        if !self
+            .store
+            .rotate_refresh(session_id, &session.refresh_hash, &refresh_hash(&next), now)
+            .await
+            .map_err(internal)?
+        {
+            return Err(session_ended());
+        }
+        let tokens = self.tokens_for(&credential, &session, &next, now);
+        Ok(Response::new(reply(&credential, Some(tokens))))
+    }
+
+    async fn sign_out(&self, request: Request<api::SignOutRequest>) -> Result<Response<api::SignOutResponse>, Status> {
+        let token = request.into_inner().refresh_token;
+        // Signing out twice, or with a token already replaced, is not an error: the session is over either way.
+        if let Some((session_id, secret)) = read_refresh_token(&token)
+            && let Some(session) = self.store.session(session_id).await.map_err(internal)?
+            && session.refresh_hash == refresh_hash(secret)
+        {
+            self.store.revoke_session(session_id, "signed out", Utc::now()).await.map_err(internal)?;
+        }
+        Ok(Response::new(api::SignOutResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<api::ChangePasswordRequest>,
+    ) -> Result<Response<api::SignInResult>, Status> {
+        let input = request.into_inner();
+        let (association, username) = (input.association.trim(), input.username.trim());
+        let credential = self.authenticate(association, username, &input.current_password).await?;
+        if let Some(problem) = new_password_problem(&input.new_password, &input.current_password) {
+            return Err(Problem::invalid(vec![problem]).into_status(Code::InvalidArgument));
+        }
+        let new_hash = hash_password(SecretString::from(input.new_password)).await?;
+        let now = Utc::now();
+        let changed = match &credential.holder {
+            Holder::Beneficiary(account) => {
+                self.store.change_password(account.account_id, &credential.password_hash, &new_hash, now).await
+            }
+            Holder::Staff { .. } => {
+                self.store.change_staff_password(association, username, &credential.password_hash, &new_hash, now).await
+            }
+        }
+        .map_err(internal)?;
+        if !changed {
+            return Err(changed_meanwhile());
+        }
+        // Sessions started with the old password end; the reply starts a new one.
+        self.store.revoke_sessions_of(association, username, "password changed", now).await.map_err(internal)?;
+        tracing::info!(%association, "password changed");
+        let credential = Credential { password_hash: new_hash, must_change_password: false, ..credential };
+        Ok(Response::new(self.start(&credential).await?))
+    }
+}
+
+/// Sets a staff member's password (an operator's command, or the demo's).
+/// With `must_change`, it works only to choose a new one.
+pub async fn set_staff_password(
+    store: &IntakeStore,
+    association: &str,
+    username: &str,
+    password: SecretString,
+    must_change: bool,
+    set_by: &str,
+) -> Result<(), Status> {
+    let hash = hash_password(password).await?;
+    store.set_staff_password(association, username, &hash, must_change, set_by, Utc::now()).await.map_err(internal)
+}
+
+/// Gives every staff member of `directory` without a password the same
+/// demo password, hashed once. For the built-in demo directory only.
+pub async fn seed_demo_staff_passwords(
+    store: &IntakeStore,
+    directory: &Directory,
+    password: &str,
+) -> Result<usize, Status> {
+    let hash = hash_password(SecretString::from(password.to_owned())).await?;
+    let mut seeded = 0;
+    for association in &directory.associations {
+        for member in &association.staff {
+            if store.staff_credential(&association.code, &member.username).await.map_err(internal)?.is_none() {
+                store
+                    .set_staff_password(&association.code, &member.username, &hash, false, "demo", Utc::now())
+                    .await
+                    .map_err(internal)?;
+                seeded += 1;
+            }
+        }
+    }
+    Ok(seeded)
+}
+
+impl IntakeStore {
+    /// A staff member's password hash, and whether it must be changed.
+    pub async fn staff_credential(&self, association: &str, username: &str) -> Result<Option<(String, bool)>, DbError> {
+        let row = self
+            .db()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT password_hash, must_change_password FROM staff_credentials \
+                     WHERE association = $1 AND username = $2",
+                )
+                .bind(association)
+                .bind(username),
+            )
+            .await?;
+        row.map(|r| Ok((r.text("password_hash")?, r.int("must_change_password")? != 0))).transpose()
+    }
+
+    pub async fn set_staff_password(
+        &self,
+        association: &str,
+        username: &str,
+        hash: &str,
+        must_change: bool,
+        set_by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.db()
+            .execute(
+                Sql::new(
+                    "INSERT INTO staff_credentials (association, username, password_hash, must_change_password, set_by, set_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (association, username) DO UPDATE SET \
+                     password_hash = excluded.password_hash, must_change_password = excluded.must_change_password, \
+                     set_by = excluded.set_by, set_at = excluded.set_at",
+                )
+                .bind(association)
+                .bind(username)
+                .bind(hash)
+                .bind(i64::from(must_change))
+                .bind(set_by)
+                .bind(at),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a staff password, conditional on the hash read.
+    pub async fn change_staff_password(
+        &self,
+        association: &str,
+        username: &str,
+        previous_hash: &str,
+        new_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let changed = self
+            .db()
+            .execute(
+                Sql::new(
+                    "UPDATE staff_credentials SET password_hash = $1, must_change_password = 0, set_by = $2, set_at = $3 \
+                     WHERE association = $4 AND username = $5 AND password_hash = $6",
+                )
+                .bind(new_hash)
+                .bind(username)
+                .bind(at)
+                .bind(association)
+                .bind(username)
+                .bind(previous_hash),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn locked_until(&self, association: &str, username: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+        let row = self
+            .db()
+            .fetch_optional(
+                Sql::new("SELECT locked_until FROM sign_in_failures WHERE association = $1 AND username = $2")
+                    .bind(association)
+                    .bind(username),
+            )
+            .await?;
+        Ok(row.map(|r| r.optional_time("locked_until")).transpose()?.flatten())
+    }
+
+    /// Counts one more failure in a row; returns how many there are now.
+    pub async fn record_failure(
+        &self,
+        association: &str,
+        username: &str,
+        at: DateTime<Utc>,
+        policy: &SessionPolicy,
+    ) -> Result<u32, DbError> {
+        let mut tx = self.db().begin().await?;
+        let previous = tx
+            .fetch_optional(
+                Sql::new("SELECT failures FROM sign_in_failures WHERE association = $1 AND username = $2")
+                    .bind(association)
+                    .bind(username),
+            )
+            .await?
+            .map(|r| r.unsigned::<u32>("failures"))
+            .transpose()?
+            .unwrap_or(0);
+        let failures = previous.saturating_add(1);
+        let locked_until = policy.wait_after(failures).map(|wait| at + wait);
+        tx.execute(
+            Sql::new(
+                "INSERT INTO sign_in_failures (association, username, failures, last_failed_at, locked_until) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (association, username) DO UPDATE SET \
+                 failures = excluded.failures, last_failed_at = excluded.last_failed_at, locked_until = excluded.locked_until",
+            )
+            .bind(association)
+            .bind(username)
+            .bind(i64::from(failures))
+            .bind(at)
+            .bind(locked_until),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(failures)
+    }
+
+    pub async fn clear_failures(&self, association: &str, username: &str) -> Result<(), DbError> {
+        self.db()
+            .execute(
+                Sql::new("DELETE FROM sign_in_failures WHERE association = $1 AND username = $2")
+                    .bind(association)
+                    .bind(username),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn start_session(&self, session: &StoredSession, at: DateTime<Utc>) -> Result<(), DbError> {
+        self.db()
+            .execute(
+                Sql::new(
+                    "INSERT INTO sessions (session_id, association, username, refresh_hash, started_at, refreshed_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5, $6)",
+                )
+                .bind(session.session_id)
+                .bind(&session.association)
+                .bind(&session.username)
+                .bind(&session.refresh_hash)
+                .bind(at)
+                .bind(session.expires_at),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, session_id: Uuid) -> Result<Option<StoredSession>, DbError> {
+        self.db()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT session_id, association, username, refresh_hash, expires_at, revoked_at \
+                     FROM sessions WHERE session_id = $1",
+                )
+                .bind(session_id),
+            )
+            .await?
+            .as_ref()
+            .map(stored_session)
+            .transpose()
+    }
+
+    /// Replaces the refresh token's hash, conditional on the one read: of two
+    /// refreshes with the same token, one wins.
+    pub async fn rotate_refresh(
+        &self,
+        session_id: Uuid,
+        previous_hash: &str,
+        new_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let changed = self
+            .db()
+            .execute(
+                Sql::new(
+                    "UPDATE sessions SET refresh_hash = $1, refreshed_at = $2 \
+                     WHERE session_id = $3 AND refresh_hash = $4 AND revoked_at IS NULL",
+                )
+                .bind(new_hash)
+                .bind(at)
+                .bind(session_id)
+                .bind(previous_hash),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn revoke_session(&self, session_id: Uuid, why: &str, at: DateTime<Utc>) -> Result<(), DbError> {
+        self.db()
+            .execute(
+                Sql::new(
+                    "UPDATE sessions SET revoked_at = $1, revoked_why = $2 WHERE session_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(why)
+                .bind(session_id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_sessions_of(
+        &self,
+        association: &str,
+        username: &str,
+        why: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        self.db()
+            .execute(
+                Sql::new(
+                    "UPDATE sessions SET revoked_at = $1, revoked_why = $2 \
+                     WHERE association = $3 AND username = $4 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(why)
+                .bind(association)
+                .bind(username),
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_name_their_session_and_keep_the_secret_apart() {
+        let id = Uuid::new_v4();
+        let secret = new_refresh_secret();
+        let token = format!("{id}.{secret}");
+        assert_eq!(read_refresh_token(&token), Some((id, secret.as_str())));
+        assert_eq!(read_refresh_token("nonsense"), None);
+        assert_eq!(read_refresh_token(&format!("{id}.")), None);
+        assert_ne!(refresh_hash(&secret), secret);
+        assert_ne!(new_refresh_secret(), secret);
+    }
+}
