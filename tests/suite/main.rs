@@ -5,6 +5,7 @@ mod accounts;
 mod inquiries;
 mod journey;
 mod messaging;
+mod sessions;
 mod stores;
 mod support;
 mod trace;
