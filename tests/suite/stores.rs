@@ -491,7 +491,57 @@ async fn inquiry_scenario(db: Db) {
     assert!(store.inquiries("nuzul", InquiryStatus::Referred, None).await.unwrap().is_empty());
 }
 
+/// Sign-in records: staff passwords, failures in a row, sessions and their refresh hashes.
+async fn sessions_scenario(db: Db) {
+    let store = masar_intake::IntakeStore::new(db.clone());
+    let now = Utc::now();
+    assert_eq!(store.staff_credential("nuzul", "nuzul.pm").await.unwrap(), None);
+    store.set_staff_password("nuzul", "nuzul.pm", "hash-1", true, "operator", now).await.unwrap();
+    store.set_staff_password("nuzul", "nuzul.pm", "hash-2", true, "operator", now).await.unwrap();
+    assert_eq!(store.staff_credential("nuzul", "nuzul.pm").await.unwrap(), Some(("hash-2".into(), true)));
+    assert!(!store.change_staff_password("nuzul", "nuzul.pm", "hash-1", "hash-3", now).await.unwrap(), "stale hash");
+    assert!(store.change_staff_password("nuzul", "nuzul.pm", "hash-2", "hash-3", now).await.unwrap());
+    assert_eq!(store.staff_credential("nuzul", "nuzul.pm").await.unwrap(), Some(("hash-3".into(), false)));
+    assert_eq!(store.staff_credential("hayat", "nuzul.pm").await.unwrap(), None, "per association");
+
+    let policy = masar_platform::config::SessionPolicy::default();
+    for expected in 1..=3 {
+        assert_eq!(store.record_failure("nuzul", "nuzul.pm", now, &policy).await.unwrap(), expected);
+    }
+    let locked = store.locked_until("nuzul", "nuzul.pm").await.unwrap().expect("the third failure waits");
+    // Stored to the microsecond: within a millisecond of the policy's first wait.
+    assert!(((locked - now).num_milliseconds() - policy.slowdown.as_millis() as i64).abs() <= 1, "{locked} {now}");
+    assert_eq!(store.locked_until("nuzul", "nuzul.admin").await.unwrap(), None);
+    store.clear_failures("nuzul", "nuzul.pm").await.unwrap();
+    assert_eq!(store.locked_until("nuzul", "nuzul.pm").await.unwrap(), None);
+    assert_eq!(store.record_failure("nuzul", "nuzul.pm", now, &policy).await.unwrap(), 1, "counted afresh");
+
+    let session = |username: &str| masar_intake::StoredSession {
+        session_id: Uuid::new_v4(),
+        association: "nuzul".into(),
+        username: username.into(),
+        refresh_hash: "r1".into(),
+        expires_at: now + chrono::Duration::days(30),
+        revoked_at: None,
+    };
+    let (first, second, other) = (session("nuzul.pm"), session("nuzul.pm"), session("nuzul.admin"));
+    for s in [&first, &second, &other] {
+        store.start_session(s, now).await.unwrap();
+    }
+    assert!(store.rotate_refresh(first.session_id, "r1", "r2", now).await.unwrap());
+    assert!(!store.rotate_refresh(first.session_id, "r1", "r3", now).await.unwrap(), "one of two refreshes wins");
+    let read = store.session(first.session_id).await.unwrap().unwrap();
+    assert_eq!((read.refresh_hash.as_str(), read.revoked_at), ("r2", None));
+    store.revoke_session(first.session_id, "signed out", now).await.unwrap();
+    assert!(store.session(first.session_id).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(!store.rotate_refresh(first.session_id, "r2", "r4", now).await.unwrap(), "revoked stays revoked");
+    assert_eq!(store.revoke_sessions_of("nuzul", "nuzul.pm", "password changed", now).await.unwrap(), 1);
+    assert!(store.session(other.session_id).await.unwrap().unwrap().revoked_at.is_none(), "others keep theirs");
+    assert_eq!(store.session(Uuid::new_v4()).await.unwrap().map(|s| s.session_id), None);
+}
+
 conformance! {
+    sessions: Role::Intake => sessions_scenario,
     intake_store: Role::Intake => intake_scenario,
     inquiries: Role::Intake => inquiry_scenario,
     registry: Role::Intake => registry_scenario,
