@@ -76,6 +76,18 @@ where
     let (status, signed_in) = call(Method::POST, "/v1/sessions", None, sign_in("kalimat2026")).await;
     assert_eq!((status, signed_in["role"].as_str()), (200, Some("beneficiary")), "{signed_in}");
     assert_eq!(call(Method::POST, "/v1/sessions", None, sign_in(&password)).await.0, 401);
+    // Signed in, Fatima follows the inquiries she asks; one typed by someone else with her ID is not hers.
+    let fatima_client = client.with_token(signed_in["session"]["access_token"].as_str().unwrap());
+    let ask = |national_id: &str| {
+        json!({ "association": "hayat", "branch": "madinah", "channel": "website",
+                                          "name": "فاطمة", "national_id": national_id, "question": "متى تجتمع اللجنة؟" })
+    };
+    let hers = fatima_client.post("/v1/inquiries", None, ask("1000000115")).await.unwrap();
+    let followed = fatima_client.get(&format!("/v1/inquiries/{}", hers["inquiry_id"].as_str().unwrap()), None).await;
+    assert_eq!(followed.unwrap()["status"], "open");
+    let (_, typed) = call(Method::POST, "/v1/inquiries", None, ask("1000000115")).await;
+    let path = format!("/v1/inquiries/{}", typed["inquiry_id"].as_str().unwrap());
+    assert_eq!(fatima_client.call(Method::GET, &path, None, None).await.unwrap().0, 404, "{typed}");
 
     // One account per national ID; self-registration is online only.
     let again = json!({ "association": "hayat", "channel": "mobile_app", "applicant": fatima });

@@ -353,14 +353,18 @@ impl InquiryService for Inquiries {
         }
         let now = Utc::now();
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let beneficiary_id = match &national_id {
-            Some(id) => self
+        // Linked to a registry entry only on someone's word who is known: the
+        // signed-in beneficiary themself, or staff for the ID they were shown.
+        // A typed national ID alone would file a stranger's text in that person's account.
+        let beneficiary_id = match (Caller::from_request(&self.verifier, &request)?, &national_id) {
+            (Some(Caller::Beneficiary(own)), _) if own.association == pack.association => Some(own.beneficiary_id),
+            (Some(Caller::Staff(_)), Some(id)) => self
                 .store
                 .beneficiary_by_national_id(&mut tx, &pack.association, id)
                 .await
                 .map_err(internal)?
                 .map(|b| b.beneficiary_id),
-            None => None,
+            _ => None,
         };
         let inquiry = StoredInquiry {
             inquiry_id: Uuid::now_v7(),
