@@ -156,13 +156,9 @@ pub fn file_store(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::O
 /// The sealer of one-time passwords: `MASAR_SEALING_KEY`, or, embedded only,
 /// a key kept in `<data dir>/sealing.key` (made on first start, readable by the owner only).
 pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
-    let key = match (&settings.sealing_key, embedded) {
-        (Some(key), _) => key.clone(),
-        (None, false) => anyhow::bail!(
-            "set MASAR_SEALING_KEY (64 hex characters, the same for intake and notification; `openssl rand -hex 32`)"
-        ),
-        (None, true) => key_file(settings, "sealing.key", Sealer::generate_key)?,
-    };
+    let key = secret_key(&settings.sealing_key, embedded, settings, "sealing.key", Sealer::generate_key)?.context(
+        "set MASAR_SEALING_KEY (64 hex characters, the same for intake and notification; `openssl rand -hex 32`)",
+    )?;
     Sealer::from_hex(&key).context("MASAR_SEALING_KEY")
 }
 
@@ -173,36 +169,47 @@ pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
 pub fn token_keys(settings: &Settings, role: Role, embedded: bool) -> anyhow::Result<TokenKeys> {
     let lifetime = settings.sessions.access_token_lifetime;
     let also_accepted = settings.token_verifying_keys.clone().unwrap_or_default();
-    if embedded {
-        let key = match &settings.token_signing_key {
-            Some(key) => key.clone(),
-            None => key_file(settings, "token-signing.key", TokenSigner::generate_key)?,
-        };
-        return TokenKeys::signing(&key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY");
-    }
-    match (role, &settings.token_signing_key) {
-        (Role::Intake, Some(key)) => {
-            TokenKeys::signing(key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY")
-        }
-        (Role::Intake, None) => anyhow::bail!(
+    let signs = embedded || role == Role::Intake;
+    let signing_key = if signs {
+        secret_key(&settings.token_signing_key, embedded, settings, "token-signing.key", TokenSigner::generate_key)?
+    } else {
+        None
+    };
+    match signing_key {
+        Some(key) => TokenKeys::signing(&key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY"),
+        None if signs => anyhow::bail!(
             "set MASAR_TOKEN_SIGNING_KEY for intake (make a pair with `masar token-keys`; \
              give its verifying key to every role as MASAR_TOKEN_VERIFYING_KEYS)"
         ),
-        (_, _) if also_accepted.is_empty() => anyhow::bail!(
+        None if also_accepted.is_empty() => anyhow::bail!(
             "set MASAR_TOKEN_VERIFYING_KEYS (the verifying key of intake's MASAR_TOKEN_SIGNING_KEY; `masar token-keys`)"
         ),
-        (_, _) => TokenKeys::verifying(&also_accepted).context("MASAR_TOKEN_VERIFYING_KEYS"),
+        None => TokenKeys::verifying(&also_accepted).context("MASAR_TOKEN_VERIFYING_KEYS"),
     }
 }
 
-/// A secret kept in the data directory, made on first start and readable by the owner only.
-fn key_file(settings: &Settings, name: &str, generate: fn() -> SecretString) -> anyhow::Result<SecretString> {
-    let path = settings.data_dir.join(name);
+/// A key from the environment; unset, embedded only, one kept in the data
+/// directory (made on first start, readable by the owner only).
+fn secret_key(
+    configured: &Option<SecretString>,
+    embedded: bool,
+    settings: &Settings,
+    file: &str,
+    generate: fn() -> SecretString,
+) -> anyhow::Result<Option<SecretString>> {
+    if let Some(key) = configured {
+        return Ok(Some(key.clone()));
+    }
+    if !embedded {
+        return Ok(None);
+    }
+    let path = settings.data_dir.join(file);
     if !path.exists() {
         std::fs::create_dir_all(&settings.data_dir)?;
         write_owner_only(&path, generate().expose_secret())?;
     }
-    Ok(SecretString::from(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?))
+    let key = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(SecretString::from(key)))
 }
 
 fn write_owner_only(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -89,23 +89,6 @@ impl ApiError {
         }
     }
 
-    /// A bearer token the gateway cannot verify: forged, altered, expired or signed by a retired key.
-    pub fn token_refused(error: &masar_platform::tokens::TokenError) -> Self {
-        let message = match error {
-            masar_platform::tokens::TokenError::Expired => {
-                Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it")
-            }
-            _ => Bilingual::new("رمز الدخول غير صالح", "The access token is not valid"),
-        };
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthenticated",
-            message,
-            fields: Vec::new(),
-            retry_after: None,
-        }
-    }
-
     pub fn not_found() -> Self {
         Self {
             status: StatusCode::NOT_FOUND,

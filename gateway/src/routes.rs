@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use masar_domain::Bilingual;
-use masar_platform::identity::attach_token;
+use masar_platform::identity::{attach_token, bearer, token_refused};
 use masar_platform::telemetry;
 use masar_platform::tokens::{TokenError, TokenVerifier};
 use masar_proto::{committee::v1 as committee, intake::v1 as intake, notification::v1 as notification};
@@ -86,30 +86,13 @@ async fn authenticate(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    match bearer(request.headers()) {
-        Bearer::None => next.run(request).await,
-        Bearer::Token(token) => match verifier.verify(token) {
-            Ok(_) => next.run(request).await,
-            Err(error) => ApiError::token_refused(&error).into_response(),
-        },
-        Bearer::Malformed => ApiError::token_refused(&TokenError::Invalid).into_response(),
-    }
-}
-
-enum Bearer<'a> {
-    None,
-    Token(&'a str),
-    Malformed,
-}
-
-fn bearer(headers: &HeaderMap) -> Bearer<'_> {
-    match headers.get(http::header::AUTHORIZATION).map(|v| v.to_str()) {
-        None => Bearer::None,
-        Some(Ok(value)) => match value.strip_prefix("Bearer ").map(str::trim) {
-            Some(token) if !token.is_empty() => Bearer::Token(token),
-            _ => Bearer::Malformed,
-        },
-        Some(Err(_)) => Bearer::Malformed,
+    let Some(value) = request.headers().get(http::header::AUTHORIZATION) else {
+        return next.run(request).await;
+    };
+    let verified = value.to_str().ok().and_then(bearer).ok_or(TokenError::Invalid).and_then(|t| verifier.verify(t));
+    match verified {
+        Ok(_) => next.run(request).await,
+        Err(error) => ApiError::from(token_refused(&error)).into_response(),
     }
 }
 
@@ -183,7 +166,7 @@ fn body_error(rejection: JsonRejection) -> ApiError {
 /// A gRPC request carrying the caller's access token, if they sent one.
 fn grpc<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    if let Bearer::Token(token) = bearer(headers) {
+    if let Some(token) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer) {
         attach_token(&mut request, token);
     }
     request

@@ -150,18 +150,7 @@ async fn drive_sessions(suite: &Suite) {
 }
 
 fn claims_for(username: &str, role: ActorRole) -> Claims {
-    Claims {
-        sub: format!("staff:{username}"),
-        role,
-        association: "nuzul".into(),
-        branch: None,
-        beneficiary_id: None,
-        sid: "test".into(),
-        iat: 0,
-        exp: 0,
-        iss: String::new(),
-        aud: String::new(),
-    }
+    Claims::of(format!("staff:{username}"), role, "nuzul".into(), None, None, "test".into())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

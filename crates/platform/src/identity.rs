@@ -45,24 +45,22 @@ fn staff_only() -> Status {
         .into_status(Code::PermissionDenied)
 }
 
-/// The bearer token in `metadata`, if any.
-pub fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> Option<&str> {
-    let value = metadata.get(AUTHORIZATION)?.to_str().ok()?;
+/// The token of an `authorization` value written `Bearer <token>`; the one
+/// reading of that header, for HTTP and gRPC alike.
+pub fn bearer(value: &str) -> Option<&str> {
     value.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
 }
 
 impl Caller {
     /// The caller whose token `request` carries; `None` without a token. A
-    /// token that is forged, altered, expired or signed by an unknown key is
-    /// refused, never taken for "no caller".
+    /// token that is malformed, forged, altered, expired or signed by an
+    /// unknown key is refused, never taken for "no caller".
     pub fn from_request<T>(verifier: &TokenVerifier, request: &tonic::Request<T>) -> Result<Option<Caller>, Status> {
-        match request.metadata().get(AUTHORIZATION) {
-            None => Ok(None),
-            Some(_) => {
-                let token = bearer_token(request.metadata()).ok_or_else(sign_in_required)?;
-                Self::from_claims(verifier.verify(token).map_err(token_refused)?).map(Some)
-            }
-        }
+        let Some(value) = request.metadata().get(AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value.to_str().ok().and_then(bearer).ok_or_else(|| token_refused(&TokenError::Invalid))?;
+        Self::from_claims(verifier.verify(token).map_err(|e| token_refused(&e))?).map(Some)
     }
 
     /// The caller, who must have signed in.
@@ -79,20 +77,21 @@ impl Caller {
             (role, None) if role.is_staff() => {
                 Ok(Caller::Staff(Staff { username, role, association: claims.association, branch: claims.branch }))
             }
-            _ => Err(token_refused(TokenError::Invalid)),
+            _ => Err(token_refused(&TokenError::Invalid)),
         }
     }
 
-    /// The association the caller belongs to.
-    pub fn association(&self) -> &str {
+    /// The caller as staff; a beneficiary is refused.
+    pub fn as_staff(&self) -> Result<&Staff, Status> {
         match self {
-            Caller::Staff(staff) => &staff.association,
-            Caller::Beneficiary(beneficiary) => &beneficiary.association,
+            Caller::Staff(staff) => Ok(staff),
+            Caller::Beneficiary(_) => Err(staff_only()),
         }
     }
 }
 
-fn token_refused(error: TokenError) -> Status {
+/// Why a token is not accepted, for the caller (the gateway answers with the same words).
+pub fn token_refused(error: &TokenError) -> Status {
     let message = match error {
         TokenError::Expired => {
             Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it")
@@ -105,10 +104,7 @@ fn token_refused(error: TokenError) -> Status {
 impl Staff {
     /// The staff member whose token `request` carries; a beneficiary is refused.
     pub fn from_request<T>(verifier: &TokenVerifier, request: &tonic::Request<T>) -> Result<Staff, Status> {
-        match Caller::required(verifier, request)? {
-            Caller::Staff(staff) => Ok(staff),
-            Caller::Beneficiary(_) => Err(staff_only()),
-        }
+        Caller::required(verifier, request)?.as_staff().cloned()
     }
 
     /// The staff member as an event names who acted.

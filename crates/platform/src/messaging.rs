@@ -168,6 +168,11 @@ impl From<prost::DecodeError> for HandlerError {
     }
 }
 
+/// A text in both languages, as events carry it.
+pub fn event_text(text: &masar_domain::Bilingual) -> masar_proto::events::v1::Bilingual {
+    masar_proto::events::v1::Bilingual { ar: text.ar.clone(), en: text.en.clone() }
+}
+
 /// Staff's own words (as typed) and the policy's (in each language), as one
 /// list per language: what an event tells the beneficiary.
 pub fn listed(typed: &[String], explained: &[masar_proto::events::v1::Bilingual]) -> masar_domain::Bilingual {

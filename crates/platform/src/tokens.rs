@@ -45,6 +45,29 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// What a token will say of its subject; the signer sets its times, issuer and audience.
+    pub fn of(
+        sub: String,
+        role: ActorRole,
+        association: String,
+        branch: Option<String>,
+        beneficiary_id: Option<String>,
+        sid: String,
+    ) -> Self {
+        Self {
+            sub,
+            role,
+            association,
+            branch,
+            beneficiary_id,
+            sid,
+            iat: 0,
+            exp: 0,
+            iss: String::new(),
+            aud: String::new(),
+        }
+    }
+
     /// The username part of `sub`.
     pub fn username(&self) -> &str {
         self.sub.split_once(':').map_or(self.sub.as_str(), |(_, name)| name)
@@ -109,10 +132,6 @@ impl TokenSigner {
         crate::hex::encode(&self.public)
     }
 
-    pub fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-
     /// Signs `claims` (their times and audience are set here); returns the
     /// token and when it expires.
     pub fn sign(&self, mut claims: Claims, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
@@ -132,6 +151,8 @@ impl TokenSigner {
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Arc<HashMap<String, DecodingKey>>,
+    /// Built once: every RPC verifies a token.
+    validation: Arc<Validation>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -158,21 +179,23 @@ impl TokenVerifier {
         if keys.is_empty() {
             return Err(TokenError::BadKey);
         }
-        Ok(Self { keys: Arc::new(keys) })
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Ok(Self { keys: Arc::new(keys), validation: Arc::new(validation) })
     }
 
     /// The claims of a valid, unexpired token signed by an accepted key.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::Invalid)?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            }
         })
     }
 }
@@ -211,18 +234,8 @@ mod tests {
     use super::*;
 
     fn claims() -> Claims {
-        Claims {
-            sub: "staff:nuzul.pm".into(),
-            role: ActorRole::ProjectManager,
-            association: "nuzul".into(),
-            branch: Some("riyadh".into()),
-            beneficiary_id: None,
-            sid: "s1".into(),
-            iat: 0,
-            exp: 0,
-            iss: String::new(),
-            aud: String::new(),
-        }
+        let branch = Some("riyadh".into());
+        Claims::of("staff:nuzul.pm".into(), ActorRole::ProjectManager, "nuzul".into(), branch, None, "s1".into())
     }
 
     fn signer() -> TokenSigner {

@@ -1,7 +1,9 @@
 //! The beneficiary service: registration (by the beneficiary or by
 //! reception), accounts with one-time passwords, and the registry staff read.
 
-use crate::grpc::{acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, submitter};
+use crate::grpc::{
+    acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, readable_code, submitter,
+};
 use crate::passwords::hash_password;
 use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredBeneficiary};
 use crate::store::IntakeStore;
@@ -9,15 +11,14 @@ use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
-use masar_platform::identity::Staff;
-use masar_platform::messaging::Outbox;
+use masar_platform::identity::{Caller, Staff};
+use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::policies::PolicyBook;
 use masar_platform::sealing::Sealer;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, beneficiary_service_server::BeneficiaryService};
-use rand::Rng;
 use secrecy::SecretString;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
@@ -32,11 +33,6 @@ pub struct Beneficiaries {
 
 /// Letters and digits a person cannot misread from an SMS (no 0/O, 1/l/I).
 const READABLE: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-
-fn readable_code(length: usize, alphabet: &[u8]) -> String {
-    let mut rng = rand::rng();
-    (0..length).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
-}
 
 /// Ten readable characters with at least one letter and one digit.
 fn one_time_password() -> SecretString {
@@ -86,7 +82,7 @@ impl BeneficiaryService for Beneficiaries {
         &self,
         request: Request<api::RegisterAccountRequest>,
     ) -> Result<Response<api::Registration>, Status> {
-        let staff = submitter(&self.verifier, &request)?;
+        let staff = submitter(Caller::from_request(&self.verifier, &request)?.as_ref())?;
         let input = request.get_ref();
         let now = Utc::now();
         let pack = policy_in_force(&self.policies, &input.association, saudi_day(now)).await?;
@@ -172,7 +168,7 @@ impl BeneficiaryService for Beneficiaries {
             channel: channel.as_str().to_owned(),
             actor: Some(actor_of(&staff)),
             opened_at: Some(masar_proto::timestamp(now)),
-            association_name: Some(events::Bilingual { ar: pack.name.ar.clone(), en: pack.name.en.clone() }),
+            association_name: Some(event_text(&pack.name)),
         };
         self.outbox.append(&mut tx, event_type::ACCOUNT_OPENED, &event).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;

@@ -38,11 +38,11 @@ pub(crate) const FRONT_DESK: &[ActorRole] =
 
 /// Who acts: front-desk staff assisting a beneficiary (`Some`), or the
 /// beneficiary themself (`None`: signed in, or not yet registered).
-pub(crate) fn submitter<T>(verifier: &TokenVerifier, request: &Request<T>) -> Result<Option<Staff>, Status> {
-    match Caller::from_request(verifier, request)? {
+pub(crate) fn submitter(caller: Option<&Caller>) -> Result<Option<Staff>, Status> {
+    match caller {
         Some(Caller::Staff(staff)) => {
             staff.require_role(FRONT_DESK)?;
-            Ok(Some(staff))
+            Ok(Some(staff.clone()))
         }
         _ => Ok(None),
     }
@@ -175,12 +175,15 @@ pub(crate) fn read_applicant(
     })
 }
 
+/// `length` characters drawn from `alphabet`.
+pub(crate) fn readable_code(length: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::rng();
+    (0..length).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+}
+
 /// A short reference a person can read out on the phone, e.g. NZL-7F3K2Q.
 pub(crate) fn new_reference(prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
-    let code: String = (0..6).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    format!("{prefix}-{code}")
+    format!("{prefix}-{}", readable_code(6, b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
 }
 
 /// The hand-off of a (re)submission at `at`: the instant the documents were judged valid on.
@@ -390,8 +393,7 @@ impl Intake {
 
     /// The request, if it exists and the caller may see it: staff within
     /// their scope, a beneficiary only their own. Anything else looks missing.
-    async fn visible_request<T>(&self, request: &Request<T>, request_id: &str) -> Result<StoredRequest, Status> {
-        let caller = Caller::required(&self.verifier, request)?;
+    async fn visible_request(&self, caller: &Caller, request_id: &str) -> Result<StoredRequest, Status> {
         let request_id = parse_uuid("request_id", request_id)?;
         let stored = self.store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         match caller {
@@ -404,8 +406,8 @@ impl Intake {
 
     /// A beneficiary files online, for themself: the applicant's national ID
     /// is the one their account was opened with.
-    async fn check_own_application<T>(&self, request: &Request<T>, new: &NewRequest) -> Result<(), Status> {
-        let Caller::Beneficiary(own) = Caller::required(&self.verifier, request)? else {
+    async fn check_own_application(&self, caller: &Caller, new: &NewRequest) -> Result<(), Status> {
+        let Caller::Beneficiary(own) = caller else {
             return Ok(());
         };
         let registered = self.store.beneficiary(own.beneficiary_id).await.map_err(internal)?;
@@ -439,12 +441,12 @@ impl IntakeService for Intake {
         request: Request<api::CreateRequestRequest>,
     ) -> Result<Response<api::DraftRequest>, Status> {
         // Filing needs an identity: the beneficiary's account, or front-desk staff.
-        Caller::required(&self.verifier, &request)?;
-        let staff = submitter(&self.verifier, &request)?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = submitter(Some(&caller))?;
         let now = Utc::now();
         let pack = policy_in_force(&self.policies, &request.get_ref().association, saudi_day(now)).await?;
         let new = validate(pack.as_ref(), request.get_ref(), now)?;
-        self.check_own_application(&request, &new).await?;
+        self.check_own_application(&caller, &new).await?;
         let pack = pack.expect("validate refuses a request without a policy");
         if let Some(staff) = &staff
             && !staff.can_see(&new.association, &new.branch)
@@ -493,8 +495,9 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::UploadDocumentRequest>,
     ) -> Result<Response<api::Document>, Status> {
-        let staff = submitter(&self.verifier, &request)?;
-        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = submitter(Some(&caller))?;
+        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
         if !matches!(stored.status, CaseStatus::Draft | CaseStatus::ReturnedForCompletion) {
             return Err(refused_in(
                 stored.status,
@@ -553,8 +556,9 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::SubmitRequestRequest>,
     ) -> Result<Response<api::SubmitRequestResponse>, Status> {
-        let staff = submitter(&self.verifier, &request)?;
-        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = submitter(Some(&caller))?;
+        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
         if stored.status != CaseStatus::Draft {
             return Err(refused_in(stored.status, "الطلب مقدم من قبل", "The request was already submitted"));
         }
@@ -607,8 +611,9 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::ResubmitRequestRequest>,
     ) -> Result<Response<api::ResubmitRequestResponse>, Status> {
-        let staff = submitter(&self.verifier, &request)?;
-        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = submitter(Some(&caller))?;
+        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
         if stored.status != CaseStatus::ReturnedForCompletion {
             return Err(refused_in(
                 stored.status,
@@ -663,7 +668,8 @@ impl IntakeService for Intake {
         &self,
         request: Request<api::GetRequestRequest>,
     ) -> Result<Response<api::ServiceRequest>, Status> {
-        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
         let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
         let national_id_masked = NationalId::parse(&stored.national_id).map(|id| id.masked()).unwrap_or_default();
         let mobile_masked = SaudiMobile::parse(&stored.mobile).map(|m| m.masked()).unwrap_or_default();
@@ -689,7 +695,8 @@ impl IntakeService for Intake {
     }
 
     async fn get_timeline(&self, request: Request<api::GetTimelineRequest>) -> Result<Response<api::Timeline>, Status> {
-        let stored = self.visible_request(&request, &request.get_ref().request_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
         let entries = self.store.timeline(stored.request_id).await.map_err(internal)?;
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),

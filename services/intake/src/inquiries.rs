@@ -281,8 +281,7 @@ impl Inquiries {
     /// The inquiry, if the caller may see it: staff in scope (the referral
     /// role across the association), or the beneficiary it is linked to.
     /// Someone who asked without an account gets the answer by SMS.
-    async fn visible<T>(&self, request: &Request<T>, inquiry_id: &str) -> Result<StoredInquiry, Status> {
-        let caller = Caller::required(&self.verifier, request)?;
+    async fn visible(&self, caller: &Caller, inquiry_id: &str) -> Result<StoredInquiry, Status> {
         let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
         let inquiry = self.store.inquiry(inquiry_id).await.map_err(internal)?.ok_or_else(inquiry_not_found)?;
         let may_see = match caller {
@@ -310,7 +309,8 @@ fn cannot_move(status: InquiryStatus) -> Status {
 #[tonic::async_trait]
 impl InquiryService for Inquiries {
     async fn ask_question(&self, request: Request<api::AskQuestionRequest>) -> Result<Response<api::Inquiry>, Status> {
-        let staff = submitter(&self.verifier, &request)?;
+        let caller = Caller::from_request(&self.verifier, &request)?;
+        let staff = submitter(caller.as_ref())?;
         let input = request.get_ref();
         let pack = self.pack(&input.association).await?;
         let mut errors = Vec::new();
@@ -356,7 +356,7 @@ impl InquiryService for Inquiries {
         // Linked to a registry entry only on someone's word who is known: the
         // signed-in beneficiary themself, or staff for the ID they were shown.
         // A typed national ID alone would file a stranger's text in that person's account.
-        let beneficiary_id = match (Caller::from_request(&self.verifier, &request)?, &national_id) {
+        let beneficiary_id = match (&caller, &national_id) {
             (Some(Caller::Beneficiary(own)), _) if own.association == pack.association => Some(own.beneficiary_id),
             (Some(Caller::Staff(_)), Some(id)) => self
                 .store
@@ -399,9 +399,10 @@ impl InquiryService for Inquiries {
         &self,
         request: Request<api::ReferInquiryRequest>,
     ) -> Result<Response<api::Inquiry>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = caller.as_staff()?;
         staff.require_role(FRONT_DESK)?;
-        let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
+        let inquiry = self.visible(&caller, &request.get_ref().inquiry_id).await?;
         if !inquiry.status.can_become(InquiryStatus::Referred) {
             return Err(cannot_move(inquiry.status));
         }
@@ -429,8 +430,9 @@ impl InquiryService for Inquiries {
         &self,
         request: Request<api::AnswerInquiryRequest>,
     ) -> Result<Response<api::Inquiry>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = caller.as_staff()?;
+        let inquiry = self.visible(&caller, &request.get_ref().inquiry_id).await?;
         // A referred inquiry is the referral role's to answer (or the association admin's).
         match inquiry.referred_to {
             Some(role) if inquiry.status == InquiryStatus::Referred => {
@@ -488,7 +490,8 @@ impl InquiryService for Inquiries {
     }
 
     async fn get_inquiry(&self, request: Request<api::GetInquiryRequest>) -> Result<Response<api::Inquiry>, Status> {
-        let inquiry = self.visible(&request, &request.get_ref().inquiry_id).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        let inquiry = self.visible(&caller, &request.get_ref().inquiry_id).await?;
         self.reply(inquiry).await
     }
 

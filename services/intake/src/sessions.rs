@@ -46,26 +46,22 @@ struct Credential {
     must_change_password: bool,
 }
 
+impl Holder {
+    /// The role, branch and registry entry a session of this holder speaks for.
+    fn scope(&self) -> (ActorRole, Option<String>, Option<String>) {
+        match self {
+            Holder::Beneficiary(account) => (ActorRole::Beneficiary, None, Some(account.beneficiary_id.to_string())),
+            Holder::Staff { role, branch } => (*role, branch.clone(), None),
+        }
+    }
+}
+
 impl Credential {
     fn claims(&self, session_id: Uuid) -> Claims {
-        let (kind, role, branch, beneficiary_id) = match &self.holder {
-            Holder::Beneficiary(account) => {
-                ("beneficiary", ActorRole::Beneficiary, None, Some(account.beneficiary_id.to_string()))
-            }
-            Holder::Staff { role, branch } => ("staff", *role, branch.clone(), None),
-        };
-        Claims {
-            sub: format!("{kind}:{}", self.username),
-            role,
-            association: self.association.clone(),
-            branch,
-            beneficiary_id,
-            sid: session_id.to_string(),
-            iat: 0,
-            exp: 0,
-            iss: String::new(),
-            aud: String::new(),
-        }
+        let (role, branch, beneficiary_id) = self.holder.scope();
+        let kind = if beneficiary_id.is_some() { "beneficiary" } else { "staff" };
+        let sub = format!("{kind}:{}", self.username);
+        Claims::of(sub, role, self.association.clone(), branch, beneficiary_id, session_id.to_string())
     }
 }
 
@@ -221,17 +217,14 @@ struct Tokens {
 }
 
 fn reply(credential: &Credential, tokens: Option<Tokens>) -> api::SignInResult {
-    let (role, branch, beneficiary_id) = match &credential.holder {
-        Holder::Beneficiary(account) => (ActorRole::Beneficiary, None, account.beneficiary_id.to_string()),
-        Holder::Staff { role, branch } => (*role, branch.clone(), String::new()),
-    };
+    let (role, branch, beneficiary_id) = credential.holder.scope();
     let mut result = api::SignInResult {
         username: credential.username.clone(),
         must_change_password: credential.must_change_password,
         role: role.as_str().to_owned(),
         association: credential.association.clone(),
         branch: branch.unwrap_or_default(),
-        beneficiary_id,
+        beneficiary_id: beneficiary_id.unwrap_or_default(),
         ..Default::default()
     };
     if let Some(tokens) = tokens {
@@ -353,20 +346,23 @@ pub async fn seed_demo_staff_passwords(
     directory: &Directory,
     password: &str,
 ) -> Result<usize, Status> {
-    let hash = hash_password(SecretString::from(password.to_owned())).await?;
-    let mut seeded = 0;
+    let mut without = Vec::new();
     for association in &directory.associations {
         for member in &association.staff {
             if store.staff_credential(&association.code, &member.username).await.map_err(internal)?.is_none() {
-                store
-                    .set_staff_password(&association.code, &member.username, &hash, false, "demo", Utc::now())
-                    .await
-                    .map_err(internal)?;
-                seeded += 1;
+                without.push((association.code.as_str(), member.username.as_str()));
             }
         }
     }
-    Ok(seeded)
+    // Hashing is deliberately slow: not at every start once everyone has a password.
+    if without.is_empty() {
+        return Ok(0);
+    }
+    let hash = hash_password(SecretString::from(password.to_owned())).await?;
+    for (association, username) in &without {
+        store.set_staff_password(association, username, &hash, false, "demo", Utc::now()).await.map_err(internal)?;
+    }
+    Ok(without.len())
 }
 
 impl IntakeStore {

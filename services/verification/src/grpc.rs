@@ -10,7 +10,7 @@ use masar_platform::grpc::{
     Problem, changed_meanwhile, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
-use masar_platform::messaging::Outbox;
+use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
@@ -312,7 +312,7 @@ impl VerificationService for Verification {
                 missing_items: typed,
                 note,
                 policy_version: case.policy_version,
-                missing: missing.iter().map(|m| events::Bilingual { ar: m.ar.clone(), en: m.en.clone() }).collect(),
+                missing: missing.iter().map(event_text).collect(),
             };
             Ok(Outcome { missing, ..Outcome::event(event_type::REQUEST_RETURNED, event) })
         })
@@ -328,10 +328,7 @@ impl VerificationService for Verification {
         let detail = serde_json::json!({ "reasons": given });
         self.decide(&request, &request_id, CaseStatus::Ineligible, detail, |case, actor| {
             // The policy's explanations always go with the manager's own reasons; either may be enough.
-            let rule_explanations: Vec<_> = failed_rules(case)
-                .into_iter()
-                .map(|r| events::Bilingual { ar: r.ar.clone(), en: r.en.clone() })
-                .collect();
+            let rule_explanations: Vec<_> = failed_rules(case).into_iter().map(event_text).collect();
             if given.is_empty() && rule_explanations.is_empty() {
                 return Err(Problem::invalid(vec![FieldError::new(
                     "reasons",
