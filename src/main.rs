@@ -46,6 +46,8 @@ enum Command {
     /// DATABASE_URL is set, else ./data), read from standard input. They must
     /// change it at their first sign-in.
     StaffPassword { association: String, username: String },
+    /// Prints the gateway's OpenAPI 3.1 document (as served at /openapi.json), e.g. to generate a client.
+    Openapi,
     /// Drives sample cases of both associations through the journey via the gateway.
     Demo {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -171,6 +173,10 @@ async fn main() -> anyhow::Result<()> {
             let verifying = TokenSigner::from_hex(&signing, settings.sessions.access_token_lifetime)?.verifying_key();
             println!("MASAR_TOKEN_SIGNING_KEY={}", signing.expose_secret());
             println!("MASAR_TOKEN_VERIFYING_KEYS={verifying}");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", masar_gateway::openapi().to_pretty_json()?);
             Ok(())
         }
         Command::StaffPassword { association, username } => {

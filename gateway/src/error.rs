@@ -9,12 +9,17 @@ use masar_platform::grpc::Problem;
 use serde::Serialize;
 use tonic::Code;
 
-#[derive(Debug, Serialize)]
+/// The body of every refusal and failure.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
+    /// Stable, for programs: `invalid_argument`, `unauthenticated`, `permission_denied`, `not_found`,
+    /// `conflict`, `failed_precondition`, `resource_exhausted`, …
     pub code: &'static str,
+    /// For people, in Arabic and English.
     pub message: Bilingual,
+    /// The input fields to correct, each with its own message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
     /// Seconds to wait before trying again, sent as `Retry-After`.

@@ -4,11 +4,12 @@
 //! `Authorization: Bearer …`; the gateway refuses one it cannot verify and
 //! forwards the rest in gRPC metadata, where each service verifies it again.
 
+mod docs;
 mod error;
 mod routes;
 
 pub use error::{ApiError, http_status};
-pub use routes::router;
+pub use routes::{openapi, router};
 
 use masar_platform::grpc::{TracedChannel, channel};
 use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;

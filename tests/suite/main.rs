@@ -2,6 +2,7 @@
 //! PostgreSQL database, Redis stream prefix and data directory.
 
 mod accounts;
+mod api_docs;
 mod inquiries;
 mod journey;
 mod messaging;

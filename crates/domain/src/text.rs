@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A message in both of the beneficiary's languages (empty by default).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bilingual {
     pub ar: String,
     pub en: String,
@@ -46,6 +47,7 @@ impl Language {
 
 /// A problem with one input field, explained in both languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: Bilingual,

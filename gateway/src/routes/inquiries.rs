@@ -1,40 +1,84 @@
 //! Inquiries: asked from any channel, referred, answered, each with its timeline.
 
-use super::{ApiResult, Body, State, grpc, ok, time};
+use super::{Body, Created, Reply, State, created, grpc, present, time};
 use axum::Json;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use masar_proto::intake::v1 as intake;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-fn inquiry_json(i: &intake::Inquiry) -> Value {
-    let timeline: Vec<Value> = i
-        .timeline
-        .iter()
-        .map(|e| {
-            json!({
-                "status": e.status, "actor_role": e.actor_role, "channel": e.channel, "text": e.text,
-                "at": time(e.at.as_ref()), "on_hijri": e.on_hijri,
-            })
-        })
-        .collect();
-    json!({
-        "inquiry_id": i.inquiry_id, "reference": i.reference, "association": i.association, "branch": i.branch,
-        "channel": i.channel, "status": i.status, "referred_to": Some(&i.referred_to).filter(|r| !r.is_empty()),
-        "asker_name": i.asker_name, "mobile": i.mobile_masked, "question": i.question,
-        "beneficiary_id": Some(&i.beneficiary_id).filter(|b| !b.is_empty()), "timeline": timeline,
-    })
+/// One step of an inquiry: asked, referred or answered.
+#[derive(Serialize, ToSchema)]
+pub(super) struct InquiryEntry {
+    status: String,
+    actor_role: String,
+    channel: String,
+    text: String,
+    at: Option<String>,
+    on_hijri: String,
 }
 
-#[derive(Deserialize)]
-pub(super) struct QuestionBody {
+/// An inquiry with its timeline; the mobile is masked.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Inquiry {
+    inquiry_id: String,
+    reference: String,
+    association: String,
+    branch: String,
+    channel: String,
+    /// `open`, `referred` or `answered`.
+    status: String,
+    referred_to: Option<String>,
+    asker_name: String,
+    mobile: String,
+    question: String,
+    /// The registry entry, when the asker was identified.
+    beneficiary_id: Option<String>,
+    timeline: Vec<InquiryEntry>,
+}
+
+impl From<intake::Inquiry> for Inquiry {
+    fn from(i: intake::Inquiry) -> Self {
+        let timeline = i
+            .timeline
+            .into_iter()
+            .map(|e| InquiryEntry {
+                at: time(e.at.as_ref()),
+                status: e.status,
+                actor_role: e.actor_role,
+                channel: e.channel,
+                text: e.text,
+                on_hijri: e.on_hijri,
+            })
+            .collect();
+        Self {
+            referred_to: present(&i.referred_to),
+            beneficiary_id: present(&i.beneficiary_id),
+            inquiry_id: i.inquiry_id,
+            reference: i.reference,
+            association: i.association,
+            branch: i.branch,
+            channel: i.channel,
+            status: i.status,
+            asker_name: i.asker_name,
+            mobile: i.mobile_masked,
+            question: i.question,
+            timeline,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Question {
     association: String,
     branch: String,
     channel: String,
     name: String,
+    /// Where the answer goes by SMS.
     #[serde(default)]
     mobile: String,
+    /// Recorded by staff who identified the asker; a signed-in beneficiary is known by their token.
     #[serde(default)]
     national_id: String,
     #[serde(default)]
@@ -42,11 +86,14 @@ pub(super) struct QuestionBody {
     question: String,
 }
 
+/// Asks a question, anonymously or signed in; reception records one from any channel.
+#[utoipa::path(post, path = "/v1/inquiries", tag = "inquiries", request_body = Question,
+    responses((status = 201, body = Inquiry)))]
 pub(super) async fn ask_question(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
-    Body(body): Body<QuestionBody>,
-) -> ApiResult {
+    Body(body): Body<Question>,
+) -> Created<Inquiry> {
     let message = intake::AskQuestionRequest {
         association: body.association,
         branch: body.branch,
@@ -57,64 +104,85 @@ pub(super) async fn ask_question(
         preferred_language: body.preferred_language,
         question: body.question,
     };
-    let inquiry = services.inquiries.ask_question(grpc(&headers, message)).await?.into_inner();
-    Ok((StatusCode::CREATED, Json(inquiry_json(&inquiry))))
+    created(services.inquiries.ask_question(grpc(&headers, message)).await?.into_inner().into())
 }
 
-#[derive(Deserialize, Default)]
-pub(super) struct ReferBody {
+#[derive(Deserialize, Default, ToSchema)]
+pub(super) struct Referral {
     #[serde(default)]
     note: String,
 }
 
+/// Refers an inquiry reception cannot answer to the project manager.
+#[utoipa::path(post, path = "/v1/inquiries/{id}/refer", tag = "inquiries",
+    params(("id" = String, Path, description = "The inquiry")), request_body = Referral,
+    responses((status = 200, body = Inquiry)))]
 pub(super) async fn refer_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Body(body): Body<ReferBody>,
-) -> ApiResult {
+    Body(body): Body<Referral>,
+) -> Reply<Inquiry> {
     let message = intake::ReferInquiryRequest { inquiry_id: id, note: body.note };
-    ok(inquiry_json(&services.inquiries.refer_inquiry(grpc(&headers, message)).await?.into_inner()))
+    Ok(Json(services.inquiries.refer_inquiry(grpc(&headers, message)).await?.into_inner().into()))
 }
 
-#[derive(Deserialize)]
-pub(super) struct AnswerBody {
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Answer {
     answer: String,
+    /// How the answer was given, e.g. `phone`; empty: the inquiry's own channel.
     #[serde(default)]
     channel: String,
 }
 
+/// Answers an inquiry; the asker is told by SMS.
+#[utoipa::path(post, path = "/v1/inquiries/{id}/answer", tag = "inquiries",
+    params(("id" = String, Path, description = "The inquiry")), request_body = Answer,
+    responses((status = 200, body = Inquiry)))]
 pub(super) async fn answer_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Body(body): Body<AnswerBody>,
-) -> ApiResult {
+    Body(body): Body<Answer>,
+) -> Reply<Inquiry> {
     let message = intake::AnswerInquiryRequest { inquiry_id: id, answer: body.answer, channel: body.channel };
-    ok(inquiry_json(&services.inquiries.answer_inquiry(grpc(&headers, message)).await?.into_inner()))
+    Ok(Json(services.inquiries.answer_inquiry(grpc(&headers, message)).await?.into_inner().into()))
 }
 
+/// One inquiry: its signed-in asker, or staff of its association.
+#[utoipa::path(get, path = "/v1/inquiries/{id}", tag = "inquiries",
+    params(("id" = String, Path, description = "The inquiry")), responses((status = 200, body = Inquiry)))]
 pub(super) async fn get_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult {
+) -> Reply<Inquiry> {
     let message = intake::GetInquiryRequest { inquiry_id: id };
-    ok(inquiry_json(&services.inquiries.get_inquiry(grpc(&headers, message)).await?.into_inner()))
+    Ok(Json(services.inquiries.get_inquiry(grpc(&headers, message)).await?.into_inner().into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StatusQuery {
+    /// `open`, `referred` or `answered`; empty: open and referred.
     #[serde(default)]
     status: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub(super) struct Inquiries {
+    inquiries: Vec<Inquiry>,
+}
+
+/// Staff: the association's inquiries; a beneficiary: their own.
+#[utoipa::path(get, path = "/v1/inquiries", tag = "inquiries", params(StatusQuery),
+    responses((status = 200, body = Inquiries)))]
 pub(super) async fn list_inquiries(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Query(q): Query<StatusQuery>,
-) -> ApiResult {
+) -> Reply<Inquiries> {
     let message = intake::ListInquiriesRequest { status: q.status };
     let reply = services.inquiries.list_inquiries(grpc(&headers, message)).await?.into_inner();
-    ok(json!({ "inquiries": reply.inquiries.iter().map(inquiry_json).collect::<Vec<_>>() }))
+    Ok(Json(Inquiries { inquiries: reply.inquiries.into_iter().map(Inquiry::from).collect() }))
 }

@@ -1,27 +1,41 @@
 //! Beneficiaries and their accounts: registration, and the registry staff read.
 
-use super::{ApiResult, ApplicantBody, Body, State, grpc, ok, time};
+use super::{Applicant, Body, Created, Reply, State, created, grpc, present, time};
 use axum::Json;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use masar_domain::Bilingual;
 use masar_proto::intake::v1 as intake;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
-pub(super) struct RegistrationBody {
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Registration {
     association: String,
+    /// `website` or `mobile_app` alone; reception records other channels.
     channel: String,
-    applicant: ApplicantBody,
+    applicant: Applicant,
+}
+
+/// A new account: the username and a one-time password went by SMS.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Registered {
+    beneficiary_id: String,
+    account_id: String,
+    username: String,
+    /// The masked number the SMS went to.
+    sms_to: String,
+    message: Bilingual,
 }
 
 /// Self-registration (website, app) or reception's assisted registration.
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = Registration,
+    responses((status = 201, body = Registered)))]
 pub(super) async fn register_account(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
-    Body(body): Body<RegistrationBody>,
-) -> ApiResult {
+    Body(body): Body<Registration>,
+) -> Created<Registered> {
     let message = intake::RegisterAccountRequest {
         association: body.association,
         channel: body.channel,
@@ -32,49 +46,91 @@ pub(super) async fn register_account(
         format!("أرسلنا اسم المستخدم وكلمة مرور مؤقتة برسالة نصية إلى {}", r.mobile_masked),
         format!("We sent the username and a one-time password by SMS to {}", r.mobile_masked),
     );
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "beneficiary_id": r.beneficiary_id, "account_id": r.account_id, "username": r.username,
-            "sms_to": r.mobile_masked, "message": told,
-        })),
-    ))
-}
-
-fn beneficiary_json(b: &intake::Beneficiary) -> Value {
-    json!({
-        "beneficiary_id": b.beneficiary_id, "association": b.association, "full_name": b.full_name,
-        "national_id": b.national_id_masked, "mobile": b.mobile_masked, "preferred_language": b.preferred_language,
-        "channel": b.channel, "registered_by": b.registered_by, "registered_at": time(b.registered_at.as_ref()),
-        "registered_on_hijri": b.registered_on_hijri, "has_account": b.has_account,
-        "possible_duplicate_of": Some(&b.possible_duplicate_of).filter(|id| !id.is_empty()),
+    created(Registered {
+        beneficiary_id: r.beneficiary_id,
+        account_id: r.account_id,
+        username: r.username,
+        sms_to: r.mobile_masked,
+        message: told,
     })
 }
 
+/// A registry entry; national ID and mobile are masked.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Beneficiary {
+    beneficiary_id: String,
+    association: String,
+    full_name: String,
+    national_id: String,
+    mobile: String,
+    preferred_language: String,
+    channel: String,
+    registered_by: String,
+    registered_at: Option<String>,
+    registered_on_hijri: String,
+    has_account: bool,
+    possible_duplicate_of: Option<String>,
+}
+
+impl From<intake::Beneficiary> for Beneficiary {
+    fn from(b: intake::Beneficiary) -> Self {
+        Self {
+            registered_at: time(b.registered_at.as_ref()),
+            possible_duplicate_of: present(&b.possible_duplicate_of),
+            beneficiary_id: b.beneficiary_id,
+            association: b.association,
+            full_name: b.full_name,
+            national_id: b.national_id_masked,
+            mobile: b.mobile_masked,
+            preferred_language: b.preferred_language,
+            channel: b.channel,
+            registered_by: b.registered_by,
+            registered_on_hijri: b.registered_on_hijri,
+            has_account: b.has_account,
+        }
+    }
+}
+
+/// One registry entry, for staff of its association.
+#[utoipa::path(get, path = "/v1/beneficiaries/{id}", tag = "accounts",
+    params(("id" = String, Path, description = "The registry entry")), responses((status = 200, body = Beneficiary)))]
 pub(super) async fn get_beneficiary(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult {
+) -> Reply<Beneficiary> {
     let message = intake::GetBeneficiaryRequest { beneficiary_id: id };
-    ok(beneficiary_json(&services.beneficiaries.get_beneficiary(grpc(&headers, message)).await?.into_inner()))
+    Ok(Json(services.beneficiaries.get_beneficiary(grpc(&headers, message)).await?.into_inner().into()))
 }
 
+/// Two registry entries that may be the same person.
+#[derive(Serialize, ToSchema)]
+pub(super) struct PossibleDuplicate {
+    beneficiary: Option<Beneficiary>,
+    resembles: Option<Beneficiary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct PossibleDuplicates {
+    possible_duplicates: Vec<PossibleDuplicate>,
+}
+
+/// Entries flagged as possibly the same person, for staff to reconcile.
+#[utoipa::path(get, path = "/v1/beneficiaries/possible-duplicates", tag = "accounts",
+    responses((status = 200, body = PossibleDuplicates)))]
 pub(super) async fn list_possible_duplicates(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
-) -> ApiResult {
+) -> Reply<PossibleDuplicates> {
     let message = intake::ListPossibleDuplicatesRequest {};
     let reply = services.beneficiaries.list_possible_duplicates(grpc(&headers, message)).await?.into_inner();
-    let pairs: Vec<Value> = reply
+    let possible_duplicates = reply
         .duplicates
-        .iter()
-        .map(|d| {
-            json!({
-                "beneficiary": d.beneficiary.as_ref().map(beneficiary_json),
-                "resembles": d.resembles.as_ref().map(beneficiary_json),
-            })
+        .into_iter()
+        .map(|d| PossibleDuplicate {
+            beneficiary: d.beneficiary.map(Beneficiary::from),
+            resembles: d.resembles.map(Beneficiary::from),
         })
         .collect();
-    ok(json!({ "possible_duplicates": pairs }))
+    Ok(Json(PossibleDuplicates { possible_duplicates }))
 }

@@ -1,0 +1,125 @@
+//! The API's documentation: the OpenAPI 3.1 document at `/openapi.json`,
+//! generated from the routes' own types, and Swagger UI at `/docs`, served
+//! from assets compiled into the binary (nothing is fetched from elsewhere).
+
+use crate::Services;
+use crate::error::ApiError;
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Masar",
+        description = "The beneficiary journey of Saudi nonprofit associations: requests, documents, \
+            verification, research, the committee's decision, inquiries and SMS.\n\n\
+            Sign in with `POST /v1/sessions` and send the access token as `Authorization: Bearer …`. \
+            Every error answers the same body: a stable `code`, a `message` in Arabic and English, \
+            and `fields` naming what to correct.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    tags(
+        (name = "sessions", description = "Signing in and out, for beneficiaries and staff"),
+        (name = "accounts", description = "Beneficiary accounts and the registry"),
+        (name = "requests", description = "A request from draft to decision, on the beneficiary's side and at reception"),
+        (name = "inquiries", description = "Questions from any channel, referred and answered"),
+        (name = "verification", description = "The project manager's checks of documents and eligibility"),
+        (name = "research", description = "Social researchers' visits and recommendations"),
+        (name = "committee", description = "The research committee's votes and decisions"),
+    ),
+    components(schemas(ApiError)),
+)]
+struct Described;
+
+/// The document's fixed parts; the routes add their operations to it.
+pub(crate) fn described() -> utoipa::openapi::OpenApi {
+    let mut document = Described::openapi();
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("The access token from signing in"))
+                .build(),
+        ),
+    );
+    components.responses.insert(
+        PROBLEM.into(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description("Refused or failed: the stable error body")
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build(),
+                )
+                .build(),
+        ),
+    );
+    // Signed in or anonymous: each service decides what an anonymous caller may do.
+    document.security =
+        Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new()), SecurityRequirement::default()]);
+    document
+}
+
+const BEARER: &str = "bearer";
+const PROBLEM: &str = "Problem";
+
+/// Every operation also answers the stable error body, for any 4xx or 5xx;
+/// a success without its own description is described by its status.
+pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in document.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    let reason = status.parse().ok().and_then(|code| http::StatusCode::from_u16(code).ok());
+                    response.description = reason.and_then(|r| r.canonical_reason()).unwrap_or_default().to_owned();
+                }
+            }
+            for class in ["4XX", "5XX"] {
+                operation.responses.responses.insert(class.into(), RefOr::Ref(Ref::from_response_name(PROBLEM)));
+            }
+        }
+    }
+    document
+}
+
+/// `/openapi.json` and `/docs`.
+pub(crate) fn routes(document: &utoipa::openapi::OpenApi) -> Router<Services> {
+    let json = axum::body::Bytes::from(document.to_json().expect("the OpenAPI document serializes"));
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], json) }
+            }),
+        )
+        .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
+        .route("/docs/", get(|| asset("text/html; charset=utf-8", include_str!("../assets/docs/index.html"))))
+        .route("/docs/docs.js", get(|| asset("text/javascript", include_str!("../assets/docs/docs.js"))))
+        .route(
+            "/docs/swagger-ui-bundle.js",
+            get(|| asset("text/javascript", include_str!("../assets/swagger-ui/swagger-ui-bundle.js"))),
+        )
+        .route("/docs/swagger-ui.css", get(|| asset("text/css", include_str!("../assets/swagger-ui/swagger-ui.css"))))
+        .route(
+            "/docs/favicon-32x32.png",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "image/png")], include_bytes!("../assets/swagger-ui/favicon-32x32.png"))
+            }),
+        )
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+}

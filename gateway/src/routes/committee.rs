@@ -1,0 +1,123 @@
+//! The research committee: its agenda, members' votes and the decision.
+
+use super::{Body, BranchQuery, Reply, State, grpc, time};
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use masar_proto::committee::v1 as committee;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Vote {
+    member: String,
+    /// `approve`, `reject` or `defer`.
+    vote: String,
+    note: String,
+}
+
+/// A case on the committee's agenda.
+#[derive(Serialize, ToSchema)]
+pub(super) struct AgendaItem {
+    request_id: String,
+    association: String,
+    branch: String,
+    service_type: String,
+    /// The researcher's recommendation.
+    recommendation: String,
+    status: String,
+    votes: Vec<Vote>,
+    /// `approved`, `rejected` or `deferred`, once decided.
+    decision: String,
+    reasons: Vec<String>,
+    policy_version: u32,
+}
+
+impl From<committee::AgendaItem> for AgendaItem {
+    fn from(i: committee::AgendaItem) -> Self {
+        Self {
+            votes: i.votes.into_iter().map(|v| Vote { member: v.member, vote: v.vote, note: v.note }).collect(),
+            request_id: i.request_id,
+            association: i.association,
+            branch: i.branch,
+            service_type: i.service_type,
+            recommendation: i.recommendation,
+            status: i.status,
+            decision: i.decision,
+            reasons: i.reasons,
+            policy_version: i.policy_version,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Agenda {
+    agenda_id: String,
+    association: String,
+    branch: String,
+    opened_at: Option<String>,
+    items: Vec<AgendaItem>,
+}
+
+/// The branch committee's open agenda.
+#[utoipa::path(get, path = "/v1/committee/agenda", tag = "committee", params(BranchQuery),
+    responses((status = 200, body = Agenda)))]
+pub(super) async fn get_agenda(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(q): Query<BranchQuery>,
+) -> Reply<Agenda> {
+    let message = committee::GetAgendaRequest { branch: q.branch };
+    let a = services.committee.get_agenda(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(Agenda {
+        opened_at: time(a.opened_at.as_ref()),
+        items: a.items.into_iter().map(AgendaItem::from).collect(),
+        agenda_id: a.agenda_id,
+        association: a.association,
+        branch: a.branch,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Ballot {
+    /// `approve`, `reject` or `defer`.
+    vote: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// A committee member's vote; one who researched the case cannot vote on it.
+#[utoipa::path(post, path = "/v1/requests/{id}/committee/votes", tag = "committee",
+    params(("id" = String, Path, description = "The request")), request_body = Ballot,
+    responses((status = 200, body = AgendaItem)))]
+pub(super) async fn cast_vote(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Ballot>,
+) -> Reply<AgendaItem> {
+    let message = committee::CastVoteRequest { request_id: id, vote: body.vote, note: body.note };
+    Ok(Json(services.committee.cast_vote(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Decision {
+    /// `approved`, `rejected` or `deferred`.
+    decision: String,
+    #[serde(default)]
+    reasons: Vec<String>,
+}
+
+/// The committee's decision, as the policy's approval rule allows.
+#[utoipa::path(post, path = "/v1/requests/{id}/committee/decision", tag = "committee",
+    params(("id" = String, Path, description = "The request")), request_body = Decision,
+    responses((status = 200, body = AgendaItem)))]
+pub(super) async fn record_decision(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Decision>,
+) -> Reply<AgendaItem> {
+    let message = committee::RecordDecisionRequest { request_id: id, decision: body.decision, reasons: body.reasons };
+    Ok(Json(services.committee.record_decision(grpc(&headers, message)).await?.into_inner().into()))
+}

@@ -1,0 +1,103 @@
+//! Research, for social researchers: their assignments, field visits and
+//! the recommendation to the committee.
+
+use super::{Body, Reply, State, grpc, time};
+use axum::Json;
+use axum::extract::Path;
+use axum::http::HeaderMap;
+use masar_proto::research::v1 as research;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A case assigned to a social researcher.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Assignment {
+    request_id: String,
+    association: String,
+    branch: String,
+    service_type: String,
+    researcher: String,
+    status: String,
+    visits: u32,
+    /// `approve` or `reject`, once recommended.
+    recommendation: String,
+    assigned_at: Option<String>,
+}
+
+impl From<research::Assignment> for Assignment {
+    fn from(a: research::Assignment) -> Self {
+        Self {
+            assigned_at: time(a.assigned_at.as_ref()),
+            request_id: a.request_id,
+            association: a.association,
+            branch: a.branch,
+            service_type: a.service_type,
+            researcher: a.researcher,
+            status: a.status,
+            visits: a.visits,
+            recommendation: a.recommendation,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Assignments {
+    assignments: Vec<Assignment>,
+}
+
+/// The caller's assignments (a researcher), or their branch's (a manager).
+#[utoipa::path(get, path = "/v1/research/assignments", tag = "research",
+    responses((status = 200, body = Assignments)))]
+pub(super) async fn list_assignments(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+) -> Reply<Assignments> {
+    let reply =
+        services.research.list_assignments(grpc(&headers, research::ListAssignmentsRequest {})).await?.into_inner();
+    Ok(Json(Assignments { assignments: reply.assignments.into_iter().map(Assignment::from).collect() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct FieldVisit {
+    /// What the researcher found at the visit.
+    findings: String,
+}
+
+/// Records a field visit to the beneficiary.
+#[utoipa::path(post, path = "/v1/requests/{id}/research/visits", tag = "research",
+    params(("id" = String, Path, description = "The request")), request_body = FieldVisit,
+    responses((status = 200, body = Assignment)))]
+pub(super) async fn record_field_visit(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<FieldVisit>,
+) -> Reply<Assignment> {
+    let message = research::RecordFieldVisitRequest { request_id: id, findings: body.findings };
+    Ok(Json(services.research.record_field_visit(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Recommendation {
+    /// `approve` or `reject`.
+    recommendation: String,
+    justification: String,
+}
+
+/// Recommends to the committee; the case joins the branch's agenda.
+#[utoipa::path(post, path = "/v1/requests/{id}/research/recommendation", tag = "research",
+    params(("id" = String, Path, description = "The request")), request_body = Recommendation,
+    responses((status = 200, body = Assignment)))]
+pub(super) async fn record_recommendation(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Recommendation>,
+) -> Reply<Assignment> {
+    let message = research::RecordRecommendationRequest {
+        request_id: id,
+        recommendation: body.recommendation,
+        justification: body.justification,
+    };
+    Ok(Json(services.research.record_recommendation(grpc(&headers, message)).await?.into_inner().into()))
+}
