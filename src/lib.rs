@@ -277,12 +277,14 @@ pub fn start_service(
 pub fn start_gateway(
     endpoints: &masar_gateway::Endpoints,
     verifier: TokenVerifier,
+    settings: &masar_platform::config::GatewaySettings,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let services = masar_gateway::Services::connect(endpoints)?;
+    let settings = settings.clone();
     Ok(tokio::spawn(async move {
-        Ok(masar_gateway::serve(listener, services, verifier, shutdown.cancelled_owned()).await?)
+        Ok(masar_gateway::serve(listener, services, verifier, &settings, shutdown.cancelled_owned()).await?)
     }))
 }
 
@@ -386,7 +388,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
         let addr = addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("started above");
         format!("http://{addr}")
     });
-    suite.tasks.push(start_gateway(&endpoints, tokens.verifier, listener, shutdown)?);
+    suite.tasks.push(start_gateway(&endpoints, tokens.verifier, &settings.gateway, listener, shutdown)?);
     Ok(suite)
 }
 
@@ -411,7 +413,7 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let tokens = token_keys(&settings, role, false)?;
     if role == Role::Gateway {
         let endpoints = endpoints(|r| settings.endpoint(r));
-        return start_gateway(&endpoints, tokens.verifier, listener, shutdown)?.await?;
+        return start_gateway(&endpoints, tokens.verifier, &settings.gateway, listener, shutdown)?.await?;
     }
     let db = connect_database(role, &settings).await?;
     if role == Role::Intake {

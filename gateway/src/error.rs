@@ -10,7 +10,7 @@ use serde::Serialize;
 use tonic::Code;
 
 /// The body of every refusal and failure.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
@@ -19,6 +19,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// For people, in Arabic and English.
     pub message: Bilingual,
+    /// The message in the language asked for with `Accept-Language` (Arabic by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     /// The input fields to correct, each with its own message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
@@ -58,7 +61,7 @@ impl From<tonic::Status> for ApiError {
             .get(masar_platform::grpc::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        Self { status: http, code, message: problem.message, fields: problem.fields, retry_after }
+        Self { status: http, code, message: problem.message, text: None, fields: problem.fields, retry_after }
     }
 }
 
@@ -68,6 +71,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "invalid_request",
             message,
+            text: None,
             fields: Vec::new(),
             retry_after: None,
         }
@@ -79,6 +83,7 @@ impl ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "invalid_request",
             message: Bilingual::new("حجم الطلب أكبر من المسموح", "The request body is too large"),
+            text: None,
             fields: Vec::new(),
             retry_after: None,
         }
@@ -89,9 +94,31 @@ impl ApiError {
             status: StatusCode::GATEWAY_TIMEOUT,
             code: "deadline_exceeded",
             message: Bilingual::new("انتهت مهلة الطلب، حاول مرة أخرى", "The request took too long; please try again"),
+            text: None,
             fields: Vec::new(),
             retry_after: None,
         }
+    }
+
+    /// A client that used up its requests for now.
+    pub fn rate_limited(retry_after_seconds: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "resource_exhausted",
+            message: Bilingual::new(
+                "طلبات كثيرة في وقت قصير، حاول بعد قليل",
+                "Too many requests; please try again shortly",
+            ),
+            text: None,
+            fields: Vec::new(),
+            retry_after: Some(retry_after_seconds),
+        }
+    }
+
+    /// The same error, its `text` in `language`.
+    pub fn in_language(mut self, language: masar_domain::Language) -> Response {
+        self.text = Some(self.message.in_language(language).to_owned());
+        self.into_response()
     }
 
     pub fn not_found() -> Self {
@@ -99,6 +126,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: Bilingual::new("المسار غير موجود", "No such endpoint"),
+            text: None,
             fields: Vec::new(),
             retry_after: None,
         }
@@ -108,9 +136,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.retry_after;
+        // Kept for the language layer, which answers it again with its `text`.
+        let kept = self.text.is_none().then(|| self.clone());
         let mut response = (self.status, Json(self)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
+        }
+        if let Some(error) = kept {
+            response.extensions_mut().insert(error);
         }
         response
     }

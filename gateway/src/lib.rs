@@ -6,6 +6,8 @@
 
 mod docs;
 mod error;
+mod language;
+mod limits;
 mod routes;
 
 pub use error::{ApiError, http_status};
@@ -65,8 +67,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     services: Services,
     verifier: masar_platform::tokens::TokenVerifier,
+    settings: &masar_platform::config::GatewaySettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway serving");
-    axum::serve(listener, router(services, verifier)).with_graceful_shutdown(shutdown).await
+    // The peer's address counts for the rate limit of anonymous callers.
+    let app = router(services, verifier, settings).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -3,14 +3,16 @@
 //! document is generated from the same code that serves the routes.
 
 use crate::Services;
-use crate::docs;
 use crate::error::ApiError;
+use crate::limits::{RateLimiter, limit_rate};
+use crate::{docs, language};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use masar_domain::Bilingual;
+use masar_domain::{Bilingual, Language};
+use masar_platform::config::GatewaySettings;
 use masar_platform::identity::{attach_token, bearer, token_refused};
 use masar_platform::telemetry;
 use masar_platform::tokens::{TokenError, TokenVerifier};
@@ -37,8 +39,8 @@ type Reply<T> = Result<Json<T>, ApiError>;
 /// A `201 Created` JSON answer, or the stable error body.
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-fn created<T>(value: T) -> Created<T> {
-    Ok((StatusCode::CREATED, Json(value)))
+fn created<T>(value: T) -> (StatusCode, Json<T>) {
+    (StatusCode::CREATED, Json(value))
 }
 
 /// The largest upload the gateway passes on; intake checks the document's own limit.
@@ -91,7 +93,8 @@ fn api() -> OpenApiRouter<Services> {
         .merge(uploads)
 }
 
-pub fn router(services: Services, verifier: TokenVerifier) -> Router {
+/// The gateway's HTTP service; the layers run from the last one added inwards.
+pub fn router(services: Services, verifier: TokenVerifier, settings: &GatewaySettings) -> Router {
     let (api, document) = api().split_for_parts();
     api.merge(docs::routes(&docs::finish(document)))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
@@ -100,17 +103,52 @@ pub fn router(services: Services, verifier: TokenVerifier) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn_with_state(RateLimiter::new(settings), limit_rate))
         .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
+        .layer(cors(settings))
         .layer(axum::middleware::map_response(stable_error_body))
+        .layer(axum::middleware::from_fn(language::speak))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .with_state(services)
+}
+
+/// Which browser pages may call the API: the configured origins only (none by default).
+fn cors(settings: &GatewaySettings) -> tower_http::cors::CorsLayer {
+    use http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_LANGUAGE, CONTENT_TYPE, ETAG, IF_MATCH, RETRY_AFTER};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = if settings.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(settings.cors_origins.iter().filter_map(|origin| match origin.parse() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                tracing::warn!(%origin, "MASAR_CORS_ORIGINS: not a valid origin, ignored");
+                None
+            }
+        }))
+    };
+    let name = http::HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([http::Method::GET, http::Method::POST, http::Method::PUT])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            ACCEPT_LANGUAGE,
+            IF_MATCH,
+            name("idempotency-key"),
+            name("traceparent"),
+            name("tracestate"),
+        ])
+        .expose_headers([ETAG, RETRY_AFTER, CONTENT_LANGUAGE])
+        .max_age(Duration::from_secs(3600))
 }
 
 /// Refuses a request whose bearer token is not valid before it reaches a
 /// service (each service verifies it again: the gateway is not trusted).
 async fn authenticate(
     axum::extract::State(verifier): axum::extract::State<TokenVerifier>,
-    request: Request,
+    mut request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
@@ -119,7 +157,11 @@ async fn authenticate(
     };
     let verified = value.to_str().ok().and_then(bearer).ok_or(TokenError::Invalid).and_then(|t| verifier.verify(t));
     match verified {
-        Ok(_) => next.run(request).await,
+        Ok(claims) => {
+            // For the rate limit: a signed-in client is its account, wherever it connects from.
+            request.extensions_mut().insert(claims);
+            next.run(request).await
+        }
         Err(error) => ApiError::from(token_refused(&error)).into_response(),
     }
 }
@@ -220,21 +262,32 @@ pub(super) struct Applicant {
     full_name: String,
     /// Saudi mobile number in any usual form (`05…`, `+9665…`).
     mobile: String,
-    /// `ar` or `en`: the language of the SMS messages (Arabic when empty).
+    /// `ar` or `en`: the language of the SMS messages (when empty, the
+    /// `Accept-Language` of the request, else Arabic).
     #[serde(default)]
     preferred_language: String,
 }
 
-impl From<Applicant> for intake::Applicant {
-    fn from(body: Applicant) -> Self {
-        Self {
-            national_id: body.national_id,
-            full_name: body.full_name,
-            mobile: body.mobile,
-            preferred_language: body.preferred_language,
+impl Applicant {
+    /// The message for intake; a form that leaves the language out gets the
+    /// one the front end speaks.
+    fn into_message(self, front_end: Language) -> intake::Applicant {
+        intake::Applicant {
+            national_id: self.national_id,
+            full_name: self.full_name,
+            mobile: self.mobile,
+            preferred_language: language_or(self.preferred_language, front_end),
         }
     }
 }
+
+/// A chosen language, or else the front end's (`Accept-Language`).
+fn language_or(chosen: String, front_end: Language) -> String {
+    if chosen.trim().is_empty() { front_end.tag().to_owned() } else { chosen }
+}
+
+/// The language the front end asked for (see `language::speak`).
+type FrontEndLanguage = axum::Extension<Language>;
 
 /// Answers to the facts the policy asks, as JSON numbers, booleans or strings.
 type Facts = serde_json::Map<String, Value>;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_docs;
+mod front_ends;
 mod inquiries;
 mod journey;
 mod messaging;

@@ -4,7 +4,7 @@ use masar::Suite;
 use masar_domain::{Directory, SaudiMobile};
 use masar_notification::sms::{SmsError, SmsProvider};
 use masar_platform::CancellationToken;
-use masar_platform::config::{SessionPolicy, Settings};
+use masar_platform::config::{GatewaySettings, SessionPolicy, Settings};
 use masar_platform::db::Db;
 use masar_platform::messaging::ConsumerSettings;
 use masar_platform::queue::{Queue, RedisQueue};
@@ -111,6 +111,11 @@ pub fn fresh_settings() -> Settings {
 
 /// Embedded shape: `masar dev` on 127.0.0.1:0 ports and a temp data dir.
 pub async fn embedded_suite() -> (Suite, PathBuf) {
+    embedded_suite_with(&[]).await
+}
+
+/// The embedded shape with further settings, e.g. the gateway's.
+pub async fn embedded_suite_with(more: &[(&str, &str)]) -> (Suite, PathBuf) {
     let data_dir = temp_dir();
     let settings = Settings::from_map(
         [
@@ -121,8 +126,9 @@ pub async fn embedded_suite() -> (Suite, PathBuf) {
             ("MASAR_SIGN_IN_SLOWDOWN_MS", "300"),
             ("MASAR_SIGN_IN_LOCK_MS", "1500"),
         ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .iter()
+        .chain(more)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
     )
     .unwrap();
@@ -180,7 +186,8 @@ pub async fn distributed_suite() -> Distributed {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     suite.addresses.push((Role::Gateway, listener.local_addr().unwrap()));
-    suite.tasks.push(masar::start_gateway(&endpoints, verifying.verifier, listener, shutdown).unwrap());
+    let gateway = GatewaySettings::default();
+    suite.tasks.push(masar::start_gateway(&endpoints, verifying.verifier, &gateway, listener, shutdown).unwrap());
     Distributed { suite, database, prefix, sms }
 }
 

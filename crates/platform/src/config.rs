@@ -42,6 +42,7 @@ pub struct Settings {
     /// each, comma-separated): the signing key's, and the previous one while rotating.
     pub token_verifying_keys: Option<String>,
     pub sessions: SessionPolicy,
+    pub gateway: GatewaySettings,
     pub consumer: ConsumerSettings,
     pub outbox_poll: Duration,
     pub sms: SmsSettings,
@@ -103,6 +104,28 @@ impl SessionPolicy {
     }
 }
 
+/// What the gateway allows web and mobile front ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySettings {
+    /// Origins whose pages may call the API from a browser (`MASAR_CORS_ORIGINS`,
+    /// comma-separated, or `*`). None by default: browsers then allow same-origin pages only.
+    pub cors_origins: Vec<String>,
+    /// Requests one client may make per minute, in bursts of as many
+    /// (`MASAR_RATE_LIMIT_PER_MINUTE`). A client is the signed-in account, or
+    /// else the address it connects from.
+    pub requests_per_minute: u32,
+    /// The header a trusted proxy puts the client's address in, e.g.
+    /// `x-forwarded-for` (`MASAR_CLIENT_ADDRESS_HEADER`); its last address is
+    /// used, the one the proxy added. Unset: the connection's own address.
+    pub client_address_header: Option<String>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self { cors_origins: Vec::new(), requests_per_minute: 600, client_address_header: None }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SmsSettings {
     /// `file` (development: appends to a file and the log) is the only provider of this step.
@@ -153,6 +176,21 @@ impl Settings {
             lock_after: whole("MASAR_SIGN_IN_LOCK_AFTER", session_defaults.lock_after.into())? as u32,
             lock_for: millis("MASAR_SIGN_IN_LOCK_MS", session_defaults.lock_for.as_millis() as u64)?,
         };
+        let gateway = GatewaySettings {
+            cors_origins: get("MASAR_CORS_ORIGINS")
+                .map(|list| list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
+            requests_per_minute: match whole("MASAR_RATE_LIMIT_PER_MINUTE", 600)? {
+                0 => {
+                    return Err(ConfigError::Invalid {
+                        name: "MASAR_RATE_LIMIT_PER_MINUTE".into(),
+                        problem: "must be at least 1".into(),
+                    });
+                }
+                n => u32::try_from(n).unwrap_or(u32::MAX),
+            },
+            client_address_header: get("MASAR_CLIENT_ADDRESS_HEADER").map(|h| h.to_ascii_lowercase()),
+        };
         let defaults = ConsumerSettings::default();
         let max_deliveries = whole("MASAR_MAX_DELIVERIES", defaults.max_deliveries)?;
         Ok(Self {
@@ -166,6 +204,7 @@ impl Settings {
             token_signing_key: get("MASAR_TOKEN_SIGNING_KEY").map(SecretString::from),
             token_verifying_keys: get("MASAR_TOKEN_VERIFYING_KEYS"),
             sessions,
+            gateway,
             consumer: ConsumerSettings {
                 max_deliveries,
                 reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,
@@ -247,6 +286,22 @@ mod tests {
         assert_eq!(s.database_url(Role::Research).unwrap().expose_secret(), "postgres://research/masar");
         assert_eq!(s.listen_addr(Role::Intake, "0.0.0.0").unwrap().port(), 9000);
         assert_eq!(s.listen_addr(Role::Gateway, "0.0.0.0").unwrap().port(), 8081);
+    }
+
+    #[test]
+    fn gateway_settings_read_lists_and_refuse_a_zero_limit() {
+        assert_eq!(settings(&[]).unwrap().gateway, GatewaySettings::default());
+        let s = settings(&[
+            ("MASAR_CORS_ORIGINS", "https://nuzul.org.sa, https://app.nuzul.org.sa,"),
+            ("MASAR_RATE_LIMIT_PER_MINUTE", "30"),
+            ("MASAR_CLIENT_ADDRESS_HEADER", "X-Forwarded-For"),
+        ])
+        .unwrap();
+        assert_eq!(s.gateway.cors_origins, ["https://nuzul.org.sa", "https://app.nuzul.org.sa"]);
+        assert_eq!(s.gateway.requests_per_minute, 30);
+        assert_eq!(s.gateway.client_address_header.as_deref(), Some("x-forwarded-for"));
+        let err = settings(&[("MASAR_RATE_LIMIT_PER_MINUTE", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("MASAR_RATE_LIMIT_PER_MINUTE"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Inquiries: asked from any channel, referred, answered, each with its timeline.
 
-use super::{Body, Created, Reply, State, created, grpc, present, time};
+use super::{Body, Created, FrontEndLanguage, Reply, State, created, grpc, language_or, present, time};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -81,6 +81,7 @@ pub(super) struct Question {
     /// Recorded by staff who identified the asker; a signed-in beneficiary is known by their token.
     #[serde(default)]
     national_id: String,
+    /// `ar` or `en` for the answer's SMS; when empty, the request's `Accept-Language`.
     #[serde(default)]
     preferred_language: String,
     question: String,
@@ -91,6 +92,7 @@ pub(super) struct Question {
     responses((status = 201, body = Inquiry)))]
 pub(super) async fn ask_question(
     axum::extract::State(mut services): State,
+    axum::Extension(language): FrontEndLanguage,
     headers: HeaderMap,
     Body(body): Body<Question>,
 ) -> Created<Inquiry> {
@@ -101,10 +103,10 @@ pub(super) async fn ask_question(
         name: body.name,
         mobile: body.mobile,
         national_id: body.national_id,
-        preferred_language: body.preferred_language,
+        preferred_language: language_or(body.preferred_language, language),
         question: body.question,
     };
-    created(services.inquiries.ask_question(grpc(&headers, message)).await?.into_inner().into())
+    Ok(created(services.inquiries.ask_question(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 #[derive(Deserialize, Default, ToSchema)]

@@ -1,6 +1,6 @@
 //! Beneficiaries and their accounts: registration, and the registry staff read.
 
-use super::{Applicant, Body, Created, Reply, State, created, grpc, present, time};
+use super::{Applicant, Body, Created, FrontEndLanguage, Reply, State, created, grpc, present, time};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
@@ -33,26 +33,27 @@ pub(super) struct Registered {
     responses((status = 201, body = Registered)))]
 pub(super) async fn register_account(
     axum::extract::State(mut services): State,
+    axum::Extension(language): FrontEndLanguage,
     headers: HeaderMap,
     Body(body): Body<Registration>,
 ) -> Created<Registered> {
     let message = intake::RegisterAccountRequest {
         association: body.association,
         channel: body.channel,
-        applicant: Some(body.applicant.into()),
+        applicant: Some(body.applicant.into_message(language)),
     };
     let r = services.beneficiaries.register_account(grpc(&headers, message)).await?.into_inner();
     let told = Bilingual::new(
         format!("أرسلنا اسم المستخدم وكلمة مرور مؤقتة برسالة نصية إلى {}", r.mobile_masked),
         format!("We sent the username and a one-time password by SMS to {}", r.mobile_masked),
     );
-    created(Registered {
+    Ok(created(Registered {
         beneficiary_id: r.beneficiary_id,
         account_id: r.account_id,
         username: r.username,
         sms_to: r.mobile_masked,
         message: told,
-    })
+    }))
 }
 
 /// A registry entry; national ID and mobile are masked.

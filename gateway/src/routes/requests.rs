@@ -2,7 +2,10 @@
 //! first, the draft and its documents, submission, following it, the return
 //! for completion, and the messages sent about it.
 
-use super::{Applicant, Attestation, Body, Created, Facts, Reply, State, created, fact_answers, grpc, present, time};
+use super::{
+    Applicant, Attestation, Body, Created, Facts, FrontEndLanguage, Reply, State, created, fact_answers, grpc, present,
+    time,
+};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -100,6 +103,7 @@ pub(super) struct Draft {
     responses((status = 201, body = Draft)))]
 pub(super) async fn create_request(
     axum::extract::State(mut services): State,
+    axum::Extension(language): FrontEndLanguage,
     headers: HeaderMap,
     Body(body): Body<NewRequest>,
 ) -> Created<Draft> {
@@ -109,7 +113,7 @@ pub(super) async fn create_request(
         service_type: body.service_type,
         channel: body.channel,
         description: body.description,
-        applicant: Some(body.applicant.into()),
+        applicant: Some(body.applicant.into_message(language)),
         facts: fact_answers(body.facts),
     };
     let draft = services.intake.create_request(grpc(&headers, message)).await?.into_inner();
@@ -123,7 +127,7 @@ pub(super) async fn create_request(
             issued_within_days: (d.issued_within_days > 0).then_some(d.issued_within_days),
         })
         .collect();
-    created(Draft {
+    Ok(created(Draft {
         attestation: AttestationText {
             version: draft.attestation_version,
             text: Bilingual::new(draft.attestation_text_ar, draft.attestation_text_en),
@@ -134,7 +138,7 @@ pub(super) async fn create_request(
         beneficiary_id: draft.beneficiary_id,
         policy_version: draft.policy_version,
         required_documents,
-    })
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -210,7 +214,7 @@ pub(super) async fn upload_document(
         expires_on: query.expires_on,
     };
     let d = services.intake.upload_document(grpc(&headers, message)).await?.into_inner();
-    created(Document::from(&d))
+    Ok(created(Document::from(&d)))
 }
 
 #[derive(Deserialize, Default, ToSchema)]

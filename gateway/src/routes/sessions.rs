@@ -42,7 +42,7 @@ pub(super) struct SignedIn {
     session: Option<Tokens>,
 }
 
-fn signed_in(r: intake::SignInResult) -> Reply<SignedIn> {
+fn signed_in(r: intake::SignInResult) -> Json<SignedIn> {
     let session = (!r.access_token.is_empty()).then(|| Tokens {
         access_token_expires_at: time(r.access_token_expires_at.as_ref()),
         refresh_token_expires_at: time(r.refresh_token_expires_at.as_ref()),
@@ -50,7 +50,7 @@ fn signed_in(r: intake::SignInResult) -> Reply<SignedIn> {
         token_type: "Bearer",
         refresh_token: r.refresh_token,
     });
-    Ok(Json(SignedIn {
+    Json(SignedIn {
         branch: present(&r.branch),
         beneficiary_id: present(&r.beneficiary_id),
         username: r.username,
@@ -58,7 +58,7 @@ fn signed_in(r: intake::SignInResult) -> Reply<SignedIn> {
         role: r.role,
         association: r.association,
         session,
-    }))
+    })
 }
 
 /// Signs in; while a one-time password is in use, no session is started
@@ -73,7 +73,7 @@ pub(super) async fn sign_in(
 ) -> Reply<SignedIn> {
     let message =
         intake::SignInRequest { association: body.association, username: body.username, password: body.password };
-    signed_in(services.sessions.sign_in(grpc(&headers, message)).await?.into_inner())
+    Ok(signed_in(services.sessions.sign_in(grpc(&headers, message)).await?.into_inner()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -90,7 +90,7 @@ pub(super) async fn refresh(
     Body(body): Body<RefreshToken>,
 ) -> Reply<SignedIn> {
     let message = intake::RefreshRequest { refresh_token: body.refresh_token };
-    signed_in(services.sessions.refresh(grpc(&headers, message)).await?.into_inner())
+    Ok(signed_in(services.sessions.refresh(grpc(&headers, message)).await?.into_inner()))
 }
 
 /// Ends the session (its access token expires on its own, within minutes).
@@ -129,5 +129,5 @@ pub(super) async fn change_password(
         current_password: body.current_password,
         new_password: body.new_password,
     };
-    signed_in(services.sessions.change_password(grpc(&headers, message)).await?.into_inner())
+    Ok(signed_in(services.sessions.change_password(grpc(&headers, message)).await?.into_inner()))
 }
