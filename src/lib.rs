@@ -277,15 +277,18 @@ pub fn start_service(
 pub fn start_gateway(
     endpoints: &masar_gateway::Endpoints,
     verifier: TokenVerifier,
-    settings: &masar_platform::config::GatewaySettings,
+    settings: &Settings,
+    replays: masar_gateway::Replays,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    let services = masar_gateway::Services::connect(endpoints)?;
-    let settings = settings.clone();
-    Ok(tokio::spawn(async move {
-        Ok(masar_gateway::serve(listener, services, verifier, &settings, shutdown.cancelled_owned()).await?)
-    }))
+    let gateway = masar_gateway::Gateway {
+        services: masar_gateway::Services::connect(endpoints)?,
+        verifier,
+        settings: settings.gateway.clone(),
+        replays,
+    };
+    Ok(tokio::spawn(async move { Ok(masar_gateway::serve(listener, gateway, shutdown.cancelled_owned()).await?) }))
 }
 
 /// The password every demo staff member signs in with (`masar dev` with the built-in directory only).
@@ -388,7 +391,8 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
         let addr = addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("started above");
         format!("http://{addr}")
     });
-    suite.tasks.push(start_gateway(&endpoints, tokens.verifier, &settings.gateway, listener, shutdown)?);
+    let replays = masar_gateway::Replays::in_memory();
+    suite.tasks.push(start_gateway(&endpoints, tokens.verifier, settings, replays, listener, shutdown)?);
     Ok(suite)
 }
 
@@ -413,7 +417,15 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let tokens = token_keys(&settings, role, false)?;
     if role == Role::Gateway {
         let endpoints = endpoints(|r| settings.endpoint(r));
-        return start_gateway(&endpoints, tokens.verifier, &settings.gateway, listener, shutdown)?.await?;
+        // Replicas share the replies kept for Idempotency-Key through Redis.
+        let replays = match settings.redis_url() {
+            Some(url) => masar_gateway::Replays::redis(url.expose_secret(), &settings.stream_prefix).await?,
+            None => {
+                tracing::warn!("REDIS_URL unset: Idempotency-Key replies are kept in this replica's memory only");
+                masar_gateway::Replays::in_memory()
+            }
+        };
+        return start_gateway(&endpoints, tokens.verifier, &settings, replays, listener, shutdown)?.await?;
     }
     let db = connect_database(role, &settings).await?;
     if role == Role::Intake {

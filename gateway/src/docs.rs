@@ -71,12 +71,26 @@ pub(crate) fn described() -> utoipa::openapi::OpenApi {
 const BEARER: &str = "bearer";
 const PROBLEM: &str = "Problem";
 
-/// Every operation also answers the stable error body, for any 4xx or 5xx;
-/// a success without its own description is described by its status.
+/// What the gateway adds to every operation: the stable error body for any
+/// 4xx or 5xx, `Accept-Language`, `Idempotency-Key` where calls are kept,
+/// and a description of each success by its status where it has none.
 pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        if let Some(post) = item.post.as_mut()
+            && !crate::idempotency::NEVER_KEPT.contains(&path.as_str())
+        {
+            post.parameters.get_or_insert_with(Vec::new).push(RefOr::T(header(
+                crate::idempotency::IDEMPOTENCY_KEY,
+                "A key of your own (e.g. a UUID) for this call: a retry with the same key gets the first \
+                 call's answer, marked `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours.",
+            )));
+        }
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
+            operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(header(
+                "Accept-Language",
+                "`ar` or `en`: the language of errors' `text` (Arabic by default).",
+            )));
             for (status, response) in operation.responses.responses.iter_mut() {
                 if let RefOr::T(response) = response
                     && response.description.is_empty()
@@ -91,6 +105,18 @@ pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi:
         }
     }
     document
+}
+
+fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
 }
 
 /// `/openapi.json` and `/docs`.

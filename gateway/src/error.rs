@@ -10,7 +10,7 @@ use serde::Serialize;
 use tonic::Code;
 
 /// The body of every refusal and failure.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
@@ -19,7 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// For people, in Arabic and English.
     pub message: Bilingual,
-    /// The message in the language asked for with `Accept-Language` (Arabic by default).
+    /// The message in the language asked for with `Accept-Language` (Arabic
+    /// by default); the gateway adds it to every error on the way out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The input fields to correct, each with its own message.
@@ -66,84 +67,63 @@ impl From<tonic::Status> for ApiError {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: Bilingual) -> Self {
+        Self { status, code, message, text: None, fields: Vec::new(), retry_after: None }
+    }
+
     pub fn bad_request(message: Bilingual) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
-            message,
-            text: None,
-            fields: Vec::new(),
-            retry_after: None,
-        }
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
     /// A body over the route's limit, refused before any handler read it.
     pub fn too_large() -> Self {
-        Self {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "invalid_request",
-            message: Bilingual::new("حجم الطلب أكبر من المسموح", "The request body is too large"),
-            text: None,
-            fields: Vec::new(),
-            retry_after: None,
-        }
+        let message = Bilingual::new("حجم الطلب أكبر من المسموح", "The request body is too large");
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", message)
     }
 
     pub fn timed_out() -> Self {
-        Self {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            code: "deadline_exceeded",
-            message: Bilingual::new("انتهت مهلة الطلب، حاول مرة أخرى", "The request took too long; please try again"),
-            text: None,
-            fields: Vec::new(),
-            retry_after: None,
-        }
+        let message = Bilingual::new("انتهت مهلة الطلب، حاول مرة أخرى", "The request took too long; please try again");
+        Self::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", message)
+    }
+
+    pub fn conflict(message: Bilingual) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn unavailable() -> Self {
+        let message = Bilingual::new(
+            "الخدمة غير متاحة مؤقتاً، حاول مرة أخرى",
+            "The service is briefly unavailable; please try again",
+        );
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn internal() -> Self {
+        let message = Bilingual::new("حدث خطأ داخلي، حاول مرة أخرى", "Something went wrong; please try again");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
     /// A client that used up its requests for now.
     pub fn rate_limited(retry_after_seconds: u64) -> Self {
+        let message =
+            Bilingual::new("طلبات كثيرة في وقت قصير، حاول بعد قليل", "Too many requests; please try again shortly");
         Self {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: "resource_exhausted",
-            message: Bilingual::new(
-                "طلبات كثيرة في وقت قصير، حاول بعد قليل",
-                "Too many requests; please try again shortly",
-            ),
-            text: None,
-            fields: Vec::new(),
             retry_after: Some(retry_after_seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "resource_exhausted", message)
         }
-    }
-
-    /// The same error, its `text` in `language`.
-    pub fn in_language(mut self, language: masar_domain::Language) -> Response {
-        self.text = Some(self.message.in_language(language).to_owned());
-        self.into_response()
     }
 
     pub fn not_found() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: Bilingual::new("المسار غير موجود", "No such endpoint"),
-            text: None,
-            fields: Vec::new(),
-            retry_after: None,
-        }
+        Self::new(StatusCode::NOT_FOUND, "not_found", Bilingual::new("المسار غير موجود", "No such endpoint"))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.retry_after;
-        // Kept for the language layer, which answers it again with its `text`.
-        let kept = self.text.is_none().then(|| self.clone());
         let mut response = (self.status, Json(self)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
-        }
-        if let Some(error) = kept {
-            response.extensions_mut().insert(error);
         }
         response
     }

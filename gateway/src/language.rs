@@ -3,7 +3,6 @@
 //! `Content-Language`, as every error's `text`, and as a new beneficiary's
 //! SMS language when a form leaves it out.
 
-use crate::error::ApiError;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -42,12 +41,40 @@ pub(crate) async fn speak(mut request: Request, next: Next) -> Response {
     let header = request.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let language = negotiated(header);
     request.extensions_mut().insert(language);
-    let mut response = next.run(request).await;
-    if let Some(error) = response.extensions_mut().remove::<ApiError>() {
-        response = error.in_language(language);
-    }
+    let mut response = with_text(next.run(request).await, language).await;
     response.headers_mut().insert(http::header::CONTENT_LANGUAGE, http::HeaderValue::from_static(language.tag()));
     response
+}
+
+/// The largest error body the gateway reads back (errors are a few hundred bytes).
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Adds `text` to an error body, whichever layer or service wrote it (or a replay of it).
+async fn with_text(response: Response, language: Language) -> Response {
+    let is_json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status().as_u16() < 400 || !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
+        tracing::warn!(status = %parts.status, "an error body too large to read back");
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let mut error: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = error["message"][language.tag()].as_str().map(str::to_owned);
+    let body = match (text, error.as_object_mut()) {
+        (Some(text), Some(fields)) => {
+            fields.insert("text".into(), text.into());
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            axum::body::Body::from(error.to_string())
+        }
+        _ => axum::body::Body::from(bytes),
+    };
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

@@ -6,11 +6,13 @@
 
 mod docs;
 mod error;
+mod idempotency;
 mod language;
 mod limits;
 mod routes;
 
 pub use error::{ApiError, http_status};
+pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, Replays};
 pub use routes::{openapi, router};
 
 use masar_platform::grpc::{TracedChannel, channel};
@@ -62,16 +64,24 @@ impl Services {
     }
 }
 
+/// Everything the gateway serves with.
+pub struct Gateway {
+    pub services: Services,
+    /// Checks access tokens before a call goes on (each service checks again).
+    pub verifier: masar_platform::tokens::TokenVerifier,
+    pub settings: masar_platform::config::GatewaySettings,
+    /// Where `Idempotency-Key` replies are kept.
+    pub replays: Replays,
+}
+
 /// Serves the gateway on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    services: Services,
-    verifier: masar_platform::tokens::TokenVerifier,
-    settings: &masar_platform::config::GatewaySettings,
+    gateway: Gateway,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway serving");
     // The peer's address counts for the rate limit of anonymous callers.
-    let app = router(services, verifier, settings).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(gateway).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -2,9 +2,10 @@
 //! types it reads and answers are the OpenAPI document's schemas, so the
 //! document is generated from the same code that serves the routes.
 
-use crate::Services;
 use crate::error::ApiError;
+use crate::idempotency::replay_retries;
 use crate::limits::{RateLimiter, limit_rate};
+use crate::{Gateway, Services};
 use crate::{docs, language};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -94,7 +95,9 @@ fn api() -> OpenApiRouter<Services> {
 }
 
 /// The gateway's HTTP service; the layers run from the last one added inwards.
-pub fn router(services: Services, verifier: TokenVerifier, settings: &GatewaySettings) -> Router {
+pub fn router(gateway: Gateway) -> Router {
+    let Gateway { services, verifier, settings, replays } = gateway;
+    let settings = &settings;
     let (api, document) = api().split_for_parts();
     api.merge(docs::routes(&docs::finish(document)))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
@@ -103,6 +106,7 @@ pub fn router(services: Services, verifier: TokenVerifier, settings: &GatewaySet
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn_with_state(replays, replay_retries))
         .layer(axum::middleware::from_fn_with_state(RateLimiter::new(settings), limit_rate))
         .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
         .layer(cors(settings))

@@ -53,6 +53,13 @@ async fn the_gateway_serves_its_openapi_document_and_docs_page() {
             assert_ne!(body["message"]["en"], "No such endpoint", "{method} {path} is routed");
         }
     }
+    let header_names = |path: &str, method: &str| -> Vec<String> {
+        let parameters = document["paths"][path][method]["parameters"].as_array().cloned().unwrap_or_default();
+        parameters.iter().filter(|p| p["in"] == "header").map(|p| p["name"].as_str().unwrap().to_lowercase()).collect()
+    };
+    assert!(header_names("/v1/requests", "post").contains(&"idempotency-key".to_owned()));
+    assert!(!header_names("/v1/sessions", "post").contains(&"idempotency-key".to_owned()), "never kept");
+    assert!(header_names("/v1/requests/{id}/timeline", "get").contains(&"accept-language".to_owned()));
     let schemas = document["components"]["schemas"].as_object().unwrap();
     assert!(schemas["ApiError"]["properties"]["message"].is_object());
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");

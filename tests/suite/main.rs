@@ -4,6 +4,7 @@
 mod accounts;
 mod api_docs;
 mod front_ends;
+mod idempotency;
 mod inquiries;
 mod journey;
 mod messaging;

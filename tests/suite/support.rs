@@ -4,7 +4,7 @@ use masar::Suite;
 use masar_domain::{Directory, SaudiMobile};
 use masar_notification::sms::{SmsError, SmsProvider};
 use masar_platform::CancellationToken;
-use masar_platform::config::{GatewaySettings, SessionPolicy, Settings};
+use masar_platform::config::{SessionPolicy, Settings};
 use masar_platform::db::Db;
 use masar_platform::messaging::ConsumerSettings;
 use masar_platform::queue::{Queue, RedisQueue};
@@ -186,8 +186,11 @@ pub async fn distributed_suite() -> Distributed {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     suite.addresses.push((Role::Gateway, listener.local_addr().unwrap()));
-    let gateway = GatewaySettings::default();
-    suite.tasks.push(masar::start_gateway(&endpoints, verifying.verifier, &gateway, listener, shutdown).unwrap());
+    let replays = masar_gateway::Replays::redis(&redis_url(), &prefix).await.unwrap();
+    let settings = Settings::from_map(Default::default()).unwrap();
+    suite
+        .tasks
+        .push(masar::start_gateway(&endpoints, verifying.verifier, &settings, replays, listener, shutdown).unwrap());
     Distributed { suite, database, prefix, sms }
 }
 
