@@ -20,7 +20,7 @@ use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
 use masar_platform::sealing::Sealer;
-use masar_platform::tokens::{TokenKeys, TokenSigner, TokenVerifier};
+use masar_platform::tokens::{TokenKeys, TokenVerifier};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +42,13 @@ pub struct PolicySource {
     pub text: String,
 }
 
+impl PolicySource {
+    pub fn read(file: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        Ok(Self { name: file.display().to_string(), text })
+    }
+}
+
 /// The policy files intake applies at start: MASAR_POLICY_DIR's *.toml, or the built-in ones.
 pub fn policy_sources(settings: &Settings) -> anyhow::Result<Vec<PolicySource>> {
     let Some(dir) = &settings.policy_dir else {
@@ -56,13 +63,7 @@ pub fn policy_sources(settings: &Settings) -> anyhow::Result<Vec<PolicySource>> 
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
         .collect();
     paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            Ok(PolicySource { name: path.display().to_string(), text })
-        })
-        .collect()
+    paths.iter().map(|path| PolicySource::read(path)).collect()
 }
 
 /// Parses a policy file, or explains every problem in it with its location.
@@ -156,7 +157,7 @@ pub fn file_store(settings: &Settings) -> anyhow::Result<Arc<dyn object_store::O
 /// The sealer of one-time passwords: `MASAR_SEALING_KEY`, or, embedded only,
 /// a key kept in `<data dir>/sealing.key` (made on first start, readable by the owner only).
 pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
-    let key = secret_key(&settings.sealing_key, embedded, settings, "sealing.key", Sealer::generate_key)?.context(
+    let key = secret_key(&settings.sealing_key, embedded, settings, "sealing.key")?.context(
         "set MASAR_SEALING_KEY (64 hex characters, the same for intake and notification; `openssl rand -hex 32`)",
     )?;
     Sealer::from_hex(&key).context("MASAR_SEALING_KEY")
@@ -170,11 +171,8 @@ pub fn token_keys(settings: &Settings, role: Role, embedded: bool) -> anyhow::Re
     let lifetime = settings.sessions.access_token_lifetime;
     let also_accepted = settings.token_verifying_keys.clone().unwrap_or_default();
     let signs = embedded || role == Role::Intake;
-    let signing_key = if signs {
-        secret_key(&settings.token_signing_key, embedded, settings, "token-signing.key", TokenSigner::generate_key)?
-    } else {
-        None
-    };
+    let signing_key =
+        if signs { secret_key(&settings.token_signing_key, embedded, settings, "token-signing.key")? } else { None };
     match signing_key {
         Some(key) => TokenKeys::signing(&key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY"),
         None if signs => anyhow::bail!(
@@ -195,7 +193,6 @@ fn secret_key(
     embedded: bool,
     settings: &Settings,
     file: &str,
-    generate: fn() -> SecretString,
 ) -> anyhow::Result<Option<SecretString>> {
     if let Some(key) = configured {
         return Ok(Some(key.clone()));
@@ -206,7 +203,7 @@ fn secret_key(
     let path = settings.data_dir.join(file);
     if !path.exists() {
         std::fs::create_dir_all(&settings.data_dir)?;
-        write_owner_only(&path, generate().expose_secret())?;
+        write_owner_only(&path, masar_platform::hex::random_key().expose_secret())?;
     }
     let key = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Some(SecretString::from(key)))
@@ -441,7 +438,7 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let (files, sealer) = match role {
         Role::Intake => (file_store(&settings)?, sealer(&settings, false)?),
         Role::Notification => (inert_files(), sealer(&settings, false)?),
-        _ => (inert_files(), Sealer::from_hex(&Sealer::generate_key())?),
+        _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
     };
     let deps = Dependencies {
         db,

@@ -63,11 +63,6 @@ enum PolicyAction {
     Apply { file: std::path::PathBuf },
 }
 
-fn read_policy(file: &std::path::Path) -> anyhow::Result<PolicySource> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    Ok(PolicySource { name: file.display().to_string(), text })
-}
-
 fn role(name: &str) -> anyhow::Result<Role> {
     Role::parse(name).with_context(|| {
         let names: Vec<_> = Role::ALL.iter().map(|r| r.name()).collect();
@@ -121,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy { action: PolicyAction::Validate { file } } => {
-            let pack = match masar::parse_policy(&read_policy(&file)?) {
+            let pack = match masar::parse_policy(&PolicySource::read(&file)?) {
                 Ok(pack) => pack,
                 Err(report) => {
                     // The report is the output here, not a crash: no backtrace, exit status 1.
@@ -144,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Policy { action: PolicyAction::Apply { file } } => {
             let _telemetry = telemetry::init("masar-policy", None)?;
-            let source = read_policy(&file)?;
+            let source = PolicySource::read(&file)?;
             let db = masar::intake_database(&settings).await?;
             match masar::apply_policy(&db, &source).await? {
                 Some(applied) if applied.newly_stored => println!(
@@ -169,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::TokenKeys => {
-            let signing = TokenSigner::generate_key();
+            let signing = masar_platform::hex::random_key();
             let verifying = TokenSigner::from_hex(&signing, settings.sessions.access_token_lifetime)?.verifying_key();
             println!("MASAR_TOKEN_SIGNING_KEY={}", signing.expose_secret());
             println!("MASAR_TOKEN_VERIFYING_KEYS={verifying}");

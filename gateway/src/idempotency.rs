@@ -5,13 +5,13 @@
 //! kept 24 hours, in Redis where the gateway runs as several replicas.
 
 use crate::error::ApiError;
+use crate::routes::JSON_BODY_LIMIT;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use masar_domain::Bilingual;
-use masar_platform::tokens::Claims;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,8 +27,8 @@ pub const REPLAYED: &str = "idempotent-replayed";
 const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
 /// How long a call may be in progress before a retry may act again (above the gateway's 30 s timeout).
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
-/// POST bodies are small JSON (the routes refuse more).
-const BODY_LIMIT: usize = 256 * 1024;
+/// In memory, expired calls are swept only once this many are kept; a lookup ignores an expired one.
+const SWEEP_ABOVE: usize = 10_000;
 /// Their replies hold tokens, which are not kept anywhere; signing in again is harmless.
 pub(crate) const NEVER_KEPT: [&str; 4] =
     ["/v1/sessions", "/v1/sessions/refresh", "/v1/sessions/sign-out", "/v1/accounts/password"];
@@ -81,8 +81,10 @@ impl Replays {
             Self::InMemory(kept) => {
                 let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let now = Instant::now();
-                kept.retain(|_, (_, until)| *until > now);
-                match kept.get(record) {
+                if kept.len() > SWEEP_ABOVE {
+                    kept.retain(|_, (_, until)| *until > now);
+                }
+                match kept.get(record).filter(|(_, until)| *until > now) {
                     Some((earlier, _)) => earlier.clone(),
                     None => {
                         kept.insert(record.to_owned(), (in_progress, now + IN_PROGRESS_FOR));
@@ -180,10 +182,9 @@ pub(crate) async fn replay_retries(
         .into_response();
     }
     // Keys are the caller's own: the account's, or any anonymous caller's.
-    let scope = request.extensions().get::<Claims>().map(|c| format!("{}/{}", c.association, c.sub));
-    let scope = scope.unwrap_or_else(|| "anonymous".to_owned());
+    let scope = crate::routes::signed_in_account(&request).unwrap_or_else(|| "anonymous".to_owned());
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+    let Ok(body) = axum::body::to_bytes(body, JSON_BODY_LIMIT).await else {
         return ApiError::too_large().into_response();
     };
     let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or_default();
@@ -230,7 +231,7 @@ async fn keep(replays: &Replays, record: &str, fingerprint: String, response: Re
         return response;
     }
     let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, JSON_BODY_LIMIT).await else {
         let _ = replays.abandon(record).await;
         return ApiError::internal().into_response();
     };

@@ -51,11 +51,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// Adds `text` to an error body, whichever layer or service wrote it (or a replay of it).
 async fn with_text(response: Response, language: Language) -> Response {
-    let is_json = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if response.status().as_u16() < 400 || !is_json {
+    if response.status().as_u16() < 400 || !crate::routes::is_json(response.headers()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -7,7 +7,6 @@ use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use masar_platform::config::GatewaySettings;
-use masar_platform::tokens::Claims;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -70,8 +69,8 @@ impl RateLimiter {
     }
 
     fn client_of(&self, request: &Request) -> Client {
-        if let Some(claims) = request.extensions().get::<Claims>() {
-            return Client::Account(format!("{}/{}", claims.association, claims.sub));
+        if let Some(account) = crate::routes::signed_in_account(request) {
+            return Client::Account(account);
         }
         let forwarded = self.address_header.as_ref().and_then(|name| {
             let values = request.headers().get_all(name).iter().filter_map(|v| v.to_str().ok());

@@ -46,6 +46,8 @@ fn created<T>(value: T) -> (StatusCode, Json<T>) {
 
 /// The largest upload the gateway passes on; intake checks the document's own limit.
 const UPLOAD_LIMIT: usize = 6 * 1024 * 1024;
+/// The largest JSON body (every route but uploads).
+pub(crate) const JSON_BODY_LIMIT: usize = 256 * 1024;
 
 /// The OpenAPI document the gateway serves at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -90,7 +92,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(committee::get_agenda))
         .routes(routes!(committee::cast_vote))
         .routes(routes!(committee::record_decision))
-        .layer(RequestBodyLimitLayer::new(256 * 1024))
+        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
         .merge(uploads)
 }
 
@@ -162,7 +164,7 @@ async fn authenticate(
     let verified = value.to_str().ok().and_then(bearer).ok_or(TokenError::Invalid).and_then(|t| verifier.verify(t));
     match verified {
         Ok(claims) => {
-            // For the rate limit: a signed-in client is its account, wherever it connects from.
+            // For the rate limit and Idempotency-Key: a signed-in client is its account.
             request.extensions_mut().insert(claims);
             next.run(request).await
         }
@@ -170,14 +172,21 @@ async fn authenticate(
     }
 }
 
+/// The signed-in caller's account (`association/subject`), as `authenticate` verified it.
+pub(crate) fn signed_in_account(request: &Request) -> Option<String> {
+    request.extensions().get::<masar_platform::tokens::Claims>().map(|c| format!("{}/{}", c.association, c.sub))
+}
+
+/// Whether a body is JSON (the stable error body is; axum's own refusals are not).
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
 /// The body limit and the timeout answer below the handlers, in plain text or
 /// not at all; front ends get the same JSON error body as from any handler.
 async fn stable_error_body(response: axum::response::Response) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    let is_json = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json = is_json(response.headers());
     match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE if !is_json => ApiError::too_large().into_response(),
         StatusCode::GATEWAY_TIMEOUT if !is_json => ApiError::timed_out().into_response(),

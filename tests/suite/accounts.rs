@@ -16,12 +16,7 @@ where
 {
     client
         .eventually("the credentials SMS", || async {
-            let texts = sent_texts().await;
-            let text = texts.into_iter().find(|t| t.contains(username));
-            Ok(text.and_then(|t| {
-                let after = t.split("one-time password: ").nth(1)?;
-                Some(after.split('.').next()?.to_owned())
-            }))
+            Ok(masar::demo::one_time_password_in(&sent_texts().await, username))
         })
         .await
         .unwrap()

@@ -25,8 +25,12 @@ async fn post(base: &str, path: &str, token: Option<&str>, key: &str, body: &Val
     Answer { status: response.status().as_u16(), replayed, body: response.json().await.unwrap_or_default() }
 }
 
-/// Drives the retries; returns how many requests reception's calls created.
-async fn drive_retries(base: &str) -> usize {
+/// The requests reception's calls below create: the first keyed call, the
+/// call with a new key, and the call without a key.
+const CREATED: usize = 3;
+
+/// Drives the retries; reception's calls create `CREATED` requests.
+async fn drive_retries(base: &str) {
     let client = GatewayClient::new(base);
     let reception = client.staff_token(NUZUL.reception).await.unwrap();
     let draft = json!({ "association": "nuzul", "branch": "riyadh", "service_type": "roof_repair",
@@ -90,7 +94,6 @@ async fn drive_retries(base: &str) -> usize {
     // A key that is no key.
     let bad = post(base, "/v1/requests", Some(&reception), &"k".repeat(300), &draft).await;
     assert_eq!(bad.status, 400);
-    3
 }
 
 #[tokio::test]
@@ -103,11 +106,11 @@ async fn a_retried_call_acts_once_embedded() {
 #[tokio::test]
 async fn a_retried_call_acts_once_distributed() {
     let distributed = distributed_suite().await;
-    let created = drive_retries(&distributed.suite.gateway_url()).await;
+    drive_retries(&distributed.suite.gateway_url()).await;
     let mut db = sqlx::PgConnection::connect(&distributed.database.url).await.unwrap();
     let stored: i64 =
         sqlx::query_scalar("SELECT count(*) FROM intake.service_requests").fetch_one(&mut db).await.unwrap();
-    assert_eq!(stored as usize, created, "two retried calls created nothing more");
+    assert_eq!(stored as usize, CREATED, "two retried calls created nothing more");
     // The replies are kept in Redis, under hashed names only.
     let mut redis =
         redis::Client::open(crate::support::redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();

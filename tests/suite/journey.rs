@@ -351,7 +351,7 @@ async fn refuse_bad_input(base: &GatewayClient) {
     };
     // malformed JSON
     let raw = reqwest::Client::new()
-        .post(format!("{}/v1/requests", client_base(client)))
+        .post(format!("{}/v1/requests", client.base()))
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -364,7 +364,7 @@ async fn refuse_bad_input(base: &GatewayClient) {
 
     // a body over the JSON routes' limit, announced by its length: the stable error body, not plain text
     let raw = reqwest::Client::new()
-        .post(format!("{}/v1/requests", client_base(client)))
+        .post(format!("{}/v1/requests", client.base()))
         .header("content-type", "application/json")
         .body(format!("{{\"description\": \"{}\"}}", "x".repeat(300 * 1024)))
         .send()
@@ -544,10 +544,6 @@ async fn refuse_bad_input(base: &GatewayClient) {
         post(&format!("/v1/requests/{id}/verification/return"), Some("nuzul.pm"), json!({ "missing_items": [] })).await;
     assert_eq!(status, 400);
     assert_eq!(body["fields"][0]["field"], "missing_items");
-}
-
-fn client_base(client: &GatewayClient) -> String {
-    client.base().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

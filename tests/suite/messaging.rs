@@ -59,15 +59,16 @@ async fn start(
 ) -> Db {
     let db = Db::connect(&database.url, role.schema()).await.unwrap();
     masar::migrate(role, &db).await.unwrap();
+    let settings = fresh_settings();
     let deps = Dependencies {
         db: db.clone(),
         queue: Arc::new(RedisQueue::connect(&redis_url(), prefix).await.unwrap()),
         directory: directory(),
         consumer: consumer_settings(),
         outbox_poll: Duration::from_millis(100),
-        files: masar::file_store(&fresh_settings()).unwrap(),
-        sealer: masar::sealer(&fresh_settings(), true).unwrap(),
-        tokens: masar::token_keys(&fresh_settings(), role, true).unwrap(),
+        files: masar::file_store(&settings).unwrap(),
+        sealer: masar::sealer(&settings, true).unwrap(),
+        tokens: masar::token_keys(&settings, role, true).unwrap(),
         sessions: fast_sign_in_policy(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -4,11 +4,10 @@
 //! themselves at their gRPC ports, and a signing key rotated without
 //! signing anyone out.
 
-use crate::support::{distributed_suite, embedded_suite, temp_dir};
+use crate::support::{distributed_suite, embedded_suite, embedded_suite_in, temp_dir};
 use masar::demo::GatewayClient;
-use masar::{DEMO_STAFF_PASSWORD, EmbeddedOptions, Suite};
+use masar::{DEMO_STAFF_PASSWORD, Suite};
 use masar_domain::ActorRole;
-use masar_platform::config::Settings;
 use masar_platform::identity::attach_token;
 use masar_platform::role::Role;
 use masar_platform::tokens::{Claims, TokenSigner};
@@ -141,7 +140,7 @@ async fn drive_sessions(suite: &Suite) {
         r.map(|_| tonic::Code::Ok).unwrap_or_else(|status| status.code())
     };
     assert_eq!(code(verification.list_pending(list(None)).await), tonic::Code::Unauthenticated);
-    let stranger = TokenSigner::from_hex(&TokenSigner::generate_key(), Duration::from_secs(60)).unwrap();
+    let stranger = TokenSigner::from_hex(&masar_platform::hex::random_key(), Duration::from_secs(60)).unwrap();
     let (forged, _) = stranger.sign(claims_for("nuzul.pm", ActorRole::AssociationAdmin), chrono::Utc::now());
     assert_eq!(code(verification.list_pending(list(Some(&forged))).await), tonic::Code::Unauthenticated);
     assert_eq!(code(verification.list_pending(list(Some(&renewed_access))).await), tonic::Code::Ok);
@@ -167,20 +166,12 @@ async fn sessions_distributed() {
     distributed.stop().await;
 }
 
-async fn embedded_on(data_dir: &std::path::Path, extra: &[(&str, String)]) -> Suite {
-    let mut vars: std::collections::HashMap<String, String> =
-        [("MASAR_DATA_DIR".to_owned(), data_dir.display().to_string())].into_iter().collect();
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let settings = Settings::from_map(vars).unwrap();
-    masar::start_embedded(EmbeddedOptions { settings, any_port: true }).await.unwrap()
-}
-
 /// Rotating the signing key signs nobody out: tokens signed with the old key
 /// stay valid while it is listed, and refresh tokens do not depend on keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signing_key_rotates_without_signing_anyone_out() {
     let data_dir = temp_dir();
-    let before = embedded_on(&data_dir, &[]).await;
+    let before = embedded_suite_in(&data_dir, &[]).await;
     let client = GatewayClient::new(&before.gateway_url());
     let (_, signed_in) = sign_in(&client, "nuzul", "nuzul.pm", DEMO_STAFF_PASSWORD).await;
     let (old_access, old_refresh) = tokens(&signed_in);
@@ -188,13 +179,11 @@ async fn a_signing_key_rotates_without_signing_anyone_out() {
 
     let old_key = std::fs::read_to_string(data_dir.join("token-signing.key")).unwrap();
     let old_verifying = TokenSigner::from_hex(&old_key.into(), Duration::from_secs(60)).unwrap().verifying_key();
-    let new_key = TokenSigner::generate_key();
+    let new_key = masar_platform::hex::random_key();
     use secrecy::ExposeSecret as _;
-    let rotating = [
-        ("MASAR_TOKEN_SIGNING_KEY", new_key.expose_secret().to_owned()),
-        ("MASAR_TOKEN_VERIFYING_KEYS", old_verifying.clone()),
-    ];
-    let during = embedded_on(&data_dir, &rotating).await;
+    let rotating =
+        [("MASAR_TOKEN_SIGNING_KEY", new_key.expose_secret()), ("MASAR_TOKEN_VERIFYING_KEYS", old_verifying.as_str())];
+    let during = embedded_suite_in(&data_dir, &rotating).await;
     let client = GatewayClient::new(&during.gateway_url());
     client.with_token(&old_access).get("/v1/verification/pending", None).await.unwrap();
     let body = json!({ "refresh_token": old_refresh });
@@ -204,7 +193,7 @@ async fn a_signing_key_rotates_without_signing_anyone_out() {
     during.stop().await.unwrap();
 
     // Once the old key is dropped, only what it signed stops working.
-    let after = embedded_on(&data_dir, &[("MASAR_TOKEN_SIGNING_KEY", new_key.expose_secret().to_owned())]).await;
+    let after = embedded_suite_in(&data_dir, &[("MASAR_TOKEN_SIGNING_KEY", new_key.expose_secret())]).await;
     let client = GatewayClient::new(&after.gateway_url());
     let (status, body) =
         client.with_token(&old_access).call(Method::GET, "/v1/verification/pending", None, None).await.unwrap();

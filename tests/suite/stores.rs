@@ -162,7 +162,7 @@ async fn verification_scenario(db: Db) {
     let pending = store.pending("nuzul", Some("riyadh")).await.unwrap();
     assert_eq!((pending[0].policy_version, pending[0].eligibility.as_slice()), (3, unclear.as_slice()));
     assert_eq!(pending[0].documents, first_deed);
-    assert_eq!(store.pending("nuzul", Some("riyadh")).await.unwrap().len(), 1);
+    assert_eq!(pending.len(), 1);
     assert_eq!(store.pending("nuzul", None).await.unwrap().len(), 2);
     assert!(store.pending("hayat", None).await.unwrap().is_empty());
 

@@ -117,6 +117,11 @@ pub async fn embedded_suite() -> (Suite, PathBuf) {
 /// The embedded shape with further settings, e.g. the gateway's.
 pub async fn embedded_suite_with(more: &[(&str, &str)]) -> (Suite, PathBuf) {
     let data_dir = temp_dir();
+    (embedded_suite_in(&data_dir, more).await, data_dir)
+}
+
+/// The embedded shape on `data_dir`, e.g. to start it again on the same data.
+pub async fn embedded_suite_in(data_dir: &std::path::Path, more: &[(&str, &str)]) -> Suite {
     let settings = Settings::from_map(
         [
             ("MASAR_DATA_DIR", data_dir.to_str().unwrap()),
@@ -132,8 +137,7 @@ pub async fn embedded_suite_with(more: &[(&str, &str)]) -> (Suite, PathBuf) {
         .collect(),
     )
     .unwrap();
-    let suite = masar::start_embedded(masar::EmbeddedOptions { settings, any_port: true }).await.unwrap();
-    (suite, data_dir)
+    masar::start_embedded(masar::EmbeddedOptions { settings, any_port: true }).await.unwrap()
 }
 
 /// Distributed shape: every service its own tonic server, its own

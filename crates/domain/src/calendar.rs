@@ -77,6 +77,11 @@ impl DualDate {
         Self { gregorian, hijri: HijriDate::from_gregorian(gregorian) }
     }
 
+    /// A day given in the Hijri calendar (board decisions are dated so).
+    pub fn from_hijri(hijri: HijriDate) -> Self {
+        Self { gregorian: hijri.to_gregorian(), hijri }
+    }
+
     /// "1441-03-02 هـ (2019-10-30 م)": Hijri first, as Saudi readers expect.
     pub fn arabic(&self) -> String {
         format!("{} هـ ({} م)", self.hijri, self.gregorian)

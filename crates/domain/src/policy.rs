@@ -207,12 +207,6 @@ impl PolicyPack {
     }
 }
 
-/// The version of each association's policy in force on a day: the latest
-/// effective one, later versions replacing earlier ones.
-pub fn in_force<'a>(versions: impl IntoIterator<Item = &'a PolicyPack>, on: NaiveDate) -> Option<&'a PolicyPack> {
-    versions.into_iter().filter(|p| p.effective_from <= on).max_by_key(|p| (p.effective_from, p.version))
-}
-
 #[derive(Default)]
 struct Checker {
     problems: Vec<FieldError>,
@@ -385,8 +379,7 @@ impl RawPack {
         if self.channels.is_empty() {
             check.problems.push(FieldError::required("channels"));
         }
-        let approved_on =
-            HijriDate::parse(&self.approval.approved_on_hijri).ok().map(|h| DualDate::new(h.to_gregorian()));
+        let approved_on = HijriDate::parse(&self.approval.approved_on_hijri).ok().map(DualDate::from_hijri);
         if approved_on.is_none() {
             check.problem(
                 "approval.approved_on_hijri",
@@ -698,17 +691,5 @@ mod tests {
         let unknown_doc = NUZUL.replacen("\"family_record\",", "\"family_recrd\",", 1);
         let problems = PolicyPack::from_toml(&unknown_doc).unwrap_err();
         assert_eq!(problems[0].field, "service_types[0].required_documents[1]");
-    }
-
-    #[test]
-    fn later_versions_replace_earlier_ones_from_their_effective_date() {
-        let v1 = PolicyPack::from_toml(NUZUL).unwrap();
-        let mut v2 = v1.clone();
-        v2.version = 2;
-        v2.effective_from = day(2027, 1, 1);
-        let versions = [v1.clone(), v2.clone()];
-        assert_eq!(in_force(&versions, day(2026, 12, 31)).map(|p| p.version), Some(1));
-        assert_eq!(in_force(&versions, day(2027, 1, 1)).map(|p| p.version), Some(2));
-        assert_eq!(in_force(&versions, v1.effective_from.pred_opt().unwrap()), None);
     }
 }

@@ -162,6 +162,11 @@ impl Settings {
                 }),
             }
         };
+        let count = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            let n = whole(name, default.into())?;
+            u32::try_from(n)
+                .map_err(|_| ConfigError::Invalid { name: name.to_owned(), problem: format!("'{n}' is too large") })
+        };
         let session_defaults = SessionPolicy::default();
         let sessions = SessionPolicy {
             access_token_lifetime: Duration::from_secs(whole(
@@ -171,23 +176,24 @@ impl Settings {
             refresh_token_lifetime: Duration::from_secs(
                 whole("MASAR_REFRESH_TOKEN_DAYS", session_defaults.refresh_token_lifetime.as_secs() / 86_400)? * 86_400,
             ),
-            free_failures: whole("MASAR_SIGN_IN_FREE_FAILURES", session_defaults.free_failures.into())? as u32,
+            free_failures: count("MASAR_SIGN_IN_FREE_FAILURES", session_defaults.free_failures)?,
             slowdown: millis("MASAR_SIGN_IN_SLOWDOWN_MS", session_defaults.slowdown.as_millis() as u64)?,
-            lock_after: whole("MASAR_SIGN_IN_LOCK_AFTER", session_defaults.lock_after.into())? as u32,
+            lock_after: count("MASAR_SIGN_IN_LOCK_AFTER", session_defaults.lock_after)?,
             lock_for: millis("MASAR_SIGN_IN_LOCK_MS", session_defaults.lock_for.as_millis() as u64)?,
         };
+        let gateway_defaults = GatewaySettings::default();
         let gateway = GatewaySettings {
             cors_origins: get("MASAR_CORS_ORIGINS")
                 .map(|list| list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
-            requests_per_minute: match whole("MASAR_RATE_LIMIT_PER_MINUTE", 600)? {
+            requests_per_minute: match count("MASAR_RATE_LIMIT_PER_MINUTE", gateway_defaults.requests_per_minute)? {
                 0 => {
                     return Err(ConfigError::Invalid {
                         name: "MASAR_RATE_LIMIT_PER_MINUTE".into(),
                         problem: "must be at least 1".into(),
                     });
                 }
-                n => u32::try_from(n).unwrap_or(u32::MAX),
+                n => n,
             },
             client_address_header: get("MASAR_CLIENT_ADDRESS_HEADER").map(|h| h.to_ascii_lowercase()),
         };

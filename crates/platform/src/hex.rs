@@ -1,8 +1,23 @@
 //! Keys in configuration are written as hex; one reader and writer for all of them.
 
+use rand::Rng as _;
+use secrecy::SecretString;
+use std::fmt::Write as _;
+
 /// Lower-case hex of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        write!(text, "{byte:02x}").expect("writing to a String cannot fail");
+    }
+    text
+}
+
+/// A new random 32-byte key, as the 64 hex characters configuration holds
+/// (a sealing key, a token signing key).
+pub fn random_key() -> SecretString {
+    let bytes: [u8; 32] = rand::rng().random();
+    SecretString::from(encode(&bytes))
 }
 
 /// Exactly 64 hex characters (surrounding white space ignored) as 32 bytes.

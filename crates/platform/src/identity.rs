@@ -81,6 +81,16 @@ impl Caller {
         }
     }
 
+    /// True when a record of `association`/`branch`, linked to the registry
+    /// entry `beneficiary_id`, is the caller's to see: staff within their
+    /// scope, a beneficiary only what is linked to them.
+    pub fn can_see(&self, association: &str, branch: &str, beneficiary_id: Option<Uuid>) -> bool {
+        match self {
+            Caller::Staff(staff) => staff.can_see(association, branch),
+            Caller::Beneficiary(own) => beneficiary_id == Some(own.beneficiary_id),
+        }
+    }
+
     /// The caller as staff; a beneficiary is refused.
     pub fn as_staff(&self) -> Result<&Staff, Status> {
         match self {

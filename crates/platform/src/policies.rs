@@ -7,7 +7,6 @@ use crate::messaging::HandlerError;
 use crate::queue::Message;
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::PolicyPack;
-use masar_domain::policy;
 use masar_proto::events::v1 as events;
 use prost::Message as _;
 
@@ -58,10 +57,16 @@ impl PolicyBook {
         self.db.fetch_all(sql).await?.iter().map(parse).collect()
     }
 
-    /// The version in force on a day: later versions replace earlier ones from their effective date.
+    /// The version in force on a day: later versions replace earlier ones from
+    /// their effective date. Only that one is read and parsed.
     pub async fn in_force(&self, association: &str, on: NaiveDate) -> Result<Option<PolicyPack>, DbError> {
-        let versions = self.versions(association).await?;
-        Ok(policy::in_force(&versions, on).cloned())
+        let sql = Sql::new(
+            "SELECT source FROM policy_versions WHERE association = $1 AND effective_from <= $2 \
+             ORDER BY effective_from DESC, version DESC LIMIT 1",
+        )
+        .bind(association)
+        .bind(on);
+        self.db.fetch_optional(sql).await?.map(|row| parse(&row)).transpose()
     }
 
     pub async fn version(&self, association: &str, version: u32) -> Result<Option<PolicyPack>, DbError> {

@@ -39,12 +39,6 @@ impl Sealer {
         Ok(Self { cipher: Arc::new(XChaCha20Poly1305::new(&bytes.into())) })
     }
 
-    /// A new random key, as 64 hex characters.
-    pub fn generate_key() -> SecretString {
-        let bytes: [u8; 32] = rand::rng().random();
-        SecretString::from(crate::hex::encode(&bytes))
-    }
-
     pub fn seal(&self, secret: &SecretString) -> String {
         let nonce: [u8; NONCE_BYTES] = rand::rng().random();
         let sealed = self
@@ -72,13 +66,13 @@ mod tests {
 
     #[test]
     fn sealed_values_open_only_with_their_key() {
-        let sealer = Sealer::from_hex(&Sealer::generate_key()).unwrap();
+        let sealer = Sealer::from_hex(&crate::hex::random_key()).unwrap();
         let secret = SecretString::from("K7m2Qx9p");
         let sealed = sealer.seal(&secret);
         assert!(!sealed.contains("K7m2Qx9p"));
         assert_ne!(sealed, sealer.seal(&secret), "each seal has its own nonce");
         assert_eq!(sealer.open(&sealed).unwrap().expose_secret(), "K7m2Qx9p");
-        let other = Sealer::from_hex(&Sealer::generate_key()).unwrap();
+        let other = Sealer::from_hex(&crate::hex::random_key()).unwrap();
         assert_eq!(other.open(&sealed).unwrap_err(), SealingError::CannotOpen);
         assert_eq!(sealer.open("not sealed").unwrap_err(), SealingError::CannotOpen);
     }

@@ -15,7 +15,6 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use masar_domain::ActorRole;
-use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -121,12 +120,6 @@ impl TokenSigner {
         Ok(Self { key_id: key_id(&public), key: Arc::new(EncodingKey::from_ed_der(der.as_bytes())), public, lifetime })
     }
 
-    /// A new random signing key, as 64 hex characters.
-    pub fn generate_key() -> SecretString {
-        let bytes: [u8; 32] = rand::rng().random();
-        SecretString::from(crate::hex::encode(&bytes))
-    }
-
     /// The public half, as 64 hex characters: what verifiers are given.
     pub fn verifying_key(&self) -> String {
         crate::hex::encode(&self.public)
@@ -224,7 +217,7 @@ impl TokenKeys {
     /// Keys for a process that only verifies: its signer is a random key no
     /// verifier lists, so nothing it could sign would be accepted.
     pub fn verifying(verifying_keys: &str) -> Result<Self, TokenError> {
-        let signer = TokenSigner::from_hex(&TokenSigner::generate_key(), Duration::from_secs(60))?;
+        let signer = TokenSigner::from_hex(&crate::hex::random_key(), Duration::from_secs(60))?;
         Ok(Self { signer, verifier: TokenVerifier::from_hex_list(verifying_keys)? })
     }
 }
@@ -239,7 +232,7 @@ mod tests {
     }
 
     fn signer() -> TokenSigner {
-        TokenSigner::from_hex(&TokenSigner::generate_key(), Duration::from_secs(900)).unwrap()
+        TokenSigner::from_hex(&crate::hex::random_key(), Duration::from_secs(900)).unwrap()
     }
 
     #[test]

@@ -119,10 +119,10 @@ pub(super) async fn create_request(
     let draft = services.intake.create_request(grpc(&headers, message)).await?.into_inner();
     let required_documents = draft
         .required_documents
-        .iter()
+        .into_iter()
         .map(|d| RequiredDocument {
-            document: d.document.clone(),
-            name: Bilingual::new(&d.name_ar, &d.name_en),
+            document: d.document,
+            name: Bilingual::new(d.name_ar, d.name_en),
             must_not_be_expired: d.must_not_be_expired,
             issued_within_days: (d.issued_within_days > 0).then_some(d.issued_within_days),
         })
@@ -169,18 +169,18 @@ pub(super) struct Document {
     uploaded_at: Option<String>,
 }
 
-impl From<&intake::Document> for Document {
-    fn from(d: &intake::Document) -> Self {
+impl From<intake::Document> for Document {
+    fn from(d: intake::Document) -> Self {
         Self {
-            attachment_id: d.attachment_id.clone(),
-            document: d.document.clone(),
-            file_name: d.file_name.clone(),
-            content_type: d.content_type.clone(),
-            size_bytes: d.size_bytes,
-            sha256: d.sha256.clone(),
             issued_on: present(&d.issued_on),
             expires_on: present(&d.expires_on),
             uploaded_at: time(d.uploaded_at.as_ref()),
+            attachment_id: d.attachment_id,
+            document: d.document,
+            file_name: d.file_name,
+            content_type: d.content_type,
+            size_bytes: d.size_bytes,
+            sha256: d.sha256,
         }
     }
 }
@@ -214,7 +214,7 @@ pub(super) async fn upload_document(
         expires_on: query.expires_on,
     };
     let d = services.intake.upload_document(grpc(&headers, message)).await?.into_inner();
-    Ok(created(Document::from(&d)))
+    Ok(created(Document::from(d)))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -307,7 +307,7 @@ pub(super) async fn get_request(
     let message = intake::GetRequestRequest { request_id: id };
     let r = services.intake.get_request(grpc(&headers, message)).await?.into_inner();
     Ok(Json(RequestView {
-        documents: r.documents.iter().map(Document::from).collect(),
+        documents: r.documents.into_iter().map(Document::from).collect(),
         submitted_at: time(r.submitted_at.as_ref()),
         request_id: r.request_id,
         reference: r.reference,

@@ -42,7 +42,11 @@ pub fn inspect(content: &[u8]) -> Result<Inspected, Bilingual> {
             format!("This kind of file is not accepted; send {}", names.join(", ")),
         ));
     };
-    Ok(Inspected { content_type, sha256: format!("{:x}", Sha256::digest(content)), size_bytes: content.len() as u64 })
+    Ok(Inspected {
+        content_type,
+        sha256: masar_platform::hex::encode(&Sha256::digest(content)),
+        size_bytes: content.len() as u64,
+    })
 }
 
 /// Where document bytes live.

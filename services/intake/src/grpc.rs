@@ -67,7 +67,8 @@ fn validate(
     check_association(&input.association, pack, &mut errors);
     check_branch(pack, &input.branch, &mut errors);
     let service_type = input.service_type.trim();
-    if pack.is_some_and(|p| p.service_type(service_type).is_none()) {
+    let offering = pack.filter(|p| p.service_type(service_type).is_some());
+    if pack.is_some() && offering.is_none() {
         errors.push(FieldError::new(
             "service_type",
             Bilingual::new("نوع الخدمة غير متاح لدى هذه الجمعية", "This association does not offer this service type"),
@@ -75,13 +76,11 @@ fn validate(
     }
     let channel = read_channel(pack, &input.channel, &mut errors);
     let applicant = read_applicant(input.applicant.as_ref(), &mut errors);
-    let facts = match pack {
-        Some(pack) if pack.service_type(service_type).is_some() => {
-            read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
-                .map_err(|problems| errors.extend(problems))
-                .unwrap_or_default()
-        }
-        _ => Facts::default(),
+    let facts = match offering {
+        Some(pack) => read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
+            .map_err(|problems| errors.extend(problems))
+            .unwrap_or_default(),
+        None => Facts::default(),
     };
     match (pack, channel, applicant) {
         (Some(pack), Some(channel), Some(applicant)) if errors.is_empty() => Ok(NewRequest {
@@ -214,7 +213,7 @@ fn submitted_event(
         reference: request.reference.clone(),
         resubmission,
         policy_version: request.policy_version,
-        facts_json: serde_json::to_string(&request.facts).unwrap_or_default(),
+        facts_json: crate::store::facts_json(&request.facts),
         months_since_same_service_approved,
         documents: documents
             .iter()
@@ -396,12 +395,11 @@ impl Intake {
     async fn visible_request(&self, caller: &Caller, request_id: &str) -> Result<StoredRequest, Status> {
         let request_id = parse_uuid("request_id", request_id)?;
         let stored = self.store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
-        match caller {
-            Caller::Staff(staff) => staff.ensure_can_see(&stored.association, &stored.branch)?,
-            Caller::Beneficiary(own) if stored.beneficiary_id == Some(own.beneficiary_id) => {}
-            Caller::Beneficiary(_) => return Err(request_not_found()),
+        if caller.can_see(&stored.association, &stored.branch, stored.beneficiary_id) {
+            Ok(stored)
+        } else {
+            Err(request_not_found())
         }
-        Ok(stored)
     }
 
     /// A beneficiary files online, for themself: the applicant's national ID
@@ -517,8 +515,15 @@ impl IntakeService for Intake {
         }
         let issued_on = parse_optional_date("issued_on", &input.issued_on, &mut errors);
         let expires_on = parse_optional_date("expires_on", &input.expires_on, &mut errors);
-        let inspected =
-            inspect(&input.content).map_err(|message| errors.push(FieldError::new("content", message))).ok();
+        // Hashing up to 5 MB is kept off the async threads, as password hashing is.
+        let content = input.content;
+        let (content, inspected) = tokio::task::spawn_blocking(move || {
+            let inspected = inspect(&content);
+            (content, inspected)
+        })
+        .await
+        .map_err(internal)?;
+        let inspected = inspected.map_err(|message| errors.push(FieldError::new("content", message))).ok();
         let Some(inspected) = inspected.filter(|_| errors.is_empty()) else {
             return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
         };
@@ -537,7 +542,7 @@ impl IntakeService for Intake {
             uploaded_by: acted_by(&staff),
             uploaded_at: Utc::now(),
         };
-        self.documents.put(&upload.object_key, input.content.into()).await.map_err(internal)?;
+        self.documents.put(&upload.object_key, content.into()).await.map_err(internal)?;
         // The bytes are stored first; if the row cannot be, they are removed again.
         let recorded = async {
             let mut tx = self.store.db().begin().await?;

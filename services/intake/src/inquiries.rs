@@ -273,7 +273,7 @@ fn inquiry_reply(i: StoredInquiry, timeline: Vec<InquiryEntry>) -> api::Inquiry 
 }
 
 impl Inquiries {
-    /// Front-desk staff take inquiries; the referral role answers what is referred to it.
+    /// The association's policy in force today.
     async fn pack(&self, association: &str) -> Result<Option<PolicyPack>, Status> {
         policy_in_force(&self.policies, association, saudi_day(Utc::now())).await
     }
@@ -284,11 +284,11 @@ impl Inquiries {
     async fn visible(&self, caller: &Caller, inquiry_id: &str) -> Result<StoredInquiry, Status> {
         let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
         let inquiry = self.store.inquiry(inquiry_id).await.map_err(internal)?.ok_or_else(inquiry_not_found)?;
-        let may_see = match caller {
-            Caller::Staff(staff) => staff.can_see(&inquiry.association, &inquiry.branch),
-            Caller::Beneficiary(own) => inquiry.beneficiary_id == Some(own.beneficiary_id),
-        };
-        if may_see { Ok(inquiry) } else { Err(inquiry_not_found()) }
+        if caller.can_see(&inquiry.association, &inquiry.branch, inquiry.beneficiary_id) {
+            Ok(inquiry)
+        } else {
+            Err(inquiry_not_found())
+        }
     }
 
     async fn reply(&self, inquiry: StoredInquiry) -> Result<Response<api::Inquiry>, Status> {

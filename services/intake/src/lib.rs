@@ -13,7 +13,7 @@ mod sessions;
 mod store;
 mod timeline;
 
-pub use attachments::{DocumentStore, Inspected, MAX_DOCUMENT_BYTES, inspect};
+pub use attachments::{DocumentStore, MAX_DOCUMENT_BYTES};
 pub use inquiries::{InquiryEntry, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
 pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};

@@ -457,33 +457,33 @@ impl IntakeStore {
         at: DateTime<Utc>,
         policy: &SessionPolicy,
     ) -> Result<u32, DbError> {
-        let mut tx = self.db().begin().await?;
-        let previous = tx
+        // One statement counts, so that parallel guesses cannot each write the same count.
+        let row = self
+            .db()
             .fetch_optional(
-                Sql::new("SELECT failures FROM sign_in_failures WHERE association = $1 AND username = $2")
-                    .bind(association)
-                    .bind(username),
+                Sql::new(
+                    "INSERT INTO sign_in_failures (association, username, failures, last_failed_at) \
+                     VALUES ($1, $2, 1, $3) ON CONFLICT (association, username) DO UPDATE SET \
+                     failures = sign_in_failures.failures + 1, last_failed_at = excluded.last_failed_at \
+                     RETURNING failures",
+                )
+                .bind(association)
+                .bind(username)
+                .bind(at),
             )
-            .await?
-            .map(|r| r.unsigned::<u32>("failures"))
-            .transpose()?
-            .unwrap_or(0);
-        let failures = previous.saturating_add(1);
-        let locked_until = policy.wait_after(failures).map(|wait| at + wait);
-        tx.execute(
-            Sql::new(
-                "INSERT INTO sign_in_failures (association, username, failures, last_failed_at, locked_until) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (association, username) DO UPDATE SET \
-                 failures = excluded.failures, last_failed_at = excluded.last_failed_at, locked_until = excluded.locked_until",
-            )
-            .bind(association)
-            .bind(username)
-            .bind(i64::from(failures))
-            .bind(at)
-            .bind(locked_until),
-        )
-        .await?;
-        tx.commit().await?;
+            .await?;
+        let failures = row.map(|r| r.unsigned::<u32>("failures")).transpose()?.unwrap_or(1);
+        // The wait only grows with the count, so a count without one never follows one with it.
+        if let Some(wait) = policy.wait_after(failures) {
+            self.db()
+                .execute(
+                    Sql::new("UPDATE sign_in_failures SET locked_until = $1 WHERE association = $2 AND username = $3")
+                        .bind(at + wait)
+                        .bind(association)
+                        .bind(username),
+                )
+                .await?;
+        }
         Ok(failures)
     }
 

@@ -113,8 +113,7 @@ fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
         submitted_at: row.time("submitted_at")?,
         expected_decision_on: row.date("expected_decision_on")?,
         policy_version: row.unsigned("policy_version")?,
-        facts: serde_json::from_str(&row.text("facts")?)
-            .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
+        facts: row.parsed("facts", |text| serde_json::from_str(text))?,
         beneficiary_id: row.optional_uuid("beneficiary_id")?,
     })
 }
@@ -384,6 +383,6 @@ impl IntakeStore {
     }
 }
 
-fn facts_json(facts: &Facts) -> String {
+pub(crate) fn facts_json(facts: &Facts) -> String {
     serde_json::to_string(facts).expect("facts are plain JSON values")
 }

@@ -110,12 +110,10 @@ fn reply_date(iso: &str) -> Bilingual {
 #[async_trait::async_trait]
 impl EventHandler for Composer {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        match message.event_type.as_str() {
+        let (case, decision, details) = match message.event_type.as_str() {
+            // Not about a request: their own messages.
             event_type::ACCOUNT_OPENED => return self.credentials(tx, message).await,
             event_type::INQUIRY_ANSWERED => return self.inquiry_answer(tx, message).await,
-            _ => {}
-        }
-        let (case, decision, details) = match message.event_type.as_str() {
             event_type::REQUEST_SUBMITTED | event_type::REQUEST_RESUBMITTED => {
                 let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
                 let (request_id, case) = event_case(event.case.clone())?;

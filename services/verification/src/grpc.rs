@@ -104,7 +104,6 @@ impl Verification {
             .into_status(Code::FailedPrecondition)
         })?;
         let outcome = outcome(&case, staff.event_actor())?;
-        detail["policy_version"] = case.policy_version.into();
         if !outcome.missing.is_empty() {
             detail["missing"] = serde_json::to_value(&outcome.missing).map_err(internal)?;
         }
@@ -177,27 +176,18 @@ impl VerificationService for Verification {
         let input = request.get_ref();
         let request_id = parse_uuid("request_id", &input.request_id)?;
         let reason = input.reason.trim();
-        let mut errors = Vec::new();
         let review = match DocumentReview::parse(&input.review) {
-            Ok(review @ DocumentReview::Accepted) => Some(review),
-            Ok(review @ DocumentReview::Rejected) if !reason.is_empty() => Some(review),
+            Ok(review @ DocumentReview::Accepted) => review,
+            Ok(review @ DocumentReview::Rejected) if !reason.is_empty() => review,
             Ok(DocumentReview::Rejected) => {
-                errors.push(FieldError::new(
-                    "reason",
-                    Bilingual::new("اذكر سبب رفض المستند", "Say why the document is rejected"),
-                ));
-                None
+                let why = Bilingual::new("اذكر سبب رفض المستند", "Say why the document is rejected");
+                return Err(Problem::invalid(vec![FieldError::new("reason", why)]).into_status(Code::InvalidArgument));
             }
             _ => {
-                errors.push(FieldError::new(
-                    "review",
-                    Bilingual::new("المراجعة إما accepted أو rejected", "The review is either accepted or rejected"),
-                ));
-                None
+                let which =
+                    Bilingual::new("المراجعة إما accepted أو rejected", "The review is either accepted or rejected");
+                return Err(Problem::invalid(vec![FieldError::new("review", which)]).into_status(Code::InvalidArgument));
             }
-        };
-        let Some(review) = review.filter(|_| errors.is_empty()) else {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
         };
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;

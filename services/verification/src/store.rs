@@ -302,10 +302,11 @@ impl VerificationStore {
                     .bind(CaseStatus::Submitted.as_str()),
             )
             .await?;
+        let position: std::collections::HashMap<Uuid, usize> =
+            cases.iter().enumerate().map(|(i, c)| (c.request_id, i)).collect();
         for row in &rows {
-            let request_id = row.uuid("request_id")?;
-            if let Some(case) = cases.iter_mut().find(|c| c.request_id == request_id) {
-                case.documents.push(case_document(row)?);
+            if let Some(&i) = position.get(&row.uuid("request_id")?) {
+                cases[i].documents.push(case_document(row)?);
             }
         }
         Ok(cases)
