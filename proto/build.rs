@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "masar/research/v1/research.proto",
     "masar/committee/v1/committee.proto",
     "masar/notification/v1/notification.proto",
+    "masar/audit/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

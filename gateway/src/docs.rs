@@ -20,7 +20,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
             verification, research, the committee's decision, inquiries and SMS.\n\n\
             Sign in with `POST /v1/sessions` and send the access token as `Authorization: Bearer …`. \
             Every error answers the same body: a stable `code`, a `message` in Arabic and English, \
-            and `fields` naming what to correct.",
+            and `fields` naming what to correct. Every answer carries an `X-Request-Id` (the caller's own, \
+            if it sent one), which the services' audit trails record.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     tags(
@@ -31,6 +32,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         (name = "verification", description = "The project manager's checks of documents and eligibility"),
         (name = "research", description = "Social researchers' visits and recommendations"),
         (name = "committee", description = "The research committee's votes and decisions"),
+        (name = "audit", description = "Who did what to a case, when and through which channel"),
     ),
     components(schemas(ApiError)),
 )]

@@ -16,6 +16,7 @@ pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, Replays};
 pub use routes::{openapi, router};
 
 use masar_platform::grpc::{TracedChannel, channel};
+use masar_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;
 use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
 use masar_proto::intake::v1::inquiry_service_client::InquiryServiceClient;
@@ -37,6 +38,8 @@ pub struct Services {
     pub research: ResearchServiceClient<TracedChannel>,
     pub committee: CommitteeServiceClient<TracedChannel>,
     pub notification: NotificationServiceClient<TracedChannel>,
+    /// Every service's part of a case's audit trail.
+    pub trails: Vec<AuditTrailClient<TracedChannel>>,
 }
 
 /// Where each service listens, e.g. `http://127.0.0.1:50051`.
@@ -51,15 +54,24 @@ pub struct Endpoints {
 impl Services {
     pub fn connect(endpoints: &Endpoints) -> Result<Self, tonic::transport::Error> {
         let intake = channel(&endpoints.intake)?;
+        let verification = channel(&endpoints.verification)?;
+        let research = channel(&endpoints.research)?;
+        let committee = channel(&endpoints.committee)?;
+        let notification = channel(&endpoints.notification)?;
+        let trails = [&intake, &verification, &research, &committee, &notification]
+            .into_iter()
+            .map(|service| AuditTrailClient::new(service.clone()))
+            .collect();
         Ok(Self {
             beneficiaries: BeneficiaryServiceClient::new(intake.clone()),
             inquiries: InquiryServiceClient::new(intake.clone()),
             sessions: SessionServiceClient::new(intake.clone()),
             intake: IntakeServiceClient::new(intake),
-            verification: VerificationServiceClient::new(channel(&endpoints.verification)?),
-            research: ResearchServiceClient::new(channel(&endpoints.research)?),
-            committee: CommitteeServiceClient::new(channel(&endpoints.committee)?),
-            notification: NotificationServiceClient::new(channel(&endpoints.notification)?),
+            verification: VerificationServiceClient::new(verification),
+            research: ResearchServiceClient::new(research),
+            committee: CommitteeServiceClient::new(committee),
+            notification: NotificationServiceClient::new(notification),
+            trails,
         })
     }
 }

@@ -9,10 +9,11 @@ use crate::{Gateway, Services};
 use crate::{docs, language};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use masar_domain::{Bilingual, Language};
+use masar_platform::audit::{CHANNEL, CORRELATION_ID};
 use masar_platform::config::GatewaySettings;
 use masar_platform::identity::{attach_token, bearer, token_refused};
 use masar_platform::telemetry;
@@ -22,11 +23,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod audit;
 mod committee;
 mod inquiries;
 mod people;
@@ -43,6 +46,9 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 fn created<T>(value: T) -> (StatusCode, Json<T>) {
     (StatusCode::CREATED, Json(value))
 }
+
+/// Names each HTTP request; kept in the services' audit trails and echoed to the caller.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The largest upload the gateway passes on; intake checks the document's own limit.
 const UPLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -92,6 +98,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(committee::get_agenda))
         .routes(routes!(committee::cast_vote))
         .routes(routes!(committee::record_decision))
+        .routes(routes!(audit::get_case_trail))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
         .merge(uploads)
 }
@@ -115,6 +122,9 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(axum::middleware::map_response(stable_error_body))
         .layer(axum::middleware::from_fn(language::speak))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
+        // Outermost: every request gets an id (or keeps the client's), echoed in the answer.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(services)
 }
 
@@ -146,7 +156,7 @@ fn cors(settings: &GatewaySettings) -> tower_http::cors::CorsLayer {
             name("traceparent"),
             name("tracestate"),
         ])
-        .expose_headers([ETAG, RETRY_AFTER, CONTENT_LANGUAGE])
+        .expose_headers([ETAG, RETRY_AFTER, CONTENT_LANGUAGE, REQUEST_ID])
         .max_age(Duration::from_secs(3600))
 }
 
@@ -203,6 +213,7 @@ fn http_span<B>(request: &http::Request<B>) -> tracing::Span {
         otel.kind = "server",
         http.request.method = %request.method(),
         url.path = %route,
+        http.request.id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default(),
     );
     telemetry::continue_trace_from_http(&span, request.headers());
     span
@@ -246,11 +257,17 @@ fn body_error(rejection: JsonRejection) -> ApiError {
     error
 }
 
-/// A gRPC request carrying the caller's access token, if they sent one.
+/// A gRPC request carrying the caller's access token, if they sent one,
+/// and for the services' audit trails the channel and the request's id.
 fn grpc<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(token) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer) {
         attach_token(&mut request, token);
+    }
+    let metadata = request.metadata_mut();
+    metadata.insert(CHANNEL, tonic::metadata::MetadataValue::from_static("gateway"));
+    if let Some(id) = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
+        metadata.insert(CORRELATION_ID, id);
     }
     request
 }

@@ -42,6 +42,11 @@ pub mod notification {
         tonic::include_proto!("masar.notification.v1");
     }
 }
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("masar.audit.v1");
+    }
+}
 
 /// Encoded `FileDescriptorSet` of every Masar proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/masar_descriptor.bin"));

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_docs;
+mod audit;
 mod front_ends;
 mod idempotency;
 mod inquiries;

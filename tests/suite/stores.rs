@@ -329,6 +329,42 @@ async fn outbox_scenario(db: Db) {
     assert_eq!(notes, ["n0", "n1", "n2"]);
 }
 
+/// The audit trail: appended with the action's transaction, read per case
+/// in order, and never changed or removed.
+async fn audit_scenario(db: Db) {
+    use masar_platform::audit::{self, Actor, Channel, Subject};
+    let (case, other_case) = (Uuid::now_v7(), Uuid::now_v7());
+    let actor = |username: &str, role| Actor {
+        username: username.into(),
+        role,
+        channel: Channel::Gateway,
+        correlation_id: "req-1".into(),
+        trace_id: String::new(),
+    };
+    let pm = actor("nuzul.pm", ActorRole::ProjectManager);
+    let mut tx = db.begin().await.unwrap();
+    audit::record(&mut tx, &pm, Subject::case(case, "nuzul", "riyadh"), "request.verified", "").await.unwrap();
+    audit::record(&mut tx, &pm, Subject::case(other_case, "nuzul", "riyadh"), "request.verified", "").await.unwrap();
+    audit::record(&mut tx, &pm, Subject::outside_a_case("nuzul", "riyadh"), "session.signed_in", "").await.unwrap();
+    let system = Actor { channel: Channel::Queue, ..actor("", ActorRole::System) };
+    audit::record(&mut tx, &system, Subject::case(case, "nuzul", "riyadh"), "research.assigned", "r1").await.unwrap();
+    tx.commit().await.unwrap();
+    // An action rolled back leaves no entry either.
+    let mut doomed = db.begin().await.unwrap();
+    audit::record(&mut doomed, &pm, Subject::case(case, "nuzul", "riyadh"), "committee.decided", "").await.unwrap();
+    doomed.rollback().await.unwrap();
+
+    let trail = audit::case_trail(&db, case).await.unwrap();
+    let read: Vec<_> = trail.iter().map(|e| (e.action.as_str(), e.actor_role.as_str(), e.channel.as_str())).collect();
+    assert_eq!(read, [("request.verified", "project_manager", "gateway"), ("research.assigned", "system", "queue")]);
+    assert_eq!((trail[0].actor.as_str(), trail[0].correlation_id.as_str()), ("nuzul.pm", "req-1"));
+    assert_eq!((trail[1].request_id, trail[1].detail.as_str()), (Some(case), "r1"));
+    // Append-only, enforced by the database itself.
+    assert!(db.execute(Sql::new("UPDATE audit_log SET actor = 'someone else'")).await.is_err());
+    assert!(db.execute(Sql::new("DELETE FROM audit_log")).await.is_err());
+    assert_eq!(audit::case_trail(&db, case).await.unwrap(), trail);
+}
+
 macro_rules! conformance {
     ($($name:ident: $role:expr => $scenario:ident),+ $(,)?) => {
         $(
@@ -551,6 +587,7 @@ conformance! {
     notification_store: Role::Notification => notification_scenario,
     outbox_and_relay: Role::Intake => outbox_scenario,
     policy_book: Role::Intake => policy_scenario,
+    audit_trail: Role::Committee => audit_scenario,
 }
 
 /// Every store reads, then writes, in one transaction. On SQLite two such

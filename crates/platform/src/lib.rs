@@ -1,7 +1,8 @@
 //! The runtime kit shared by every Masar service: configuration, telemetry,
 //! the dual PostgreSQL/SQLite layer, the queue (Redis Streams or in-process),
-//! the outbox and inbox, the gRPC server kit and caller identity.
+//! the outbox and inbox, the gRPC server kit, caller identity and the audit trail.
 
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod grpc;

@@ -8,6 +8,7 @@ use crate::queue::{Queue, Subscription};
 use crate::role::Role;
 use futures::future::BoxFuture;
 use masar_domain::Directory;
+use masar_proto::audit::v1::audit_trail_server::AuditTrailServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,9 @@ pub struct ServiceParts {
     pub background: Vec<BoxFuture<'static, ()>>,
 }
 
+/// The audit trail's gRPC service name, served by every role.
+pub const AUDIT_TRAIL: &str = "masar.audit.v1.AuditTrail";
+
 /// This replica's consumer name: the pod name when there is one.
 fn consumer_name(role: Role) -> String {
     match std::env::var("HOSTNAME") {
@@ -92,9 +96,14 @@ pub async fn run(
     for work in parts.background {
         tasks.spawn(work);
     }
+    // Every service answers for its own part of a case's audit trail.
+    let trail =
+        crate::audit::TrailService { db: deps.db.clone(), verifier: deps.tokens.verifier.clone(), service: parts.role };
+    let routes = parts.routes.add_service(AuditTrailServer::new(trail));
+    let mut service_names = parts.service_names;
+    service_names.push(AUDIT_TRAIL);
     tracing::info!(role = %parts.role, addr = ?listener.local_addr().ok(), "serving");
-    let served =
-        crate::grpc::serve(listener, parts.routes, &parts.service_names, shutdown.clone().cancelled_owned()).await;
+    let served = crate::grpc::serve(listener, routes, &service_names, shutdown.clone().cancelled_owned()).await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     served

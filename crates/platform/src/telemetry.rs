@@ -76,6 +76,15 @@ pub fn trace_headers(span: &Span) -> BTreeMap<String, String> {
     headers.0
 }
 
+/// The trace the current span belongs to, as 32 hex digits; `None` when
+/// spans are not exported (no trace is kept then).
+pub fn current_trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let context = Span::current().context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| span_context.trace_id().to_string())
+}
+
 /// Makes `span` a child of the trace context found in `headers` (if any).
 pub fn continue_trace(span: &Span, headers: &BTreeMap<String, String>) {
     let parent = TraceContextPropagator::new().extract(&MapCarrier(headers.clone()));

@@ -3,6 +3,7 @@
 use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
 use chrono::Utc;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Vote};
+use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
@@ -124,6 +125,10 @@ impl CommitteeService for Committee {
         }
         let cast = CastVote { member: staff.username.clone(), vote, note: input.note.trim().to_owned() };
         self.store.cast_vote(&mut tx, item.request_id, &cast).await.map_err(internal)?;
+        let actor = Actor::staff(&staff, &request);
+        audit::record(&mut tx, &actor, item.audit_subject(), action::VOTE_CAST, vote.as_str())
+            .await
+            .map_err(internal)?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(Response::new(to_api(item, votes)))
@@ -186,6 +191,10 @@ impl CommitteeService for Committee {
             policy_version: item.policy_version,
         };
         self.outbox.append(&mut tx, event_type::COMMITTEE_DECIDED, &event).await.map_err(internal)?;
+        let actor = Actor::staff(&staff, &request);
+        audit::record(&mut tx, &actor, item.audit_subject(), event_type::COMMITTEE_DECIDED, decision.as_str())
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %item.request_id, %decision, "committee decision recorded");

@@ -9,6 +9,7 @@ pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
 
 use chrono::Utc;
 use masar_domain::{ActorRole, CaseStatus};
+use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
 use masar_platform::queue::Message;
@@ -71,6 +72,8 @@ impl EventHandler for Scheduler {
         self.store
             .schedule(tx, request_id, agenda_id, &case, &researcher, &event.recommendation, now, event.policy_version)
             .await?;
+        let subject = Subject::case(request_id, &case.association, &case.branch);
+        audit::record(tx, &Actor::system(message), subject, event_type::CASE_SCHEDULED, "").await?;
         let scheduled = events::CaseScheduled {
             case: Some(case),
             actor: Some(events::Actor { role: ActorRole::System.as_str().into(), username: String::new() }),

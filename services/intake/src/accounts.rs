@@ -10,6 +10,7 @@ use crate::store::IntakeStore;
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
+use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::{Outbox, event_text};
@@ -171,6 +172,16 @@ impl BeneficiaryService for Beneficiaries {
             association_name: Some(event_text(&pack.name)),
         };
         self.outbox.append(&mut tx, event_type::ACCOUNT_OPENED, &event).await.map_err(internal)?;
+        // Somebody registering themself acts as the account they open.
+        let actor = match &staff {
+            Some(staff) => Actor::staff(staff, &request),
+            None => Actor { username: account.username.clone(), ..Actor::anonymous(&request) },
+        };
+        let branch = staff.as_ref().and_then(|s| s.branch.as_deref()).unwrap_or_default();
+        let subject = Subject::outside_a_case(&account.association, branch);
+        audit::record(&mut tx, &actor, subject, event_type::ACCOUNT_OPENED, channel.as_str())
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(account_id = %account.account_id, association = %account.association, %channel, "account opened");

@@ -11,6 +11,7 @@ use masar_domain::{
     ActorRole, Bilingual, CaseStatus, Channel, Facts, FieldError, HijriDate, Language, NationalId, PolicyPack,
     SaudiMobile,
 };
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, iso_day_or_empty, parse_uuid, request_not_found};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
@@ -464,6 +465,10 @@ impl IntakeService for Intake {
             .map_err(internal)?;
         let new = NewRequest { beneficiary_id: Some(beneficiary.beneficiary_id), ..new };
         self.store.insert_request(&mut tx, &new).await.map_err(internal)?;
+        let subject = Subject::case(new.request_id, &new.association, &new.branch);
+        let detail = format!("{} via {}", new.service_type, new.channel);
+        let actor = Actor::calling(&caller, &request);
+        audit::record(&mut tx, &actor, subject, action::REQUEST_FILED, &detail).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "draft created");
         Ok(Response::new(api::DraftRequest {
@@ -504,6 +509,7 @@ impl IntakeService for Intake {
             ));
         }
         let pack = self.policy_of(&stored).await?;
+        let actor = Actor::calling(&caller, &request);
         let input = request.into_inner();
         let mut errors = Vec::new();
         let document = input.document.trim();
@@ -547,6 +553,7 @@ impl IntakeService for Intake {
         let recorded = async {
             let mut tx = self.store.db().begin().await?;
             self.store.add_document(&mut tx, &upload).await?;
+            audit::record(&mut tx, &actor, stored.audit_subject(), action::DOCUMENT_UPLOADED, &upload.document).await?;
             tx.commit().await
         };
         if let Err(error) = recorded.await {
@@ -599,6 +606,9 @@ impl IntakeService for Intake {
         let history = completed.months_since_same_service_approved;
         let event = submitted_event(&submitted, now, &actor, false, history, &completed.documents);
         self.outbox.append(&mut tx, event_type::REQUEST_SUBMITTED, &event).await.map_err(internal)?;
+        let audited = Actor::calling(&caller, &request);
+        let subject = submitted.audit_subject();
+        audit::record(&mut tx, &audited, subject, event_type::REQUEST_SUBMITTED, "").await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %submitted.request_id, policy_version = submitted.policy_version, "request submitted");
@@ -660,6 +670,9 @@ impl IntakeService for Intake {
         let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
         let event = submitted_event(&updated, now, &actor_of(&staff), true, history, &completed.documents);
         self.outbox.append(&mut tx, event_type::REQUEST_RESUBMITTED, &event).await.map_err(internal)?;
+        let audited = Actor::calling(&caller, &request);
+        let subject = updated.audit_subject();
+        audit::record(&mut tx, &audited, subject, event_type::REQUEST_RESUBMITTED, "").await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         Ok(Response::new(api::ResubmitRequestResponse {

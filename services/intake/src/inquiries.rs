@@ -11,6 +11,7 @@ use masar_domain::calendar::saudi_day;
 use masar_domain::{
     ActorRole, Bilingual, Channel, FieldError, HijriDate, InquiryStatus, Language, NationalId, PolicyPack, SaudiMobile,
 };
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
@@ -41,6 +42,13 @@ pub struct StoredInquiry {
     pub status: InquiryStatus,
     pub referred_to: Option<ActorRole>,
     pub asked_at: DateTime<Utc>,
+}
+
+impl StoredInquiry {
+    /// An inquiry is not a case: its trail entries name only its scope.
+    pub fn audit_subject(&self) -> Subject<'_> {
+        Subject::outside_a_case(&self.association, &self.branch)
+    }
 }
 
 /// One step of an inquiry's timeline.
@@ -390,6 +398,13 @@ impl InquiryService for Inquiries {
             at: now,
         };
         self.store.insert_inquiry(&mut tx, &inquiry, &asked).await.map_err(internal)?;
+        let actor = match &caller {
+            Some(caller) => Actor::calling(caller, &request),
+            None => Actor::anonymous(&request),
+        };
+        audit::record(&mut tx, &actor, inquiry.audit_subject(), action::INQUIRY_ASKED, &inquiry.reference)
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         tracing::info!(inquiry_id = %inquiry.inquiry_id, association = %inquiry.association, %channel, "inquiry received");
         Ok(Response::new(inquiry_reply(inquiry, vec![asked])))
@@ -421,6 +436,16 @@ impl InquiryService for Inquiries {
         if !self.store.move_inquiry(&mut tx, &inquiry, Some(referral_role), &entry).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
+        let detail = format!("{} to {referral_role}", inquiry.reference);
+        audit::record(
+            &mut tx,
+            &Actor::staff(staff, &request),
+            inquiry.audit_subject(),
+            action::INQUIRY_REFERRED,
+            &detail,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         tracing::info!(inquiry_id = %inquiry.inquiry_id, referred_to = %referral_role, "inquiry referred");
         self.reply(StoredInquiry { status: InquiryStatus::Referred, referred_to: Some(referral_role), ..inquiry }).await
@@ -483,6 +508,10 @@ impl InquiryService for Inquiries {
             };
             self.outbox.append(&mut tx, event_type::INQUIRY_ANSWERED, &event).await.map_err(internal)?;
         }
+        let actor = Actor::staff(staff, &request);
+        audit::record(&mut tx, &actor, inquiry.audit_subject(), event_type::INQUIRY_ANSWERED, &inquiry.reference)
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(inquiry_id = %inquiry.inquiry_id, %channel, "inquiry answered");

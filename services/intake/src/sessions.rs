@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use chrono::{DateTime, Utc};
 use masar_domain::people::new_password_problem;
 use masar_domain::{ActorRole, Bilingual, Directory};
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::config::SessionPolicy;
 use masar_platform::db::{DbError, Row, Sql};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal};
@@ -198,6 +199,18 @@ impl Sessions {
         Ok(reply(credential, Some(self.tokens_for(credential, &session, &secret, now))))
     }
 
+    /// Appends a session action to the trail, as the credential's holder
+    /// (`came_in` says how the call arrived). Its own transaction: a session
+    /// action is not part of a case's.
+    async fn audit(&self, credential: &Credential, came_in: Actor, action: &str) -> Result<(), Status> {
+        let (role, branch, _) = credential.holder.scope();
+        let actor = Actor { username: credential.username.clone(), role, ..came_in };
+        let subject = Subject::outside_a_case(&credential.association, branch.as_deref().unwrap_or_default());
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, subject, action, "").await.map_err(internal)?;
+        tx.commit().await.map_err(internal)
+    }
+
     fn tokens_for(&self, credential: &Credential, session: &StoredSession, secret: &str, now: DateTime<Utc>) -> Tokens {
         let (access, access_expires) = self.tokens.signer.sign(credential.claims(session.session_id), now);
         Tokens {
@@ -239,9 +252,11 @@ fn reply(credential: &Credential, tokens: Option<Tokens>) -> api::SignInResult {
 #[tonic::async_trait]
 impl SessionService for Sessions {
     async fn sign_in(&self, request: Request<api::SignInRequest>) -> Result<Response<api::SignInResult>, Status> {
+        let came_in = Actor::anonymous(&request);
         let input = request.into_inner();
         let credential = self.authenticate(input.association.trim(), input.username.trim(), &input.password).await?;
         let result = self.start(&credential).await?;
+        self.audit(&credential, came_in, action::SIGNED_IN).await?;
         tracing::info!(association = %credential.association, role = %result.role, "signed in");
         Ok(Response::new(result))
     }
@@ -282,6 +297,7 @@ impl SessionService for Sessions {
     }
 
     async fn sign_out(&self, request: Request<api::SignOutRequest>) -> Result<Response<api::SignOutResponse>, Status> {
+        let came_in = Actor::anonymous(&request);
         let token = request.into_inner().refresh_token;
         // Signing out twice, or with a token already replaced, is not an error: the session is over either way.
         if let Some((session_id, secret)) = read_refresh_token(&token)
@@ -289,6 +305,9 @@ impl SessionService for Sessions {
             && session.refresh_hash == refresh_hash(secret)
         {
             self.store.revoke_session(session_id, "signed out", Utc::now()).await.map_err(internal)?;
+            if let Some(credential) = self.credential(&session.association, &session.username).await? {
+                self.audit(&credential, came_in, action::SIGNED_OUT).await?;
+            }
         }
         Ok(Response::new(api::SignOutResponse {}))
     }
@@ -297,6 +316,7 @@ impl SessionService for Sessions {
         &self,
         request: Request<api::ChangePasswordRequest>,
     ) -> Result<Response<api::SignInResult>, Status> {
+        let came_in = Actor::anonymous(&request);
         let input = request.into_inner();
         let (association, username) = (input.association.trim(), input.username.trim());
         let credential = self.authenticate(association, username, &input.current_password).await?;
@@ -320,6 +340,7 @@ impl SessionService for Sessions {
         // Sessions started with the old password end; the reply starts a new one.
         self.store.revoke_sessions_of(association, username, "password changed", now).await.map_err(internal)?;
         tracing::info!(%association, "password changed");
+        self.audit(&credential, came_in, action::PASSWORD_CHANGED).await?;
         let credential = Credential { password_hash: new_hash, must_change_password: false, ..credential };
         Ok(Response::new(self.start(&credential).await?))
     }

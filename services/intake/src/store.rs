@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{saudi_day, whole_months_between};
 use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
+use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use uuid::Uuid;
 
@@ -52,6 +53,12 @@ pub struct StoredRequest {
     pub facts: Facts,
     /// The applicant's entry in the association's registry.
     pub beneficiary_id: Option<Uuid>,
+}
+
+impl StoredRequest {
+    pub fn audit_subject(&self) -> Subject<'_> {
+        Subject::case(self.request_id, &self.association, &self.branch)
+    }
 }
 
 /// One uploaded supporting document.

@@ -3,6 +3,7 @@
 use crate::store::{Assignment, ResearchStore};
 use chrono::Utc;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation};
+use masar_platform::audit::{self, Actor};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
@@ -12,7 +13,6 @@ use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::research::v1::{self as api, research_service_server::ResearchService};
 use tonic::{Code, Request, Response, Status};
-use uuid::Uuid;
 
 pub struct Research {
     pub store: ResearchStore,
@@ -66,17 +66,25 @@ impl Research {
         Ok((staff, assignment))
     }
 
-    /// Writes the event, commits, and answers with the assignment as stored.
+    /// Writes the event and the audit entry (the action is the event's
+    /// type), commits, and answers with the assignment as stored.
     async fn finish(
         &self,
         mut tx: Tx,
-        request_id: Uuid,
+        assignment: &Assignment,
+        actor: &Actor,
         kind: &str,
         event: &impl prost::Message,
+        detail: &str,
     ) -> Result<Response<api::Assignment>, Status> {
         self.outbox.append(&mut tx, kind, event).await.map_err(internal)?;
-        let updated =
-            self.store.assignment_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        audit::record(&mut tx, actor, assignment.audit_subject(), kind, detail).await.map_err(internal)?;
+        let updated = self
+            .store
+            .assignment_in(&mut tx, assignment.request_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(request_not_found)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         Ok(Response::new(to_api(updated)))
@@ -138,7 +146,8 @@ impl ResearchService for Research {
             actor: actor(&staff),
             visited_at: Some(masar_proto::timestamp(Utc::now())),
         };
-        self.finish(tx, assignment.request_id, event_type::FIELD_VISIT_RECORDED, &event).await
+        let actor = Actor::staff(&staff, &request);
+        self.finish(tx, &assignment, &actor, event_type::FIELD_VISIT_RECORDED, &event, "").await
     }
 
     async fn record_recommendation(
@@ -181,6 +190,7 @@ impl ResearchService for Research {
             justification,
             policy_version: assignment.policy_version,
         };
-        self.finish(tx, assignment.request_id, event_type::RESEARCH_RECOMMENDED, &event).await
+        let actor = Actor::staff(&staff, &request);
+        self.finish(tx, &assignment, &actor, event_type::RESEARCH_RECOMMENDED, &event, recommendation.as_str()).await
     }
 }

@@ -9,6 +9,7 @@ pub use store::{Assignment, ResearchStore};
 
 use chrono::Utc;
 use masar_domain::{ActorRole, CaseStatus, Directory};
+use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
 use masar_platform::queue::Message;
@@ -60,6 +61,7 @@ impl Assigner {
     async fn assign(
         &self,
         tx: &mut Tx,
+        actor: &Actor,
         case: Option<events::CaseRef>,
         policy_version: u32,
     ) -> Result<(), HandlerError> {
@@ -80,6 +82,8 @@ impl Assigner {
             .ok_or_else(|| HandlerError::Reject(format!("branch {} has no social researcher", case.branch)))?;
         let now = Utc::now();
         self.store.assign(tx, request_id, &case, &researcher, now, policy_version).await?;
+        let subject = Subject::case(request_id, &case.association, &case.branch);
+        audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &researcher).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
             actor: Some(system_actor()),
@@ -91,7 +95,7 @@ impl Assigner {
     }
 
     /// A deferred case goes back to its researcher for more research.
-    async fn reopen(&self, tx: &mut Tx, case: Option<events::CaseRef>) -> Result<(), HandlerError> {
+    async fn reopen(&self, tx: &mut Tx, actor: &Actor, case: Option<events::CaseRef>) -> Result<(), HandlerError> {
         let (request_id, case) = event_case(case)?;
         let assignment = self
             .store
@@ -102,6 +106,8 @@ impl Assigner {
             .transition(CaseStatus::ResearcherAssigned)
             .map_err(|e| HandlerError::Reject(e.to_string()))?;
         self.store.set_status(tx, request_id, CaseStatus::ResearcherAssigned).await?;
+        let subject = Subject::case(request_id, &case.association, &case.branch);
+        audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &assignment.researcher).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
             actor: Some(system_actor()),
@@ -117,17 +123,18 @@ impl Assigner {
 impl EventHandler for Assigner {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
         let payload = message.payload.as_slice();
+        let actor = Actor::system(message);
         match message.event_type.as_str() {
             event_type::REQUEST_VERIFIED => {
                 let event = events::RequestVerified::decode(payload)?;
-                self.assign(tx, event.case, event.policy_version).await
+                self.assign(tx, &actor, event.case, event.policy_version).await
             }
             event_type::COMMITTEE_DECIDED => {
                 let event = events::CommitteeDecided::decode(payload)?;
                 if event.decision != CaseStatus::Deferred.as_str() {
                     return Ok(());
                 }
-                self.reopen(tx, event.case).await
+                self.reopen(tx, &actor, event.case).await
             }
             other => Err(HandlerError::Reject(format!("research does not consume {other}"))),
         }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use masar_domain::{CaseStatus, Recommendation};
+use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_proto::events::v1::CaseRef;
 use uuid::Uuid;
@@ -28,6 +29,10 @@ pub struct Assignment {
 impl Assignment {
     pub fn case_ref(&self) -> CaseRef {
         CaseRef::new(self.request_id, &self.association, &self.branch, &self.service_type)
+    }
+
+    pub fn audit_subject(&self) -> Subject<'_> {
+        Subject::case(self.request_id, &self.association, &self.branch)
     }
 }
 

@@ -6,6 +6,7 @@ use masar_domain::eligibility::overall;
 use masar_domain::{
     ActorRole, Bilingual, CaseStatus, DocumentReview, FieldError, HijriDate, Verdict, missing_for_completion,
 };
+use masar_platform::audit::{self, Actor, action};
 use masar_platform::grpc::{
     Problem, changed_meanwhile, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid, request_not_found,
 };
@@ -114,6 +115,8 @@ impl Verification {
             self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await.map_err(internal)?;
         }
         self.outbox.append_encoded(&mut tx, outcome.event_type, outcome.payload).await.map_err(internal)?;
+        let actor = Actor::staff(&staff, request);
+        audit::record(&mut tx, &actor, case.audit_subject(), outcome.event_type, "").await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %request_id, outcome = %to, "verification outcome recorded");
@@ -226,6 +229,11 @@ impl VerificationService for Verification {
         {
             return Err(changed_meanwhile());
         }
+        let actor = Actor::staff(&staff, &request);
+        let detail = format!("{document}: {review}");
+        audit::record(&mut tx, &actor, case.audit_subject(), action::DOCUMENT_REVIEWED, &detail)
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         tracing::info!(request_id = %request_id, document, review = %review, "document reviewed");
         let reviewed = CaseDocument {

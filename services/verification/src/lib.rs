@@ -9,6 +9,7 @@ pub use store::{CaseDocument, Received, VerificationCase, VerificationStore};
 
 use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::{Bilingual, DocumentReview, Facts, PolicyPack};
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
 use masar_platform::policies::PolicyBook;
@@ -91,10 +92,14 @@ impl EventHandler for IncomingRequests {
             documents: &documents,
         };
         if event.resubmission {
-            self.store.reopen(tx, request_id, received).await
+            self.store.reopen(tx, request_id, received).await?;
         } else {
-            self.store.receive(tx, request_id, received).await
+            self.store.receive(tx, request_id, received).await?;
         }
+        let subject = Subject::case(request_id, &case.association, &case.branch);
+        let detail = format!("policy version {}", event.policy_version);
+        audit::record(tx, &Actor::system(message), subject, action::CASE_RECEIVED, &detail).await?;
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use masar_domain::{Bilingual, CaseStatus, DocumentReview, ReviewedDocument, RuleOutcome};
+use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::messaging::HandlerError;
 use masar_proto::events::v1::CaseRef;
@@ -73,6 +74,10 @@ pub struct Received<'a> {
 impl VerificationCase {
     pub fn case_ref(&self) -> CaseRef {
         CaseRef::new(self.request_id, &self.association, &self.branch, &self.service_type)
+    }
+
+    pub fn audit_subject(&self) -> Subject<'_> {
+        Subject::case(self.request_id, &self.association, &self.branch)
     }
 }
 

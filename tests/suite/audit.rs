@@ -1,0 +1,152 @@
+//! The audit trail: every service records each action it performs, and the
+//! case's supervisors read the whole trail, through the gateway and at
+//! each service's port.
+
+use crate::support::{distributed_suite, embedded_suite};
+use masar::Suite;
+use masar::demo::{GatewayClient, NUZUL, create_draft, upload_required_documents};
+use masar_platform::identity::attach_token;
+use masar_platform::role::Role;
+use masar_proto::audit::v1 as audit;
+use masar_proto::research::v1 as research;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// The applicant whose national ID and mobile must never appear in the trail.
+const NATIONAL_ID: &str = "1000000016";
+const MOBILE: &str = "0551112233";
+
+fn grpc<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    attach_token(&mut request, token);
+    request
+}
+
+/// (service, action, actor role, channel) of each entry.
+fn summary(trail: &Value) -> Vec<(String, String, String, String)> {
+    let field = |e: &Value, name: &str| e[name].as_str().unwrap().to_owned();
+    trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (field(e, "service"), field(e, "action"), field(e, "actor_role"), field(e, "channel")))
+        .collect()
+}
+
+fn row(service: &str, action: &str, role: &str, channel: &str) -> (String, String, String, String) {
+    (service.into(), action.into(), role.into(), channel.into())
+}
+
+async fn drive_audit(suite: &Suite) {
+    let base = suite.gateway_url();
+    let reception = GatewayClient::new(&base).as_staff(NUZUL.reception).await.unwrap();
+    let pm_token = reception.staff_token(NUZUL.project_manager).await.unwrap();
+
+    // Reception files at the front desk; the front end names its own request id.
+    let draft = create_draft(&reception, &NUZUL, NATIONAL_ID, "سعد علي", MOBILE, NUZUL.facts_with(&[])).await.unwrap();
+    let id = draft["request_id"].as_str().unwrap().to_owned();
+    upload_required_documents(&reception, &draft).await.unwrap();
+    let submit = reqwest::Client::new()
+        .post(format!("{base}/v1/requests/{id}/submit"))
+        .bearer_auth(reception.staff_token(NUZUL.reception).await.unwrap())
+        .header("x-request-id", "front-end-42")
+        .json(&json!({ "attestation": { "attested": true, "version": draft["attestation"]["version"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submit.status(), 200);
+    assert_eq!(submit.headers()["x-request-id"], "front-end-42", "the caller's id is echoed");
+    // A call without an id gets one.
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert!(uuid::Uuid::parse_str(health.headers()["x-request-id"].to_str().unwrap()).is_ok());
+
+    // The project manager accepts through the gateway.
+    reception.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();
+    reception
+        .post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
+        .await
+        .unwrap();
+    // The researcher records the visit straight at research's port, as an integration would.
+    let researcher = reception.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    let researcher_token = reception.staff_token(&researcher).await.unwrap();
+    let research_port = format!("http://{}", suite.address(Role::Research));
+    let mut research = research::research_service_client::ResearchServiceClient::connect(research_port).await.unwrap();
+    let visit = research::RecordFieldVisitRequest { request_id: id.clone(), findings: "The roof leaks.".into() };
+    research.record_field_visit(grpc(visit, &researcher_token)).await.unwrap();
+
+    let trail = reception.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL.project_manager)).await.unwrap();
+    let documents = draft["required_documents"].as_array().unwrap().len();
+    let mut expected = vec![row("intake", "request.filed", "reception_officer", "gateway")];
+    expected.extend((0..documents).map(|_| row("intake", "document.uploaded", "reception_officer", "gateway")));
+    expected.extend([
+        row("intake", "request.submitted", "reception_officer", "gateway"),
+        row("verification", "verification.received", "system", "queue"),
+        row("verification", "request.verified", "project_manager", "gateway"),
+        row("research", "research.assigned", "system", "queue"),
+        row("research", "research.visited", "social_researcher", "grpc"),
+    ]);
+    assert_eq!(summary(&trail), expected, "{trail:#}");
+    let entries = trail["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["actor"], NUZUL.reception);
+    assert_eq!(entries[0]["detail"], format!("{} via {}", NUZUL.service_type, NUZUL.channel));
+    assert_eq!(entries[documents + 1]["correlation_id"], "front-end-42", "the submission names its request");
+    assert!(entries[documents + 2]["correlation_id"].as_str().unwrap().starts_with("event:"));
+    assert_eq!(entries[documents + 4]["detail"], researcher.as_str());
+    assert!(entries.iter().all(|e| e["at"].as_str().is_some()));
+    let text = trail.to_string();
+    assert!(!text.contains(NATIONAL_ID) && !text.contains(&MOBILE[1..]), "no personal data: {text}");
+
+    // Readers: the case's supervisors. Others are refused; another association sees nothing.
+    for supervisor in [NUZUL.branch_manager, "nuzul.admin"] {
+        let theirs = reception.get(&format!("/v1/requests/{id}/audit"), Some(supervisor)).await.unwrap();
+        assert_eq!(summary(&theirs), expected, "{supervisor}");
+    }
+    let path = format!("/v1/requests/{id}/audit");
+    let refusals = [
+        (Some(researcher.as_str()), 403),
+        (Some(NUZUL.committee[0]), 403),
+        (Some(NUZUL.reception), 403),
+        (Some("hayat.pm"), 404),
+        (Some("hayat.admin"), 404),
+        (None, 401),
+    ];
+    for (caller, status) in refusals {
+        let client = GatewayClient::new(&base);
+        let (answered, body) = client.call(Method::GET, &path, caller, None).await.unwrap();
+        assert_eq!(answered, status, "{caller:?}: {body}");
+        assert!(body["message"]["ar"].is_string(), "{body}");
+    }
+    let (status, _) = reception
+        .call(Method::GET, &format!("/v1/requests/{}/audit", uuid::Uuid::now_v7()), Some(NUZUL.project_manager), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "an unknown case");
+
+    // Each service answers for its own part at its own port, with the same scope rules.
+    let verification_port = format!("http://{}", suite.address(Role::Verification));
+    let mut trail_at = audit::audit_trail_client::AuditTrailClient::connect(verification_port).await.unwrap();
+    let ask = |token: &str| grpc(audit::CaseTrailRequest { request_id: id.clone() }, token);
+    let own = trail_at.case_trail(ask(&pm_token)).await.unwrap().into_inner().entries;
+    let actions: Vec<_> = own.iter().map(|e| (e.service.as_str(), e.action.as_str())).collect();
+    assert_eq!(actions, [("verification", "verification.received"), ("verification", "request.verified")]);
+    let foreign = reception.staff_token("hayat.pm").await.unwrap();
+    assert!(trail_at.case_trail(ask(&foreign)).await.unwrap().into_inner().entries.is_empty());
+    let refused = trail_at.case_trail(ask(&researcher_token)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let anonymous = trail_at.case_trail(tonic::Request::new(audit::CaseTrailRequest { request_id: id.clone() }));
+    assert_eq!(anonymous.await.unwrap_err().code(), tonic::Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_is_audited_embedded() {
+    let (suite, _) = embedded_suite().await;
+    drive_audit(&suite).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_is_audited_distributed() {
+    let distributed = distributed_suite().await;
+    drive_audit(&distributed.suite).await;
+    distributed.stop().await;
+}
