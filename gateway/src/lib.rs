@@ -10,6 +10,7 @@ mod idempotency;
 mod language;
 mod limits;
 mod routes;
+mod versions;
 
 pub use error::{ApiError, http_status};
 pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, Replays};

@@ -51,6 +51,12 @@ async fn the_gateway_serves_its_openapi_document_and_docs_page() {
             let answer = http_ok.request(method.clone(), format!("{base}{concrete}")).send().await.unwrap();
             let body: Value = answer.json().await.unwrap_or_default();
             assert_ne!(body["message"]["en"], "No such endpoint", "{method} {path} is routed");
+            // `If-Match` is documented exactly where a handler reads it (and refuses a malformed one).
+            let documented = operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "If-Match");
+            let answer = http_ok.request(method, format!("{base}{concrete}")).header("if-match", "bogus").send();
+            let body: Value = answer.await.unwrap().json().await.unwrap_or_default();
+            let read = body["message"]["en"].as_str().is_some_and(|m| m.contains("If-Match"));
+            assert_eq!(documented, read, "{path}: If-Match documented iff read");
         }
     }
     let header_names = |path: &str, method: &str| -> Vec<String> {

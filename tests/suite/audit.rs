@@ -71,7 +71,11 @@ async fn drive_audit(suite: &Suite) {
     let researcher_token = reception.staff_token(&researcher).await.unwrap();
     let research_port = format!("http://{}", suite.address(Role::Research));
     let mut research = research::research_service_client::ResearchServiceClient::connect(research_port).await.unwrap();
-    let visit = research::RecordFieldVisitRequest { request_id: id.clone(), findings: "The roof leaks.".into() };
+    let visit = research::RecordFieldVisitRequest {
+        request_id: id.clone(),
+        findings: "The roof leaks.".into(),
+        ..Default::default()
+    };
     research.record_field_visit(grpc(visit, &researcher_token)).await.unwrap();
 
     let trail = reception.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL.project_manager)).await.unwrap();

@@ -13,3 +13,4 @@ mod sessions;
 mod stores;
 mod support;
 mod trace;
+mod versions;

@@ -167,19 +167,24 @@ async fn verification_scenario(db: Db) {
     assert!(store.pending("hayat", None).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
-    let (submitted, pm) = (CaseStatus::Submitted, "nuzul.pm");
+    let pm = "nuzul.pm";
     // a request that was not returned cannot be reopened
     assert!(store.reopen(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.is_err());
     let rejected = DocumentReview::Rejected;
-    assert!(store.review_document(&mut tx, a, "ownership_deed", rejected, "illegible", pm).await.unwrap());
-    assert!(!store.review_document(&mut tx, a, "tenancy_contract", rejected, "x", pm).await.unwrap());
-    let reviewed = store.case_in(&mut tx, a).await.unwrap().unwrap().documents;
-    assert_eq!((reviewed[0].review, reviewed[0].reason.as_str()), (rejected, "illegible"));
+    let read = store.case_in(&mut tx, a).await.unwrap().unwrap();
+    assert_eq!(read.version, 1);
+    assert!(!store.review_document(&mut tx, &read, "tenancy_contract", rejected, "x", pm).await.unwrap());
+    assert!(store.review_document(&mut tx, &read, "ownership_deed", rejected, "illegible", pm).await.unwrap());
+    let reviewed = store.case_in(&mut tx, a).await.unwrap().unwrap();
+    assert_eq!((reviewed.documents[0].review, reviewed.documents[0].reason.as_str()), (rejected, "illegible"));
+    assert_eq!(reviewed.version, 2, "a review raises the case's version");
+    // a review or an outcome based on the older reading changes nothing
+    let accepted = DocumentReview::Accepted;
+    assert!(!store.review_document(&mut tx, &read, "ownership_deed", accepted, "", pm).await.unwrap());
     let returned = serde_json::json!({"missing_items": ["deed"]});
-    let first = store.decide(&mut tx, a, submitted, CaseStatus::ReturnedForCompletion, pm, returned.clone());
-    assert!(first.await.unwrap());
-    // a second outcome based on the same stale read changes nothing
-    assert!(!store.decide(&mut tx, a, submitted, CaseStatus::Verified, pm, returned).await.unwrap());
+    assert!(!store.decide(&mut tx, a, 1, CaseStatus::Verified, pm, returned.clone()).await.unwrap());
+    assert!(store.decide(&mut tx, a, 2, CaseStatus::ReturnedForCompletion, pm, returned).await.unwrap());
+    assert_eq!(store.case_in(&mut tx, a).await.unwrap().unwrap().version, 3);
     let met = [RuleOutcome { verdict: Verdict::Met, ..unclear[0].clone() }];
     // resubmitted without a new deed: the rejection stands
     store.reopen(&mut tx, a, received(&case_a, "A", &met, &first_deed)).await.unwrap();
@@ -188,12 +193,11 @@ async fn verification_scenario(db: Db) {
     assert_eq!(reopened.documents[0].review, rejected);
     // a replaced deed is reviewed afresh
     let second_deed = [deed(Uuid::new_v4(), DocumentReview::Pending)];
-    assert!(
-        store
-            .decide(&mut tx, a, submitted, CaseStatus::ReturnedForCompletion, pm, serde_json::json!({}))
-            .await
-            .unwrap()
-    );
+    let version = reopened.version;
+    assert_eq!(version, 4, "reopening raises it too");
+    let returned_again =
+        store.decide(&mut tx, a, version, CaseStatus::ReturnedForCompletion, pm, serde_json::json!({}));
+    assert!(returned_again.await.unwrap());
     store.reopen(&mut tx, a, received(&case_a, "A", &met, &second_deed)).await.unwrap();
     assert_eq!(store.case_in(&mut tx, a).await.unwrap().unwrap().documents, second_deed);
     store.accept_unreviewed_documents(&mut tx, a, pm).await.unwrap();
@@ -210,16 +214,17 @@ async fn research_scenario(db: Db) {
     let first = Uuid::new_v4();
     store.assign(&mut tx, first, &case_ref(first, "riyadh"), "r.a", Utc::now(), 2).await.unwrap();
     assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.b"));
-    assert!(store.record_visit(&mut tx, first, CaseStatus::ResearcherAssigned, "r.a", "seen").await.unwrap());
-    assert!(!store.record_visit(&mut tx, first, CaseStatus::ResearcherAssigned, "r.a", "stale").await.unwrap());
+    assert_eq!(store.assignment_in(&mut tx, first).await.unwrap().unwrap().version, 1);
+    assert!(store.record_visit(&mut tx, first, 1, "r.a", "seen").await.unwrap());
+    assert!(!store.record_visit(&mut tx, first, 1, "r.a", "stale").await.unwrap());
     let approve = masar_domain::Recommendation::Approve;
-    assert!(store.record_recommendation(&mut tx, first, approve, "ok").await.unwrap());
-    assert!(!store.record_recommendation(&mut tx, first, approve, "twice").await.unwrap());
+    assert!(store.record_recommendation(&mut tx, first, 2, approve, "ok").await.unwrap());
+    assert!(!store.record_recommendation(&mut tx, first, 2, approve, "twice").await.unwrap());
     // a recommended case is no longer open work
     assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.visits, stored.recommendation.as_str()), (CaseStatus::Recommended, 1, "approve"));
-    assert_eq!(stored.policy_version, 2);
+    assert_eq!((stored.policy_version, stored.version), (2, 3));
     assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
     tx.commit().await.unwrap();
     assert!(store.open_assignments("nuzul", None, Some("r.a")).await.unwrap().is_empty());
@@ -233,19 +238,29 @@ async fn committee_scenario(db: Db) {
     let agenda = store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap();
     assert_eq!(store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap(), agenda);
     let case = case_ref(request_id, "riyadh");
-    store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2).await.unwrap();
+    store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2, None).await.unwrap();
     let vote = |member: &str, vote| masar_committee::CastVote { member: member.into(), vote, note: String::new() };
-    store.cast_vote(&mut tx, request_id, &vote("m1", Vote::Reject)).await.unwrap();
-    store.cast_vote(&mut tx, request_id, &vote("m1", Vote::Approve)).await.unwrap(); // changes their vote
-    store.cast_vote(&mut tx, request_id, &vote("m2", Vote::Approve)).await.unwrap();
-    assert!(store.decide(&mut tx, request_id, CaseStatus::Approved, &[]).await.unwrap());
-    assert!(!store.decide(&mut tx, request_id, CaseStatus::Rejected, &["late".into()]).await.unwrap());
+    assert!(store.cast_vote(&mut tx, request_id, 1, &vote("m1", Vote::Reject)).await.unwrap());
+    assert!(store.cast_vote(&mut tx, request_id, 2, &vote("m1", Vote::Approve)).await.unwrap()); // changes their vote
+    assert!(!store.cast_vote(&mut tx, request_id, 2, &vote("m2", Vote::Reject)).await.unwrap(), "a stale reading");
+    assert!(store.cast_vote(&mut tx, request_id, 3, &vote("m2", Vote::Approve)).await.unwrap());
+    // each vote raised the version: a decision on the reading before the last vote is refused
+    assert!(!store.decide(&mut tx, request_id, 3, CaseStatus::Rejected, &["stale".into()]).await.unwrap());
+    assert!(store.decide(&mut tx, request_id, 4, CaseStatus::Approved, &[]).await.unwrap());
+    assert!(!store.decide(&mut tx, request_id, 4, CaseStatus::Rejected, &["late".into()]).await.unwrap());
     tx.commit().await.unwrap();
     let votes = store.votes(request_id).await.unwrap();
     assert_eq!(votes.iter().map(|v| v.vote).collect::<Vec<_>>(), [Vote::Approve, Vote::Approve]);
     let (id, _, items) = store.agenda("nuzul", "riyadh").await.unwrap().unwrap();
     assert_eq!(id, agenda);
-    assert_eq!((items[0].status, items[0].policy_version), (CaseStatus::Approved, 2));
+    assert_eq!((items[0].status, items[0].policy_version, items[0].version), (CaseStatus::Approved, 2, 5));
+    // back on the agenda after deferral: no votes, and a version past every earlier one
+    let mut tx = db.begin().await.unwrap();
+    store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2, Some(5)).await.unwrap();
+    let again = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
+    assert_eq!((again.status, again.version), (CaseStatus::OnCommitteeAgenda, 6));
+    assert!(store.votes_in(&mut tx, request_id).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
     assert!(store.agenda("hayat", "madinah").await.unwrap().is_none());
 }
 
@@ -498,6 +513,7 @@ async fn inquiry_scenario(db: Db) {
         status: InquiryStatus::Open,
         referred_to: None,
         asked_at: now,
+        version: 1,
     };
     let entry = |status, seconds| masar_intake::InquiryEntry {
         status,
@@ -517,8 +533,8 @@ async fn inquiry_scenario(db: Db) {
     tx.commit().await.unwrap();
     let stored = store.inquiry(inquiry.inquiry_id).await.unwrap().unwrap();
     assert_eq!(
-        (stored.status, stored.referred_to, stored.channel),
-        (InquiryStatus::Referred, referral, Channel::Letter)
+        (stored.status, stored.referred_to, stored.channel, stored.version),
+        (InquiryStatus::Referred, referral, Channel::Letter, 2)
     );
     let timeline = store.inquiry_timeline(inquiry.inquiry_id).await.unwrap();
     assert_eq!(timeline.iter().map(|e| e.status).collect::<Vec<_>>(), [InquiryStatus::Open, InquiryStatus::Referred]);

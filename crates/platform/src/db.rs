@@ -246,6 +246,12 @@ impl From<i64> for Value {
         Self::Int(v)
     }
 }
+/// Sizes and versions: stored as BIGINT, which none of them outgrows.
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Self::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
 impl From<DateTime<Utc>> for Value {
     fn from(v: DateTime<Utc>) -> Self {
         Self::Time(v)

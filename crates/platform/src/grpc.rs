@@ -152,6 +152,12 @@ pub fn changed_meanwhile() -> Status {
     .into_status(Code::Aborted)
 }
 
+/// Refuses an action taken on an older reading of a record (the front end's
+/// `If-Match`): `expected` is the version the caller saw, 0 for any.
+pub fn ensure_version(expected: u64, current: u64) -> Result<(), Status> {
+    if expected == 0 || expected == current { Ok(()) } else { Err(changed_meanwhile()) }
+}
+
 /// The common "no such request" answer, the same whether it does not exist
 /// or is outside the caller's scope (so scope cannot be probed).
 pub fn request_not_found() -> Status {

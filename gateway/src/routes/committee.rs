@@ -1,6 +1,7 @@
 //! The research committee: its agenda, members' votes and the decision.
 
 use super::{Body, BranchQuery, Reply, State, grpc, time};
+use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -31,6 +32,8 @@ pub(super) struct AgendaItem {
     decision: String,
     reasons: Vec<String>,
     policy_version: u32,
+    /// The item's version, raised by each vote: send it back as `If-Match` with the decision.
+    version: u64,
 }
 
 impl From<committee::AgendaItem> for AgendaItem {
@@ -46,6 +49,7 @@ impl From<committee::AgendaItem> for AgendaItem {
             decision: i.decision,
             reasons: i.reasons,
             policy_version: i.policy_version,
+            version: i.version,
         }
     }
 }
@@ -94,10 +98,12 @@ pub(super) async fn cast_vote(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Ballot>,
-) -> Reply<AgendaItem> {
-    let message = committee::CastVoteRequest { request_id: id, vote: body.vote, note: body.note };
-    Ok(Json(services.committee.cast_vote(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<AgendaItem> {
+    let message =
+        committee::CastVoteRequest { request_id: id, vote: body.vote, note: body.note, expected_version: if_match.0 };
+    if_match.versioned(services.committee.cast_vote(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -116,8 +122,14 @@ pub(super) async fn record_decision(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Decision>,
-) -> Reply<AgendaItem> {
-    let message = committee::RecordDecisionRequest { request_id: id, decision: body.decision, reasons: body.reasons };
-    Ok(Json(services.committee.record_decision(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<AgendaItem> {
+    let message = committee::RecordDecisionRequest {
+        request_id: id,
+        decision: body.decision,
+        reasons: body.reasons,
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.committee.record_decision(grpc(&headers, message)).await, |r| r.version)
 }

@@ -1,6 +1,7 @@
 //! Inquiries: asked from any channel, referred, answered, each with its timeline.
 
 use super::{Body, Created, FrontEndLanguage, Reply, State, created, grpc, language_or, present, time};
+use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -36,6 +37,8 @@ pub(super) struct Inquiry {
     /// The registry entry, when the asker was identified.
     beneficiary_id: Option<String>,
     timeline: Vec<InquiryEntry>,
+    /// The inquiry's version: send it back as `If-Match` to refer or answer it.
+    version: u64,
 }
 
 impl From<intake::Inquiry> for Inquiry {
@@ -65,6 +68,7 @@ impl From<intake::Inquiry> for Inquiry {
             mobile: i.mobile_masked,
             question: i.question,
             timeline,
+            version: i.version,
         }
     }
 }
@@ -123,10 +127,11 @@ pub(super) async fn refer_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Referral>,
-) -> Reply<Inquiry> {
-    let message = intake::ReferInquiryRequest { inquiry_id: id, note: body.note };
-    Ok(Json(services.inquiries.refer_inquiry(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<Inquiry> {
+    let message = intake::ReferInquiryRequest { inquiry_id: id, note: body.note, expected_version: if_match.0 };
+    if_match.versioned(services.inquiries.refer_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -145,10 +150,16 @@ pub(super) async fn answer_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Answer>,
-) -> Reply<Inquiry> {
-    let message = intake::AnswerInquiryRequest { inquiry_id: id, answer: body.answer, channel: body.channel };
-    Ok(Json(services.inquiries.answer_inquiry(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<Inquiry> {
+    let message = intake::AnswerInquiryRequest {
+        inquiry_id: id,
+        answer: body.answer,
+        channel: body.channel,
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.inquiries.answer_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 /// One inquiry: its signed-in asker, or staff of its association.
@@ -158,9 +169,9 @@ pub(super) async fn get_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Reply<Inquiry> {
+) -> VersionedReply<Inquiry> {
     let message = intake::GetInquiryRequest { inquiry_id: id };
-    Ok(Json(services.inquiries.get_inquiry(grpc(&headers, message)).await?.into_inner().into()))
+    IfMatch(0).versioned(services.inquiries.get_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -2,6 +2,7 @@
 //! the recommendation to the committee.
 
 use super::{Body, Reply, State, grpc, time};
+use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
@@ -22,6 +23,8 @@ pub(super) struct Assignment {
     /// `approve` or `reject`, once recommended.
     recommendation: String,
     assigned_at: Option<String>,
+    /// The assignment's version: send it back as `If-Match` with a visit or the recommendation.
+    version: u64,
 }
 
 impl From<research::Assignment> for Assignment {
@@ -36,6 +39,7 @@ impl From<research::Assignment> for Assignment {
             status: a.status,
             visits: a.visits,
             recommendation: a.recommendation,
+            version: a.version,
         }
     }
 }
@@ -71,10 +75,12 @@ pub(super) async fn record_field_visit(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<FieldVisit>,
-) -> Reply<Assignment> {
-    let message = research::RecordFieldVisitRequest { request_id: id, findings: body.findings };
-    Ok(Json(services.research.record_field_visit(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<Assignment> {
+    let message =
+        research::RecordFieldVisitRequest { request_id: id, findings: body.findings, expected_version: if_match.0 };
+    if_match.versioned(services.research.record_field_visit(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -92,12 +98,14 @@ pub(super) async fn record_recommendation(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Recommendation>,
-) -> Reply<Assignment> {
+) -> VersionedReply<Assignment> {
     let message = research::RecordRecommendationRequest {
         request_id: id,
         recommendation: body.recommendation,
         justification: body.justification,
+        expected_version: if_match.0,
     };
-    Ok(Json(services.research.record_recommendation(grpc(&headers, message)).await?.into_inner().into()))
+    if_match.versioned(services.research.record_recommendation(grpc(&headers, message)).await, |r| r.version)
 }

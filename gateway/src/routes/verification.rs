@@ -2,6 +2,7 @@
 //! document reviews, and the three ways a verification ends.
 
 use super::{Body, BranchQuery, Note, Reply, State, grpc, time};
+use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -75,6 +76,8 @@ pub(super) struct PendingRequest {
     policy_version: u32,
     eligibility_verdict: String,
     eligibility: Vec<RuleOutcome>,
+    /// The case's version: send it back as `If-Match` with an action on the case.
+    version: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -117,6 +120,7 @@ pub(super) async fn list_pending(
             received_on_hijri: r.received_on_hijri,
             policy_version: r.policy_version,
             eligibility_verdict: r.eligibility_verdict,
+            version: r.version,
         })
         .collect();
     Ok(Json(PendingRequests { requests }))
@@ -130,6 +134,8 @@ pub(super) struct VerificationOutcome {
     policy_version: u32,
     /// What the beneficiary must complete, when returned.
     missing: Vec<Bilingual>,
+    /// The case's version after the outcome (also the `ETag`).
+    version: u64,
 }
 
 impl From<verification::VerificationOutcome> for VerificationOutcome {
@@ -139,6 +145,7 @@ impl From<verification::VerificationOutcome> for VerificationOutcome {
             request_id: o.request_id,
             status: o.status,
             policy_version: o.policy_version,
+            version: o.version,
         }
     }
 }
@@ -160,11 +167,17 @@ pub(super) async fn review_document(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path((id, document)): Path<(String, String)>,
+    if_match: IfMatch,
     Body(body): Body<DocumentReview>,
-) -> Reply<CaseDocument> {
-    let message =
-        verification::ReviewDocumentRequest { request_id: id, document, review: body.review, reason: body.reason };
-    Ok(Json(services.verification.review_document(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<CaseDocument> {
+    let message = verification::ReviewDocumentRequest {
+        request_id: id,
+        document,
+        review: body.review,
+        reason: body.reason,
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.verification.review_document(grpc(&headers, message)).await, |d| d.case_version)
 }
 
 /// Accepts a verified, eligible request: it goes on to a social researcher.
@@ -175,10 +188,11 @@ pub(super) async fn accept_request(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Note>,
-) -> Reply<VerificationOutcome> {
-    let message = verification::AcceptRequestRequest { request_id: id, note: body.note };
-    Ok(Json(services.verification.accept_request(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<VerificationOutcome> {
+    let message = verification::AcceptRequestRequest { request_id: id, note: body.note, expected_version: if_match.0 };
+    if_match.versioned(services.verification.accept_request(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -198,11 +212,16 @@ pub(super) async fn return_for_completion(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<ReturnForCompletion>,
-) -> Reply<VerificationOutcome> {
-    let message =
-        verification::ReturnForCompletionRequest { request_id: id, missing_items: body.missing_items, note: body.note };
-    Ok(Json(services.verification.return_for_completion(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<VerificationOutcome> {
+    let message = verification::ReturnForCompletionRequest {
+        request_id: id,
+        missing_items: body.missing_items,
+        note: body.note,
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.verification.return_for_completion(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -220,8 +239,10 @@ pub(super) async fn declare_ineligible(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<Ineligibility>,
-) -> Reply<VerificationOutcome> {
-    let message = verification::DeclareIneligibleRequest { request_id: id, reasons: body.reasons };
-    Ok(Json(services.verification.declare_ineligible(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<VerificationOutcome> {
+    let message =
+        verification::DeclareIneligibleRequest { request_id: id, reasons: body.reasons, expected_version: if_match.0 };
+    if_match.versioned(services.verification.declare_ineligible(grpc(&headers, message)).await, |r| r.version)
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Vote};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
+use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::tokens::TokenVerifier;
@@ -35,6 +35,7 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
         decision: item.decision,
         reasons: item.reasons,
         policy_version: item.policy_version,
+        version: item.version,
     }
 }
 
@@ -55,12 +56,14 @@ fn decision_of(vote: Vote) -> CaseStatus {
 }
 
 impl Committee {
-    /// A member of the case's association, and the item on the agenda.
+    /// A member of the case's association, and the item on the agenda as
+    /// they last saw it (`expected_version`, 0 for any).
     async fn member_and_item<T>(
         &self,
         tx: &mut Tx,
         request: &Request<T>,
         request_id: &str,
+        expected_version: u64,
     ) -> Result<(Staff, AgendaItem), Status> {
         let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::CommitteeMember])?;
@@ -71,6 +74,7 @@ impl Committee {
             return Err(Problem::new(Bilingual::new("تم البت في هذا الطلب", "This case has already been decided"))
                 .into_status(Code::FailedPrecondition));
         }
+        ensure_version(expected_version, item.version)?;
         Ok((staff, item))
     }
 }
@@ -115,7 +119,7 @@ impl CommitteeService for Committee {
             .into_status(Code::InvalidArgument)
         })?;
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id).await?;
+        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         if item.researcher == staff.username {
             return Err(Problem::new(Bilingual::new(
                 "لا يصوت الباحث على طلب درسه",
@@ -124,14 +128,16 @@ impl CommitteeService for Committee {
             .into_status(Code::PermissionDenied));
         }
         let cast = CastVote { member: staff.username.clone(), vote, note: input.note.trim().to_owned() };
-        self.store.cast_vote(&mut tx, item.request_id, &cast).await.map_err(internal)?;
+        if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await.map_err(internal)? {
+            return Err(changed_meanwhile());
+        }
         let actor = Actor::staff(&staff, &request);
         audit::record(&mut tx, &actor, item.audit_subject(), action::VOTE_CAST, vote.as_str())
             .await
             .map_err(internal)?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
-        Ok(Response::new(to_api(item, votes)))
+        Ok(Response::new(to_api(AgendaItem { version: item.version + 1, ..item }, votes)))
     }
 
     async fn record_decision(
@@ -162,7 +168,7 @@ impl CommitteeService for Committee {
             .into_status(Code::InvalidArgument));
         }
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id).await?;
+        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
         if votes.len() < QUORUM {
             return Err(Problem::new(Bilingual::new(
@@ -179,7 +185,7 @@ impl CommitteeService for Committee {
             .into_status(Code::FailedPrecondition));
         }
         item.status.transition(decision).map_err(internal)?;
-        if !self.store.decide(&mut tx, item.request_id, decision, &reasons).await.map_err(internal)? {
+        if !self.store.decide(&mut tx, item.request_id, item.version, decision, &reasons).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
         let event = events::CommitteeDecided {
@@ -198,7 +204,8 @@ impl CommitteeService for Committee {
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %item.request_id, %decision, "committee decision recorded");
-        let decided = AgendaItem { status: decision, decision: decision.to_string(), reasons, ..item };
+        let decided =
+            AgendaItem { status: decision, decision: decision.to_string(), reasons, version: item.version + 1, ..item };
         Ok(Response::new(to_api(decided, votes)))
     }
 }

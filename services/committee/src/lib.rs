@@ -57,7 +57,8 @@ impl EventHandler for Scheduler {
         let event = events::ResearchRecommended::decode(message.payload.as_slice())?;
         let (request_id, case) = event_case(event.case)?;
         let researcher = event.actor.map(|a| a.username).unwrap_or_default();
-        if let Some(existing) = self.store.item_in(tx, request_id).await? {
+        let existing = self.store.item_in(tx, request_id).await?;
+        if let Some(existing) = &existing {
             // A deferred case comes back with a new recommendation.
             existing
                 .status
@@ -70,7 +71,17 @@ impl EventHandler for Scheduler {
         let now = Utc::now();
         let agenda_id = self.store.open_agenda(tx, &case.association, &case.branch, now).await?;
         self.store
-            .schedule(tx, request_id, agenda_id, &case, &researcher, &event.recommendation, now, event.policy_version)
+            .schedule(
+                tx,
+                request_id,
+                agenda_id,
+                &case,
+                &researcher,
+                &event.recommendation,
+                now,
+                event.policy_version,
+                existing.map(|e| e.version),
+            )
             .await?;
         let subject = Subject::case(request_id, &case.association, &case.branch);
         audit::record(tx, &Actor::system(message), subject, event_type::CASE_SCHEDULED, "").await?;

@@ -29,6 +29,8 @@ pub struct AgendaItem {
     pub decision: String,
     pub reasons: Vec<String>,
     pub policy_version: u32,
+    /// Raised by every vote and the decision, so an action on an older reading is refused.
+    pub version: u64,
 }
 
 impl AgendaItem {
@@ -61,6 +63,7 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         decision: row.text("decision")?,
         reasons: row.json("reasons")?,
         policy_version: row.unsigned("policy_version")?,
+        version: row.unsigned("version")?,
     })
 }
 
@@ -68,8 +71,16 @@ fn cast_vote(row: &Row) -> Result<CastVote, DbError> {
     Ok(CastVote { member: row.text("member")?, vote: row.parsed("vote", Vote::parse)?, note: row.text("note")? })
 }
 
-const SELECT_ITEM: &str = "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, \
-     status, decision, reasons, policy_version FROM agenda_items WHERE request_id = $1";
+/// The agenda items query with a condition, as one static string.
+macro_rules! concat_items_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, status, ",
+            "decision, reasons, policy_version, version FROM agenda_items WHERE ",
+            $condition
+        )
+    };
+}
 
 impl CommitteeStore {
     pub fn new(db: Db) -> Self {
@@ -112,7 +123,8 @@ impl CommitteeStore {
         Ok(agenda_id)
     }
 
-    /// Puts a case on an agenda; a case coming back after deferral starts over with no votes.
+    /// Puts a case on an agenda; a case coming back after deferral starts
+    /// over with no votes, its version still rising past the one before.
     #[allow(clippy::too_many_arguments)]
     pub async fn schedule(
         &self,
@@ -124,14 +136,15 @@ impl CommitteeStore {
         recommendation: &str,
         now: DateTime<Utc>,
         policy_version: u32,
+        previous_version: Option<u64>,
     ) -> Result<(), DbError> {
         tx.execute(Sql::new("DELETE FROM votes WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(Sql::new("DELETE FROM agenda_items WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO agenda_items (request_id, agenda_id, association, branch, service_type, researcher, \
-                 recommendation, status, decision, reasons, scheduled_at, policy_version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11)",
+                 recommendation, status, decision, reasons, scheduled_at, policy_version, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11, $12)",
             )
             .bind(request_id)
             .bind(agenda_id)
@@ -143,14 +156,19 @@ impl CommitteeStore {
             .bind(CaseStatus::OnCommitteeAgenda.as_str())
             .bind(serde_json::json!([]))
             .bind(now)
-            .bind(i64::from(policy_version)),
+            .bind(i64::from(policy_version))
+            .bind(previous_version.map_or(1, |v| v + 1)),
         )
         .await?;
         Ok(())
     }
 
     pub async fn item_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<AgendaItem>, DbError> {
-        tx.fetch_optional(Sql::new(SELECT_ITEM).bind(request_id)).await?.as_ref().map(item).transpose()
+        tx.fetch_optional(Sql::new(concat_items_where!("request_id = $1")).bind(request_id))
+            .await?
+            .as_ref()
+            .map(item)
+            .transpose()
     }
 
     /// The latest agenda of a branch with its items.
@@ -176,13 +194,7 @@ impl CommitteeStore {
         let agenda_id = row.uuid("agenda_id")?;
         let rows = self
             .db
-            .fetch_all(
-                Sql::new(
-                    "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, \
-                     status, decision, reasons, policy_version FROM agenda_items WHERE agenda_id = $1 ORDER BY scheduled_at",
-                )
-                .bind(agenda_id),
-            )
+            .fetch_all(Sql::new(concat_items_where!("agenda_id = $1 ORDER BY scheduled_at")).bind(agenda_id))
             .await?;
         Ok(Some((agenda_id, row.time("opened_at")?, rows.iter().map(item).collect::<Result<_, _>>()?)))
     }
@@ -223,8 +235,25 @@ impl CommitteeStore {
         Ok(by_request)
     }
 
-    /// A member's vote; voting again replaces their earlier vote.
-    pub async fn cast_vote(&self, tx: &mut Tx, request_id: Uuid, vote: &CastVote) -> Result<(), DbError> {
+    /// A member's vote on an item still at `version`; voting again replaces
+    /// their earlier vote. False when the item changed meanwhile.
+    pub async fn cast_vote(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        version: u64,
+        vote: &CastVote,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new("UPDATE agenda_items SET version = version + 1 WHERE request_id = $1 AND version = $2")
+                    .bind(request_id)
+                    .bind(version),
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
         tx.execute(
             Sql::new(
                 "INSERT INTO votes (request_id, member, vote, note, cast_at) VALUES ($1, $2, $3, $4, $5) \
@@ -237,27 +266,29 @@ impl CommitteeStore {
             .bind(Utc::now()),
         )
         .await?;
-        Ok(())
+        Ok(true)
     }
 
-    /// Records the decision, only while the case is on the agenda; returns
-    /// false when it was decided meanwhile.
+    /// Records the decision, only while the item is still at `version` (so
+    /// on the agenda, with the votes read); false when it changed meanwhile.
     pub async fn decide(
         &self,
         tx: &mut Tx,
         request_id: Uuid,
+        version: u64,
         decision: CaseStatus,
         reasons: &[String],
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
                 Sql::new(
-                    "UPDATE agenda_items SET status = $1, decision = $1, reasons = $2 WHERE request_id = $3 AND status = $4",
+                    "UPDATE agenda_items SET status = $1, decision = $1, reasons = $2, version = version + 1 \
+                     WHERE request_id = $3 AND version = $4",
                 )
                 .bind(decision.as_str())
                 .bind(serde_json::json!(reasons))
                 .bind(request_id)
-                .bind(CaseStatus::OnCommitteeAgenda.as_str()),
+                .bind(version),
             )
             .await?;
         Ok(changed == 1)

@@ -13,7 +13,7 @@ use masar_domain::{
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
+use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
@@ -42,6 +42,8 @@ pub struct StoredInquiry {
     pub status: InquiryStatus,
     pub referred_to: Option<ActorRole>,
     pub asked_at: DateTime<Utc>,
+    /// Raised by every change, so an action on an older reading is refused.
+    pub version: u64,
 }
 
 impl StoredInquiry {
@@ -67,7 +69,7 @@ macro_rules! select_inquiry {
     ($condition:literal) => {
         concat!(
             "SELECT inquiry_id, reference, association, branch, channel, beneficiary_id, asker_name, mobile, ",
-            "preferred_language, question, status, referred_to, asked_at FROM inquiries WHERE ",
+            "preferred_language, question, status, referred_to, asked_at, version FROM inquiries WHERE ",
             $condition
         )
     };
@@ -92,6 +94,7 @@ fn stored_inquiry(row: &Row) -> Result<StoredInquiry, DbError> {
             .transpose()
             .map_err(|e| DbError::Decode { column: "referred_to".into(), reason: e.to_string() })?,
         asked_at: row.time("asked_at")?,
+        version: row.unsigned("version")?,
     })
 }
 
@@ -166,11 +169,14 @@ impl IntakeStore {
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
-                Sql::new("UPDATE inquiries SET status = $1, referred_to = $2 WHERE inquiry_id = $3 AND status = $4")
-                    .bind(entry.status.as_str())
-                    .bind(referred_to.map(|r| r.as_str().to_owned()))
-                    .bind(inquiry.inquiry_id)
-                    .bind(inquiry.status.as_str()),
+                Sql::new(
+                    "UPDATE inquiries SET status = $1, referred_to = $2, version = version + 1 \
+                     WHERE inquiry_id = $3 AND version = $4",
+                )
+                .bind(entry.status.as_str())
+                .bind(referred_to.map(|r| r.as_str().to_owned()))
+                .bind(inquiry.inquiry_id)
+                .bind(inquiry.version),
             )
             .await?;
         if changed == 1 {
@@ -277,6 +283,7 @@ fn inquiry_reply(i: StoredInquiry, timeline: Vec<InquiryEntry>) -> api::Inquiry 
         question: i.question,
         beneficiary_id: i.beneficiary_id.map(|id| id.to_string()).unwrap_or_default(),
         timeline: timeline.into_iter().map(entry_reply).collect(),
+        version: i.version,
     }
 }
 
@@ -388,6 +395,7 @@ impl InquiryService for Inquiries {
             status: InquiryStatus::Open,
             referred_to: None,
             asked_at: now,
+            version: 1,
         };
         let asked = InquiryEntry {
             status: InquiryStatus::Open,
@@ -418,6 +426,7 @@ impl InquiryService for Inquiries {
         let staff = caller.as_staff()?;
         staff.require_role(FRONT_DESK)?;
         let inquiry = self.visible(&caller, &request.get_ref().inquiry_id).await?;
+        ensure_version(request.get_ref().expected_version, inquiry.version)?;
         if !inquiry.status.can_become(InquiryStatus::Referred) {
             return Err(cannot_move(inquiry.status));
         }
@@ -448,7 +457,14 @@ impl InquiryService for Inquiries {
         .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         tracing::info!(inquiry_id = %inquiry.inquiry_id, referred_to = %referral_role, "inquiry referred");
-        self.reply(StoredInquiry { status: InquiryStatus::Referred, referred_to: Some(referral_role), ..inquiry }).await
+        let version = inquiry.version + 1;
+        self.reply(StoredInquiry {
+            status: InquiryStatus::Referred,
+            referred_to: Some(referral_role),
+            version,
+            ..inquiry
+        })
+        .await
     }
 
     async fn answer_inquiry(
@@ -468,6 +484,7 @@ impl InquiryService for Inquiries {
                 staff.require_role(&[FRONT_DESK, &[pack.referral_role]].concat())?
             }
         }
+        ensure_version(request.get_ref().expected_version, inquiry.version)?;
         if !inquiry.status.can_become(InquiryStatus::Answered) {
             return Err(cannot_move(inquiry.status));
         }
@@ -515,7 +532,7 @@ impl InquiryService for Inquiries {
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(inquiry_id = %inquiry.inquiry_id, %channel, "inquiry answered");
-        self.reply(StoredInquiry { status: InquiryStatus::Answered, ..inquiry }).await
+        self.reply(StoredInquiry { status: InquiryStatus::Answered, version: inquiry.version + 1, ..inquiry }).await
     }
 
     async fn get_inquiry(&self, request: Request<api::GetInquiryRequest>) -> Result<Response<api::Inquiry>, Status> {

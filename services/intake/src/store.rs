@@ -260,7 +260,7 @@ impl IntakeStore {
             .bind(&document.document)
             .bind(&document.file_name)
             .bind(&document.content_type)
-            .bind(i64::try_from(document.size_bytes).unwrap_or(i64::MAX))
+            .bind(document.size_bytes)
             .bind(&document.sha256)
             .bind(&document.object_key)
             .bind(document.issued_on)

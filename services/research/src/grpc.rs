@@ -5,7 +5,7 @@ use chrono::Utc;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation};
 use masar_platform::audit::{self, Actor};
 use masar_platform::db::Tx;
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid, request_not_found};
+use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::tokens::TokenVerifier;
@@ -31,6 +31,7 @@ fn to_api(a: Assignment) -> api::Assignment {
         visits: a.visits as u32,
         recommendation: a.recommendation,
         assigned_at: Some(masar_proto::timestamp(a.assigned_at)),
+        version: a.version,
     }
 }
 
@@ -43,12 +44,14 @@ fn refused(from: CaseStatus) -> Status {
 }
 
 impl Research {
-    /// The assignment, only for the researcher it belongs to.
+    /// The assignment, only for the researcher it belongs to, and only as
+    /// they last saw it (`expected_version`, 0 for any).
     async fn own_assignment<T>(
         &self,
         tx: &mut Tx,
         request: &Request<T>,
         request_id: &str,
+        expected_version: u64,
     ) -> Result<(Staff, Assignment), Status> {
         let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::SocialResearcher])?;
@@ -63,6 +66,7 @@ impl Research {
             ))
             .into_status(Code::PermissionDenied));
         }
+        ensure_version(expected_version, assignment.version)?;
         Ok((staff, assignment))
     }
 
@@ -131,11 +135,13 @@ impl ResearchService for Research {
             return Err(Problem::invalid(vec![FieldError::required("findings")]).into_status(Code::InvalidArgument));
         }
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (staff, assignment) = self.own_assignment(&mut tx, &request, &request.get_ref().request_id).await?;
+        let input = request.get_ref();
+        let (staff, assignment) =
+            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
         let recorded = self
             .store
-            .record_visit(&mut tx, assignment.request_id, assignment.status, &staff.username, &findings)
+            .record_visit(&mut tx, assignment.request_id, assignment.version, &staff.username, &findings)
             .await
             .map_err(internal)?;
         if !recorded {
@@ -172,11 +178,12 @@ impl ResearchService for Research {
             return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
         };
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (staff, assignment) = self.own_assignment(&mut tx, &request, &input.request_id).await?;
+        let (staff, assignment) =
+            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
         let recorded = self
             .store
-            .record_recommendation(&mut tx, assignment.request_id, recommendation, &justification)
+            .record_recommendation(&mut tx, assignment.request_id, assignment.version, recommendation, &justification)
             .await
             .map_err(internal)?;
         if !recorded {

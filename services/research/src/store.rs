@@ -24,6 +24,8 @@ pub struct Assignment {
     pub recommendation: String,
     pub assigned_at: DateTime<Utc>,
     pub policy_version: u32,
+    /// Raised by every change, so an action on an older reading is refused.
+    pub version: u64,
 }
 
 impl Assignment {
@@ -48,7 +50,19 @@ fn assignment(row: &Row) -> Result<Assignment, DbError> {
         recommendation: row.text("recommendation")?,
         assigned_at: row.time("assigned_at")?,
         policy_version: row.unsigned("policy_version")?,
+        version: row.unsigned("version")?,
     })
+}
+
+/// The assignments query with a condition, as one static string.
+macro_rules! concat_assignments_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT request_id, association, branch, service_type, researcher, status, visits, recommendation, ",
+            "assigned_at, policy_version, version FROM research_assignments WHERE ",
+            $condition
+        )
+    };
 }
 
 /// A researcher's open work: assigned, or visited but not yet recommended.
@@ -112,8 +126,7 @@ impl ResearchStore {
     }
 
     pub async fn assignment_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<Assignment>, DbError> {
-        const SQL: &str = "SELECT request_id, association, branch, service_type, researcher, status, visits, \
-             recommendation, assigned_at, policy_version FROM research_assignments WHERE request_id = $1";
+        const SQL: &str = concat_assignments_where!("request_id = $1");
         tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(assignment).transpose()
     }
 
@@ -131,10 +144,10 @@ impl ResearchStore {
         branch: Option<&str>,
         researcher: Option<&str>,
     ) -> Result<Vec<Assignment>, DbError> {
-        const SQL: &str = "SELECT request_id, association, branch, service_type, researcher, status, visits, \
-             recommendation, assigned_at, policy_version FROM research_assignments \
-             WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR researcher = $3) \
-             AND status IN ($4, $5) ORDER BY assigned_at";
+        const SQL: &str = concat_assignments_where!(
+            "association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR researcher = $3) \
+             AND status IN ($4, $5) ORDER BY assigned_at"
+        );
         let rows = self
             .db
             .fetch_all(
@@ -151,7 +164,7 @@ impl ResearchStore {
 
     pub async fn set_status(&self, tx: &mut Tx, request_id: Uuid, status: CaseStatus) -> Result<(), DbError> {
         tx.execute(
-            Sql::new("UPDATE research_assignments SET status = $1 WHERE request_id = $2")
+            Sql::new("UPDATE research_assignments SET status = $1, version = version + 1 WHERE request_id = $2")
                 .bind(status.as_str())
                 .bind(request_id),
         )
@@ -159,24 +172,25 @@ impl ResearchStore {
         Ok(())
     }
 
-    /// Records a visit, only if the assignment is still in `from`; returns
-    /// false when it changed meanwhile.
+    /// Records a visit, only if the assignment is still at `version`;
+    /// returns false when it changed meanwhile.
     pub async fn record_visit(
         &self,
         tx: &mut Tx,
         request_id: Uuid,
-        from: CaseStatus,
+        version: u64,
         researcher: &str,
         findings: &str,
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
                 Sql::new(
-                    "UPDATE research_assignments SET visits = visits + 1, status = $1 WHERE request_id = $2 AND status = $3",
+                    "UPDATE research_assignments SET visits = visits + 1, status = $1, version = version + 1 \
+                     WHERE request_id = $2 AND version = $3",
                 )
                 .bind(CaseStatus::FieldVisitRecorded.as_str())
                 .bind(request_id)
-                .bind(from.as_str()),
+                .bind(version),
             )
             .await?;
         if changed != 1 {
@@ -196,26 +210,27 @@ impl ResearchStore {
         Ok(true)
     }
 
-    /// Records the recommendation, only after a visit and not twice; returns
-    /// false when the assignment changed meanwhile.
+    /// Records the recommendation, only if the assignment is still at
+    /// `version`; returns false when it changed meanwhile.
     pub async fn record_recommendation(
         &self,
         tx: &mut Tx,
         request_id: Uuid,
+        version: u64,
         recommendation: Recommendation,
         justification: &str,
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
                 Sql::new(
-                    "UPDATE research_assignments SET status = $1, recommendation = $2, justification = $3 \
-                     WHERE request_id = $4 AND status = $5",
+                    "UPDATE research_assignments SET status = $1, recommendation = $2, justification = $3, \
+                     version = version + 1 WHERE request_id = $4 AND version = $5",
                 )
                 .bind(CaseStatus::Recommended.as_str())
                 .bind(recommendation.as_str())
                 .bind(justification)
                 .bind(request_id)
-                .bind(CaseStatus::FieldVisitRecorded.as_str()),
+                .bind(version),
             )
             .await?;
         Ok(changed == 1)

@@ -8,7 +8,8 @@ use masar_domain::{
 };
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid, request_not_found,
+    Problem, changed_meanwhile, ensure_version, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid,
+    request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::{Outbox, event_text};
@@ -43,8 +44,9 @@ fn blocked_by(ar: &str, en: &str, items: &[&Bilingual]) -> Status {
     .into_status(Code::FailedPrecondition)
 }
 
-fn document_reply(d: CaseDocument) -> api::CaseDocument {
+fn document_reply(d: CaseDocument, case_version: u64) -> api::CaseDocument {
     api::CaseDocument {
+        case_version,
         issued_on_hijri: hijri_day_or_empty(d.issued_on),
         expires_on_hijri: hijri_day_or_empty(d.expires_on),
         issued_on: iso_day_or_empty(d.issued_on),
@@ -87,6 +89,7 @@ impl Verification {
         &self,
         request: &Request<T>,
         request_id: &str,
+        expected_version: u64,
         to: CaseStatus,
         mut detail: serde_json::Value,
         outcome: impl FnOnce(&VerificationCase, events::Actor) -> Result<Outcome, Status>,
@@ -97,6 +100,7 @@ impl Verification {
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&case.association, &case.branch)?;
+        ensure_version(expected_version, case.version)?;
         case.status.transition(to).map_err(|refused| {
             Problem::new(Bilingual::new(
                 format!("لا يمكن تنفيذ الإجراء على طلب حالته {}", refused.from.describe().ar),
@@ -108,7 +112,7 @@ impl Verification {
         if !outcome.missing.is_empty() {
             detail["missing"] = serde_json::to_value(&outcome.missing).map_err(internal)?;
         }
-        if !self.store.decide(&mut tx, request_id, case.status, to, &staff.username, detail).await.map_err(internal)? {
+        if !self.store.decide(&mut tx, request_id, case.version, to, &staff.username, detail).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
         if to == CaseStatus::Verified {
@@ -125,6 +129,7 @@ impl Verification {
             status: to.to_string(),
             policy_version: case.policy_version,
             missing: outcome.missing.into_iter().map(|m| api::MissingItem { ar: m.ar, en: m.en }).collect(),
+            version: case.version + 1,
         }))
     }
 }
@@ -152,7 +157,8 @@ impl VerificationService for Verification {
                     status: c.status.to_string(),
                     received_on_hijri: HijriDate::on(c.received_at).to_string(),
                     received_at: Some(masar_proto::timestamp(c.received_at)),
-                    documents: c.documents.into_iter().map(document_reply).collect(),
+                    documents: c.documents.into_iter().map(|d| document_reply(d, c.version)).collect(),
+                    version: c.version,
                     policy_version: c.policy_version,
                     eligibility_verdict: overall(&c.eligibility).as_str().to_owned(),
                     eligibility: c
@@ -195,6 +201,7 @@ impl VerificationService for Verification {
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&case.association, &case.branch)?;
+        ensure_version(input.expected_version, case.version)?;
         if case.status != CaseStatus::Submitted {
             return Err(Problem::new(Bilingual::new(
                 format!("تراجع المستندات قبل البت في الطلب (حالته: {})", case.status.describe().ar),
@@ -223,7 +230,7 @@ impl VerificationService for Verification {
         let reason = if review == DocumentReview::Rejected { reason } else { "" };
         if !self
             .store
-            .review_document(&mut tx, request_id, document, review, reason, &staff.username)
+            .review_document(&mut tx, &case, document, review, reason, &staff.username)
             .await
             .map_err(internal)?
         {
@@ -242,7 +249,7 @@ impl VerificationService for Verification {
             reviewed_by: Some(staff.username.clone()),
             ..current.clone()
         };
-        Ok(Response::new(document_reply(reviewed)))
+        Ok(Response::new(document_reply(reviewed, case.version + 1)))
     }
 
     async fn accept_request(
@@ -251,33 +258,41 @@ impl VerificationService for Verification {
     ) -> Result<Response<api::VerificationOutcome>, Status> {
         let note = request.get_ref().note.trim().to_owned();
         let request_id = request.get_ref().request_id.clone();
-        self.decide(&request, &request_id, CaseStatus::Verified, serde_json::json!({ "note": note }), |case, actor| {
-            // A rule the request clearly fails cannot be waved through; an unclear one is the manager's call.
-            let failed = failed_rules(case);
-            if !failed.is_empty() {
-                return Err(blocked_by(
-                    "الطلب لا يستوفي شروط الأهلية",
-                    "The request does not meet the eligibility rules",
-                    &failed,
-                ));
-            }
-            let refused = refused_documents(case);
-            if !refused.is_empty() {
-                return Err(blocked_by(
-                    "مستندات مرفوضة أو منتهية يلزم استكمالها أولاً",
-                    "Rejected or expired documents must be completed first",
-                    &refused,
-                ));
-            }
-            let event = events::RequestVerified {
-                case: Some(case.case_ref()),
-                actor: Some(actor),
-                verified_at: Some(masar_proto::timestamp(Utc::now())),
-                note,
-                policy_version: case.policy_version,
-            };
-            Ok(Outcome::event(event_type::REQUEST_VERIFIED, event))
-        })
+        let expected = request.get_ref().expected_version;
+        self.decide(
+            &request,
+            &request_id,
+            expected,
+            CaseStatus::Verified,
+            serde_json::json!({ "note": note }),
+            |case, actor| {
+                // A rule the request clearly fails cannot be waved through; an unclear one is the manager's call.
+                let failed = failed_rules(case);
+                if !failed.is_empty() {
+                    return Err(blocked_by(
+                        "الطلب لا يستوفي شروط الأهلية",
+                        "The request does not meet the eligibility rules",
+                        &failed,
+                    ));
+                }
+                let refused = refused_documents(case);
+                if !refused.is_empty() {
+                    return Err(blocked_by(
+                        "مستندات مرفوضة أو منتهية يلزم استكمالها أولاً",
+                        "Rejected or expired documents must be completed first",
+                        &refused,
+                    ));
+                }
+                let event = events::RequestVerified {
+                    case: Some(case.case_ref()),
+                    actor: Some(actor),
+                    verified_at: Some(masar_proto::timestamp(Utc::now())),
+                    note,
+                    policy_version: case.policy_version,
+                };
+                Ok(Outcome::event(event_type::REQUEST_VERIFIED, event))
+            },
+        )
         .await
     }
 
@@ -289,7 +304,8 @@ impl VerificationService for Verification {
         let note = request.get_ref().note.trim().to_owned();
         let request_id = request.get_ref().request_id.clone();
         let detail = serde_json::json!({ "missing_items": typed, "note": note });
-        self.decide(&request, &request_id, CaseStatus::ReturnedForCompletion, detail, |case, actor| {
+        let expected = request.get_ref().expected_version;
+        self.decide(&request, &request_id, expected, CaseStatus::ReturnedForCompletion, detail, |case, actor| {
             // Exactly what is missing, from the reviews and the unclear rules, unless the manager says more.
             let reviewed: Vec<_> = case.documents.iter().map(CaseDocument::reviewed).collect();
             let missing = missing_for_completion(&reviewed, &case.eligibility);
@@ -324,7 +340,8 @@ impl VerificationService for Verification {
         let given = cleaned(&request.get_ref().reasons);
         let request_id = request.get_ref().request_id.clone();
         let detail = serde_json::json!({ "reasons": given });
-        self.decide(&request, &request_id, CaseStatus::Ineligible, detail, |case, actor| {
+        let expected = request.get_ref().expected_version;
+        self.decide(&request, &request_id, expected, CaseStatus::Ineligible, detail, |case, actor| {
             // The policy's explanations always go with the manager's own reasons; either may be enough.
             let rule_explanations: Vec<_> = failed_rules(case).into_iter().map(event_text).collect();
             if given.is_empty() && rule_explanations.is_empty() {

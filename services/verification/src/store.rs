@@ -29,6 +29,8 @@ pub struct VerificationCase {
     pub eligibility: Vec<RuleOutcome>,
     /// Each required document as last submitted, with its review.
     pub documents: Vec<CaseDocument>,
+    /// Raised by every change, so an action on an older reading is refused.
+    pub version: u64,
 }
 
 /// A required document of a case, as submitted, and where its review stands.
@@ -94,6 +96,7 @@ fn case(row: &Row) -> Result<VerificationCase, DbError> {
         policy_version: row.unsigned("policy_version")?,
         eligibility: row.json("eligibility")?,
         documents: Vec::new(),
+        version: row.unsigned("version")?,
     })
 }
 
@@ -111,6 +114,17 @@ fn case_document(row: &Row) -> Result<CaseDocument, DbError> {
         reason: row.text("reason")?,
         reviewed_by: row.optional_text("reviewed_by")?,
     })
+}
+
+/// The cases query with a condition, as one static string.
+macro_rules! concat_cases_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, status, ",
+            "received_at, policy_version, eligibility, version FROM verification_cases WHERE ",
+            $condition
+        )
+    };
 }
 
 /// The documents query with a condition, as one static string.
@@ -183,7 +197,7 @@ impl VerificationStore {
                     .bind(&d.name.en)
                     .bind(d.attachment_id)
                     .bind(&d.content_type)
-                    .bind(i64::try_from(d.size_bytes).unwrap_or(i64::MAX))
+                    .bind(d.size_bytes)
                     .bind(&d.sha256)
                     .bind(d.issued_on)
                     .bind(d.expires_on)
@@ -206,7 +220,8 @@ impl VerificationStore {
         // Completed answers are judged again, under the same policy version.
         tx.execute(
             Sql::new(
-                "UPDATE verification_cases SET status = $1, received_at = $2, eligibility = $3 WHERE request_id = $4",
+                "UPDATE verification_cases SET status = $1, received_at = $2, eligibility = $3, version = version + 1 \
+                 WHERE request_id = $4",
             )
             .bind(CaseStatus::Submitted.as_str())
             .bind(received.received_at)
@@ -218,8 +233,7 @@ impl VerificationStore {
     }
 
     pub async fn case_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<VerificationCase>, DbError> {
-        const SQL: &str = "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, \
-             status, received_at, policy_version, eligibility FROM verification_cases WHERE request_id = $1";
+        const SQL: &str = concat_cases_where!("request_id = $1");
         let Some(mut found) =
             tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(case).transpose()?
         else {
@@ -232,33 +246,47 @@ impl VerificationStore {
     }
 
     /// Records the reviewer's verdict on one document of a case still awaiting
-    /// verification; false if it no longer is, or has no such document.
+    /// verification and still at the version read, and raises the version;
+    /// false if the case has no such document, or changed meanwhile (the
+    /// caller then rolls back).
     pub async fn review_document(
         &self,
         tx: &mut Tx,
-        request_id: Uuid,
+        case: &VerificationCase,
         document: &str,
         review: DocumentReview,
         reason: &str,
         reviewed_by: &str,
     ) -> Result<bool, DbError> {
-        let changed = tx
+        let reviewed = tx
             .execute(
                 Sql::new(
                     "UPDATE case_documents SET review = $1, reason = $2, reviewed_by = $3, reviewed_at = $4 \
                      WHERE request_id = $5 AND document = $6 \
-                     AND request_id IN (SELECT request_id FROM verification_cases WHERE status = $7)",
+                     AND request_id IN (SELECT request_id FROM verification_cases WHERE status = $7 AND version = $8)",
                 )
                 .bind(review.as_str())
                 .bind(reason)
                 .bind(reviewed_by)
                 .bind(Utc::now())
-                .bind(request_id)
+                .bind(case.request_id)
                 .bind(document)
-                .bind(CaseStatus::Submitted.as_str()),
+                .bind(CaseStatus::Submitted.as_str())
+                .bind(case.version),
             )
             .await?;
-        Ok(changed == 1)
+        if reviewed != 1 {
+            return Ok(false);
+        }
+        // Conditional again: a concurrent review of another document may have raised it first.
+        let raised = tx
+            .execute(
+                Sql::new("UPDATE verification_cases SET version = version + 1 WHERE request_id = $1 AND version = $2")
+                    .bind(case.request_id)
+                    .bind(case.version),
+            )
+            .await?;
+        Ok(raised == 1)
     }
 
     /// Verifying a request confirms the documents nobody had looked at one by one.
@@ -283,11 +311,9 @@ impl VerificationStore {
         let rows = self
             .db
             .fetch_all(
-                Sql::new(
-                    "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, \
-                     status, received_at, policy_version, eligibility FROM verification_cases \
-                     WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 ORDER BY received_at",
-                )
+                Sql::new(concat_cases_where!(
+                    "association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 ORDER BY received_at"
+                ))
                 .bind(association)
                 .bind(branch.map(str::to_owned))
                 .bind(CaseStatus::Submitted.as_str()),
@@ -317,13 +343,14 @@ impl VerificationStore {
         Ok(cases)
     }
 
-    /// Records the project manager's outcome, only if the case is still in
-    /// `from`; returns false when someone changed it first.
+    /// Records the project manager's outcome, only if the case is still at
+    /// `version` (so still in the status read); returns false when someone
+    /// changed it first.
     pub async fn decide(
         &self,
         tx: &mut Tx,
         request_id: Uuid,
-        from: CaseStatus,
+        version: u64,
         to: CaseStatus,
         decided_by: &str,
         detail: serde_json::Value,
@@ -331,15 +358,15 @@ impl VerificationStore {
         let changed = tx
             .execute(
                 Sql::new(
-                    "UPDATE verification_cases SET status = $1, decided_by = $2, decided_at = $3, outcome_detail = $4 \
-                     WHERE request_id = $5 AND status = $6",
+                    "UPDATE verification_cases SET status = $1, decided_by = $2, decided_at = $3, outcome_detail = $4, \
+                     version = version + 1 WHERE request_id = $5 AND version = $6",
                 )
                 .bind(to.as_str())
                 .bind(decided_by)
                 .bind(Utc::now())
                 .bind(detail)
                 .bind(request_id)
-                .bind(from.as_str()),
+                .bind(version),
             )
             .await?;
         Ok(changed == 1)
