@@ -81,7 +81,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(inquiries::get_inquiry))
         .routes(routes!(inquiries::refer_inquiry))
         .routes(routes!(inquiries::answer_inquiry))
-        .routes(routes!(requests::create_request))
+        .routes(routes!(requests::create_request, requests::list_requests))
         .routes(routes!(requests::submit_request))
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::get_timeline))

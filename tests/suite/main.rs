@@ -9,6 +9,7 @@ mod idempotency;
 mod inquiries;
 mod journey;
 mod messaging;
+mod pages;
 mod sessions;
 mod stores;
 mod support;

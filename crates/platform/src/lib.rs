@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod hex;
 pub mod identity;
 pub mod messaging;
+pub mod paging;
 pub mod policies;
 pub mod queue;
 pub mod role;

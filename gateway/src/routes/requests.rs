@@ -305,25 +305,70 @@ pub(super) async fn get_request(
     Path(id): Path<String>,
 ) -> Reply<RequestView> {
     let message = intake::GetRequestRequest { request_id: id };
-    let r = services.intake.get_request(grpc(&headers, message)).await?.into_inner();
-    Ok(Json(RequestView {
-        documents: r.documents.into_iter().map(Document::from).collect(),
-        submitted_at: time(r.submitted_at.as_ref()),
-        request_id: r.request_id,
-        reference: r.reference,
-        association: r.association,
-        branch: r.branch,
-        service_type: r.service_type,
-        channel: r.channel,
-        status: r.status,
-        stage: r.stage,
-        applicant_name: r.applicant_name,
-        national_id: r.national_id_masked,
-        mobile: r.mobile_masked,
-        submitted_on_hijri: r.submitted_on_hijri,
-        expected_decision_on: r.expected_decision_on,
-        expected_decision_on_hijri: r.expected_decision_on_hijri,
-        policy_version: r.policy_version,
+    Ok(Json(services.intake.get_request(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+impl From<intake::ServiceRequest> for RequestView {
+    fn from(r: intake::ServiceRequest) -> Self {
+        Self {
+            documents: r.documents.into_iter().map(Document::from).collect(),
+            submitted_at: time(r.submitted_at.as_ref()),
+            request_id: r.request_id,
+            reference: r.reference,
+            association: r.association,
+            branch: r.branch,
+            service_type: r.service_type,
+            channel: r.channel,
+            status: r.status,
+            stage: r.stage,
+            applicant_name: r.applicant_name,
+            national_id: r.national_id_masked,
+            mobile: r.mobile_masked,
+            submitted_on_hijri: r.submitted_on_hijri,
+            expected_decision_on: r.expected_decision_on,
+            expected_decision_on_hijri: r.expected_decision_on_hijri,
+            policy_version: r.policy_version,
+        }
+    }
+}
+
+/// A page of a list, newest first.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RequestsQuery {
+    /// A status to narrow to, e.g. `submitted`; empty for all.
+    #[serde(default)]
+    status: String,
+    /// Rows per page: 20 by default, 100 at most.
+    #[serde(default)]
+    page_size: u32,
+    /// The previous page's `next_page_token`; empty for the first page.
+    #[serde(default)]
+    page_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct RequestPage {
+    /// Without their documents (see `GET /v1/requests/{id}`).
+    requests: Vec<RequestView>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    next_page_token: Option<String>,
+}
+
+/// A beneficiary's own requests; reception's and supervisors' of their
+/// association (their branch, for branch-bound roles). Newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/requests", tag = "requests", params(RequestsQuery),
+    responses((status = 200, body = RequestPage)))]
+pub(super) async fn list_requests(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(q): Query<RequestsQuery>,
+) -> Reply<RequestPage> {
+    let message = intake::ListRequestsRequest { status: q.status, page_size: q.page_size, page_token: q.page_token };
+    let page = services.intake.list_requests(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(RequestPage {
+        requests: page.requests.into_iter().map(RequestView::from).collect(),
+        next_page_token: present(&page.next_page_token),
     }))
 }
 

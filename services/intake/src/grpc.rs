@@ -2,7 +2,7 @@
 
 use crate::attachments::{DocumentStore, inspect};
 use crate::registry::NewBeneficiary;
-use crate::store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
+use crate::store::{Attestation, IntakeStore, NewRequest, RequestFilter, StoredDocument, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::read_answers;
@@ -15,6 +15,7 @@ use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, iso_day_or_empty, parse_uuid, request_not_found};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
@@ -85,7 +86,7 @@ fn validate(
     };
     match (pack, channel, applicant) {
         (Some(pack), Some(channel), Some(applicant)) if errors.is_empty() => Ok(NewRequest {
-            request_id: Uuid::new_v4(),
+            request_id: Uuid::now_v7(),
             reference: new_reference(&pack.reference_prefix),
             association: pack.association.clone(),
             branch: input.branch.trim().to_owned(),
@@ -336,6 +337,30 @@ pub(crate) fn actor_of(staff: &Option<Staff>) -> events::Actor {
 /// The role an action is recorded under: the staff member's, or the beneficiary's own.
 pub(crate) fn acting_role(staff: &Option<Staff>) -> ActorRole {
     staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role)
+}
+
+/// A request as its beneficiary and the staff in scope see it (national ID
+/// and mobile masked), without its documents.
+fn request_reply(stored: StoredRequest) -> api::ServiceRequest {
+    api::ServiceRequest {
+        national_id_masked: NationalId::parse(&stored.national_id).map(|id| id.masked()).unwrap_or_default(),
+        mobile_masked: SaudiMobile::parse(&stored.mobile).map(|m| m.masked()).unwrap_or_default(),
+        request_id: stored.request_id.to_string(),
+        reference: stored.reference,
+        association: stored.association,
+        branch: stored.branch,
+        service_type: stored.service_type,
+        channel: stored.channel,
+        status: stored.status.to_string(),
+        stage: stored.status.stage().to_string(),
+        applicant_name: stored.applicant_name,
+        submitted_at: Some(masar_proto::timestamp(stored.submitted_at)),
+        expected_decision_on: stored.expected_decision_on.to_string(),
+        expected_decision_on_hijri: HijriDate::from_gregorian(stored.expected_decision_on).to_string(),
+        policy_version: stored.policy_version,
+        documents: Vec::new(),
+        submitted_on_hijri: HijriDate::on(stored.submitted_at).to_string(),
+    }
 }
 
 /// What a (re)submission hands on once it is complete.
@@ -689,26 +714,56 @@ impl IntakeService for Intake {
         let caller = Caller::required(&self.verifier, &request)?;
         let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
         let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
-        let national_id_masked = NationalId::parse(&stored.national_id).map(|id| id.masked()).unwrap_or_default();
-        let mobile_masked = SaudiMobile::parse(&stored.mobile).map(|m| m.masked()).unwrap_or_default();
         Ok(Response::new(api::ServiceRequest {
-            request_id: stored.request_id.to_string(),
-            reference: stored.reference,
-            association: stored.association,
-            branch: stored.branch,
-            service_type: stored.service_type,
-            channel: stored.channel,
-            status: stored.status.to_string(),
-            stage: stored.status.stage().to_string(),
-            applicant_name: stored.applicant_name,
-            national_id_masked,
-            mobile_masked,
-            submitted_at: Some(masar_proto::timestamp(stored.submitted_at)),
-            expected_decision_on: stored.expected_decision_on.to_string(),
-            expected_decision_on_hijri: HijriDate::from_gregorian(stored.expected_decision_on).to_string(),
-            policy_version: stored.policy_version,
             documents: documents.iter().map(document_reply).collect(),
-            submitted_on_hijri: HijriDate::on(stored.submitted_at).to_string(),
+            ..request_reply(stored)
+        }))
+    }
+
+    async fn list_requests(
+        &self,
+        request: Request<api::ListRequestsRequest>,
+    ) -> Result<Response<api::ListRequestsResponse>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        let input = request.get_ref();
+        let page = PageRequest::read(input.page_size, &input.page_token)?;
+        let status = match input.status.trim() {
+            "" => None,
+            text => Some(CaseStatus::parse(text).map_err(|_| {
+                let which = Bilingual::new("حالة طلب غير معروفة", "Not a request status");
+                Problem::invalid(vec![FieldError::new("status", which)]).into_status(Code::InvalidArgument)
+            })?),
+        };
+        let branch;
+        let filter = match &caller {
+            Caller::Beneficiary(own) => RequestFilter {
+                association: &own.association,
+                branch: None,
+                beneficiary_id: Some(own.beneficiary_id),
+                status,
+            },
+            Caller::Staff(staff) => {
+                // Researchers and the committee have their own queues; the whole list is the front desk's and supervisors'.
+                staff.require_role(&[
+                    ActorRole::ReceptionOfficer,
+                    ActorRole::ProjectManager,
+                    ActorRole::BranchManager,
+                    ActorRole::AssociationAdmin,
+                ])?;
+                branch = staff.branch_filter("");
+                RequestFilter {
+                    association: &staff.association,
+                    branch: branch.as_deref(),
+                    beneficiary_id: None,
+                    status,
+                }
+            }
+        };
+        let rows = self.store.requests(filter, &page).await.map_err(internal)?;
+        let (rows, next_page_token) = page.finish(rows, |r| Position { at: r.submitted_at, id: r.request_id });
+        Ok(Response::new(api::ListRequestsResponse {
+            requests: rows.into_iter().map(request_reply).collect(),
+            next_page_token,
         }))
     }
 

@@ -5,6 +5,7 @@ use masar_domain::calendar::{saudi_day, whole_months_between};
 use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_platform::paging::PageRequest;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -153,9 +154,29 @@ fn timeline_entry(row: &Row) -> Result<TimelineEntry, DbError> {
     })
 }
 
-const SELECT_REQUEST: &str = "SELECT request_id, reference, association, branch, service_type, channel, national_id, \
-     applicant_name, mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts, \
-     beneficiary_id FROM service_requests WHERE request_id = $1";
+/// The requests query with a condition, as one static string.
+macro_rules! concat_requests_where {
+    ($condition:literal) => {
+        concat!(
+            "SELECT request_id, reference, association, branch, service_type, channel, national_id, applicant_name, ",
+            "mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts, ",
+            "beneficiary_id FROM service_requests WHERE ",
+            $condition
+        )
+    };
+}
+
+const SELECT_REQUEST: &str = concat_requests_where!("request_id = $1");
+
+/// Which requests a list shows: an association's, narrowed to a branch, a
+/// beneficiary or a status.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFilter<'a> {
+    pub association: &'a str,
+    pub branch: Option<&'a str>,
+    pub beneficiary_id: Option<Uuid>,
+    pub status: Option<CaseStatus>,
+}
 
 impl IntakeStore {
     pub fn new(db: Db) -> Self {
@@ -231,6 +252,30 @@ impl IntakeStore {
             .as_ref()
             .map(stored_request)
             .transpose()
+    }
+
+    /// One page of the requests `filter` shows, newest first.
+    pub async fn requests(&self, filter: RequestFilter<'_>, page: &PageRequest) -> Result<Vec<StoredRequest>, DbError> {
+        const SQL: &str = concat_requests_where!(
+            "association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR beneficiary_id = $3) \
+             AND ($4 IS NULL OR status = $4) \
+             AND ($5 IS NULL OR submitted_at < $5 OR (submitted_at = $5 AND request_id < $6)) \
+             ORDER BY submitted_at DESC, request_id DESC LIMIT $7"
+        );
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(SQL)
+                    .bind(filter.association)
+                    .bind(filter.branch.map(str::to_owned))
+                    .bind(filter.beneficiary_id)
+                    .bind(filter.status.map(|s| s.as_str().to_owned()))
+                    .bind(page.after.map(|p| p.at))
+                    .bind(page.after.map(|p| p.id))
+                    .bind(page.fetch()),
+            )
+            .await?;
+        rows.iter().map(stored_request).collect()
     }
 
     pub async fn request_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {

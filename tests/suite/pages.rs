@@ -1,0 +1,80 @@
+//! Listing requests: a beneficiary sees their own, reception and
+//! supervisors their scope's, newest first, a page at a time.
+
+use crate::support::{distributed_suite, embedded_suite, logged_sms};
+use masar::demo::{GatewayClient, NUZUL, create_draft, sign_up};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn ids(page: &Value) -> Vec<String> {
+    page["requests"].as_array().unwrap().iter().map(|r| r["request_id"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn drive_pages(base: &str, read_sms: &dyn Fn() -> Vec<String>) {
+    let client = GatewayClient::new(base);
+    let applicant = json!({ "national_id": "1000000032", "full_name": "هند سالم", "mobile": "0559998877" });
+    let beneficiary = sign_up(&client, "nuzul", applicant, read_sms).await.unwrap();
+    let facts = NUZUL.facts_with(&[]);
+    let mut own = Vec::new();
+    for _ in 0..2 {
+        let draft = create_draft(&beneficiary, &NUZUL, "1000000032", "هند سالم", "0559998877", facts.clone());
+        own.push(draft.await.unwrap()["request_id"].as_str().unwrap().to_owned());
+    }
+    let reception = client.as_staff(NUZUL.reception).await.unwrap();
+    let theirs = create_draft(&reception, &NUZUL, "1000000040", "سالم فهد", "0551231234", facts).await.unwrap();
+    let theirs = theirs["request_id"].as_str().unwrap().to_owned();
+
+    // The beneficiary: their own two, newest first, masked.
+    let mine = beneficiary.get("/v1/requests", None).await.unwrap();
+    assert_eq!(ids(&mine), [own[1].clone(), own[0].clone()], "{mine}");
+    assert_eq!(mine["requests"][0]["national_id"], "1******032");
+    assert!(mine["next_page_token"].is_null());
+    assert!(mine["requests"][0]["documents"].as_array().unwrap().is_empty(), "lists leave documents out");
+
+    // Reception, two at a time: every request once, newest first, across pages.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let path = format!("/v1/requests?page_size=2&status=draft&page_token={token}");
+        let page = reception.get(&path, None).await.unwrap();
+        pages += 1;
+        assert!(ids(&page).len() <= 2);
+        seen.extend(ids(&page));
+        match page["next_page_token"].as_str() {
+            Some(next) => token = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen, [theirs.clone(), own[1].clone(), own[0].clone()]);
+    let submitted = reception.get("/v1/requests?status=submitted", None).await.unwrap();
+    assert!(ids(&submitted).is_empty(), "nothing submitted yet: {submitted}");
+
+    // Bad input names its field; other scopes see nothing of these.
+    for (query, field) in [("status=lost", "status"), ("page_token=not-a-token", "page_token")] {
+        let (status, body) = reception.call(Method::GET, &format!("/v1/requests?{query}"), None, None).await.unwrap();
+        assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some(field)), "{body}");
+    }
+    let hayat = client.get("/v1/requests", Some("hayat.reception")).await.unwrap();
+    assert!(ids(&hayat).iter().all(|id| !seen.contains(id)), "{hayat}");
+    let (status, _) = client.call(Method::GET, "/v1/requests", Some("nuzul.researcher1"), None).await.unwrap();
+    assert_eq!(status, 403, "researchers work from their assignments");
+    let (status, _) = client.call(Method::GET, "/v1/requests", None, None).await.unwrap();
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_listed_a_page_at_a_time_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    drive_pages(&suite.gateway_url(), &|| logged_sms(&data_dir)).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_listed_a_page_at_a_time_distributed() {
+    let distributed = distributed_suite().await;
+    let sms = distributed.sms.clone();
+    drive_pages(&distributed.suite.gateway_url(), &move || sms.texts()).await;
+    distributed.stop().await;
+}
