@@ -91,6 +91,14 @@ vocabulary! {
 }
 
 impl ActorRole {
+    /// Who supervises the handling of cases: the project manager, the branch
+    /// manager and the association admin (the verification queue, a case's audit trail).
+    pub const SUPERVISORS: [ActorRole; 3] = [Self::ProjectManager, Self::BranchManager, Self::AssociationAdmin];
+    /// Reception and the supervisors: who follow every case of their scope
+    /// (the list of requests, a case's messages).
+    pub const CASE_DESK: [ActorRole; 4] =
+        [Self::ReceptionOfficer, Self::ProjectManager, Self::BranchManager, Self::AssociationAdmin];
+
     /// Roles whose work is tied to one branch; the others see the whole association.
     pub fn is_branch_bound(self) -> bool {
         matches!(self, Self::ReceptionOfficer | Self::ProjectManager | Self::SocialResearcher | Self::BranchManager)

@@ -26,9 +26,6 @@ pub const CHANNEL: &str = "masar-channel";
 /// Metadata carrying the HTTP request's id (the gateway's `X-Request-Id`).
 pub const CORRELATION_ID: &str = "x-request-id";
 
-/// Who may read a case's trail: the roles that supervise a case's handling.
-pub const READERS: [ActorRole; 3] = [ActorRole::ProjectManager, ActorRole::BranchManager, ActorRole::AssociationAdmin];
-
 /// The actions no event announces; every other action is named by the
 /// type of the event it writes (`masar_proto::event_type`).
 pub mod action {
@@ -246,7 +243,8 @@ impl AuditTrail for TrailService {
         request: Request<api::CaseTrailRequest>,
     ) -> Result<Response<api::CaseTrailResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&READERS)?;
+        // The roles that supervise a case's handling.
+        staff.require_role(&ActorRole::SUPERVISORS)?;
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
         let entries = case_trail(&self.db, request_id).await.map_err(internal)?;
         // Outside the caller's scope the trail reads as empty, as for an unknown case.

@@ -744,12 +744,7 @@ impl IntakeService for Intake {
             },
             Caller::Staff(staff) => {
                 // Researchers and the committee have their own queues; the whole list is the front desk's and supervisors'.
-                staff.require_role(&[
-                    ActorRole::ReceptionOfficer,
-                    ActorRole::ProjectManager,
-                    ActorRole::BranchManager,
-                    ActorRole::AssociationAdmin,
-                ])?;
+                staff.require_role(&ActorRole::CASE_DESK)?;
                 branch = staff.branch_filter("");
                 RequestFilter {
                     association: &staff.association,

@@ -20,12 +20,7 @@ impl NotificationService for Notification {
         request: Request<api::ListMessagesRequest>,
     ) -> Result<Response<api::ListMessagesResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&[
-            ActorRole::ReceptionOfficer,
-            ActorRole::ProjectManager,
-            ActorRole::BranchManager,
-            ActorRole::AssociationAdmin,
-        ])?;
+        staff.require_role(&ActorRole::CASE_DESK)?;
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
         let recipient = self.store.recipient(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&recipient.association, &recipient.branch)?;

@@ -141,7 +141,7 @@ impl VerificationService for Verification {
         request: Request<api::ListPendingRequest>,
     ) -> Result<Response<api::ListPendingResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&[ActorRole::ProjectManager, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        staff.require_role(&ActorRole::SUPERVISORS)?;
         let branch = staff.branch_filter(&request.get_ref().branch);
         let cases = self.store.pending(&staff.association, branch.as_deref()).await.map_err(internal)?;
         Ok(Response::new(api::ListPendingResponse {
