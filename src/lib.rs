@@ -325,8 +325,13 @@ impl Suite {
         self.addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("every role is started")
     }
 
+    /// Where a role listens, e.g. `http://127.0.0.1:50052` (a service's own gRPC port).
+    pub fn url(&self, role: Role) -> String {
+        format!("http://{}", self.address(role))
+    }
+
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.address(Role::Gateway))
+        self.url(Role::Gateway)
     }
 
     /// Stops every role and waits for them.

@@ -75,8 +75,8 @@ const PROBLEM: &str = "Problem";
 
 /// What the gateway adds to every operation: the stable error body for any
 /// 4xx or 5xx, `Accept-Language`, `Idempotency-Key` where calls are kept,
-/// `If-Match` on staff actions, and a description of each success by its
-/// status where it has none.
+/// and a description of each success by its status where it has none.
+/// (`If-Match` is documented by its extractor, `versions::IfMatch`.)
 pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     for (path, item) in document.paths.paths.iter_mut() {
         if let Some(post) = item.post.as_mut()
@@ -86,16 +86,6 @@ pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi:
                 crate::idempotency::IDEMPOTENCY_KEY,
                 "A key of your own (e.g. a UUID) for this call: a retry with the same key gets the first \
                  call's answer, marked `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours.",
-            )));
-        }
-        if let Some(post) = item.post.as_mut()
-            && crate::versions::CONDITIONAL.contains(&path.as_str())
-        {
-            post.parameters.get_or_insert_with(Vec::new).push(RefOr::T(header(
-                "If-Match",
-                "The record's `ETag` (or list item's `version`) as you read it: if someone changed it since, \
-                 the action is refused with `412` instead of overwriting their change. The answer's `ETag` \
-                 is the new version.",
             )));
         }
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
@@ -120,7 +110,7 @@ pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi:
     document
 }
 
-fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+pub(crate) fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
     use utoipa::openapi::{ObjectBuilder, Required, Type};
     ParameterBuilder::new()

@@ -31,7 +31,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-/// gRPC status → (HTTP status, stable error code). The only such table.
+/// gRPC status → (HTTP status, stable error code). The only such table; an
+/// action made conditional with `If-Match` is the one refinement (`ApiError::conditional`).
 pub fn http_status(code: Code) -> (StatusCode, &'static str) {
     match code {
         Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid_argument"),
@@ -67,6 +68,18 @@ impl From<tonic::Status> for ApiError {
 }
 
 impl ApiError {
+    /// A service's refusal of an action the caller made conditional with
+    /// `If-Match`. gRPC has one code (`Aborted`) for any lost race; over
+    /// HTTP, one lost to a change since the caller's reading is `412`.
+    pub(crate) fn conditional(status: tonic::Status) -> Self {
+        match status.code() {
+            Code::Aborted => {
+                Self { status: StatusCode::PRECONDITION_FAILED, code: "precondition_failed", ..Self::from(status) }
+            }
+            _ => Self::from(status),
+        }
+    }
+
     pub fn new(status: StatusCode, code: &'static str, message: Bilingual) -> Self {
         Self { status, code, message, text: None, fields: Vec::new(), retry_after: None }
     }

@@ -5,6 +5,7 @@
 //! kept 24 hours, in Redis where the gateway runs as several replicas.
 
 use crate::error::ApiError;
+use crate::remembered::Remembered;
 use crate::routes::JSON_BODY_LIMIT;
 use axum::body::Body;
 use axum::extract::Request;
@@ -15,20 +16,19 @@ use masar_domain::Bilingual;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Set on an answer that repeats the first call's.
-pub const REPLAYED: &str = "idempotent-replayed";
+pub(crate) const REPLAYED: &str = "idempotent-replayed";
 
 /// How long a finished call's reply is kept.
 const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
-/// How long a call may be in progress before a retry may act again (above the gateway's 30 s timeout).
-const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
+/// How long a call may be in progress before a retry may act again (well above the gateway's timeout).
+const IN_PROGRESS_FOR: Duration = Duration::from_secs(2 * crate::routes::REQUEST_TIMEOUT.as_secs());
 /// In memory, expired calls are swept only once this many are kept; a lookup ignores an expired one.
-const SWEEP_ABOVE: usize = 10_000;
+const SWEEP_FROM: usize = 10_000;
 /// Their replies hold tokens, which are not kept anywhere; signing in again is harmless.
 pub(crate) const NEVER_KEPT: [&str; 4] =
     ["/v1/sessions", "/v1/sessions/refresh", "/v1/sessions/sign-out", "/v1/accounts/password"];
@@ -37,7 +37,7 @@ pub(crate) const NEVER_KEPT: [&str; 4] =
 #[derive(Clone)]
 pub enum Replays {
     /// One gateway process (`masar dev`).
-    InMemory(Arc<Mutex<HashMap<String, (Kept, Instant)>>>),
+    InMemory(Arc<Mutex<Remembered<String, (Kept, Instant)>>>),
     /// Shared by every gateway replica.
     Redis { commands: ConnectionManager, prefix: String },
 }
@@ -66,7 +66,7 @@ enum Begun {
 
 impl Replays {
     pub fn in_memory() -> Self {
-        Self::InMemory(Arc::default())
+        Self::InMemory(Arc::new(Mutex::new(Remembered::new(SWEEP_FROM))))
     }
 
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
@@ -81,9 +81,7 @@ impl Replays {
             Self::InMemory(kept) => {
                 let mut kept = kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let now = Instant::now();
-                if kept.len() > SWEEP_ABOVE {
-                    kept.retain(|_, (_, until)| *until > now);
-                }
+                kept.sweep(now, |_, (_, until)| *until > now);
                 match kept.get(record).filter(|(_, until)| *until > now) {
                     Some((earlier, _)) => earlier.clone(),
                     None => {

@@ -9,11 +9,12 @@ mod error;
 mod idempotency;
 mod language;
 mod limits;
+mod remembered;
 mod routes;
 mod versions;
 
 pub use error::{ApiError, http_status};
-pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED, Replays};
+pub use idempotency::Replays;
 pub use routes::{openapi, router};
 
 use masar_platform::grpc::{TracedChannel, channel};

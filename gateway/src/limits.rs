@@ -3,11 +3,11 @@
 //! starve the others nor try passwords without end.
 
 use crate::error::ApiError;
+use crate::remembered::Remembered;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use masar_platform::config::GatewaySettings;
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ struct Bucket {
     updated: Instant,
 }
 
-/// Above this many remembered clients, those whose bucket has refilled are
+/// From this many remembered clients, those whose bucket has refilled are
 /// forgotten (a full bucket is the same as none), so memory stays bounded.
 const REMEMBERED_CLIENTS: usize = 50_000;
 
@@ -35,7 +35,7 @@ pub(crate) struct RateLimiter {
     capacity: f64,
     per_second: f64,
     address_header: Option<http::HeaderName>,
-    buckets: Arc<Mutex<HashMap<Client, Bucket>>>,
+    buckets: Arc<Mutex<Remembered<Client, Bucket>>>,
 }
 
 impl RateLimiter {
@@ -45,16 +45,16 @@ impl RateLimiter {
             capacity: per_minute,
             per_second: per_minute / 60.0,
             address_header: settings.client_address_header.as_deref().and_then(|h| h.parse().ok()),
-            buckets: Arc::default(),
+            buckets: Arc::new(Mutex::new(Remembered::new(REMEMBERED_CLIENTS))),
         }
     }
 
     /// Takes one request from the client's bucket, or says how long until it may try again.
     fn take(&self, client: Client, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() >= REMEMBERED_CLIENTS && !buckets.contains_key(&client) {
+        if !buckets.contains_key(&client) {
             let (capacity, per_second) = (self.capacity, self.per_second);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
+            buckets.sweep(now, |_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
         }
         let bucket = buckets.entry(client).or_insert(Bucket { tokens: self.capacity, updated: now });
         let refilled = now.duration_since(bucket.updated).as_secs_f64() * self.per_second;

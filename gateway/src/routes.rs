@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use masar_domain::{Bilingual, Language};
-use masar_platform::audit::{CHANNEL, CORRELATION_ID};
+use masar_platform::audit::{CHANNEL, CORRELATION_ID, Channel};
 use masar_platform::config::GatewaySettings;
 use masar_platform::identity::{attach_token, bearer, token_refused};
 use masar_platform::telemetry;
@@ -48,7 +48,9 @@ fn created<T>(value: T) -> (StatusCode, Json<T>) {
 }
 
 /// Names each HTTP request; kept in the services' audit trails and echoed to the caller.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static(CORRELATION_ID);
+/// How long a call may take before the gateway answers `504`.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest upload the gateway passes on; intake checks the document's own limit.
 const UPLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -111,10 +113,7 @@ pub fn router(gateway: Gateway) -> Router {
     api.merge(docs::routes(&docs::finish(document)))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .fallback(|| async { ApiError::not_found() })
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(replays, replay_retries))
         .layer(axum::middleware::from_fn_with_state(RateLimiter::new(settings), limit_rate))
         .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
@@ -152,7 +151,7 @@ fn cors(settings: &GatewaySettings) -> tower_http::cors::CorsLayer {
             CONTENT_TYPE,
             ACCEPT_LANGUAGE,
             IF_MATCH,
-            name("idempotency-key"),
+            name(crate::idempotency::IDEMPOTENCY_KEY),
             name("traceparent"),
             name("tracestate"),
         ])
@@ -265,7 +264,7 @@ fn grpc<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
         attach_token(&mut request, token);
     }
     let metadata = request.metadata_mut();
-    metadata.insert(CHANNEL, tonic::metadata::MetadataValue::from_static("gateway"));
+    metadata.insert(CHANNEL, tonic::metadata::MetadataValue::from_static(Channel::Gateway.as_str()));
     if let Some(id) = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
         metadata.insert(CORRELATION_ID, id);
     }

@@ -9,27 +9,12 @@
 use crate::ApiError;
 use axum::Json;
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http::header::{ETAG, IF_MATCH};
 use masar_domain::Bilingual;
 use serde::Serialize;
-use tonic::Code;
-
-/// The staff actions that take `If-Match` (for the OpenAPI document).
-pub(crate) const CONDITIONAL: [&str; 10] = [
-    "/v1/requests/{id}/verification/documents/{document}",
-    "/v1/requests/{id}/verification/accept",
-    "/v1/requests/{id}/verification/return",
-    "/v1/requests/{id}/verification/ineligible",
-    "/v1/requests/{id}/research/visits",
-    "/v1/requests/{id}/research/recommendation",
-    "/v1/requests/{id}/committee/votes",
-    "/v1/requests/{id}/committee/decision",
-    "/v1/inquiries/{id}/refer",
-    "/v1/inquiries/{id}/answer",
-];
 
 /// The version a staff action is conditioned on: `If-Match`'s entity tag,
 /// or 0 (none, or `*`) for no condition.
@@ -62,28 +47,43 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 }
 
 impl IfMatch {
-    /// The service's answer about a versioned record, with its `version` as
-    /// the `ETag`; or its refusal (see `refusal`).
+    /// The service's answer about a versioned record; a refusal of an
+    /// action made conditional answers `412` when the record changed since.
     #[allow(clippy::result_large_err)] // the stable error body, as every handler returns it
     pub(crate) fn versioned<T, J: From<T>>(
         &self,
         answer: Result<tonic::Response<T>, tonic::Status>,
         version: fn(&T) -> u64,
     ) -> VersionedReply<J> {
-        let record = answer.map_err(|status| self.refusal(status))?.into_inner();
-        Ok(Versioned(version(&record), record.into()))
-    }
-
-    /// The service's refusal. A record changed since the caller's reading
-    /// answers `412` when they sent `If-Match`, as HTTP has it.
-    pub(crate) fn refusal(&self, status: tonic::Status) -> ApiError {
-        let stale = self.0 != 0 && status.code() == Code::Aborted;
-        let error = ApiError::from(status);
-        if stale {
-            ApiError { status: StatusCode::PRECONDITION_FAILED, code: "precondition_failed", ..error }
-        } else {
-            error
+        match answer {
+            Err(status) if self.0 != 0 => Err(ApiError::conditional(status)),
+            answer => versioned(answer, version),
         }
+    }
+}
+
+/// The service's answer about a versioned record, with its `version` as the `ETag`.
+#[allow(clippy::result_large_err)] // the stable error body, as every handler returns it
+pub(crate) fn versioned<T, J: From<T>>(
+    answer: Result<tonic::Response<T>, tonic::Status>,
+    version: fn(&T) -> u64,
+) -> VersionedReply<J> {
+    let record = answer?.into_inner();
+    Ok(Versioned(version(&record), record.into()))
+}
+
+/// Documents the header on each operation whose handler reads it, so the
+/// OpenAPI document cannot leave one out.
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![crate::docs::header(
+            "If-Match",
+            "The record's `ETag` (or list item's `version`) as you read it: if someone changed it since, \
+             the action is refused with `412` instead of overwriting their change. The answer's `ETag` \
+             is the new version.",
+        )]
     }
 }
 

@@ -2,10 +2,9 @@
 //! case's supervisors read the whole trail, through the gateway and at
 //! each service's port.
 
-use crate::support::{distributed_suite, embedded_suite};
+use crate::support::{distributed_suite, embedded_suite, grpc_request};
 use masar::Suite;
 use masar::demo::{GatewayClient, NUZUL, create_draft, upload_required_documents};
-use masar_platform::identity::attach_token;
 use masar_platform::role::Role;
 use masar_proto::audit::v1 as audit;
 use masar_proto::research::v1 as research;
@@ -15,12 +14,6 @@ use serde_json::{Value, json};
 /// The applicant whose national ID and mobile must never appear in the trail.
 const NATIONAL_ID: &str = "1000000016";
 const MOBILE: &str = "0551112233";
-
-fn grpc<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    attach_token(&mut request, token);
-    request
-}
 
 /// (service, action, actor role, channel) of each entry.
 fn summary(trail: &Value) -> Vec<(String, String, String, String)> {
@@ -69,14 +62,14 @@ async fn drive_audit(suite: &Suite) {
     // The researcher records the visit straight at research's port, as an integration would.
     let researcher = reception.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
     let researcher_token = reception.staff_token(&researcher).await.unwrap();
-    let research_port = format!("http://{}", suite.address(Role::Research));
+    let research_port = suite.url(Role::Research);
     let mut research = research::research_service_client::ResearchServiceClient::connect(research_port).await.unwrap();
     let visit = research::RecordFieldVisitRequest {
         request_id: id.clone(),
         findings: "The roof leaks.".into(),
         ..Default::default()
     };
-    research.record_field_visit(grpc(visit, &researcher_token)).await.unwrap();
+    research.record_field_visit(grpc_request(visit, Some(&researcher_token))).await.unwrap();
 
     let trail = reception.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL.project_manager)).await.unwrap();
     let documents = draft["required_documents"].as_array().unwrap().len();
@@ -114,9 +107,9 @@ async fn drive_audit(suite: &Suite) {
         (Some("hayat.admin"), 404),
         (None, 401),
     ];
+    let anyone = GatewayClient::new(&base);
     for (caller, status) in refusals {
-        let client = GatewayClient::new(&base);
-        let (answered, body) = client.call(Method::GET, &path, caller, None).await.unwrap();
+        let (answered, body) = anyone.call(Method::GET, &path, caller, None).await.unwrap();
         assert_eq!(answered, status, "{caller:?}: {body}");
         assert!(body["message"]["ar"].is_string(), "{body}");
     }
@@ -127,9 +120,9 @@ async fn drive_audit(suite: &Suite) {
     assert_eq!(status, 404, "an unknown case");
 
     // Each service answers for its own part at its own port, with the same scope rules.
-    let verification_port = format!("http://{}", suite.address(Role::Verification));
+    let verification_port = suite.url(Role::Verification);
     let mut trail_at = audit::audit_trail_client::AuditTrailClient::connect(verification_port).await.unwrap();
-    let ask = |token: &str| grpc(audit::CaseTrailRequest { request_id: id.clone() }, token);
+    let ask = |token: &str| grpc_request(audit::CaseTrailRequest { request_id: id.clone() }, Some(token));
     let own = trail_at.case_trail(ask(&pm_token)).await.unwrap().into_inner().entries;
     let actions: Vec<_> = own.iter().map(|e| (e.service.as_str(), e.action.as_str())).collect();
     assert_eq!(actions, [("verification", "verification.received"), ("verification", "request.verified")]);
@@ -137,7 +130,7 @@ async fn drive_audit(suite: &Suite) {
     assert!(trail_at.case_trail(ask(&foreign)).await.unwrap().into_inner().entries.is_empty());
     let refused = trail_at.case_trail(ask(&researcher_token)).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-    let anonymous = trail_at.case_trail(tonic::Request::new(audit::CaseTrailRequest { request_id: id.clone() }));
+    let anonymous = trail_at.case_trail(grpc_request(audit::CaseTrailRequest { request_id: id.clone() }, None));
     assert_eq!(anonymous.await.unwrap_err().code(), tonic::Code::Unauthenticated);
 }
 

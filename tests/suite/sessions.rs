@@ -4,11 +4,10 @@
 //! themselves at their gRPC ports, and a signing key rotated without
 //! signing anyone out.
 
-use crate::support::{distributed_suite, embedded_suite, embedded_suite_in, temp_dir};
+use crate::support::{distributed_suite, embedded_suite, embedded_suite_in, grpc_request, temp_dir};
 use masar::demo::GatewayClient;
 use masar::{DEMO_STAFF_PASSWORD, Suite};
 use masar_domain::ActorRole;
-use masar_platform::identity::attach_token;
 use masar_platform::role::Role;
 use masar_platform::tokens::{Claims, TokenSigner};
 use masar_proto::verification::v1 as verification;
@@ -126,16 +125,10 @@ async fn drive_sessions(suite: &Suite) {
     assert_eq!(sign_in(&client, "nuzul", "nuzul.admin", "Idara-2026").await.0, 200);
 
     // The services check tokens themselves: straight at verification's port, nothing is taken on trust.
-    let endpoint = format!("http://{}", suite.address(Role::Verification));
+    let endpoint = suite.url(Role::Verification);
     let mut verification =
         verification::verification_service_client::VerificationServiceClient::connect(endpoint).await.unwrap();
-    let list = |token: Option<&str>| {
-        let mut request = tonic::Request::new(verification::ListPendingRequest { branch: String::new() });
-        if let Some(token) = token {
-            attach_token(&mut request, token);
-        }
-        request
-    };
+    let list = |token: Option<&str>| grpc_request(verification::ListPendingRequest { branch: String::new() }, token);
     let code = |r: Result<tonic::Response<verification::ListPendingResponse>, tonic::Status>| {
         r.map(|_| tonic::Code::Ok).unwrap_or_else(|status| status.code())
     };

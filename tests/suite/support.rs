@@ -238,6 +238,15 @@ pub async fn stream_contents(prefix: &str, event_type: &str) -> Vec<u8> {
     bytes
 }
 
+/// A gRPC request, with the caller's access token when there is one.
+pub fn grpc_request<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        masar_platform::identity::attach_token(&mut request, token);
+    }
+    request
+}
+
 /// Polls `check` until true or the time is up.
 pub async fn wait_until<F, Fut>(what: &str, mut check: F)
 where

@@ -2,10 +2,9 @@
 //! case, assignment, agenda item or inquiry is refused with 412 instead of
 //! overwriting a colleague's change, through the gateway and at the port.
 
-use crate::support::{distributed_suite, embedded_suite};
+use crate::support::{distributed_suite, embedded_suite, grpc_request};
 use masar::Suite;
 use masar::demo::{GatewayClient, NUZUL, submit};
-use masar_platform::identity::attach_token;
 use masar_platform::role::Role;
 use masar_proto::committee::v1 as committee;
 use serde_json::{Value, json};
@@ -85,16 +84,15 @@ async fn drive_versions(suite: &Suite) {
     let decision = json!({ "decision": "approved" });
     assert_stale(&act(&client, NUZUL.committee[0], &decide, Some(&first.1), decision.clone()).await);
     // Straight at committee's port, the version the member saw travels in the message.
-    let port = format!("http://{}", suite.address(Role::Committee));
+    let port = suite.url(Role::Committee);
     let mut service = committee::committee_service_client::CommitteeServiceClient::connect(port).await.unwrap();
-    let stale_version = first.2["version"].as_u64().unwrap();
-    let mut direct = tonic::Request::new(committee::RecordDecisionRequest {
+    let stale = committee::RecordDecisionRequest {
         request_id: id.clone(),
         decision: "approved".into(),
-        expected_version: stale_version,
+        expected_version: first.2["version"].as_u64().unwrap(),
         ..Default::default()
-    });
-    attach_token(&mut direct, &client.staff_token(NUZUL.committee[0]).await.unwrap());
+    };
+    let direct = grpc_request(stale, Some(&client.staff_token(NUZUL.committee[0]).await.unwrap()));
     assert_eq!(service.record_decision(direct).await.unwrap_err().code(), tonic::Code::Aborted);
     let decided = act(&client, NUZUL.committee[0], &decide, Some(&second.1), decision).await;
     assert_eq!((decided.0, decided.2["status"].as_str()), (200, Some("approved")), "{}", decided.2);

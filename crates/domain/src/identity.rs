@@ -52,6 +52,11 @@ impl NationalId {
     pub fn masked(&self) -> String {
         format!("{}******{}", &self.0[..1], &self.0[7..])
     }
+
+    /// A stored number, masked; empty if it does not parse (never shown in clear).
+    pub fn mask(stored: &str) -> String {
+        Self::parse(stored).map(|id| id.masked()).unwrap_or_default()
+    }
 }
 
 /// Never prints the number in clear, so a stray `{:?}` cannot leak it.
@@ -138,6 +143,11 @@ impl SaudiMobile {
     /// +9665******67: enough for a person to recognise their number.
     pub fn masked(&self) -> String {
         format!("{}******{}", &self.0[..5], &self.0[11..])
+    }
+
+    /// A stored number, masked; empty if it does not parse (never shown in clear).
+    pub fn mask(stored: &str) -> String {
+        Self::parse(stored).map(|m| m.masked()).unwrap_or_default()
     }
 }
 

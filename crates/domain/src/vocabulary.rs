@@ -98,6 +98,17 @@ impl ActorRole {
     /// (the list of requests, a case's messages).
     pub const CASE_DESK: [ActorRole; 4] =
         [Self::ReceptionOfficer, Self::ProjectManager, Self::BranchManager, Self::AssociationAdmin];
+    /// Who receive beneficiaries and act for them (filing, registering, recording inquiries).
+    pub const FRONT_DESK: [ActorRole; 3] = [Self::ReceptionOfficer, Self::BranchManager, Self::AssociationAdmin];
+    /// Who look after the association's beneficiaries: the case desk and the referral roles.
+    pub const REGISTRY_KEEPERS: [ActorRole; 6] = [
+        Self::ReceptionOfficer,
+        Self::ProjectManager,
+        Self::BranchManager,
+        Self::AssociationAdmin,
+        Self::SocialResearchOfficer,
+        Self::HealthAdministrationManager,
+    ];
 
     /// Roles whose work is tied to one branch; the others see the whole association.
     pub fn is_branch_bound(self) -> bool {

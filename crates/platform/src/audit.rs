@@ -18,6 +18,7 @@ use crate::tokens::TokenVerifier;
 use chrono::{DateTime, Utc};
 use masar_domain::ActorRole;
 use masar_proto::audit::v1::{self as api, audit_trail_server::AuditTrail};
+use masar_proto::events::v1::CaseRef;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -122,6 +123,11 @@ impl Actor {
         }
     }
 
+    /// Who acted, as the events name them.
+    pub fn event_actor(&self) -> masar_proto::events::v1::Actor {
+        masar_proto::events::v1::Actor { role: self.role.as_str().into(), username: self.username.clone() }
+    }
+
     /// The system, applying `message` from the queue.
     pub fn system(message: &Message) -> Actor {
         Actor {
@@ -146,6 +152,11 @@ pub struct Subject<'a> {
 impl<'a> Subject<'a> {
     pub fn case(request_id: Uuid, association: &'a str, branch: &'a str) -> Self {
         Self { request_id: Some(request_id), association, branch }
+    }
+
+    /// The case an event is about.
+    pub fn of(request_id: Uuid, case: &'a CaseRef) -> Self {
+        Self::case(request_id, &case.association, &case.branch)
     }
 
     pub fn outside_a_case(association: &'a str, branch: &'a str) -> Self {

@@ -9,15 +9,33 @@ use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::PolicyPack;
 use masar_proto::events::v1 as events;
 use prost::Message as _;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A stored version never changes, so each is parsed once per process and
+/// kept (a handful per association).
+type Parsed = Arc<Mutex<HashMap<(String, u32), PolicyPack>>>;
 
 #[derive(Clone)]
 pub struct PolicyBook {
     db: Db,
+    parsed: Parsed,
 }
 
 impl PolicyBook {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, parsed: Parsed::default() }
+    }
+
+    /// The pack of a row holding `version` and `source`, parsed only the first time.
+    fn pack(&self, association: &str, row: &Row) -> Result<PolicyPack, DbError> {
+        let key = (association.to_owned(), row.unsigned("version")?);
+        if let Some(pack) = self.parsed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key) {
+            return Ok(pack.clone());
+        }
+        let pack = parse(row)?;
+        self.parsed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, pack.clone());
+        Ok(pack)
     }
 
     /// Keeps one version; false if it was kept before (a redelivered announcement).
@@ -58,22 +76,22 @@ impl PolicyBook {
     }
 
     /// The version in force on a day: later versions replace earlier ones from
-    /// their effective date. Only that one is read and parsed.
+    /// their effective date. Only that one is read.
     pub async fn in_force(&self, association: &str, on: NaiveDate) -> Result<Option<PolicyPack>, DbError> {
         let sql = Sql::new(
-            "SELECT source FROM policy_versions WHERE association = $1 AND effective_from <= $2 \
+            "SELECT version, source FROM policy_versions WHERE association = $1 AND effective_from <= $2 \
              ORDER BY effective_from DESC, version DESC LIMIT 1",
         )
         .bind(association)
         .bind(on);
-        self.db.fetch_optional(sql).await?.map(|row| parse(&row)).transpose()
+        self.db.fetch_optional(sql).await?.map(|row| self.pack(association, &row)).transpose()
     }
 
     pub async fn version(&self, association: &str, version: u32) -> Result<Option<PolicyPack>, DbError> {
-        let sql = Sql::new("SELECT source FROM policy_versions WHERE association = $1 AND version = $2")
+        let sql = Sql::new("SELECT version, source FROM policy_versions WHERE association = $1 AND version = $2")
             .bind(association)
             .bind(i64::from(version));
-        self.db.fetch_optional(sql).await?.map(|row| parse(&row)).transpose()
+        self.db.fetch_optional(sql).await?.map(|row| self.pack(association, &row)).transpose()
     }
 
     /// Keeps the copy a `policy.applied` announcement carries.

@@ -52,9 +52,6 @@ pub struct ServiceParts {
     pub background: Vec<BoxFuture<'static, ()>>,
 }
 
-/// The audit trail's gRPC service name, served by every role.
-pub const AUDIT_TRAIL: &str = "masar.audit.v1.AuditTrail";
-
 /// This replica's consumer name: the pod name when there is one.
 fn consumer_name(role: Role) -> String {
     match std::env::var("HOSTNAME") {
@@ -101,7 +98,7 @@ pub async fn run(
         crate::audit::TrailService { db: deps.db.clone(), verifier: deps.tokens.verifier.clone(), service: parts.role };
     let routes = parts.routes.add_service(AuditTrailServer::new(trail));
     let mut service_names = parts.service_names;
-    service_names.push(AUDIT_TRAIL);
+    service_names.push(<AuditTrailServer<crate::audit::TrailService> as tonic::server::NamedService>::NAME);
     tracing::info!(role = %parts.role, addr = ?listener.local_addr().ok(), "serving");
     let served = crate::grpc::serve(listener, routes, &service_names, shutdown.clone().cancelled_owned()).await;
     shutdown.cancel();

@@ -92,7 +92,7 @@ pub(super) struct Ballot {
 
 /// A committee member's vote; one who researched the case cannot vote on it.
 #[utoipa::path(post, path = "/v1/requests/{id}/committee/votes", tag = "committee",
-    params(("id" = String, Path, description = "The request")), request_body = Ballot,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Ballot,
     responses((status = 200, body = AgendaItem)))]
 pub(super) async fn cast_vote(
     axum::extract::State(mut services): State,
@@ -116,7 +116,7 @@ pub(super) struct Decision {
 
 /// The committee's decision, as the policy's approval rule allows.
 #[utoipa::path(post, path = "/v1/requests/{id}/committee/decision", tag = "committee",
-    params(("id" = String, Path, description = "The request")), request_body = Decision,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Decision,
     responses((status = 200, body = AgendaItem)))]
 pub(super) async fn record_decision(
     axum::extract::State(mut services): State,

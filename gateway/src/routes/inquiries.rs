@@ -1,7 +1,7 @@
 //! Inquiries: asked from any channel, referred, answered, each with its timeline.
 
-use super::{Body, Created, FrontEndLanguage, Reply, State, created, grpc, language_or, present, time};
-use crate::versions::{IfMatch, VersionedReply};
+use super::{Body, Created, FrontEndLanguage, Note, Reply, State, created, grpc, language_or, present, time};
+use crate::versions::{IfMatch, VersionedReply, versioned};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -113,22 +113,16 @@ pub(super) async fn ask_question(
     Ok(created(services.inquiries.ask_question(grpc(&headers, message)).await?.into_inner().into()))
 }
 
-#[derive(Deserialize, Default, ToSchema)]
-pub(super) struct Referral {
-    #[serde(default)]
-    note: String,
-}
-
 /// Refers an inquiry reception cannot answer to the project manager.
 #[utoipa::path(post, path = "/v1/inquiries/{id}/refer", tag = "inquiries",
-    params(("id" = String, Path, description = "The inquiry")), request_body = Referral,
+    params(("id" = String, Path, description = "The inquiry"), IfMatch), request_body = Note,
     responses((status = 200, body = Inquiry)))]
 pub(super) async fn refer_inquiry(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
-    Body(body): Body<Referral>,
+    Body(body): Body<Note>,
 ) -> VersionedReply<Inquiry> {
     let message = intake::ReferInquiryRequest { inquiry_id: id, note: body.note, expected_version: if_match.0 };
     if_match.versioned(services.inquiries.refer_inquiry(grpc(&headers, message)).await, |r| r.version)
@@ -144,7 +138,7 @@ pub(super) struct Answer {
 
 /// Answers an inquiry; the asker is told by SMS.
 #[utoipa::path(post, path = "/v1/inquiries/{id}/answer", tag = "inquiries",
-    params(("id" = String, Path, description = "The inquiry")), request_body = Answer,
+    params(("id" = String, Path, description = "The inquiry"), IfMatch), request_body = Answer,
     responses((status = 200, body = Inquiry)))]
 pub(super) async fn answer_inquiry(
     axum::extract::State(mut services): State,
@@ -171,7 +165,7 @@ pub(super) async fn get_inquiry(
     Path(id): Path<String>,
 ) -> VersionedReply<Inquiry> {
     let message = intake::GetInquiryRequest { inquiry_id: id };
-    IfMatch(0).versioned(services.inquiries.get_inquiry(grpc(&headers, message)).await, |r| r.version)
+    versioned(services.inquiries.get_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, IntoParams)]

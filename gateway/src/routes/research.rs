@@ -69,7 +69,7 @@ pub(super) struct FieldVisit {
 
 /// Records a field visit to the beneficiary.
 #[utoipa::path(post, path = "/v1/requests/{id}/research/visits", tag = "research",
-    params(("id" = String, Path, description = "The request")), request_body = FieldVisit,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = FieldVisit,
     responses((status = 200, body = Assignment)))]
 pub(super) async fn record_field_visit(
     axum::extract::State(mut services): State,
@@ -92,7 +92,7 @@ pub(super) struct Recommendation {
 
 /// Recommends to the committee; the case joins the branch's agenda.
 #[utoipa::path(post, path = "/v1/requests/{id}/research/recommendation", tag = "research",
-    params(("id" = String, Path, description = "The request")), request_body = Recommendation,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Recommendation,
     responses((status = 200, body = Assignment)))]
 pub(super) async fn record_recommendation(
     axum::extract::State(mut services): State,

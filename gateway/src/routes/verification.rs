@@ -161,7 +161,7 @@ pub(super) struct DocumentReview {
 
 /// Accepts or rejects one received document.
 #[utoipa::path(post, path = "/v1/requests/{id}/verification/documents/{document}", tag = "verification",
-    params(("id" = String, Path, description = "The request"), ("document" = String, Path, description = "Which document")),
+    params(("id" = String, Path, description = "The request"), ("document" = String, Path, description = "Which document"), IfMatch),
     request_body = DocumentReview, responses((status = 200, body = CaseDocument)))]
 pub(super) async fn review_document(
     axum::extract::State(mut services): State,
@@ -182,7 +182,7 @@ pub(super) async fn review_document(
 
 /// Accepts a verified, eligible request: it goes on to a social researcher.
 #[utoipa::path(post, path = "/v1/requests/{id}/verification/accept", tag = "verification",
-    params(("id" = String, Path, description = "The request")), request_body = Note,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Note,
     responses((status = 200, body = VerificationOutcome)))]
 pub(super) async fn accept_request(
     axum::extract::State(mut services): State,
@@ -206,7 +206,7 @@ pub(super) struct ReturnForCompletion {
 
 /// Returns the request to its beneficiary to complete what is missing.
 #[utoipa::path(post, path = "/v1/requests/{id}/verification/return", tag = "verification",
-    params(("id" = String, Path, description = "The request")), request_body = ReturnForCompletion,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = ReturnForCompletion,
     responses((status = 200, body = VerificationOutcome)))]
 pub(super) async fn return_for_completion(
     axum::extract::State(mut services): State,
@@ -233,7 +233,7 @@ pub(super) struct Ineligibility {
 
 /// Closes the request as not eligible, with the reasons told to the beneficiary.
 #[utoipa::path(post, path = "/v1/requests/{id}/verification/ineligible", tag = "verification",
-    params(("id" = String, Path, description = "The request")), request_body = Ineligibility,
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Ineligibility,
     responses((status = 200, body = VerificationOutcome)))]
 pub(super) async fn declare_ineligible(
     axum::extract::State(mut services): State,

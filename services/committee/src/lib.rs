@@ -8,7 +8,7 @@ mod store;
 pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
 
 use chrono::Utc;
-use masar_domain::{ActorRole, CaseStatus};
+use masar_domain::CaseStatus;
 use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
@@ -83,11 +83,11 @@ impl EventHandler for Scheduler {
                 existing.map(|e| e.version),
             )
             .await?;
-        let subject = Subject::case(request_id, &case.association, &case.branch);
-        audit::record(tx, &Actor::system(message), subject, event_type::CASE_SCHEDULED, "").await?;
+        let actor = Actor::system(message);
+        audit::record(tx, &actor, Subject::of(request_id, &case), event_type::CASE_SCHEDULED, "").await?;
         let scheduled = events::CaseScheduled {
             case: Some(case),
-            actor: Some(events::Actor { role: ActorRole::System.as_str().into(), username: String::new() }),
+            actor: Some(actor.event_actor()),
             scheduled_at: Some(masar_proto::timestamp(now)),
             agenda_id: agenda_id.to_string(),
         };

@@ -55,8 +55,8 @@ fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
         beneficiary_id: b.beneficiary_id.to_string(),
         association: b.association,
         full_name: b.full_name,
-        national_id_masked: NationalId::parse(&b.national_id).map(|id| id.masked()).unwrap_or_default(),
-        mobile_masked: SaudiMobile::parse(&b.mobile).map(|m| m.masked()).unwrap_or_default(),
+        national_id_masked: NationalId::mask(&b.national_id),
+        mobile_masked: SaudiMobile::mask(&b.mobile),
         preferred_language: b.language.tag().to_owned(),
         channel: b.channel,
         registered_by: b.registered_by,
@@ -66,16 +66,6 @@ fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
         has_account: b.has_account,
     }
 }
-
-/// Staff who look after the association's beneficiaries.
-const REGISTRY_ROLES: &[ActorRole] = &[
-    ActorRole::ReceptionOfficer,
-    ActorRole::ProjectManager,
-    ActorRole::BranchManager,
-    ActorRole::AssociationAdmin,
-    ActorRole::SocialResearchOfficer,
-    ActorRole::HealthAdministrationManager,
-];
 
 #[tonic::async_trait]
 impl BeneficiaryService for Beneficiaries {
@@ -190,7 +180,7 @@ impl BeneficiaryService for Beneficiaries {
             account_id: account.account_id.to_string(),
             username: account.username,
             // The registry's number: a newcomer cannot redirect an existing beneficiary's credentials.
-            mobile_masked: SaudiMobile::parse(&beneficiary.mobile).map(|m| m.masked()).unwrap_or_default(),
+            mobile_masked: SaudiMobile::mask(&beneficiary.mobile),
         }))
     }
 
@@ -199,7 +189,7 @@ impl BeneficiaryService for Beneficiaries {
         request: Request<api::GetBeneficiaryRequest>,
     ) -> Result<Response<api::Beneficiary>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(REGISTRY_ROLES)?;
+        staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
         let beneficiary_id = parse_uuid("beneficiary_id", &request.get_ref().beneficiary_id)?;
         let not_found =
             || Problem::new(Bilingual::new("المستفيد غير موجود", "No such beneficiary")).into_status(Code::NotFound);
@@ -216,7 +206,7 @@ impl BeneficiaryService for Beneficiaries {
         request: Request<api::ListPossibleDuplicatesRequest>,
     ) -> Result<Response<api::ListPossibleDuplicatesResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(REGISTRY_ROLES)?;
+        staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
         let pairs = self.store.possible_duplicates(&staff.association).await.map_err(internal)?;
         Ok(Response::new(api::ListPossibleDuplicatesResponse {
             duplicates: pairs

@@ -34,16 +34,12 @@ pub struct Intake {
     pub documents: DocumentStore,
 }
 
-/// The staff who receive beneficiaries and act for them.
-pub(crate) const FRONT_DESK: &[ActorRole] =
-    &[ActorRole::ReceptionOfficer, ActorRole::BranchManager, ActorRole::AssociationAdmin];
-
 /// Who acts: front-desk staff assisting a beneficiary (`Some`), or the
 /// beneficiary themself (`None`: signed in, or not yet registered).
 pub(crate) fn submitter(caller: Option<&Caller>) -> Result<Option<Staff>, Status> {
     match caller {
         Some(Caller::Staff(staff)) => {
-            staff.require_role(FRONT_DESK)?;
+            staff.require_role(&ActorRole::FRONT_DESK)?;
             Ok(Some(staff.clone()))
         }
         _ => Ok(None),
@@ -196,7 +192,7 @@ fn submitted_event(
     months_since_same_service_approved: Option<u32>,
     documents: &[StoredDocument],
 ) -> events::RequestSubmitted {
-    let national_id_masked = NationalId::parse(&request.national_id).map(|id| id.masked()).unwrap_or_default();
+    let national_id_masked = NationalId::mask(&request.national_id);
     events::RequestSubmitted {
         case: Some(events::CaseRef::new(
             request.request_id,
@@ -343,8 +339,8 @@ pub(crate) fn acting_role(staff: &Option<Staff>) -> ActorRole {
 /// and mobile masked), without its documents.
 fn request_reply(stored: StoredRequest) -> api::ServiceRequest {
     api::ServiceRequest {
-        national_id_masked: NationalId::parse(&stored.national_id).map(|id| id.masked()).unwrap_or_default(),
-        mobile_masked: SaudiMobile::parse(&stored.mobile).map(|m| m.masked()).unwrap_or_default(),
+        national_id_masked: NationalId::mask(&stored.national_id),
+        mobile_masked: SaudiMobile::mask(&stored.mobile),
         request_id: stored.request_id.to_string(),
         reference: stored.reference,
         association: stored.association,

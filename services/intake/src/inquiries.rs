@@ -2,8 +2,7 @@
 //! reception or referred to the association's referral role, with its own timeline.
 
 use crate::grpc::{
-    FRONT_DESK, acted_by, acting_role, check_association, check_branch, new_reference, policy_in_force, read_channel,
-    submitter,
+    acted_by, acting_role, check_association, check_branch, new_reference, policy_in_force, read_channel, submitter,
 };
 use crate::store::IntakeStore;
 use chrono::{DateTime, Utc};
@@ -279,7 +278,7 @@ fn inquiry_reply(i: StoredInquiry, timeline: Vec<InquiryEntry>) -> api::Inquiry 
         status: i.status.to_string(),
         referred_to: i.referred_to.map(|r| r.to_string()).unwrap_or_default(),
         asker_name: i.asker_name,
-        mobile_masked: i.mobile.and_then(|m| SaudiMobile::parse(&m).ok()).map(|m| m.masked()).unwrap_or_default(),
+        mobile_masked: i.mobile.as_deref().map(SaudiMobile::mask).unwrap_or_default(),
         question: i.question,
         beneficiary_id: i.beneficiary_id.map(|id| id.to_string()).unwrap_or_default(),
         timeline: timeline.into_iter().map(entry_reply).collect(),
@@ -424,7 +423,7 @@ impl InquiryService for Inquiries {
     ) -> Result<Response<api::Inquiry>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let staff = caller.as_staff()?;
-        staff.require_role(FRONT_DESK)?;
+        staff.require_role(&ActorRole::FRONT_DESK)?;
         let inquiry = self.visible(&caller, &request.get_ref().inquiry_id).await?;
         ensure_version(request.get_ref().expected_version, inquiry.version)?;
         if !inquiry.status.can_become(InquiryStatus::Referred) {
@@ -481,7 +480,7 @@ impl InquiryService for Inquiries {
             }
             _ => {
                 let pack = self.pack(&inquiry.association).await?.ok_or_else(inquiry_not_found)?;
-                staff.require_role(&[FRONT_DESK, &[pack.referral_role]].concat())?
+                staff.require_role(&[ActorRole::FRONT_DESK.as_slice(), &[pack.referral_role]].concat())?
             }
         }
         ensure_version(request.get_ref().expected_version, inquiry.version)?;
@@ -547,7 +546,7 @@ impl InquiryService for Inquiries {
     ) -> Result<Response<api::ListInquiriesResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
         let pack = self.pack(&staff.association).await?.ok_or_else(inquiry_not_found)?;
-        staff.require_role(&[FRONT_DESK, &[pack.referral_role]].concat())?;
+        staff.require_role(&[ActorRole::FRONT_DESK.as_slice(), &[pack.referral_role]].concat())?;
         let statuses = match request.get_ref().status.trim() {
             "" => vec![InquiryStatus::Open, InquiryStatus::Referred],
             text => vec![InquiryStatus::parse(text).map_err(|_| {
@@ -559,13 +558,15 @@ impl InquiryService for Inquiries {
             })?],
         };
         let branch = staff.branch_filter("");
+        // The referral role's queue is what was referred to it: never an open inquiry.
+        let is_referral_role = staff.role == pack.referral_role;
+        let statuses = statuses.into_iter().filter(|s| !(is_referral_role && *s == InquiryStatus::Open));
         let mut inquiries = Vec::new();
         for status in statuses {
             for inquiry in
                 self.store.inquiries(&staff.association, status, branch.as_deref()).await.map_err(internal)?
             {
-                // The referral role's queue is what was referred to it.
-                if staff.role == pack.referral_role && inquiry.referred_to != Some(staff.role) {
+                if is_referral_role && inquiry.referred_to != Some(staff.role) {
                     continue;
                 }
                 inquiries.push(inquiry_reply(inquiry, Vec::new()));

@@ -43,18 +43,19 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies) -> ServiceParts {
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone());
+    let policies = PolicyBook::new(deps.db.clone());
     let beneficiaries = accounts::Beneficiaries {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
-        policies: PolicyBook::new(deps.db.clone()),
+        policies: policies.clone(),
         sealer: deps.sealer.clone(),
     };
     let inquiries = inquiries::Inquiries {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
-        policies: PolicyBook::new(deps.db.clone()),
+        policies: policies.clone(),
     };
     let sessions = sessions::Sessions {
         store: store.clone(),
@@ -66,7 +67,7 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
-        policies: PolicyBook::new(deps.db.clone()),
+        policies,
         documents: DocumentStore::new(deps.files.clone()),
     };
     ServiceParts {

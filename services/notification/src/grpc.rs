@@ -32,7 +32,7 @@ impl NotificationService for Notification {
                     message_id: m.message_id.to_string(),
                     event_type: m.event_type,
                     language: m.language,
-                    mobile_masked: SaudiMobile::parse(&m.mobile).map(|n| n.masked()).unwrap_or_default(),
+                    mobile_masked: SaudiMobile::mask(&m.mobile),
                     text: m.body,
                     status: m.status,
                     created_at: Some(masar_proto::timestamp(m.created_at)),

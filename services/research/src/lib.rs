@@ -53,10 +53,6 @@ struct Assigner {
     directory: Arc<Directory>,
 }
 
-fn system_actor() -> events::Actor {
-    events::Actor { role: ActorRole::System.as_str().into(), username: String::new() }
-}
-
 impl Assigner {
     async fn assign(
         &self,
@@ -82,11 +78,11 @@ impl Assigner {
             .ok_or_else(|| HandlerError::Reject(format!("branch {} has no social researcher", case.branch)))?;
         let now = Utc::now();
         self.store.assign(tx, request_id, &case, &researcher, now, policy_version).await?;
-        let subject = Subject::case(request_id, &case.association, &case.branch);
+        let subject = Subject::of(request_id, &case);
         audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &researcher).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
-            actor: Some(system_actor()),
+            actor: Some(actor.event_actor()),
             assigned_at: Some(masar_proto::timestamp(now)),
             researcher,
         };
@@ -106,11 +102,11 @@ impl Assigner {
             .transition(CaseStatus::ResearcherAssigned)
             .map_err(|e| HandlerError::Reject(e.to_string()))?;
         self.store.set_status(tx, request_id, CaseStatus::ResearcherAssigned).await?;
-        let subject = Subject::case(request_id, &case.association, &case.branch);
+        let subject = Subject::of(request_id, &case);
         audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &assignment.researcher).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
-            actor: Some(system_actor()),
+            actor: Some(actor.event_actor()),
             assigned_at: Some(masar_proto::timestamp(Utc::now())),
             researcher: assignment.researcher,
         };

@@ -96,7 +96,7 @@ impl EventHandler for IncomingRequests {
         } else {
             self.store.receive(tx, request_id, received).await?;
         }
-        let subject = Subject::case(request_id, &case.association, &case.branch);
+        let subject = Subject::of(request_id, &case);
         let detail = format!("policy version {}", event.policy_version);
         audit::record(tx, &Actor::system(message), subject, action::CASE_RECEIVED, &detail).await?;
         Ok(())
