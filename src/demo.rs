@@ -470,7 +470,9 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
         .await
         .with_context(|| format!("no Masar gateway at {gateway}; start one with `make run`"))?;
 
-    println!("Nuzul: a roof repair request without the home's tenure, returned for completion, resubmitted, approved");
+    println!(
+        "Nuzul: a roof repair request without the home's tenure, returned for completion, resubmitted, approved, delivered and rated"
+    );
     let mut unclear = NUZUL.facts_with(&[]);
     unclear.as_object_mut().context("facts")?.remove("home.ownership");
     // A new citizen each run: the same person's second restoration within 36 months would be refused.
@@ -518,6 +520,11 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
     client.wait_until_pending(&id, NUZUL.project_manager).await?;
     client.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({})).await?;
     research_and_decide(&beneficiary, &NUZUL, &id, "approved").await?;
+    let delivered = json!({ "note": "Roof slab repaired and waterproofed" });
+    beneficiary.post(&format!("/v1/requests/{id}/delivery"), Some(NUZUL.project_manager), delivered).await?;
+    let rating = json!({ "score": 5, "comment": "عمل متقن وفريق متعاون" });
+    beneficiary.post(&format!("/v1/requests/{id}/rating"), None, rating).await?;
+    println!("  the roof was repaired; the beneficiary rated the service 5 of 5");
     print_case(&beneficiary, &id, NUZUL.branch_manager).await?;
 
     println!("\nHayat: a medical device request at an interview, filed by reception, verified and approved");

@@ -17,7 +17,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     info(
         title = "Masar",
         description = "The beneficiary journey of Saudi nonprofit associations: requests, documents, \
-            verification, research, the committee's decision, inquiries and SMS.\n\n\
+            verification, research, the committee's decision, delivery, the beneficiary's rating, inquiries and SMS.\n\n\
             Sign in with `POST /v1/sessions` and send the access token as `Authorization: Bearer …`. \
             Every error answers the same body: a stable `code`, a `message` in Arabic and English, \
             and `fields` naming what to correct. Every answer carries an `X-Request-Id` (the caller's own, \
@@ -32,6 +32,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         (name = "verification", description = "The project manager's checks of documents and eligibility"),
         (name = "research", description = "Social researchers' visits and recommendations"),
         (name = "committee", description = "The research committee's votes and decisions"),
+        (name = "satisfaction", description = "The service's delivery and the beneficiary's rating of it"),
         (name = "audit", description = "Who did what to a case, when and through which channel"),
     ),
     components(schemas(ApiError)),

@@ -23,6 +23,7 @@ use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient
 use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
 use masar_proto::intake::v1::inquiry_service_client::InquiryServiceClient;
 use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use masar_proto::intake::v1::satisfaction_service_client::SatisfactionServiceClient;
 use masar_proto::intake::v1::session_service_client::SessionServiceClient;
 use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use masar_proto::research::v1::research_service_client::ResearchServiceClient;
@@ -36,6 +37,8 @@ pub struct Services {
     pub beneficiaries: BeneficiaryServiceClient<TracedChannel>,
     pub inquiries: InquiryServiceClient<TracedChannel>,
     pub sessions: SessionServiceClient<TracedChannel>,
+    /// Delivery and ratings (intake, after the committee's approval).
+    pub satisfaction: SatisfactionServiceClient<TracedChannel>,
     pub verification: VerificationServiceClient<TracedChannel>,
     pub research: ResearchServiceClient<TracedChannel>,
     pub committee: CommitteeServiceClient<TracedChannel>,
@@ -68,6 +71,7 @@ impl Services {
             beneficiaries: BeneficiaryServiceClient::new(intake.clone()),
             inquiries: InquiryServiceClient::new(intake.clone()),
             sessions: SessionServiceClient::new(intake.clone()),
+            satisfaction: SatisfactionServiceClient::new(intake.clone()),
             intake: IntakeServiceClient::new(intake),
             verification: VerificationServiceClient::new(verification),
             research: ResearchServiceClient::new(research),

@@ -35,6 +35,7 @@ mod inquiries;
 mod people;
 mod requests;
 mod research;
+mod satisfaction;
 mod sessions;
 mod verification;
 
@@ -100,6 +101,9 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(committee::get_agenda))
         .routes(routes!(committee::cast_vote))
         .routes(routes!(committee::record_decision))
+        .routes(routes!(satisfaction::record_delivery))
+        .routes(routes!(satisfaction::rate_service))
+        .routes(routes!(satisfaction::get_satisfaction))
         .routes(routes!(audit::get_case_trail))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
         .merge(uploads)

@@ -67,6 +67,7 @@ pub mod event_type {
     pub const RESEARCH_RECOMMENDED: &str = "research.recommended";
     pub const CASE_SCHEDULED: &str = "committee.scheduled";
     pub const COMMITTEE_DECIDED: &str = "committee.decided";
+    pub const SERVICE_DELIVERED: &str = "service.delivered";
     /// Not about a case: a beneficiary's account was opened (the SMS with its credentials).
     pub const ACCOUNT_OPENED: &str = "account.opened";
     /// Not about a case: an inquiry's answer (an SMS when the asker left a mobile).
@@ -84,6 +85,7 @@ pub mod event_type {
         RESEARCH_RECOMMENDED,
         CASE_SCHEDULED,
         COMMITTEE_DECIDED,
+        SERVICE_DELIVERED,
     ];
 }
 

@@ -235,6 +235,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     let returned_entry = &timeline["entries"][1];
     assert!(returned_entry["note"].as_str().unwrap().contains("ملكية المسكن"), "{returned_entry}");
     assert_eq!(timeline["entries"][0]["on_hijri"], masar_domain::HijriDate::from_gregorian(submitted_on).to_string());
+    crate::satisfaction::deliver_and_rate(client, &NUZUL, &id).await;
 
     // Hayat's applicants come to an interview; reception files for them.
     let client = &base.as_staff(HAYAT.reception).await.unwrap();

@@ -10,6 +10,7 @@ mod inquiries;
 mod journey;
 mod messaging;
 mod pages;
+mod satisfaction;
 mod sessions;
 mod stores;
 mod support;

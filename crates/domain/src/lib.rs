@@ -10,6 +10,7 @@ pub mod identity;
 pub mod people;
 pub mod policy;
 pub mod review;
+pub mod satisfaction;
 pub mod text;
 pub mod vocabulary;
 
@@ -20,5 +21,6 @@ pub use eligibility::{Condition, FactValue, Facts, RuleOutcome, Verdict};
 pub use identity::{InvalidMobile, InvalidNationalId, NationalId, SaudiMobile};
 pub use policy::{DocumentValidity, PolicyPack};
 pub use review::{DocumentReview, ReviewedDocument, missing_for_completion};
+pub use satisfaction::{Rating, Satisfaction};
 pub use text::{Bilingual, FieldError, Language};
 pub use vocabulary::{ActorRole, Channel, InquiryStatus, Recommendation, UnknownTerm, Vote};

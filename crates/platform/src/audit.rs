@@ -40,6 +40,7 @@ pub mod action {
     pub const CASE_RECEIVED: &str = "verification.received";
     pub const DOCUMENT_REVIEWED: &str = "verification.document_reviewed";
     pub const VOTE_CAST: &str = "committee.voted";
+    pub const SERVICE_RATED: &str = "service.rated";
 }
 
 /// How an action reached the service.

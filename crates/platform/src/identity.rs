@@ -98,6 +98,19 @@ impl Caller {
             Caller::Beneficiary(_) => Err(staff_only()),
         }
     }
+
+    /// The caller as a beneficiary acting for themself; staff are refused
+    /// (a rating, for one, is the beneficiary's own word).
+    pub fn as_beneficiary(&self) -> Result<&Beneficiary, Status> {
+        match self {
+            Caller::Beneficiary(own) => Ok(own),
+            Caller::Staff(_) => Err(Problem::new(Bilingual::new(
+                "هذا الإجراء للمستفيد نفسه",
+                "Only the beneficiary themself can do this",
+            ))
+            .into_status(Code::PermissionDenied)),
+        }
+    }
 }
 
 /// Why a token is not accepted, for the caller (the gateway answers with the same words).

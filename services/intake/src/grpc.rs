@@ -34,6 +34,22 @@ pub struct Intake {
     pub documents: DocumentStore,
 }
 
+/// The request, if it exists and the caller may see it: staff within their
+/// scope, a beneficiary only their own. Anything else looks missing.
+pub(crate) async fn visible_request(
+    store: &IntakeStore,
+    caller: &Caller,
+    request_id: &str,
+) -> Result<StoredRequest, Status> {
+    let request_id = parse_uuid("request_id", request_id)?;
+    let stored = store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+    if caller.can_see(&stored.association, &stored.branch, stored.beneficiary_id) {
+        Ok(stored)
+    } else {
+        Err(request_not_found())
+    }
+}
+
 /// Who acts: front-desk staff assisting a beneficiary (`Some`), or the
 /// beneficiary themself (`None`: signed in, or not yet registered).
 pub(crate) fn submitter(caller: Option<&Caller>) -> Result<Option<Staff>, Status> {
@@ -194,12 +210,7 @@ fn submitted_event(
 ) -> events::RequestSubmitted {
     let national_id_masked = NationalId::mask(&request.national_id);
     events::RequestSubmitted {
-        case: Some(events::CaseRef::new(
-            request.request_id,
-            &request.association,
-            &request.branch,
-            &request.service_type,
-        )),
+        case: Some(request.case_ref()),
         actor: Some(actor.clone()),
         submitted_at: Some(masar_proto::timestamp(at)),
         channel: request.channel.clone(),
@@ -289,14 +300,14 @@ fn invalid_date(field: &str) -> FieldError {
     FieldError::new(field, Bilingual::new("التاريخ غير صحيح (YYYY-MM-DD)", "Not a valid date (YYYY-MM-DD)"))
 }
 
-fn parse_optional_date(field: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+pub(crate) fn parse_optional_date(field: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     if text.trim().is_empty() {
         return None;
     }
     parse_gregorian(text).map_err(|_| errors.push(invalid_date(field))).ok()
 }
 
-fn refused_in(status: CaseStatus, ar: &str, en: &str) -> Status {
+pub(crate) fn refused_in(status: CaseStatus, ar: &str, en: &str) -> Status {
     Problem::new(Bilingual::new(
         format!("{ar} (حالة الطلب: {})", status.describe().ar),
         format!("{en} (the request is '{}')", status.describe().en),
@@ -337,7 +348,7 @@ pub(crate) fn acting_role(staff: &Option<Staff>) -> ActorRole {
 
 /// A request as its beneficiary and the staff in scope see it (national ID
 /// and mobile masked), without its documents.
-fn request_reply(stored: StoredRequest) -> api::ServiceRequest {
+pub(crate) fn request_reply(stored: StoredRequest) -> api::ServiceRequest {
     api::ServiceRequest {
         national_id_masked: NationalId::mask(&stored.national_id),
         mobile_masked: SaudiMobile::mask(&stored.mobile),
@@ -412,16 +423,8 @@ impl Intake {
         })
     }
 
-    /// The request, if it exists and the caller may see it: staff within
-    /// their scope, a beneficiary only their own. Anything else looks missing.
     async fn visible_request(&self, caller: &Caller, request_id: &str) -> Result<StoredRequest, Status> {
-        let request_id = parse_uuid("request_id", request_id)?;
-        let stored = self.store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
-        if caller.can_see(&stored.association, &stored.branch, stored.beneficiary_id) {
-            Ok(stored)
-        } else {
-            Err(request_not_found())
-        }
+        visible_request(&self.store, caller, request_id).await
     }
 
     /// A beneficiary files online, for themself: the applicant's national ID

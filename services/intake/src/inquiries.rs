@@ -242,10 +242,16 @@ fn inquiry_not_found() -> Status {
 
 /// A required text of bounded length, trimmed.
 fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         errors.push(FieldError::required(field));
-    } else if text.chars().count() > MAX_TEXT_CHARS {
+    }
+    read_note(field, text, errors)
+}
+
+/// An optional text of bounded length, trimmed.
+pub(crate) fn read_note(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
+    let text = text.trim();
+    if text.chars().count() > MAX_TEXT_CHARS {
         errors.push(FieldError::new(
             field,
             Bilingual::new(

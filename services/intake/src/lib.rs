@@ -9,6 +9,7 @@ mod inquiries;
 mod passwords;
 mod policy;
 mod registry;
+mod satisfaction;
 mod sessions;
 mod store;
 mod timeline;
@@ -28,6 +29,7 @@ use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::intake::v1::beneficiary_service_server::BeneficiaryServiceServer;
 use masar_proto::intake::v1::inquiry_service_server::InquiryServiceServer;
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use masar_proto::intake::v1::satisfaction_service_server::SatisfactionServiceServer;
 use masar_proto::intake::v1::session_service_server::SessionServiceServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
@@ -63,6 +65,12 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         tokens: deps.tokens.clone(),
         policy: deps.sessions.clone(),
     };
+    let ratings = satisfaction::Ratings {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        verifier: deps.tokens.verifier.clone(),
+        policies: policies.clone(),
+    };
     let service = grpc::Intake {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -78,12 +86,14 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         )
         .add_service(BeneficiaryServiceServer::new(beneficiaries))
         .add_service(InquiryServiceServer::new(inquiries))
-        .add_service(SessionServiceServer::new(sessions)),
+        .add_service(SessionServiceServer::new(sessions))
+        .add_service(SatisfactionServiceServer::new(ratings)),
         service_names: vec![
             "masar.intake.v1.IntakeService",
             "masar.intake.v1.BeneficiaryService",
             "masar.intake.v1.InquiryService",
             "masar.intake.v1.SessionService",
+            "masar.intake.v1.SatisfactionService",
         ],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),

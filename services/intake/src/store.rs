@@ -6,6 +6,7 @@ use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, 
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
+use masar_proto::events::v1 as events;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -59,6 +60,11 @@ pub struct StoredRequest {
 impl StoredRequest {
     pub fn audit_subject(&self) -> Subject<'_> {
         Subject::case(self.request_id, &self.association, &self.branch)
+    }
+
+    /// The case as every event about it names it.
+    pub fn case_ref(&self) -> events::CaseRef {
+        events::CaseRef::new(self.request_id, &self.association, &self.branch, &self.service_type)
     }
 }
 

@@ -92,6 +92,9 @@ fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, Bilin
             let e = events::CommitteeDecided::decode(payload)?;
             (e.case, e.decision, listed(&e.reasons, &[]))
         }
+        event_type::SERVICE_DELIVERED => {
+            (events::ServiceDelivered::decode(payload)?.case, String::new(), Bilingual::default())
+        }
         other => return Err(HandlerError::Reject(format!("notification does not handle {other}"))),
     })
 }

@@ -58,6 +58,10 @@ fn template(event_type: &str, decision: &str) -> Option<Bilingual> {
             "نعتذر، لم توافق لجنة البحث على طلبكم رقم {reference}: {details}.",
             "We are sorry: the research committee did not approve your request {reference}: {details}.",
         ),
+        (event_type::SERVICE_DELIVERED, _) => (
+            "تم تقديم الخدمة لطلبكم رقم {reference}. تقييمكم للخدمة حق لكم ويعيننا على تحسينها: قيّموها من ١ إلى ٥ من حسابكم.",
+            "The service of your request {reference} has been provided. Rating it is your right and helps us improve: rate it from 1 to 5 in your account.",
+        ),
         (event_type::ACCOUNT_OPENED, _) => (
             "مرحباً بكم في {details}. اسم المستخدم: {username} وكلمة المرور المؤقتة: {password} ويلزم تغييرها عند أول دخول، لتتابعوا طلباتكم بأنفسكم.",
             "Welcome to {details}. Username: {username}, one-time password: {password}. Change it when you first sign in; then you can follow your requests yourself.",

@@ -1,0 +1,120 @@
+//! The beneficiary's rating of a delivered service. Rating is their right,
+//! and the figures are for improving the service, not for judging people:
+//! a rating names the case's scope and service type, never a staff member.
+
+use crate::{Bilingual, FieldError};
+
+/// The longest comment kept; a longer one is refused, not cut.
+pub const MAX_COMMENT_CHARS: usize = 1000;
+
+/// A valid rating: a score from 1 (very dissatisfied) to 5 (very satisfied)
+/// and an optional comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    score: u8,
+    comment: String,
+}
+
+impl Rating {
+    /// Checks both fields, reporting every problem at once.
+    pub fn new(score: u32, comment: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let score = u8::try_from(score).ok().filter(|s| (1..=5).contains(s));
+        if score.is_none() {
+            errors.push(FieldError::new(
+                "score",
+                Bilingual::new("التقييم رقم من ١ إلى ٥", "The score is a whole number from 1 to 5"),
+            ));
+        }
+        let comment = comment.trim();
+        if comment.chars().count() > MAX_COMMENT_CHARS {
+            errors.push(FieldError::new(
+                "comment",
+                Bilingual::new(
+                    format!("الملاحظة أطول من {MAX_COMMENT_CHARS} حرف"),
+                    format!("The comment is longer than {MAX_COMMENT_CHARS} characters"),
+                ),
+            ));
+        }
+        match score {
+            Some(score) if errors.is_empty() => Ok(Self { score, comment: comment.to_owned() }),
+            _ => Err(errors),
+        }
+    }
+
+    pub fn score(&self) -> u8 {
+        self.score
+    }
+
+    pub fn comment(&self) -> &str {
+        &self.comment
+    }
+}
+
+/// How satisfied the beneficiaries of one service type were.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Satisfaction {
+    /// How many ratings gave each score: `by_score[0]` counts the 1s, `by_score[4]` the 5s.
+    pub by_score: [u64; 5],
+}
+
+impl Satisfaction {
+    /// Counts `ratings` more ratings of `score` (1 to 5; anything else is ignored).
+    pub fn add(&mut self, score: u8, ratings: u64) {
+        if let Some(count) = (score as usize).checked_sub(1).and_then(|i| self.by_score.get_mut(i)) {
+            *count += ratings;
+        }
+    }
+
+    pub fn ratings(&self) -> u64 {
+        self.by_score.iter().sum()
+    }
+
+    /// The mean score, or `None` before the first rating.
+    pub fn average(&self) -> Option<f64> {
+        let total: u64 = self.by_score.iter().zip(1..).map(|(count, score)| count * score).sum();
+        let ratings = self.ratings();
+        (ratings > 0).then(|| total as f64 / ratings as f64)
+    }
+
+    /// The share of ratings of 4 or 5, in percent: the usual satisfaction rate.
+    pub fn satisfied_percent(&self) -> Option<f64> {
+        let ratings = self.ratings();
+        (ratings > 0).then(|| (self.by_score[3] + self.by_score[4]) as f64 * 100.0 / ratings as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_score_is_one_to_five_and_a_comment_is_bounded() {
+        let rating = Rating::new(5, "  شكراً لكم  ").unwrap();
+        assert_eq!((rating.score(), rating.comment()), (5, "شكراً لكم"));
+        assert_eq!(Rating::new(1, "").unwrap().score(), 1);
+        for bad in [0, 6, 256 + 3] {
+            let errors = Rating::new(bad, "").unwrap_err();
+            assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["score"], "{bad}");
+        }
+        let long = "م".repeat(MAX_COMMENT_CHARS + 1);
+        let errors = Rating::new(0, &long).unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["score", "comment"]);
+        assert!(Rating::new(3, &"م".repeat(MAX_COMMENT_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn figures_of_a_service_type() {
+        let mut figures = Satisfaction::default();
+        assert_eq!((figures.ratings(), figures.average(), figures.satisfied_percent()), (0, None, None));
+        figures.add(5, 2);
+        figures.add(4, 1);
+        figures.add(1, 1);
+        figures.add(0, 7);
+        figures.add(6, 7);
+        assert_eq!(figures.by_score, [1, 0, 0, 1, 2]);
+        assert_eq!(figures.ratings(), 4);
+        assert_eq!(figures.average(), Some(15.0 / 4.0));
+        assert_eq!(figures.satisfied_percent(), Some(75.0));
+    }
+}

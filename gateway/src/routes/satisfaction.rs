@@ -1,0 +1,131 @@
+//! After the committee's approval: the project manager records the
+//! service's delivery, the beneficiary rates it, and supervisors read the
+//! figures per service type (never per staff member).
+
+use super::requests::RequestView;
+use super::{Body, Created, Note, Reply, State, created, grpc, time};
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use masar_proto::intake::v1 as intake;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Records that an approved request's service was provided; the beneficiary
+/// is invited by SMS to rate it. For the project manager, branch manager
+/// and association admin of the case's scope.
+#[utoipa::path(post, path = "/v1/requests/{id}/delivery", tag = "satisfaction",
+    params(("id" = String, Path, description = "The request")), request_body = Note,
+    responses((status = 200, body = RequestView)))]
+pub(super) async fn record_delivery(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<Note>,
+) -> Reply<RequestView> {
+    let message = intake::RecordDeliveryRequest { request_id: id, note: body.note };
+    Ok(Json(services.satisfaction.record_delivery(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+/// The beneficiary's rating of their delivered service.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct NewRating {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    score: u32,
+    /// What went well or could be better (1000 characters at most).
+    #[serde(default)]
+    comment: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct RatingView {
+    request_id: String,
+    score: u32,
+    comment: String,
+    rated_at: Option<String>,
+    /// The request's status after the rating: `closed`.
+    status: String,
+}
+
+/// Rates a delivered service, once; the case closes. Only the beneficiary
+/// themself rates: it is their right, and their word.
+#[utoipa::path(post, path = "/v1/requests/{id}/rating", tag = "satisfaction",
+    params(("id" = String, Path, description = "The request")), request_body = NewRating,
+    responses((status = 201, body = RatingView)))]
+pub(super) async fn rate_service(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<NewRating>,
+) -> Created<RatingView> {
+    let message = intake::RateServiceRequest { request_id: id, score: body.score, comment: body.comment };
+    let r = services.satisfaction.rate_service(grpc(&headers, message)).await?.into_inner();
+    Ok(created(RatingView {
+        rated_at: time(r.rated_at.as_ref()),
+        request_id: r.request_id,
+        score: r.score,
+        comment: r.comment,
+        status: r.status,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Period {
+    /// `YYYY-MM-DD`, inclusive; empty: from the first rating.
+    #[serde(default)]
+    from: String,
+    /// `YYYY-MM-DD`, inclusive; empty: today.
+    #[serde(default)]
+    to: String,
+}
+
+/// How satisfied the beneficiaries of one service type were.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ServiceTypeSatisfaction {
+    service_type: String,
+    ratings: u64,
+    /// The mean score; absent before the first rating.
+    average: Option<f64>,
+    /// The share of 4s and 5s, in percent; absent before the first rating.
+    satisfied_percent: Option<f64>,
+    /// How many gave each score: the 1s first, the 5s last.
+    by_score: Vec<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct SatisfactionFigures {
+    association: String,
+    /// The branch the figures cover; absent for the whole association.
+    branch: Option<String>,
+    service_types: Vec<ServiceTypeSatisfaction>,
+}
+
+/// The ratings of the caller's scope in a period, per service type: for
+/// improving the service, so never per staff member. For the project
+/// manager, branch manager (their branch) and association admin.
+#[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", params(Period),
+    responses((status = 200, body = SatisfactionFigures)))]
+pub(super) async fn get_satisfaction(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(period): Query<Period>,
+) -> Reply<SatisfactionFigures> {
+    let message = intake::GetSatisfactionRequest { from: period.from, to: period.to };
+    let f = services.satisfaction.get_satisfaction(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(SatisfactionFigures {
+        branch: super::present(&f.branch),
+        association: f.association,
+        service_types: f
+            .service_types
+            .into_iter()
+            .map(|s| ServiceTypeSatisfaction {
+                average: (s.ratings > 0).then_some(s.average),
+                satisfied_percent: (s.ratings > 0).then_some(s.satisfied_percent),
+                service_type: s.service_type,
+                ratings: s.ratings,
+                by_score: s.by_score,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,273 @@
+//! After approval: the service's delivery, then the beneficiary's rating of
+//! it, which closes the case; and the figures supervisors improve by.
+
+use crate::grpc::{parse_optional_date, policy_in_force, refused_in, request_reply, visible_request};
+use crate::inquiries::read_note;
+use crate::store::{IntakeStore, StoredRequest, TimelineEntry};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use masar_domain::calendar::saudi_day;
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Rating, Satisfaction};
+use masar_platform::audit::{self, Actor, action};
+use masar_platform::db::{DbError, Sql, Tx};
+use masar_platform::grpc::{Problem, internal};
+use masar_platform::identity::Caller;
+use masar_platform::messaging::Outbox;
+use masar_platform::policies::PolicyBook;
+use masar_platform::tokens::TokenVerifier;
+use masar_proto::event_type;
+use masar_proto::events::v1 as events;
+use masar_proto::intake::v1::{self as api, satisfaction_service_server::SatisfactionService};
+use std::collections::BTreeMap;
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+impl IntakeStore {
+    /// Records the delivery; false if it was recorded before.
+    async fn insert_delivery(
+        &self,
+        tx: &mut Tx,
+        request_id: Uuid,
+        delivered_by: &str,
+        at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<bool, DbError> {
+        let inserted = tx
+            .execute(
+                Sql::new(
+                    "INSERT INTO service_deliveries (request_id, delivered_by, delivered_at, note) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(request_id)
+                .bind(delivered_by)
+                .bind(at)
+                .bind(note),
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Keeps a rating; false if the request was rated before.
+    async fn insert_rating(
+        &self,
+        tx: &mut Tx,
+        request: &StoredRequest,
+        rating: &Rating,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let inserted = tx
+            .execute(
+                Sql::new(
+                    "INSERT INTO service_ratings (request_id, association, branch, service_type, score, comment, rated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .bind(request.request_id)
+                .bind(&request.association)
+                .bind(&request.branch)
+                .bind(&request.service_type)
+                .bind(i64::from(rating.score()))
+                .bind(rating.comment())
+                .bind(at),
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// The ratings of a scope given in `[from, until)`, per service type.
+    pub async fn satisfaction(
+        &self,
+        association: &str,
+        branch: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        until: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Satisfaction>, DbError> {
+        let rows = self
+            .db()
+            .fetch_all(
+                Sql::new(
+                    "SELECT service_type, score, COUNT(*) AS ratings FROM service_ratings \
+                     WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR rated_at >= $3) AND rated_at < $4 \
+                     GROUP BY service_type, score",
+                )
+                .bind(association)
+                .bind(branch.map(str::to_owned))
+                .bind(from)
+                .bind(until),
+            )
+            .await?;
+        let mut figures: BTreeMap<String, Satisfaction> = BTreeMap::new();
+        for row in &rows {
+            let score = row.unsigned("score")?;
+            figures.entry(row.text("service_type")?).or_default().add(score, row.unsigned("ratings")?);
+        }
+        Ok(figures)
+    }
+}
+
+pub struct Ratings {
+    pub store: IntakeStore,
+    pub outbox: Outbox,
+    pub verifier: TokenVerifier,
+    pub policies: PolicyBook,
+}
+
+/// The instant a Saudi day begins (UTC+3).
+fn start_of_saudi_day(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc() - chrono::Duration::hours(3)
+}
+
+fn invalid(errors: Vec<FieldError>) -> Status {
+    Problem::invalid(errors).into_status(Code::InvalidArgument)
+}
+
+#[tonic::async_trait]
+impl SatisfactionService for Ratings {
+    async fn record_delivery(
+        &self,
+        request: Request<api::RecordDeliveryRequest>,
+    ) -> Result<Response<api::ServiceRequest>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        let staff = caller.as_staff()?;
+        staff.require_role(&ActorRole::SUPERVISORS)?;
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
+        if stored.status != CaseStatus::Approved {
+            return Err(refused_in(
+                stored.status,
+                "تُسجَّل الخدمة بعد موافقة لجنة البحث",
+                "A service is recorded as delivered after the research committee approved it",
+            ));
+        }
+        let mut errors = Vec::new();
+        let note = read_note("note", &request.get_ref().note, &mut errors);
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        let now = Utc::now();
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        if !self
+            .store
+            .insert_delivery(&mut tx, stored.request_id, &staff.username, now, &note)
+            .await
+            .map_err(internal)?
+        {
+            return Err(refused_in(
+                CaseStatus::ServiceDelivered,
+                "سُجّل تقديم الخدمة من قبل",
+                "The delivery is already recorded",
+            ));
+        }
+        let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::ServiceDelivered, staff.role, now, note);
+        self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
+        let event = events::ServiceDelivered {
+            case: Some(stored.case_ref()),
+            actor: Some(staff.event_actor()),
+            delivered_at: Some(masar_proto::timestamp(now)),
+        };
+        self.outbox.append(&mut tx, event_type::SERVICE_DELIVERED, &event).await.map_err(internal)?;
+        let actor = Actor::calling(&caller, &request);
+        audit::record(&mut tx, &actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "")
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        tracing::info!(request_id = %stored.request_id, "service delivered");
+        Ok(Response::new(request_reply(StoredRequest { status: CaseStatus::ServiceDelivered, ..stored })))
+    }
+
+    async fn rate_service(
+        &self,
+        request: Request<api::RateServiceRequest>,
+    ) -> Result<Response<api::ServiceRating>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        caller.as_beneficiary()?;
+        let input = request.get_ref();
+        let stored = visible_request(&self.store, &caller, &input.request_id).await?;
+        let already_rated = || {
+            refused_in(
+                CaseStatus::Closed,
+                "قيّمتم هذه الخدمة من قبل، شكراً لكم",
+                "You already rated this service; thank you",
+            )
+        };
+        match stored.status {
+            CaseStatus::ServiceDelivered => {}
+            CaseStatus::Closed => return Err(already_rated()),
+            other => {
+                return Err(refused_in(
+                    other,
+                    "يُقيَّم الطلب بعد تقديم الخدمة",
+                    "A service is rated once it is delivered",
+                ));
+            }
+        }
+        let rating = Rating::new(input.score, &input.comment).map_err(invalid)?;
+        let now = Utc::now();
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        if !self.store.insert_rating(&mut tx, &stored, &rating, now).await.map_err(internal)? {
+            return Err(already_rated());
+        }
+        let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::Closed, ActorRole::Beneficiary, now, String::new());
+        self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
+        // The trail says the case was rated, not how: beside the delivery's
+        // actor, a score would become a figure about one staff member.
+        let actor = Actor::calling(&caller, &request);
+        audit::record(&mut tx, &actor, stored.audit_subject(), action::SERVICE_RATED, "").await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        tracing::info!(request_id = %stored.request_id, "service rated");
+        Ok(Response::new(api::ServiceRating {
+            request_id: stored.request_id.to_string(),
+            score: rating.score().into(),
+            comment: rating.comment().to_owned(),
+            rated_at: Some(masar_proto::timestamp(now)),
+            status: CaseStatus::Closed.to_string(),
+        }))
+    }
+
+    async fn get_satisfaction(
+        &self,
+        request: Request<api::GetSatisfactionRequest>,
+    ) -> Result<Response<api::SatisfactionFigures>, Status> {
+        let staff = Caller::required(&self.verifier, &request)?.as_staff()?.clone();
+        staff.require_role(&ActorRole::SUPERVISORS)?;
+        let input = request.get_ref();
+        let mut errors = Vec::new();
+        let from = parse_optional_date("from", &input.from, &mut errors);
+        let to = parse_optional_date("to", &input.to, &mut errors);
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            errors.push(FieldError::new(
+                "to",
+                Bilingual::new("تاريخ النهاية قبل تاريخ البداية", "The end date is before the start date"),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        let today = saudi_day(Utc::now());
+        let from = from.map(start_of_saudi_day);
+        let until = start_of_saudi_day(to.unwrap_or(today) + chrono::Duration::days(1));
+        let branch = staff.branch_filter("");
+        let mut figures =
+            self.store.satisfaction(&staff.association, branch.as_deref(), from, until).await.map_err(internal)?;
+        // Every service type offered today is listed, rated or not yet.
+        if let Some(pack) = policy_in_force(&self.policies, &staff.association, today).await? {
+            for offered in &pack.service_types {
+                figures.entry(offered.code.clone()).or_default();
+            }
+        }
+        Ok(Response::new(api::SatisfactionFigures {
+            association: staff.association.clone(),
+            branch: branch.unwrap_or_default(),
+            service_types: figures
+                .into_iter()
+                .map(|(service_type, s)| api::ServiceTypeSatisfaction {
+                    ratings: s.ratings(),
+                    average: s.average().unwrap_or_default(),
+                    satisfied_percent: s.satisfied_percent().unwrap_or_default(),
+                    by_score: s.by_score.to_vec(),
+                    service_type,
+                })
+                .collect(),
+        }))
+    }
+}

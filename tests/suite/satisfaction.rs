@@ -1,0 +1,118 @@
+//! After approval: the project manager records the delivery, the
+//! beneficiary is invited by SMS and rates it once, the case closes, and
+//! supervisors read the figures per service type.
+
+use masar::demo::{Cast, GatewayClient};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Takes an approved request of `cast` through delivery and the
+/// beneficiary's rating; `beneficiary` calls as the request's own beneficiary.
+pub async fn deliver_and_rate(beneficiary: &GatewayClient, cast: &Cast<'_>, id: &str) {
+    let delivery = format!("/v1/requests/{id}/delivery");
+    let rating = format!("/v1/requests/{id}/rating");
+    let call = |method, path, staff, body| attempt(beneficiary, method, path, staff, body);
+
+    // Not before the service is delivered.
+    let early = call(Method::POST, &rating, None, Some(json!({ "score": 5 }))).await;
+    assert_eq!(code(&early), (409, "failed_precondition".into()), "{}", early.1);
+    // Delivery is the supervisors' to record, not the beneficiary's, with a bounded note.
+    let own = call(Method::POST, &delivery, None, Some(json!({}))).await;
+    assert_eq!(code(&own), (403, "permission_denied".into()), "{}", own.1);
+    let long =
+        call(Method::POST, &delivery, Some(cast.project_manager), Some(json!({ "note": "x".repeat(2001) }))).await;
+    assert_eq!((long.0, long.1["fields"][0]["field"].as_str()), (400, Some("note")), "{}", long.1);
+
+    let delivered = beneficiary
+        .post(&delivery, Some(cast.project_manager), json!({ "note": "Provided as approved" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        (delivered["status"].as_str(), delivered["stage"].as_str()),
+        (Some("service_delivered"), Some("delivery"))
+    );
+    let again = call(Method::POST, &delivery, Some(cast.project_manager), Some(json!({}))).await;
+    assert_eq!(code(&again), (409, "failed_precondition".into()), "{}", again.1);
+
+    // The beneficiary is invited to rate, in their language.
+    let invitation = beneficiary
+        .eventually("the invitation to rate", || async {
+            let m = beneficiary.get(&format!("/v1/requests/{id}/messages"), Some(cast.branch_manager)).await?;
+            Ok(m["messages"].as_array().into_iter().flatten().find(|m| m["event_type"] == "service.delivered").cloned())
+        })
+        .await
+        .unwrap();
+    assert!(invitation["text"].as_str().unwrap().contains("تقييم"), "{invitation}");
+
+    // Staff do not rate on the beneficiary's behalf; a score is 1 to 5.
+    let by_staff = call(Method::POST, &rating, Some(cast.reception), Some(json!({ "score": 5 }))).await;
+    assert_eq!(code(&by_staff), (403, "permission_denied".into()), "{}", by_staff.1);
+    let out_of_range = call(Method::POST, &rating, None, Some(json!({ "score": 6, "comment": "" }))).await;
+    assert_eq!((out_of_range.0, out_of_range.1["fields"][0]["field"].as_str()), (400, Some("score")));
+    assert!(out_of_range.1["fields"][0]["message"]["ar"].as_str().unwrap().contains("٥"));
+
+    let (status, rated) =
+        call(Method::POST, &rating, None, Some(json!({ "score": 4, "comment": "  خدمة ممتازة وتأخر بسيط  " }))).await;
+    assert_eq!(status, 201, "{rated}");
+    assert_eq!((rated["score"].as_u64(), rated["comment"].as_str()), (Some(4), Some("خدمة ممتازة وتأخر بسيط")));
+    assert_eq!(rated["status"], "closed");
+    let twice = call(Method::POST, &rating, None, Some(json!({ "score": 1 }))).await;
+    assert_eq!(code(&twice), (409, "failed_precondition".into()), "{}", twice.1);
+
+    let timeline = beneficiary.get(&format!("/v1/requests/{id}/timeline"), None).await.unwrap();
+    let last: Vec<_> = timeline["entries"].as_array().unwrap().iter().rev().take(2).collect();
+    assert_eq!(
+        (last[1]["status"].as_str(), last[1]["actor_role"].as_str()),
+        (Some("service_delivered"), Some("project_manager"))
+    );
+    assert_eq!((last[0]["status"].as_str(), last[0]["stage"].as_str()), (Some("closed"), Some("satisfaction")));
+    assert_eq!(timeline["status"], "closed");
+
+    // The trail says who delivered and that the beneficiary rated, but not the score.
+    let trail = beneficiary.get(&format!("/v1/requests/{id}/audit"), Some(cast.branch_manager)).await.unwrap();
+    let entries = trail["entries"].as_array().unwrap();
+    let rated_entry = entries.iter().find(|e| e["action"] == "service.rated").expect("the rating is audited");
+    assert_eq!((rated_entry["actor_role"].as_str(), rated_entry["detail"].as_str()), (Some("beneficiary"), Some("")));
+    assert!(entries.iter().any(|e| e["action"] == "service.delivered" && e["actor"] == cast.project_manager));
+
+    // The figures count the rating under its service type, for the case's scope only.
+    let figures = beneficiary.get("/v1/satisfaction", Some(cast.branch_manager)).await.unwrap();
+    assert_eq!(figures["branch"], cast.branch);
+    let of_type = figures["service_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service_type"] == cast.service_type)
+        .unwrap_or_else(|| panic!("{figures}"));
+    assert_eq!((of_type["ratings"].as_u64(), of_type["average"].as_f64()), (Some(1), Some(4.0)), "{figures}");
+    assert_eq!(
+        (of_type["by_score"].clone(), of_type["satisfied_percent"].as_f64()),
+        (json!([0, 0, 0, 1, 0]), Some(100.0))
+    );
+    let unrated = figures["service_types"].as_array().unwrap().iter().find(|s| s["ratings"] == 0);
+    assert!(unrated.is_some_and(|s| s["average"].is_null()), "every offered type is listed: {figures}");
+    let yesterday = masar_domain::calendar::saudi_day(chrono::Utc::now()) - chrono::Days::new(1);
+    let before = beneficiary.get(&format!("/v1/satisfaction?to={yesterday}"), Some(cast.branch_manager)).await.unwrap();
+    assert!(before["service_types"].as_array().unwrap().iter().all(|s| s["ratings"] == 0), "{before}");
+    let backwards =
+        call(Method::GET, "/v1/satisfaction?from=2026-02-01&to=2026-01-01", Some(cast.branch_manager), None).await;
+    assert_eq!((backwards.0, backwards.1["fields"][0]["field"].as_str()), (400, Some("to")));
+    // Not a researcher's to read, nor the beneficiary's.
+    let mine = call(Method::GET, "/v1/satisfaction", None, None).await;
+    assert_eq!(code(&mine), (403, "permission_denied".into()), "{}", mine.1);
+}
+
+async fn attempt(
+    client: &GatewayClient,
+    method: Method,
+    path: &str,
+    staff: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    client.call(method, path, staff, body).await.unwrap()
+}
+
+/// The HTTP status and the stable error code of an answer.
+fn code(reply: &(u16, Value)) -> (u16, String) {
+    (reply.0, reply.1["code"].as_str().unwrap_or_default().to_owned())
+}
