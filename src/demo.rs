@@ -192,12 +192,32 @@ impl GatewayClient {
         .await
     }
 
+    /// The row of a paged list (`path`, its rows under `rows`) about `request_id`, looking through every page.
+    pub async fn find_in_list(
+        &self,
+        path: &str,
+        rows: &str,
+        request_id: &str,
+        staff: Option<StaffName<'_>>,
+    ) -> anyhow::Result<Option<Value>> {
+        let mut token = String::new();
+        loop {
+            let page = self.get(&format!("{path}?page_size=100&page_token={token}"), staff).await?;
+            if let Some(row) = page[rows].as_array().and_then(|r| r.iter().find(|x| x["request_id"] == request_id)) {
+                return Ok(Some(row.clone()));
+            }
+            match page["next_page_token"].as_str() {
+                Some(next) => token = next.to_owned(),
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Waits until `request_id` is in the project manager's queue.
     pub async fn wait_until_pending(&self, request_id: &str, project_manager: &str) -> anyhow::Result<()> {
         self.eventually("the request to reach verification", || async {
-            let pending = self.get("/v1/verification/pending", Some(project_manager)).await?;
-            let found = pending["requests"].as_array().is_some_and(|r| r.iter().any(|x| x["request_id"] == request_id));
-            Ok(found.then_some(()))
+            let found = self.find_in_list("/v1/verification/pending", "requests", request_id, Some(project_manager));
+            Ok(found.await?.map(|_| ()))
         })
         .await
     }
@@ -205,11 +225,8 @@ impl GatewayClient {
     /// Waits for the automatic assignment; returns the researcher's username.
     pub async fn wait_for_researcher(&self, request_id: &str, branch_manager: &str) -> anyhow::Result<String> {
         self.eventually("a researcher to be assigned", || async {
-            let list = self.get("/v1/research/assignments", Some(branch_manager)).await?;
-            Ok(list["assignments"]
-                .as_array()
-                .and_then(|a| a.iter().find(|x| x["request_id"] == request_id))
-                .and_then(|x| x["researcher"].as_str().map(str::to_owned)))
+            let found = self.find_in_list("/v1/research/assignments", "assignments", request_id, Some(branch_manager));
+            Ok(found.await?.and_then(|x| x["researcher"].as_str().map(str::to_owned)))
         })
         .await
     }

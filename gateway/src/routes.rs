@@ -356,6 +356,18 @@ struct Note {
     note: String,
 }
 
+/// Which page of a list: lists answer a page at a time, with the token of the next.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    /// Rows per page: 20 by default, 100 at most.
+    #[serde(default)]
+    page_size: u32,
+    /// The previous page's `next_page_token`; empty for the first page.
+    #[serde(default)]
+    page_token: String,
+}
+
 /// Narrows a staff work queue to one branch of the caller's association.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

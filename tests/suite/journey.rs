@@ -33,8 +33,8 @@ fn s(status: &str, stage: &str, role: &str) -> (String, String, String) {
 /// The project manager's view of one pending request.
 async fn pending(client: &GatewayClient, id: &str, project_manager: &str) -> Value {
     client.wait_until_pending(id, project_manager).await.unwrap();
-    let list = client.get("/v1/verification/pending", Some(project_manager)).await.unwrap();
-    list["requests"].as_array().unwrap().iter().find(|r| r["request_id"] == id).unwrap().clone()
+    let found = client.find_in_list("/v1/verification/pending", "requests", id, Some(project_manager)).await;
+    found.unwrap().expect("the request is pending")
 }
 
 fn verdicts(pending: &Value) -> Vec<(String, String)> {

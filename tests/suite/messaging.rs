@@ -104,7 +104,12 @@ async fn a_consumer_killed_mid_message_does_not_lose_the_case() {
     tx.commit().await.unwrap();
     let store = masar_verification::VerificationStore::new(db);
     wait_until("the surviving replica to take over the case", || async {
-        store.pending("nuzul", Some("riyadh")).await.unwrap().iter().any(|c| c.request_id == request_id)
+        store
+            .pending("nuzul", Some("riyadh"), &masar_platform::paging::PageRequest::read(0, "").unwrap())
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.request_id == request_id)
     })
     .await;
     shutdown.cancel();

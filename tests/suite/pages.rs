@@ -1,8 +1,9 @@
-//! Listing requests: a beneficiary sees their own, reception and
-//! supervisors their scope's, newest first, a page at a time.
+//! Lists a page at a time: a beneficiary sees their own requests,
+//! reception and supervisors their scope's, newest first; the work queues
+//! (verification, inquiries, research, possible duplicates) oldest first.
 
 use crate::support::{distributed_suite, embedded_suite, logged_sms};
-use masar::demo::{GatewayClient, NUZUL, create_draft, sign_up};
+use masar::demo::{GatewayClient, NUZUL, create_draft, sign_up, submit};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -64,10 +65,73 @@ async fn drive_pages(base: &str, read_sms: &dyn Fn() -> Vec<String>) {
     assert_eq!(status, 401);
 }
 
+/// Every row of a list, walking its pages `size` at a time; the rows' `id` fields and the number of pages.
+async fn walk(client: &GatewayClient, path: &str, rows: &str, id: &str, size: u32) -> (Vec<String>, usize) {
+    let (mut seen, mut token, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let page = client.get(&format!("{path}page_size={size}&page_token={token}"), None).await.unwrap();
+        pages += 1;
+        let listed = page[rows].as_array().unwrap_or_else(|| panic!("{page}"));
+        assert!(listed.len() <= size as usize, "{page}");
+        seen.extend(listed.iter().map(|r| r[id].as_str().unwrap().to_owned()));
+        match page["next_page_token"].as_str() {
+            Some(next) => token = next.to_owned(),
+            None => return (seen, pages),
+        }
+    }
+}
+
+async fn drive_queues(base: &str) {
+    let client = GatewayClient::new(base);
+    let reception = client.as_staff(NUZUL.reception).await.unwrap();
+    let applicants = [("1000000107", "0551000107"), ("1000000123", "0551000123"), ("1000000131", "0551000131")];
+    let mut filed = Vec::new();
+    for (national_id, mobile) in applicants {
+        let submitted = submit(&reception, &NUZUL, national_id, "مقدم طلب", mobile).await.unwrap();
+        filed.push(submitted["request_id"].as_str().unwrap().to_owned());
+    }
+    for id in &filed {
+        client.wait_until_pending(id, NUZUL.project_manager).await.unwrap();
+    }
+    // The project manager works the queue in the order it came in, two at a time.
+    let manager = client.as_staff(NUZUL.project_manager).await.unwrap();
+    let (pending, pages) = walk(&manager, "/v1/verification/pending?", "requests", "request_id", 2).await;
+    assert_eq!((pending, pages), (filed.clone(), 2));
+
+    // Inquiries too, oldest first.
+    let mut asked = Vec::new();
+    for question in ["متى يبدأ الترميم؟", "هل تشمل الخدمة الكهرباء؟", "كم مدة الدراسة؟"]
+    {
+        let body = json!({ "association": "nuzul", "branch": "riyadh", "channel": "phone", "name": "سائل",
+                           "question": question });
+        asked.push(
+            reception.post("/v1/inquiries", None, body).await.unwrap()["inquiry_id"].as_str().unwrap().to_owned(),
+        );
+    }
+    let (open, pages) = walk(&reception, "/v1/inquiries?status=open&", "inquiries", "inquiry_id", 2).await;
+    assert_eq!((open, pages), (asked, 2));
+
+    // Every list reads its page token the same way.
+    let lists = [
+        (NUZUL.project_manager, "/v1/verification/pending"),
+        (NUZUL.reception, "/v1/inquiries"),
+        (NUZUL.branch_manager, "/v1/research/assignments"),
+        (NUZUL.reception, "/v1/beneficiaries/possible-duplicates"),
+    ];
+    for (staff, path) in lists {
+        let (status, body) =
+            client.call(Method::GET, &format!("{path}?page_token=bogus"), Some(staff), None).await.unwrap();
+        assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("page_token")), "{path}: {body}");
+        let first = client.get(&format!("{path}?page_size=1"), Some(staff)).await.unwrap();
+        assert!(first.get("next_page_token").is_some(), "{path}: {first}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_listed_a_page_at_a_time_embedded() {
     let (suite, data_dir) = embedded_suite().await;
     drive_pages(&suite.gateway_url(), &|| logged_sms(&data_dir)).await;
+    drive_queues(&suite.gateway_url()).await;
     suite.stop().await.unwrap();
 }
 
@@ -76,5 +140,6 @@ async fn requests_are_listed_a_page_at_a_time_distributed() {
     let distributed = distributed_suite().await;
     let sms = distributed.sms.clone();
     drive_pages(&distributed.suite.gateway_url(), &move || sms.texts()).await;
+    drive_queues(&distributed.suite.gateway_url()).await;
     distributed.stop().await;
 }

@@ -128,7 +128,7 @@ async fn drive_sessions(suite: &Suite) {
     let endpoint = suite.url(Role::Verification);
     let mut verification =
         verification::verification_service_client::VerificationServiceClient::connect(endpoint).await.unwrap();
-    let list = |token: Option<&str>| grpc_request(verification::ListPendingRequest { branch: String::new() }, token);
+    let list = |token: Option<&str>| grpc_request(verification::ListPendingRequest::default(), token);
     let code = |r: Result<tonic::Response<verification::ListPendingResponse>, tonic::Status>| {
         r.map(|_| tonic::Code::Ok).unwrap_or_else(|status| status.code())
     };

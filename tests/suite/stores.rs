@@ -8,6 +8,7 @@ use masar_domain::{
 };
 use masar_platform::db::{Db, Sql};
 use masar_platform::messaging::{Outbox, OutboxRelay};
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::{MemoryQueue, Queue, Subscription};
 use masar_platform::role::Role;
@@ -34,6 +35,23 @@ where
     let sqlite = Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await.unwrap();
     masar::migrate(role, &sqlite).await.unwrap();
     scenario(sqlite).await;
+}
+
+fn first_page() -> PageRequest {
+    PageRequest::read(0, "").unwrap()
+}
+
+fn at(at: chrono::DateTime<Utc>, id: Uuid) -> Position {
+    Position { at, id }
+}
+
+fn inquiry_filter<'a>(
+    association: &'a str,
+    statuses: &'a [InquiryStatus],
+    branch: Option<&'a str>,
+    referred_to: Option<ActorRole>,
+) -> masar_intake::InquiryFilter<'a> {
+    masar_intake::InquiryFilter { association, statuses, branch, referred_to }
 }
 
 fn case_ref(request_id: Uuid, branch: &str) -> events::CaseRef {
@@ -159,12 +177,26 @@ async fn verification_scenario(db: Db) {
     store.receive(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.unwrap();
     store.receive(&mut tx, b, received(&case_b, "B", &[], &[])).await.unwrap();
     tx.commit().await.unwrap();
-    let pending = store.pending("nuzul", Some("riyadh")).await.unwrap();
+    let pending = store.pending("nuzul", Some("riyadh"), &first_page()).await.unwrap();
     assert_eq!((pending[0].policy_version, pending[0].eligibility.as_slice()), (3, unclear.as_slice()));
     assert_eq!(pending[0].documents, first_deed);
     assert_eq!(pending.len(), 1);
-    assert_eq!(store.pending("nuzul", None).await.unwrap().len(), 2);
-    assert!(store.pending("hayat", None).await.unwrap().is_empty());
+    assert_eq!(store.pending("nuzul", None, &first_page()).await.unwrap().len(), 2);
+    // A page of one, then the next after it: the oldest first, each once.
+    let page = PageRequest::read(1, "").unwrap();
+    let (first_of_two, token) =
+        page.finish(store.pending("nuzul", None, &page).await.unwrap(), |c| at(c.received_at, c.request_id));
+    let next = PageRequest::read(1, &token).unwrap();
+    let (second_of_two, last) =
+        next.finish(store.pending("nuzul", None, &next).await.unwrap(), |c| at(c.received_at, c.request_id));
+    assert_eq!(last, "");
+    let mut both: Vec<_> =
+        first_of_two.iter().chain(&second_of_two).map(|c| (c.request_id, c.documents.len())).collect();
+    both.sort();
+    let mut expected = vec![(a, 1), (b, 0)];
+    expected.sort();
+    assert_eq!(both, expected, "each case once, with its own documents");
+    assert!(store.pending("hayat", None, &first_page()).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
     let pm = "nuzul.pm";
@@ -227,7 +259,7 @@ async fn research_scenario(db: Db) {
     assert_eq!((stored.policy_version, stored.version), (2, 3));
     assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
     tx.commit().await.unwrap();
-    assert!(store.open_assignments("nuzul", None, Some("r.a")).await.unwrap().is_empty());
+    assert!(store.open_assignments("nuzul", None, Some("r.a"), &first_page()).await.unwrap().is_empty());
 }
 
 async fn committee_scenario(db: Db) {
@@ -477,14 +509,14 @@ async fn registry_scenario(db: Db) {
     assert_eq!(store.open_account(&mut tx, &clash).await.unwrap(), masar_intake::Opened::UsernameTaken);
     tx.commit().await.unwrap();
 
-    let duplicates = store.possible_duplicates("hayat").await.unwrap();
+    let duplicates = store.possible_duplicates("hayat", &first_page()).await.unwrap();
     assert_eq!(duplicates.len(), 1);
     assert_eq!(
         (duplicates[0].0.beneficiary_id, duplicates[0].1.beneficiary_id),
         (other.beneficiary_id, first.beneficiary_id)
     );
     assert!(duplicates[0].1.has_account && !duplicates[0].0.has_account);
-    assert!(store.possible_duplicates("nuzul").await.unwrap().is_empty());
+    assert!(store.possible_duplicates("nuzul", &first_page()).await.unwrap().is_empty());
     let stored = store.account("hayat", "hyt-abc234").await.unwrap().unwrap();
     assert!(stored.must_change_password);
     assert!(store.account("nuzul", "hyt-abc234").await.unwrap().is_none(), "usernames are per association");
@@ -538,9 +570,33 @@ async fn inquiry_scenario(db: Db) {
     );
     let timeline = store.inquiry_timeline(inquiry.inquiry_id).await.unwrap();
     assert_eq!(timeline.iter().map(|e| e.status).collect::<Vec<_>>(), [InquiryStatus::Open, InquiryStatus::Referred]);
-    assert_eq!(store.inquiries("hayat", InquiryStatus::Referred, Some("madinah")).await.unwrap().len(), 1);
-    assert!(store.inquiries("hayat", InquiryStatus::Open, None).await.unwrap().is_empty());
-    assert!(store.inquiries("nuzul", InquiryStatus::Referred, None).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .inquiries(inquiry_filter("hayat", &[InquiryStatus::Referred], Some("madinah"), None), &first_page())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .inquiries(inquiry_filter("hayat", &[InquiryStatus::Open], None, None), &first_page())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .inquiries(inquiry_filter("nuzul", &[InquiryStatus::Referred], None, None), &first_page())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let both = [InquiryStatus::Open, InquiryStatus::Referred];
+    let to_referral = inquiry_filter("hayat", &both, None, referral);
+    assert_eq!(store.inquiries(to_referral, &first_page()).await.unwrap().len(), 1);
+    let to_another = inquiry_filter("hayat", &both, None, Some(ActorRole::SocialResearchOfficer));
+    assert!(store.inquiries(to_another, &first_page()).await.unwrap().is_empty());
 }
 
 /// Sign-in records: staff passwords, failures in a row, sessions and their refresh hashes.

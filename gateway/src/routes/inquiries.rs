@@ -1,6 +1,8 @@
 //! Inquiries: asked from any channel, referred, answered, each with its timeline.
 
-use super::{Body, Created, FrontEndLanguage, Note, Reply, State, created, grpc, language_or, present, time};
+use super::{
+    Body, Created, FrontEndLanguage, Note, PageQuery, Reply, State, created, grpc, language_or, present, time,
+};
 use crate::versions::{IfMatch, VersionedReply, versioned};
 use axum::Json;
 use axum::extract::{Path, Query};
@@ -178,18 +180,26 @@ pub(super) struct StatusQuery {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct Inquiries {
+    /// Oldest first, without their timelines (see `GET /v1/inquiries/{id}`).
     inquiries: Vec<Inquiry>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    next_page_token: Option<String>,
 }
 
 /// Staff: the association's inquiries; a beneficiary: their own.
-#[utoipa::path(get, path = "/v1/inquiries", tag = "inquiries", params(StatusQuery),
+#[utoipa::path(get, path = "/v1/inquiries", tag = "inquiries", params(StatusQuery, PageQuery),
     responses((status = 200, body = Inquiries)))]
 pub(super) async fn list_inquiries(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Query(q): Query<StatusQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Reply<Inquiries> {
-    let message = intake::ListInquiriesRequest { status: q.status };
+    let message =
+        intake::ListInquiriesRequest { status: q.status, page_size: page.page_size, page_token: page.page_token };
     let reply = services.inquiries.list_inquiries(grpc(&headers, message)).await?.into_inner();
-    Ok(Json(Inquiries { inquiries: reply.inquiries.into_iter().map(Inquiry::from).collect() }))
+    Ok(Json(Inquiries {
+        inquiries: reply.inquiries.into_iter().map(Inquiry::from).collect(),
+        next_page_token: present(&reply.next_page_token),
+    }))
 }

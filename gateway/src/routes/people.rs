@@ -1,8 +1,8 @@
 //! Beneficiaries and their accounts: registration, and the registry staff read.
 
-use super::{Applicant, Body, Created, FrontEndLanguage, Reply, State, created, grpc, present, time};
+use super::{Applicant, Body, Created, FrontEndLanguage, PageQuery, Reply, State, created, grpc, present, time};
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use masar_domain::Bilingual;
 use masar_proto::intake::v1 as intake;
@@ -113,17 +113,21 @@ pub(super) struct PossibleDuplicate {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct PossibleDuplicates {
+    /// Newest first.
     possible_duplicates: Vec<PossibleDuplicate>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    next_page_token: Option<String>,
 }
 
 /// Entries flagged as possibly the same person, for staff to reconcile.
-#[utoipa::path(get, path = "/v1/beneficiaries/possible-duplicates", tag = "accounts",
+#[utoipa::path(get, path = "/v1/beneficiaries/possible-duplicates", tag = "accounts", params(PageQuery),
     responses((status = 200, body = PossibleDuplicates)))]
 pub(super) async fn list_possible_duplicates(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
+    Query(page): Query<PageQuery>,
 ) -> Reply<PossibleDuplicates> {
-    let message = intake::ListPossibleDuplicatesRequest {};
+    let message = intake::ListPossibleDuplicatesRequest { page_size: page.page_size, page_token: page.page_token };
     let reply = services.beneficiaries.list_possible_duplicates(grpc(&headers, message)).await?.into_inner();
     let possible_duplicates = reply
         .duplicates
@@ -133,5 +137,5 @@ pub(super) async fn list_possible_duplicates(
             resembles: d.resembles.map(Beneficiary::from),
         })
         .collect();
-    Ok(Json(PossibleDuplicates { possible_duplicates }))
+    Ok(Json(PossibleDuplicates { possible_duplicates, next_page_token: present(&reply.next_page_token) }))
 }

@@ -3,8 +3,8 @@
 //! for completion, and the messages sent about it.
 
 use super::{
-    Applicant, Attestation, Body, Created, Facts, FrontEndLanguage, Reply, State, created, fact_answers, grpc, present,
-    time,
+    Applicant, Attestation, Body, Created, Facts, FrontEndLanguage, PageQuery, Reply, State, created, fact_answers,
+    grpc, present, time,
 };
 use axum::Json;
 use axum::extract::{Path, Query};
@@ -332,19 +332,13 @@ impl From<intake::ServiceRequest> for RequestView {
     }
 }
 
-/// A page of a list, newest first.
+/// Narrows the list of requests to one status.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct RequestsQuery {
     /// A status to narrow to, e.g. `submitted`; empty for all.
     #[serde(default)]
     status: String,
-    /// Rows per page: 20 by default, 100 at most.
-    #[serde(default)]
-    page_size: u32,
-    /// The previous page's `next_page_token`; empty for the first page.
-    #[serde(default)]
-    page_token: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -357,14 +351,16 @@ pub(super) struct RequestPage {
 
 /// A beneficiary's own requests; reception's and supervisors' of their
 /// association (their branch, for branch-bound roles). Newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/requests", tag = "requests", params(RequestsQuery),
+#[utoipa::path(get, path = "/v1/requests", tag = "requests", params(RequestsQuery, PageQuery),
     responses((status = 200, body = RequestPage)))]
 pub(super) async fn list_requests(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Query(q): Query<RequestsQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Reply<RequestPage> {
-    let message = intake::ListRequestsRequest { status: q.status, page_size: q.page_size, page_token: q.page_token };
+    let message =
+        intake::ListRequestsRequest { status: q.status, page_size: page.page_size, page_token: page.page_token };
     let page = services.intake.list_requests(grpc(&headers, message)).await?.into_inner();
     Ok(Json(RequestPage {
         requests: page.requests.into_iter().map(RequestView::from).collect(),

@@ -1,10 +1,10 @@
 //! Research, for social researchers: their assignments, field visits and
 //! the recommendation to the committee.
 
-use super::{Body, Reply, State, grpc, time};
+use super::{Body, PageQuery, Reply, State, grpc, present, time};
 use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use masar_proto::research::v1 as research;
 use serde::{Deserialize, Serialize};
@@ -46,19 +46,26 @@ impl From<research::Assignment> for Assignment {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct Assignments {
+    /// Oldest first.
     assignments: Vec<Assignment>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    next_page_token: Option<String>,
 }
 
-/// The caller's assignments (a researcher), or their branch's (a manager).
-#[utoipa::path(get, path = "/v1/research/assignments", tag = "research",
+/// The caller's open assignments (a researcher), or their branch's (a manager).
+#[utoipa::path(get, path = "/v1/research/assignments", tag = "research", params(PageQuery),
     responses((status = 200, body = Assignments)))]
 pub(super) async fn list_assignments(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
+    Query(page): Query<PageQuery>,
 ) -> Reply<Assignments> {
-    let reply =
-        services.research.list_assignments(grpc(&headers, research::ListAssignmentsRequest {})).await?.into_inner();
-    Ok(Json(Assignments { assignments: reply.assignments.into_iter().map(Assignment::from).collect() }))
+    let message = research::ListAssignmentsRequest { page_size: page.page_size, page_token: page.page_token };
+    let reply = services.research.list_assignments(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(Assignments {
+        assignments: reply.assignments.into_iter().map(Assignment::from).collect(),
+        next_page_token: present(&reply.next_page_token),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]

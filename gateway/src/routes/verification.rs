@@ -1,7 +1,7 @@
 //! Verification, for the project manager: the queue of received requests,
 //! document reviews, and the three ways a verification ends.
 
-use super::{Body, BranchQuery, Note, Reply, State, grpc, time};
+use super::{Body, BranchQuery, Note, PageQuery, Reply, State, grpc, present, time};
 use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::{Path, Query};
@@ -82,18 +82,23 @@ pub(super) struct PendingRequest {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct PendingRequests {
+    /// Oldest first: the queue is worked in the order it came in.
     requests: Vec<PendingRequest>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    next_page_token: Option<String>,
 }
 
 /// The project manager's queue: requests received and not yet verified.
-#[utoipa::path(get, path = "/v1/verification/pending", tag = "verification", params(BranchQuery),
+#[utoipa::path(get, path = "/v1/verification/pending", tag = "verification", params(BranchQuery, PageQuery),
     responses((status = 200, body = PendingRequests)))]
 pub(super) async fn list_pending(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Query(q): Query<BranchQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Reply<PendingRequests> {
-    let message = verification::ListPendingRequest { branch: q.branch };
+    let message =
+        verification::ListPendingRequest { branch: q.branch, page_size: page.page_size, page_token: page.page_token };
     let reply = services.verification.list_pending(grpc(&headers, message)).await?.into_inner();
     let requests = reply
         .requests
@@ -123,7 +128,7 @@ pub(super) async fn list_pending(
             version: r.version,
         })
         .collect();
-    Ok(Json(PendingRequests { requests }))
+    Ok(Json(PendingRequests { requests, next_page_token: present(&reply.next_page_token) }))
 }
 
 /// Where a verification left the request.

@@ -14,6 +14,7 @@ use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::{Outbox, event_text};
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::sealing::Sealer;
 use masar_platform::tokens::TokenVerifier;
@@ -207,8 +208,12 @@ impl BeneficiaryService for Beneficiaries {
     ) -> Result<Response<api::ListPossibleDuplicatesResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
-        let pairs = self.store.possible_duplicates(&staff.association).await.map_err(internal)?;
+        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let pairs = self.store.possible_duplicates(&staff.association, &page).await.map_err(internal)?;
+        let (pairs, next_page_token) =
+            page.finish(pairs, |(b, _)| Position { at: b.registered_at, id: b.beneficiary_id });
         Ok(Response::new(api::ListPossibleDuplicatesResponse {
+            next_page_token,
             duplicates: pairs
                 .into_iter()
                 .map(|(beneficiary, resembles)| api::PossibleDuplicate {

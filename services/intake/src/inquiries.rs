@@ -15,6 +15,7 @@ use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
@@ -207,26 +208,47 @@ impl IntakeStore {
         rows.iter().map(inquiry_entry).collect()
     }
 
-    /// An association's inquiries in one status, oldest first; optionally one branch's only.
+    /// One page of an association's inquiries in the statuses asked, oldest
+    /// first; optionally one branch's only, or those referred to one role.
     pub async fn inquiries(
         &self,
-        association: &str,
-        status: InquiryStatus,
-        branch: Option<&str>,
+        filter: InquiryFilter<'_>,
+        page: &PageRequest,
     ) -> Result<Vec<StoredInquiry>, DbError> {
+        const SQL: &str = select_inquiry!(
+            "association = $1 AND status IN ($2, $3) AND ($4 IS NULL OR branch = $4) \
+             AND ($5 IS NULL OR referred_to = $5) \
+             AND ($6 IS NULL OR asked_at > $6 OR (asked_at = $6 AND inquiry_id > $7)) \
+             ORDER BY asked_at, inquiry_id LIMIT $8"
+        );
+        // One status or two: the second placeholder repeats the first when there is one.
+        let status = |i: usize| filter.statuses.get(i).or(filter.statuses.first()).map(|s| s.as_str().to_owned());
         let rows = self
             .db()
             .fetch_all(
-                Sql::new(select_inquiry!(
-                    "association = $1 AND status = $2 AND ($3 IS NULL OR branch = $3) ORDER BY asked_at"
-                ))
-                .bind(association)
-                .bind(status.as_str())
-                .bind(branch.map(str::to_owned)),
+                Sql::new(SQL)
+                    .bind(filter.association)
+                    .bind(status(0))
+                    .bind(status(1))
+                    .bind(filter.branch.map(str::to_owned))
+                    .bind(filter.referred_to.map(|r| r.as_str().to_owned()))
+                    .bind(page.after.map(|p| p.at))
+                    .bind(page.after.map(|p| p.id))
+                    .bind(page.fetch()),
             )
             .await?;
         rows.iter().map(stored_inquiry).collect()
     }
+}
+
+/// Which inquiries a list shows.
+pub struct InquiryFilter<'a> {
+    pub association: &'a str,
+    /// One or two statuses.
+    pub statuses: &'a [InquiryStatus],
+    pub branch: Option<&'a str>,
+    /// Only those referred to this role (the referral role's own queue).
+    pub referred_to: Option<ActorRole>,
 }
 
 pub struct Inquiries {
@@ -553,7 +575,8 @@ impl InquiryService for Inquiries {
         let staff = Staff::from_request(&self.verifier, &request)?;
         let pack = self.pack(&staff.association).await?.ok_or_else(inquiry_not_found)?;
         staff.require_role(&[ActorRole::FRONT_DESK.as_slice(), &[pack.referral_role]].concat())?;
-        let statuses = match request.get_ref().status.trim() {
+        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let mut statuses = match request.get_ref().status.trim() {
             "" => vec![InquiryStatus::Open, InquiryStatus::Referred],
             text => vec![InquiryStatus::parse(text).map_err(|_| {
                 Problem::invalid(vec![FieldError::new(
@@ -566,18 +589,19 @@ impl InquiryService for Inquiries {
         let branch = staff.branch_filter("");
         // The referral role's queue is what was referred to it: never an open inquiry.
         let is_referral_role = staff.role == pack.referral_role;
-        let statuses = statuses.into_iter().filter(|s| !(is_referral_role && *s == InquiryStatus::Open));
-        let mut inquiries = Vec::new();
-        for status in statuses {
-            for inquiry in
-                self.store.inquiries(&staff.association, status, branch.as_deref()).await.map_err(internal)?
-            {
-                if is_referral_role && inquiry.referred_to != Some(staff.role) {
-                    continue;
-                }
-                inquiries.push(inquiry_reply(inquiry, Vec::new()));
-            }
+        statuses.retain(|s| !(is_referral_role && *s == InquiryStatus::Open));
+        if statuses.is_empty() {
+            return Ok(Response::new(api::ListInquiriesResponse::default()));
         }
-        Ok(Response::new(api::ListInquiriesResponse { inquiries }))
+        let filter = InquiryFilter {
+            association: &staff.association,
+            statuses: &statuses,
+            branch: branch.as_deref(),
+            referred_to: is_referral_role.then_some(staff.role),
+        };
+        let found = self.store.inquiries(filter, &page).await.map_err(internal)?;
+        let (found, next_page_token) = page.finish(found, |i| Position { at: i.asked_at, id: i.inquiry_id });
+        let inquiries = found.into_iter().map(|i| inquiry_reply(i, Vec::new())).collect();
+        Ok(Response::new(api::ListInquiriesResponse { inquiries, next_page_token }))
     }
 }

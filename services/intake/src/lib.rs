@@ -15,7 +15,7 @@ mod store;
 mod timeline;
 
 pub use attachments::{DocumentStore, MAX_DOCUMENT_BYTES};
-pub use inquiries::{InquiryEntry, StoredInquiry};
+pub use inquiries::{InquiryEntry, InquiryFilter, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
 pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};
 pub use sessions::{StoredSession, seed_demo_staff_passwords, set_staff_password};

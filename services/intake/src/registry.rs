@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use masar_domain::people::name_key;
 use masar_domain::{Channel, Language, NationalId, SaudiMobile};
 use masar_platform::db::{DbError, Row, Sql, Tx};
+use masar_platform::paging::PageRequest;
 use uuid::Uuid;
 
 /// Who is being registered, validated.
@@ -87,13 +88,13 @@ pub enum Opened {
 
 /// The beneficiary query with a condition, as one static string.
 macro_rules! select_beneficiary {
-    ($condition:literal) => {
+    ($($condition:expr),+) => {
         concat!(
             "SELECT b.beneficiary_id, b.association, b.national_id, b.full_name, b.mobile, b.preferred_language, ",
             "b.channel, b.registered_by, b.registered_at, b.possible_duplicate_of, ",
             "(SELECT COUNT(*) FROM accounts a WHERE a.beneficiary_id = b.beneficiary_id) AS accounts ",
             "FROM beneficiaries b WHERE ",
-            $condition
+            $($condition),+
         )
     };
 }
@@ -199,21 +200,44 @@ impl IntakeStore {
         self.db().fetch_optional(Sql::new(SQL).bind(beneficiary_id)).await?.as_ref().map(stored_beneficiary).transpose()
     }
 
-    /// Flagged beneficiaries of an association, each with the one they resemble, newest first.
+    /// One page of an association's flagged beneficiaries, each with the one
+    /// they resemble, newest first.
     pub async fn possible_duplicates(
         &self,
         association: &str,
+        page: &PageRequest,
     ) -> Result<Vec<(StoredBeneficiary, StoredBeneficiary)>, DbError> {
-        const SQL: &str = select_beneficiary!(
-            "b.association = $1 AND b.possible_duplicate_of IS NOT NULL ORDER BY b.registered_at DESC"
+        // The page's flagged beneficiaries, and below the ones they resemble.
+        macro_rules! page_of_flagged {
+            ($select:expr) => {
+                concat!(
+                    $select,
+                    " association = $1 AND possible_duplicate_of IS NOT NULL \
+                     AND ($2 IS NULL OR registered_at < $2 OR (registered_at = $2 AND beneficiary_id < $3)) \
+                     ORDER BY registered_at DESC, beneficiary_id DESC LIMIT $4"
+                )
+            };
+        }
+        const FLAGGED: &str = select_beneficiary!(
+            "b.beneficiary_id IN (",
+            page_of_flagged!("SELECT beneficiary_id FROM beneficiaries WHERE"),
+            ") ORDER BY b.registered_at DESC, b.beneficiary_id DESC"
         );
         const RESEMBLED: &str = select_beneficiary!(
-            "b.beneficiary_id IN (SELECT possible_duplicate_of FROM beneficiaries \
-             WHERE association = $1 AND possible_duplicate_of IS NOT NULL)"
+            "b.beneficiary_id IN (",
+            page_of_flagged!("SELECT possible_duplicate_of FROM beneficiaries WHERE"),
+            ")"
         );
+        let in_page = |sql: &'static str| {
+            Sql::new(sql)
+                .bind(association)
+                .bind(page.after.map(|p| p.at))
+                .bind(page.after.map(|p| p.id))
+                .bind(page.fetch())
+        };
         let read = |rows: Vec<Row>| rows.iter().map(stored_beneficiary).collect::<Result<Vec<_>, _>>();
-        let flagged = read(self.db().fetch_all(Sql::new(SQL).bind(association)).await?)?;
-        let resembled = read(self.db().fetch_all(Sql::new(RESEMBLED).bind(association)).await?)?;
+        let flagged = read(self.db().fetch_all(in_page(FLAGGED)).await?)?;
+        let resembled = read(self.db().fetch_all(in_page(RESEMBLED)).await?)?;
         Ok(flagged
             .into_iter()
             .filter_map(|beneficiary| {

@@ -8,6 +8,7 @@ use masar_platform::db::Tx;
 use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
@@ -109,9 +110,18 @@ impl ResearchService for Research {
         staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let researcher = (staff.role == ActorRole::SocialResearcher).then_some(staff.username.as_str());
         let branch = staff.branch_filter("");
-        let assignments =
-            self.store.open_assignments(&staff.association, branch.as_deref(), researcher).await.map_err(internal)?;
-        Ok(Response::new(api::ListAssignmentsResponse { assignments: assignments.into_iter().map(to_api).collect() }))
+        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let assignments = self
+            .store
+            .open_assignments(&staff.association, branch.as_deref(), researcher, &page)
+            .await
+            .map_err(internal)?;
+        let (assignments, next_page_token) =
+            page.finish(assignments, |a| Position { at: a.assigned_at, id: a.request_id });
+        Ok(Response::new(api::ListAssignmentsResponse {
+            assignments: assignments.into_iter().map(to_api).collect(),
+            next_page_token,
+        }))
     }
 
     async fn get_assignment(

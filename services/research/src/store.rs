@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use masar_domain::{CaseStatus, Recommendation};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_platform::paging::PageRequest;
 use masar_proto::events::v1::CaseRef;
 use uuid::Uuid;
 
@@ -137,16 +138,20 @@ impl ResearchStore {
         Ok(found)
     }
 
-    /// Open assignments of one researcher, or of a branch or association.
+    /// One page of the open assignments of one researcher, or of a branch or
+    /// association, oldest first.
     pub async fn open_assignments(
         &self,
         association: &str,
         branch: Option<&str>,
         researcher: Option<&str>,
+        page: &PageRequest,
     ) -> Result<Vec<Assignment>, DbError> {
         const SQL: &str = concat_assignments_where!(
             "association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR researcher = $3) \
-             AND status IN ($4, $5) ORDER BY assigned_at"
+             AND status IN ($4, $5) \
+             AND ($6 IS NULL OR assigned_at > $6 OR (assigned_at = $6 AND request_id > $7)) \
+             ORDER BY assigned_at, request_id LIMIT $8"
         );
         let rows = self
             .db
@@ -156,7 +161,10 @@ impl ResearchStore {
                     .bind(branch.map(str::to_owned))
                     .bind(researcher.map(str::to_owned))
                     .bind(OPEN[0].as_str())
-                    .bind(OPEN[1].as_str()),
+                    .bind(OPEN[1].as_str())
+                    .bind(page.after.map(|p| p.at))
+                    .bind(page.after.map(|p| p.id))
+                    .bind(page.fetch()),
             )
             .await?;
         rows.iter().map(assignment).collect()

@@ -13,6 +13,7 @@ use masar_platform::grpc::{
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::{Outbox, event_text};
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
@@ -142,9 +143,13 @@ impl VerificationService for Verification {
     ) -> Result<Response<api::ListPendingResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&ActorRole::SUPERVISORS)?;
-        let branch = staff.branch_filter(&request.get_ref().branch);
-        let cases = self.store.pending(&staff.association, branch.as_deref()).await.map_err(internal)?;
+        let input = request.get_ref();
+        let page = PageRequest::read(input.page_size, &input.page_token)?;
+        let branch = staff.branch_filter(&input.branch);
+        let cases = self.store.pending(&staff.association, branch.as_deref(), &page).await.map_err(internal)?;
+        let (cases, next_page_token) = page.finish(cases, |c| Position { at: c.received_at, id: c.request_id });
         Ok(Response::new(api::ListPendingResponse {
+            next_page_token,
             requests: cases
                 .into_iter()
                 .map(|c| api::PendingRequest {

@@ -6,6 +6,7 @@ use masar_domain::{Bilingual, CaseStatus, DocumentReview, ReviewedDocument, Rule
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::messaging::HandlerError;
+use masar_platform::paging::PageRequest;
 use masar_proto::events::v1::CaseRef;
 use uuid::Uuid;
 
@@ -118,22 +119,22 @@ fn case_document(row: &Row) -> Result<CaseDocument, DbError> {
 
 /// The cases query with a condition, as one static string.
 macro_rules! concat_cases_where {
-    ($condition:literal) => {
+    ($($condition:expr),+) => {
         concat!(
             "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, status, ",
             "received_at, policy_version, eligibility, version FROM verification_cases WHERE ",
-            $condition
+            $($condition),+
         )
     };
 }
 
 /// The documents query with a condition, as one static string.
 macro_rules! concat_documents_where {
-    ($condition:literal) => {
+    ($($condition:expr),+) => {
         concat!(
             "SELECT d.request_id, d.document, d.name_ar, d.name_en, d.attachment_id, d.content_type, d.size_bytes, ",
             "d.sha256, d.issued_on, d.expires_on, d.review, d.reason, d.reviewed_by FROM case_documents d WHERE ",
-            $condition,
+            $($condition),+,
             " ORDER BY d.document"
         )
     };
@@ -306,33 +307,41 @@ impl VerificationStore {
         Ok(())
     }
 
-    /// Requests awaiting verification in an association (and branch), oldest first.
-    pub async fn pending(&self, association: &str, branch: Option<&str>) -> Result<Vec<VerificationCase>, DbError> {
-        let rows = self
-            .db
-            .fetch_all(
-                Sql::new(concat_cases_where!(
-                    "association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 ORDER BY received_at"
-                ))
+    /// One page of the requests awaiting verification in an association (and
+    /// branch), oldest first: the queue is worked in the order it came in.
+    pub async fn pending(
+        &self,
+        association: &str,
+        branch: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<VerificationCase>, DbError> {
+        // The page's cases, and below the documents of the same cases.
+        macro_rules! page_of_pending {
+            ($select:expr) => {
+                concat!(
+                    $select,
+                    " association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 \
+                     AND ($4 IS NULL OR received_at > $4 OR (received_at = $4 AND request_id > $5)) \
+                     ORDER BY received_at, request_id LIMIT $6"
+                )
+            };
+        }
+        let in_page = |sql: &'static str| {
+            Sql::new(sql)
                 .bind(association)
                 .bind(branch.map(str::to_owned))
-                .bind(CaseStatus::Submitted.as_str()),
-            )
-            .await?;
+                .bind(CaseStatus::Submitted.as_str())
+                .bind(page.after.map(|p| p.at))
+                .bind(page.after.map(|p| p.id))
+                .bind(page.fetch())
+        };
+        let rows = self.db.fetch_all(in_page(concat_cases_where!(page_of_pending!("")))).await?;
         let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
         const DOCUMENTS: &str = concat_documents_where!(
-            "d.request_id IN (SELECT request_id FROM verification_cases \
-             WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3)"
+            page_of_pending!("d.request_id IN (SELECT request_id FROM verification_cases WHERE"),
+            ")"
         );
-        let rows = self
-            .db
-            .fetch_all(
-                Sql::new(DOCUMENTS)
-                    .bind(association)
-                    .bind(branch.map(str::to_owned))
-                    .bind(CaseStatus::Submitted.as_str()),
-            )
-            .await?;
+        let rows = self.db.fetch_all(in_page(DOCUMENTS)).await?;
         let position: std::collections::HashMap<Uuid, usize> =
             cases.iter().enumerate().map(|(i, c)| (c.request_id, i)).collect();
         for row in &rows {
