@@ -88,6 +88,11 @@ impl GatewayClient {
         &self.base
     }
 
+    /// The access token calls naming no staff member carry, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.own_token.as_deref()
+    }
+
     /// Sends a request; returns the HTTP status and the JSON body.
     pub async fn call(
         &self,

@@ -30,9 +30,10 @@ use tokio::task::JoinHandle;
 /// The demo directory: the staff of Nuzul and Hayat, for every role.
 pub const DEMO_DIRECTORY: &str = include_str!("../demo/directory.json");
 
-/// The policy packs of Nuzul and Hayat, built in so `masar dev` needs no files.
+/// The policy packs of Nuzul (both versions) and Hayat, built in so `masar dev` needs no files.
 pub const BUILT_IN_POLICIES: &[(&str, &str)] = &[
     ("policies/nuzul.toml", include_str!("../policies/nuzul.toml")),
+    ("policies/nuzul-v2.toml", include_str!("../policies/nuzul-v2.toml")),
     ("policies/hayat.toml", include_str!("../policies/hayat.toml")),
 ];
 
@@ -400,7 +401,16 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
 
 async fn bind(role: Role, settings: &Settings, any_port: bool, host: &str) -> anyhow::Result<TcpListener> {
     let addr = if any_port { SocketAddr::from(([127, 0, 0, 1], 0)) } else { settings.listen_addr(role, host)? };
-    TcpListener::bind(addr).await.with_context(|| format!("{role} cannot listen on {addr}"))
+    listen(addr).with_context(|| format!("{role} cannot listen on {addr}"))
+}
+
+/// Listens on `addr`, even while connections of a process that just stopped
+/// linger in TIME_WAIT on it (a quick restart of `make run` or of a pod).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// The role's database in the distributed shape.

@@ -63,7 +63,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
         submit_with_facts(client, &NUZUL, "1000000008", "محمد عبدالله", "0551234567", unclear).await.unwrap();
     let id = submitted["request_id"].as_str().unwrap().to_owned();
     assert_eq!(submitted["status"], "submitted");
-    assert_eq!(submitted["policy_version"], 1);
+    assert_eq!(submitted["policy_version"], 2, "version 2, in force since 2026-10-01");
     assert!(submitted["reference"].as_str().unwrap().starts_with("NZL-"));
     let submitted_on = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let expected = submitted_on + chrono::Days::new(14);
@@ -73,7 +73,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     assert!(submitted["message"]["ar"].as_str().unwrap().contains(" هـ"));
 
     let seen = pending(client, &id, NUZUL.project_manager).await;
-    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(1), Some("unknown")));
+    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(2), Some("unknown")));
     assert_eq!(
         verdicts(&seen),
         [
@@ -380,30 +380,20 @@ async fn refuse_bad_input(base: &GatewayClient) {
     assert_eq!(status, 400, "{body}");
     assert!(body["message"]["en"].as_str().unwrap().contains("missing field"), "{body}");
 
-    // unknown association, invalid ID and mobile: every field reported
-    let (status, body) = post(
-        "/v1/requests",
-        None,
-        json!({ "association": "nowhere", "branch": "x", "service_type": "y", "channel": "pigeon",
-                "applicant": { "national_id": "1000000000", "full_name": " ", "mobile": "0521234567" } }),
-    )
-    .await;
+    // Another association is refused before its form is read.
+    let bad_form = json!({ "association": "nowhere", "branch": "x", "service_type": "y", "channel": "pigeon",
+        "applicant": { "national_id": "1000000000", "full_name": " ", "mobile": "0521234567" } });
+    let (status, body) = post("/v1/requests", None, bad_form.clone()).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("permission_denied")), "{body}");
+    // Unknown branch and service, invalid ID and mobile: every field reported (the admin files for any branch).
+    let mut bad_form = bad_form;
+    bad_form["association"] = json!("hayat");
+    let (status, body) = post("/v1/requests", Some("hayat.admin"), bad_form).await;
     assert_eq!(status, 400, "{body}");
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["association", "channel", "applicant.national_id", "applicant.mobile", "applicant.full_name"]);
-    assert_eq!(body["fields"][2]["message"]["ar"], "رقم الهوية غير صحيح، يرجى التحقق منه");
-
-    // unknown branch and service type of a known association
-    let (status, body) = post(
-        "/v1/requests",
-        None,
-        json!({ "association": "hayat", "branch": "riyadh", "service_type": "roof_repair", "channel": "website",
-                "applicant": { "national_id": "1000000008", "full_name": "A B", "mobile": "0551234567" } }),
-    )
-    .await;
-    assert_eq!(status, 400);
-    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["branch", "service_type"]);
+    let expected = ["branch", "service_type", "channel", "applicant.national_id", "applicant.mobile", "applicant.full_name"];
+    assert_eq!(fields, expected);
+    assert_eq!(body["fields"][3]["message"]["ar"], "رقم الهوية غير صحيح، يرجى التحقق منه");
 
     // answers the policy cannot read, and a required one left out
     let (status, body) = post(

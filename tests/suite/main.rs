@@ -4,6 +4,7 @@
 mod accounts;
 mod api_docs;
 mod audit;
+mod authorization;
 mod front_ends;
 mod idempotency;
 mod inquiries;

@@ -70,11 +70,12 @@ impl Committee {
         let request_id = parse_uuid("request_id", request_id)?;
         let item = self.store.item_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&item.association, &item.branch)?;
+        // An older reading is refused first, as everywhere: reloading shows what happened meanwhile.
+        ensure_version(expected_version, item.version)?;
         if item.status != CaseStatus::OnCommitteeAgenda {
             return Err(Problem::new(Bilingual::new("تم البت في هذا الطلب", "This case has already been decided"))
                 .into_status(Code::FailedPrecondition));
         }
-        ensure_version(expected_version, item.version)?;
         Ok((staff, item))
     }
 }
@@ -111,13 +112,7 @@ impl CommitteeService for Committee {
 
     async fn cast_vote(&self, request: Request<api::CastVoteRequest>) -> Result<Response<api::AgendaItem>, Status> {
         let input = request.get_ref();
-        let vote = Vote::parse(&input.vote).map_err(|_| {
-            Problem::invalid(vec![FieldError::new(
-                "vote",
-                Bilingual::new("التصويت إما approve أو reject أو defer", "A vote is approve, reject or defer"),
-            )])
-            .into_status(Code::InvalidArgument)
-        })?;
+        // Who and which case first: a caller without the right learns nothing from their input's faults.
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         if item.researcher == staff.username {
@@ -127,6 +122,13 @@ impl CommitteeService for Committee {
             ))
             .into_status(Code::PermissionDenied));
         }
+        let vote = Vote::parse(&input.vote).map_err(|_| {
+            Problem::invalid(vec![FieldError::new(
+                "vote",
+                Bilingual::new("التصويت إما approve أو reject أو defer", "A vote is approve, reject or defer"),
+            )])
+            .into_status(Code::InvalidArgument)
+        })?;
         let cast = CastVote { member: staff.username.clone(), vote, note: input.note.trim().to_owned() };
         if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await.map_err(internal)? {
             return Err(changed_meanwhile());
@@ -145,6 +147,8 @@ impl CommitteeService for Committee {
         request: Request<api::RecordDecisionRequest>,
     ) -> Result<Response<api::AgendaItem>, Status> {
         let input = request.get_ref();
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let decision = CaseStatus::parse(&input.decision)
             .ok()
             .filter(|d| matches!(d, CaseStatus::Approved | CaseStatus::Rejected | CaseStatus::Deferred))
@@ -167,8 +171,6 @@ impl CommitteeService for Committee {
             )])
             .into_status(Code::InvalidArgument));
         }
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
         if votes.len() < QUORUM {
             return Err(Problem::new(Bilingual::new(

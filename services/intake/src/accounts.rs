@@ -76,6 +76,15 @@ impl BeneficiaryService for Beneficiaries {
     ) -> Result<Response<api::Registration>, Status> {
         let staff = submitter(Caller::from_request(&self.verifier, &request)?.as_ref())?;
         let input = request.get_ref();
+        if let Some(staff) = &staff
+            && staff.association != input.association.trim()
+        {
+            return Err(Problem::new(Bilingual::new(
+                "لا يمكنك التسجيل لجمعية أخرى",
+                "You cannot register beneficiaries of another association",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
         let now = Utc::now();
         let pack = policy_in_force(&self.policies, &input.association, saudi_day(now)).await?;
         let mut errors = Vec::new();
@@ -97,15 +106,6 @@ impl BeneficiaryService for Beneficiaries {
         };
         if !errors.is_empty() {
             return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
-        }
-        if let Some(staff) = &staff
-            && staff.association != pack.association
-        {
-            return Err(Problem::new(Bilingual::new(
-                "لا يمكنك التسجيل لجمعية أخرى",
-                "You cannot register beneficiaries of another association",
-            ))
-            .into_status(Code::PermissionDenied));
         }
         let password = one_time_password();
         let password_hash = hash_password(password.clone()).await?;

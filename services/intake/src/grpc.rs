@@ -466,20 +466,25 @@ impl IntakeService for Intake {
         // Filing needs an identity: the beneficiary's account, or front-desk staff.
         let caller = Caller::required(&self.verifier, &request)?;
         let staff = submitter(Some(&caller))?;
-        let now = Utc::now();
-        let pack = policy_in_force(&self.policies, &request.get_ref().association, saudi_day(now)).await?;
-        let new = validate(pack.as_ref(), request.get_ref(), now)?;
-        self.check_own_application(&caller, &new).await?;
-        let pack = pack.expect("validate refuses a request without a policy");
-        if let Some(staff) = &staff
-            && !staff.can_see(&new.association, &new.branch)
-        {
+        // Where the caller may file is checked before the form, so the form's faults tell outsiders nothing.
+        let input = request.get_ref();
+        let (association, branch) = (input.association.trim(), input.branch.trim());
+        let outside = match &caller {
+            Caller::Staff(staff) => !staff.can_see(association, branch),
+            Caller::Beneficiary(own) => own.association != association,
+        };
+        if outside {
             return Err(Problem::new(Bilingual::new(
-                "لا يمكنك التسجيل لهذا الفرع",
-                "You cannot file requests for this branch",
+                "لا يمكنك التقديم لهذه الجمعية أو هذا الفرع",
+                "You cannot file requests for this association or branch",
             ))
             .into_status(Code::PermissionDenied));
         }
+        let now = Utc::now();
+        let pack = policy_in_force(&self.policies, association, saudi_day(now)).await?;
+        let new = validate(pack.as_ref(), input, now)?;
+        self.check_own_application(&caller, &new).await?;
+        let pack = pack.expect("validate refuses a request without a policy");
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         // Every request belongs to the association's one registry entry for its national ID.
         let (beneficiary, _) = self
@@ -724,6 +729,10 @@ impl IntakeService for Intake {
         request: Request<api::ListRequestsRequest>,
     ) -> Result<Response<api::ListRequestsResponse>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
+        if let Caller::Staff(staff) = &caller {
+            // Researchers and the committee have their own queues; the whole list is the front desk's and supervisors'.
+            staff.require_role(&ActorRole::CASE_DESK)?;
+        }
         let input = request.get_ref();
         let page = PageRequest::read(input.page_size, &input.page_token)?;
         let status = match input.status.trim() {
@@ -742,8 +751,6 @@ impl IntakeService for Intake {
                 status,
             },
             Caller::Staff(staff) => {
-                // Researchers and the committee have their own queues; the whole list is the front desk's and supervisors'.
-                staff.require_role(&ActorRole::CASE_DESK)?;
                 branch = staff.branch_filter("");
                 RequestFilter {
                     association: &staff.association,

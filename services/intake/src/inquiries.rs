@@ -333,6 +333,14 @@ impl Inquiries {
         }
     }
 
+    /// Refuses all but the front desk and the association's referral role,
+    /// who answer inquiries; returns the association's policy.
+    async fn require_inquiry_desk(&self, staff: &Staff) -> Result<PolicyPack, Status> {
+        let pack = self.pack(&staff.association).await?.ok_or_else(inquiry_not_found)?;
+        staff.require_role(&[ActorRole::FRONT_DESK.as_slice(), &[pack.referral_role]].concat())?;
+        Ok(pack)
+    }
+
     async fn reply(&self, inquiry: StoredInquiry) -> Result<Response<api::Inquiry>, Status> {
         let timeline = self.store.inquiry_timeline(inquiry.inquiry_id).await.map_err(internal)?;
         Ok(Response::new(inquiry_reply(inquiry, timeline)))
@@ -354,6 +362,15 @@ impl InquiryService for Inquiries {
         let caller = Caller::from_request(&self.verifier, &request)?;
         let staff = submitter(caller.as_ref())?;
         let input = request.get_ref();
+        if let Some(staff) = &staff
+            && !staff.can_see(input.association.trim(), input.branch.trim())
+        {
+            return Err(Problem::new(Bilingual::new(
+                "لا يمكنك تسجيل استفسار لهذا الفرع",
+                "You cannot record inquiries for this branch",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
         let pack = self.pack(&input.association).await?;
         let mut errors = Vec::new();
         check_association(&input.association, pack.as_ref(), &mut errors);
@@ -383,15 +400,6 @@ impl InquiryService for Inquiries {
         };
         if !errors.is_empty() {
             return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
-        }
-        if let Some(staff) = &staff
-            && !staff.can_see(&pack.association, input.branch.trim())
-        {
-            return Err(Problem::new(Bilingual::new(
-                "لا يمكنك تسجيل استفسار لهذا الفرع",
-                "You cannot record inquiries for this branch",
-            ))
-            .into_status(Code::PermissionDenied));
         }
         let now = Utc::now();
         let mut tx = self.store.db().begin().await.map_err(internal)?;
@@ -500,16 +508,12 @@ impl InquiryService for Inquiries {
     ) -> Result<Response<api::Inquiry>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let staff = caller.as_staff()?;
+        // Who may answer at all, before looking the inquiry up: the front desk and the referral role.
+        self.require_inquiry_desk(staff).await?;
         let inquiry = self.visible(&caller, &request.get_ref().inquiry_id).await?;
         // A referred inquiry is the referral role's to answer (or the association admin's).
-        match inquiry.referred_to {
-            Some(role) if inquiry.status == InquiryStatus::Referred => {
-                staff.require_role(&[role, ActorRole::AssociationAdmin])?
-            }
-            _ => {
-                let pack = self.pack(&inquiry.association).await?.ok_or_else(inquiry_not_found)?;
-                staff.require_role(&[ActorRole::FRONT_DESK.as_slice(), &[pack.referral_role]].concat())?
-            }
+        if let Some(role) = inquiry.referred_to.filter(|_| inquiry.status == InquiryStatus::Referred) {
+            staff.require_role(&[role, ActorRole::AssociationAdmin])?;
         }
         ensure_version(request.get_ref().expected_version, inquiry.version)?;
         if !inquiry.status.can_become(InquiryStatus::Answered) {
@@ -573,8 +577,7 @@ impl InquiryService for Inquiries {
         request: Request<api::ListInquiriesRequest>,
     ) -> Result<Response<api::ListInquiriesResponse>, Status> {
         let staff = Staff::from_request(&self.verifier, &request)?;
-        let pack = self.pack(&staff.association).await?.ok_or_else(inquiry_not_found)?;
-        staff.require_role(&[ActorRole::FRONT_DESK.as_slice(), &[pack.referral_role]].concat())?;
+        let pack = self.require_inquiry_desk(&staff).await?;
         let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
         let mut statuses = match request.get_ref().status.trim() {
             "" => vec![InquiryStatus::Open, InquiryStatus::Referred],

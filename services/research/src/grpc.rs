@@ -133,6 +133,10 @@ impl ResearchService for Research {
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
         let assignment = self.store.assignment(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&assignment.association, &assignment.branch)?;
+        // A researcher sees their own assignments, as in their list; another's is none of theirs.
+        if staff.role == ActorRole::SocialResearcher && assignment.researcher != staff.username {
+            return Err(request_not_found());
+        }
         Ok(Response::new(to_api(assignment)))
     }
 
@@ -140,15 +144,15 @@ impl ResearchService for Research {
         &self,
         request: Request<api::RecordFieldVisitRequest>,
     ) -> Result<Response<api::Assignment>, Status> {
-        let findings = request.get_ref().findings.trim().to_owned();
-        if findings.is_empty() {
-            return Err(Problem::invalid(vec![FieldError::required("findings")]).into_status(Code::InvalidArgument));
-        }
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let input = request.get_ref();
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
+        let findings = input.findings.trim().to_owned();
+        if findings.is_empty() {
+            return Err(Problem::invalid(vec![FieldError::required("findings")]).into_status(Code::InvalidArgument));
+        }
         let recorded = self
             .store
             .record_visit(&mut tx, assignment.request_id, assignment.version, &staff.username, &findings)
@@ -171,6 +175,11 @@ impl ResearchService for Research {
         request: Request<api::RecordRecommendationRequest>,
     ) -> Result<Response<api::Assignment>, Status> {
         let input = request.get_ref();
+        // Who and which case first: a caller without the right learns nothing from their input's faults.
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let (staff, assignment) =
+            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
+        assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
         let mut errors = Vec::new();
         let recommendation = Recommendation::parse(&input.recommendation)
             .map_err(|_| {
@@ -187,10 +196,6 @@ impl ResearchService for Research {
         let Some(recommendation) = recommendation.filter(|_| errors.is_empty()) else {
             return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
         };
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (staff, assignment) =
-            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
         let recorded = self
             .store
             .record_recommendation(&mut tx, assignment.request_id, assignment.version, recommendation, &justification)

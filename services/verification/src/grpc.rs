@@ -189,6 +189,17 @@ impl VerificationService for Verification {
         staff.require_role(&[ActorRole::ProjectManager])?;
         let input = request.get_ref();
         let request_id = parse_uuid("request_id", &input.request_id)?;
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&case.association, &case.branch)?;
+        ensure_version(input.expected_version, case.version)?;
+        if case.status != CaseStatus::Submitted {
+            return Err(Problem::new(Bilingual::new(
+                format!("تراجع المستندات قبل البت في الطلب (حالته: {})", case.status.describe().ar),
+                format!("Documents are reviewed before the request is decided (it is '{}')", case.status.describe().en),
+            ))
+            .into_status(Code::FailedPrecondition));
+        }
         let reason = input.reason.trim();
         let review = match DocumentReview::parse(&input.review) {
             Ok(review @ DocumentReview::Accepted) => review,
@@ -203,17 +214,6 @@ impl VerificationService for Verification {
                 return Err(Problem::invalid(vec![FieldError::new("review", which)]).into_status(Code::InvalidArgument));
             }
         };
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
-        staff.ensure_can_see(&case.association, &case.branch)?;
-        ensure_version(input.expected_version, case.version)?;
-        if case.status != CaseStatus::Submitted {
-            return Err(Problem::new(Bilingual::new(
-                format!("تراجع المستندات قبل البت في الطلب (حالته: {})", case.status.describe().ar),
-                format!("Documents are reviewed before the request is decided (it is '{}')", case.status.describe().en),
-            ))
-            .into_status(Code::FailedPrecondition));
-        }
         let document = input.document.trim();
         let Some(current) = case.documents.iter().find(|d| d.document == document) else {
             return Err(Problem::invalid(vec![FieldError::new(

@@ -1,0 +1,1126 @@
+//! The authorization matrix: every endpoint of the API, called by every
+//! staff member of both associations (every role; Nuzul's Jeddah branch is
+//! the foreign branch, Hayat the foreign association), by the beneficiary
+//! whose cases are the targets, by another beneficiary, by a beneficiary of
+//! another association, and anonymously; once through the gateway and once
+//! straight at the services' gRPC ports, where the gateway cannot help.
+//!
+//! A probe never changes the scene: an allowed caller is stopped after the
+//! authorization checks (an `If-Match` naming a version the record is not
+//! at, an action the case's status does not allow, or input the service
+//! refuses), so every caller meets the same state. That the allowed actions
+//! then succeed is what the journey tests show.
+
+use crate::support::{distributed_suite, embedded_suite, grpc_request, logged_sms};
+use futures::future::BoxFuture;
+use masar::Suite;
+use masar::demo::{GatewayClient, NUZUL, SAMPLE_PDF, sign_up, submit};
+use masar_domain::ActorRole;
+use masar_gateway::Services;
+use masar_proto::audit::v1 as audit;
+use masar_proto::committee::v1 as committee;
+use masar_proto::intake::v1 as intake;
+use masar_proto::notification::v1 as notification;
+use masar_proto::research::v1 as research;
+use masar_proto::verification::v1 as verification;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use tonic::Code;
+
+/// What a caller meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Past authorization (whatever the action then answers).
+    Allowed,
+    /// 401 / UNAUTHENTICATED: sign in first.
+    SignInRequired,
+    /// 403 / PERMISSION_DENIED: the role may not do this.
+    Forbidden,
+    /// 404 / NOT_FOUND: outside the caller's scope, which looks like nothing at all.
+    Hidden,
+}
+
+/// Who calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    /// The Nuzul beneficiary whose requests the probes aim at.
+    Owner,
+    /// Another Nuzul beneficiary.
+    OtherBeneficiary,
+    /// A beneficiary of Hayat.
+    ForeignBeneficiary,
+    /// A staff member of the demo directory, of either association.
+    Staff(Member),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Member {
+    username: String,
+    role: ActorRole,
+    association: String,
+    branch: Option<String>,
+}
+
+impl Who {
+    fn label(&self) -> String {
+        match self {
+            Who::Staff(member) => member.username.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+/// Every caller of the matrix: each staff member of the demo directory (both
+/// associations, every role, both of Nuzul's branches), and the others.
+fn callers() -> Vec<Who> {
+    let mut callers = vec![Who::Anonymous, Who::Owner, Who::OtherBeneficiary, Who::ForeignBeneficiary];
+    for association in &crate::support::directory().associations {
+        callers.extend(association.staff.iter().map(|s| {
+            Who::Staff(Member {
+                username: s.username.clone(),
+                role: s.role,
+                association: association.code.clone(),
+                branch: s.branch.clone(),
+            })
+        }));
+    }
+    callers
+}
+
+/// The beneficiary whose cases are the targets, and a lookalike: the same
+/// name and mobile under another national ID, flagged as possibly the same person.
+const OWNER_ID: &str = "1000000149";
+const LOOKALIKE_ID: &str = "1000000156";
+const NAME: &str = "ريم عبدالعزيز";
+const MOBILE: &str = "0552223344";
+/// A version no record is at: an allowed caller's action stops at `If-Match`.
+const STALE: u64 = 999;
+
+/// What every probe meets, all in Nuzul's Riyadh branch.
+struct Scene {
+    /// On the committee's agenda: every service knows it.
+    case: String,
+    /// Submitted, waiting for the project manager.
+    pending: String,
+    /// With its researcher, before any visit.
+    assigned: String,
+    case_researcher: String,
+    assigned_researcher: String,
+    /// An open inquiry the Riyadh front desk recorded for the owner.
+    inquiry: String,
+    owner_id: String,
+    lookalike_id: String,
+    /// Each caller's access token (none for the anonymous caller).
+    tokens: HashMap<String, String>,
+}
+
+fn id_of(reply: &Value, field: &str) -> String {
+    reply[field].as_str().unwrap_or_else(|| panic!("no {field} in {reply}")).to_owned()
+}
+
+async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
+    let base = GatewayClient::new(&suite.gateway_url());
+    let applicant = |national_id: &str| json!({ "national_id": national_id, "full_name": NAME, "mobile": MOBILE });
+    let owner = sign_up(&base, "nuzul", applicant(OWNER_ID), read_sms).await.unwrap();
+    let other = sign_up(&base, "nuzul", applicant(LOOKALIKE_ID), read_sms).await.unwrap();
+    let hayat = json!({ "national_id": "1000000164", "full_name": "سلمى حسن", "mobile": "0553334455" });
+    let foreign = sign_up(&base, "hayat", hayat, read_sms).await.unwrap();
+
+    let mut filed = Vec::new();
+    for _ in 0..3 {
+        filed.push(id_of(&submit(&owner, &NUZUL, OWNER_ID, NAME, MOBILE).await.unwrap(), "request_id"));
+    }
+    let [case, pending, assigned] = <[String; 3]>::try_from(filed).unwrap();
+    for id in [&case, &assigned] {
+        base.wait_until_pending(id, NUZUL.project_manager).await.unwrap();
+        base.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
+            .await
+            .unwrap();
+    }
+    let case_researcher = base.wait_for_researcher(&case, NUZUL.branch_manager).await.unwrap();
+    let visit = json!({ "findings": "The roof leaks over two rooms." });
+    base.post(&format!("/v1/requests/{case}/research/visits"), Some(&case_researcher), visit).await.unwrap();
+    let recommendation = json!({ "recommendation": "approve", "justification": "Meets the criteria." });
+    base.post(&format!("/v1/requests/{case}/research/recommendation"), Some(&case_researcher), recommendation)
+        .await
+        .unwrap();
+    base.wait_for_agenda(&case, NUZUL.committee[0], NUZUL.branch).await.unwrap();
+    let assigned_researcher = base.wait_for_researcher(&assigned, NUZUL.branch_manager).await.unwrap();
+    base.wait_until_pending(&pending, NUZUL.project_manager).await.unwrap();
+    let question = json!({ "association": "nuzul", "branch": "riyadh", "channel": "phone", "name": NAME,
+                           "national_id": OWNER_ID, "question": "متى تبدأ الزيارة؟" });
+    let inquiry = id_of(&base.post("/v1/inquiries", Some(NUZUL.reception), question).await.unwrap(), "inquiry_id");
+    let flagged = base.get("/v1/beneficiaries/possible-duplicates", Some(NUZUL.project_manager)).await.unwrap();
+    let pair = &flagged["possible_duplicates"][0];
+    let (lookalike_id, owner_id) =
+        (id_of(&pair["beneficiary"], "beneficiary_id"), id_of(&pair["resembles"], "beneficiary_id"));
+
+    let mut tokens = HashMap::new();
+    for (who, client) in [(Who::Owner, &owner), (Who::OtherBeneficiary, &other), (Who::ForeignBeneficiary, &foreign)] {
+        tokens.insert(who.label(), client.token().unwrap().to_owned());
+    }
+    for who in callers() {
+        if let Who::Staff(member) = &who {
+            tokens.insert(who.label(), base.staff_token(&member.username).await.unwrap());
+        }
+    }
+    Scene { case, pending, assigned, case_researcher, assigned_researcher, inquiry, owner_id, lookalike_id, tokens }
+}
+
+/// Which beneficiaries a rule lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Beneficiaries {
+    Refused,
+    /// The target is theirs; another beneficiary meets nothing there.
+    Own,
+    /// Any beneficiary, each acting for themself.
+    Any,
+}
+
+/// Whose target it is, for staff (and for a beneficiary's own-ness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The target's association and, for branch-bound roles, its branch;
+    /// outside it the target looks missing.
+    Of(&'static str, &'static str),
+    /// The target's association, any branch; outside it looks missing.
+    Association(&'static str),
+    /// Filing into an association and branch: outside is refused outright.
+    FilingFor(&'static str, &'static str),
+    /// Registering with an association, any branch: outside is refused outright.
+    RegisteringWith(&'static str),
+    /// Each caller within their own scope (lists, figures).
+    Own,
+}
+
+/// Who may reach a target.
+#[derive(Debug, Clone)]
+struct Rule {
+    anonymous: bool,
+    beneficiaries: Beneficiaries,
+    staff: &'static [ActorRole],
+    scope: Scope,
+    /// A social researcher other than this one: the target is not theirs (with what they meet).
+    researcher: Option<(String, Outcome)>,
+}
+
+const RIYADH: Scope = Scope::Of("nuzul", "riyadh");
+const ALL_STAFF: &[ActorRole] = &[
+    ActorRole::ReceptionOfficer,
+    ActorRole::ProjectManager,
+    ActorRole::SocialResearcher,
+    ActorRole::CommitteeMember,
+    ActorRole::BranchManager,
+    ActorRole::AssociationAdmin,
+    ActorRole::SocialResearchOfficer,
+    ActorRole::HealthAdministrationManager,
+];
+/// Who answer inquiries: the front desk and each association's referral role.
+const INQUIRY_DESK: &[ActorRole] = &[
+    ActorRole::ReceptionOfficer,
+    ActorRole::BranchManager,
+    ActorRole::AssociationAdmin,
+    ActorRole::SocialResearchOfficer,
+    ActorRole::HealthAdministrationManager,
+];
+const RESEARCH_DESK: &[ActorRole] =
+    &[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin];
+const AGENDA_READERS: &[ActorRole] =
+    &[ActorRole::CommitteeMember, ActorRole::BranchManager, ActorRole::AssociationAdmin];
+
+impl Rule {
+    fn staff(staff: &'static [ActorRole], scope: Scope) -> Self {
+        Rule { anonymous: false, beneficiaries: Beneficiaries::Refused, staff, scope, researcher: None }
+    }
+
+    fn with_beneficiaries(self, beneficiaries: Beneficiaries) -> Self {
+        Rule { beneficiaries, ..self }
+    }
+
+    fn with_anonymous(self) -> Self {
+        Rule { anonymous: true, ..self }
+    }
+
+    fn only_researcher(self, researcher: &str, otherwise: Outcome) -> Self {
+        Rule { researcher: Some((researcher.to_owned(), otherwise)), ..self }
+    }
+
+    /// What `who` must meet.
+    fn expected(&self, who: &Who) -> Outcome {
+        let outside = match self.scope {
+            Scope::FilingFor(..) | Scope::RegisteringWith(..) => Outcome::Forbidden,
+            _ => Outcome::Hidden,
+        };
+        match who {
+            Who::Anonymous if self.anonymous => Outcome::Allowed,
+            Who::Anonymous => Outcome::SignInRequired,
+            Who::Owner | Who::OtherBeneficiary | Who::ForeignBeneficiary => match self.beneficiaries {
+                Beneficiaries::Refused => Outcome::Forbidden,
+                Beneficiaries::Any => Outcome::Allowed,
+                Beneficiaries::Own if *who == Who::Owner => Outcome::Allowed,
+                Beneficiaries::Own => outside,
+            },
+            Who::Staff(member) => {
+                if !self.staff.contains(&member.role) {
+                    return Outcome::Forbidden;
+                }
+                let inside = match self.scope {
+                    Scope::Of(association, branch) | Scope::FilingFor(association, branch) => {
+                        member.association == association
+                            && (!member.role.is_branch_bound() || member.branch.as_deref() == Some(branch))
+                    }
+                    Scope::Association(association) | Scope::RegisteringWith(association) => {
+                        member.association == association
+                    }
+                    Scope::Own => true,
+                };
+                match &self.researcher {
+                    _ if !inside => outside,
+                    Some((assigned, otherwise))
+                        if member.role == ActorRole::SocialResearcher && member.username != *assigned =>
+                    {
+                        *otherwise
+                    }
+                    _ => Outcome::Allowed,
+                }
+            }
+        }
+    }
+}
+
+/// A call at a service's port, returning the ids a list shows (none for other calls).
+type Grpc =
+    Box<dyn Fn(Services, Option<String>) -> BoxFuture<'static, Result<Vec<String>, tonic::Status>> + Send + Sync>;
+
+/// A call to the gateway.
+struct Http {
+    method: Method,
+    /// The OpenAPI path it covers.
+    template: &'static str,
+    path: String,
+    body: Option<Value>,
+    /// The body is a document upload, not JSON.
+    upload: bool,
+    if_match: bool,
+}
+
+/// Where a list shows the target, and who must see it there.
+struct Listing {
+    rows: &'static str,
+    /// JSON pointer to a row's id.
+    id: &'static str,
+    target: String,
+    seen_by: Rule,
+}
+
+/// One row of the matrix: an operation, the same at the service's port, and who may reach it.
+struct Row {
+    http: Option<Http>,
+    /// `/package.Service/Method`
+    method: &'static str,
+    grpc: Grpc,
+    rule: Rule,
+    listing: Option<Listing>,
+    /// Routes for anyone: every caller meets the same status (HTTP, gRPC).
+    public: Option<(u16, Code)>,
+    /// An empty answer means "nothing of yours" (a service's share of a case's audit trail).
+    empty_is_hidden: bool,
+}
+
+macro_rules! rpc {
+    ($method:literal, $client:ident $(. $index:tt)?, $call:ident, $message:expr) => {
+        rpc!($method, $client $(. $index)?, $call, $message, |_reply| Vec::new())
+    };
+    ($method:literal, $client:ident $(. $index:tt)?, $call:ident, $message:expr, $ids:expr) => {{
+        let message = $message;
+        let grpc: Grpc = Box::new(move |mut services: Services, token: Option<String>| {
+            let message = message.clone();
+            Box::pin(async move {
+                let reply = services.$client$([$index])?.$call(grpc_request(message, token.as_deref())).await?;
+                Ok(($ids)(reply.into_inner()))
+            })
+        });
+        ($method, grpc)
+    }};
+}
+
+fn row(http: Option<Http>, (method, grpc): (&'static str, Grpc), rule: Rule) -> Row {
+    Row { http, method, grpc, rule, listing: None, public: None, empty_is_hidden: false }
+}
+
+fn http(method: Method, template: &'static str, path: String, body: Option<Value>) -> Option<Http> {
+    Some(Http { method, template, path, body, upload: false, if_match: false })
+}
+
+fn stale(mut http: Option<Http>) -> Option<Http> {
+    if let Some(http) = &mut http {
+        http.if_match = true;
+    }
+    http
+}
+
+impl Row {
+    fn listing(self, rows: &'static str, id: &'static str, target: &str, seen_by: Rule) -> Self {
+        Row { listing: Some(Listing { rows, id, target: target.to_owned(), seen_by }), ..self }
+    }
+
+    fn public(self, status: u16, code: Code) -> Self {
+        Row { public: Some((status, code)), ..self }
+    }
+}
+
+/// Every operation, each with its probe at the gateway and at its service's port.
+fn rows(scene: &Scene) -> Vec<Row> {
+    use ActorRole as R;
+    let case = scene.case.as_str();
+    let request = |suffix: &str| format!("/v1/requests/{case}{suffix}");
+    let post = |template: &'static str, path: String, body: Value| http(Method::POST, template, path, Some(body));
+    let get = |template: &'static str, path: String| http(Method::GET, template, path, None);
+    let own_case = || Rule::staff(ALL_STAFF, RIYADH).with_beneficiaries(Beneficiaries::Own);
+    let front_desk_or_owner = || Rule::staff(&R::FRONT_DESK, RIYADH).with_beneficiaries(Beneficiaries::Own);
+    let supervisors = || Rule::staff(&R::SUPERVISORS, RIYADH);
+    let project_manager = || Rule::staff(&[R::ProjectManager], RIYADH);
+    let researcher =
+        || Rule::staff(&[R::SocialResearcher], RIYADH).only_researcher(&scene.case_researcher, Outcome::Forbidden);
+    let committee = || Rule::staff(&[R::CommitteeMember], RIYADH);
+    let filing = json!({ "association": "nuzul", "branch": "riyadh", "service_type": "roof_repair", "channel": "website",
+        "applicant": { "national_id": OWNER_ID, "full_name": NAME, "mobile": MOBILE }, "facts": NUZUL.facts_with(&[]) });
+    let facts: HashMap<String, String> = NUZUL
+        .facts_with(&[])
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let applicant = intake::Applicant {
+        national_id: OWNER_ID.into(),
+        full_name: NAME.into(),
+        mobile: MOBILE.into(),
+        preferred_language: "ar".into(),
+    };
+    let question = json!({ "association": "nuzul", "branch": "riyadh", "channel": "website", "name": NAME,
+                           "question": "هل تشمل الخدمة العزل؟" });
+    let mut rows = vec![
+        // Requests, the beneficiary's side and the front desk's.
+        row(
+            get("/v1/requests/{id}", request("")),
+            rpc!(
+                "/masar.intake.v1.IntakeService/GetRequest",
+                intake,
+                get_request,
+                intake::GetRequestRequest { request_id: case.into() }
+            ),
+            own_case(),
+        ),
+        row(
+            get("/v1/requests/{id}/timeline", request("/timeline")),
+            rpc!(
+                "/masar.intake.v1.IntakeService/GetTimeline",
+                intake,
+                get_timeline,
+                intake::GetTimelineRequest { request_id: case.into() }
+            ),
+            own_case(),
+        ),
+        row(
+            Some(Http {
+                method: Method::PUT,
+                template: "/v1/requests/{id}/documents/{document}",
+                path: request("/documents/national_id?file_name=id.pdf&expires_on=2030-01-01"),
+                body: None,
+                upload: true,
+                if_match: false,
+            }),
+            rpc!(
+                "/masar.intake.v1.IntakeService/UploadDocument",
+                intake,
+                upload_document,
+                intake::UploadDocumentRequest {
+                    request_id: case.into(),
+                    document: "national_id".into(),
+                    file_name: "id.pdf".into(),
+                    content: SAMPLE_PDF.to_vec(),
+                    expires_on: "2030-01-01".into(),
+                    ..Default::default()
+                }
+            ),
+            front_desk_or_owner(),
+        ),
+        row(
+            post("/v1/requests/{id}/submit", request("/submit"), json!({})),
+            rpc!(
+                "/masar.intake.v1.IntakeService/SubmitRequest",
+                intake,
+                submit_request,
+                intake::SubmitRequestRequest { request_id: case.into(), ..Default::default() }
+            ),
+            front_desk_or_owner(),
+        ),
+        row(
+            post("/v1/requests/{id}/resubmit", request("/resubmit"), json!({})),
+            rpc!(
+                "/masar.intake.v1.IntakeService/ResubmitRequest",
+                intake,
+                resubmit_request,
+                intake::ResubmitRequestRequest { request_id: case.into(), ..Default::default() }
+            ),
+            front_desk_or_owner(),
+        ),
+        row(
+            post("/v1/requests", "/v1/requests".into(), filing),
+            rpc!(
+                "/masar.intake.v1.IntakeService/CreateRequest",
+                intake,
+                create_request,
+                intake::CreateRequestRequest {
+                    association: "nuzul".into(),
+                    branch: "riyadh".into(),
+                    service_type: "roof_repair".into(),
+                    channel: "website".into(),
+                    applicant: Some(applicant.clone()),
+                    facts,
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&R::FRONT_DESK, Scope::FilingFor("nuzul", "riyadh")).with_beneficiaries(Beneficiaries::Own),
+        ),
+        row(
+            get("/v1/requests", "/v1/requests?page_size=100".into()),
+            rpc!(
+                "/masar.intake.v1.IntakeService/ListRequests",
+                intake,
+                list_requests,
+                intake::ListRequestsRequest { page_size: 100, ..Default::default() },
+                |r: intake::ListRequestsResponse| r.requests.into_iter().map(|x| x.request_id).collect()
+            ),
+            Rule::staff(&R::CASE_DESK, Scope::Own).with_beneficiaries(Beneficiaries::Any),
+        )
+        .listing(
+            "requests",
+            "/request_id",
+            case,
+            Rule::staff(&R::CASE_DESK, RIYADH).with_beneficiaries(Beneficiaries::Own),
+        ),
+        row(
+            get("/v1/requests/{id}/messages", request("/messages")),
+            rpc!(
+                "/masar.notification.v1.NotificationService/ListMessages",
+                notification,
+                list_messages,
+                notification::ListMessagesRequest { request_id: case.into() }
+            ),
+            Rule::staff(&R::CASE_DESK, RIYADH),
+        ),
+        row(
+            get("/v1/associations/{code}/policy", "/v1/associations/nuzul/policy".into()),
+            rpc!(
+                "/masar.intake.v1.IntakeService/GetPolicy",
+                intake,
+                get_policy,
+                intake::GetPolicyRequest { association: "nuzul".into(), on: String::new() }
+            ),
+            Rule::staff(ALL_STAFF, Scope::Own),
+        )
+        .public(200, Code::Ok),
+        // Accounts, the registry and sessions.
+        row(
+            post(
+                "/v1/accounts",
+                "/v1/accounts".into(),
+                json!({ "association": "nuzul", "channel": "website",
+                        "applicant": { "national_id": OWNER_ID, "full_name": NAME, "mobile": MOBILE } }),
+            ),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/RegisterAccount",
+                beneficiaries,
+                register_account,
+                intake::RegisterAccountRequest {
+                    association: "nuzul".into(),
+                    applicant: Some(applicant.clone()),
+                    channel: "website".into(),
+                }
+            ),
+            Rule::staff(&R::FRONT_DESK, Scope::RegisteringWith("nuzul"))
+                .with_beneficiaries(Beneficiaries::Any)
+                .with_anonymous(),
+        ),
+        row(
+            get("/v1/beneficiaries/{id}", format!("/v1/beneficiaries/{}", scene.owner_id)),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/GetBeneficiary",
+                beneficiaries,
+                get_beneficiary,
+                intake::GetBeneficiaryRequest { beneficiary_id: scene.owner_id.clone() }
+            ),
+            Rule::staff(&R::REGISTRY_KEEPERS, Scope::Association("nuzul")),
+        ),
+        row(
+            get("/v1/beneficiaries/possible-duplicates", "/v1/beneficiaries/possible-duplicates?page_size=100".into()),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/ListPossibleDuplicates",
+                beneficiaries,
+                list_possible_duplicates,
+                intake::ListPossibleDuplicatesRequest { page_size: 100, ..Default::default() },
+                |r: intake::ListPossibleDuplicatesResponse| r
+                    .duplicates
+                    .into_iter()
+                    .filter_map(|d| d.beneficiary.map(|b| b.beneficiary_id))
+                    .collect()
+            ),
+            Rule::staff(&R::REGISTRY_KEEPERS, Scope::Own),
+        )
+        .listing(
+            "possible_duplicates",
+            "/beneficiary/beneficiary_id",
+            &scene.lookalike_id,
+            Rule::staff(&R::REGISTRY_KEEPERS, Scope::Association("nuzul")),
+        ),
+        row(
+            post(
+                "/v1/sessions",
+                "/v1/sessions".into(),
+                json!({ "association": "nuzul", "username": "nuzul.admin", "password": masar::DEMO_STAFF_PASSWORD }),
+            ),
+            rpc!(
+                "/masar.intake.v1.SessionService/SignIn",
+                sessions,
+                sign_in,
+                intake::SignInRequest {
+                    association: "nuzul".into(),
+                    username: "nuzul.admin".into(),
+                    password: masar::DEMO_STAFF_PASSWORD.into(),
+                }
+            ),
+            Rule::staff(ALL_STAFF, Scope::Own),
+        )
+        .public(200, Code::Ok),
+        row(
+            post("/v1/sessions/refresh", "/v1/sessions/refresh".into(), json!({ "refresh_token": "not-a-token" })),
+            rpc!(
+                "/masar.intake.v1.SessionService/Refresh",
+                sessions,
+                refresh,
+                intake::RefreshRequest { refresh_token: "not-a-token".into() }
+            ),
+            Rule::staff(ALL_STAFF, Scope::Own),
+        )
+        .public(401, Code::Unauthenticated),
+        row(
+            post("/v1/sessions/sign-out", "/v1/sessions/sign-out".into(), json!({ "refresh_token": "not-a-token" })),
+            rpc!(
+                "/masar.intake.v1.SessionService/SignOut",
+                sessions,
+                sign_out,
+                intake::SignOutRequest { refresh_token: "not-a-token".into() }
+            ),
+            Rule::staff(ALL_STAFF, Scope::Own),
+        )
+        .public(204, Code::Ok),
+        row(
+            post(
+                "/v1/accounts/password",
+                "/v1/accounts/password".into(),
+                json!({ "association": "nuzul", "username": "nuzul.admin",
+                        "current_password": masar::DEMO_STAFF_PASSWORD, "new_password": "short" }),
+            ),
+            rpc!(
+                "/masar.intake.v1.SessionService/ChangePassword",
+                sessions,
+                change_password,
+                intake::ChangePasswordRequest {
+                    association: "nuzul".into(),
+                    username: "nuzul.admin".into(),
+                    current_password: masar::DEMO_STAFF_PASSWORD.into(),
+                    new_password: "short".into(),
+                }
+            ),
+            Rule::staff(ALL_STAFF, Scope::Own),
+        )
+        .public(400, Code::InvalidArgument),
+        // Inquiries.
+        row(
+            post("/v1/inquiries", "/v1/inquiries".into(), question),
+            rpc!(
+                "/masar.intake.v1.InquiryService/AskQuestion",
+                inquiries,
+                ask_question,
+                intake::AskQuestionRequest {
+                    association: "nuzul".into(),
+                    branch: "riyadh".into(),
+                    channel: "website".into(),
+                    name: NAME.into(),
+                    question: "هل تشمل الخدمة العزل؟".into(),
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&R::FRONT_DESK, Scope::FilingFor("nuzul", "riyadh"))
+                .with_beneficiaries(Beneficiaries::Any)
+                .with_anonymous(),
+        ),
+        row(
+            get("/v1/inquiries", "/v1/inquiries?page_size=100".into()),
+            rpc!(
+                "/masar.intake.v1.InquiryService/ListInquiries",
+                inquiries,
+                list_inquiries,
+                intake::ListInquiriesRequest { page_size: 100, ..Default::default() },
+                |r: intake::ListInquiriesResponse| r.inquiries.into_iter().map(|i| i.inquiry_id).collect()
+            ),
+            Rule::staff(INQUIRY_DESK, Scope::Own),
+        )
+        .listing("inquiries", "/inquiry_id", &scene.inquiry, Rule::staff(&R::FRONT_DESK, RIYADH)),
+        row(
+            get("/v1/inquiries/{id}", format!("/v1/inquiries/{}", scene.inquiry)),
+            rpc!(
+                "/masar.intake.v1.InquiryService/GetInquiry",
+                inquiries,
+                get_inquiry,
+                intake::GetInquiryRequest { inquiry_id: scene.inquiry.clone() }
+            ),
+            own_case(),
+        ),
+        row(
+            stale(post("/v1/inquiries/{id}/refer", format!("/v1/inquiries/{}/refer", scene.inquiry), json!({}))),
+            rpc!(
+                "/masar.intake.v1.InquiryService/ReferInquiry",
+                inquiries,
+                refer_inquiry,
+                intake::ReferInquiryRequest {
+                    inquiry_id: scene.inquiry.clone(),
+                    expected_version: STALE,
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&R::FRONT_DESK, RIYADH),
+        ),
+        row(
+            stale(post(
+                "/v1/inquiries/{id}/answer",
+                format!("/v1/inquiries/{}/answer", scene.inquiry),
+                json!({ "answer": "نعم" }),
+            )),
+            rpc!(
+                "/masar.intake.v1.InquiryService/AnswerInquiry",
+                inquiries,
+                answer_inquiry,
+                intake::AnswerInquiryRequest {
+                    inquiry_id: scene.inquiry.clone(),
+                    answer: "نعم".into(),
+                    expected_version: STALE,
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(INQUIRY_DESK, RIYADH),
+        ),
+        // Verification, the project manager's.
+        row(
+            get("/v1/verification/pending", "/v1/verification/pending?page_size=100".into()),
+            rpc!(
+                "/masar.verification.v1.VerificationService/ListPending",
+                verification,
+                list_pending,
+                verification::ListPendingRequest { page_size: 100, ..Default::default() },
+                |r: verification::ListPendingResponse| r.requests.into_iter().map(|x| x.request_id).collect()
+            ),
+            Rule::staff(&R::SUPERVISORS, Scope::Own),
+        )
+        .listing("requests", "/request_id", &scene.pending, supervisors()),
+        row(
+            post(
+                "/v1/requests/{id}/verification/documents/{document}",
+                request("/verification/documents/national_id"),
+                json!({ "review": "accepted" }),
+            ),
+            rpc!(
+                "/masar.verification.v1.VerificationService/ReviewDocument",
+                verification,
+                review_document,
+                verification::ReviewDocumentRequest {
+                    request_id: case.into(),
+                    document: "national_id".into(),
+                    review: "accepted".into(),
+                    ..Default::default()
+                }
+            ),
+            project_manager(),
+        ),
+        row(
+            post("/v1/requests/{id}/verification/accept", request("/verification/accept"), json!({})),
+            rpc!(
+                "/masar.verification.v1.VerificationService/AcceptRequest",
+                verification,
+                accept_request,
+                verification::AcceptRequestRequest { request_id: case.into(), ..Default::default() }
+            ),
+            project_manager(),
+        ),
+        row(
+            post("/v1/requests/{id}/verification/return", request("/verification/return"), json!({})),
+            rpc!(
+                "/masar.verification.v1.VerificationService/ReturnForCompletion",
+                verification,
+                return_for_completion,
+                verification::ReturnForCompletionRequest { request_id: case.into(), ..Default::default() }
+            ),
+            project_manager(),
+        ),
+        row(
+            post("/v1/requests/{id}/verification/ineligible", request("/verification/ineligible"), json!({})),
+            rpc!(
+                "/masar.verification.v1.VerificationService/DeclareIneligible",
+                verification,
+                declare_ineligible,
+                verification::DeclareIneligibleRequest { request_id: case.into(), ..Default::default() }
+            ),
+            project_manager(),
+        ),
+        // Research, the researchers'.
+        row(
+            get("/v1/research/assignments", "/v1/research/assignments?page_size=100".into()),
+            rpc!(
+                "/masar.research.v1.ResearchService/ListAssignments",
+                research,
+                list_assignments,
+                research::ListAssignmentsRequest { page_size: 100, ..Default::default() },
+                |r: research::ListAssignmentsResponse| r.assignments.into_iter().map(|a| a.request_id).collect()
+            ),
+            Rule::staff(RESEARCH_DESK, Scope::Own),
+        )
+        .listing(
+            "assignments",
+            "/request_id",
+            &scene.assigned,
+            Rule::staff(RESEARCH_DESK, RIYADH).only_researcher(&scene.assigned_researcher, Outcome::Hidden),
+        ),
+        row(
+            None,
+            rpc!(
+                "/masar.research.v1.ResearchService/GetAssignment",
+                research,
+                get_assignment,
+                research::GetAssignmentRequest { request_id: case.into() }
+            ),
+            Rule::staff(RESEARCH_DESK, RIYADH).only_researcher(&scene.case_researcher, Outcome::Hidden),
+        ),
+        row(
+            post("/v1/requests/{id}/research/visits", request("/research/visits"), json!({ "findings": "Seen." })),
+            rpc!(
+                "/masar.research.v1.ResearchService/RecordFieldVisit",
+                research,
+                record_field_visit,
+                research::RecordFieldVisitRequest {
+                    request_id: case.into(),
+                    findings: "Seen.".into(),
+                    ..Default::default()
+                }
+            ),
+            researcher(),
+        ),
+        row(
+            post(
+                "/v1/requests/{id}/research/recommendation",
+                request("/research/recommendation"),
+                json!({ "recommendation": "approve", "justification": "Meets the criteria." }),
+            ),
+            rpc!(
+                "/masar.research.v1.ResearchService/RecordRecommendation",
+                research,
+                record_recommendation,
+                research::RecordRecommendationRequest {
+                    request_id: case.into(),
+                    recommendation: "approve".into(),
+                    justification: "Meets the criteria.".into(),
+                    ..Default::default()
+                }
+            ),
+            researcher(),
+        ),
+        // The committee's.
+        row(
+            get("/v1/committee/agenda", "/v1/committee/agenda?branch=riyadh".into()),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/GetAgenda",
+                committee,
+                get_agenda,
+                committee::GetAgendaRequest { branch: "riyadh".into() },
+                |r: committee::Agenda| r.items.into_iter().map(|i| i.request_id).collect()
+            ),
+            Rule::staff(AGENDA_READERS, Scope::Own),
+        )
+        .listing("items", "/request_id", case, Rule::staff(AGENDA_READERS, RIYADH)),
+        row(
+            stale(post("/v1/requests/{id}/committee/votes", request("/committee/votes"), json!({ "vote": "approve" }))),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/CastVote",
+                committee,
+                cast_vote,
+                committee::CastVoteRequest {
+                    request_id: case.into(),
+                    vote: "approve".into(),
+                    expected_version: STALE,
+                    ..Default::default()
+                }
+            ),
+            committee(),
+        ),
+        row(
+            stale(post(
+                "/v1/requests/{id}/committee/decision",
+                request("/committee/decision"),
+                json!({ "decision": "approved" }),
+            )),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/RecordDecision",
+                committee,
+                record_decision,
+                committee::RecordDecisionRequest {
+                    request_id: case.into(),
+                    decision: "approved".into(),
+                    expected_version: STALE,
+                    ..Default::default()
+                }
+            ),
+            committee(),
+        ),
+        // After the decision: delivery, rating, the figures.
+        row(
+            post("/v1/requests/{id}/delivery", request("/delivery"), json!({})),
+            rpc!(
+                "/masar.intake.v1.SatisfactionService/RecordDelivery",
+                satisfaction,
+                record_delivery,
+                intake::RecordDeliveryRequest { request_id: case.into(), note: String::new() }
+            ),
+            supervisors(),
+        ),
+        row(
+            post("/v1/requests/{id}/rating", request("/rating"), json!({ "score": 5 })),
+            rpc!(
+                "/masar.intake.v1.SatisfactionService/RateService",
+                satisfaction,
+                rate_service,
+                intake::RateServiceRequest { request_id: case.into(), score: 5, comment: String::new() }
+            ),
+            Rule::staff(&[], RIYADH).with_beneficiaries(Beneficiaries::Own),
+        ),
+        row(
+            get("/v1/satisfaction", "/v1/satisfaction".into()),
+            rpc!(
+                "/masar.intake.v1.SatisfactionService/GetSatisfaction",
+                satisfaction,
+                get_satisfaction,
+                intake::GetSatisfactionRequest::default()
+            ),
+            Rule::staff(&R::SUPERVISORS, Scope::Own),
+        ),
+    ];
+    // A case's audit trail: the gateway merges every service's share; each
+    // service answers for its own at its port, and nothing outside the caller's scope.
+    let trail = || audit::CaseTrailRequest { request_id: case.to_owned() };
+    let entries = |r: audit::CaseTrailResponse| r.entries.into_iter().map(|e| e.action).collect();
+    for (index, port) in [
+        rpc!("/masar.audit.v1.AuditTrail/CaseTrail", trails.0, case_trail, trail(), entries),
+        rpc!("/masar.audit.v1.AuditTrail/CaseTrail", trails.1, case_trail, trail(), entries),
+        rpc!("/masar.audit.v1.AuditTrail/CaseTrail", trails.2, case_trail, trail(), entries),
+        rpc!("/masar.audit.v1.AuditTrail/CaseTrail", trails.3, case_trail, trail(), entries),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let through_gateway = (index == 0).then(|| get("/v1/requests/{id}/audit", request("/audit"))).flatten();
+        rows.push(Row { empty_is_hidden: true, ..row(through_gateway, port, supervisors()) });
+    }
+    rows
+}
+
+/// What a gateway answer means for authorization; a server error is a failure of its own.
+fn http_outcome(status: u16) -> Result<Outcome, String> {
+    match status {
+        401 => Ok(Outcome::SignInRequired),
+        403 => Ok(Outcome::Forbidden),
+        404 => Ok(Outcome::Hidden),
+        500.. => Err(format!("server error {status}")),
+        _ => Ok(Outcome::Allowed),
+    }
+}
+
+fn grpc_outcome(code: Code) -> Result<Outcome, String> {
+    match code {
+        Code::Unauthenticated => Ok(Outcome::SignInRequired),
+        Code::PermissionDenied => Ok(Outcome::Forbidden),
+        Code::NotFound => Ok(Outcome::Hidden),
+        Code::Internal | Code::Unknown | Code::Unavailable | Code::DataLoss => Err(format!("server error {code:?}")),
+        _ => Ok(Outcome::Allowed),
+    }
+}
+
+/// One call through the gateway: its status and the ids a list shows.
+async fn at_gateway(
+    client: &reqwest::Client,
+    base: &str,
+    row: &Row,
+    http: &Http,
+    token: Option<&str>,
+) -> (u16, Vec<String>) {
+    let mut call = client.request(http.method.clone(), format!("{base}{}", http.path));
+    if let Some(token) = token {
+        call = call.bearer_auth(token);
+    }
+    if http.if_match {
+        call = call.header("if-match", format!("\"{STALE}\""));
+    }
+    if http.upload {
+        call = call.header("content-type", "application/octet-stream").body(SAMPLE_PDF.to_vec());
+    } else if let Some(body) = &http.body {
+        call = call.json(body);
+    }
+    let response = call.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let shown = row
+        .listing
+        .as_ref()
+        .and_then(|listing| body[listing.rows].as_array().map(|rows| (listing, rows)))
+        .map(|(listing, rows)| rows.iter().filter_map(|r| r.pointer(listing.id)?.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    (status, shown)
+}
+
+/// Checks one caller against one row, through the gateway and at the port; returns what disagreed.
+async fn probe(gateway: &(reqwest::Client, String), services: &Services, scene: &Scene, row: &Row, who: &Who) -> Vec<String> {
+    let token = scene.tokens.get(&who.label()).cloned();
+    let expected = row.rule.expected(who);
+    let seen_expected = row.listing.as_ref().map(|l| l.seen_by.expected(who) == Outcome::Allowed);
+    let mut problems = Vec::new();
+    let mut check = |transport: &str, outcome: Result<Outcome, String>, shown: Vec<String>, public: bool| {
+        let label = format!("{} {transport} as {}", row.method, who.label());
+        match outcome {
+            Err(error) => problems.push(format!("{label}: {error}")),
+            Ok(outcome) if public => {
+                if outcome != Outcome::Allowed {
+                    problems.push(format!("{label}: {outcome:?}, but the route is the same for everyone"));
+                }
+            }
+            Ok(outcome) if outcome != expected => problems.push(format!("{label}: {outcome:?}, expected {expected:?}")),
+            Ok(Outcome::Allowed) => {
+                if let (Some(listing), Some(must_see)) = (&row.listing, seen_expected)
+                    && shown.contains(&listing.target) != must_see
+                {
+                    problems.push(format!(
+                        "{label}: the list {} {}",
+                        if must_see { "hides" } else { "shows" },
+                        listing.target
+                    ));
+                }
+            }
+            Ok(_) => {}
+        }
+    };
+    if let Some(http) = &row.http {
+        let (status, shown) = at_gateway(&gateway.0, &gateway.1, row, http, token.as_deref()).await;
+        let outcome = match row.public {
+            Some((wanted, _)) if status != wanted => Err(format!("{status}, expected {wanted} for everyone")),
+            Some(_) => Ok(Outcome::Allowed),
+            None => http_outcome(status),
+        };
+        check("gateway", outcome, shown, row.public.is_some());
+    }
+    let (outcome, shown) = match (row.grpc)(services.clone(), token).await {
+        Ok(shown) if row.empty_is_hidden && shown.is_empty() => (Ok(Outcome::Hidden), shown),
+        Ok(shown) => (
+            match row.public {
+                Some((_, wanted)) if wanted != Code::Ok => Err(format!("Ok, expected {wanted:?} for everyone")),
+                _ => Ok(Outcome::Allowed),
+            },
+            shown,
+        ),
+        Err(status) => (
+            match row.public {
+                Some((_, wanted)) if status.code() != wanted => {
+                    Err(format!("{:?}, expected {wanted:?} for everyone", status.code()))
+                }
+                Some(_) => Ok(Outcome::Allowed),
+                None => grpc_outcome(status.code()),
+            },
+            Vec::new(),
+        ),
+    };
+    check("port", outcome, shown, row.public.is_some());
+    problems
+}
+
+/// Every `/package.Service/Method` the suite serves, from the compiled protos.
+fn served_methods() -> BTreeSet<String> {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet::decode(masar_proto::FILE_DESCRIPTOR_SET).unwrap();
+    set.file
+        .iter()
+        .flat_map(|file| {
+            file.service.iter().flat_map(move |service| {
+                service
+                    .method
+                    .iter()
+                    .map(move |method| format!("/{}.{}/{}", file.package(), service.name(), method.name()))
+            })
+        })
+        .collect()
+}
+
+async fn drive_matrix(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) {
+    let base = suite.gateway_url();
+    let scene = scene(suite, read_sms).await;
+    let rows = rows(&scene);
+
+    // The matrix leaves out no operation of the API and no method of any service.
+    let document: Value = reqwest::get(format!("{base}/openapi.json")).await.unwrap().json().await.unwrap();
+    let documented: BTreeSet<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |method| format!("{method} {path}")))
+        .collect();
+    let probed: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| r.http.as_ref().map(|h| format!("{} {}", h.method.as_str().to_lowercase(), h.template)))
+        .collect();
+    assert_eq!(documented, probed, "every documented operation is probed");
+    let served = served_methods();
+    let called: BTreeSet<String> = rows.iter().map(|r| r.method.to_owned()).collect();
+    assert_eq!(served, called, "every gRPC method is probed");
+
+    let services = Services::connect(&masar::endpoints(|role| suite.url(role))).unwrap();
+    let callers = callers();
+    let gateway = (reqwest::Client::new(), base.clone());
+    let mut problems = Vec::new();
+    let mut probes = 0;
+    for row in &rows {
+        let all = callers.iter().map(|who| probe(&gateway, &services, &scene, row, who));
+        for found in futures::future::join_all(all).await {
+            problems.extend(found);
+        }
+        probes += callers.len() * (1 + usize::from(row.http.is_some()));
+    }
+    assert!(problems.is_empty(), "{} of {probes} probes disagree:\n{}", problems.len(), problems.join("\n"));
+    assert!(probes > 1500, "{probes}");
+    // The scene is as it was: no probe got through.
+    let timeline =
+        GatewayClient::new(&base).get(&format!("/v1/requests/{}/timeline", scene.case), Some("nuzul.pm")).await;
+    assert_eq!(timeline.unwrap()["status"], "on_committee_agenda");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_against_every_role_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    drive_matrix(&suite, &|| logged_sms(&data_dir)).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_against_every_role_distributed() {
+    let distributed = distributed_suite().await;
+    let sms = distributed.sms.clone();
+    drive_matrix(&distributed.suite, &move || sms.texts()).await;
+    distributed.stop().await;
+}
