@@ -445,6 +445,23 @@ pub async fn research_and_decide(
     request_id: &str,
     decision: &str,
 ) -> anyhow::Result<()> {
+    research_to_agenda(client, cast, request_id, recommendation_for(decision)).await?;
+    decide(client, cast, request_id, decision).await
+}
+
+/// What a researcher recommends for the committee to reach `decision`.
+fn recommendation_for(decision: &str) -> &'static str {
+    if decision == "approved" { "approve" } else { "reject" }
+}
+
+/// Takes a verified request through a field visit and the researcher's
+/// `recommendation` onto its branch's committee agenda; returns the researcher.
+pub async fn research_to_agenda(
+    client: &GatewayClient,
+    cast: &Cast<'_>,
+    request_id: &str,
+    recommendation: &str,
+) -> anyhow::Result<String> {
     let researcher = client.wait_for_researcher(request_id, cast.branch_manager).await?;
     client
         .post(
@@ -453,7 +470,6 @@ pub async fn research_and_decide(
             json!({ "findings": "Visited the household; the need is confirmed." }),
         )
         .await?;
-    let recommendation = if decision == "approved" { "approve" } else { "reject" };
     client
         .post(
             &format!("/v1/requests/{request_id}/research/recommendation"),
@@ -462,12 +478,17 @@ pub async fn research_and_decide(
         )
         .await?;
     client.wait_for_agenda(request_id, cast.committee[0], cast.branch).await?;
+    Ok(researcher)
+}
+
+/// The cast's committee members vote for `decision` and record it.
+pub async fn decide(client: &GatewayClient, cast: &Cast<'_>, request_id: &str, decision: &str) -> anyhow::Result<()> {
     for member in cast.committee {
         client
             .post(
                 &format!("/v1/requests/{request_id}/committee/votes"),
                 Some(member),
-                json!({ "vote": recommendation }),
+                json!({ "vote": recommendation_for(decision) }),
             )
             .await?;
     }

@@ -989,7 +989,13 @@ async fn at_gateway(
 }
 
 /// Checks one caller against one row, through the gateway and at the port; returns what disagreed.
-async fn probe(gateway: &(reqwest::Client, String), services: &Services, scene: &Scene, row: &Row, who: &Who) -> Vec<String> {
+async fn probe(
+    gateway: &(reqwest::Client, String),
+    services: &Services,
+    scene: &Scene,
+    row: &Row,
+    who: &Who,
+) -> Vec<String> {
     let token = scene.tokens.get(&who.label()).cloned();
     let expected = row.rule.expected(who);
     let seen_expected = row.listing.as_ref().map(|l| l.seen_by.expected(who) == Outcome::Allowed);

@@ -2,8 +2,8 @@
 
 use crate::support::{distributed_suite, embedded_suite, logged_sms};
 use masar::demo::{
-    GatewayClient, HAYAT, NUZUL, SAMPLE_PDF, create_draft, research_and_decide, sign_up, submit, submit_draft,
-    submit_with_facts, upload_required_documents,
+    GatewayClient, HAYAT, NUZUL, SAMPLE_PDF, create_draft, decide, research_and_decide, research_to_agenda, sign_up,
+    submit, submit_draft, submit_with_facts, upload_required_documents,
 };
 use serde_json::{Value, json};
 
@@ -286,7 +286,19 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
         .post(&format!("/v1/requests/{hayat_id}/verification/accept"), Some(HAYAT.project_manager), json!({}))
         .await
         .unwrap();
-    research_and_decide(client, &HAYAT, &hayat_id, "rejected").await.unwrap();
+    research_to_agenda(client, &HAYAT, &hayat_id, "reject").await.unwrap();
+    // Reem researched it; her seat on the committee does not let her vote on it.
+    let (status, body) = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{hayat_id}/committee/votes"),
+            Some("hayat.committee3"),
+            Some(json!({ "vote": "approve" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, body["message"]["en"].as_str()), (403, Some("A member cannot vote on a case they researched")));
+    decide(client, &HAYAT, &hayat_id, "rejected").await.unwrap();
     let request = client.get(&format!("/v1/requests/{hayat_id}"), None).await.unwrap();
     assert_eq!(request["status"], "rejected");
     assert_eq!(request["national_id"], "2******006");
@@ -391,7 +403,8 @@ async fn refuse_bad_input(base: &GatewayClient) {
     let (status, body) = post("/v1/requests", Some("hayat.admin"), bad_form).await;
     assert_eq!(status, 400, "{body}");
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    let expected = ["branch", "service_type", "channel", "applicant.national_id", "applicant.mobile", "applicant.full_name"];
+    let expected =
+        ["branch", "service_type", "channel", "applicant.national_id", "applicant.mobile", "applicant.full_name"];
     assert_eq!(fields, expected);
     assert_eq!(body["fields"][3]["message"]["ar"], "رقم الهوية غير صحيح، يرجى التحقق منه");
 

@@ -25,6 +25,11 @@ pub struct StaffMember {
     /// Set for branch-bound roles; association-wide roles have none.
     #[serde(default)]
     pub branch: Option<String>,
+    /// Shared by the accounts of one person who holds two posts (a social
+    /// researcher who also sits on the committee), so the rules that keep
+    /// the two apart can tell it is them.
+    #[serde(default)]
+    pub person: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +81,12 @@ impl Directory {
         self.associations.iter().find(|a| a.code == code)
     }
 
+    /// Whether two usernames are one person's accounts (the same username, or a shared `person`).
+    pub fn same_person(&self, a: &str, b: &str) -> bool {
+        let person = |username| self.staff(username).and_then(|(_, s)| s.person.as_deref());
+        a == b || person(a).is_some_and(|p| person(b) == Some(p))
+    }
+
     /// A staff member by username, with their association.
     pub fn staff(&self, username: &str) -> Option<(&Association, &StaffMember)> {
         self.associations.iter().find_map(|a| a.staff.iter().find(|s| s.username == username).map(|s| (a, s)))
@@ -113,6 +124,17 @@ mod tests {
             a.staff_in_branch(ActorRole::SocialResearcher, "riyadh").iter().map(|s| &s.username).collect();
         assert_eq!(names, ["r1", "r2"]);
         assert_eq!(d.staff("c1").unwrap().1.role, ActorRole::CommitteeMember);
+    }
+
+    #[test]
+    fn one_person_may_hold_two_posts() {
+        let linked = SAMPLE
+            .replacen("\"branch\":\"riyadh\"}", "\"branch\":\"riyadh\",\"person\":\"p7\"}", 1)
+            .replace("\"role\":\"committee_member\"}", "\"role\":\"committee_member\",\"person\":\"p7\"}");
+        let d = Directory::from_json(&linked, &packs()).unwrap();
+        assert!(d.same_person("r2", "c1") && d.same_person("c1", "r2"));
+        assert!(d.same_person("r1", "r1"));
+        assert!(!d.same_person("r1", "c1") && !d.same_person("r1", "r2") && !d.same_person("nobody", "else"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
 use chrono::Utc;
+use masar_domain::Directory;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Vote};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
@@ -12,12 +13,15 @@ use masar_platform::tokens::TokenVerifier;
 use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
+use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 
 pub struct Committee {
     pub store: CommitteeStore,
     pub outbox: Outbox,
     pub verifier: TokenVerifier,
+    /// Tells when a member and the case's researcher are one person.
+    pub directory: Arc<Directory>,
 }
 
 fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
@@ -115,7 +119,7 @@ impl CommitteeService for Committee {
         // Who and which case first: a caller without the right learns nothing from their input's faults.
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        if item.researcher == staff.username {
+        if self.directory.same_person(&item.researcher, &staff.username) {
             return Err(Problem::new(Bilingual::new(
                 "لا يصوت الباحث على طلب درسه",
                 "A member cannot vote on a case they researched",

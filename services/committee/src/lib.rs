@@ -33,8 +33,12 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies) -> ServiceParts {
     let outbox = Outbox::new();
     let store = CommitteeStore::new(deps.db.clone());
-    let service =
-        grpc::Committee { store: store.clone(), outbox: outbox.clone(), verifier: deps.tokens.verifier.clone() };
+    let service = grpc::Committee {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        verifier: deps.tokens.verifier.clone(),
+        directory: deps.directory.clone(),
+    };
     ServiceParts {
         role: Role::Committee,
         routes: tonic::service::Routes::new(CommitteeServiceServer::new(service)),
