@@ -190,6 +190,11 @@ async fn accounts_distributed() {
     let sql = masar_platform::db::Sql::new(
         "SELECT body, sealed_secret FROM messages WHERE event_type = 'account.opened' ORDER BY created_at",
     );
+    // The last account's message is composed asynchronously, from the queue.
+    crate::support::wait_until("three credentials messages", || async {
+        db.fetch_all(sql.clone()).await.unwrap().len() >= 3
+    })
+    .await;
     let rows = db.fetch_all(sql).await.unwrap();
     assert_eq!(rows.len(), 3, "one credentials SMS per account");
     for row in &rows {

@@ -668,9 +668,14 @@ fn rows(scene: &Scene) -> Vec<Row> {
                 intake::ListInquiriesRequest { page_size: 100, ..Default::default() },
                 |r: intake::ListInquiriesResponse| r.inquiries.into_iter().map(|i| i.inquiry_id).collect()
             ),
-            Rule::staff(INQUIRY_DESK, Scope::Own),
+            Rule::staff(INQUIRY_DESK, Scope::Own).with_beneficiaries(Beneficiaries::Any),
         )
-        .listing("inquiries", "/inquiry_id", &scene.inquiry, Rule::staff(&R::FRONT_DESK, RIYADH)),
+        .listing(
+            "inquiries",
+            "/inquiry_id",
+            &scene.inquiry,
+            Rule::staff(&R::FRONT_DESK, RIYADH).with_beneficiaries(Beneficiaries::Own),
+        ),
         row(
             get("/v1/inquiries/{id}", format!("/v1/inquiries/{}", scene.inquiry)),
             rpc!(

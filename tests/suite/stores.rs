@@ -51,7 +51,7 @@ fn inquiry_filter<'a>(
     branch: Option<&'a str>,
     referred_to: Option<ActorRole>,
 ) -> masar_intake::InquiryFilter<'a> {
-    masar_intake::InquiryFilter { association, statuses, branch, referred_to }
+    masar_intake::InquiryFilter { association, statuses, branch, referred_to, beneficiary_id: None }
 }
 
 fn case_ref(request_id: Uuid, branch: &str) -> events::CaseRef {

@@ -216,12 +216,12 @@ impl IntakeStore {
         page: &PageRequest,
     ) -> Result<Vec<StoredInquiry>, DbError> {
         const SQL: &str = select_inquiry!(
-            "association = $1 AND status IN ($2, $3) AND ($4 IS NULL OR branch = $4) \
-             AND ($5 IS NULL OR referred_to = $5) \
-             AND ($6 IS NULL OR asked_at > $6 OR (asked_at = $6 AND inquiry_id > $7)) \
-             ORDER BY asked_at, inquiry_id LIMIT $8"
+            "association = $1 AND status IN ($2, $3, $4) AND ($5 IS NULL OR branch = $5) \
+             AND ($6 IS NULL OR referred_to = $6) AND ($7 IS NULL OR beneficiary_id = $7) \
+             AND ($8 IS NULL OR asked_at > $8 OR (asked_at = $8 AND inquiry_id > $9)) \
+             ORDER BY asked_at, inquiry_id LIMIT $10"
         );
-        // One status or two: the second placeholder repeats the first when there is one.
+        // One to three statuses: placeholders left over repeat the first.
         let status = |i: usize| filter.statuses.get(i).or(filter.statuses.first()).map(|s| s.as_str().to_owned());
         let rows = self
             .db()
@@ -230,8 +230,10 @@ impl IntakeStore {
                     .bind(filter.association)
                     .bind(status(0))
                     .bind(status(1))
+                    .bind(status(2))
                     .bind(filter.branch.map(str::to_owned))
                     .bind(filter.referred_to.map(|r| r.as_str().to_owned()))
+                    .bind(filter.beneficiary_id)
                     .bind(page.after.map(|p| p.at))
                     .bind(page.after.map(|p| p.id))
                     .bind(page.fetch()),
@@ -244,11 +246,13 @@ impl IntakeStore {
 /// Which inquiries a list shows.
 pub struct InquiryFilter<'a> {
     pub association: &'a str,
-    /// One or two statuses.
+    /// One to three statuses.
     pub statuses: &'a [InquiryStatus],
     pub branch: Option<&'a str>,
     /// Only those referred to this role (the referral role's own queue).
     pub referred_to: Option<ActorRole>,
+    /// Only one beneficiary's (their own list).
+    pub beneficiary_id: Option<Uuid>,
 }
 
 pub struct Inquiries {
@@ -576,12 +580,17 @@ impl InquiryService for Inquiries {
         &self,
         request: Request<api::ListInquiriesRequest>,
     ) -> Result<Response<api::ListInquiriesResponse>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        let pack = self.require_inquiry_desk(&staff).await?;
+        let caller = Caller::required(&self.verifier, &request)?;
+        // A beneficiary follows their own; staff work the queue of their scope.
+        let referral_role = match &caller {
+            Caller::Staff(staff) => Some(self.require_inquiry_desk(staff).await?.referral_role),
+            Caller::Beneficiary(_) => None,
+        };
         let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
-        let mut statuses = match request.get_ref().status.trim() {
-            "" => vec![InquiryStatus::Open, InquiryStatus::Referred],
-            text => vec![InquiryStatus::parse(text).map_err(|_| {
+        let mut statuses = match (request.get_ref().status.trim(), &caller) {
+            ("", Caller::Staff(_)) => vec![InquiryStatus::Open, InquiryStatus::Referred],
+            ("", Caller::Beneficiary(_)) => InquiryStatus::ALL.to_vec(),
+            (text, _) => vec![InquiryStatus::parse(text).map_err(|_| {
                 Problem::invalid(vec![FieldError::new(
                     "status",
                     Bilingual::new("الحالة: open أو referred أو answered", "Status: open, referred or answered"),
@@ -589,18 +598,31 @@ impl InquiryService for Inquiries {
                 .into_status(Code::InvalidArgument)
             })?],
         };
-        let branch = staff.branch_filter("");
-        // The referral role's queue is what was referred to it: never an open inquiry.
-        let is_referral_role = staff.role == pack.referral_role;
-        statuses.retain(|s| !(is_referral_role && *s == InquiryStatus::Open));
-        if statuses.is_empty() {
-            return Ok(Response::new(api::ListInquiriesResponse::default()));
-        }
-        let filter = InquiryFilter {
-            association: &staff.association,
-            statuses: &statuses,
-            branch: branch.as_deref(),
-            referred_to: is_referral_role.then_some(staff.role),
+        let branch;
+        let filter = match &caller {
+            Caller::Beneficiary(own) => InquiryFilter {
+                association: &own.association,
+                statuses: &statuses,
+                branch: None,
+                referred_to: None,
+                beneficiary_id: Some(own.beneficiary_id),
+            },
+            Caller::Staff(staff) => {
+                branch = staff.branch_filter("");
+                // The referral role's queue is what was referred to it: never an open inquiry.
+                let is_referral_role = Some(staff.role) == referral_role;
+                statuses.retain(|s| !(is_referral_role && *s == InquiryStatus::Open));
+                if statuses.is_empty() {
+                    return Ok(Response::new(api::ListInquiriesResponse::default()));
+                }
+                InquiryFilter {
+                    association: &staff.association,
+                    statuses: &statuses,
+                    branch: branch.as_deref(),
+                    referred_to: is_referral_role.then_some(staff.role),
+                    beneficiary_id: None,
+                }
+            }
         };
         let found = self.store.inquiries(filter, &page).await.map_err(internal)?;
         let (found, next_page_token) = page.finish(found, |i| Position { at: i.asked_at, id: i.inquiry_id });
