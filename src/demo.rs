@@ -197,7 +197,33 @@ impl GatewayClient {
         .await
     }
 
-    /// The row of a paged list (`path`, its rows under `rows`) about `request_id`, looking through every page.
+    /// Every row of a paged list (`path`, its rows under `rows`), walking it
+    /// `page_size` at a time; and how many pages it took.
+    pub async fn all_pages(
+        &self,
+        path: &str,
+        rows: &str,
+        page_size: u32,
+        staff: Option<StaffName<'_>>,
+    ) -> anyhow::Result<(Vec<Value>, usize)> {
+        let joiner = if path.contains('?') { '&' } else { '?' };
+        let (mut all, mut pages, mut token) = (Vec::new(), 0, String::new());
+        loop {
+            let page = self.get(&format!("{path}{joiner}page_size={page_size}&page_token={token}"), staff).await?;
+            pages += 1;
+            let listed = page[rows].as_array().with_context(|| format!("{path}: no {rows} in {page}"))?;
+            if listed.len() > page_size as usize {
+                bail!("{path}: {} rows on a page of {page_size}", listed.len());
+            }
+            all.extend(listed.iter().cloned());
+            match page["next_page_token"].as_str() {
+                Some(next) => token = next.to_owned(),
+                None => return Ok((all, pages)),
+            }
+        }
+    }
+
+    /// The row of a paged list about `request_id`, looking through every page.
     pub async fn find_in_list(
         &self,
         path: &str,
@@ -205,17 +231,8 @@ impl GatewayClient {
         request_id: &str,
         staff: Option<StaffName<'_>>,
     ) -> anyhow::Result<Option<Value>> {
-        let mut token = String::new();
-        loop {
-            let page = self.get(&format!("{path}?page_size=100&page_token={token}"), staff).await?;
-            if let Some(row) = page[rows].as_array().and_then(|r| r.iter().find(|x| x["request_id"] == request_id)) {
-                return Ok(Some(row.clone()));
-            }
-            match page["next_page_token"].as_str() {
-                Some(next) => token = next.to_owned(),
-                None => return Ok(None),
-            }
-        }
+        let (all, _) = self.all_pages(path, rows, 100, staff).await?;
+        Ok(all.into_iter().find(|row| row["request_id"] == request_id))
     }
 
     /// Waits until `request_id` is in the project manager's queue.

@@ -65,20 +65,10 @@ async fn drive_pages(base: &str, read_sms: &dyn Fn() -> Vec<String>) {
     assert_eq!(status, 401);
 }
 
-/// Every row of a list, walking its pages `size` at a time; the rows' `id` fields and the number of pages.
+/// The `id` of every row of a list, walking it `size` at a time; and how many pages it took.
 async fn walk(client: &GatewayClient, path: &str, rows: &str, id: &str, size: u32) -> (Vec<String>, usize) {
-    let (mut seen, mut token, mut pages) = (Vec::new(), String::new(), 0);
-    loop {
-        let page = client.get(&format!("{path}page_size={size}&page_token={token}"), None).await.unwrap();
-        pages += 1;
-        let listed = page[rows].as_array().unwrap_or_else(|| panic!("{page}"));
-        assert!(listed.len() <= size as usize, "{page}");
-        seen.extend(listed.iter().map(|r| r[id].as_str().unwrap().to_owned()));
-        match page["next_page_token"].as_str() {
-            Some(next) => token = next.to_owned(),
-            None => return (seen, pages),
-        }
-    }
+    let (all, pages) = client.all_pages(path, rows, size, None).await.unwrap();
+    (all.iter().map(|r| r[id].as_str().unwrap().to_owned()).collect(), pages)
 }
 
 async fn drive_queues(base: &str) {
@@ -95,7 +85,7 @@ async fn drive_queues(base: &str) {
     }
     // The project manager works the queue in the order it came in, two at a time.
     let manager = client.as_staff(NUZUL.project_manager).await.unwrap();
-    let (pending, pages) = walk(&manager, "/v1/verification/pending?", "requests", "request_id", 2).await;
+    let (pending, pages) = walk(&manager, "/v1/verification/pending", "requests", "request_id", 2).await;
     assert_eq!((pending, pages), (filed.clone(), 2));
 
     // Inquiries too, oldest first.
@@ -108,7 +98,7 @@ async fn drive_queues(base: &str) {
             reception.post("/v1/inquiries", None, body).await.unwrap()["inquiry_id"].as_str().unwrap().to_owned(),
         );
     }
-    let (open, pages) = walk(&reception, "/v1/inquiries?status=open&", "inquiries", "inquiry_id", 2).await;
+    let (open, pages) = walk(&reception, "/v1/inquiries?status=open", "inquiries", "inquiry_id", 2).await;
     assert_eq!((open, pages), (asked, 2));
 
     // Every list reads its page token the same way.
@@ -122,8 +112,6 @@ async fn drive_queues(base: &str) {
         let (status, body) =
             client.call(Method::GET, &format!("{path}?page_token=bogus"), Some(staff), None).await.unwrap();
         assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("page_token")), "{path}: {body}");
-        let first = client.get(&format!("{path}?page_size=1"), Some(staff)).await.unwrap();
-        assert!(first.get("next_page_token").is_some(), "{path}: {first}");
     }
 }
 

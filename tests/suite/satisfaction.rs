@@ -84,20 +84,25 @@ pub async fn deliver_and_rate(beneficiary: &GatewayClient, cast: &Cast<'_>, id: 
         .iter()
         .find(|s| s["service_type"] == cast.service_type)
         .unwrap_or_else(|| panic!("{figures}"));
-    assert_eq!((of_type["ratings"].as_u64(), of_type["average"].as_f64()), (Some(1), Some(4.0)), "{figures}");
-    assert_eq!(
-        (of_type["by_score"].clone(), of_type["satisfied_percent"].as_f64()),
-        (json!([0, 0, 0, 1, 0]), Some(100.0))
-    );
+    // One rating is counted, but its score is withheld: it would point at the one person served.
+    assert_eq!((of_type["ratings"].as_u64(), of_type["withheld"].as_bool()), (Some(1), Some(true)), "{figures}");
+    assert!(of_type["average"].is_null() && of_type["by_score"] == json!([]), "{figures}");
     let unrated = figures["service_types"].as_array().unwrap().iter().find(|s| s["ratings"] == 0);
-    assert!(unrated.is_some_and(|s| s["average"].is_null()), "every offered type is listed: {figures}");
+    assert!(
+        unrated.is_some_and(|s| s["average"].is_null() && s["withheld"] == false),
+        "every type is listed: {figures}"
+    );
+    // Another branch's manager counts none of it.
+    let jeddah = beneficiary.get("/v1/satisfaction", Some("nuzul.jeddah.branch")).await.unwrap();
+    assert_eq!(jeddah["branch"], "jeddah");
+    assert!(jeddah["service_types"].as_array().unwrap().iter().all(|s| s["ratings"] == 0), "{jeddah}");
     let yesterday = masar_domain::calendar::saudi_day(chrono::Utc::now()) - chrono::Days::new(1);
     let before = beneficiary.get(&format!("/v1/satisfaction?to={yesterday}"), Some(cast.branch_manager)).await.unwrap();
     assert!(before["service_types"].as_array().unwrap().iter().all(|s| s["ratings"] == 0), "{before}");
     let backwards =
         call(Method::GET, "/v1/satisfaction?from=2026-02-01&to=2026-01-01", Some(cast.branch_manager), None).await;
     assert_eq!((backwards.0, backwards.1["fields"][0]["field"].as_str()), (400, Some("to")));
-    // Not a researcher's to read, nor the beneficiary's.
+    // Not the beneficiary's to read.
     let mine = call(Method::GET, "/v1/satisfaction", None, None).await;
     assert_eq!(code(&mine), (403, "permission_denied".into()), "{}", mine.1);
 }

@@ -190,12 +190,9 @@ async fn verification_scenario(db: Db) {
     let (second_of_two, last) =
         next.finish(store.pending("nuzul", None, &next).await.unwrap(), |c| at(c.received_at, c.request_id));
     assert_eq!(last, "");
-    let mut both: Vec<_> =
-        first_of_two.iter().chain(&second_of_two).map(|c| (c.request_id, c.documents.len())).collect();
-    both.sort();
-    let mut expected = vec![(a, 1), (b, 0)];
-    expected.sort();
-    assert_eq!(both, expected, "each case once, with its own documents");
+    // `a` was received first (its arrival is read before `b`'s): each case once, with its own documents.
+    let both: Vec<_> = first_of_two.iter().chain(&second_of_two).map(|c| (c.request_id, c.documents.len())).collect();
+    assert_eq!(both, [(a, 1), (b, 0)]);
     assert!(store.pending("hayat", None, &first_page()).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
@@ -660,6 +657,44 @@ conformance! {
     outbox_and_relay: Role::Intake => outbox_scenario,
     policy_book: Role::Intake => policy_scenario,
     audit_trail: Role::Committee => audit_scenario,
+    satisfaction: Role::Intake => satisfaction_scenario,
+}
+
+/// Ratings counted per service type, for a scope and a period of days.
+async fn satisfaction_scenario(db: Db) {
+    let store = masar_intake::IntakeStore::new(db.clone());
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let rated = |association, branch, service_type| masar_intake::RatedService { association, branch, service_type };
+    let riyadh = rated("nuzul", "riyadh", "roof_repair");
+    let ratings = [
+        (&riyadh, 5, day(1)),
+        (&riyadh, 5, day(1)),
+        (&riyadh, 4, day(2)),
+        (&riyadh, 3, day(2)),
+        (&riyadh, 1, day(3)),
+        (&rated("nuzul", "jeddah", "roof_repair"), 2, day(2)),
+        (&rated("nuzul", "riyadh", "electrical"), 5, day(2)),
+        (&rated("hayat", "madinah", "medical_devices"), 1, day(2)),
+    ];
+    let mut tx = db.begin().await.unwrap();
+    for (service, score, on) in ratings {
+        store.keep_rating(&mut tx, service, &masar_domain::Rating::new(score, "").unwrap(), on).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let by_score = |figures: &std::collections::BTreeMap<String, masar_domain::Satisfaction>, service_type: &str| {
+        figures.get(service_type).map(|s| s.by_score)
+    };
+    let association = store.satisfaction("nuzul", None, None, day(3)).await.unwrap();
+    assert_eq!(association.len(), 2, "hayat's are its own");
+    assert_eq!(by_score(&association, "roof_repair"), Some([1, 1, 1, 1, 2]));
+    assert_eq!(by_score(&association, "electrical"), Some([0, 0, 0, 0, 1]));
+    let branch = store.satisfaction("nuzul", Some("riyadh"), None, day(3)).await.unwrap();
+    let roof = &branch["roof_repair"];
+    assert_eq!((roof.by_score, roof.average(), roof.is_shown()), ([1, 0, 1, 1, 2], Some(3.6), true));
+    let one_day = store.satisfaction("nuzul", Some("riyadh"), Some(day(2)), day(2)).await.unwrap();
+    assert_eq!(by_score(&one_day, "roof_repair"), Some([0, 0, 1, 1, 0]));
+    assert!(!one_day["roof_repair"].is_shown());
+    assert!(store.satisfaction("nuzul", None, None, day(1) - chrono::Days::new(1)).await.unwrap().is_empty());
 }
 
 /// Every store reads, then writes, in one transaction. On SQLite two such

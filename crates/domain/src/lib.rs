@@ -21,6 +21,6 @@ pub use eligibility::{Condition, FactValue, Facts, RuleOutcome, Verdict};
 pub use identity::{InvalidMobile, InvalidNationalId, NationalId, SaudiMobile};
 pub use policy::{DocumentValidity, PolicyPack};
 pub use review::{DocumentReview, ReviewedDocument, missing_for_completion};
-pub use satisfaction::{Rating, Satisfaction};
+pub use satisfaction::{FEWEST_RATINGS_SHOWN, Rating, Satisfaction};
 pub use text::{Bilingual, FieldError, Language};
 pub use vocabulary::{ActorRole, Channel, InquiryStatus, Recommendation, UnknownTerm, Vote};

@@ -7,6 +7,10 @@ use crate::{Bilingual, FieldError};
 /// The longest comment kept; a longer one is refused, not cut.
 pub const MAX_COMMENT_CHARS: usize = 1000;
 
+/// Below this many ratings a service type's scores are withheld: so few
+/// would point at the few people served, and at whoever served them.
+pub const FEWEST_RATINGS_SHOWN: u64 = 5;
+
 /// A valid rating: a score from 1 (very dissatisfied) to 5 (very satisfied)
 /// and an optional comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +74,11 @@ impl Satisfaction {
         self.by_score.iter().sum()
     }
 
+    /// Whether there are enough ratings to show their scores.
+    pub fn is_shown(&self) -> bool {
+        self.ratings() >= FEWEST_RATINGS_SHOWN
+    }
+
     /// The mean score, or `None` before the first rating.
     pub fn average(&self) -> Option<f64> {
         let total: u64 = self.by_score.iter().zip(1..).map(|(count, score)| count * score).sum();
@@ -116,5 +125,8 @@ mod tests {
         assert_eq!(figures.ratings(), 4);
         assert_eq!(figures.average(), Some(15.0 / 4.0));
         assert_eq!(figures.satisfied_percent(), Some(75.0));
+        assert!(!figures.is_shown(), "four ratings would point at people");
+        figures.add(3, 1);
+        assert!(figures.is_shown());
     }
 }

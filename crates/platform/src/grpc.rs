@@ -137,8 +137,7 @@ pub fn internal(error: impl std::fmt::Display) -> Status {
 /// Reads a required UUID field, or explains the problem.
 pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(value.trim()).map_err(|_| {
-        Problem::invalid(vec![FieldError::new(field, Bilingual::new("المعرّف غير صحيح", "Not a valid identifier"))])
-            .into_status(Code::InvalidArgument)
+        invalid_input(vec![FieldError::new(field, Bilingual::new("المعرّف غير صحيح", "Not a valid identifier"))])
     })
 }
 
@@ -150,6 +149,11 @@ pub fn changed_meanwhile() -> Status {
         "The request was changed meanwhile; reload it and try again",
     ))
     .into_status(Code::Aborted)
+}
+
+/// Input refused field by field: `InvalidArgument` with every field's problem.
+pub fn invalid_input(fields: Vec<FieldError>) -> Status {
+    Problem::invalid(fields).into_status(Code::InvalidArgument)
 }
 
 /// Refuses an action taken on an older reading of a record (the front end's

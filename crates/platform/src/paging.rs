@@ -1,18 +1,19 @@
 //! Cursor pagination for lists. A page ends at its last row's position
-//! (its time, then its id, newest first); the next page starts after it.
+//! (its time, then its id, in the list's order: newest first for the list
+//! of requests, oldest first for work queues); the next page starts after it.
 //! Unlike an offset, a cursor neither repeats nor skips a row when new ones
 //! arrive between pages. The token is opaque to callers.
 
-use crate::grpc::Problem;
+use crate::grpc::invalid_input;
 use chrono::{DateTime, Utc};
 use masar_domain::{Bilingual, FieldError};
-use tonic::{Code, Status};
+use tonic::Status;
 use uuid::Uuid;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// A row's place in a newest-first list.
+/// A row's place in a list ordered by time, then id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     pub at: DateTime<Utc>,
@@ -27,14 +28,13 @@ pub struct PageRequest {
 }
 
 fn bad_token() -> Status {
-    Problem::invalid(vec![FieldError::new(
+    invalid_input(vec![FieldError::new(
         "page_token",
         Bilingual::new(
             "رمز الصفحة غير صالح؛ ابدأ من الصفحة الأولى",
             "Not a valid page token; start from the first page",
         ),
     )])
-    .into_status(Code::InvalidArgument)
 }
 
 impl PageRequest {
@@ -82,6 +82,7 @@ fn token_of(position: Position) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     #[test]
     fn sizes_default_and_cap() {

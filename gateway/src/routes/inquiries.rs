@@ -182,7 +182,7 @@ pub(super) struct StatusQuery {
 pub(super) struct Inquiries {
     /// Oldest first, without their timelines (see `GET /v1/inquiries/{id}`).
     inquiries: Vec<Inquiry>,
-    /// Pass as `page_token` for the next page; absent on the last page.
+    /// Pass as `page_token` for the next page; `null` on the last page.
     next_page_token: Option<String>,
 }
 

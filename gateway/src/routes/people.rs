@@ -115,7 +115,7 @@ pub(super) struct PossibleDuplicate {
 pub(super) struct PossibleDuplicates {
     /// Newest first.
     possible_duplicates: Vec<PossibleDuplicate>,
-    /// Pass as `page_token` for the next page; absent on the last page.
+    /// Pass as `page_token` for the next page; `null` on the last page.
     next_page_token: Option<String>,
 }
 

@@ -345,7 +345,7 @@ pub(super) struct RequestsQuery {
 pub(super) struct RequestPage {
     /// Without their documents (see `GET /v1/requests/{id}`).
     requests: Vec<RequestView>,
-    /// Pass as `page_token` for the next page; absent on the last page.
+    /// Pass as `page_token` for the next page; `null` on the last page.
     next_page_token: Option<String>,
 }
 

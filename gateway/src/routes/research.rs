@@ -48,7 +48,7 @@ impl From<research::Assignment> for Assignment {
 pub(super) struct Assignments {
     /// Oldest first.
     assignments: Vec<Assignment>,
-    /// Pass as `page_token` for the next page; absent on the last page.
+    /// Pass as `page_token` for the next page; `null` on the last page.
     next_page_token: Option<String>,
 }
 

@@ -3,7 +3,7 @@
 //! figures per service type (never per staff member).
 
 use super::requests::RequestView;
-use super::{Body, Created, Note, Reply, State, created, grpc, time};
+use super::{Body, Created, Note, Reply, State, created, grpc, present, time};
 use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -85,12 +85,15 @@ pub(super) struct Period {
 pub(super) struct ServiceTypeSatisfaction {
     service_type: String,
     ratings: u64,
-    /// The mean score; absent before the first rating.
+    /// The mean score; absent without ratings, or while they are withheld.
     average: Option<f64>,
-    /// The share of 4s and 5s, in percent; absent before the first rating.
+    /// The share of 4s and 5s, in percent; absent without ratings, or while they are withheld.
     satisfied_percent: Option<f64>,
-    /// How many gave each score: the 1s first, the 5s last.
+    /// How many gave each score: the 1s first, the 5s last; empty while withheld.
     by_score: Vec<u64>,
+    /// Too few ratings (fewer than 5) to show their scores: they would point
+    /// at the few people served, and at whoever served them.
+    withheld: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -102,8 +105,9 @@ pub(super) struct SatisfactionFigures {
 }
 
 /// The ratings of the caller's scope in a period, per service type: for
-/// improving the service, so never per staff member. For the project
-/// manager, branch manager (their branch) and association admin.
+/// improving the service, so never per staff member, and a type's scores
+/// only from 5 ratings up. For the project manager, branch manager (their
+/// branch) and association admin.
 #[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", params(Period),
     responses((status = 200, body = SatisfactionFigures)))]
 pub(super) async fn get_satisfaction(
@@ -114,17 +118,21 @@ pub(super) async fn get_satisfaction(
     let message = intake::GetSatisfactionRequest { from: period.from, to: period.to };
     let f = services.satisfaction.get_satisfaction(grpc(&headers, message)).await?.into_inner();
     Ok(Json(SatisfactionFigures {
-        branch: super::present(&f.branch),
+        branch: present(&f.branch),
         association: f.association,
         service_types: f
             .service_types
             .into_iter()
-            .map(|s| ServiceTypeSatisfaction {
-                average: (s.ratings > 0).then_some(s.average),
-                satisfied_percent: (s.ratings > 0).then_some(s.satisfied_percent),
-                service_type: s.service_type,
-                ratings: s.ratings,
-                by_score: s.by_score,
+            .map(|s| {
+                let shown = s.ratings > 0 && !s.withheld;
+                ServiceTypeSatisfaction {
+                    average: shown.then_some(s.average),
+                    satisfied_percent: shown.then_some(s.satisfied_percent),
+                    service_type: s.service_type,
+                    ratings: s.ratings,
+                    by_score: s.by_score,
+                    withheld: s.withheld,
+                }
             })
             .collect(),
     }))

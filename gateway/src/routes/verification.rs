@@ -84,7 +84,7 @@ pub(super) struct PendingRequest {
 pub(super) struct PendingRequests {
     /// Oldest first: the queue is worked in the order it came in.
     requests: Vec<PendingRequest>,
-    /// Pass as `page_token` for the next page; absent on the last page.
+    /// Pass as `page_token` for the next page; `null` on the last page.
     next_page_token: Option<String>,
 }
 

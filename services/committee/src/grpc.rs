@@ -6,7 +6,9 @@ use masar_domain::Directory;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Vote};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
-use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid, request_not_found};
+use masar_platform::grpc::{
+    Problem, changed_meanwhile, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
+};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::tokens::TokenVerifier;
@@ -74,6 +76,14 @@ impl Committee {
         let request_id = parse_uuid("request_id", request_id)?;
         let item = self.store.item_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&item.association, &item.branch)?;
+        // Whoever researched the case takes no part in deciding it.
+        if self.directory.same_person(&item.researcher, &staff.username) {
+            return Err(Problem::new(Bilingual::new(
+                "لا يصوت الباحث على طلب درسه",
+                "A member cannot vote on a case they researched",
+            ))
+            .into_status(Code::PermissionDenied));
+        }
         // An older reading is refused first, as everywhere: reloading shows what happened meanwhile.
         ensure_version(expected_version, item.version)?;
         if item.status != CaseStatus::OnCommitteeAgenda {
@@ -90,7 +100,7 @@ impl CommitteeService for Committee {
         let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::CommitteeMember, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let Some(branch) = staff.branch_filter(&request.get_ref().branch) else {
-            return Err(Problem::invalid(vec![FieldError::required("branch")]).into_status(Code::InvalidArgument));
+            return Err(invalid_input(vec![FieldError::required("branch")]));
         };
         let Some((agenda_id, opened_at, items)) =
             self.store.agenda(&staff.association, &branch).await.map_err(internal)?
@@ -119,19 +129,11 @@ impl CommitteeService for Committee {
         // Who and which case first: a caller without the right learns nothing from their input's faults.
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        if self.directory.same_person(&item.researcher, &staff.username) {
-            return Err(Problem::new(Bilingual::new(
-                "لا يصوت الباحث على طلب درسه",
-                "A member cannot vote on a case they researched",
-            ))
-            .into_status(Code::PermissionDenied));
-        }
         let vote = Vote::parse(&input.vote).map_err(|_| {
-            Problem::invalid(vec![FieldError::new(
+            invalid_input(vec![FieldError::new(
                 "vote",
                 Bilingual::new("التصويت إما approve أو reject أو defer", "A vote is approve, reject or defer"),
             )])
-            .into_status(Code::InvalidArgument)
         })?;
         let cast = CastVote { member: staff.username.clone(), vote, note: input.note.trim().to_owned() };
         if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await.map_err(internal)? {
@@ -157,23 +159,21 @@ impl CommitteeService for Committee {
             .ok()
             .filter(|d| matches!(d, CaseStatus::Approved | CaseStatus::Rejected | CaseStatus::Deferred))
             .ok_or_else(|| {
-                Problem::invalid(vec![FieldError::new(
+                invalid_input(vec![FieldError::new(
                     "decision",
                     Bilingual::new(
                         "القرار إما approved أو rejected أو deferred",
                         "The decision is approved, rejected or deferred",
                     ),
                 )])
-                .into_status(Code::InvalidArgument)
             })?;
         let reasons: Vec<String> =
             input.reasons.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
         if decision != CaseStatus::Approved && reasons.is_empty() {
-            return Err(Problem::invalid(vec![FieldError::new(
+            return Err(invalid_input(vec![FieldError::new(
                 "reasons",
                 Bilingual::new("يجب ذكر أسباب الرفض أو التأجيل", "Give the reasons for rejecting or deferring"),
-            )])
-            .into_status(Code::InvalidArgument));
+            )]));
         }
         let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
         if votes.len() < QUORUM {

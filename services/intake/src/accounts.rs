@@ -11,7 +11,7 @@ use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
 use masar_platform::audit::{self, Actor, Subject};
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, parse_uuid};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::paging::{PageRequest, Position};
@@ -102,10 +102,10 @@ impl BeneficiaryService for Beneficiaries {
         }
         let applicant = read_applicant(input.applicant.as_ref(), &mut errors);
         let (Some(pack), Some(channel), Some(applicant)) = (pack, channel, applicant) else {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         };
         if !errors.is_empty() {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         }
         let password = one_time_password();
         let password_hash = hash_password(password.clone()).await?;

@@ -12,7 +12,9 @@ use masar_domain::{
     SaudiMobile,
 };
 use masar_platform::audit::{self, Actor, Subject, action};
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, iso_day_or_empty, parse_uuid, request_not_found};
+use masar_platform::grpc::{
+    Problem, changed_meanwhile, internal, invalid_input, iso_day_or_empty, parse_uuid, request_not_found,
+};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
@@ -115,7 +117,7 @@ fn validate(
             facts,
             beneficiary_id: None,
         }),
-        _ => Err(Problem::invalid(errors).into_status(Code::InvalidArgument)),
+        _ => Err(invalid_input(errors)),
     }
 }
 
@@ -404,7 +406,7 @@ impl Intake {
         errors.extend(document_problems(pack, &stored.service_type, &documents, saudi_day(now)));
         errors.extend(attestation_problem(pack, submission.attested, submission.attestation_version));
         if !errors.is_empty() {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         }
         let national_id = NationalId::parse(&stored.national_id).map_err(internal)?;
         let months_since_same_service_approved = self
@@ -423,38 +425,39 @@ impl Intake {
         })
     }
 
-    async fn visible_request(&self, caller: &Caller, request_id: &str) -> Result<StoredRequest, Status> {
-        visible_request(&self.store, caller, request_id).await
-    }
 
-    /// A beneficiary files online, for themself: the applicant's national ID
-    /// is the one their account was opened with.
-    async fn check_own_application(&self, caller: &Caller, new: &NewRequest) -> Result<(), Status> {
+    /// A beneficiary files for themself, in their own association: the
+    /// applicant's national ID is the one their account was opened with.
+    /// Checked before the form is read, like every right to act.
+    async fn check_for_themself(&self, caller: &Caller, input: &api::CreateRequestRequest) -> Result<(), Status> {
         let Caller::Beneficiary(own) = caller else {
             return Ok(());
         };
         let registered = self.store.beneficiary(own.beneficiary_id).await.map_err(internal)?;
-        let for_themself =
-            own.association == new.association && registered.is_some_and(|b| b.national_id == new.national_id.as_str());
-        if !for_themself {
+        let typed = input.applicant.as_ref().map(|a| a.national_id.as_str()).unwrap_or_default();
+        // An ID that does not even parse is the form's fault, reported with the other fields.
+        let for_someone_else = NationalId::parse(typed)
+            .is_ok_and(|typed| registered.as_ref().is_none_or(|b| b.national_id != typed.as_str()));
+        if own.association != input.association.trim() || for_someone_else {
             return Err(Problem::new(Bilingual::new(
                 "يقدّم المستفيد طلبه لنفسه؛ ولغيره يراجع موظف الاستقبال",
                 "A beneficiary applies for themself; reception files requests for others",
             ))
             .into_status(Code::PermissionDenied));
         }
-        if !new.channel.is_online() {
-            return Err(Problem::invalid(vec![FieldError::new(
-                "channel",
-                Bilingual::new(
-                    "تقديمك الذاتي عبر الموقع أو التطبيق",
-                    "You apply yourself through the website or the app",
-                ),
-            )])
-            .into_status(Code::InvalidArgument));
-        }
         Ok(())
     }
+}
+
+/// A beneficiary applies themself online (website, app); other channels are reception's.
+fn check_online(caller: &Caller, new: &NewRequest) -> Result<(), Status> {
+    if matches!(caller, Caller::Beneficiary(_)) && !new.channel.is_online() {
+        return Err(invalid_input(vec![FieldError::new(
+            "channel",
+            Bilingual::new("تقديمك الذاتي عبر الموقع أو التطبيق", "You apply yourself through the website or the app"),
+        )]));
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -469,21 +472,20 @@ impl IntakeService for Intake {
         // Where the caller may file is checked before the form, so the form's faults tell outsiders nothing.
         let input = request.get_ref();
         let (association, branch) = (input.association.trim(), input.branch.trim());
-        let outside = match &caller {
-            Caller::Staff(staff) => !staff.can_see(association, branch),
-            Caller::Beneficiary(own) => own.association != association,
-        };
-        if outside {
+        if let Some(staff) = &staff
+            && !staff.can_see(association, branch)
+        {
             return Err(Problem::new(Bilingual::new(
                 "لا يمكنك التقديم لهذه الجمعية أو هذا الفرع",
                 "You cannot file requests for this association or branch",
             ))
             .into_status(Code::PermissionDenied));
         }
+        self.check_for_themself(&caller, input).await?;
         let now = Utc::now();
         let pack = policy_in_force(&self.policies, association, saudi_day(now)).await?;
         let new = validate(pack.as_ref(), input, now)?;
-        self.check_own_application(&caller, &new).await?;
+        check_online(&caller, &new)?;
         let pack = pack.expect("validate refuses a request without a policy");
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         // Every request belongs to the association's one registry entry for its national ID.
@@ -529,7 +531,7 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::Document>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let staff = submitter(Some(&caller))?;
-        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         if !matches!(stored.status, CaseStatus::Draft | CaseStatus::ReturnedForCompletion) {
             return Err(refused_in(
                 stored.status,
@@ -560,7 +562,7 @@ impl IntakeService for Intake {
         .map_err(internal)?;
         let inspected = inspected.map_err(|message| errors.push(FieldError::new("content", message))).ok();
         let Some(inspected) = inspected.filter(|_| errors.is_empty()) else {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         };
         let attachment_id = Uuid::now_v7();
         let upload = StoredDocument {
@@ -599,7 +601,7 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::SubmitRequestResponse>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let staff = submitter(Some(&caller))?;
-        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         if stored.status != CaseStatus::Draft {
             return Err(refused_in(stored.status, "الطلب مقدم من قبل", "The request was already submitted"));
         }
@@ -657,7 +659,7 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::ResubmitRequestResponse>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let staff = submitter(Some(&caller))?;
-        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         if stored.status != CaseStatus::ReturnedForCompletion {
             return Err(refused_in(
                 stored.status,
@@ -716,7 +718,7 @@ impl IntakeService for Intake {
         request: Request<api::GetRequestRequest>,
     ) -> Result<Response<api::ServiceRequest>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
-        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
         Ok(Response::new(api::ServiceRequest {
             documents: documents.iter().map(document_reply).collect(),
@@ -739,7 +741,7 @@ impl IntakeService for Intake {
             "" => None,
             text => Some(CaseStatus::parse(text).map_err(|_| {
                 let which = Bilingual::new("حالة طلب غير معروفة", "Not a request status");
-                Problem::invalid(vec![FieldError::new("status", which)]).into_status(Code::InvalidArgument)
+                invalid_input(vec![FieldError::new("status", which)])
             })?),
         };
         let branch;
@@ -770,7 +772,7 @@ impl IntakeService for Intake {
 
     async fn get_timeline(&self, request: Request<api::GetTimelineRequest>) -> Result<Response<api::Timeline>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
-        let stored = self.visible_request(&caller, &request.get_ref().request_id).await?;
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         let entries = self.store.timeline(stored.request_id).await.map_err(internal)?;
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),
@@ -793,8 +795,7 @@ impl IntakeService for Intake {
         let input = request.get_ref();
         let on = match input.on.trim() {
             "" => saudi_day(Utc::now()),
-            text => parse_gregorian(text)
-                .map_err(|_| Problem::invalid(vec![invalid_date("on")]).into_status(Code::InvalidArgument))?,
+            text => parse_gregorian(text).map_err(|_| invalid_input(vec![invalid_date("on")]))?,
         };
         let pack = policy_in_force(&self.policies, &input.association, on).await?.ok_or_else(|| {
             Problem::new(Bilingual::new("لا توجد سياسة سارية لهذه الجمعية", "No policy of this association is in force"))

@@ -12,7 +12,7 @@ use masar_domain::{
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
-use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid};
+use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
@@ -221,6 +221,7 @@ impl IntakeStore {
              AND ($8 IS NULL OR asked_at > $8 OR (asked_at = $8 AND inquiry_id > $9)) \
              ORDER BY asked_at, inquiry_id LIMIT $10"
         );
+        debug_assert!((1..=3).contains(&filter.statuses.len()), "an inquiry has three statuses");
         // One to three statuses: placeholders left over repeat the first.
         let status = |i: usize| filter.statuses.get(i).or(filter.statuses.first()).map(|s| s.as_str().to_owned());
         let rows = self
@@ -271,11 +272,11 @@ fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
     if text.trim().is_empty() {
         errors.push(FieldError::required(field));
     }
-    read_note(field, text, errors)
+    read_optional_text(field, text, errors)
 }
 
 /// An optional text of bounded length, trimmed.
-pub(crate) fn read_note(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
+pub(crate) fn read_optional_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
     let text = text.trim();
     if text.chars().count() > MAX_TEXT_CHARS {
         errors.push(FieldError::new(
@@ -400,10 +401,10 @@ impl InquiryService for Inquiries {
         };
         let question = read_text("question", &input.question, &mut errors);
         let (Some(pack), Some(channel)) = (pack, channel) else {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         };
         if !errors.is_empty() {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         }
         let now = Utc::now();
         let mut tx = self.store.db().begin().await.map_err(internal)?;
@@ -531,7 +532,7 @@ impl InquiryService for Inquiries {
             text => read_channel(None, text, &mut errors),
         };
         let Some(channel) = channel.filter(|_| errors.is_empty()) else {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         };
         let now = Utc::now();
         let entry = InquiryEntry {
@@ -591,11 +592,10 @@ impl InquiryService for Inquiries {
             ("", Caller::Staff(_)) => vec![InquiryStatus::Open, InquiryStatus::Referred],
             ("", Caller::Beneficiary(_)) => InquiryStatus::ALL.to_vec(),
             (text, _) => vec![InquiryStatus::parse(text).map_err(|_| {
-                Problem::invalid(vec![FieldError::new(
+                invalid_input(vec![FieldError::new(
                     "status",
                     Bilingual::new("الحالة: open أو referred أو answered", "Status: open, referred or answered"),
                 )])
-                .into_status(Code::InvalidArgument)
             })?],
         };
         let branch;

@@ -18,6 +18,7 @@ pub use attachments::{DocumentStore, MAX_DOCUMENT_BYTES};
 pub use inquiries::{InquiryEntry, InquiryFilter, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
 pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};
+pub use satisfaction::RatedService;
 pub use sessions::{StoredSession, seed_demo_staff_passwords, set_staff_password};
 pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 

@@ -88,13 +88,13 @@ pub enum Opened {
 
 /// The beneficiary query with a condition, as one static string.
 macro_rules! select_beneficiary {
-    ($($condition:expr),+) => {
+    ($condition:literal) => {
         concat!(
             "SELECT b.beneficiary_id, b.association, b.national_id, b.full_name, b.mobile, b.preferred_language, ",
             "b.channel, b.registered_by, b.registered_at, b.possible_duplicate_of, ",
             "(SELECT COUNT(*) FROM accounts a WHERE a.beneficiary_id = b.beneficiary_id) AS accounts ",
             "FROM beneficiaries b WHERE ",
-            $($condition),+
+            $condition
         )
     };
 }
@@ -207,37 +207,36 @@ impl IntakeStore {
         association: &str,
         page: &PageRequest,
     ) -> Result<Vec<(StoredBeneficiary, StoredBeneficiary)>, DbError> {
-        // The page's flagged beneficiaries, and below the ones they resemble.
-        macro_rules! page_of_flagged {
-            ($select:expr) => {
-                concat!(
-                    $select,
-                    " association = $1 AND possible_duplicate_of IS NOT NULL \
-                     AND ($2 IS NULL OR registered_at < $2 OR (registered_at = $2 AND beneficiary_id < $3)) \
-                     ORDER BY registered_at DESC, beneficiary_id DESC LIMIT $4"
-                )
-            };
-        }
         const FLAGGED: &str = select_beneficiary!(
-            "b.beneficiary_id IN (",
-            page_of_flagged!("SELECT beneficiary_id FROM beneficiaries WHERE"),
-            ") ORDER BY b.registered_at DESC, b.beneficiary_id DESC"
+            "b.association = $1 AND b.possible_duplicate_of IS NOT NULL \
+             AND ($2 IS NULL OR b.registered_at < $2 OR (b.registered_at = $2 AND b.beneficiary_id < $3)) \
+             ORDER BY b.registered_at DESC, b.beneficiary_id DESC LIMIT $4"
         );
-        const RESEMBLED: &str = select_beneficiary!(
-            "b.beneficiary_id IN (",
-            page_of_flagged!("SELECT possible_duplicate_of FROM beneficiaries WHERE"),
-            ")"
-        );
-        let in_page = |sql: &'static str| {
-            Sql::new(sql)
-                .bind(association)
-                .bind(page.after.map(|p| p.at))
-                .bind(page.after.map(|p| p.id))
-                .bind(page.fetch())
-        };
         let read = |rows: Vec<Row>| rows.iter().map(stored_beneficiary).collect::<Result<Vec<_>, _>>();
-        let flagged = read(self.db().fetch_all(in_page(FLAGGED)).await?)?;
-        let resembled = read(self.db().fetch_all(in_page(RESEMBLED)).await?)?;
+        let page_rows = Sql::new(FLAGGED)
+            .bind(association)
+            .bind(page.after.map(|p| p.at))
+            .bind(page.after.map(|p| p.id))
+            .bind(page.fetch());
+        let flagged = read(self.db().fetch_all(page_rows).await?)?;
+        let Some(last) = flagged.last().map(|b| (b.registered_at, b.beneficiary_id)) else {
+            return Ok(Vec::new());
+        };
+        // Whom the flagged entries between the page's bounds resemble; a flag
+        // is never moved, so every row of the page finds its pair.
+        const RESEMBLED: &str = select_beneficiary!(
+            "b.beneficiary_id IN (SELECT possible_duplicate_of FROM beneficiaries \
+             WHERE association = $1 AND possible_duplicate_of IS NOT NULL \
+             AND ($2 IS NULL OR registered_at < $2 OR (registered_at = $2 AND beneficiary_id < $3)) \
+             AND (registered_at > $4 OR (registered_at = $4 AND beneficiary_id >= $5)))"
+        );
+        let bounds = Sql::new(RESEMBLED)
+            .bind(association)
+            .bind(page.after.map(|p| p.at))
+            .bind(page.after.map(|p| p.id))
+            .bind(last.0)
+            .bind(last.1);
+        let resembled = read(self.db().fetch_all(bounds).await?)?;
         Ok(flagged
             .into_iter()
             .filter_map(|beneficiary| {

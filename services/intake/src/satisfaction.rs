@@ -2,14 +2,14 @@
 //! it, which closes the case; and the figures supervisors improve by.
 
 use crate::grpc::{parse_optional_date, policy_in_force, refused_in, request_reply, visible_request};
-use crate::inquiries::read_note;
+use crate::inquiries::read_optional_text;
 use crate::store::{IntakeStore, StoredRequest, TimelineEntry};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Rating, Satisfaction};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::{DbError, Sql, Tx};
-use masar_platform::grpc::{Problem, internal};
+use masar_platform::grpc::{internal, invalid_input};
 use masar_platform::identity::Caller;
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
@@ -18,7 +18,7 @@ use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, satisfaction_service_server::SatisfactionService};
 use std::collections::BTreeMap;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 impl IntakeStore {
@@ -46,52 +46,63 @@ impl IntakeStore {
         Ok(inserted == 1)
     }
 
-    /// Keeps a rating; false if the request was rated before.
-    async fn insert_rating(
-        &self,
-        tx: &mut Tx,
-        request: &StoredRequest,
-        rating: &Rating,
-        at: DateTime<Utc>,
-    ) -> Result<bool, DbError> {
-        let inserted = tx
+    /// Marks the delivered request rated; false if it was rated before (or never delivered).
+    async fn mark_rated(&self, tx: &mut Tx, request_id: Uuid) -> Result<bool, DbError> {
+        let changed = tx
             .execute(
-                Sql::new(
-                    "INSERT INTO service_ratings (request_id, association, branch, service_type, score, comment, rated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                )
-                .bind(request.request_id)
-                .bind(&request.association)
-                .bind(&request.branch)
-                .bind(&request.service_type)
-                .bind(i64::from(rating.score()))
-                .bind(rating.comment())
-                .bind(at),
+                Sql::new("UPDATE service_deliveries SET rated = 1 WHERE request_id = $1 AND rated = 0")
+                    .bind(request_id),
             )
             .await?;
-        Ok(inserted == 1)
+        Ok(changed == 1)
     }
 
-    /// The ratings of a scope given in `[from, until)`, per service type.
+    /// Keeps a rating apart from its case: a random id, the scope, the service type and the day.
+    pub async fn keep_rating(
+        &self,
+        tx: &mut Tx,
+        rated: &RatedService<'_>,
+        rating: &Rating,
+        on: NaiveDate,
+    ) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO service_ratings (rating_id, association, branch, service_type, score, comment, rated_on) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            // Random, not time-ordered: the id must not date the rating more finely than its day.
+            .bind(Uuid::new_v4())
+            .bind(rated.association)
+            .bind(rated.branch)
+            .bind(rated.service_type)
+            .bind(i64::from(rating.score()))
+            .bind(rating.comment())
+            .bind(on),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The ratings of a scope given from `from` to `to` (inclusive days), per service type.
     pub async fn satisfaction(
         &self,
         association: &str,
         branch: Option<&str>,
-        from: Option<DateTime<Utc>>,
-        until: DateTime<Utc>,
+        from: Option<NaiveDate>,
+        to: NaiveDate,
     ) -> Result<BTreeMap<String, Satisfaction>, DbError> {
         let rows = self
             .db()
             .fetch_all(
                 Sql::new(
                     "SELECT service_type, score, COUNT(*) AS ratings FROM service_ratings \
-                     WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR rated_at >= $3) AND rated_at < $4 \
-                     GROUP BY service_type, score",
+                     WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR rated_on >= $3) \
+                     AND rated_on <= $4 GROUP BY service_type, score",
                 )
                 .bind(association)
                 .bind(branch.map(str::to_owned))
                 .bind(from)
-                .bind(until),
+                .bind(to),
             )
             .await?;
         let mut figures: BTreeMap<String, Satisfaction> = BTreeMap::new();
@@ -103,20 +114,18 @@ impl IntakeStore {
     }
 }
 
+/// What a rating says of the service it rates: where, and which service type.
+pub struct RatedService<'a> {
+    pub association: &'a str,
+    pub branch: &'a str,
+    pub service_type: &'a str,
+}
+
 pub struct Ratings {
     pub store: IntakeStore,
     pub outbox: Outbox,
     pub verifier: TokenVerifier,
     pub policies: PolicyBook,
-}
-
-/// The instant a Saudi day begins (UTC+3).
-fn start_of_saudi_day(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc() - chrono::Duration::hours(3)
-}
-
-fn invalid(errors: Vec<FieldError>) -> Status {
-    Problem::invalid(errors).into_status(Code::InvalidArgument)
 }
 
 #[tonic::async_trait]
@@ -137,9 +146,9 @@ impl SatisfactionService for Ratings {
             ));
         }
         let mut errors = Vec::new();
-        let note = read_note("note", &request.get_ref().note, &mut errors);
+        let note = read_optional_text("note", &request.get_ref().note, &mut errors);
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(invalid_input(errors));
         }
         let now = Utc::now();
         let mut tx = self.store.db().begin().await.map_err(internal)?;
@@ -199,12 +208,18 @@ impl SatisfactionService for Ratings {
                 ));
             }
         }
-        let rating = Rating::new(input.score, &input.comment).map_err(invalid)?;
+        let rating = Rating::new(input.score, &input.comment).map_err(invalid_input)?;
         let now = Utc::now();
         let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self.store.insert_rating(&mut tx, &stored, &rating, now).await.map_err(internal)? {
+        if !self.store.mark_rated(&mut tx, stored.request_id).await.map_err(internal)? {
             return Err(already_rated());
         }
+        let rated = RatedService {
+            association: &stored.association,
+            branch: &stored.branch,
+            service_type: &stored.service_type,
+        };
+        self.store.keep_rating(&mut tx, &rated, &rating, saudi_day(now)).await.map_err(internal)?;
         let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::Closed, ActorRole::Beneficiary, now, String::new());
         self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
         // The trail says the case was rated, not how: beside the delivery's
@@ -241,14 +256,13 @@ impl SatisfactionService for Ratings {
             ));
         }
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(invalid_input(errors));
         }
         let today = saudi_day(Utc::now());
-        let from = from.map(start_of_saudi_day);
-        let until = start_of_saudi_day(to.unwrap_or(today) + chrono::Duration::days(1));
         let branch = staff.branch_filter("");
+        let to = to.unwrap_or(today);
         let mut figures =
-            self.store.satisfaction(&staff.association, branch.as_deref(), from, until).await.map_err(internal)?;
+            self.store.satisfaction(&staff.association, branch.as_deref(), from, to).await.map_err(internal)?;
         // Every service type offered today is listed, rated or not yet.
         if let Some(pack) = policy_in_force(&self.policies, &staff.association, today).await? {
             for offered in &pack.service_types {
@@ -260,12 +274,16 @@ impl SatisfactionService for Ratings {
             branch: branch.unwrap_or_default(),
             service_types: figures
                 .into_iter()
-                .map(|(service_type, s)| api::ServiceTypeSatisfaction {
-                    ratings: s.ratings(),
-                    average: s.average().unwrap_or_default(),
-                    satisfied_percent: s.satisfied_percent().unwrap_or_default(),
-                    by_score: s.by_score.to_vec(),
-                    service_type,
+                .map(|(service_type, s)| {
+                    let shown = s.is_shown();
+                    api::ServiceTypeSatisfaction {
+                        ratings: s.ratings(),
+                        average: s.average().filter(|_| shown).unwrap_or_default(),
+                        satisfied_percent: s.satisfied_percent().filter(|_| shown).unwrap_or_default(),
+                        by_score: if shown { s.by_score.to_vec() } else { Vec::new() },
+                        withheld: !shown && s.ratings() > 0,
+                        service_type,
+                    }
                 })
                 .collect(),
         }))

@@ -14,7 +14,7 @@ use masar_domain::{ActorRole, Bilingual, Directory};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::config::SessionPolicy;
 use masar_platform::db::{DbError, Row, Sql};
-use masar_platform::grpc::{Problem, changed_meanwhile, internal};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, invalid_input};
 use masar_platform::tokens::{Claims, TokenKeys};
 use masar_proto::intake::v1::{self as api, session_service_server::SessionService};
 use rand::Rng;
@@ -321,7 +321,7 @@ impl SessionService for Sessions {
         let (association, username) = (input.association.trim(), input.username.trim());
         let credential = self.authenticate(association, username, &input.current_password).await?;
         if let Some(problem) = new_password_problem(&input.new_password, &input.current_password) {
-            return Err(Problem::invalid(vec![problem]).into_status(Code::InvalidArgument));
+            return Err(invalid_input(vec![problem]));
         }
         let new_hash = hash_password(SecretString::from(input.new_password)).await?;
         let now = Utc::now();

@@ -5,7 +5,9 @@ use chrono::Utc;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation};
 use masar_platform::audit::{self, Actor};
 use masar_platform::db::Tx;
-use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, parse_uuid, request_not_found};
+use masar_platform::grpc::{
+    Problem, changed_meanwhile, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
+};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
@@ -151,7 +153,7 @@ impl ResearchService for Research {
         assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
         let findings = input.findings.trim().to_owned();
         if findings.is_empty() {
-            return Err(Problem::invalid(vec![FieldError::required("findings")]).into_status(Code::InvalidArgument));
+            return Err(invalid_input(vec![FieldError::required("findings")]));
         }
         let recorded = self
             .store
@@ -194,7 +196,7 @@ impl ResearchService for Research {
             errors.push(FieldError::required("justification"));
         }
         let Some(recommendation) = recommendation.filter(|_| errors.is_empty()) else {
-            return Err(Problem::invalid(errors).into_status(Code::InvalidArgument));
+            return Err(invalid_input(errors));
         };
         let recorded = self
             .store

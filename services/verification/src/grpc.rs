@@ -8,8 +8,8 @@ use masar_domain::{
 };
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, ensure_version, hijri_day_or_empty, internal, iso_day_or_empty, parse_uuid,
-    request_not_found,
+    Problem, changed_meanwhile, ensure_version, hijri_day_or_empty, internal, invalid_input, iso_day_or_empty,
+    parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::{Outbox, event_text};
@@ -206,12 +206,12 @@ impl VerificationService for Verification {
             Ok(review @ DocumentReview::Rejected) if !reason.is_empty() => review,
             Ok(DocumentReview::Rejected) => {
                 let why = Bilingual::new("اذكر سبب رفض المستند", "Say why the document is rejected");
-                return Err(Problem::invalid(vec![FieldError::new("reason", why)]).into_status(Code::InvalidArgument));
+                return Err(invalid_input(vec![FieldError::new("reason", why)]));
             }
             _ => {
                 let which =
                     Bilingual::new("المراجعة إما accepted أو rejected", "The review is either accepted or rejected");
-                return Err(Problem::invalid(vec![FieldError::new("review", which)]).into_status(Code::InvalidArgument));
+                return Err(invalid_input(vec![FieldError::new("review", which)]));
             }
         };
         let document = input.document.trim();
@@ -315,14 +315,13 @@ impl VerificationService for Verification {
             let reviewed: Vec<_> = case.documents.iter().map(CaseDocument::reviewed).collect();
             let missing = missing_for_completion(&reviewed, &case.eligibility);
             if typed.is_empty() && missing.is_empty() {
-                return Err(Problem::invalid(vec![FieldError::new(
+                return Err(invalid_input(vec![FieldError::new(
                     "missing_items",
                     Bilingual::new(
                         "لا ينقص الطلب شيء ظاهر؛ حدد ما ينقصه ليعرف المستفيد ما يستكمله",
                         "Nothing is visibly missing; say what is, so the beneficiary knows what to complete",
                     ),
-                )])
-                .into_status(Code::InvalidArgument));
+                )]));
             }
             let event = events::RequestReturned {
                 case: Some(case.case_ref()),
@@ -350,11 +349,10 @@ impl VerificationService for Verification {
             // The policy's explanations always go with the manager's own reasons; either may be enough.
             let rule_explanations: Vec<_> = failed_rules(case).into_iter().map(event_text).collect();
             if given.is_empty() && rule_explanations.is_empty() {
-                return Err(Problem::invalid(vec![FieldError::new(
+                return Err(invalid_input(vec![FieldError::new(
                     "reasons",
                     Bilingual::new("يجب ذكر أسباب عدم الاستحقاق", "Give the reasons the request is not eligible"),
-                )])
-                .into_status(Code::InvalidArgument));
+                )]));
             }
             let event = events::RequestIneligible {
                 case: Some(case.case_ref()),

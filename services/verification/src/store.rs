@@ -119,22 +119,22 @@ fn case_document(row: &Row) -> Result<CaseDocument, DbError> {
 
 /// The cases query with a condition, as one static string.
 macro_rules! concat_cases_where {
-    ($($condition:expr),+) => {
+    ($condition:literal) => {
         concat!(
             "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, status, ",
             "received_at, policy_version, eligibility, version FROM verification_cases WHERE ",
-            $($condition),+
+            $condition
         )
     };
 }
 
 /// The documents query with a condition, as one static string.
 macro_rules! concat_documents_where {
-    ($($condition:expr),+) => {
+    ($condition:literal) => {
         concat!(
             "SELECT d.request_id, d.document, d.name_ar, d.name_en, d.attachment_id, d.content_type, d.size_bytes, ",
             "d.sha256, d.issued_on, d.expires_on, d.review, d.reason, d.reviewed_by FROM case_documents d WHERE ",
-            $($condition),+,
+            $condition,
             " ORDER BY d.document"
         )
     };
@@ -315,33 +315,47 @@ impl VerificationStore {
         branch: Option<&str>,
         page: &PageRequest,
     ) -> Result<Vec<VerificationCase>, DbError> {
-        // The page's cases, and below the documents of the same cases.
-        macro_rules! page_of_pending {
-            ($select:expr) => {
-                concat!(
-                    $select,
-                    " association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 \
-                     AND ($4 IS NULL OR received_at > $4 OR (received_at = $4 AND request_id > $5)) \
-                     ORDER BY received_at, request_id LIMIT $6"
-                )
-            };
-        }
-        let in_page = |sql: &'static str| {
-            Sql::new(sql)
-                .bind(association)
-                .bind(branch.map(str::to_owned))
-                .bind(CaseStatus::Submitted.as_str())
-                .bind(page.after.map(|p| p.at))
-                .bind(page.after.map(|p| p.id))
-                .bind(page.fetch())
-        };
-        let rows = self.db.fetch_all(in_page(concat_cases_where!(page_of_pending!("")))).await?;
-        let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
-        const DOCUMENTS: &str = concat_documents_where!(
-            page_of_pending!("d.request_id IN (SELECT request_id FROM verification_cases WHERE"),
-            ")"
+        const CASES: &str = concat_cases_where!(
+            "association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 \
+             AND ($4 IS NULL OR received_at > $4 OR (received_at = $4 AND request_id > $5)) \
+             ORDER BY received_at, request_id LIMIT $6"
         );
-        let rows = self.db.fetch_all(in_page(DOCUMENTS)).await?;
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(CASES)
+                    .bind(association)
+                    .bind(branch.map(str::to_owned))
+                    .bind(CaseStatus::Submitted.as_str())
+                    .bind(page.after.map(|p| p.at))
+                    .bind(page.after.map(|p| p.id))
+                    .bind(page.fetch()),
+            )
+            .await?;
+        let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
+        let Some(last) = cases.last().map(|c| (c.received_at, c.request_id)) else {
+            return Ok(cases);
+        };
+        // The documents of every case between the page's bounds, whatever its
+        // status by now: a case decided meanwhile still shows with its documents.
+        const DOCUMENTS: &str = concat_documents_where!(
+            "d.request_id IN (SELECT request_id FROM verification_cases \
+             WHERE association = $1 AND ($2 IS NULL OR branch = $2) \
+             AND ($3 IS NULL OR received_at > $3 OR (received_at = $3 AND request_id > $4)) \
+             AND (received_at < $5 OR (received_at = $5 AND request_id <= $6)))"
+        );
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(DOCUMENTS)
+                    .bind(association)
+                    .bind(branch.map(str::to_owned))
+                    .bind(page.after.map(|p| p.at))
+                    .bind(page.after.map(|p| p.id))
+                    .bind(last.0)
+                    .bind(last.1),
+            )
+            .await?;
         let position: std::collections::HashMap<Uuid, usize> =
             cases.iter().enumerate().map(|(i, c)| (c.request_id, i)).collect();
         for row in &rows {
