@@ -218,7 +218,9 @@ const ALL_STAFF: &[ActorRole] = &[
     ActorRole::SocialResearchOfficer,
     ActorRole::HealthAdministrationManager,
 ];
-/// Who answer inquiries: the front desk and each association's referral role.
+/// Who answer inquiries: the front desk and each association's referral role
+/// (both associations' listed: each has staff in its own role only, and
+/// scope keeps them to their association).
 const INQUIRY_DESK: &[ActorRole] = &[
     ActorRole::ReceptionOfficer,
     ActorRole::BranchManager,

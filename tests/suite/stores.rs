@@ -257,6 +257,26 @@ async fn research_scenario(db: Db) {
     assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
     tx.commit().await.unwrap();
     assert!(store.open_assignments("nuzul", None, Some("r.a"), &first_page()).await.unwrap().is_empty());
+
+    // Three open assignments, two at the same instant: pages of two, oldest first, a tie broken by id.
+    let when = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let mut open: Vec<(chrono::DateTime<Utc>, Uuid)> =
+        [0, 1, 1].into_iter().map(|seconds| (when + chrono::Duration::seconds(seconds), Uuid::new_v4())).collect();
+    let mut tx = db.begin().await.unwrap();
+    for (assigned_at, id) in &open {
+        store.assign(&mut tx, *id, &case_ref(*id, "riyadh"), "r.b", *assigned_at, 2).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    open.sort();
+    let page = PageRequest::read(2, "").unwrap();
+    let rows = store.open_assignments("nuzul", None, Some("r.b"), &page).await.unwrap();
+    let (first, token) = page.finish(rows, |a| at(a.assigned_at, a.request_id));
+    let next = PageRequest::read(2, &token).unwrap();
+    let rows = store.open_assignments("nuzul", None, Some("r.b"), &next).await.unwrap();
+    let (rest, last) = next.finish(rows, |a| at(a.assigned_at, a.request_id));
+    let listed: Vec<Uuid> = first.iter().chain(&rest).map(|a| a.request_id).collect();
+    assert_eq!((first.len(), last.as_str()), (2, ""));
+    assert_eq!(listed, open.iter().map(|(_, id)| *id).collect::<Vec<_>>());
 }
 
 async fn committee_scenario(db: Db) {

@@ -425,7 +425,6 @@ impl Intake {
         })
     }
 
-
     /// A beneficiary files for themself, in their own association: the
     /// applicant's national ID is the one their account was opened with.
     /// Checked before the form is read, like every right to act.
