@@ -24,6 +24,11 @@ test: services
 services:
 	./scripts/services.sh
 
+## Speed and memory of the embedded suite on a release build: filing, the
+## hand-off to verification, timeline reads, resident memory.
+bench:
+	cargo run --release --bin masar -- bench --requests 200 --concurrency 8
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

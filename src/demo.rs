@@ -655,7 +655,7 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
 }
 
 /// A valid citizen's national ID nobody has used yet (random digits, Luhn check digit).
-fn new_national_id() -> String {
+pub fn new_national_id() -> String {
     let body = format!("1{:08}", rand::random_range(0..100_000_000u32));
     (0..10)
         .map(|check| format!("{body}{check}"))

@@ -6,6 +6,7 @@
 //! - distributed (`masar serve <role>`): one role per process, PostgreSQL
 //!   and Redis Streams.
 
+pub mod bench;
 pub mod demo;
 
 use anyhow::Context;

@@ -53,6 +53,15 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         gateway: String,
     },
+    /// Measures the embedded suite on a fresh temporary data directory:
+    /// filing latency and throughput, the hand-off to verification, timeline
+    /// reads, and memory (`make bench` runs it on a release build).
+    Bench {
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -195,5 +204,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
+        Command::Bench { requests, concurrency } => {
+            masar::bench::run(masar::bench::BenchOptions { requests, concurrency }).await
+        }
     }
 }
