@@ -384,11 +384,11 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
             tokens: tokens.clone(),
             sessions: settings.sessions.clone(),
         };
-        let listener = bind(role, settings, options.any_port, "127.0.0.1").await?;
+        let listener = bind(role, settings, options.any_port, "127.0.0.1")?;
         suite.addresses.push((role, listener.local_addr()?));
         suite.tasks.push(start_service(role, deps, sms.clone(), listener, shutdown.clone()));
     }
-    let listener = bind(Role::Gateway, settings, options.any_port, "127.0.0.1").await?;
+    let listener = bind(Role::Gateway, settings, options.any_port, "127.0.0.1")?;
     suite.addresses.push((Role::Gateway, listener.local_addr()?));
     let addresses = suite.addresses.clone();
     let endpoints = endpoints(|role| {
@@ -400,14 +400,14 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     Ok(suite)
 }
 
-async fn bind(role: Role, settings: &Settings, any_port: bool, host: &str) -> anyhow::Result<TcpListener> {
+fn bind(role: Role, settings: &Settings, any_port: bool, host: &str) -> anyhow::Result<TcpListener> {
     let addr = if any_port { SocketAddr::from(([127, 0, 0, 1], 0)) } else { settings.listen_addr(role, host)? };
     listen(addr).with_context(|| format!("{role} cannot listen on {addr}"))
 }
 
 /// Listens on `addr`, even while connections of a process that just stopped
 /// linger in TIME_WAIT on it (a quick restart of `make run` or of a pod).
-pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
@@ -426,7 +426,7 @@ pub async fn connect_database(role: Role, settings: &Settings) -> anyhow::Result
 pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let listener = bind(role, &settings, false, "0.0.0.0").await?;
+    let listener = bind(role, &settings, false, "0.0.0.0")?;
     let tokens = token_keys(&settings, role, false)?;
     if role == Role::Gateway {
         let endpoints = endpoints(|r| settings.endpoint(r));

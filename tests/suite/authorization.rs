@@ -966,14 +966,16 @@ fn rows(scene: &Scene) -> Vec<Row> {
     rows
 }
 
-/// What a gateway answer means for authorization; a server error is a failure of its own.
+/// What a gateway answer means for authorization, read through the
+/// gateway's own status table; a server error is a failure of its own.
 fn http_outcome(status: u16) -> Result<Outcome, String> {
-    match status {
-        401 => Ok(Outcome::SignInRequired),
-        403 => Ok(Outcome::Forbidden),
-        404 => Ok(Outcome::Hidden),
-        500.. => Err(format!("server error {status}")),
-        _ => Ok(Outcome::Allowed),
+    let refusal = [Code::Unauthenticated, Code::PermissionDenied, Code::NotFound]
+        .into_iter()
+        .find(|code| masar_gateway::http_status(*code).0.as_u16() == status);
+    match refusal {
+        Some(code) => grpc_outcome(code),
+        None if status >= 500 => Err(format!("server error {status}")),
+        None => Ok(Outcome::Allowed),
     }
 }
 

@@ -105,7 +105,7 @@ async fn a_consumer_killed_mid_message_does_not_lose_the_case() {
     let store = masar_verification::VerificationStore::new(db);
     wait_until("the surviving replica to take over the case", || async {
         store
-            .pending("nuzul", Some("riyadh"), &masar_platform::paging::PageRequest::read(0, "").unwrap())
+            .pending("nuzul", Some("riyadh"), &masar_platform::paging::PageRequest::default())
             .await
             .unwrap()
             .iter()

@@ -33,20 +33,7 @@ async fn drive_pages(base: &str, read_sms: &dyn Fn() -> Vec<String>) {
     assert!(mine["requests"][0]["documents"].as_array().unwrap().is_empty(), "lists leave documents out");
 
     // Reception, two at a time: every request once, newest first, across pages.
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    let mut pages = 0;
-    loop {
-        let path = format!("/v1/requests?page_size=2&status=draft&page_token={token}");
-        let page = reception.get(&path, None).await.unwrap();
-        pages += 1;
-        assert!(ids(&page).len() <= 2);
-        seen.extend(ids(&page));
-        match page["next_page_token"].as_str() {
-            Some(next) => token = next.to_owned(),
-            None => break,
-        }
-    }
+    let (seen, pages) = walk(&reception, "/v1/requests?status=draft", "requests", "request_id", 2).await;
     assert_eq!(pages, 2);
     assert_eq!(seen, [theirs.clone(), own[1].clone(), own[0].clone()]);
     let submitted = reception.get("/v1/requests?status=submitted", None).await.unwrap();

@@ -37,10 +37,6 @@ where
     scenario(sqlite).await;
 }
 
-fn first_page() -> PageRequest {
-    PageRequest::read(0, "").unwrap()
-}
-
 fn at(at: chrono::DateTime<Utc>, id: Uuid) -> Position {
     Position { at, id }
 }
@@ -177,11 +173,11 @@ async fn verification_scenario(db: Db) {
     store.receive(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.unwrap();
     store.receive(&mut tx, b, received(&case_b, "B", &[], &[])).await.unwrap();
     tx.commit().await.unwrap();
-    let pending = store.pending("nuzul", Some("riyadh"), &first_page()).await.unwrap();
+    let pending = store.pending("nuzul", Some("riyadh"), &PageRequest::default()).await.unwrap();
     assert_eq!((pending[0].policy_version, pending[0].eligibility.as_slice()), (3, unclear.as_slice()));
     assert_eq!(pending[0].documents, first_deed);
     assert_eq!(pending.len(), 1);
-    assert_eq!(store.pending("nuzul", None, &first_page()).await.unwrap().len(), 2);
+    assert_eq!(store.pending("nuzul", None, &PageRequest::default()).await.unwrap().len(), 2);
     // A page of one, then the next after it: the oldest first, each once.
     let page = PageRequest::read(1, "").unwrap();
     let (first_of_two, token) =
@@ -193,7 +189,7 @@ async fn verification_scenario(db: Db) {
     // `a` was received first (its arrival is read before `b`'s): each case once, with its own documents.
     let both: Vec<_> = first_of_two.iter().chain(&second_of_two).map(|c| (c.request_id, c.documents.len())).collect();
     assert_eq!(both, [(a, 1), (b, 0)]);
-    assert!(store.pending("hayat", None, &first_page()).await.unwrap().is_empty());
+    assert!(store.pending("hayat", None, &PageRequest::default()).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
     let pm = "nuzul.pm";
@@ -256,7 +252,7 @@ async fn research_scenario(db: Db) {
     assert_eq!((stored.policy_version, stored.version), (2, 3));
     assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
     tx.commit().await.unwrap();
-    assert!(store.open_assignments("nuzul", None, Some("r.a"), &first_page()).await.unwrap().is_empty());
+    assert!(store.open_assignments("nuzul", None, Some("r.a"), &PageRequest::default()).await.unwrap().is_empty());
 
     // Three open assignments, two at the same instant: pages of two, oldest first, a tie broken by id.
     let when = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
@@ -526,14 +522,14 @@ async fn registry_scenario(db: Db) {
     assert_eq!(store.open_account(&mut tx, &clash).await.unwrap(), masar_intake::Opened::UsernameTaken);
     tx.commit().await.unwrap();
 
-    let duplicates = store.possible_duplicates("hayat", &first_page()).await.unwrap();
+    let duplicates = store.possible_duplicates("hayat", &PageRequest::default()).await.unwrap();
     assert_eq!(duplicates.len(), 1);
     assert_eq!(
         (duplicates[0].0.beneficiary_id, duplicates[0].1.beneficiary_id),
         (other.beneficiary_id, first.beneficiary_id)
     );
     assert!(duplicates[0].1.has_account && !duplicates[0].0.has_account);
-    assert!(store.possible_duplicates("nuzul", &first_page()).await.unwrap().is_empty());
+    assert!(store.possible_duplicates("nuzul", &PageRequest::default()).await.unwrap().is_empty());
     let stored = store.account("hayat", "hyt-abc234").await.unwrap().unwrap();
     assert!(stored.must_change_password);
     assert!(store.account("nuzul", "hyt-abc234").await.unwrap().is_none(), "usernames are per association");
@@ -589,7 +585,10 @@ async fn inquiry_scenario(db: Db) {
     assert_eq!(timeline.iter().map(|e| e.status).collect::<Vec<_>>(), [InquiryStatus::Open, InquiryStatus::Referred]);
     assert_eq!(
         store
-            .inquiries(inquiry_filter("hayat", &[InquiryStatus::Referred], Some("madinah"), None), &first_page())
+            .inquiries(
+                inquiry_filter("hayat", &[InquiryStatus::Referred], Some("madinah"), None),
+                &PageRequest::default()
+            )
             .await
             .unwrap()
             .len(),
@@ -597,23 +596,23 @@ async fn inquiry_scenario(db: Db) {
     );
     assert!(
         store
-            .inquiries(inquiry_filter("hayat", &[InquiryStatus::Open], None, None), &first_page())
+            .inquiries(inquiry_filter("hayat", &[InquiryStatus::Open], None, None), &PageRequest::default())
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         store
-            .inquiries(inquiry_filter("nuzul", &[InquiryStatus::Referred], None, None), &first_page())
+            .inquiries(inquiry_filter("nuzul", &[InquiryStatus::Referred], None, None), &PageRequest::default())
             .await
             .unwrap()
             .is_empty()
     );
     let both = [InquiryStatus::Open, InquiryStatus::Referred];
     let to_referral = inquiry_filter("hayat", &both, None, referral);
-    assert_eq!(store.inquiries(to_referral, &first_page()).await.unwrap().len(), 1);
+    assert_eq!(store.inquiries(to_referral, &PageRequest::default()).await.unwrap().len(), 1);
     let to_another = inquiry_filter("hayat", &both, None, Some(ActorRole::SocialResearchOfficer));
-    assert!(store.inquiries(to_another, &first_page()).await.unwrap().is_empty());
+    assert!(store.inquiries(to_another, &PageRequest::default()).await.unwrap().is_empty());
 }
 
 /// Sign-in records: staff passwords, failures in a row, sessions and their refresh hashes.

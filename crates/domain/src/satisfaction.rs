@@ -79,6 +79,11 @@ impl Satisfaction {
         self.ratings() >= FEWEST_RATINGS_SHOWN
     }
 
+    /// There are ratings, but too few to show their scores.
+    pub fn is_withheld(&self) -> bool {
+        self.ratings() > 0 && !self.is_shown()
+    }
+
     /// The mean score, or `None` before the first rating.
     pub fn average(&self) -> Option<f64> {
         let total: u64 = self.by_score.iter().zip(1..).map(|(count, score)| count * score).sum();
@@ -125,8 +130,9 @@ mod tests {
         assert_eq!(figures.ratings(), 4);
         assert_eq!(figures.average(), Some(15.0 / 4.0));
         assert_eq!(figures.satisfied_percent(), Some(75.0));
-        assert!(!figures.is_shown(), "four ratings would point at people");
+        assert!(!figures.is_shown() && figures.is_withheld(), "four ratings would point at people");
         figures.add(3, 1);
-        assert!(figures.is_shown());
+        assert!(figures.is_shown() && !figures.is_withheld());
+        assert!(!Satisfaction::default().is_withheld(), "none is nothing to withhold");
     }
 }

@@ -4,6 +4,7 @@
 //! Unlike an offset, a cursor neither repeats nor skips a row when new ones
 //! arrive between pages. The token is opaque to callers.
 
+use crate::db::Sql;
 use crate::grpc::invalid_input;
 use chrono::{DateTime, Utc};
 use masar_domain::{Bilingual, FieldError};
@@ -27,6 +28,13 @@ pub struct PageRequest {
     pub after: Option<Position>,
 }
 
+/// The first page, of the default size.
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { size: DEFAULT_PAGE_SIZE, after: None }
+    }
+}
+
 fn bad_token() -> Status {
     invalid_input(vec![FieldError::new(
         "page_token",
@@ -41,7 +49,7 @@ impl PageRequest {
     /// Reads `page_size` (0: the default; capped) and the previous page's `page_token`.
     pub fn read(page_size: u32, page_token: &str) -> Result<PageRequest, Status> {
         let size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
+            0 => Self::default().size,
             n => n.min(MAX_PAGE_SIZE),
         };
         let after = match page_token.trim() {
@@ -71,6 +79,24 @@ impl PageRequest {
         rows.truncate(self.size as usize);
         let token = rows.last().map(|row| token_of(position(row))).unwrap_or_default();
         (rows, token)
+    }
+}
+
+/// A keyset page's placeholders, bound the one way every list writes them.
+impl Sql {
+    /// Where the page starts: the previous page's last time and id, or NULL twice on the first page.
+    pub fn bind_after(self, page: &PageRequest) -> Self {
+        self.bind(page.after.map(|p| p.at)).bind(page.after.map(|p| p.id))
+    }
+
+    /// Where the page starts, then how many rows to fetch: a list query's last three placeholders.
+    pub fn bind_page(self, page: &PageRequest) -> Self {
+        self.bind_after(page).bind(page.fetch())
+    }
+
+    /// A row's position: its time, then its id.
+    pub fn bind_position(self, position: Position) -> Self {
+        self.bind(position.at).bind(position.id)
     }
 }
 

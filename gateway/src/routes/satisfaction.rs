@@ -123,16 +123,13 @@ pub(super) async fn get_satisfaction(
         service_types: f
             .service_types
             .into_iter()
-            .map(|s| {
-                let shown = s.ratings > 0 && !s.withheld;
-                ServiceTypeSatisfaction {
-                    average: shown.then_some(s.average),
-                    satisfied_percent: shown.then_some(s.satisfied_percent),
-                    service_type: s.service_type,
-                    ratings: s.ratings,
-                    by_score: s.by_score,
-                    withheld: s.withheld,
-                }
+            .map(|s| ServiceTypeSatisfaction {
+                service_type: s.service_type,
+                ratings: s.ratings,
+                average: s.average,
+                satisfied_percent: s.satisfied_percent,
+                by_score: s.by_score,
+                withheld: s.withheld,
             })
             .collect(),
     }))

@@ -235,9 +235,7 @@ impl IntakeStore {
                     .bind(filter.branch.map(str::to_owned))
                     .bind(filter.referred_to.map(|r| r.as_str().to_owned()))
                     .bind(filter.beneficiary_id)
-                    .bind(page.after.map(|p| p.at))
-                    .bind(page.after.map(|p| p.id))
-                    .bind(page.fetch()),
+                    .bind_page(page),
             )
             .await?;
         rows.iter().map(stored_inquiry).collect()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use masar_domain::people::name_key;
 use masar_domain::{Channel, Language, NationalId, SaudiMobile};
 use masar_platform::db::{DbError, Row, Sql, Tx};
-use masar_platform::paging::PageRequest;
+use masar_platform::paging::{PageRequest, Position};
 use uuid::Uuid;
 
 /// Who is being registered, validated.
@@ -213,13 +213,9 @@ impl IntakeStore {
              ORDER BY b.registered_at DESC, b.beneficiary_id DESC LIMIT $4"
         );
         let read = |rows: Vec<Row>| rows.iter().map(stored_beneficiary).collect::<Result<Vec<_>, _>>();
-        let page_rows = Sql::new(FLAGGED)
-            .bind(association)
-            .bind(page.after.map(|p| p.at))
-            .bind(page.after.map(|p| p.id))
-            .bind(page.fetch());
+        let page_rows = Sql::new(FLAGGED).bind(association).bind_page(page);
         let flagged = read(self.db().fetch_all(page_rows).await?)?;
-        let Some(last) = flagged.last().map(|b| (b.registered_at, b.beneficiary_id)) else {
+        let Some(last) = flagged.last().map(|b| Position { at: b.registered_at, id: b.beneficiary_id }) else {
             return Ok(Vec::new());
         };
         // Whom the flagged entries between the page's bounds resemble; a flag
@@ -230,12 +226,7 @@ impl IntakeStore {
              AND ($2 IS NULL OR registered_at < $2 OR (registered_at = $2 AND beneficiary_id < $3)) \
              AND (registered_at > $4 OR (registered_at = $4 AND beneficiary_id >= $5)))"
         );
-        let bounds = Sql::new(RESEMBLED)
-            .bind(association)
-            .bind(page.after.map(|p| p.at))
-            .bind(page.after.map(|p| p.id))
-            .bind(last.0)
-            .bind(last.1);
+        let bounds = Sql::new(RESEMBLED).bind(association).bind_after(page).bind_position(last);
         let resembled = read(self.db().fetch_all(bounds).await?)?;
         Ok(flagged
             .into_iter()

@@ -10,7 +10,7 @@ use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Rating, Satisfa
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::{DbError, Sql, Tx};
 use masar_platform::grpc::{internal, invalid_input};
-use masar_platform::identity::Caller;
+use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
@@ -241,7 +241,7 @@ impl SatisfactionService for Ratings {
         &self,
         request: Request<api::GetSatisfactionRequest>,
     ) -> Result<Response<api::SatisfactionFigures>, Status> {
-        let staff = Caller::required(&self.verifier, &request)?.as_staff()?.clone();
+        let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&ActorRole::SUPERVISORS)?;
         let input = request.get_ref();
         let mut errors = Vec::new();
@@ -278,10 +278,10 @@ impl SatisfactionService for Ratings {
                     let shown = s.is_shown();
                     api::ServiceTypeSatisfaction {
                         ratings: s.ratings(),
-                        average: s.average().filter(|_| shown).unwrap_or_default(),
-                        satisfied_percent: s.satisfied_percent().filter(|_| shown).unwrap_or_default(),
+                        average: s.average().filter(|_| shown),
+                        satisfied_percent: s.satisfied_percent().filter(|_| shown),
                         by_score: if shown { s.by_score.to_vec() } else { Vec::new() },
-                        withheld: !shown && s.ratings() > 0,
+                        withheld: s.is_withheld(),
                         service_type,
                     }
                 })

@@ -276,9 +276,7 @@ impl IntakeStore {
                     .bind(filter.branch.map(str::to_owned))
                     .bind(filter.beneficiary_id)
                     .bind(filter.status.map(|s| s.as_str().to_owned()))
-                    .bind(page.after.map(|p| p.at))
-                    .bind(page.after.map(|p| p.id))
-                    .bind(page.fetch()),
+                    .bind_page(page),
             )
             .await?;
         rows.iter().map(stored_request).collect()

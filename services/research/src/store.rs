@@ -162,9 +162,7 @@ impl ResearchStore {
                     .bind(researcher.map(str::to_owned))
                     .bind(OPEN[0].as_str())
                     .bind(OPEN[1].as_str())
-                    .bind(page.after.map(|p| p.at))
-                    .bind(page.after.map(|p| p.id))
-                    .bind(page.fetch()),
+                    .bind_page(page),
             )
             .await?;
         rows.iter().map(assignment).collect()

@@ -6,7 +6,7 @@ use masar_domain::{Bilingual, CaseStatus, DocumentReview, ReviewedDocument, Rule
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::messaging::HandlerError;
-use masar_platform::paging::PageRequest;
+use masar_platform::paging::{PageRequest, Position};
 use masar_proto::events::v1::CaseRef;
 use uuid::Uuid;
 
@@ -327,13 +327,11 @@ impl VerificationStore {
                     .bind(association)
                     .bind(branch.map(str::to_owned))
                     .bind(CaseStatus::Submitted.as_str())
-                    .bind(page.after.map(|p| p.at))
-                    .bind(page.after.map(|p| p.id))
-                    .bind(page.fetch()),
+                    .bind_page(page),
             )
             .await?;
         let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
-        let Some(last) = cases.last().map(|c| (c.received_at, c.request_id)) else {
+        let Some(last) = cases.last().map(|c| Position { at: c.received_at, id: c.request_id }) else {
             return Ok(cases);
         };
         // The documents of every case between the page's bounds, whatever its
@@ -350,10 +348,8 @@ impl VerificationStore {
                 Sql::new(DOCUMENTS)
                     .bind(association)
                     .bind(branch.map(str::to_owned))
-                    .bind(page.after.map(|p| p.at))
-                    .bind(page.after.map(|p| p.id))
-                    .bind(last.0)
-                    .bind(last.1),
+                    .bind_after(page)
+                    .bind_position(last),
             )
             .await?;
         let position: std::collections::HashMap<Uuid, usize> =
