@@ -21,7 +21,7 @@ use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
 use masar_platform::sealing::Sealer;
-use masar_platform::tokens::{TokenKeys, TokenVerifier};
+use masar_platform::tokens::TokenKeys;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -256,38 +256,118 @@ fn parts(role: Role, deps: &Dependencies, sms: Arc<dyn SmsProvider>, shutdown: &
         Role::Research => masar_research::parts(deps),
         Role::Committee => masar_committee::parts(deps),
         Role::Notification => masar_notification::parts(deps, sms, shutdown.clone()),
-        Role::Gateway => unreachable!("the gateway is started with start_gateway"),
+        Role::Gateway => unreachable!("the gateway has no service parts"),
     }
 }
 
-/// Starts one service on `listener`; it runs until `shutdown` is cancelled.
-pub fn start_service(
-    role: Role,
-    deps: Dependencies,
-    sms: Arc<dyn SmsProvider>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> JoinHandle<anyhow::Result<()>> {
-    let parts = parts(role, &deps, sms, &shutdown);
-    tokio::spawn(async move { Ok(runtime::run(parts, deps, listener, shutdown).await?) })
+/// Where a role's infrastructure comes from.
+#[derive(Clone)]
+pub enum Shape {
+    /// `masar dev`: SQLite files in the data directory, one in-process queue
+    /// that every role of the process shares, services at `endpoints`.
+    Embedded { queue: Arc<MemoryQueue>, endpoints: masar_gateway::Endpoints },
+    /// `masar serve`: the role's PostgreSQL schema, Redis Streams, services
+    /// at `MASAR_<ROLE>_ENDPOINT`.
+    Distributed,
 }
 
-/// Starts the gateway on `listener`, talking to the services at `endpoints`.
-pub fn start_gateway(
-    endpoints: &masar_gateway::Endpoints,
-    verifier: TokenVerifier,
+impl Shape {
+    fn is_embedded(&self) -> bool {
+        matches!(self, Self::Embedded { .. })
+    }
+}
+
+/// What a service gets in `shape`: its database, the queue, and the files
+/// and keys its role needs. The one place a role is assembled.
+pub async fn dependencies(
+    role: Role,
+    shape: &Shape,
     settings: &Settings,
-    replays: masar_gateway::Replays,
+    directory: Arc<Directory>,
+) -> anyhow::Result<Dependencies> {
+    let embedded = shape.is_embedded();
+    let (db, queue): (Db, Arc<dyn Queue>) = match shape {
+        Shape::Embedded { queue, .. } => {
+            let db = embedded_database(role, settings).await?;
+            prepare(role, &db, settings).await?;
+            if role == Role::Intake {
+                seed_demo_passwords(&db, settings, &directory).await?;
+            }
+            (db, queue.clone())
+        }
+        Shape::Distributed => {
+            let db = connect_database(role, settings).await?;
+            if role == Role::Intake {
+                // Replicas race harmlessly: applying a stored version again changes nothing.
+                apply_configured_policies(&db, settings).await?;
+            }
+            let redis_url = settings.redis_url().context("set REDIS_URL for the queue")?;
+            (db, Arc::new(RedisQueue::connect(redis_url.expose_secret(), &settings.stream_prefix).await?))
+        }
+    };
+    // Documents are intake's and the sealing key intake's and notification's; in the distributed
+    // shape the other roles get inert stand-ins rather than needing a writable folder (their root
+    // is read-only) or the secret.
+    let inert_files = || -> Arc<dyn object_store::ObjectStore> { Arc::new(object_store::memory::InMemory::new()) };
+    let (files, sealer) = match role {
+        _ if embedded => (file_store(settings)?, sealer(settings, true)?),
+        Role::Intake => (file_store(settings)?, sealer(settings, false)?),
+        Role::Notification => (inert_files(), sealer(settings, false)?),
+        _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
+    };
+    Ok(Dependencies {
+        db,
+        queue,
+        directory,
+        consumer: settings.consumer.clone(),
+        outbox: settings.outbox.clone(),
+        files,
+        sealer,
+        tokens: token_keys(settings, role, embedded)?,
+        sessions: settings.sessions.clone(),
+    })
+}
+
+/// Starts one role of `shape` on `listener`, as `masar serve`, `masar dev`,
+/// `masar bench` and the tests all start it; it runs until `shutdown` is cancelled.
+pub async fn start_role(
+    role: Role,
+    shape: &Shape,
+    settings: &Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    let gateway = masar_gateway::Gateway {
-        services: masar_gateway::Services::connect(endpoints)?,
-        verifier,
-        settings: settings.gateway.clone(),
-        replays,
-    };
-    Ok(tokio::spawn(async move { Ok(masar_gateway::serve(listener, gateway, shutdown.cancelled_owned()).await?) }))
+    if role == Role::Gateway {
+        let (endpoints, replays) = match shape {
+            Shape::Embedded { endpoints, .. } => (endpoints.clone(), masar_gateway::Replays::in_memory()),
+            Shape::Distributed => {
+                // Replicas share the replies kept for Idempotency-Key through Redis.
+                let replays = match settings.redis_url() {
+                    Some(url) => masar_gateway::Replays::redis(url.expose_secret(), &settings.stream_prefix).await?,
+                    None => {
+                        tracing::warn!(
+                            "REDIS_URL unset: Idempotency-Key replies are kept in this replica's memory only"
+                        );
+                        masar_gateway::Replays::in_memory()
+                    }
+                };
+                (endpoints(|r| settings.endpoint(r)), replays)
+            }
+        };
+        let gateway = masar_gateway::Gateway {
+            services: masar_gateway::Services::connect(&endpoints)?,
+            verifier: token_keys(settings, role, shape.is_embedded())?.verifier,
+            settings: settings.gateway.clone(),
+            replays,
+        };
+        return Ok(tokio::spawn(async move {
+            Ok(masar_gateway::serve(listener, gateway, shutdown.cancelled_owned()).await?)
+        }));
+    }
+    let directory = Arc::new(load_directory(settings)?);
+    let deps = dependencies(role, shape, settings, directory).await?;
+    let parts = parts(role, &deps, sms_provider(settings)?, &shutdown);
+    Ok(tokio::spawn(async move { Ok(runtime::run(parts, deps, listener, shutdown).await?) }))
 }
 
 /// The password every demo staff member signs in with (`masar dev` with the built-in directory only).
@@ -315,16 +395,24 @@ pub fn endpoints(address_of: impl Fn(Role) -> String) -> masar_gateway::Endpoint
     }
 }
 
-/// A running suite: each role's address and task.
+/// A running suite: each role's address, task and stop switch.
 pub struct Suite {
-    pub addresses: Vec<(Role, SocketAddr)>,
-    pub tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    pub roles: Vec<RunningRole>,
     pub shutdown: CancellationToken,
+}
+
+/// One running role of a suite.
+pub struct RunningRole {
+    pub role: Role,
+    pub address: SocketAddr,
+    pub task: JoinHandle<anyhow::Result<()>>,
+    /// Stops this role alone (a child of the suite's shutdown).
+    pub stop: CancellationToken,
 }
 
 impl Suite {
     pub fn address(&self, role: Role) -> SocketAddr {
-        self.addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("every role is started")
+        self.roles.iter().find(|r| r.role == role).map(|r| r.address).expect("every role is started")
     }
 
     /// Where a role listens, e.g. `http://127.0.0.1:50052` (a service's own gRPC port).
@@ -339,8 +427,8 @@ impl Suite {
     /// Stops every role and waits for them.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        for task in self.tasks {
-            task.await??;
+        for role in self.roles {
+            role.task.await??;
         }
         Ok(())
     }
@@ -359,44 +447,34 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     let settings = &options.settings;
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
-    let directory = Arc::new(load_directory(settings)?);
-    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
-    let files = file_store(settings)?;
-    let sealer = sealer(settings, true)?;
-    let tokens = token_keys(settings, Role::Intake, true)?;
-    let sms = sms_provider(settings)?;
-    let shutdown = CancellationToken::new();
-    let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
-    for role in Role::SERVICES {
-        let db = embedded_database(role, settings).await?;
-        prepare(role, &db, settings).await?;
-        if role == Role::Intake {
-            seed_demo_passwords(&db, settings, &directory).await?;
-        }
-        let deps = Dependencies {
-            db,
-            queue: queue.clone(),
-            directory: directory.clone(),
-            consumer: settings.consumer.clone(),
-            outbox_poll: settings.outbox_poll,
-            files: files.clone(),
-            sealer: sealer.clone(),
-            tokens: tokens.clone(),
-            sessions: settings.sessions.clone(),
-        };
-        let listener = bind(role, settings, options.any_port, "127.0.0.1")?;
-        suite.addresses.push((role, listener.local_addr()?));
-        suite.tasks.push(start_service(role, deps, sms.clone(), listener, shutdown.clone()));
+    let mut listeners = Vec::new();
+    for role in Role::ALL {
+        listeners.push((role, bind(role, settings, options.any_port, "127.0.0.1")?));
     }
-    let listener = bind(Role::Gateway, settings, options.any_port, "127.0.0.1")?;
-    suite.addresses.push((Role::Gateway, listener.local_addr()?));
-    let addresses = suite.addresses.clone();
-    let endpoints = endpoints(|role| {
-        let addr = addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("started above");
-        format!("http://{addr}")
-    });
-    let replays = masar_gateway::Replays::in_memory();
-    suite.tasks.push(start_gateway(&endpoints, tokens.verifier, settings, replays, listener, shutdown)?);
+    let addresses: Vec<(Role, SocketAddr)> =
+        listeners.iter().map(|(role, l)| Ok((*role, l.local_addr()?))).collect::<std::io::Result<_>>()?;
+    let address_of = |role: Role| addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("bound above");
+    let shape = Shape::Embedded {
+        queue: Arc::new(MemoryQueue::new()),
+        endpoints: endpoints(|r| format!("http://{}", address_of(r))),
+    };
+    start_suite(&shape, settings, listeners).await
+}
+
+/// Starts each role on its listener in `shape`, services before the gateway.
+pub async fn start_suite(
+    shape: &Shape,
+    settings: &Settings,
+    listeners: Vec<(Role, TcpListener)>,
+) -> anyhow::Result<Suite> {
+    let shutdown = CancellationToken::new();
+    let mut suite = Suite { roles: Vec::new(), shutdown: shutdown.clone() };
+    for (role, listener) in listeners {
+        let address = listener.local_addr()?;
+        let stop = shutdown.child_token();
+        let task = start_role(role, shape, settings, listener, stop.clone()).await?;
+        suite.roles.push(RunningRole { role, address, task, stop });
+    }
     Ok(suite)
 }
 
@@ -407,7 +485,7 @@ fn bind(role: Role, settings: &Settings, any_port: bool, host: &str) -> anyhow::
 
 /// Listens on `addr`, even while connections of a process that just stopped
 /// linger in TIME_WAIT on it (a quick restart of `make run` or of a pod).
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
@@ -427,47 +505,17 @@ pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let listener = bind(role, &settings, false, "0.0.0.0")?;
-    let tokens = token_keys(&settings, role, false)?;
-    if role == Role::Gateway {
-        let endpoints = endpoints(|r| settings.endpoint(r));
-        // Replicas share the replies kept for Idempotency-Key through Redis.
-        let replays = match settings.redis_url() {
-            Some(url) => masar_gateway::Replays::redis(url.expose_secret(), &settings.stream_prefix).await?,
-            None => {
-                tracing::warn!("REDIS_URL unset: Idempotency-Key replies are kept in this replica's memory only");
-                masar_gateway::Replays::in_memory()
-            }
-        };
-        return start_gateway(&endpoints, tokens.verifier, &settings, replays, listener, shutdown)?.await?;
+    start_role(role, &Shape::Distributed, &settings, listener, shutdown).await?.await?
+}
+
+/// Creates or upgrades the PostgreSQL schemas of `roles` (`masar migrate`).
+pub async fn migrate_distributed(roles: &[Role], settings: &Settings) -> anyhow::Result<()> {
+    for role in roles {
+        let db = connect_database(*role, settings).await?;
+        prepare(*role, &db, settings).await?;
+        db.close().await;
     }
-    let db = connect_database(role, &settings).await?;
-    if role == Role::Intake {
-        // Replicas race harmlessly: applying a stored version again changes nothing.
-        apply_configured_policies(&db, &settings).await?;
-    }
-    let redis_url = settings.redis_url().context("set REDIS_URL for the queue")?;
-    let queue: Arc<dyn Queue> =
-        Arc::new(RedisQueue::connect(redis_url.expose_secret(), &settings.stream_prefix).await?);
-    // Documents are intake's and the sealing key intake's and notification's; the other roles get
-    // inert stand-ins rather than needing a writable folder (their root is read-only) or the secret.
-    let inert_files = || -> Arc<dyn object_store::ObjectStore> { Arc::new(object_store::memory::InMemory::new()) };
-    let (files, sealer) = match role {
-        Role::Intake => (file_store(&settings)?, sealer(&settings, false)?),
-        Role::Notification => (inert_files(), sealer(&settings, false)?),
-        _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
-    };
-    let deps = Dependencies {
-        db,
-        queue,
-        directory: Arc::new(load_directory(&settings)?),
-        consumer: settings.consumer.clone(),
-        outbox_poll: settings.outbox_poll,
-        files,
-        sealer,
-        tokens,
-        sessions: settings.sessions.clone(),
-    };
-    start_service(role, deps, sms_provider(&settings)?, listener, shutdown).await?
+    Ok(())
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM (what Kubernetes sends).

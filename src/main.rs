@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use masar::{EmbeddedOptions, PolicySource, connect_database, prepare, start_embedded, stop_on_signal};
+use masar::{EmbeddedOptions, PolicySource, start_embedded, stop_on_signal};
 use masar_platform::config::Settings;
 use masar_platform::role::Role;
 use masar_platform::telemetry;
@@ -90,9 +90,9 @@ async fn main() -> anyhow::Result<()> {
             let gateway = suite.gateway_url();
             println!("Masar is running (embedded: SQLite in ./data, in-process queue).");
             println!("  gateway   {gateway}   (REST/JSON)");
-            for (role, addr) in &suite.addresses {
-                if *role != Role::Gateway {
-                    println!("  {:<13} grpc://{addr}", role.name());
+            for running in &suite.roles {
+                if running.role != Role::Gateway {
+                    println!("  {:<13} grpc://{}", running.role.name(), running.address);
                 }
             }
             println!("Try it from another terminal:");
@@ -117,9 +117,8 @@ async fn main() -> anyhow::Result<()> {
                 Some(name) => vec![role(&name)?],
                 None => Role::SERVICES.to_vec(),
             };
+            masar::migrate_distributed(&roles, &settings).await?;
             for role in roles {
-                let db = connect_database(role, &settings).await?;
-                prepare(role, &db, &settings).await?;
                 println!("{role}: migrated");
             }
             Ok(())

@@ -48,6 +48,7 @@ pub struct Services {
 }
 
 /// Where each service listens, e.g. `http://127.0.0.1:50051`.
+#[derive(Debug, Clone)]
 pub struct Endpoints {
     pub intake: String,
     pub verification: String,

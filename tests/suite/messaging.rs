@@ -2,20 +2,15 @@
 //! loses nothing, a redelivered event sends no second SMS, a poison message
 //! is dead-lettered.
 
-use crate::support::{
-    RecordingSms, TestDatabase, consumer_settings, delete_streams, directory, fast_sign_in_policy, fresh_settings,
-    redis_url, unique, wait_until,
-};
+use crate::support::{SmsLog, TestDatabase, delete_streams, distributed_settings, redis_url, unique, wait_until};
 use masar_platform::CancellationToken;
 use masar_platform::db::Db;
 use masar_platform::queue::{Message, Queue, RedisQueue, Subscription};
 use masar_platform::role::Role;
-use masar_platform::runtime::Dependencies;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use prost::Message as _;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn submitted(request_id: uuid::Uuid) -> Message {
@@ -49,31 +44,14 @@ fn submitted(request_id: uuid::Uuid) -> Message {
     }
 }
 
-/// Starts one service against its own database and the test's streams.
-async fn start(
-    role: Role,
-    database: &TestDatabase,
-    prefix: &str,
-    sms: RecordingSms,
-    shutdown: &CancellationToken,
-) -> Db {
-    let db = Db::connect(&database.url, role.schema()).await.unwrap();
-    masar::migrate(role, &db).await.unwrap();
-    let settings = fresh_settings();
-    let deps = Dependencies {
-        db: db.clone(),
-        queue: Arc::new(RedisQueue::connect(&redis_url(), prefix).await.unwrap()),
-        directory: directory(),
-        consumer: consumer_settings(),
-        outbox_poll: Duration::from_millis(100),
-        files: masar::file_store(&settings).unwrap(),
-        sealer: masar::sealer(&settings, true).unwrap(),
-        tokens: masar::token_keys(&settings, role, true).unwrap(),
-        sessions: fast_sign_in_policy(),
-    };
+/// Starts one role, as `masar serve` does, against its own database and the test's streams.
+async fn start(role: Role, database: &TestDatabase, prefix: &str, shutdown: &CancellationToken) -> (Db, SmsLog) {
+    let settings = distributed_settings(&database.url, &redis_url(), prefix, &[]);
+    masar::migrate_distributed(&[role], &settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    masar::start_service(role, deps, Arc::new(sms), listener, shutdown.clone());
-    db
+    masar::start_role(role, &masar::Shape::Distributed, &settings, listener, shutdown.clone()).await.unwrap();
+    let db = masar::connect_database(role, &settings).await.unwrap();
+    (db, SmsLog { path: settings.sms.file.clone().unwrap() })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +73,7 @@ async fn a_consumer_killed_mid_message_does_not_lose_the_case() {
     drop(taken);
 
     let shutdown = CancellationToken::new();
-    let db = start(Role::Verification, &database, &prefix, RecordingSms::default(), &shutdown).await;
+    let (db, _) = start(Role::Verification, &database, &prefix, &shutdown).await;
     // Verification judges by the policy version the event names, which it must know.
     let source = masar::BUILT_IN_POLICIES[0].1;
     let mut tx = db.begin().await.unwrap();
@@ -113,7 +91,7 @@ async fn a_consumer_killed_mid_message_does_not_lose_the_case() {
     })
     .await;
     shutdown.cancel();
-    delete_streams(&prefix).await;
+    delete_streams(&redis_url(), &prefix).await;
     database.drop_database().await;
 }
 
@@ -122,9 +100,8 @@ async fn a_redelivered_event_sends_no_second_sms_and_poison_is_dead_lettered() {
     let database = TestDatabase::create().await;
     let prefix = unique("test");
     let queue = RedisQueue::connect(&redis_url(), &prefix).await.unwrap();
-    let sms = RecordingSms::default();
     let shutdown = CancellationToken::new();
-    let db = start(Role::Notification, &database, &prefix, sms.clone(), &shutdown).await;
+    let (db, sms) = start(Role::Notification, &database, &prefix, &shutdown).await;
 
     let first = submitted(uuid::Uuid::new_v4());
     queue.publish(&first).await.unwrap();
@@ -158,7 +135,7 @@ async fn a_redelivered_event_sends_no_second_sms_and_poison_is_dead_lettered() {
     let dead = queue.dead_letters(event_type::REQUEST_SUBMITTED).await.unwrap();
     assert!(dead[0].1.contains("does not decode"), "{}", dead[0].1);
     shutdown.cancel();
-    delete_streams(&prefix).await;
+    delete_streams(&redis_url(), &prefix).await;
     database.drop_database().await;
 }
 
@@ -169,7 +146,7 @@ async fn retries_end_in_the_dead_letter_stream() {
     let prefix = unique("test");
     let queue = RedisQueue::connect(&redis_url(), &prefix).await.unwrap();
     let shutdown = CancellationToken::new();
-    let _db = start(Role::Notification, &database, &prefix, RecordingSms::default(), &shutdown).await;
+    let _started = start(Role::Notification, &database, &prefix, &shutdown).await;
     // A verified event for a request notification never heard of: retryable, never succeeds.
     let orphan = events::RequestVerified {
         case: Some(events::CaseRef { request_id: uuid::Uuid::new_v4().to_string(), ..Default::default() }),
@@ -189,6 +166,6 @@ async fn retries_end_in_the_dead_letter_stream() {
     let dead = queue.dead_letters(event_type::REQUEST_VERIFIED).await.unwrap();
     assert!(dead[0].1.contains("gave up after 3 deliveries"), "{}", dead[0].1);
     shutdown.cancel();
-    delete_streams(&prefix).await;
+    delete_streams(&redis_url(), &prefix).await;
     database.drop_database().await;
 }

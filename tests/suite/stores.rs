@@ -7,7 +7,8 @@ use masar_domain::{
     SaudiMobile, Verdict, Vote,
 };
 use masar_platform::db::{Db, Sql};
-use masar_platform::messaging::{Outbox, OutboxRelay};
+use masar_platform::health::Readiness;
+use masar_platform::messaging::{Outbox, OutboxRelay, OutboxSettings, Settled};
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::{MemoryQueue, Queue, Subscription};
@@ -360,7 +361,9 @@ async fn notification_scenario(db: Db) {
     assert_eq!(about_account[0].sealed_secret.as_deref(), Some("c2VhbGVk"));
 }
 
-/// The outbox: rows go out once, in order, with their trace context.
+/// The outbox: rows go out once, in order; they are settled once every
+/// consumer group has acknowledged them, and published again when the queue
+/// lost them (here: a new in-process queue, as after a restart).
 async fn outbox_scenario(db: Db) {
     let queue = Arc::new(MemoryQueue::new());
     let outbox = Outbox::new();
@@ -375,7 +378,15 @@ async fn outbox_scenario(db: Db) {
     outbox.append(&mut doomed, "request.verified", &events::RequestVerified::default()).await.unwrap();
     doomed.rollback().await.unwrap();
 
-    let relay = OutboxRelay { db, queue: queue.clone(), outbox, poll_every: Duration::from_millis(50) };
+    let relay_on = |queue: Arc<MemoryQueue>| OutboxRelay {
+        role: Role::Verification,
+        db: db.clone(),
+        queue,
+        outbox: outbox.clone(),
+        settings: OutboxSettings { poll_every: Duration::from_millis(50), ..Default::default() },
+        readiness: Readiness::new(),
+    };
+    let relay = relay_on(queue.clone());
     assert_eq!(relay.publish_batch().await.unwrap(), 3);
     assert_eq!(relay.publish_batch().await.unwrap(), 0);
     let subscription =
@@ -387,6 +398,25 @@ async fn outbox_scenario(db: Db) {
         .map(|d| <events::RequestVerified as prost::Message>::decode(d.message.payload.as_slice()).unwrap().note)
         .collect();
     assert_eq!(notes, ["n0", "n1", "n2"]);
+
+    assert_eq!(relay.settle().await.unwrap(), Settled::default(), "delivered is not yet consumed");
+    for delivery in &delivered[..2] {
+        queue.ack(&subscription, delivery).await.unwrap();
+    }
+    assert_eq!(relay.settle().await.unwrap(), Settled { consumed: 2, republished: 0 });
+    assert_eq!(relay.settle().await.unwrap(), Settled::default(), "settled rows are not asked about again");
+
+    // The queue forgets everything; only the unconsumed row must go out again, as it was.
+    let fresh = Arc::new(MemoryQueue::new());
+    let relay = relay_on(fresh.clone());
+    assert_eq!(relay.settle().await.unwrap(), Settled { consumed: 0, republished: 1 });
+    assert_eq!(relay.publish_batch().await.unwrap(), 1);
+    fresh.subscribe(&subscription).await.unwrap();
+    let again = fresh.receive(&subscription, 10, Duration::from_millis(10)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message.event_id, delivered[2].message.event_id, "the same event, so inboxes skip it");
+    fresh.ack(&subscription, &again[0]).await.unwrap();
+    assert_eq!(relay.settle().await.unwrap(), Settled { consumed: 1, republished: 0 });
 }
 
 /// The audit trail: appended with the action's transaction, read per case

@@ -1,19 +1,13 @@
 //! Isolated real infrastructure for each test.
 
 use masar::Suite;
-use masar_domain::{Directory, SaudiMobile};
-use masar_notification::sms::{SmsError, SmsProvider};
-use masar_platform::CancellationToken;
-use masar_platform::config::{SessionPolicy, Settings};
-use masar_platform::db::Db;
-use masar_platform::messaging::ConsumerSettings;
-use masar_platform::queue::{Queue, RedisQueue};
+use masar_domain::Directory;
+use masar_platform::config::Settings;
 use masar_platform::role::Role;
-use masar_platform::runtime::Dependencies;
-use masar_platform::tokens::TokenKeys;
+use secrecy::ExposeSecret;
 use sqlx::Connection;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn postgres_admin_url() -> String {
@@ -64,29 +58,19 @@ pub fn directory() -> Arc<Directory> {
     Arc::new(masar::load_directory(&Settings::from_map(Default::default()).unwrap()).unwrap())
 }
 
-/// Sign-in locks measured in milliseconds, so tests can wait them out.
-pub fn fast_sign_in_policy() -> SessionPolicy {
-    SessionPolicy { slowdown: Duration::from_millis(300), lock_for: Duration::from_millis(1500), ..Default::default() }
+/// The SMS a suite's dev provider wrote to its file: the test's "phone".
+#[derive(Clone)]
+pub struct SmsLog {
+    pub path: PathBuf,
 }
 
-/// Fast hand-offs for tests: short waits, quick reclaim.
-pub fn consumer_settings() -> ConsumerSettings {
-    ConsumerSettings { max_deliveries: 3, reclaim_after: Duration::from_millis(400), wait: Duration::from_millis(100) }
-}
-
-/// An SMS provider that remembers what it sent.
-#[derive(Default, Clone)]
-pub struct RecordingSms {
-    pub sent: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl RecordingSms {
-    pub fn count(&self) -> usize {
-        self.sent.lock().unwrap().len()
+impl SmsLog {
+    pub fn texts(&self) -> Vec<String> {
+        masar::demo::logged_sms(&self.path)
     }
 
-    pub fn texts(&self) -> Vec<String> {
-        self.sent.lock().unwrap().iter().map(|(_, text)| text.clone()).collect()
+    pub fn count(&self) -> usize {
+        self.texts().len()
     }
 }
 
@@ -95,18 +79,19 @@ pub fn logged_sms(data_dir: &std::path::Path) -> Vec<String> {
     masar::demo::logged_sms(&data_dir.join("sms.log"))
 }
 
-#[async_trait::async_trait]
-impl SmsProvider for RecordingSms {
-    async fn send(&self, to: &SaudiMobile, text: &str) -> Result<String, SmsError> {
-        self.sent.lock().unwrap().push((to.as_str().to_owned(), text.to_owned()));
-        Ok(uuid::Uuid::new_v4().to_string())
-    }
-}
+/// Fast hand-offs and sign-in locks measured in milliseconds, so tests can wait them out.
+const FAST: [(&str, &str); 7] = [
+    ("MASAR_OUTBOX_POLL_MS", "100"),
+    ("MASAR_OUTBOX_SETTLE_MS", "200"),
+    ("MASAR_QUEUE_WAIT_MS", "100"),
+    ("MASAR_RECLAIM_AFTER_MS", "400"),
+    ("MASAR_MAX_DELIVERIES", "3"),
+    ("MASAR_SIGN_IN_SLOWDOWN_MS", "300"),
+    ("MASAR_SIGN_IN_LOCK_MS", "1500"),
+];
 
-/// Settings with a fresh data directory (for files a test's services store).
-pub fn fresh_settings() -> Settings {
-    let data_dir = temp_dir().display().to_string();
-    Settings::from_map([("MASAR_DATA_DIR".to_owned(), data_dir)].into_iter().collect()).unwrap()
+fn settings_of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
+    Settings::from_map(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()).unwrap()
 }
 
 /// Embedded shape: `masar dev` on 127.0.0.1:0 ports and a temp data dir.
@@ -122,98 +107,192 @@ pub async fn embedded_suite_with(more: &[(&str, &str)]) -> (Suite, PathBuf) {
 
 /// The embedded shape on `data_dir`, e.g. to start it again on the same data.
 pub async fn embedded_suite_in(data_dir: &std::path::Path, more: &[(&str, &str)]) -> Suite {
-    let settings = Settings::from_map(
-        [
-            ("MASAR_DATA_DIR", data_dir.to_str().unwrap()),
-            ("MASAR_OUTBOX_POLL_MS", "100"),
-            ("MASAR_QUEUE_WAIT_MS", "100"),
-            ("MASAR_RECLAIM_AFTER_MS", "400"),
-            ("MASAR_SIGN_IN_SLOWDOWN_MS", "300"),
-            ("MASAR_SIGN_IN_LOCK_MS", "1500"),
-        ]
-        .iter()
-        .chain(more)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-    )
-    .unwrap();
+    let settings = settings_of(
+        [("MASAR_DATA_DIR", data_dir.to_str().unwrap())].into_iter().chain(FAST).chain(more.iter().copied()),
+    );
     masar::start_embedded(masar::EmbeddedOptions { settings, any_port: true }).await.unwrap()
 }
 
-/// Distributed shape: every service its own tonic server, its own
-/// connections to one PostgreSQL database (a schema each) and to Redis.
+/// Distributed shape: every role as `masar serve` runs it (its own tonic
+/// server, its own connections to its schema of one PostgreSQL database and
+/// to Redis), on 127.0.0.1:0 ports, configured only through settings.
 pub struct Distributed {
     pub suite: Suite,
     pub database: TestDatabase,
     pub prefix: String,
-    pub sms: RecordingSms,
+    pub sms: SmsLog,
+    /// What every role was started with (e.g. to start another replica).
+    pub settings: Settings,
+    pub redis: String,
+}
+
+/// The settings of a distributed test deployment: its database, Redis and
+/// stream prefix, fresh keys and data directory, fast hand-offs.
+pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more: &[(&str, &str)]) -> Settings {
+    let data_dir = temp_dir();
+    let signing = masar_platform::hex::random_key();
+    let verifying =
+        masar_platform::tokens::TokenSigner::from_hex(&signing, Duration::from_secs(900)).unwrap().verifying_key();
+    let sealing = masar_platform::hex::random_key();
+    let data = data_dir.display().to_string();
+    let sms = data_dir.join("sms.log").display().to_string();
+    let pairs = [
+        ("DATABASE_URL", database_url),
+        ("REDIS_URL", redis),
+        ("MASAR_STREAM_PREFIX", prefix),
+        ("MASAR_DATA_DIR", data.as_str()),
+        ("MASAR_SMS_FILE", sms.as_str()),
+        ("MASAR_SEALING_KEY", sealing.expose_secret()),
+        ("MASAR_TOKEN_SIGNING_KEY", signing.expose_secret()),
+        ("MASAR_TOKEN_VERIFYING_KEYS", verifying.as_str()),
+    ];
+    settings_of(pairs.into_iter().chain(FAST).chain(more.iter().copied()))
+}
+
+/// The same settings, with the gateway told where each service listens.
+fn with_endpoints(settings: &Settings, listeners: &[(Role, tokio::net::TcpListener)]) -> Settings {
+    let endpoints = listeners.iter().map(|(role, listener)| {
+        (format!("{}ENDPOINT", role.env_prefix()), format!("http://{}", listener.local_addr().unwrap()))
+    });
+    settings.with(endpoints).unwrap()
 }
 
 pub async fn distributed_suite() -> Distributed {
+    distributed_suite_on(&redis_url(), &[]).await
+}
+
+/// The distributed shape on the Redis at `redis`, with further settings.
+pub async fn distributed_suite_on(redis: &str, more: &[(&str, &str)]) -> Distributed {
     let database = TestDatabase::create().await;
     let prefix = unique("test");
-    let sms = RecordingSms::default();
-    let shutdown = CancellationToken::new();
-    let mut suite = Suite { addresses: Vec::new(), tasks: Vec::new(), shutdown: shutdown.clone() };
-    let files_settings = fresh_settings();
-    let sealer = masar::sealer(&files_settings, true).unwrap();
-    // Intake signs; every other role only verifies, with the public key alone.
-    let signing = masar::token_keys(&files_settings, Role::Intake, true).unwrap();
-    let verifying = TokenKeys::verifying(&signing.signer.verifying_key()).unwrap();
-    for role in Role::SERVICES {
-        let db = Db::connect(&database.url, role.schema()).await.unwrap();
-        let settings = Settings::from_map(Default::default()).unwrap();
-        masar::prepare(role, &db, &settings).await.unwrap();
-        if role == Role::Intake {
-            masar::seed_demo_passwords(&db, &settings, &directory()).await.unwrap();
-        }
-        let queue: Arc<dyn Queue> = Arc::new(RedisQueue::connect(&redis_url(), &prefix).await.unwrap());
-        let deps = Dependencies {
-            db,
-            queue,
-            directory: directory(),
-            consumer: consumer_settings(),
-            outbox_poll: Duration::from_millis(100),
-            files: masar::file_store(&files_settings).unwrap(),
-            sealer: sealer.clone(),
-            tokens: if role == Role::Intake { signing.clone() } else { verifying.clone() },
-            sessions: fast_sign_in_policy(),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        suite.addresses.push((role, listener.local_addr().unwrap()));
-        suite.tasks.push(masar::start_service(role, deps, Arc::new(sms.clone()), listener, shutdown.clone()));
+    let settings = distributed_settings(&database.url, redis, &prefix, more);
+    // What an operator does once: `masar migrate`, and the staff's passwords.
+    masar::migrate_distributed(&Role::SERVICES, &settings).await.unwrap();
+    let intake = masar::connect_database(Role::Intake, &settings).await.unwrap();
+    masar::seed_demo_passwords(&intake, &settings, &directory()).await.unwrap();
+    intake.close().await;
+    let mut listeners = Vec::new();
+    for role in Role::ALL {
+        listeners.push((role, tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()));
     }
-    let addresses = suite.addresses.clone();
-    let endpoints = masar::endpoints(|role| {
-        let addr = addresses.iter().find(|(r, _)| *r == role).unwrap().1;
-        format!("http://{addr}")
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    suite.addresses.push((Role::Gateway, listener.local_addr().unwrap()));
-    let replays = masar_gateway::Replays::redis(&redis_url(), &prefix).await.unwrap();
-    let settings = Settings::from_map(Default::default()).unwrap();
-    suite
-        .tasks
-        .push(masar::start_gateway(&endpoints, verifying.verifier, &settings, replays, listener, shutdown).unwrap());
-    Distributed { suite, database, prefix, sms }
+    let settings = with_endpoints(&settings, &listeners);
+    let suite = masar::start_suite(&masar::Shape::Distributed, &settings, listeners).await.unwrap();
+    let sms = SmsLog { path: settings.sms.file.clone().unwrap() };
+    Distributed { suite, database, prefix, sms, settings, redis: redis.to_owned() }
 }
 
 impl Distributed {
+    /// Starts one more replica of `role`, as `masar serve <role>` would.
+    pub async fn start_replica(&self, role: Role) -> masar::RunningRole {
+        self.start_role_at(role, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Stops one running `role` (the first found), as its pod going away would.
+    pub async fn stop_role(&mut self, role: Role) -> std::net::SocketAddr {
+        let index = self.suite.roles.iter().position(|r| r.role == role).expect("the role runs");
+        let running = self.suite.roles.remove(index);
+        running.stop.cancel();
+        running.task.await.unwrap().unwrap();
+        running.address
+    }
+
+    /// Starts `role` where it listened before (the address its Service keeps).
+    pub async fn restart_role(&mut self, role: Role, address: std::net::SocketAddr) {
+        let running = self.start_role_at(role, address).await;
+        self.suite.roles.push(running);
+    }
+
+    async fn start_role_at(&self, role: Role, address: std::net::SocketAddr) -> masar::RunningRole {
+        let listener = masar::listen(address).unwrap();
+        let address = listener.local_addr().unwrap();
+        let stop = self.suite.shutdown.child_token();
+        let task =
+            masar::start_role(role, &masar::Shape::Distributed, &self.settings, listener, stop.clone()).await.unwrap();
+        masar::RunningRole { role, address, task, stop }
+    }
+
     pub async fn stop(self) {
         self.suite.stop().await.unwrap();
         self.database.drop_database().await;
-        delete_streams(&self.prefix).await;
+        delete_streams(&self.redis, &self.prefix).await;
+    }
+}
+
+/// A Redis server of a test's own, which it may restart or empty at will
+/// (the shared one serves every other test).
+pub struct RedisServer {
+    pub port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = Self { port, process: None };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server; without persistence, everything it held is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port, empty, and waits until it answers.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let process = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make services)");
+        self.process = Some(process);
+        let client = redis::Client::open(self.url()).unwrap();
+        wait_until("the test's Redis to answer", || async {
+            match client.get_multiplexed_async_connection().await {
+                Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await.is_ok(),
+                Err(_) => false,
+            }
+        })
+        .await;
+    }
+
+    /// Empties it while it runs (`FLUSHALL`): an operator's mistake, or a failover to an empty replica.
+    pub async fn flush(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("FLUSHALL").query_async(&mut connection).await.unwrap();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
 /// Removes every key under a test's stream prefix.
-pub async fn delete_streams(prefix: &str) {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+pub async fn delete_streams(redis: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(redis) else { return };
+    let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return };
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut connection).await.unwrap();
     if !keys.is_empty() {
         let _: () = redis::cmd("DEL").arg(keys).query_async(&mut connection).await.unwrap();
     }
+}
+
+/// How many entries one event type's stream holds (0 when it does not exist).
+pub async fn stream_length(redis: &str, prefix: &str, event_type: &str) -> usize {
+    let client = redis::Client::open(redis).unwrap();
+    let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
+    redis::cmd("XLEN").arg(format!("{prefix}:{event_type}")).query_async(&mut connection).await.unwrap_or(0)
 }
 
 /// Every field of every entry of one event type's stream, as raw bytes.

@@ -3,7 +3,7 @@
 //! Parsing is a pure function of a map, so it is tested without touching
 //! the process environment. Secrets stay wrapped and never print.
 
-use crate::messaging::ConsumerSettings;
+use crate::messaging::{ConsumerSettings, OutboxSettings};
 use crate::role::Role;
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     pub gateway: GatewaySettings,
     pub consumer: ConsumerSettings,
-    pub outbox_poll: Duration,
+    pub outbox: OutboxSettings,
     pub sms: SmsSettings,
 }
 
@@ -198,6 +198,7 @@ impl Settings {
             client_address_header: get("MASAR_CLIENT_ADDRESS_HEADER").map(|h| h.to_ascii_lowercase()),
         };
         let defaults = ConsumerSettings::default();
+        let outbox_defaults = OutboxSettings::default();
         let max_deliveries = whole("MASAR_MAX_DELIVERIES", defaults.max_deliveries)?;
         Ok(Self {
             data_dir: get("MASAR_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
@@ -216,7 +217,13 @@ impl Settings {
                 reclaim_after: millis("MASAR_RECLAIM_AFTER_MS", defaults.reclaim_after.as_millis() as u64)?,
                 wait: millis("MASAR_QUEUE_WAIT_MS", defaults.wait.as_millis() as u64)?,
             },
-            outbox_poll: millis("MASAR_OUTBOX_POLL_MS", 1000)?,
+            outbox: OutboxSettings {
+                poll_every: millis("MASAR_OUTBOX_POLL_MS", outbox_defaults.poll_every.as_millis() as u64)?,
+                settle_every: millis("MASAR_OUTBOX_SETTLE_MS", outbox_defaults.settle_every.as_millis() as u64)?,
+                keep_for: Duration::from_secs(
+                    whole("MASAR_OUTBOX_RETENTION_DAYS", outbox_defaults.keep_for.as_secs() / 86_400)? * 86_400,
+                ),
+            },
             sms: SmsSettings {
                 provider: get("MASAR_SMS_PROVIDER").unwrap_or_else(|| "file".into()),
                 sender: get("MASAR_SMS_SENDER").unwrap_or_else(|| "Masar".into()),
@@ -229,6 +236,14 @@ impl Settings {
 
     fn get(&self, name: &str) -> Option<String> {
         lookup(&self.vars.0, name)
+    }
+
+    /// These settings with further variables set (e.g. where the gateway finds
+    /// services once their ports are known).
+    pub fn with(&self, more: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut vars = self.vars.0.clone();
+        vars.extend(more);
+        Self::from_map(vars)
     }
 
     /// The role's database: `MASAR_<ROLE>_DATABASE_URL`, else `DATABASE_URL`.

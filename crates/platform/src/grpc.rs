@@ -2,6 +2,7 @@
 //! span per RPC; client channels that carry the trace context; bilingual
 //! problem details on every error status.
 
+use crate::health::{QUEUE_HEALTH, Readiness};
 use crate::telemetry;
 use masar_domain::{Bilingual, FieldError};
 use serde::{Deserialize, Serialize};
@@ -35,19 +36,37 @@ pub fn channel(uri: &str) -> Result<TracedChannel, tonic::transport::Error> {
 }
 
 /// Serves `routes` on `listener` with grpc.health.v1 (reporting `service_names`
-/// as serving), server reflection, and a span per RPC that continues the
-/// caller's trace. Returns when `shutdown` completes.
+/// as serving, and [`QUEUE_HEALTH`] as `readiness` says), server reflection,
+/// and a span per RPC that continues the caller's trace. Returns when
+/// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
     service_names: &[&str],
+    readiness: Readiness,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    // "" is the whole server, which Kubernetes gRPC probes ask about.
+    // "" is the whole server: the liveness probe's question. A queue outage is not
+    // mended by a restart, so it shows in QUEUE_HEALTH, the readiness probe's.
     for name in std::iter::once(&"").chain(service_names) {
         health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
+    let mut ready = readiness.watch();
+    let reporter = health_reporter.clone();
+    tokio::spawn(async move {
+        loop {
+            let status = if *ready.borrow_and_update() {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            reporter.set_service_status(QUEUE_HEALTH, status).await;
+            if ready.changed().await.is_err() {
+                return;
+            }
+        }
+    });
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(masar_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

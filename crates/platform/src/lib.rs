@@ -6,6 +6,7 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod health;
 pub mod hex;
 pub mod identity;
 pub mod messaging;

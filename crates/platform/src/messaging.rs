@@ -9,7 +9,9 @@
 //! dead-letters a message after too many failed attempts.
 
 use crate::db::{Backend, Db, DbError, Sql, Tx};
-use crate::queue::{Delivery, Message, Queue, Subscription};
+use crate::health::{Link, Readiness};
+use crate::queue::{Delivery, Message, Queue, QueueError, Subscription};
+use crate::role::Role;
 use crate::telemetry;
 use chrono::Utc;
 use masar_proto::events::v1::CaseRef;
@@ -71,38 +73,91 @@ impl Outbox {
     }
 }
 
-/// Publishes committed outbox rows to the queue, oldest first.
-pub struct OutboxRelay {
-    pub db: Db,
-    pub queue: Arc<dyn Queue>,
-    pub outbox: Outbox,
+/// How the relay publishes and follows up what it published.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
     /// How often to look for rows when nobody wakes the relay (e.g. rows
     /// committed by another replica).
     pub poll_every: Duration,
+    /// How often published rows are checked against the queue: lost ones
+    /// are published again, consumed ones are settled.
+    pub settle_every: Duration,
+    /// How long rows are kept after every consumer group has them (for
+    /// operators and replays), and how long unsettled rows are followed up.
+    pub keep_for: Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            poll_every: Duration::from_secs(1),
+            settle_every: Duration::from_secs(5),
+            keep_for: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Publishes committed outbox rows to the queue, oldest first, and follows
+/// them up: the queue is a hand-off, the outbox the record. A row stays
+/// unsettled until every consumer group has acknowledged its entry; an
+/// entry the queue lost (restart without persistence, failover to a replica
+/// that lagged, an emptied server) is published again, and consumers skip
+/// what their inbox already holds.
+pub struct OutboxRelay {
+    pub role: Role,
+    pub db: Db,
+    pub queue: Arc<dyn Queue>,
+    pub outbox: Outbox,
+    pub settings: OutboxSettings,
+    pub readiness: Readiness,
+}
+
+/// What one settling round found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// Rows every consumer group acknowledged.
+    pub consumed: usize,
+    /// Rows whose entries the queue lost, to be published again.
+    pub republished: usize,
 }
 
 impl OutboxRelay {
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut link = Link::new(format!("queue ({} relay)", self.role), self.readiness.clone());
+        let mut last_settled = tokio::time::Instant::now();
         loop {
-            let published = match self.publish_batch().await {
-                Ok(n) => n,
-                Err(error) => {
-                    tracing::warn!(%error, "outbox relay failed; retrying");
-                    0
+            let round = async {
+                let published = self.publish_batch().await?;
+                if last_settled.elapsed() >= self.settings.settle_every {
+                    last_settled = tokio::time::Instant::now();
+                    self.settle().await?;
                 }
+                Ok::<_, RelayError>(published)
             };
-            if published == 0 {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = self.outbox.committed.notified() => {}
-                    _ = tokio::time::sleep(self.poll_every) => {}
+            let wait = match round.await {
+                Ok(published) => {
+                    link.succeeded();
+                    if published > 0 {
+                        continue;
+                    }
+                    self.settings.poll_every.min(self.settings.settle_every)
                 }
+                Err(RelayError::Db(error)) => {
+                    tracing::warn!(%error, "outbox relay: database error; retrying");
+                    self.settings.poll_every
+                }
+                Err(RelayError::Queue(error)) => link.failed(&error),
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.outbox.committed.notified(), if !link.is_down() => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
     /// Publishes up to one batch; returns how many rows went out.
-    pub async fn publish_batch(&self) -> Result<usize, DbError> {
+    pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         const POSTGRES_BATCH: &str = "SELECT seq, event_id, event_type, payload, headers FROM outbox \
              WHERE published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED";
         const SQLITE_BATCH: &str = "SELECT seq, event_id, event_type, payload, headers FROM outbox \
@@ -114,6 +169,7 @@ impl OutboxRelay {
         };
         let rows = tx.fetch_all(Sql::new(batch)).await?;
         let mut published = 0;
+        let mut failure = None;
         for row in rows {
             let stored_headers: BTreeMap<String, String> = row.json("headers")?;
             let event_type = row.text("event_type")?;
@@ -133,20 +189,101 @@ impl OutboxRelay {
                 payload: row.bytes("payload")?,
                 headers: telemetry::trace_headers(&span),
             };
-            if let Err(error) = self.queue.publish(&message).instrument(span).await {
-                // Keep what went out; the rest is retried on the next round.
-                tracing::warn!(%error, "publishing from the outbox failed");
-                break;
+            match self.queue.publish(&message).instrument(span).await {
+                Ok(entry_id) => {
+                    tx.execute(
+                        Sql::new("UPDATE outbox SET published_at = $1, stream_entry_id = $2 WHERE seq = $3")
+                            .bind(Utc::now())
+                            .bind(entry_id)
+                            .bind(row.int("seq")?),
+                    )
+                    .await?;
+                    published += 1;
+                }
+                Err(error) => {
+                    // Keep what went out; the rest is retried on the next round.
+                    failure = Some(error);
+                    break;
+                }
             }
-            tx.execute(
-                Sql::new("UPDATE outbox SET published_at = $1 WHERE seq = $2").bind(Utc::now()).bind(row.int("seq")?),
-            )
-            .await?;
-            published += 1;
         }
         tx.commit().await?;
-        Ok(published)
+        match failure {
+            Some(error) if published == 0 => Err(error.into()),
+            _ => Ok(published),
+        }
     }
+
+    /// Asks the queue what became of published, unsettled rows (oldest first,
+    /// within the retention period): consumed ones are settled, lost ones are
+    /// made unpublished again so the next batch publishes them anew.
+    pub async fn settle(&self) -> Result<Settled, RelayError> {
+        let since = Utc::now() - chrono::Duration::from_std(self.settings.keep_for).unwrap_or(chrono::Duration::MAX);
+        let rows = self
+            .db
+            .fetch_all(
+                Sql::new(
+                    "SELECT seq, event_type, stream_entry_id FROM outbox WHERE settled_at IS NULL \
+                     AND published_at IS NOT NULL AND stream_entry_id IS NOT NULL AND created_at >= $1 \
+                     ORDER BY seq LIMIT 500",
+                )
+                .bind(since),
+            )
+            .await?;
+        let mut by_stream: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+        for row in &rows {
+            by_stream.entry(row.text("event_type")?).or_default().push((row.int("seq")?, row.text("stream_entry_id")?));
+        }
+        let mut settled = Settled::default();
+        for (event_type, entries) in by_stream {
+            let entry_ids: Vec<String> = entries.iter().map(|(_, id)| id.clone()).collect();
+            let settlement = self.queue.settle(&event_type, &entry_ids).await?;
+            let seq_of = |ids: &[String]| -> Vec<i64> {
+                entries.iter().filter(|(_, id)| ids.contains(id)).map(|(seq, _)| *seq).collect()
+            };
+            let now = Utc::now();
+            let mut tx = self.db.begin().await?;
+            for seq in seq_of(&settlement.consumed) {
+                tx.execute(Sql::new("UPDATE outbox SET settled_at = $1 WHERE seq = $2").bind(now).bind(seq)).await?;
+                settled.consumed += 1;
+            }
+            for seq in seq_of(&settlement.lost) {
+                // Only if still as read: another replica may have republished it meanwhile.
+                let changed = tx
+                    .execute(
+                        Sql::new(
+                            "UPDATE outbox SET published_at = NULL, stream_entry_id = NULL, \
+                             republished = republished + 1 WHERE seq = $1 AND settled_at IS NULL \
+                             AND stream_entry_id IS NOT NULL",
+                        )
+                        .bind(seq),
+                    )
+                    .await?;
+                settled.republished += changed as usize;
+            }
+            tx.commit().await?;
+            if !settlement.lost.is_empty() {
+                tracing::warn!(
+                    %event_type,
+                    lost = settlement.lost.len(),
+                    "the queue lost published events; publishing them again from the outbox"
+                );
+            }
+        }
+        if settled.republished > 0 {
+            self.outbox.wake();
+        }
+        Ok(settled)
+    }
+}
+
+/// Why a relay round stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// Why a handler did not apply an event.
@@ -224,15 +361,17 @@ pub struct Consumer {
     pub settings: ConsumerSettings,
     /// Woken after commits, since handlers often append to the outbox.
     pub outbox: Outbox,
+    pub readiness: Readiness,
 }
 
 impl Consumer {
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut link = Link::new(format!("queue ({} consumer)", self.subscription.group), self.readiness.clone());
         while let Err(error) = self.queue.subscribe(&self.subscription).await {
-            tracing::warn!(%error, group = %self.subscription.group, "cannot subscribe yet; retrying");
+            let wait = link.failed(&error);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
         let mut last_reclaim = tokio::time::Instant::now();
@@ -243,31 +382,32 @@ impl Consumer {
             };
             match received {
                 Ok(deliveries) => {
+                    link.succeeded();
                     for delivery in deliveries {
                         self.process(delivery).await;
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, group = %self.subscription.group, "receiving failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let wait = link.failed(&error);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    continue;
                 }
             }
             if last_reclaim.elapsed() >= self.settings.reclaim_after / 2 {
                 last_reclaim = tokio::time::Instant::now();
-                self.reclaim().await;
+                if let Err(error) = self.reclaim().await {
+                    link.failed(&error);
+                }
             }
         }
     }
 
     /// Takes over deliveries left pending too long; dead-letters the hopeless.
-    pub async fn reclaim(&self) {
-        let reclaimed = match self.queue.reclaim(&self.subscription, self.settings.reclaim_after).await {
-            Ok(reclaimed) => reclaimed,
-            Err(error) => {
-                tracing::warn!(%error, group = %self.subscription.group, "reclaiming failed");
-                return;
-            }
-        };
+    pub async fn reclaim(&self) -> Result<(), QueueError> {
+        let reclaimed = self.queue.reclaim(&self.subscription, self.settings.reclaim_after).await?;
         for delivery in reclaimed {
             if delivery.delivery_count > self.settings.max_deliveries {
                 let reason = format!("gave up after {} deliveries", delivery.delivery_count - 1);
@@ -276,6 +416,7 @@ impl Consumer {
                 self.process(delivery).await;
             }
         }
+        Ok(())
     }
 
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) {

@@ -3,7 +3,8 @@
 //! one process; `masar serve <role>` runs one.
 
 use crate::db::{Db, DbError};
-use crate::messaging::{Consumer, ConsumerSettings, EventHandler, Outbox, OutboxRelay};
+use crate::health::Readiness;
+use crate::messaging::{Consumer, ConsumerSettings, EventHandler, Outbox, OutboxRelay, OutboxSettings};
 use crate::queue::{Queue, Subscription};
 use crate::role::Role;
 use futures::future::BoxFuture;
@@ -11,7 +12,6 @@ use masar_domain::Directory;
 use masar_proto::audit::v1::audit_trail_server::AuditTrailServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +29,7 @@ pub struct Dependencies {
     pub queue: Arc<dyn Queue>,
     pub directory: Arc<Directory>,
     pub consumer: ConsumerSettings,
-    pub outbox_poll: Duration,
+    pub outbox: OutboxSettings,
     /// Object storage for uploaded files (a local folder, or an S3-compatible bucket).
     pub files: Arc<dyn object_store::ObjectStore>,
     /// Seals one-time passwords between intake and notification.
@@ -68,11 +68,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let mut tasks = tokio::task::JoinSet::new();
+    let readiness = Readiness::new();
     let relay = OutboxRelay {
+        role: parts.role,
         db: deps.db.clone(),
         queue: deps.queue.clone(),
         outbox: parts.outbox.clone(),
-        poll_every: deps.outbox_poll,
+        settings: deps.outbox.clone(),
+        readiness: readiness.clone(),
     };
     tasks.spawn(relay.run(shutdown.clone()));
     if let Some((event_types, handler)) = parts.consumes {
@@ -87,6 +90,7 @@ pub async fn run(
             handler,
             settings: deps.consumer.clone(),
             outbox: parts.outbox.clone(),
+            readiness: readiness.clone(),
         };
         tasks.spawn(consumer.run(shutdown.clone()));
     }
@@ -100,7 +104,8 @@ pub async fn run(
     let mut service_names = parts.service_names;
     service_names.push(<AuditTrailServer<crate::audit::TrailService> as tonic::server::NamedService>::NAME);
     tracing::info!(role = %parts.role, addr = ?listener.local_addr().ok(), "serving");
-    let served = crate::grpc::serve(listener, routes, &service_names, shutdown.clone().cancelled_owned()).await;
+    let served =
+        crate::grpc::serve(listener, routes, &service_names, readiness, shutdown.clone().cancelled_owned()).await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     served

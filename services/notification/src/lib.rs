@@ -41,7 +41,7 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
         store: store.clone(),
         provider,
         sealer: deps.sealer.clone(),
-        poll_every: deps.outbox_poll.min(Duration::from_millis(500)),
+        poll_every: deps.outbox.poll_every.min(Duration::from_millis(500)),
     };
     ServiceParts {
         role: Role::Notification,

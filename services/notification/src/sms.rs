@@ -4,6 +4,7 @@
 use masar_domain::SaudiMobile;
 use std::io::Write;
 use std::path::PathBuf;
+use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{reason}")]
@@ -13,13 +14,44 @@ pub struct SmsError {
     pub retryable: bool,
 }
 
-#[async_trait::async_trait]
-pub trait SmsProvider: Send + Sync + 'static {
-    /// Sends `text` to `to`; returns the provider's message id.
-    async fn send(&self, to: &SaudiMobile, text: &str) -> Result<String, SmsError>;
+/// One message to hand to a provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Sms<'a> {
+    pub to: &'a SaudiMobile,
+    pub text: &'a str,
+    /// Masar's id of the message: the provider's idempotency key or client
+    /// reference where it takes one, and what [`SmsProvider::lookup`] asks about.
+    pub reference: Uuid,
 }
 
-/// Appends each message to a file (one per line) and logs it with the number masked.
+/// What a provider knows of a message handed to it earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// It took the message; its own id for it.
+    Accepted(String),
+    /// It never took a message with this reference.
+    NotFound,
+    /// It cannot tell (no lookup by reference).
+    Unknown,
+}
+
+#[async_trait::async_trait]
+pub trait SmsProvider: Send + Sync + 'static {
+    /// Sends the message; returns the provider's message id.
+    async fn send(&self, sms: &Sms<'_>) -> Result<String, SmsError>;
+
+    /// Whether the message with `reference` was taken already: asked before
+    /// sending again after an attempt whose outcome was never recorded (a
+    /// crash between the provider's answer and the commit), so that the
+    /// beneficiary does not get it twice.
+    async fn lookup(&self, reference: Uuid) -> Result<Lookup, SmsError> {
+        let _ = reference;
+        Ok(Lookup::Unknown)
+    }
+}
+
+/// Appends each message to a file (one per line: time, reference, sender,
+/// number, text) and logs it with the number masked.
 pub struct FileSmsProvider {
     pub path: PathBuf,
     pub sender: String,
@@ -27,8 +59,9 @@ pub struct FileSmsProvider {
 
 #[async_trait::async_trait]
 impl SmsProvider for FileSmsProvider {
-    async fn send(&self, to: &SaudiMobile, text: &str) -> Result<String, SmsError> {
-        let id = uuid::Uuid::new_v4().to_string();
+    async fn send(&self, sms: &Sms<'_>) -> Result<String, SmsError> {
+        let Sms { to, text, reference } = *sms;
+        let id = reference.to_string();
         let line = format!(
             "{}\t{}\t{}\t{}\t{}\n",
             chrono::Utc::now().to_rfc3339(),
@@ -50,5 +83,19 @@ impl SmsProvider for FileSmsProvider {
         // The text may carry a one-time password: the log says only that an SMS went.
         tracing::info!(to = %to.masked(), chars = text.chars().count(), "SMS written (dev file provider)");
         Ok(id)
+    }
+
+    async fn lookup(&self, reference: Uuid) -> Result<Lookup, SmsError> {
+        let path = self.path.clone();
+        let field = format!("\t{reference}\t");
+        let found = tokio::task::spawn_blocking(move || match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(text.lines().any(|line| line.contains(&field))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(|e| SmsError { reason: e.to_string(), retryable: true })?
+        .map_err(|e| SmsError { reason: format!("cannot read the SMS file: {e}"), retryable: true })?;
+        Ok(if found { Lookup::Accepted(reference.to_string()) } else { Lookup::NotFound })
     }
 }

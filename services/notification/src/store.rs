@@ -1,11 +1,11 @@
 //! Notification's data: recipients and messages, and the dispatcher that
 //! sends pending messages.
 
-use crate::sms::SmsProvider;
+use crate::sms::{Lookup, Sms, SmsProvider};
 use chrono::{DateTime, Utc};
 use masar_domain::{Language, SaudiMobile};
 use masar_platform::CancellationToken;
-use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_platform::db::{Backend, Db, DbError, Row, Sql, Tx};
 use masar_platform::queue::Message;
 use masar_platform::sealing::Sealer;
 use masar_proto::events::v1::{CaseRef, RequestSubmitted};
@@ -180,33 +180,81 @@ impl NotificationStore {
         rows.iter().map(stored_message).collect()
     }
 
-    async fn pending(&self) -> Result<Vec<StoredMessage>, DbError> {
-        let rows = self
-            .db
-            .fetch_all(Sql::new(
-                "SELECT message_id, event_type, language, mobile, body, status, channel, sealed_secret, attempts, \
-                 created_at, sent_at FROM messages WHERE status = 'pending' ORDER BY created_at LIMIT 50",
-            ))
+    /// Claims up to `max` messages due for sending, marking each `sending`
+    /// with a lease until `lease_until`; committed before any is sent, so a
+    /// crash mid-send leaves a record of the attempt. Replicas skip each
+    /// other's claims (`FOR UPDATE SKIP LOCKED`; SQLite has one writer).
+    async fn claim_due(&self, max: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>, DbError> {
+        const POSTGRES_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
+             sealed_secret, attempts, created_at, sent_at FROM messages \
+             WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
+             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+        const SQLITE_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
+             sealed_secret, attempts, created_at, sent_at FROM messages \
+             WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
+             ORDER BY created_at LIMIT $2";
+        let mut tx = self.db.begin().await?;
+        let due = match tx.backend() {
+            Backend::Postgres => POSTGRES_DUE,
+            Backend::Sqlite => SQLITE_DUE,
+        };
+        let rows = tx.fetch_all(Sql::new(due).bind(Utc::now()).bind(max)).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let message = stored_message(row)?;
+            tx.execute(
+                Sql::new(
+                    "UPDATE messages SET status = 'sending', attempts = attempts + 1, not_before = $1 \
+                     WHERE message_id = $2",
+                )
+                .bind(lease_until)
+                .bind(message.message_id),
+            )
             .await?;
-        rows.iter().map(stored_message).collect()
+            // Claimed before and never settled: that attempt's outcome is unknown.
+            claimed.push(Claimed { in_doubt: message.status == "sending", message });
+        }
+        tx.commit().await?;
+        Ok(claimed)
     }
 
-    async fn mark(&self, message_id: Uuid, status: &str, error: &str) -> Result<(), DbError> {
-        let sent_at = (status == "sent").then(Utc::now);
+    /// Records how an attempt ended: `sent` (with the provider's id),
+    /// `pending` again not before `retry_at`, or `failed` for good.
+    async fn settle(&self, message_id: Uuid, outcome: Outcome<'_>) -> Result<(), DbError> {
+        let (status, error, provider_id, not_before, sent_at) = match outcome {
+            Outcome::Sent { provider_id } => ("sent", "", Some(provider_id), None, Some(Utc::now())),
+            Outcome::RetryAt { error, at } => ("pending", error, None, Some(at), None),
+            Outcome::Failed { error } => ("failed", error, None, None, None),
+        };
         self.db
             .execute(
                 Sql::new(
-                    "UPDATE messages SET status = $1, attempts = attempts + 1, last_error = $2, sent_at = $3 \
-                     WHERE message_id = $4",
+                    "UPDATE messages SET status = $1, last_error = $2, provider_message_id = $3, not_before = $4, \
+                     sent_at = $5 WHERE message_id = $6 AND status = 'sending'",
                 )
                 .bind(status)
                 .bind(error)
+                .bind(provider_id.map(str::to_owned))
+                .bind(not_before)
                 .bind(sent_at)
                 .bind(message_id),
             )
             .await?;
         Ok(())
     }
+}
+
+/// A message claimed for sending.
+struct Claimed {
+    message: StoredMessage,
+    /// An earlier claim ran out without an outcome (a crash or a hang mid-send).
+    in_doubt: bool,
+}
+
+enum Outcome<'a> {
+    Sent { provider_id: &'a str },
+    RetryAt { error: &'a str, at: DateTime<Utc> },
+    Failed { error: &'a str },
 }
 
 /// Sends pending messages through the provider.
@@ -220,8 +268,11 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            if let Err(error) = self.send_pending().await {
-                tracing::warn!(%error, "SMS dispatch failed; retrying");
+            match self.send_due().await {
+                // A full batch: more may be due right away.
+                Ok(claimed) if claimed == CLAIM_BATCH as usize => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "SMS dispatch failed; retrying"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -230,37 +281,76 @@ impl Dispatcher {
         }
     }
 
-    async fn send_pending(&self) -> Result<(), DbError> {
-        for message in self.store.pending().await? {
-            let span =
-                tracing::info_span!("sms.send", message_id = %message.message_id, event_type = %message.event_type);
-            self.send(message).instrument(span).await?;
+    /// Claims what is due and sends it; returns how many were claimed.
+    pub(crate) async fn send_due(&self) -> Result<usize, DbError> {
+        let claimed = self.store.claim_due(CLAIM_BATCH, Utc::now() + SEND_LEASE).await?;
+        let count = claimed.len();
+        for claim in claimed {
+            let span = tracing::info_span!(
+                "sms.send",
+                message_id = %claim.message.message_id,
+                event_type = %claim.message.event_type,
+                in_doubt = claim.in_doubt,
+            );
+            self.send(claim).instrument(span).await?;
         }
-        Ok(())
+        Ok(count)
     }
 
-    async fn send(&self, message: StoredMessage) -> Result<(), DbError> {
+    async fn send(&self, claim: Claimed) -> Result<(), DbError> {
+        let message = &claim.message;
+        let id = message.message_id;
+        if claim.in_doubt {
+            match self.provider.lookup(id).await {
+                Ok(Lookup::Accepted(provider_id)) => {
+                    tracing::info!("an earlier attempt had been sent; recorded without sending again");
+                    return self.store.settle(id, Outcome::Sent { provider_id: &provider_id }).await;
+                }
+                Ok(Lookup::NotFound) => {}
+                Ok(Lookup::Unknown) => {
+                    tracing::warn!("the provider cannot tell whether an interrupted attempt went out; sending again");
+                }
+                Err(error) => {
+                    let at = Utc::now() + retry_wait(message.attempts);
+                    return self.store.settle(id, Outcome::RetryAt { error: &error.reason, at }).await;
+                }
+            }
+        }
         let Ok(to) = SaudiMobile::parse(&message.mobile) else {
-            return self.store.mark(message.message_id, "failed", "invalid mobile number").await;
+            return self.store.settle(id, Outcome::Failed { error: "invalid mobile number" }).await;
         };
         // A sealed secret is opened only here, into the text handed to the provider.
         let text = match &message.sealed_secret {
             None => message.body.clone(),
             Some(sealed) => match self.sealer.open(sealed) {
                 Ok(secret) => message.body.replace(SECRET_PLACEHOLDER, secret.expose_secret()),
-                Err(error) => return self.store.mark(message.message_id, "failed", &error.to_string()).await,
+                Err(error) => return self.store.settle(id, Outcome::Failed { error: &error.to_string() }).await,
             },
         };
-        match self.provider.send(&to, &text).await {
-            Ok(_) => self.store.mark(message.message_id, "sent", "").await,
+        match self.provider.send(&Sms { to: &to, text: &text, reference: id }).await {
+            Ok(provider_id) => self.store.settle(id, Outcome::Sent { provider_id: &provider_id }).await,
+            // This was attempt number `attempts + 1`.
             Err(error) if error.retryable && message.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(%error, "SMS not sent; will retry");
-                self.store.mark(message.message_id, "pending", &error.reason).await
+                let at = Utc::now() + retry_wait(message.attempts);
+                self.store.settle(id, Outcome::RetryAt { error: &error.reason, at }).await
             }
             Err(error) => {
                 tracing::error!(%error, "SMS failed for good");
-                self.store.mark(message.message_id, "failed", &error.reason).await
+                self.store.settle(id, Outcome::Failed { error: &error.reason }).await
             }
         }
     }
+}
+
+/// Messages claimed at once by one dispatcher.
+const CLAIM_BATCH: i64 = 20;
+
+/// How long a claimed message is left to its dispatcher before another takes
+/// it as in doubt: well above a provider call's time-out.
+const SEND_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The wait before retrying after `attempts` failed ones: 2 s, 4 s, 8 s, …
+fn retry_wait(attempts: i64) -> chrono::Duration {
+    chrono::Duration::seconds(2i64.saturating_pow(attempts.clamp(0, 10) as u32 + 1))
 }

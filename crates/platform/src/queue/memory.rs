@@ -1,16 +1,24 @@
 //! The embedded queue: Redis Streams semantics in process memory, for
 //! `masar dev` and tests that need no Redis.
 
-use super::{Delivery, Message, Queue, QueueError, Subscription, dead_letter_stream};
+use super::{Delivery, Message, Queue, QueueError, Settlement, Subscription, dead_letter_stream};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-#[derive(Default)]
 pub struct MemoryQueue {
+    /// Entry ids name this instance, so that ids published before a restart
+    /// of the process are known to be lost, not mistaken for new entries.
+    instance: u64,
     state: Mutex<State>,
     published: Notify,
+}
+
+impl Default for MemoryQueue {
+    fn default() -> Self {
+        Self { instance: rand::random(), state: Mutex::default(), published: Notify::new() }
+    }
 }
 
 #[derive(Default)]
@@ -52,29 +60,59 @@ impl MemoryQueue {
             }
             for index in taken {
                 let message = state.streams[&stream][index].clone();
-                out.push(Delivery { stream: stream.clone(), entry_id: index.to_string(), delivery_count: 1, message });
+                out.push(Delivery {
+                    stream: stream.clone(),
+                    entry_id: self.entry_id(index),
+                    delivery_count: 1,
+                    message,
+                });
             }
         }
         out
     }
-}
 
-fn entry_index(delivery: &Delivery) -> usize {
-    delivery.entry_id.parse().expect("memory queue entry ids are indices")
+    fn entry_id(&self, index: usize) -> String {
+        format!("{}-{index}", self.instance)
+    }
+
+    /// The index of one of this instance's entries; `None` for another instance's.
+    fn entry_index(&self, entry_id: &str) -> Option<usize> {
+        let (instance, index) = entry_id.split_once('-')?;
+        (instance.parse() == Ok(self.instance)).then(|| index.parse().ok()).flatten()
+    }
 }
 
 #[async_trait::async_trait]
 impl Queue for MemoryQueue {
-    async fn publish(&self, message: &Message) -> Result<(), QueueError> {
-        self.state
-            .lock()
-            .expect("queue lock")
-            .streams
-            .entry(message.event_type.clone())
-            .or_default()
-            .push(message.clone());
+    async fn publish(&self, message: &Message) -> Result<String, QueueError> {
+        let index = {
+            let mut state = self.state.lock().expect("queue lock");
+            let stream = state.streams.entry(message.event_type.clone()).or_default();
+            stream.push(message.clone());
+            stream.len() - 1
+        };
         self.published.notify_waiters();
-        Ok(())
+        Ok(self.entry_id(index))
+    }
+
+    async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError> {
+        let state = self.state.lock().expect("queue lock");
+        let len = state.streams.get(event_type).map_or(0, Vec::len);
+        let groups: Vec<&Group> =
+            state.groups.iter().filter(|((stream, _), _)| stream == event_type).map(|(_, group)| group).collect();
+        let mut settlement = Settlement::default();
+        for entry_id in entry_ids {
+            match self.entry_index(entry_id).filter(|index| *index < len) {
+                None => settlement.lost.push(entry_id.clone()),
+                Some(index) => {
+                    let acknowledged = |g: &&Group| g.next > index && !g.pending.contains_key(&index);
+                    if !groups.is_empty() && groups.iter().all(acknowledged) {
+                        settlement.consumed.push(entry_id.clone());
+                    }
+                }
+            }
+        }
+        Ok(settlement)
     }
 
     async fn subscribe(&self, subscription: &Subscription) -> Result<(), QueueError> {
@@ -102,8 +140,9 @@ impl Queue for MemoryQueue {
 
     async fn ack(&self, subscription: &Subscription, delivery: &Delivery) -> Result<(), QueueError> {
         let mut state = self.state.lock().expect("queue lock");
-        if let Some(group) = state.groups.get_mut(&(delivery.stream.clone(), subscription.group.clone())) {
-            group.pending.remove(&entry_index(delivery));
+        let key = (delivery.stream.clone(), subscription.group.clone());
+        if let (Some(group), Some(index)) = (state.groups.get_mut(&key), self.entry_index(&delivery.entry_id)) {
+            group.pending.remove(&index);
         }
         Ok(())
     }
@@ -125,7 +164,7 @@ impl Queue for MemoryQueue {
             for (index, count) in reclaimed {
                 out.push(Delivery {
                     stream: event_type.clone(),
-                    entry_id: index.to_string(),
+                    entry_id: self.entry_id(index),
                     delivery_count: count,
                     message: state.streams[event_type][index].clone(),
                 });

@@ -20,6 +20,8 @@ use uuid::Uuid;
 pub enum QueueError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("the queue did not answer in time")]
+    Timeout,
     #[error("malformed message {entry_id} on {stream}: {reason}")]
     Malformed { stream: String, entry_id: String, reason: String },
 }
@@ -52,10 +54,25 @@ pub struct Subscription {
     pub event_types: Vec<String>,
 }
 
+/// What became of entries a producer published, as far as the queue still knows.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Settlement {
+    /// No longer in the stream: the queue lost them (a restart without
+    /// persistence, a failover to a replica that lagged, an emptied server).
+    pub lost: Vec<String>,
+    /// Acknowledged by every consumer group of the stream (there is at least one).
+    pub consumed: Vec<String>,
+}
+
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync + 'static {
-    /// Appends a message to the stream of its event type.
-    async fn publish(&self, message: &Message) -> Result<(), QueueError>;
+    /// Appends a message to the stream of its event type; returns its entry id.
+    async fn publish(&self, message: &Message) -> Result<String, QueueError>;
+
+    /// Which of `entry_ids` (published on `event_type`'s stream) the stream
+    /// lost, and which every consumer group has acknowledged. The rest are
+    /// still on their way.
+    async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError>;
 
     /// Creates the group on every stream if missing, reading from the start
     /// so nothing published before the consumer first started is missed.

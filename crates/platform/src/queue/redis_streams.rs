@@ -1,8 +1,12 @@
 //! Redis Streams: XADD per event type, XREADGROUP per consuming service,
 //! XACK after the consumer commits, XPENDING + XCLAIM to take over what a
 //! dead consumer left, `<stream>:dlq` for poison messages. Works on Redis 7.0.
+//!
+//! Redis may restart, fail over or lose its data at any time: a broken
+//! connection is replaced on the next call, and a consumer group found
+//! missing (`NOGROUP`) is created again, so nobody has to restart a service.
 
-use super::{Delivery, Message, Queue, QueueError, Subscription, dead_letter_stream, stream_name};
+use super::{Delivery, Message, Queue, QueueError, Settlement, Subscription, dead_letter_stream, stream_name};
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, Value};
@@ -36,6 +40,11 @@ impl RedisQueue {
 
     fn stream(&self, event_type: &str) -> String {
         stream_name(&self.prefix, event_type)
+    }
+
+    /// Forgets the blocking-read connection after an error, so the next read opens a new one.
+    async fn drop_reader(&self) {
+        self.reader.lock().await.take();
     }
 
     async fn reader(&self) -> Result<MultiplexedConnection, QueueError> {
@@ -121,10 +130,35 @@ impl RedisQueue {
 
 #[async_trait::async_trait]
 impl Queue for RedisQueue {
-    async fn publish(&self, message: &Message) -> Result<(), QueueError> {
+    async fn publish(&self, message: &Message) -> Result<String, QueueError> {
         let mut connection = self.commands.clone();
-        let _: String = connection.xadd(self.stream(&message.event_type), "*", &Self::fields(message)).await?;
-        Ok(())
+        Ok(connection.xadd(self.stream(&message.event_type), "*", &Self::fields(message)).await?)
+    }
+
+    async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError> {
+        let stream = self.stream(event_type);
+        let mut connection = self.commands.clone();
+        // One pipeline: does each entry still exist?
+        let mut exists = redis::pipe();
+        for entry_id in entry_ids {
+            exists.cmd("XRANGE").arg(&stream).arg(entry_id).arg(entry_id);
+        }
+        let found: Vec<redis::streams::StreamRangeReply> = exists.query_async(&mut connection).await?;
+        let groups = group_positions(&mut connection, &stream).await?;
+        let mut settlement = Settlement::default();
+        for (entry_id, found) in entry_ids.iter().zip(found) {
+            if found.ids.is_empty() {
+                settlement.lost.push(entry_id.clone());
+                continue;
+            }
+            let Some(entry) = StreamPosition::parse(entry_id) else { continue };
+            let acknowledged =
+                |g: &GroupPosition| g.last_delivered >= entry && g.oldest_pending.is_none_or(|oldest| entry < oldest);
+            if !groups.is_empty() && groups.iter().all(acknowledged) {
+                settlement.consumed.push(entry_id.clone());
+            }
+        }
+        Ok(settlement)
     }
 
     async fn subscribe(&self, subscription: &Subscription) -> Result<(), QueueError> {
@@ -154,7 +188,24 @@ impl Queue for RedisQueue {
             .count(max)
             .block(wait.as_millis().max(1) as usize);
         let mut reader = self.reader().await?;
-        let reply: Option<StreamReadReply> = reader.xread_options(&streams, &ids, &options).await?;
+        // A server that vanished without closing the connection must not hold the read for ever.
+        let read = tokio::time::timeout(wait + READ_GRACE, reader.xread_options(&streams, &ids, &options)).await;
+        let reply: Option<StreamReadReply> = match read {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(error)) if is_missing_group(&error) => {
+                // Redis lost the group (a restart without persistence, an emptied server).
+                self.subscribe(subscription).await?;
+                return Ok(Vec::new());
+            }
+            Ok(Err(error)) => {
+                self.drop_reader().await;
+                return Err(error.into());
+            }
+            Err(_elapsed) => {
+                self.drop_reader().await;
+                return Err(QueueError::Timeout);
+            }
+        };
         let mut out = Vec::new();
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in &key.ids {
@@ -177,7 +228,7 @@ impl Queue for RedisQueue {
         for event_type in &subscription.event_types {
             let stream = self.stream(event_type);
             // XPENDING IDLE gives each entry's delivery count, which XAUTOCLAIM does not.
-            let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+            let pending: Result<Vec<(String, String, u64, u64)>, _> = redis::cmd("XPENDING")
                 .arg(&stream)
                 .arg(&subscription.group)
                 .arg("IDLE")
@@ -186,7 +237,16 @@ impl Queue for RedisQueue {
                 .arg("+")
                 .arg(32)
                 .query_async(&mut connection)
-                .await?;
+                .await;
+            let pending = match pending {
+                Ok(pending) => pending,
+                Err(error) if is_missing_group(&error) => {
+                    // Nothing can be pending in a group Redis lost; make it again for the next read.
+                    self.subscribe(subscription).await?;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             for (entry_id, _owner, _idle, delivered) in pending {
                 let claimed: redis::streams::StreamClaimReply = connection
                     .xclaim(&stream, &subscription.group, &subscription.consumer, idle_ms, &[&entry_id])
@@ -230,4 +290,64 @@ impl Queue for RedisQueue {
         }
         Ok(out)
     }
+}
+
+/// How long past its own `BLOCK` a read may take before the connection is deemed dead.
+const READ_GRACE: Duration = Duration::from_secs(5);
+
+/// `NOGROUP`: the stream or the consumer group does not exist (any more).
+fn is_missing_group(error: &redis::RedisError) -> bool {
+    error.code() == Some("NOGROUP")
+}
+
+/// A stream entry id (`<milliseconds>-<sequence>`), ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamPosition(u64, u64);
+
+impl StreamPosition {
+    fn parse(id: &str) -> Option<Self> {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        Some(Self(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+/// How far a consumer group has read, and its oldest unacknowledged entry.
+struct GroupPosition {
+    last_delivered: StreamPosition,
+    oldest_pending: Option<StreamPosition>,
+}
+
+/// Every consumer group of `stream`: `XINFO GROUPS`, then `XPENDING` for the
+/// oldest entry of those that have some pending. None when the stream is gone.
+async fn group_positions(
+    connection: &mut ConnectionManager,
+    stream: &str,
+) -> Result<Vec<GroupPosition>, redis::RedisError> {
+    let groups: Vec<std::collections::HashMap<String, Value>> =
+        match redis::cmd("XINFO").arg("GROUPS").arg(stream).query_async(connection).await {
+            Ok(groups) => groups,
+            // "ERR no such key": the stream is gone, and its groups with it.
+            Err(error) if error.code() == Some("ERR") => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+    let mut positions = Vec::new();
+    for fields in groups {
+        let text = |name: &str| fields.get(name).and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+        let (Some(name), Some(last_delivered)) =
+            (text("name"), text("last-delivered-id").as_deref().and_then(StreamPosition::parse))
+        else {
+            continue;
+        };
+        let pending: u64 = fields.get("pending").and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or(0);
+        let oldest_pending = if pending == 0 {
+            None
+        } else {
+            // The summary form: [count, smallest id, greatest id, consumers].
+            let summary: (u64, Option<String>, Option<String>, Value) =
+                redis::cmd("XPENDING").arg(stream).arg(&name).query_async(connection).await?;
+            Some(summary.1.as_deref().and_then(StreamPosition::parse).unwrap_or(StreamPosition(0, 0)))
+        };
+        positions.push(GroupPosition { last_delivered, oldest_pending });
+    }
+    Ok(positions)
 }

@@ -1,0 +1,131 @@
+//! An operator's bad day, in the distributed shape as `masar serve` runs it,
+//! on a Redis of the test's own: Redis restarting empty, Redis emptied with a
+//! backlog in its streams, two notification replicas. No service is
+//! restarted by the test unless that restart is the fault itself; every
+//! acknowledged request must reach verification with exactly one "received"
+//! SMS, and no SMS may go twice.
+
+use crate::support::{Distributed, RedisServer, distributed_suite_on, wait_until};
+use masar::demo::{GatewayClient, NUZUL, new_national_id, submit};
+use masar_platform::health::QUEUE_HEALTH;
+use masar_platform::role::Role;
+use std::collections::BTreeSet;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A request the gateway acknowledged.
+struct Filed {
+    request_id: String,
+    reference: String,
+}
+
+/// Files `count` Nuzul requests through reception, as a front end does.
+async fn file(reception: &GatewayClient, count: usize) -> Vec<Filed> {
+    let mut filed = Vec::new();
+    for _ in 0..count {
+        let reply = submit(reception, &NUZUL, &new_national_id(), "مقدم الطلب", "0551234567").await.unwrap();
+        let text = |field: &str| reply[field].as_str().unwrap_or_else(|| panic!("no {field}: {reply}")).to_owned();
+        filed.push(Filed { request_id: text("request_id"), reference: text("reference") });
+    }
+    filed
+}
+
+/// Waits until every filed request is in the project manager's queue and its
+/// beneficiary got exactly one SMS; fails on any SMS sent twice.
+async fn every_case_reached_verification_once(distributed: &Distributed, reception: &GatewayClient, filed: &[Filed]) {
+    let pm = NUZUL.project_manager;
+    wait_until("every acknowledged request in the verification queue", || async {
+        let (pending, _) = reception.all_pages("/v1/verification/pending", "requests", 100, Some(pm)).await.unwrap();
+        let queued: BTreeSet<&str> = pending.iter().filter_map(|r| r["request_id"].as_str()).collect();
+        filed.iter().all(|f| queued.contains(f.request_id.as_str()))
+    })
+    .await;
+    wait_until("a received SMS for every request", || async {
+        let texts = distributed.sms.texts();
+        filed.iter().all(|f| texts.iter().any(|t| t.contains(f.reference.as_str())))
+    })
+    .await;
+    // Give a duplicate the time to show (a redelivery, a second replica's send).
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let texts = distributed.sms.texts();
+    for Filed { reference, .. } in filed {
+        let sent = texts.iter().filter(|t| t.contains(reference.as_str())).count();
+        assert_eq!(sent, 1, "{reference}: {sent} SMS");
+    }
+}
+
+/// The queue's health as a service's readiness probe reads it.
+async fn queue_health(distributed: &Distributed, role: Role) -> ServingStatus {
+    let channel = tonic::transport::Endpoint::from_shared(distributed.suite.url(role)).unwrap().connect_lazy();
+    let mut health = HealthClient::new(channel);
+    let request = tonic_health::pb::HealthCheckRequest { service: QUEUE_HEALTH.into() };
+    let status = health.check(request).await.unwrap().into_inner().status;
+    ServingStatus::try_from(status).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_without_persistence_loses_nothing_and_needs_no_restart() {
+    let mut redis = RedisServer::start().await;
+    let distributed = distributed_suite_on(&redis.url(), &[]).await;
+    let reception = GatewayClient::new(&distributed.suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    let mut filed = file(&reception, 4).await;
+
+    redis.kill();
+    // Filing does not need Redis: the outbox keeps what intake acknowledges.
+    filed.extend(file(&reception, 3).await);
+    wait_until("readiness to report the queue down", || async {
+        queue_health(&distributed, Role::Verification).await == ServingStatus::NotServing
+    })
+    .await;
+
+    redis.restart().await;
+    filed.extend(file(&reception, 3).await);
+    every_case_reached_verification_once(&distributed, &reception, &filed).await;
+    for role in [Role::Intake, Role::Verification, Role::Notification] {
+        wait_until("readiness to report the queue back", || async {
+            queue_health(&distributed, role).await == ServingStatus::Serving
+        })
+        .await;
+    }
+    distributed.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_lost_with_redis_data_are_published_again_from_the_outbox() {
+    let redis = RedisServer::start().await;
+    let mut distributed = distributed_suite_on(&redis.url(), &[]).await;
+    let reception = GatewayClient::new(&distributed.suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    let mut filed = file(&reception, 2).await;
+    every_case_reached_verification_once(&distributed, &reception, &filed).await;
+
+    // The consumers stop; a backlog builds up in the streams; then Redis loses everything.
+    let mut stopped = Vec::new();
+    for role in [Role::Verification, Role::Notification] {
+        stopped.push((role, distributed.stop_role(role).await));
+    }
+    let backlog = file(&reception, 4).await;
+    wait_until("the backlog published to the streams", || async {
+        crate::support::stream_length(&distributed.redis, &distributed.prefix, "request.submitted").await >= 6
+    })
+    .await;
+    redis.flush().await;
+    filed.extend(backlog);
+
+    for (role, address) in stopped {
+        distributed.restart_role(role, address).await;
+    }
+    every_case_reached_verification_once(&distributed, &reception, &filed).await;
+    distributed.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_notification_replicas_send_each_sms_once() {
+    let redis = RedisServer::start().await;
+    let mut distributed = distributed_suite_on(&redis.url(), &[]).await;
+    let second = distributed.start_replica(Role::Notification).await;
+    distributed.suite.roles.push(second);
+    let reception = GatewayClient::new(&distributed.suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    let filed = file(&reception, 8).await;
+    every_case_reached_verification_once(&distributed, &reception, &filed).await;
+    distributed.stop().await;
+}
