@@ -325,6 +325,7 @@ pub async fn dependencies(
         sealer,
         tokens: token_keys(settings, role, embedded)?,
         sessions: settings.sessions.clone(),
+        drain: settings.drain.clone(),
     })
 }
 
@@ -360,9 +361,13 @@ pub async fn start_role(
             settings: settings.gateway.clone(),
             replays,
         };
-        return Ok(tokio::spawn(async move {
-            Ok(masar_gateway::serve(listener, gateway, shutdown.cancelled_owned()).await?)
-        }));
+        // Stopping: calls keep being served for the drain delay, then those in flight finish.
+        let delay = settings.drain.delay;
+        let drained = async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(delay).await;
+        };
+        return Ok(tokio::spawn(async move { Ok(masar_gateway::serve(listener, gateway, drained).await?) }));
     }
     let directory = Arc::new(load_directory(settings)?);
     let deps = dependencies(role, shape, settings, directory).await?;

@@ -25,8 +25,11 @@ pub(crate) const REPLAYED: &str = "idempotent-replayed";
 
 /// How long a finished call's reply is kept.
 const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
-/// How long a call may be in progress before a retry may act again (well above the gateway's timeout).
-const IN_PROGRESS_FOR: Duration = Duration::from_secs(2 * crate::routes::REQUEST_TIMEOUT.as_secs());
+/// How long a call's "in progress" mark lasts unless the gateway running it
+/// renews it: short, so that a retry is not refused for long when that
+/// gateway died mid-call, and renewed while the call runs.
+const IN_PROGRESS_LEASE: Duration = Duration::from_secs(5);
+const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// In memory, expired calls are swept only once this many are kept; a lookup ignores an expired one.
 const SWEEP_FROM: usize = 10_000;
 /// Their replies hold tokens, which are not kept anywhere; signing in again is harmless.
@@ -85,7 +88,7 @@ impl Replays {
                 match kept.get(record).filter(|(_, until)| *until > now) {
                     Some((earlier, _)) => earlier.clone(),
                     None => {
-                        kept.insert(record.to_owned(), (in_progress, now + IN_PROGRESS_FOR));
+                        kept.insert(record.to_owned(), (in_progress, now + IN_PROGRESS_LEASE));
                         return Ok(Begun::First);
                     }
                 }
@@ -96,7 +99,7 @@ impl Replays {
                 let json = serde_json::to_string(&in_progress).expect("serializable");
                 let options = redis::SetOptions::default()
                     .conditional_set(redis::ExistenceCheck::NX)
-                    .with_expiration(redis::SetExpiry::PX(IN_PROGRESS_FOR.as_millis() as u64));
+                    .with_expiration(redis::SetExpiry::PX(IN_PROGRESS_LEASE.as_millis() as u64));
                 let set: Option<String> = redis::AsyncCommands::set_options(&mut commands, &key, json, options).await?;
                 if set.is_some() {
                     return Ok(Begun::First);
@@ -134,6 +137,41 @@ impl Replays {
                 )
                 .await
             }
+        }
+    }
+
+    /// Extends the "in progress" lease of a call this gateway is running.
+    async fn renew(&self, record: &str) -> Result<(), redis::RedisError> {
+        match self {
+            Self::InMemory(all) => {
+                let mut all = all.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some((Kept { reply: None, .. }, until)) = all.get_mut(record) {
+                    *until = Instant::now() + IN_PROGRESS_LEASE;
+                }
+                Ok(())
+            }
+            Self::Redis { commands, prefix } => {
+                let key = format!("{prefix}:{record}");
+                let lease = IN_PROGRESS_LEASE.as_millis() as i64;
+                redis::AsyncCommands::pexpire(&mut commands.clone(), key, lease).await
+            }
+        }
+    }
+
+    /// Runs `call`, renewing its lease meanwhile; the renewals stop with it,
+    /// before its reply is kept.
+    async fn while_in_progress<F: std::future::Future>(&self, record: &str, call: F) -> F::Output {
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                if let Err(error) = self.renew(record).await {
+                    tracing::warn!(%error, "idempotency store unavailable; the call's lease is not renewed");
+                }
+            }
+        };
+        tokio::select! {
+            output = call => output,
+            never = heartbeat => never,
         }
     }
 
@@ -198,7 +236,8 @@ pub(crate) async fn replay_retries(
     };
     match begun {
         Begun::First => {
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            let call = next.run(Request::from_parts(parts, Body::from(body)));
+            let response = replays.while_in_progress(&record, call).await;
             keep(&replays, &record, fingerprint, response).await
         }
         Begun::Finished(reply) => replayed(reply),
@@ -250,4 +289,29 @@ fn replayed(reply: KeptReply) -> Response {
     }
     headers.insert(REPLAYED, HeaderValue::from_static("true"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease_of(replays: &Replays, record: &str) -> Instant {
+        let Replays::InMemory(all) = replays else { unreachable!("in memory") };
+        all.lock().unwrap().get(record).map(|(_, until)| *until).expect("kept")
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_gateway_died_frees_its_key_when_the_lease_runs_out() {
+        let replays = Replays::in_memory();
+        assert!(matches!(replays.begin("r", "f").await.unwrap(), Begun::First));
+        assert!(matches!(replays.begin("r", "f").await.unwrap(), Begun::InProgress));
+        let leased = lease_of(&replays, "r");
+        assert!(leased <= Instant::now() + IN_PROGRESS_LEASE, "a short lease, not the call's whole time-out");
+        replays.renew("r").await.unwrap();
+        assert!(lease_of(&replays, "r") >= leased, "renewed while the call runs");
+        // Nobody renews it any more: the gateway that ran it is gone.
+        let Replays::InMemory(all) = &replays else { unreachable!() };
+        all.lock().unwrap().get_mut("r").unwrap().1 = Instant::now();
+        assert!(matches!(replays.begin("r", "f").await.unwrap(), Begun::First), "a retry may act");
+    }
 }

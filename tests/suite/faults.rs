@@ -129,3 +129,38 @@ async fn two_notification_replicas_send_each_sms_once() {
     every_case_reached_verification_once(&distributed, &reception, &filed).await;
     distributed.stop().await;
 }
+
+/// A rolling update's SIGTERM (the same cancellation `masar serve` does on
+/// it): the role finishes what it took, acknowledges it and exits cleanly;
+/// nothing is left pending for a replica to reclaim, and filing never fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_stopped_under_load_drains_and_leaves_nothing_pending() {
+    let redis = RedisServer::start().await;
+    let mut distributed = distributed_suite_on(&redis.url(), &[("MASAR_DRAIN_DELAY_MS", "200")]).await;
+    let reception = GatewayClient::new(&distributed.suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    let load = {
+        let reception = reception.clone();
+        tokio::spawn(async move {
+            let mut filed = Vec::new();
+            for _ in 0..4 {
+                filed.extend(file(&reception, 3).await);
+            }
+            filed
+        })
+    };
+    wait_until("the load under way", || async {
+        crate::support::stream_length(&distributed.redis, &distributed.prefix, "request.submitted").await >= 2
+    })
+    .await;
+    for role in [Role::Verification, Role::Notification] {
+        let address = distributed.stop_role(role).await;
+        let pending =
+            crate::support::pending_count(&distributed.redis, &distributed.prefix, "request.submitted", role.name())
+                .await;
+        assert_eq!(pending, 0, "{role} left deliveries pending");
+        distributed.restart_role(role, address).await;
+    }
+    let filed = load.await.expect("no filing failed");
+    every_case_reached_verification_once(&distributed, &reception, &filed).await;
+    distributed.stop().await;
+}

@@ -361,6 +361,79 @@ async fn notification_scenario(db: Db) {
     assert_eq!(about_account[0].sealed_secret.as_deref(), Some("c2VhbGVk"));
 }
 
+/// The SMS dispatcher: what it claims another replica leaves alone; after a
+/// crash mid-send (a claim whose lease ran out), the provider is asked first,
+/// so a message it already took is recorded as sent, not sent again.
+async fn sms_dispatch_scenario(db: Db) {
+    use masar_notification::sms::{FileSmsProvider, Sms, SmsProvider};
+    let store = masar_notification::NotificationStore::new(db.clone());
+    let event = |n: u8| masar_platform::queue::Message {
+        event_id: Uuid::now_v7(),
+        event_type: "request.verified".into(),
+        payload: vec![n],
+        headers: Default::default(),
+    };
+    let subject = Uuid::now_v7();
+    async fn queue(
+        store: &masar_notification::NotificationStore,
+        tx: &mut masar_platform::db::Tx,
+        subject: Uuid,
+        event: &masar_platform::queue::Message,
+        body: &str,
+    ) {
+        let message = masar_notification::NewMessage {
+            subject_id: subject,
+            event,
+            mobile: "+966551234567",
+            language: Language::English,
+            body,
+            channel: "website",
+            sealed_secret: None,
+        };
+        store.queue_message(tx, &message).await.unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    for (n, body) in [(1, "first"), (2, "second")] {
+        queue(&store, &mut tx, subject, &event(n), body).await;
+    }
+    tx.commit().await.unwrap();
+    let provider = Arc::new(FileSmsProvider { path: temp_dir().join("sms.log"), sender: "Masar".into() });
+
+    // A dispatcher claims both, hands the first to the provider, and dies before recording it.
+    let claimed = store.claim_due(10, Utc::now() - chrono::Duration::seconds(1)).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|c| !c.in_doubt));
+    let first = &claimed[0].message;
+    let to = masar_domain::SaudiMobile::parse(&first.mobile).unwrap();
+    provider.send(&Sms { to: &to, text: &first.body, reference: first.message_id }).await.unwrap();
+
+    // A live claim is left alone by another replica.
+    let mut tx = db.begin().await.unwrap();
+    queue(&store, &mut tx, subject, &event(3), "third").await;
+    tx.commit().await.unwrap();
+    let held = store.claim_due(10, Utc::now() + chrono::Duration::seconds(60)).await.unwrap();
+    assert_eq!(held.len(), 3, "the two in doubt and the new one");
+    assert_eq!(held.iter().filter(|c| c.in_doubt).count(), 2);
+    assert!(store.claim_due(10, Utc::now() + chrono::Duration::seconds(60)).await.unwrap().is_empty());
+
+    // The first claims lapse (their holder died); the next dispatcher settles everything once.
+    db.execute(Sql::new("UPDATE messages SET not_before = $1").bind(Utc::now() - chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    let dispatcher = masar_notification::Dispatcher {
+        store: store.clone(),
+        provider: provider.clone(),
+        sealer: masar_platform::sealing::Sealer::from_hex(&masar_platform::hex::random_key()).unwrap(),
+        poll_every: Duration::from_millis(50),
+    };
+    assert_eq!(dispatcher.send_due().await.unwrap(), 3);
+    assert_eq!(dispatcher.send_due().await.unwrap(), 0, "nothing left to send");
+    let sent: Vec<String> = masar::demo::logged_sms(&provider.path);
+    assert_eq!(sent, ["first", "second", "third"], "each message exactly once");
+    let stored = store.messages(subject).await.unwrap();
+    assert!(stored.iter().all(|m| m.status == "sent" && m.sent_at.is_some()), "{stored:?}");
+}
+
 /// The outbox: rows go out once, in order; they are settled once every
 /// consumer group has acknowledged them, and published again when the queue
 /// lost them (here: a new in-process queue, as after a restart).
@@ -703,6 +776,7 @@ conformance! {
     research_store: Role::Research => research_scenario,
     committee_store: Role::Committee => committee_scenario,
     notification_store: Role::Notification => notification_scenario,
+    sms_dispatch: Role::Notification => sms_dispatch_scenario,
     outbox_and_relay: Role::Intake => outbox_scenario,
     policy_book: Role::Intake => policy_scenario,
     audit_trail: Role::Committee => audit_scenario,

@@ -295,6 +295,19 @@ pub async fn stream_length(redis: &str, prefix: &str, event_type: &str) -> usize
     redis::cmd("XLEN").arg(format!("{prefix}:{event_type}")).query_async(&mut connection).await.unwrap_or(0)
 }
 
+/// How many entries of one event type's stream a consumer group holds unacknowledged.
+pub async fn pending_count(redis: &str, prefix: &str, event_type: &str, group: &str) -> u64 {
+    let client = redis::Client::open(redis).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let summary: (u64, Option<String>, Option<String>, redis::Value) = redis::cmd("XPENDING")
+        .arg(format!("{prefix}:{event_type}"))
+        .arg(group)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    summary.0
+}
+
 /// Every field of every entry of one event type's stream, as raw bytes.
 pub async fn stream_contents(prefix: &str, event_type: &str) -> Vec<u8> {
     let client = redis::Client::open(redis_url()).unwrap();

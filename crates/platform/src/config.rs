@@ -5,6 +5,7 @@
 
 use crate::messaging::{ConsumerSettings, OutboxSettings};
 use crate::role::Role;
+use crate::runtime::DrainSettings;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -45,6 +46,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub consumer: ConsumerSettings,
     pub outbox: OutboxSettings,
+    pub drain: DrainSettings,
     pub sms: SmsSettings,
 }
 
@@ -199,6 +201,7 @@ impl Settings {
         };
         let defaults = ConsumerSettings::default();
         let outbox_defaults = OutboxSettings::default();
+        let drain_defaults = DrainSettings::default();
         let max_deliveries = whole("MASAR_MAX_DELIVERIES", defaults.max_deliveries)?;
         Ok(Self {
             data_dir: get("MASAR_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
@@ -223,6 +226,10 @@ impl Settings {
                 keep_for: Duration::from_secs(
                     whole("MASAR_OUTBOX_RETENTION_DAYS", outbox_defaults.keep_for.as_secs() / 86_400)? * 86_400,
                 ),
+            },
+            drain: DrainSettings {
+                delay: millis("MASAR_DRAIN_DELAY_MS", drain_defaults.delay.as_millis() as u64)?,
+                grace: millis("MASAR_SHUTDOWN_GRACE_MS", drain_defaults.grace.as_millis() as u64)?,
             },
             sms: SmsSettings {
                 provider: get("MASAR_SMS_PROVIDER").unwrap_or_else(|| "file".into()),

@@ -6,9 +6,9 @@ use crate::health::{QUEUE_HEALTH, Readiness};
 use crate::telemetry;
 use masar_domain::{Bilingual, FieldError};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -44,7 +44,8 @@ pub async fn serve(
     routes: tonic::service::Routes,
     service_names: &[&str],
     readiness: Readiness,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: CancellationToken,
+    drain_delay: Duration,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // "" is the whole server: the liveness probe's question. A queue outage is not
@@ -54,16 +55,18 @@ pub async fn serve(
     }
     let mut ready = readiness.watch();
     let reporter = health_reporter.clone();
+    let stopping = shutdown.clone();
     tokio::spawn(async move {
-        loop {
+        while !stopping.is_cancelled() {
             let status = if *ready.borrow_and_update() {
                 tonic_health::ServingStatus::Serving
             } else {
                 tonic_health::ServingStatus::NotServing
             };
             reporter.set_service_status(QUEUE_HEALTH, status).await;
-            if ready.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = ready.changed() => if changed.is_err() { return },
+                _ = stopping.cancelled() => return,
             }
         }
     });
@@ -73,11 +76,21 @@ pub async fn serve(
         .build_v1()
         .expect("the compiled descriptor sets are valid");
     let routes = routes.add_service(health_service).add_service(reflection);
+    // Stopping: not ready at once (every name), still serving for the drain delay, then graceful.
+    let names: Vec<String> =
+        std::iter::once("").chain(service_names.iter().copied()).chain([QUEUE_HEALTH]).map(str::to_owned).collect();
+    let drained = async move {
+        shutdown.cancelled().await;
+        for name in &names {
+            health_reporter.set_service_status(name, tonic_health::ServingStatus::NotServing).await;
+        }
+        tokio::time::sleep(drain_delay).await;
+    };
 
     tonic::transport::Server::builder()
         .layer(TraceLayer::new_for_grpc().make_span_with(rpc_span))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), drained)
         .await
 }
 

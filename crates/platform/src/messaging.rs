@@ -375,11 +375,10 @@ impl Consumer {
             }
         }
         let mut last_reclaim = tokio::time::Instant::now();
-        loop {
-            let received = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                received = self.queue.receive(&self.subscription, 16, self.settings.wait) => received,
-            };
+        // A read is never cut short: what it takes is processed and acknowledged
+        // before stopping (it waits `wait` at most), so a drain leaves nothing pending.
+        while !shutdown.is_cancelled() {
+            let received = self.queue.receive(&self.subscription, 16, self.settings.wait).await;
             match received {
                 Ok(deliveries) => {
                     link.succeeded();

@@ -12,6 +12,7 @@ use masar_domain::Directory;
 use masar_proto::audit::v1::audit_trail_server::AuditTrailServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +38,23 @@ pub struct Dependencies {
     /// Verifies callers' access tokens (every service); signs them (intake).
     pub tokens: crate::tokens::TokenKeys,
     pub sessions: crate::config::SessionPolicy,
+    pub drain: DrainSettings,
+}
+
+/// How a service stops (SIGTERM on a rolling update): readiness turns false
+/// at once, calls keep being served for `delay` (while load balancers stop
+/// sending new ones), then no new call or stream message is taken and those
+/// in flight finish, for `grace` at most.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrainSettings {
+    pub delay: Duration,
+    pub grace: Duration,
+}
+
+impl Default for DrainSettings {
+    fn default() -> Self {
+        Self { delay: Duration::ZERO, grace: Duration::from_secs(20) }
+    }
 }
 
 /// What a service contributes: its gRPC routes and the events it consumes.
@@ -104,9 +122,24 @@ pub async fn run(
     let mut service_names = parts.service_names;
     service_names.push(<AuditTrailServer<crate::audit::TrailService> as tonic::server::NamedService>::NAME);
     tracing::info!(role = %parts.role, addr = ?listener.local_addr().ok(), "serving");
-    let served =
-        crate::grpc::serve(listener, routes, &service_names, readiness, shutdown.clone().cancelled_owned()).await;
-    shutdown.cancel();
-    while tasks.join_next().await.is_some() {}
-    served
+    let drain = deps.drain.clone();
+    let stopping = shutdown.clone();
+    let work = async move {
+        let served =
+            crate::grpc::serve(listener, routes, &service_names, readiness, stopping.clone(), drain.delay).await;
+        stopping.cancel();
+        while tasks.join_next().await.is_some() {}
+        served
+    };
+    let out_of_time = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(deps.drain.delay + deps.drain.grace).await;
+    };
+    tokio::select! {
+        served = work => served,
+        () = out_of_time => {
+            tracing::warn!(role = %parts.role, "work still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
 }

@@ -8,7 +8,7 @@ pub mod sms;
 mod store;
 mod templates;
 
-pub use store::{NewMessage, NotificationStore, SECRET_PLACEHOLDER, StoredMessage};
+pub use store::{Claimed, Dispatcher, NewMessage, NotificationStore, SECRET_PLACEHOLDER, StoredMessage};
 
 use masar_domain::{Bilingual, DualDate, Language};
 use masar_platform::CancellationToken;
@@ -37,7 +37,7 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: CancellationToken) -> ServiceParts {
     let store = NotificationStore::new(deps.db.clone());
     let service = grpc::Notification { store: store.clone(), verifier: deps.tokens.verifier.clone() };
-    let dispatcher = store::Dispatcher {
+    let dispatcher = Dispatcher {
         store: store.clone(),
         provider,
         sealer: deps.sealer.clone(),

@@ -184,7 +184,7 @@ impl NotificationStore {
     /// with a lease until `lease_until`; committed before any is sent, so a
     /// crash mid-send leaves a record of the attempt. Replicas skip each
     /// other's claims (`FOR UPDATE SKIP LOCKED`; SQLite has one writer).
-    async fn claim_due(&self, max: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>, DbError> {
+    pub async fn claim_due(&self, max: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>, DbError> {
         const POSTGRES_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
              sealed_secret, attempts, created_at, sent_at FROM messages \
              WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
@@ -245,10 +245,10 @@ impl NotificationStore {
 }
 
 /// A message claimed for sending.
-struct Claimed {
-    message: StoredMessage,
+pub struct Claimed {
+    pub message: StoredMessage,
     /// An earlier claim ran out without an outcome (a crash or a hang mid-send).
-    in_doubt: bool,
+    pub in_doubt: bool,
 }
 
 enum Outcome<'a> {
@@ -258,7 +258,7 @@ enum Outcome<'a> {
 }
 
 /// Sends pending messages through the provider.
-pub(crate) struct Dispatcher {
+pub struct Dispatcher {
     pub store: NotificationStore,
     pub provider: Arc<dyn SmsProvider>,
     pub sealer: Sealer,
@@ -282,7 +282,7 @@ impl Dispatcher {
     }
 
     /// Claims what is due and sends it; returns how many were claimed.
-    pub(crate) async fn send_due(&self) -> Result<usize, DbError> {
+    pub async fn send_due(&self) -> Result<usize, DbError> {
         let claimed = self.store.claim_due(CLAIM_BATCH, Utc::now() + SEND_LEASE).await?;
         let count = claimed.len();
         for claim in claimed {
