@@ -53,6 +53,12 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         gateway: String,
     },
+    /// Lists, shows and replays the messages in Redis's dead-letter streams
+    /// (REDIS_URL, MASAR_STREAM_PREFIX).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Measures the embedded suite on a fresh temporary data directory:
     /// filing latency and throughput, the hand-off to verification, timeline
     /// reads, and memory (`make bench` runs it on a release build).
@@ -61,6 +67,21 @@ enum Command {
         requests: usize,
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// One line per dead-lettered message: event type, entry id, event id, reason.
+    List,
+    /// What is known of one message (never its payload, which may hold personal data).
+    Show { event_type: String, entry_id: String },
+    /// Publishes one message again (or every one, with --all) and removes it from the dead-letter stream.
+    Replay {
+        event_type: Option<String>,
+        entry_id: Option<String>,
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -202,9 +223,53 @@ async fn main() -> anyhow::Result<()> {
             println!("{username}: password set; it must be changed at the first sign-in");
             Ok(())
         }
+        Command::Dlq { action } => dead_letters(action, &settings).await,
         Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
         Command::Bench { requests, concurrency } => {
             masar::bench::run(masar::bench::BenchOptions { requests, concurrency }).await
         }
     }
+}
+
+async fn dead_letters(action: DlqAction, settings: &Settings) -> anyhow::Result<()> {
+    let url = settings.redis_url().context("set REDIS_URL")?;
+    let queue = masar_platform::queue::RedisQueue::connect(url.expose_secret(), &settings.stream_prefix).await?;
+    let entries = queue.dead_letter_entries().await?;
+    match action {
+        DlqAction::List => {
+            for dead in &entries {
+                println!("{}\t{}\t{}\t{}", dead.event_type, dead.entry_id, dead.message.event_id, dead.reason);
+            }
+            eprintln!("{} dead-lettered message(s)", entries.len());
+        }
+        DlqAction::Show { event_type, entry_id } => {
+            let dead = entries
+                .iter()
+                .find(|d| d.event_type == event_type && d.entry_id == entry_id)
+                .with_context(|| format!("no dead-lettered {event_type} message {entry_id}"))?;
+            println!("event type   {}", dead.event_type);
+            println!("entry id     {}", dead.entry_id);
+            println!("event id     {}", dead.message.event_id);
+            println!("reason       {}", dead.reason);
+            println!("payload      {} bytes", dead.message.payload.len());
+            for (name, value) in &dead.message.headers {
+                println!("header       {name}: {value}");
+            }
+        }
+        DlqAction::Replay { all: true, .. } => {
+            for dead in &entries {
+                queue.replay_dead_letter(&dead.event_type, &dead.entry_id).await?;
+            }
+            println!("{} message(s) published again", entries.len());
+        }
+        DlqAction::Replay { event_type: Some(event_type), entry_id: Some(entry_id), .. } => {
+            anyhow::ensure!(
+                queue.replay_dead_letter(&event_type, &entry_id).await?,
+                "no dead-lettered {event_type} message {entry_id}"
+            );
+            println!("{event_type} {entry_id}: published again");
+        }
+        DlqAction::Replay { .. } => anyhow::bail!("name the event type and entry id, or pass --all"),
+    }
+    Ok(())
 }

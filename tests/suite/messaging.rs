@@ -146,7 +146,7 @@ async fn retries_end_in_the_dead_letter_stream() {
     let prefix = unique("test");
     let queue = RedisQueue::connect(&redis_url(), &prefix).await.unwrap();
     let shutdown = CancellationToken::new();
-    let _started = start(Role::Notification, &database, &prefix, &shutdown).await;
+    let (db, _) = start(Role::Notification, &database, &prefix, &shutdown).await;
     // A verified event for a request notification never heard of: retryable, never succeeds.
     let orphan = events::RequestVerified {
         case: Some(events::CaseRef { request_id: uuid::Uuid::new_v4().to_string(), ..Default::default() }),
@@ -165,6 +165,24 @@ async fn retries_end_in_the_dead_letter_stream() {
     .await;
     let dead = queue.dead_letters(event_type::REQUEST_VERIFIED).await.unwrap();
     assert!(dead[0].1.contains("gave up after 3 deliveries"), "{}", dead[0].1);
+
+    // The operator mends the cause (the submission arrives) and replays it (`masar dlq replay`).
+    let request_id = uuid::Uuid::parse_str(&orphan.case.unwrap().request_id).unwrap();
+    queue.publish(&submitted(request_id)).await.unwrap();
+    let listed = queue.dead_letter_entries().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].event_type.as_str(), listed[0].message.event_id),
+        (event_type::REQUEST_VERIFIED, message.event_id)
+    );
+    assert!(queue.replay_dead_letter(event_type::REQUEST_VERIFIED, &listed[0].entry_id).await.unwrap());
+    assert!(!queue.replay_dead_letter(event_type::REQUEST_VERIFIED, &listed[0].entry_id).await.unwrap(), "once");
+    let store = masar_notification::NotificationStore::new(db);
+    wait_until("the replayed event's SMS", || async {
+        store.messages(request_id).await.unwrap().iter().any(|m| m.event_type == event_type::REQUEST_VERIFIED)
+    })
+    .await;
+    assert!(queue.dead_letter_entries().await.unwrap().is_empty());
     shutdown.cancel();
     delete_streams(&redis_url(), &prefix).await;
     database.drop_database().await;

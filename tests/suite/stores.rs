@@ -8,7 +8,7 @@ use masar_domain::{
 };
 use masar_platform::db::{Db, Sql};
 use masar_platform::health::Readiness;
-use masar_platform::messaging::{Outbox, OutboxRelay, OutboxSettings, Settled};
+use masar_platform::messaging::{Outbox, OutboxRelay, OutboxSettings, Settled, Swept};
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::{MemoryQueue, Queue, Subscription};
@@ -490,6 +490,30 @@ async fn outbox_scenario(db: Db) {
     assert_eq!(again[0].message.event_id, delivered[2].message.event_id, "the same event, so inboxes skip it");
     fresh.ack(&subscription, &again[0]).await.unwrap();
     assert_eq!(relay.settle().await.unwrap(), Settled { consumed: 1, republished: 0 });
+
+    // Retention: settled rows and old inbox rows go; unsettled rows and recent inbox rows stay.
+    let mut tx = db.begin().await.unwrap();
+    outbox.append(&mut tx, "request.verified", &events::RequestVerified::default()).await.unwrap();
+    for (event_id, age_days) in [(Uuid::now_v7(), 30), (Uuid::now_v7(), 0)] {
+        tx.execute(
+            Sql::new("INSERT INTO inbox (consumer_group, event_id, processed_at) VALUES ('g', $1, $2)")
+                .bind(event_id)
+                .bind(Utc::now() - chrono::Duration::days(age_days)),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let sweeper = OutboxRelay {
+        settings: OutboxSettings { keep_for: Duration::from_secs(24 * 3600), ..Default::default() },
+        ..relay_on(fresh.clone())
+    };
+    let keep_none =
+        OutboxRelay { settings: OutboxSettings { keep_for: Duration::ZERO, ..Default::default() }, ..relay };
+    assert_eq!(sweeper.sweep().await.unwrap(), Swept { outbox_rows: 0, inbox_rows: 1 }, "settled today: kept a day");
+    assert_eq!(keep_none.sweep().await.unwrap(), Swept { outbox_rows: 3, inbox_rows: 1 });
+    let left = db.fetch_all(Sql::new("SELECT settled_at FROM outbox")).await.unwrap();
+    assert_eq!(left.len(), 1, "the unpublished row stays");
 }
 
 /// The audit trail: appended with the action's transaction, read per case

@@ -125,12 +125,24 @@ impl OutboxRelay {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut link = Link::new(format!("queue ({} relay)", self.role), self.readiness.clone());
         let mut last_settled = tokio::time::Instant::now();
+        let mut last_swept: Option<tokio::time::Instant> = None;
         loop {
             let round = async {
                 let published = self.publish_batch().await?;
                 if last_settled.elapsed() >= self.settings.settle_every {
                     last_settled = tokio::time::Instant::now();
                     self.settle().await?;
+                }
+                if last_swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+                    last_swept = Some(tokio::time::Instant::now());
+                    let swept = self.sweep().await?;
+                    if swept != Swept::default() {
+                        tracing::info!(
+                            outbox = swept.outbox_rows,
+                            inbox = swept.inbox_rows,
+                            "retention: old rows removed"
+                        );
+                    }
                 }
                 Ok::<_, RelayError>(published)
             };
@@ -274,6 +286,66 @@ impl OutboxRelay {
             self.outbox.wake();
         }
         Ok(settled)
+    }
+}
+
+/// What one housekeeping round removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub outbox_rows: u64,
+    pub inbox_rows: u64,
+}
+
+/// How often the relay removes what retention no longer needs.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Rows removed per statement, so housekeeping never holds long locks.
+const SWEEP_BATCH: i64 = 1000;
+
+impl OutboxRelay {
+    /// Removes what the retention period no longer needs: outbox rows
+    /// settled longer ago than `keep_for`, inbox rows older than twice that
+    /// (an event is never published again once settled, and the inbox must
+    /// outlive any redelivery), and stream entries older than `keep_for`.
+    /// Every replica may run it: each batch skips rows another is deleting.
+    pub async fn sweep(&self) -> Result<Swept, RelayError> {
+        const POSTGRES_OUTBOX: &str = "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox \
+             WHERE settled_at < $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)";
+        const SQLITE_OUTBOX: &str =
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE settled_at < $1 ORDER BY seq LIMIT $2)";
+        const POSTGRES_INBOX: &str = "DELETE FROM inbox WHERE (consumer_group, event_id) IN \
+             (SELECT consumer_group, event_id FROM inbox WHERE processed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
+        const SQLITE_INBOX: &str = "DELETE FROM inbox WHERE (consumer_group, event_id) IN \
+             (SELECT consumer_group, event_id FROM inbox WHERE processed_at < $1 LIMIT $2)";
+        let keep_for = chrono::Duration::from_std(self.settings.keep_for).unwrap_or(chrono::Duration::MAX);
+        let (outbox, inbox) = match self.db.backend() {
+            Backend::Postgres => (POSTGRES_OUTBOX, POSTGRES_INBOX),
+            Backend::Sqlite => (SQLITE_OUTBOX, SQLITE_INBOX),
+        };
+        let mut swept = Swept::default();
+        for (statement, before, count) in [
+            (outbox, Utc::now() - keep_for, &mut swept.outbox_rows),
+            (inbox, Utc::now() - keep_for - keep_for, &mut swept.inbox_rows),
+        ] {
+            loop {
+                let removed = self.db.execute(Sql::new(statement).bind(before).bind(SWEEP_BATCH)).await?;
+                *count += removed;
+                if removed < SWEEP_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        let published: Vec<String> = self
+            .db
+            .fetch_all(Sql::new("SELECT DISTINCT event_type FROM outbox"))
+            .await?
+            .iter()
+            .map(|row| row.text("event_type"))
+            .collect::<Result<_, _>>()?;
+        for event_type in published {
+            self.queue.trim(&event_type, self.settings.keep_for).await?;
+        }
+        Ok(swept)
     }
 }
 

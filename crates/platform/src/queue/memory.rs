@@ -95,6 +95,11 @@ impl Queue for MemoryQueue {
         Ok(self.entry_id(index))
     }
 
+    async fn trim(&self, _event_type: &str, _older_than: Duration) -> Result<(), QueueError> {
+        // Entries are addressed by their index here; the process's lifetime bounds what it keeps.
+        Ok(())
+    }
+
     async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError> {
         let state = self.state.lock().expect("queue lock");
         let len = state.streams.get(event_type).map_or(0, Vec::len);

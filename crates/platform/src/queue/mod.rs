@@ -10,7 +10,7 @@ mod memory;
 mod redis_streams;
 
 pub use memory::MemoryQueue;
-pub use redis_streams::RedisQueue;
+pub use redis_streams::{DeadLetter, RedisQueue};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -68,6 +68,10 @@ pub struct Settlement {
 pub trait Queue: Send + Sync + 'static {
     /// Appends a message to the stream of its event type; returns its entry id.
     async fn publish(&self, message: &Message) -> Result<String, QueueError>;
+
+    /// Removes entries older than `older_than` from `event_type`'s stream
+    /// and its dead-letter stream (retention; the outbox keeps the record).
+    async fn trim(&self, event_type: &str, older_than: Duration) -> Result<(), QueueError>;
 
     /// Which of `entry_ids` (published on `event_type`'s stream) the stream
     /// lost, and which every consumer group has acknowledged. The rest are

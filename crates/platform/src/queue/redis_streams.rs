@@ -128,11 +128,97 @@ impl RedisQueue {
     }
 }
 
+/// A message in a dead-letter stream, for operators (`masar dlq`).
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub event_type: String,
+    /// Its entry id in the dead-letter stream.
+    pub entry_id: String,
+    pub message: Message,
+    pub reason: String,
+}
+
+impl RedisQueue {
+    /// Every dead-lettered message under this prefix, stream by stream, oldest first.
+    pub async fn dead_letter_entries(&self) -> Result<Vec<DeadLetter>, QueueError> {
+        let mut connection = self.commands.clone();
+        let pattern = dead_letter_stream(&self.stream("*"));
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut connection)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        let mut out = Vec::new();
+        for key in keys {
+            let reply: redis::streams::StreamRangeReply = connection.xrange_all(&key).await?;
+            for entry in &reply.ids {
+                let reason = match entry.map.get(FIELD_REASON) {
+                    Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                    _ => String::new(),
+                };
+                let Ok(message) = Self::decode(&key, entry) else { continue };
+                out.push(DeadLetter {
+                    event_type: message.event_type.clone(),
+                    entry_id: entry.id.clone(),
+                    message,
+                    reason,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Publishes a dead-lettered message again, as it was (the same event id,
+    /// so a group that applied it skips it), and removes it from the
+    /// dead-letter stream. False when there is no such entry.
+    pub async fn replay_dead_letter(&self, event_type: &str, entry_id: &str) -> Result<bool, QueueError> {
+        let dead = dead_letter_stream(&self.stream(event_type));
+        let mut connection = self.commands.clone();
+        let reply: redis::streams::StreamRangeReply = connection.xrange(&dead, entry_id, entry_id).await?;
+        let Some(entry) = reply.ids.first() else { return Ok(false) };
+        let message = Self::decode(&dead, entry)?;
+        self.publish(&message).await?;
+        let _: i64 = connection.xdel(&dead, &[entry_id]).await?;
+        Ok(true)
+    }
+}
+
 #[async_trait::async_trait]
 impl Queue for RedisQueue {
     async fn publish(&self, message: &Message) -> Result<String, QueueError> {
         let mut connection = self.commands.clone();
         Ok(connection.xadd(self.stream(&message.event_type), "*", &Self::fields(message)).await?)
+    }
+
+    async fn trim(&self, event_type: &str, older_than: Duration) -> Result<(), QueueError> {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let oldest_kept = now_ms.saturating_sub(older_than).as_millis() as u64;
+        let mut connection = self.commands.clone();
+        let stream = self.stream(event_type);
+        for key in [dead_letter_stream(&stream), stream] {
+            // `~`: whole macro nodes only, which Redis trims cheaply.
+            let _: i64 = redis::cmd("XTRIM")
+                .arg(&key)
+                .arg("MINID")
+                .arg("~")
+                .arg(oldest_kept)
+                .query_async(&mut connection)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError> {
