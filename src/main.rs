@@ -106,7 +106,8 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     match cli.command {
         Command::Dev => {
-            let _telemetry = telemetry::init("masar", settings.otlp_endpoint.as_deref())?;
+            let _telemetry =
+                telemetry::init("masar", settings.otlp_endpoint.as_deref(), settings.trace_filter.as_deref())?;
             let suite = start_embedded(EmbeddedOptions { settings, any_port: false }).await?;
             let gateway = suite.gateway_url();
             println!("Masar is running (embedded: SQLite in ./data, in-process queue).");
@@ -129,11 +130,15 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve { role: name } => {
             let role = role(&name)?;
-            let _telemetry = telemetry::init(&format!("masar-{role}"), settings.otlp_endpoint.as_deref())?;
+            let _telemetry = telemetry::init(
+                &format!("masar-{role}"),
+                settings.otlp_endpoint.as_deref(),
+                settings.trace_filter.as_deref(),
+            )?;
             masar::serve(role, settings).await
         }
         Command::Migrate { role: name } => {
-            let _telemetry = telemetry::init("masar-migrate", None)?;
+            let _telemetry = telemetry::init("masar-migrate", None, None)?;
             let roles = match name {
                 Some(name) => vec![role(&name)?],
                 None => Role::SERVICES.to_vec(),
@@ -167,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy { action: PolicyAction::Apply { file } } => {
-            let _telemetry = telemetry::init("masar-policy", None)?;
+            let _telemetry = telemetry::init("masar-policy", None, None)?;
             let source = PolicySource::read(&file)?;
             let db = masar::intake_database(&settings).await?;
             match masar::apply_policy(&db, &source).await? {
@@ -204,7 +209,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::StaffPassword { association, username } => {
-            let _telemetry = telemetry::init("masar-staff-password", None)?;
+            let _telemetry = telemetry::init("masar-staff-password", None, None)?;
             let directory = masar::load_directory(&settings)?;
             if directory.staff(&username).is_none_or(|(a, _)| a.code != association) {
                 anyhow::bail!("{username} is not staff of {association} in the directory");

@@ -11,7 +11,9 @@ use serde_json::json;
 async fn one_case_is_one_trace_across_every_hop() {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    let _telemetry = masar_platform::telemetry::install(Some(provider.clone()), false).unwrap();
+    // What `masar dev` and `masar serve` export by default.
+    let exported = tracing_subscriber::EnvFilter::new(masar_platform::telemetry::DEFAULT_TRACE_FILTER);
+    let _telemetry = masar_platform::telemetry::install(Some(provider.clone()), false, exported).unwrap();
 
     let (suite, _) = embedded_suite().await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -73,6 +75,14 @@ async fn one_case_is_one_trace_across_every_hop() {
         groups.into_iter().collect::<Vec<_>>(),
         ["committee", "intake", "notification", "research", "verification"]
     );
+    // Only Masar's own spans are exported, not the transport's frame-level ones.
+    let namespaces: std::collections::BTreeSet<String> = spans
+        .iter()
+        .filter_map(|s| s.attributes.iter().find(|kv| kv.key.as_str() == "target"))
+        .map(|kv| kv.value.to_string())
+        .collect();
+    assert!(namespaces.iter().any(|n| n.starts_with("masar_platform")), "{namespaces:?}");
+    assert!(namespaces.iter().all(|n| n.starts_with("masar")), "exported from elsewhere: {namespaces:?}");
     // personal data never reaches a span
     for span in &ours {
         for kv in &span.attributes {

@@ -26,6 +26,9 @@ pub struct Settings {
     /// Stream names start with this (`masar:request.submitted`).
     pub stream_prefix: String,
     pub otlp_endpoint: Option<String>,
+    /// Which spans go to the OTLP endpoint (`MASAR_TRACE_FILTER`, EnvFilter
+    /// syntax); unset: Masar's own (`telemetry::DEFAULT_TRACE_FILTER`).
+    pub trace_filter: Option<String>,
     /// A directory file replacing the built-in demo directory.
     pub directory_file: Option<PathBuf>,
     /// A folder of policy packs (*.toml) replacing the built-in ones of Nuzul and Hayat.
@@ -207,6 +210,7 @@ impl Settings {
             data_dir: get("MASAR_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
             stream_prefix: get("MASAR_STREAM_PREFIX").unwrap_or_else(|| "masar".into()),
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            trace_filter: get("MASAR_TRACE_FILTER"),
             directory_file: get("MASAR_DIRECTORY").map(PathBuf::from),
             policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
             files_url: get("MASAR_FILES_URL"),

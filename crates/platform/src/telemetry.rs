@@ -36,9 +36,19 @@ impl Drop for Telemetry {
     }
 }
 
+/// Which spans are exported when `MASAR_TRACE_FILTER` is unset: Masar's own
+/// (every crate's target starts with `masar`), not the transport's frame-level
+/// spans (h2, hyper, tower), which would outnumber them fifty to one.
+pub const DEFAULT_TRACE_FILTER: &str = "masar=info";
+
 /// Logs to stderr (filtered by `RUST_LOG`, default info) and, when an OTLP
-/// endpoint is given, exports spans to it as `service_name`.
-pub fn init(service_name: &str, otlp_endpoint: Option<&str>) -> Result<Telemetry, TelemetryError> {
+/// endpoint is given, exports spans to it as `service_name`, those that
+/// `trace_filter` (EnvFilter syntax) lets through.
+pub fn init(
+    service_name: &str,
+    otlp_endpoint: Option<&str>,
+    trace_filter: Option<&str>,
+) -> Result<Telemetry, TelemetryError> {
     let provider = match otlp_endpoint {
         Some(endpoint) => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -55,16 +65,23 @@ pub fn init(service_name: &str, otlp_endpoint: Option<&str>) -> Result<Telemetry
         }
         None => None,
     };
-    install(provider, true)
+    let exported = EnvFilter::try_new(trace_filter.unwrap_or(DEFAULT_TRACE_FILTER))
+        .map_err(|e| TelemetryError::Exporter(format!("MASAR_TRACE_FILTER: {e}")))?;
+    install(provider, true, exported)
 }
 
 /// Installs the global subscriber with the given provider (tests pass one
-/// with an in-memory exporter).
-pub fn install(provider: Option<SdkTracerProvider>, log_to_stderr: bool) -> Result<Telemetry, TelemetryError> {
+/// with an in-memory exporter) exporting the spans `exported` lets through.
+pub fn install(
+    provider: Option<SdkTracerProvider>,
+    log_to_stderr: bool,
+    exported: EnvFilter,
+) -> Result<Telemetry, TelemetryError> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn"));
     let logs = log_to_stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter));
-    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("masar")));
+    let otel =
+        provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("masar")).with_filter(exported));
     tracing_subscriber::registry().with(logs).with(otel).try_init().map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(Telemetry { provider })
 }
