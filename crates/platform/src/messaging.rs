@@ -43,16 +43,43 @@ impl Outbox {
         Self::default()
     }
 
-    /// Writes `event` to the outbox inside `tx`, with the current trace context.
-    pub async fn append(&self, tx: &mut Tx, event_type: &str, event: &impl prost::Message) -> Result<Uuid, DbError> {
-        self.append_encoded(tx, event_type, event.encode_to_vec()).await
+    /// Writes `event` to the outbox inside `tx`. An event about a case
+    /// (`case`: its request id) is an action on it: it gets a span in the
+    /// case's trace, linked to the current call's, and its hand-off continues
+    /// that trace; any other event continues the current trace.
+    pub async fn append(
+        &self,
+        tx: &mut Tx,
+        case: Option<Uuid>,
+        event_type: &str,
+        event: &impl prost::Message,
+    ) -> Result<Uuid, DbError> {
+        self.append_encoded(tx, case, event_type, event.encode_to_vec()).await
     }
 
     /// Same, for an event already encoded (when the type is chosen at run time).
-    pub async fn append_encoded(&self, tx: &mut Tx, event_type: &str, payload: Vec<u8>) -> Result<Uuid, DbError> {
+    pub async fn append_encoded(
+        &self,
+        tx: &mut Tx,
+        case: Option<Uuid>,
+        event_type: &str,
+        payload: Vec<u8>,
+    ) -> Result<Uuid, DbError> {
         let event_id = Uuid::now_v7();
-        let headers =
-            serde_json::to_value(telemetry::trace_headers(&tracing::Span::current())).expect("string maps serialise");
+        let headers = match case {
+            None => telemetry::trace_headers(&tracing::Span::current()),
+            Some(request_id) => {
+                let case_trace = case_trace(tx, request_id).await?;
+                let span = telemetry::case_action_span(event_type, request_id, case_trace.as_ref());
+                let mut headers = telemetry::trace_headers(&span);
+                if case_trace.is_none() {
+                    remember_case_trace(tx, request_id, &headers).await?;
+                }
+                headers.insert(telemetry::REQUEST_ID_HEADER.to_owned(), request_id.to_string());
+                headers
+            }
+        };
+        let headers = serde_json::to_value(headers).expect("string maps serialise");
         tx.execute(
             Sql::new(
                 "INSERT INTO outbox (event_id, event_type, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -95,6 +122,29 @@ impl Default for OutboxSettings {
             keep_for: Duration::from_secs(7 * 24 * 3600),
         }
     }
+}
+
+/// The trace context of a case, as this service first saw it.
+async fn case_trace(tx: &mut Tx, request_id: Uuid) -> Result<Option<BTreeMap<String, String>>, DbError> {
+    let row =
+        tx.fetch_optional(Sql::new("SELECT headers FROM case_traces WHERE request_id = $1").bind(request_id)).await?;
+    row.map(|row| row.json("headers")).transpose()
+}
+
+/// Keeps a case's trace context, unless one is kept already.
+async fn remember_case_trace(tx: &mut Tx, request_id: Uuid, headers: &BTreeMap<String, String>) -> Result<(), DbError> {
+    let trace: BTreeMap<&String, &String> =
+        headers.iter().filter(|(k, _)| *k != telemetry::REQUEST_ID_HEADER).collect();
+    tx.execute(
+        Sql::new(
+            "INSERT INTO case_traces (request_id, headers, recorded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(request_id)
+        .bind(serde_json::to_value(trace).expect("string maps serialise"))
+        .bind(Utc::now()),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Publishes committed outbox rows to the queue, oldest first, and follows
@@ -193,14 +243,17 @@ impl OutboxRelay {
                 messaging.system = "masar",
                 messaging.destination.name = %event_type,
                 messaging.message.id = %event_id,
+                masar.request.id = tracing::field::Empty,
             );
+            if let Some(request_id) = stored_headers.get(telemetry::REQUEST_ID_HEADER) {
+                span.record("masar.request.id", request_id.as_str());
+            }
             telemetry::continue_trace(&span, &stored_headers);
-            let message = Message {
-                event_id,
-                event_type,
-                payload: row.bytes("payload")?,
-                headers: telemetry::trace_headers(&span),
-            };
+            let mut headers = telemetry::trace_headers(&span);
+            if let Some(request_id) = stored_headers.get(telemetry::REQUEST_ID_HEADER) {
+                headers.insert(telemetry::REQUEST_ID_HEADER.to_owned(), request_id.clone());
+            }
+            let message = Message { event_id, event_type, payload: row.bytes("payload")?, headers };
             match self.queue.publish(&message).instrument(span).await {
                 Ok(entry_id) => {
                     tx.execute(
@@ -515,7 +568,11 @@ impl Consumer {
             messaging.consumer.group.name = %self.subscription.group,
             messaging.message.id = %message.event_id,
             messaging.message.delivery_count = delivery.delivery_count,
+            masar.request.id = tracing::field::Empty,
         );
+        if let Some(request_id) = message.headers.get(telemetry::REQUEST_ID_HEADER) {
+            span.record("masar.request.id", request_id.as_str());
+        }
         telemetry::continue_trace(&span, &message.headers);
         async {
             match self.apply(message).await {
@@ -560,6 +617,10 @@ impl Consumer {
         if !first_time {
             tx.rollback().await?;
             return Ok(false);
+        }
+        // The case's trace as this service first meets it, for its own later actions on the case.
+        if let Some(request_id) = message.headers.get(telemetry::REQUEST_ID_HEADER).and_then(|id| id.parse().ok()) {
+            remember_case_trace(&mut tx, request_id, &message.headers).await?;
         }
         match self.handler.handle(&mut tx, message).await {
             Ok(()) => {

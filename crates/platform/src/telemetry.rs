@@ -102,6 +102,30 @@ pub fn current_trace_id() -> Option<String> {
     span_context.is_valid().then(|| span_context.trace_id().to_string())
 }
 
+/// The queue message header naming the case (request) an event is about,
+/// so that every span of its hand-off carries `masar.request.id`.
+pub const REQUEST_ID_HEADER: &str = "masar-request-id";
+
+/// The span of an action on a case: a child of the case's trace
+/// (`case_trace`, the context stored when the case was filed) and linked to
+/// the trace of the call that caused it, so one trace shows the whole case
+/// and each call's own trace still exists. Without a case trace yet, a child
+/// of the current span: that call's trace becomes the case's.
+pub fn case_action_span(action: &str, request_id: uuid::Uuid, case_trace: Option<&BTreeMap<String, String>>) -> Span {
+    use opentelemetry::trace::TraceContextExt as _;
+    let caller = Span::current().context().span().span_context().clone();
+    let span = tracing::info_span!("case.action", otel.name = %action, masar.request.id = %request_id);
+    if let Some(case) = case_trace {
+        let parent = TraceContextPropagator::new().extract(&MapCarrier(case.clone()));
+        let case_trace_id = parent.span().span_context().trace_id();
+        let _ = span.set_parent(parent);
+        if caller.is_valid() && caller.trace_id() != case_trace_id {
+            span.add_link(caller);
+        }
+    }
+    span
+}
+
 /// Makes `span` a child of the trace context found in `headers` (if any).
 pub fn continue_trace(span: &Span, headers: &BTreeMap<String, String>) {
     let parent = TraceContextPropagator::new().extract(&MapCarrier(headers.clone()));

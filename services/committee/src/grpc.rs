@@ -202,7 +202,10 @@ impl CommitteeService for Committee {
             reasons: reasons.clone(),
             policy_version: item.policy_version,
         };
-        self.outbox.append(&mut tx, event_type::COMMITTEE_DECIDED, &event).await.map_err(internal)?;
+        self.outbox
+            .append(&mut tx, Some(item.request_id), event_type::COMMITTEE_DECIDED, &event)
+            .await
+            .map_err(internal)?;
         let actor = Actor::staff(&staff, &request);
         audit::record(&mut tx, &actor, item.audit_subject(), event_type::COMMITTEE_DECIDED, decision.as_str())
             .await

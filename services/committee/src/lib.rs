@@ -95,7 +95,7 @@ impl EventHandler for Scheduler {
             scheduled_at: Some(masar_proto::timestamp(now)),
             agenda_id: agenda_id.to_string(),
         };
-        self.outbox.append(tx, event_type::CASE_SCHEDULED, &scheduled).await?;
+        self.outbox.append(tx, Some(request_id), event_type::CASE_SCHEDULED, &scheduled).await?;
         Ok(())
     }
 }

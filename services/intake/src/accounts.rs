@@ -162,7 +162,7 @@ impl BeneficiaryService for Beneficiaries {
             opened_at: Some(masar_proto::timestamp(now)),
             association_name: Some(event_text(&pack.name)),
         };
-        self.outbox.append(&mut tx, event_type::ACCOUNT_OPENED, &event).await.map_err(internal)?;
+        self.outbox.append(&mut tx, None, event_type::ACCOUNT_OPENED, &event).await.map_err(internal)?;
         // Somebody registering themself acts as the account they open.
         let actor = match &staff {
             Some(staff) => Actor::staff(staff, &request),

@@ -635,7 +635,10 @@ impl IntakeService for Intake {
         self.store.record(&mut tx, submitted.request_id, &entry).await.map_err(internal)?;
         let history = completed.months_since_same_service_approved;
         let event = submitted_event(&submitted, now, &actor, false, history, &completed.documents);
-        self.outbox.append(&mut tx, event_type::REQUEST_SUBMITTED, &event).await.map_err(internal)?;
+        self.outbox
+            .append(&mut tx, Some(submitted.request_id), event_type::REQUEST_SUBMITTED, &event)
+            .await
+            .map_err(internal)?;
         let audited = Actor::calling(&caller, &request);
         let subject = submitted.audit_subject();
         audit::record(&mut tx, &audited, subject, event_type::REQUEST_SUBMITTED, "").await.map_err(internal)?;
@@ -699,7 +702,10 @@ impl IntakeService for Intake {
         let history = completed.months_since_same_service_approved;
         let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
         let event = submitted_event(&updated, now, &actor_of(&staff), true, history, &completed.documents);
-        self.outbox.append(&mut tx, event_type::REQUEST_RESUBMITTED, &event).await.map_err(internal)?;
+        self.outbox
+            .append(&mut tx, Some(stored.request_id), event_type::REQUEST_RESUBMITTED, &event)
+            .await
+            .map_err(internal)?;
         let audited = Actor::calling(&caller, &request);
         let subject = updated.audit_subject();
         audit::record(&mut tx, &audited, subject, event_type::REQUEST_RESUBMITTED, "").await.map_err(internal)?;

@@ -557,7 +557,7 @@ impl InquiryService for Inquiries {
                 actor: Some(staff.event_actor()),
                 answered_at: Some(masar_proto::timestamp(now)),
             };
-            self.outbox.append(&mut tx, event_type::INQUIRY_ANSWERED, &event).await.map_err(internal)?;
+            self.outbox.append(&mut tx, None, event_type::INQUIRY_ANSWERED, &event).await.map_err(internal)?;
         }
         let actor = Actor::staff(staff, &request);
         audit::record(&mut tx, &actor, inquiry.audit_subject(), event_type::INQUIRY_ANSWERED, &inquiry.reference)

@@ -72,7 +72,7 @@ pub async fn apply_policy(db: &Db, outbox: &Outbox, source: &str, now: DateTime<
         source: source.to_owned(),
         applied_at: Some(masar_proto::timestamp(now)),
     };
-    outbox.append(&mut tx, event_type::POLICY_APPLIED, &announcement).await?;
+    outbox.append(&mut tx, None, event_type::POLICY_APPLIED, &announcement).await?;
     tx.commit().await?;
     outbox.wake();
     tracing::info!(association = %pack.association, version = pack.version, effective_from = %pack.effective_from, "policy applied");

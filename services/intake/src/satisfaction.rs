@@ -171,7 +171,10 @@ impl SatisfactionService for Ratings {
             actor: Some(staff.event_actor()),
             delivered_at: Some(masar_proto::timestamp(now)),
         };
-        self.outbox.append(&mut tx, event_type::SERVICE_DELIVERED, &event).await.map_err(internal)?;
+        self.outbox
+            .append(&mut tx, Some(stored.request_id), event_type::SERVICE_DELIVERED, &event)
+            .await
+            .map_err(internal)?;
         let actor = Actor::calling(&caller, &request);
         audit::record(&mut tx, &actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "")
             .await

@@ -84,7 +84,7 @@ impl Research {
         event: &impl prost::Message,
         detail: &str,
     ) -> Result<Response<api::Assignment>, Status> {
-        self.outbox.append(&mut tx, kind, event).await.map_err(internal)?;
+        self.outbox.append(&mut tx, Some(assignment.request_id), kind, event).await.map_err(internal)?;
         audit::record(&mut tx, actor, assignment.audit_subject(), kind, detail).await.map_err(internal)?;
         let updated = self
             .store

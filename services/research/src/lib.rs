@@ -86,7 +86,7 @@ impl Assigner {
             assigned_at: Some(masar_proto::timestamp(now)),
             researcher,
         };
-        self.outbox.append(tx, event_type::RESEARCHER_ASSIGNED, &event).await?;
+        self.outbox.append(tx, Some(request_id), event_type::RESEARCHER_ASSIGNED, &event).await?;
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl Assigner {
             assigned_at: Some(masar_proto::timestamp(Utc::now())),
             researcher: assignment.researcher,
         };
-        self.outbox.append(tx, event_type::RESEARCHER_ASSIGNED, &event).await?;
+        self.outbox.append(tx, Some(request_id), event_type::RESEARCHER_ASSIGNED, &event).await?;
         Ok(())
     }
 }

@@ -119,7 +119,10 @@ impl Verification {
         if to == CaseStatus::Verified {
             self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await.map_err(internal)?;
         }
-        self.outbox.append_encoded(&mut tx, outcome.event_type, outcome.payload).await.map_err(internal)?;
+        self.outbox
+            .append_encoded(&mut tx, Some(request_id), outcome.event_type, outcome.payload)
+            .await
+            .map_err(internal)?;
         let actor = Actor::staff(&staff, request);
         audit::record(&mut tx, &actor, case.audit_subject(), outcome.event_type, "").await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
