@@ -505,10 +505,28 @@ pub async fn connect_database(role: Role, settings: &Settings) -> anyhow::Result
     Ok(Db::connect(url.expose_secret(), role.schema()).await?)
 }
 
+/// Serves this process's `/metrics` where the settings say (`MASAR_METRICS_ADDR`).
+pub fn start_metrics(
+    settings: &Settings,
+    host: &str,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(addr) = settings.metrics_addr(host)? else { return Ok(None) };
+    let listener = listen(addr).with_context(|| format!("metrics cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(error) = masar_platform::metrics::serve(listener, shutdown).await {
+            tracing::error!(%error, "the metrics endpoint stopped");
+        }
+    });
+    Ok(Some(addr))
+}
+
 /// Runs one role against PostgreSQL and Redis until Ctrl-C or SIGTERM.
 pub async fn serve(role: Role, settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
+    start_metrics(&settings, "0.0.0.0", shutdown.clone())?;
     let listener = bind(role, &settings, false, "0.0.0.0")?;
     start_role(role, &Shape::Distributed, &settings, listener, shutdown).await?.await?
 }

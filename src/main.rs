@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use masar::{EmbeddedOptions, PolicySource, start_embedded, stop_on_signal};
+use masar_platform::CancellationToken;
 use masar_platform::config::Settings;
 use masar_platform::role::Role;
 use masar_platform::telemetry;
@@ -108,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev => {
             let _telemetry =
                 telemetry::init("masar", settings.otlp_endpoint.as_deref(), settings.trace_filter.as_deref())?;
+            let metrics = masar::start_metrics(&settings, "127.0.0.1", CancellationToken::new())?;
             let suite = start_embedded(EmbeddedOptions { settings, any_port: false }).await?;
             let gateway = suite.gateway_url();
             println!("Masar is running (embedded: SQLite in ./data, in-process queue).");
@@ -116,6 +118,9 @@ async fn main() -> anyhow::Result<()> {
                 if running.role != Role::Gateway {
                     println!("  {:<13} grpc://{}", running.role.name(), running.address);
                 }
+            }
+            if let Some(addr) = metrics {
+                println!("  metrics       http://{addr}/metrics");
             }
             println!("Try it from another terminal:");
             println!("  cargo run --quiet -- demo");

@@ -124,6 +124,7 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(cors(settings))
         .layer(axum::middleware::map_response(stable_error_body))
         .layer(axum::middleware::from_fn(language::speak))
+        .layer(axum::middleware::from_fn(count_calls))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
         // Outermost: every request gets an id (or keeps the client's), echoed in the answer.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -207,15 +208,37 @@ async fn stable_error_body(response: axum::response::Response) -> axum::response
     }
 }
 
-/// One span per HTTP request, continuing a front end's trace if it sent one.
+/// The route template a request matched (`/v1/requests/{request_id}`), never
+/// its ids; `unmatched` for a path no route has.
+fn route_of<B>(request: &http::Request<B>) -> String {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned())
+}
+
+/// Counts each call answered, with its latency, by method, route and status.
+async fn count_calls(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let (method, route) = (request.method().to_string(), route_of(&request));
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    masar_platform::metrics::metrics()
+        .http
+        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// One span per HTTP request, named after its route, continuing a front end's trace if it sent one.
 fn http_span<B>(request: &http::Request<B>) -> tracing::Span {
-    let route = request.uri().path().to_owned();
+    let route = route_of(request);
     let span = tracing::info_span!(
         "http.request",
         otel.name = %format!("{} {}", request.method(), route),
         otel.kind = "server",
         http.request.method = %request.method(),
-        url.path = %route,
+        http.route = %route,
+        url.path = %request.uri().path(),
         http.request.id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default(),
     );
     telemetry::continue_trace_from_http(&span, request.headers());

@@ -77,6 +77,8 @@ async fn a_redis_restart_without_persistence_loses_nothing_and_needs_no_restart(
         queue_health(&distributed, Role::Verification).await == ServingStatus::NotServing
     })
     .await;
+    let down = r#"masar_queue_down{link="queue (verification consumer)"} 1"#;
+    assert!(masar_platform::metrics::render().contains(down), "the outage shows in the metrics");
 
     redis.restart().await;
     filed.extend(file(&reception, 3).await);
@@ -87,6 +89,8 @@ async fn a_redis_restart_without_persistence_loses_nothing_and_needs_no_restart(
         })
         .await;
     }
+    let back = r#"masar_queue_down{link="queue (verification consumer)"} 0"#;
+    assert!(masar_platform::metrics::render().contains(back));
     distributed.stop().await;
 }
 

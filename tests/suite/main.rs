@@ -11,6 +11,7 @@ mod idempotency;
 mod inquiries;
 mod journey;
 mod messaging;
+mod metrics;
 mod pages;
 mod satisfaction;
 mod sessions;

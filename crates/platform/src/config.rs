@@ -279,6 +279,20 @@ impl Settings {
         value.parse().map_err(|_| ConfigError::Invalid { name, problem: format!("'{value}' is not host:port") })
     }
 
+    /// Where this process serves `/metrics`: `MASAR_METRICS_ADDR`, else
+    /// `host`:9464; `off` serves none.
+    pub fn metrics_addr(&self, host: &str) -> Result<Option<SocketAddr>, ConfigError> {
+        let name = "MASAR_METRICS_ADDR";
+        let value = self.get(name).unwrap_or_else(|| format!("{host}:9464"));
+        if value == "off" {
+            return Ok(None);
+        }
+        value.parse().map(Some).map_err(|_| ConfigError::Invalid {
+            name: name.into(),
+            problem: format!("'{value}' is not host:port or off"),
+        })
+    }
+
     /// How the gateway reaches a service: `MASAR_<ROLE>_ENDPOINT`, else loopback on its default port.
     pub fn endpoint(&self, role: Role) -> String {
         self.get(&format!("{}ENDPOINT", role.env_prefix()))

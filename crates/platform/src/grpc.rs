@@ -89,9 +89,50 @@ pub async fn serve(
 
     tonic::transport::Server::builder()
         .layer(TraceLayer::new_for_grpc().make_span_with(rpc_span))
+        .layer(tower::layer::layer_fn(RpcMetrics))
         .add_routes(routes)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), drained)
         .await
+}
+
+/// Counts each call answered, with its latency, by method and gRPC status.
+#[derive(Clone)]
+struct RpcMetrics<S>(S);
+
+impl<S, B, R> tower::Service<http::Request<B>> for RpcMetrics<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().trim_start_matches('/').to_owned();
+        let started = std::time::Instant::now();
+        let answer = self.0.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            // Errors travel in the headers (trailers-only); a success's status comes in trailers: 0.
+            let code = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_owned();
+            let (service, method) = match path.split_once('/') {
+                // An unknown method is not a label of its own: callers must not grow the series.
+                Some(_) if code == "12" => ("unknown", "unknown"),
+                Some(split) => split,
+                None => ("unknown", "unknown"),
+            };
+            crate::metrics::metrics()
+                .rpc
+                .with_label_values(&[service, method, &code])
+                .observe(started.elapsed().as_secs_f64());
+            Ok(response)
+        })
+    }
 }
 
 /// One span per RPC, named after the method, child of the caller's span.

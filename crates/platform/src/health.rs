@@ -105,6 +105,7 @@ impl Link {
         if self.down_since.is_none() {
             self.down_since = Some(Instant::now());
             self.readiness.set(&self.name, false);
+            crate::metrics::metrics().queue_down.with_label_values(&[&self.name]).set(1);
             tracing::warn!(link = %self.name, %error, "unreachable; retrying with backoff until it is back");
         } else {
             tracing::debug!(link = %self.name, %error, "still unreachable");
@@ -116,6 +117,7 @@ impl Link {
     pub fn succeeded(&mut self) {
         if let Some(since) = self.down_since.take() {
             self.readiness.set(&self.name, true);
+            crate::metrics::metrics().queue_down.with_label_values(&[&self.name]).set(0);
             self.backoff.reset();
             tracing::info!(link = %self.name, down_for_ms = since.elapsed().as_millis() as u64, "reachable again");
         }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod hex;
 pub mod identity;
 pub mod messaging;
+pub mod metrics;
 pub mod paging;
 pub mod policies;
 pub mod queue;

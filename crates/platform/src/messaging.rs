@@ -10,6 +10,7 @@
 
 use crate::db::{Backend, Db, DbError, Sql, Tx};
 use crate::health::{Link, Readiness};
+use crate::metrics::metrics;
 use crate::queue::{Delivery, Message, Queue, QueueError, Subscription};
 use crate::role::Role;
 use crate::telemetry;
@@ -254,8 +255,10 @@ impl OutboxRelay {
                 headers.insert(telemetry::REQUEST_ID_HEADER.to_owned(), request_id.clone());
             }
             let message = Message { event_id, event_type, payload: row.bytes("payload")?, headers };
+            let event_type = message.event_type.clone();
             match self.queue.publish(&message).instrument(span).await {
                 Ok(entry_id) => {
+                    metrics().published.with_label_values(&[self.role.name(), &event_type]).inc();
                     tx.execute(
                         Sql::new("UPDATE outbox SET published_at = $1, stream_entry_id = $2 WHERE seq = $3")
                             .bind(Utc::now())
@@ -325,6 +328,7 @@ impl OutboxRelay {
                     )
                     .await?;
                 settled.republished += changed as usize;
+                metrics().republished.with_label_values(&[self.role.name(), &event_type]).inc_by(changed);
             }
             tx.commit().await?;
             if !settlement.lost.is_empty() {
@@ -338,7 +342,33 @@ impl OutboxRelay {
         if settled.republished > 0 {
             self.outbox.wake();
         }
+        self.measure_backlog().await?;
         Ok(settled)
+    }
+}
+
+impl OutboxRelay {
+    /// The outbox's backlog and the age of its oldest unsettled row, for the metrics.
+    async fn measure_backlog(&self) -> Result<(), DbError> {
+        let unpublished = self
+            .db
+            .fetch_optional(Sql::new("SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL"))
+            .await?
+            .map(|row| row.int("n"))
+            .transpose()?
+            .unwrap_or(0);
+        let oldest = self
+            .db
+            .fetch_optional(Sql::new(
+                "SELECT created_at FROM outbox WHERE settled_at IS NULL AND published_at IS NOT NULL ORDER BY seq LIMIT 1",
+            ))
+            .await?
+            .map(|row| row.time("created_at"))
+            .transpose()?;
+        let age = oldest.map_or(0.0, |at| (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+        metrics().outbox_backlog.with_label_values(&[self.role.name()]).set(unpublished);
+        metrics().outbox_oldest_unsettled_seconds.with_label_values(&[self.role.name()]).set(age);
+        Ok(())
     }
 }
 
@@ -532,6 +562,12 @@ impl Consumer {
     /// Takes over deliveries left pending too long; dead-letters the hopeless.
     pub async fn reclaim(&self) -> Result<(), QueueError> {
         let reclaimed = self.queue.reclaim(&self.subscription, self.settings.reclaim_after).await?;
+        metrics().reclaimed.with_label_values(&[&self.subscription.group]).inc_by(reclaimed.len() as u64);
+        for (event_type, backlog) in self.queue.backlog(&self.subscription).await? {
+            let labels = [self.subscription.group.as_str(), event_type.as_str()];
+            metrics().consumer_lag.with_label_values(&labels).set(backlog.lag as i64);
+            metrics().consumer_pending.with_label_values(&labels).set(backlog.pending as i64);
+        }
         for delivery in reclaimed {
             if delivery.delivery_count > self.settings.max_deliveries {
                 let reason = format!("gave up after {} deliveries", delivery.delivery_count - 1);
@@ -543,7 +579,13 @@ impl Consumer {
         Ok(())
     }
 
+    fn count(&self, delivery: &Delivery, outcome: &str) {
+        let labels = [self.subscription.group.as_str(), delivery.message.event_type.as_str(), outcome];
+        metrics().processed.with_label_values(&labels).inc();
+    }
+
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) {
+        self.count(delivery, "dead_lettered");
         tracing::error!(
             event_type = %delivery.message.event_type,
             event_id = %delivery.message.event_id,
@@ -578,8 +620,10 @@ impl Consumer {
             match self.apply(message).await {
                 Ok(applied) => {
                     if applied {
+                        self.count(&delivery, "applied");
                         self.outbox.wake();
                     } else {
+                        self.count(&delivery, "duplicate");
                         tracing::info!("duplicate delivery skipped");
                     }
                     if let Err(error) = self.queue.ack(&self.subscription, &delivery).await {
@@ -589,6 +633,7 @@ impl Consumer {
                 }
                 Err(HandlerError::Reject(reason)) => self.dead_letter(&delivery, &reason).await,
                 Err(error) => {
+                    self.count(&delivery, "retry");
                     // Left pending: reclaimed and retried after `reclaim_after`.
                     tracing::warn!(%error, "handling failed; will retry");
                 }

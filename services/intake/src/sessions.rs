@@ -174,6 +174,11 @@ impl Sessions {
             None => {
                 let failures =
                     self.store.record_failure(association, username, now, &self.policy).await.map_err(internal)?;
+                let counted = masar_platform::metrics::metrics();
+                counted.sign_in_failures.inc();
+                if failures == self.policy.lock_after {
+                    counted.sign_in_locks.inc();
+                }
                 tracing::info!(%association, failures, "sign-in refused");
                 Err(wrong_credentials())
             }

@@ -37,6 +37,9 @@ pub enum Lookup {
 
 #[async_trait::async_trait]
 pub trait SmsProvider: Send + Sync + 'static {
+    /// The provider's name in metrics and logs (`file`, `unifonic`, …).
+    fn name(&self) -> &'static str;
+
     /// Sends the message; returns the provider's message id.
     async fn send(&self, sms: &Sms<'_>) -> Result<String, SmsError>;
 
@@ -59,6 +62,10 @@ pub struct FileSmsProvider {
 
 #[async_trait::async_trait]
 impl SmsProvider for FileSmsProvider {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
     async fn send(&self, sms: &Sms<'_>) -> Result<String, SmsError> {
         let Sms { to, text, reference } = *sms;
         let id = reference.to_string();

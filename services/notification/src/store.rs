@@ -297,6 +297,17 @@ impl Dispatcher {
         Ok(count)
     }
 
+    /// Records how an attempt ended, and counts it by provider and outcome.
+    async fn record(&self, message_id: Uuid, outcome: Outcome<'_>) -> Result<(), DbError> {
+        let label = match outcome {
+            Outcome::Sent { .. } => "sent",
+            Outcome::RetryAt { .. } => "retry",
+            Outcome::Failed { .. } => "failed",
+        };
+        masar_platform::metrics::metrics().sms.with_label_values(&[self.provider.name(), label]).inc();
+        self.store.settle(message_id, outcome).await
+    }
+
     async fn send(&self, claim: Claimed) -> Result<(), DbError> {
         let message = &claim.message;
         let id = message.message_id;
@@ -304,7 +315,7 @@ impl Dispatcher {
             match self.provider.lookup(id).await {
                 Ok(Lookup::Accepted(provider_id)) => {
                     tracing::info!("an earlier attempt had been sent; recorded without sending again");
-                    return self.store.settle(id, Outcome::Sent { provider_id: &provider_id }).await;
+                    return self.record(id, Outcome::Sent { provider_id: &provider_id }).await;
                 }
                 Ok(Lookup::NotFound) => {}
                 Ok(Lookup::Unknown) => {
@@ -312,32 +323,32 @@ impl Dispatcher {
                 }
                 Err(error) => {
                     let at = Utc::now() + retry_wait(message.attempts);
-                    return self.store.settle(id, Outcome::RetryAt { error: &error.reason, at }).await;
+                    return self.record(id, Outcome::RetryAt { error: &error.reason, at }).await;
                 }
             }
         }
         let Ok(to) = SaudiMobile::parse(&message.mobile) else {
-            return self.store.settle(id, Outcome::Failed { error: "invalid mobile number" }).await;
+            return self.record(id, Outcome::Failed { error: "invalid mobile number" }).await;
         };
         // A sealed secret is opened only here, into the text handed to the provider.
         let text = match &message.sealed_secret {
             None => message.body.clone(),
             Some(sealed) => match self.sealer.open(sealed) {
                 Ok(secret) => message.body.replace(SECRET_PLACEHOLDER, secret.expose_secret()),
-                Err(error) => return self.store.settle(id, Outcome::Failed { error: &error.to_string() }).await,
+                Err(error) => return self.record(id, Outcome::Failed { error: &error.to_string() }).await,
             },
         };
         match self.provider.send(&Sms { to: &to, text: &text, reference: id }).await {
-            Ok(provider_id) => self.store.settle(id, Outcome::Sent { provider_id: &provider_id }).await,
+            Ok(provider_id) => self.record(id, Outcome::Sent { provider_id: &provider_id }).await,
             // This was attempt number `attempts + 1`.
             Err(error) if error.retryable && message.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(%error, "SMS not sent; will retry");
                 let at = Utc::now() + retry_wait(message.attempts);
-                self.store.settle(id, Outcome::RetryAt { error: &error.reason, at }).await
+                self.record(id, Outcome::RetryAt { error: &error.reason, at }).await
             }
             Err(error) => {
                 tracing::error!(%error, "SMS failed for good");
-                self.store.settle(id, Outcome::Failed { error: &error.reason }).await
+                self.record(id, Outcome::Failed { error: &error.reason }).await
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The embedded queue: Redis Streams semantics in process memory, for
 //! `masar dev` and tests that need no Redis.
 
-use super::{Delivery, Message, Queue, QueueError, Settlement, Subscription, dead_letter_stream};
+use super::{Backlog, Delivery, Message, Queue, QueueError, Settlement, Subscription, dead_letter_stream};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -193,6 +193,20 @@ impl Queue for MemoryQueue {
                 .push((delivery.message.clone(), reason.to_owned()));
         }
         self.ack(subscription, delivery).await
+    }
+
+    async fn backlog(&self, subscription: &Subscription) -> Result<Vec<(String, Backlog)>, QueueError> {
+        let state = self.state.lock().expect("queue lock");
+        Ok(subscription
+            .event_types
+            .iter()
+            .map(|event_type| {
+                let len = state.streams.get(event_type).map_or(0, Vec::len);
+                let group = state.groups.get(&(event_type.clone(), subscription.group.clone()));
+                let (next, pending) = group.map_or((0, 0), |g| (g.next, g.pending.len()));
+                (event_type.clone(), Backlog { lag: len.saturating_sub(next) as u64, pending: pending as u64 })
+            })
+            .collect())
     }
 
     async fn dead_letters(&self, event_type: &str) -> Result<Vec<(Message, String)>, QueueError> {

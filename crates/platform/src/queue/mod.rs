@@ -64,6 +64,15 @@ pub struct Settlement {
     pub consumed: Vec<String>,
 }
 
+/// A consumer group's backlog on one stream.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Entries not yet read by the group.
+    pub lag: u64,
+    /// Entries read and not yet acknowledged.
+    pub pending: u64,
+}
+
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync + 'static {
     /// Appends a message to the stream of its event type; returns its entry id.
@@ -105,6 +114,9 @@ pub trait Queue: Send + Sync + 'static {
         delivery: &Delivery,
         reason: &str,
     ) -> Result<(), QueueError>;
+
+    /// How far behind the group is on each of its streams (for the metrics).
+    async fn backlog(&self, subscription: &Subscription) -> Result<Vec<(String, Backlog)>, QueueError>;
 
     /// Messages in a stream's dead-letter stream (for operators and tests).
     async fn dead_letters(&self, event_type: &str) -> Result<Vec<(Message, String)>, QueueError>;

@@ -6,7 +6,7 @@
 //! connection is replaced on the next call, and a consumer group found
 //! missing (`NOGROUP`) is created again, so nobody has to restart a service.
 
-use super::{Delivery, Message, Queue, QueueError, Settlement, Subscription, dead_letter_stream, stream_name};
+use super::{Backlog, Delivery, Message, Queue, QueueError, Settlement, Subscription, dead_letter_stream, stream_name};
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, Value};
@@ -360,6 +360,35 @@ impl Queue for RedisQueue {
         fields.push((FIELD_REASON.to_owned(), reason.as_bytes().to_vec()));
         let _: String = connection.xadd(dead_letter_stream(&delivery.stream), "*", &fields).await?;
         self.ack(subscription, delivery).await
+    }
+
+    async fn backlog(&self, subscription: &Subscription) -> Result<Vec<(String, Backlog)>, QueueError> {
+        let mut connection = self.commands.clone();
+        let mut out = Vec::new();
+        for event_type in &subscription.event_types {
+            let groups: Vec<std::collections::HashMap<String, Value>> =
+                match redis::cmd("XINFO").arg("GROUPS").arg(self.stream(event_type)).query_async(&mut connection).await
+                {
+                    Ok(groups) => groups,
+                    Err(error) if error.code() == Some("ERR") => Vec::new(),
+                    Err(error) => return Err(error.into()),
+                };
+            let number = |fields: &std::collections::HashMap<String, Value>, name: &str| {
+                fields.get(name).and_then(|v| redis::from_redis_value_ref::<u64>(v).ok()).unwrap_or(0)
+            };
+            let ours = groups.iter().find(|fields| {
+                fields.get("name").and_then(|v| redis::from_redis_value_ref::<String>(v).ok()).as_deref()
+                    == Some(subscription.group.as_str())
+            });
+            if let Some(fields) = ours {
+                // `lag` is nil when Redis cannot tell (after deletions); 0 is then the honest floor.
+                out.push((
+                    event_type.clone(),
+                    Backlog { lag: number(fields, "lag"), pending: number(fields, "pending") },
+                ));
+            }
+        }
+        Ok(out)
     }
 
     async fn dead_letters(&self, event_type: &str) -> Result<Vec<(Message, String)>, QueueError> {

@@ -1,0 +1,72 @@
+//! Metrics as Prometheus scrapes them: `/metrics` on its own port, with the
+//! calls, hand-offs, SMS and sign-in failures of a case filed through the
+//! gateway, in the distributed shape. Route labels are templates, never ids.
+
+use crate::support::{distributed_suite, wait_until};
+use masar::demo::{GatewayClient, NUZUL, new_national_id, submit};
+
+async fn scrape(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// The value of the one series of `name` whose labels include every `label`.
+fn value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stage_is_counted_and_no_label_names_a_case() {
+    let distributed = distributed_suite().await;
+    let settings = distributed.settings.with([("MASAR_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned())]).unwrap();
+    let addr = masar::start_metrics(&settings, "127.0.0.1", distributed.suite.shutdown.clone()).unwrap().unwrap();
+    let url = format!("http://{addr}/metrics");
+
+    let client = GatewayClient::new(&distributed.suite.gateway_url());
+    let (status, _) = client
+        .call(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            None,
+            Some(serde_json::json!({"association": "nuzul", "username": NUZUL.reception, "password": "wrong-one"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    let reception = client.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(&reception, &NUZUL, &new_national_id(), "مقدم الطلب", "0551234567").await.unwrap();
+    let request_id = submitted["request_id"].as_str().unwrap().to_owned();
+    let texts = distributed.sms.clone();
+    wait_until("the received SMS", || async { texts.count() >= 1 }).await;
+    let sms_counted = || async {
+        value(&scrape(&url).await, "masar_sms_total", &[r#"provider="file""#, r#"outcome="sent""#]).unwrap_or(0.0)
+            >= 1.0
+    };
+    wait_until("the SMS counted", sms_counted).await;
+
+    let text = scrape(&url).await;
+    let at_least_one = |name: &str, labels: &[&str]| {
+        let found = value(&text, name, labels);
+        assert!(found.is_some_and(|v| v >= 1.0), "{name} {labels:?}: {found:?}\n{text}");
+    };
+    at_least_one(
+        "masar_http_duration_seconds_count",
+        &[r#"method="POST""#, r#"route="/v1/requests/{id}/submit""#, r#"status="200""#],
+    );
+    at_least_one(
+        "masar_rpc_duration_seconds_count",
+        &[r#"service="masar.intake.v1.IntakeService""#, r#"method="SubmitRequest""#, r#"code="0""#],
+    );
+    at_least_one("masar_events_published_total", &[r#"role="intake""#, r#"event_type="request.submitted""#]);
+    at_least_one(
+        "masar_events_processed_total",
+        &[r#"group="verification""#, r#"event_type="request.submitted""#, r#"outcome="applied""#],
+    );
+    at_least_one("masar_sign_in_failures_total", &[]);
+    assert!(value(&text, "masar_outbox_backlog", &[r#"role="intake""#]).is_some(), "{text}");
+    assert!(!text.contains(&request_id), "a case's id in a label");
+    assert!(!text.contains("551234567"), "personal data in the metrics");
+    distributed.stop().await;
+}
