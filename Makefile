@@ -3,7 +3,7 @@
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run build test services lint fmt bench k8s clean
+.PHONY: run build test services lint fmt bench chaos k8s clean
 
 ## Build, start the embedded suite (SQLite + in-process queue) with the demo
 ## data of Nuzul and Hayat, and print how to try it.
@@ -13,13 +13,22 @@ run: build
 build:
 	cargo build --bin masar
 
-## Every test, against real PostgreSQL and Redis (started or installed if needed).
+## Every test, against real PostgreSQL and Redis (started or installed if needed),
+## then a short `masar chaos` (each fault once, a few dozen filings).
 test: services
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --no-fail-fast; \
 	else \
 		cargo test --workspace --no-fail-fast; \
 	fi
+	cargo build --bin masar
+	RUST_LOG=error ./target/debug/masar chaos --requests 40 --concurrency 4
+
+## The distributed shape on its own PostgreSQL and Redis through every fault
+## (kill -9 and SIGTERM of every role, Redis restarted and emptied, PostgreSQL
+## restarted), two notification replicas, 600 filings by 8 front ends.
+chaos: build
+	RUST_LOG=error ./target/debug/masar chaos --requests 600 --concurrency 8
 
 services:
 	./scripts/services.sh

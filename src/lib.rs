@@ -7,6 +7,7 @@
 //!   and Redis Streams.
 
 pub mod bench;
+pub mod chaos;
 pub mod demo;
 
 use anyhow::Context;

@@ -60,6 +60,16 @@ enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// An operator's bad day on this machine: every role its own process (two notification
+    /// replicas) on a PostgreSQL and a Redis of its own, filings through the gateway, and in
+    /// turn kill -9 of every role, Redis restarted empty, Redis emptied, PostgreSQL restarted,
+    /// SIGTERM of every role. Prints one line; fails unless nothing was lost, stuck or sent twice.
+    Chaos {
+        #[arg(long, default_value_t = 600)]
+        requests: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
     /// Measures the embedded suite on a fresh temporary data directory:
     /// filing latency and throughput, the hand-off to verification, timeline
     /// reads, and memory (`make bench` runs it on a release build).
@@ -232,6 +242,10 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|status| anyhow::anyhow!("{}", status.message()))?;
             println!("{username}: password set; it must be changed at the first sign-in");
             Ok(())
+        }
+        Command::Chaos { requests, concurrency } => {
+            let _telemetry = telemetry::init("masar-chaos", None, None)?;
+            masar::chaos::run_chaos(masar::chaos::ChaosOptions { requests, concurrency }).await
         }
         Command::Dlq { action } => dead_letters(action, &settings).await,
         Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
