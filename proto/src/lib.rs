@@ -89,6 +89,93 @@ pub mod event_type {
     ];
 }
 
+/// Declares [`Event`]: one variant per event type and its message.
+macro_rules! hand_off_events {
+    ($($variant:ident($message:ident) = $event_type:ident, $about_a_case:tt;)*) => {
+        /// Every hand-off event, decoded: one variant per event type (each one
+        /// stream). Producers append one, consumers get one decoded once; a new
+        /// event is a compile error wherever events are matched.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Event {
+            $($variant(events::v1::$message),)*
+        }
+
+        impl Event {
+            /// The event type, which names its stream.
+            pub fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => event_type::$event_type,)*
+                }
+            }
+
+            /// Decodes a payload of `event_type`.
+            pub fn decode(event_type: &str, payload: &[u8]) -> Result<Self, EventError> {
+                match event_type {
+                    $(event_type::$event_type => Ok(Self::$variant(prost::Message::decode(payload)?)),)*
+                    other => Err(EventError::Unknown(other.to_owned())),
+                }
+            }
+
+            pub fn encode_to_vec(&self) -> Vec<u8> {
+                match self {
+                    $(Self::$variant(event) => prost::Message::encode_to_vec(event),)*
+                }
+            }
+
+            /// The case the event is about; `None` for events about no case
+            /// (a policy, an account, an inquiry).
+            pub fn case(&self) -> Option<&events::v1::CaseRef> {
+                match self {
+                    $(Self::$variant(_event) => hand_off_events!(@case _event $about_a_case),)*
+                }
+            }
+        }
+    };
+    (@case $event:ident case) => { $event.case.as_ref() };
+    (@case $event:ident none) => { None };
+}
+
+hand_off_events! {
+    PolicyApplied(PolicyApplied) = POLICY_APPLIED, none;
+    RequestSubmitted(RequestSubmitted) = REQUEST_SUBMITTED, case;
+    RequestResubmitted(RequestSubmitted) = REQUEST_RESUBMITTED, case;
+    RequestReturned(RequestReturned) = REQUEST_RETURNED, case;
+    RequestVerified(RequestVerified) = REQUEST_VERIFIED, case;
+    RequestIneligible(RequestIneligible) = REQUEST_INELIGIBLE, case;
+    ResearcherAssigned(ResearcherAssigned) = RESEARCHER_ASSIGNED, case;
+    FieldVisitRecorded(FieldVisitRecorded) = FIELD_VISIT_RECORDED, case;
+    ResearchRecommended(ResearchRecommended) = RESEARCH_RECOMMENDED, case;
+    CaseScheduled(CaseScheduled) = CASE_SCHEDULED, case;
+    CommitteeDecided(CommitteeDecided) = COMMITTEE_DECIDED, case;
+    ServiceDelivered(ServiceDelivered) = SERVICE_DELIVERED, case;
+    AccountOpened(AccountOpened) = ACCOUNT_OPENED, none;
+    InquiryAnswered(InquiryAnswered) = INQUIRY_ANSWERED, none;
+}
+
+/// Why a payload is not an [`Event`].
+#[derive(Debug)]
+pub enum EventError {
+    Unknown(String),
+    Decode(prost::DecodeError),
+}
+
+impl From<prost::DecodeError> for EventError {
+    fn from(error: prost::DecodeError) -> Self {
+        Self::Decode(error)
+    }
+}
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unknown(event_type) => write!(f, "unknown event type {event_type}"),
+            Self::Decode(error) => write!(f, "payload does not decode: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
 /// A protobuf timestamp of a UTC time.
 pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
     Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
@@ -97,4 +184,27 @@ pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
 /// The UTC time of a protobuf timestamp (the epoch if it is missing or out of range).
 pub fn to_datetime(at: Option<&Timestamp>) -> chrono::DateTime<chrono::Utc> {
     at.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_round_trips_by_its_type_and_names_its_case() {
+        let case = events::v1::CaseRef::new("0190-…", "nuzul", "riyadh", "roof_repair");
+        let verified =
+            Event::RequestVerified(events::v1::RequestVerified { case: Some(case.clone()), ..Default::default() });
+        let decoded = Event::decode(verified.event_type(), &verified.encode_to_vec()).unwrap();
+        assert_eq!(decoded, verified);
+        assert_eq!(decoded.case(), Some(&case));
+        let resubmitted = Event::RequestResubmitted(Default::default());
+        assert!(matches!(
+            Event::decode(event_type::REQUEST_RESUBMITTED, &resubmitted.encode_to_vec()).unwrap(),
+            Event::RequestResubmitted(_)
+        ));
+        assert_eq!(Event::AccountOpened(Default::default()).case(), None);
+        assert!(matches!(Event::decode("request.teleported", b""), Err(EventError::Unknown(_))));
+        assert!(matches!(Event::decode(event_type::REQUEST_VERIFIED, b"\xff\xff"), Err(EventError::Decode(_))));
+    }
 }

@@ -13,6 +13,7 @@ use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::{MemoryQueue, Queue, Subscription};
 use masar_platform::role::Role;
+use masar_proto::Event;
 use masar_proto::events::v1 as events;
 use std::sync::Arc;
 use std::time::Duration;
@@ -443,12 +444,12 @@ async fn outbox_scenario(db: Db) {
     let mut tx = db.begin().await.unwrap();
     for n in 0..3 {
         let event = events::RequestVerified { note: format!("n{n}"), ..Default::default() };
-        outbox.append(&mut tx, None, "request.verified", &event).await.unwrap();
+        outbox.append(&mut tx, &Event::RequestVerified(event)).await.unwrap();
     }
     tx.commit().await.unwrap();
     // a rolled-back transaction publishes nothing (after the commit: SQLite has one writer)
     let mut doomed = db.begin().await.unwrap();
-    outbox.append(&mut doomed, None, "request.verified", &events::RequestVerified::default()).await.unwrap();
+    outbox.append(&mut doomed, &Event::RequestVerified(Default::default())).await.unwrap();
     doomed.rollback().await.unwrap();
 
     let relay_on = |queue: Arc<MemoryQueue>| OutboxRelay {
@@ -493,7 +494,7 @@ async fn outbox_scenario(db: Db) {
 
     // Retention: settled rows and old inbox rows go; unsettled rows and recent inbox rows stay.
     let mut tx = db.begin().await.unwrap();
-    outbox.append(&mut tx, None, "request.verified", &events::RequestVerified::default()).await.unwrap();
+    outbox.append(&mut tx, &Event::RequestVerified(Default::default())).await.unwrap();
     for (event_id, age_days) in [(Uuid::now_v7(), 30), (Uuid::now_v7(), 0)] {
         tx.execute(
             Sql::new("INSERT INTO inbox (consumer_group, event_id, processed_at) VALUES ('g', $1, $2)")

@@ -16,6 +16,7 @@ use crate::role::Role;
 use crate::telemetry;
 use chrono::Utc;
 use masar_proto::events::v1::CaseRef;
+use masar_proto::{Event, EventError};
 use sqlx::migrate::Migrator;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,28 +45,14 @@ impl Outbox {
         Self::default()
     }
 
-    /// Writes `event` to the outbox inside `tx`. An event about a case
-    /// (`case`: its request id) is an action on it: it gets a span in the
-    /// case's trace, linked to the current call's, and its hand-off continues
-    /// that trace; any other event continues the current trace.
-    pub async fn append(
-        &self,
-        tx: &mut Tx,
-        case: Option<Uuid>,
-        event_type: &str,
-        event: &impl prost::Message,
-    ) -> Result<Uuid, DbError> {
-        self.append_encoded(tx, case, event_type, event.encode_to_vec()).await
-    }
-
-    /// Same, for an event already encoded (when the type is chosen at run time).
-    pub async fn append_encoded(
-        &self,
-        tx: &mut Tx,
-        case: Option<Uuid>,
-        event_type: &str,
-        payload: Vec<u8>,
-    ) -> Result<Uuid, DbError> {
+    /// Writes `event` to the outbox inside `tx`. An event about a case is an
+    /// action on it: it gets a span in the case's trace, linked to the
+    /// current call's, and its hand-off continues that trace; any other event
+    /// continues the current trace.
+    pub async fn append(&self, tx: &mut Tx, event: &Event) -> Result<Uuid, DbError> {
+        let event_type = event.event_type();
+        let payload = event.encode_to_vec();
+        let case = event.case().and_then(|case| Uuid::parse_str(&case.request_id).ok());
         let event_id = Uuid::now_v7();
         let headers = match case {
             None => telemetry::trace_headers(&tracing::Span::current()),
@@ -454,9 +441,9 @@ pub enum HandlerError {
     Db(#[from] DbError),
 }
 
-impl From<prost::DecodeError> for HandlerError {
-    fn from(error: prost::DecodeError) -> Self {
-        HandlerError::Reject(format!("payload does not decode: {error}"))
+impl From<EventError> for HandlerError {
+    fn from(error: EventError) -> Self {
+        HandlerError::Reject(error.to_string())
     }
 }
 
@@ -484,11 +471,12 @@ pub fn event_case(case: Option<CaseRef>) -> Result<(Uuid, CaseRef), HandlerError
     Ok((request_id, case))
 }
 
-/// Applies one kind of event to a service's state.
+/// Applies the events a service consumes to its state.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync + 'static {
-    /// Applies `message` inside `tx`. On error nothing of it is kept.
-    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError>;
+    /// Applies `event` (decoded from `message`, which names its id and
+    /// trace) inside `tx`. On error nothing of it is kept.
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError>;
 }
 
 #[derive(Debug, Clone)]
@@ -617,7 +605,12 @@ impl Consumer {
         }
         telemetry::continue_trace(&span, &message.headers);
         async {
-            match self.apply(message).await {
+            let event = match Event::decode(&message.event_type, &message.payload) {
+                Ok(event) => event,
+                // Never applicable, however often it is delivered.
+                Err(error) => return self.dead_letter(&delivery, &error.to_string()).await,
+            };
+            match self.apply(message, event).await {
                 Ok(applied) => {
                     if applied {
                         self.count(&delivery, "applied");
@@ -645,7 +638,7 @@ impl Consumer {
 
     /// Records the event in the inbox and applies it, in one transaction.
     /// Returns false when the group had already applied it.
-    async fn apply(&self, message: &Message) -> Result<bool, HandlerError> {
+    async fn apply(&self, message: &Message, event: Event) -> Result<bool, HandlerError> {
         let mut tx = self.db.begin().await?;
         let first_time = tx
             .execute(
@@ -667,7 +660,7 @@ impl Consumer {
         if let Some(request_id) = message.headers.get(telemetry::REQUEST_ID_HEADER).and_then(|id| id.parse().ok()) {
             remember_case_trace(&mut tx, request_id, &message.headers).await?;
         }
-        match self.handler.handle(&mut tx, message).await {
+        match self.handler.handle(&mut tx, message, event).await {
             Ok(()) => {
                 tx.commit().await?;
                 Ok(true)

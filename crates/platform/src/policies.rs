@@ -4,11 +4,9 @@
 
 use crate::db::{Db, DbError, Row, Sql, Tx};
 use crate::messaging::HandlerError;
-use crate::queue::Message;
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::PolicyPack;
 use masar_proto::events::v1 as events;
-use prost::Message as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -95,8 +93,7 @@ impl PolicyBook {
     }
 
     /// Keeps the copy a `policy.applied` announcement carries.
-    pub async fn keep_announced(tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let event = events::PolicyApplied::decode(message.payload.as_slice())?;
+    pub async fn keep_announced(tx: &mut Tx, event: &events::PolicyApplied) -> Result<(), HandlerError> {
         let pack = PolicyPack::from_toml(&event.source)
             .map_err(|problems| HandlerError::Reject(format!("announced policy is not valid: {problems:?}")))?;
         let applied_at = masar_proto::to_datetime(event.applied_at.as_ref());

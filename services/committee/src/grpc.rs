@@ -13,8 +13,8 @@ use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
-use masar_proto::event_type;
 use masar_proto::events::v1 as events;
+use masar_proto::{Event, event_type};
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 
@@ -202,10 +202,7 @@ impl CommitteeService for Committee {
             reasons: reasons.clone(),
             policy_version: item.policy_version,
         };
-        self.outbox
-            .append(&mut tx, Some(item.request_id), event_type::COMMITTEE_DECIDED, &event)
-            .await
-            .map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::CommitteeDecided(event)).await.map_err(internal)?;
         let actor = Actor::staff(&staff, &request);
         audit::record(&mut tx, &actor, item.audit_subject(), event_type::COMMITTEE_DECIDED, decision.as_str())
             .await

@@ -16,9 +16,8 @@ use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::committee::v1::committee_service_server::CommitteeServiceServer;
-use masar_proto::event_type;
 use masar_proto::events::v1 as events;
-use prost::Message as _;
+use masar_proto::{Event, event_type};
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
@@ -57,8 +56,25 @@ struct Scheduler {
 
 #[async_trait::async_trait]
 impl EventHandler for Scheduler {
-    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let event = events::ResearchRecommended::decode(message.payload.as_slice())?;
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        let event = match event {
+            Event::ResearchRecommended(event) => event,
+            Event::PolicyApplied(_)
+            | Event::RequestSubmitted(_)
+            | Event::RequestResubmitted(_)
+            | Event::RequestReturned(_)
+            | Event::RequestVerified(_)
+            | Event::RequestIneligible(_)
+            | Event::ResearcherAssigned(_)
+            | Event::FieldVisitRecorded(_)
+            | Event::CaseScheduled(_)
+            | Event::CommitteeDecided(_)
+            | Event::ServiceDelivered(_)
+            | Event::AccountOpened(_)
+            | Event::InquiryAnswered(_) => {
+                return Err(HandlerError::Reject(format!("committee does not consume {}", message.event_type)));
+            }
+        };
         let (request_id, case) = event_case(event.case)?;
         let researcher = event.actor.map(|a| a.username).unwrap_or_default();
         let existing = self.store.item_in(tx, request_id).await?;
@@ -95,7 +111,7 @@ impl EventHandler for Scheduler {
             scheduled_at: Some(masar_proto::timestamp(now)),
             agenda_id: agenda_id.to_string(),
         };
-        self.outbox.append(tx, Some(request_id), event_type::CASE_SCHEDULED, &scheduled).await?;
+        self.outbox.append(tx, &Event::CaseScheduled(scheduled)).await?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::sealing::Sealer;
 use masar_platform::tokens::TokenVerifier;
+use masar_proto::Event;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, beneficiary_service_server::BeneficiaryService};
@@ -162,7 +163,7 @@ impl BeneficiaryService for Beneficiaries {
             opened_at: Some(masar_proto::timestamp(now)),
             association_name: Some(event_text(&pack.name)),
         };
-        self.outbox.append(&mut tx, None, event_type::ACCOUNT_OPENED, &event).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::AccountOpened(event)).await.map_err(internal)?;
         // Somebody registering themself acts as the account they open.
         let actor = match &staff {
             Some(staff) => Actor::staff(staff, &request),

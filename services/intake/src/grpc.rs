@@ -20,6 +20,7 @@ use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
+use masar_proto::Event;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, intake_service_server::IntakeService};
@@ -635,10 +636,7 @@ impl IntakeService for Intake {
         self.store.record(&mut tx, submitted.request_id, &entry).await.map_err(internal)?;
         let history = completed.months_since_same_service_approved;
         let event = submitted_event(&submitted, now, &actor, false, history, &completed.documents);
-        self.outbox
-            .append(&mut tx, Some(submitted.request_id), event_type::REQUEST_SUBMITTED, &event)
-            .await
-            .map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::RequestSubmitted(event)).await.map_err(internal)?;
         let audited = Actor::calling(&caller, &request);
         let subject = submitted.audit_subject();
         audit::record(&mut tx, &audited, subject, event_type::REQUEST_SUBMITTED, "").await.map_err(internal)?;
@@ -702,10 +700,7 @@ impl IntakeService for Intake {
         let history = completed.months_since_same_service_approved;
         let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
         let event = submitted_event(&updated, now, &actor_of(&staff), true, history, &completed.documents);
-        self.outbox
-            .append(&mut tx, Some(stored.request_id), event_type::REQUEST_RESUBMITTED, &event)
-            .await
-            .map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::RequestResubmitted(event)).await.map_err(internal)?;
         let audited = Actor::calling(&caller, &request);
         let subject = updated.audit_subject();
         audit::record(&mut tx, &audited, subject, event_type::REQUEST_RESUBMITTED, "").await.map_err(internal)?;

@@ -18,6 +18,7 @@ use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
+use masar_proto::Event;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, inquiry_service_server::InquiryService};
@@ -557,7 +558,7 @@ impl InquiryService for Inquiries {
                 actor: Some(staff.event_actor()),
                 answered_at: Some(masar_proto::timestamp(now)),
             };
-            self.outbox.append(&mut tx, None, event_type::INQUIRY_ANSWERED, &event).await.map_err(internal)?;
+            self.outbox.append(&mut tx, &Event::InquiryAnswered(event)).await.map_err(internal)?;
         }
         let actor = Actor::staff(staff, &request);
         audit::record(&mut tx, &actor, inquiry.audit_subject(), event_type::INQUIRY_ANSWERED, &inquiry.reference)

@@ -6,7 +6,7 @@ use masar_domain::{FieldError, PolicyPack};
 use masar_platform::db::{Db, DbError};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
-use masar_proto::event_type;
+use masar_proto::Event;
 use masar_proto::events::v1 as events;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ pub async fn apply_policy(db: &Db, outbox: &Outbox, source: &str, now: DateTime<
         source: source.to_owned(),
         applied_at: Some(masar_proto::timestamp(now)),
     };
-    outbox.append(&mut tx, None, event_type::POLICY_APPLIED, &announcement).await?;
+    outbox.append(&mut tx, &Event::PolicyApplied(announcement)).await?;
     tx.commit().await?;
     outbox.wake();
     tracing::info!(association = %pack.association, version = pack.version, effective_from = %pack.effective_from, "policy applied");

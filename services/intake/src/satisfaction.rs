@@ -14,6 +14,7 @@ use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
+use masar_proto::Event;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, satisfaction_service_server::SatisfactionService};
@@ -171,10 +172,7 @@ impl SatisfactionService for Ratings {
             actor: Some(staff.event_actor()),
             delivered_at: Some(masar_proto::timestamp(now)),
         };
-        self.outbox
-            .append(&mut tx, Some(stored.request_id), event_type::SERVICE_DELIVERED, &event)
-            .await
-            .map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::ServiceDelivered(event)).await.map_err(internal)?;
         let actor = Actor::calling(&caller, &request);
         audit::record(&mut tx, &actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "")
             .await

@@ -6,9 +6,8 @@ use masar_domain::{ActorRole, Bilingual, CaseStatus};
 use masar_platform::db::Tx;
 use masar_platform::messaging::{EventHandler, HandlerError, event_case, listed};
 use masar_platform::queue::Message;
-use masar_proto::event_type;
 use masar_proto::events::v1 as events;
-use prost::Message as _;
+use masar_proto::{Event, event_type};
 
 pub const CONSUMES: &[&str] = &[
     event_type::REQUEST_RETURNED,
@@ -35,92 +34,76 @@ struct Step {
     note: Bilingual,
 }
 
-fn step(message: &Message) -> Result<Step, HandlerError> {
-    let payload = message.payload.as_slice();
-    Ok(match message.event_type.as_str() {
-        event_type::REQUEST_RETURNED => {
-            let e = events::RequestReturned::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.returned_at,
-                status: CaseStatus::ReturnedForCompletion,
-                note: listed(&e.missing_items, &e.missing),
-            }
-        }
-        event_type::REQUEST_VERIFIED => {
-            let e = events::RequestVerified::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.verified_at,
-                status: CaseStatus::Verified,
-                note: Bilingual::default(),
-            }
-        }
-        event_type::REQUEST_INELIGIBLE => {
-            let e = events::RequestIneligible::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.decided_at,
-                status: CaseStatus::Ineligible,
-                note: listed(&e.reasons, &e.rule_explanations),
-            }
-        }
-        event_type::RESEARCHER_ASSIGNED => {
-            let e = events::ResearcherAssigned::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.assigned_at,
-                status: CaseStatus::ResearcherAssigned,
-                note: Bilingual::default(),
-            }
-        }
-        event_type::FIELD_VISIT_RECORDED => {
-            let e = events::FieldVisitRecorded::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.visited_at,
-                status: CaseStatus::FieldVisitRecorded,
-                note: Bilingual::default(),
-            }
-        }
-        event_type::RESEARCH_RECOMMENDED => {
-            let e = events::ResearchRecommended::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.recommended_at,
-                status: CaseStatus::Recommended,
-                note: Bilingual::default(),
-            }
-        }
-        event_type::CASE_SCHEDULED => {
-            let e = events::CaseScheduled::decode(payload)?;
-            Step {
-                case: e.case,
-                actor: e.actor,
-                at: e.scheduled_at,
-                status: CaseStatus::OnCommitteeAgenda,
-                note: Bilingual::default(),
-            }
-        }
-        event_type::COMMITTEE_DECIDED => {
-            let e = events::CommitteeDecided::decode(payload)?;
+fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
+    Ok(match event {
+        Event::RequestReturned(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.returned_at,
+            status: CaseStatus::ReturnedForCompletion,
+            note: listed(&e.missing_items, &e.missing),
+        },
+        Event::RequestVerified(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.verified_at,
+            status: CaseStatus::Verified,
+            note: Bilingual::default(),
+        },
+        Event::RequestIneligible(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.decided_at,
+            status: CaseStatus::Ineligible,
+            note: listed(&e.reasons, &e.rule_explanations),
+        },
+        Event::ResearcherAssigned(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.assigned_at,
+            status: CaseStatus::ResearcherAssigned,
+            note: Bilingual::default(),
+        },
+        Event::FieldVisitRecorded(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.visited_at,
+            status: CaseStatus::FieldVisitRecorded,
+            note: Bilingual::default(),
+        },
+        Event::ResearchRecommended(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.recommended_at,
+            status: CaseStatus::Recommended,
+            note: Bilingual::default(),
+        },
+        Event::CaseScheduled(e) => Step {
+            case: e.case,
+            actor: e.actor,
+            at: e.scheduled_at,
+            status: CaseStatus::OnCommitteeAgenda,
+            note: Bilingual::default(),
+        },
+        Event::CommitteeDecided(e) => {
             let status = CaseStatus::parse(&e.decision).map_err(|err| HandlerError::Reject(err.to_string()))?;
             Step { case: e.case, actor: e.actor, at: e.decided_at, status, note: listed(&e.reasons, &[]) }
         }
-        other => return Err(HandlerError::Reject(format!("intake does not consume {other}"))),
+        Event::PolicyApplied(_)
+        | Event::RequestSubmitted(_)
+        | Event::RequestResubmitted(_)
+        | Event::ServiceDelivered(_)
+        | Event::AccountOpened(_)
+        | Event::InquiryAnswered(_) => {
+            return Err(HandlerError::Reject(format!("intake does not consume {}", message.event_type)));
+        }
     })
 }
 
 #[async_trait::async_trait]
 impl EventHandler for TimelineProjection {
-    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let step = step(message)?;
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        let step = step(message, event)?;
         let (request_id, _) = event_case(step.case)?;
         let Some(request) = self.store.request_in(tx, request_id).await? else {
             return Err(HandlerError::Reject(format!("no request {request_id} in intake")));

@@ -17,10 +17,9 @@ use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case, 
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
-use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::notification::v1::notification_service_server::NotificationServiceServer;
-use prost::Message as _;
+use masar_proto::{Event, event_type};
 use sms::SmsProvider;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
@@ -61,42 +60,29 @@ struct Composer {
     store: NotificationStore,
 }
 
-/// The case, the decision (for committee events) and the template details of an event.
-fn describe(message: &Message) -> Result<(Option<events::CaseRef>, String, Bilingual), HandlerError> {
-    let payload = message.payload.as_slice();
-    Ok(match message.event_type.as_str() {
-        event_type::REQUEST_RETURNED => {
-            let e = events::RequestReturned::decode(payload)?;
-            (e.case, String::new(), listed(&e.missing_items, &e.missing))
-        }
-        event_type::REQUEST_VERIFIED => {
-            (events::RequestVerified::decode(payload)?.case, String::new(), Bilingual::default())
-        }
-        event_type::REQUEST_INELIGIBLE => {
-            let e = events::RequestIneligible::decode(payload)?;
-            (e.case, String::new(), listed(&e.reasons, &e.rule_explanations))
-        }
-        event_type::RESEARCHER_ASSIGNED => {
-            (events::ResearcherAssigned::decode(payload)?.case, String::new(), Bilingual::default())
-        }
-        event_type::FIELD_VISIT_RECORDED => {
-            (events::FieldVisitRecorded::decode(payload)?.case, String::new(), Bilingual::default())
-        }
-        event_type::RESEARCH_RECOMMENDED => {
-            (events::ResearchRecommended::decode(payload)?.case, String::new(), Bilingual::default())
-        }
-        event_type::CASE_SCHEDULED => {
-            (events::CaseScheduled::decode(payload)?.case, String::new(), Bilingual::default())
-        }
-        event_type::COMMITTEE_DECIDED => {
-            let e = events::CommitteeDecided::decode(payload)?;
-            (e.case, e.decision, listed(&e.reasons, &[]))
-        }
-        event_type::SERVICE_DELIVERED => {
-            (events::ServiceDelivered::decode(payload)?.case, String::new(), Bilingual::default())
-        }
-        other => return Err(HandlerError::Reject(format!("notification does not handle {other}"))),
-    })
+/// The case, the decision (for committee events) and the template details
+/// of a stage event after submission.
+type Described = (Option<events::CaseRef>, String, Bilingual);
+
+fn describe(event: Event) -> Result<Described, HandlerError> {
+    let plain = |case| Ok((case, String::new(), Bilingual::default()));
+    match event {
+        Event::RequestReturned(e) => Ok((e.case, String::new(), listed(&e.missing_items, &e.missing))),
+        Event::RequestVerified(e) => plain(e.case),
+        Event::RequestIneligible(e) => Ok((e.case, String::new(), listed(&e.reasons, &e.rule_explanations))),
+        Event::ResearcherAssigned(e) => plain(e.case),
+        Event::FieldVisitRecorded(e) => plain(e.case),
+        Event::ResearchRecommended(e) => plain(e.case),
+        Event::CaseScheduled(e) => plain(e.case),
+        Event::CommitteeDecided(e) => Ok((e.case, e.decision, listed(&e.reasons, &[]))),
+        Event::ServiceDelivered(e) => plain(e.case),
+        // Handled before (their own recipients, or the submission's), or not notification's.
+        Event::RequestSubmitted(_)
+        | Event::RequestResubmitted(_)
+        | Event::AccountOpened(_)
+        | Event::InquiryAnswered(_)
+        | Event::PolicyApplied(_) => Err(HandlerError::Reject("notification does not describe this event".into())),
+    }
 }
 
 /// The promised reply date in both calendars, Hijri first for Arabic readers.
@@ -112,18 +98,17 @@ fn reply_date(iso: &str) -> Bilingual {
 
 #[async_trait::async_trait]
 impl EventHandler for Composer {
-    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let (case, decision, details) = match message.event_type.as_str() {
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        let (case, decision, details) = match event {
             // Not about a request: their own messages.
-            event_type::ACCOUNT_OPENED => return self.credentials(tx, message).await,
-            event_type::INQUIRY_ANSWERED => return self.inquiry_answer(tx, message).await,
-            event_type::REQUEST_SUBMITTED | event_type::REQUEST_RESUBMITTED => {
-                let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
+            Event::AccountOpened(event) => return self.credentials(tx, message, event).await,
+            Event::InquiryAnswered(event) => return self.inquiry_answer(tx, message, event).await,
+            Event::RequestSubmitted(event) | Event::RequestResubmitted(event) => {
                 let (request_id, case) = event_case(event.case.clone())?;
                 self.store.remember_recipient(tx, request_id, &case, &event).await?;
                 (Some(case), String::new(), reply_date(&event.expected_decision_on))
             }
-            _ => describe(message)?,
+            other => describe(other)?,
         };
         let (request_id, _) = event_case(case)?;
         let recipient = self
@@ -168,8 +153,12 @@ struct Direct<'a> {
 
 impl Composer {
     /// The answer to an inquiry, to the mobile its asker left.
-    async fn inquiry_answer(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let event = events::InquiryAnswered::decode(message.payload.as_slice())?;
+    async fn inquiry_answer(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        event: events::InquiryAnswered,
+    ) -> Result<(), HandlerError> {
         let direct = Direct {
             subject_id: &event.inquiry_id,
             mobile: &event.mobile,
@@ -187,8 +176,12 @@ impl Composer {
 
     /// The new account's username and one-time password; the password stays
     /// sealed in the stored message until the dispatcher sends it.
-    async fn credentials(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let event = events::AccountOpened::decode(message.payload.as_slice())?;
+    async fn credentials(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        event: events::AccountOpened,
+    ) -> Result<(), HandlerError> {
         let direct = Direct {
             subject_id: &event.account_id,
             mobile: &event.mobile,

@@ -12,7 +12,7 @@ use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::tokens::TokenVerifier;
-use masar_proto::event_type;
+use masar_proto::Event;
 use masar_proto::events::v1 as events;
 use masar_proto::research::v1::{self as api, research_service_server::ResearchService};
 use tonic::{Code, Request, Response, Status};
@@ -80,11 +80,11 @@ impl Research {
         mut tx: Tx,
         assignment: &Assignment,
         actor: &Actor,
-        kind: &str,
-        event: &impl prost::Message,
+        event: Event,
         detail: &str,
     ) -> Result<Response<api::Assignment>, Status> {
-        self.outbox.append(&mut tx, Some(assignment.request_id), kind, event).await.map_err(internal)?;
+        let kind = event.event_type();
+        self.outbox.append(&mut tx, &event).await.map_err(internal)?;
         audit::record(&mut tx, actor, assignment.audit_subject(), kind, detail).await.map_err(internal)?;
         let updated = self
             .store
@@ -169,7 +169,7 @@ impl ResearchService for Research {
             visited_at: Some(masar_proto::timestamp(Utc::now())),
         };
         let actor = Actor::staff(&staff, &request);
-        self.finish(tx, &assignment, &actor, event_type::FIELD_VISIT_RECORDED, &event, "").await
+        self.finish(tx, &assignment, &actor, Event::FieldVisitRecorded(event), "").await
     }
 
     async fn record_recommendation(
@@ -215,6 +215,6 @@ impl ResearchService for Research {
             policy_version: assignment.policy_version,
         };
         let actor = Actor::staff(&staff, &request);
-        self.finish(tx, &assignment, &actor, event_type::RESEARCH_RECOMMENDED, &event, recommendation.as_str()).await
+        self.finish(tx, &assignment, &actor, Event::ResearchRecommended(event), recommendation.as_str()).await
     }
 }

@@ -15,10 +15,9 @@ use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
-use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::research::v1::research_service_server::ResearchServiceServer;
-use prost::Message as _;
+use masar_proto::{Event, event_type};
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
@@ -86,7 +85,7 @@ impl Assigner {
             assigned_at: Some(masar_proto::timestamp(now)),
             researcher,
         };
-        self.outbox.append(tx, Some(request_id), event_type::RESEARCHER_ASSIGNED, &event).await?;
+        self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
         Ok(())
     }
 
@@ -110,29 +109,35 @@ impl Assigner {
             assigned_at: Some(masar_proto::timestamp(Utc::now())),
             researcher: assignment.researcher,
         };
-        self.outbox.append(tx, Some(request_id), event_type::RESEARCHER_ASSIGNED, &event).await?;
+        self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
         Ok(())
     }
 }
 
 #[async_trait::async_trait]
 impl EventHandler for Assigner {
-    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        let payload = message.payload.as_slice();
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let actor = Actor::system(message);
-        match message.event_type.as_str() {
-            event_type::REQUEST_VERIFIED => {
-                let event = events::RequestVerified::decode(payload)?;
-                self.assign(tx, &actor, event.case, event.policy_version).await
-            }
-            event_type::COMMITTEE_DECIDED => {
-                let event = events::CommitteeDecided::decode(payload)?;
-                if event.decision != CaseStatus::Deferred.as_str() {
-                    return Ok(());
-                }
+        match event {
+            Event::RequestVerified(event) => self.assign(tx, &actor, event.case, event.policy_version).await,
+            Event::CommitteeDecided(event) if event.decision == CaseStatus::Deferred.as_str() => {
                 self.reopen(tx, &actor, event.case).await
             }
-            other => Err(HandlerError::Reject(format!("research does not consume {other}"))),
+            Event::CommitteeDecided(_) => Ok(()),
+            Event::PolicyApplied(_)
+            | Event::RequestSubmitted(_)
+            | Event::RequestResubmitted(_)
+            | Event::RequestReturned(_)
+            | Event::RequestIneligible(_)
+            | Event::ResearcherAssigned(_)
+            | Event::FieldVisitRecorded(_)
+            | Event::ResearchRecommended(_)
+            | Event::CaseScheduled(_)
+            | Event::ServiceDelivered(_)
+            | Event::AccountOpened(_)
+            | Event::InquiryAnswered(_) => {
+                Err(HandlerError::Reject(format!("research does not consume {}", message.event_type)))
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use masar_platform::identity::Staff;
 use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::tokens::TokenVerifier;
-use masar_proto::event_type;
+use masar_proto::Event;
 use masar_proto::events::v1 as events;
 use masar_proto::verification::v1::{self as api, verification_service_server::VerificationService};
 use tonic::{Code, Request, Response, Status};
@@ -67,14 +67,13 @@ fn document_reply(d: CaseDocument, case_version: u64) -> api::CaseDocument {
 
 /// What an outcome hands on: its event, and for a return what the beneficiary is told is missing.
 struct Outcome {
-    event_type: &'static str,
-    payload: Vec<u8>,
+    event: Event,
     missing: Vec<Bilingual>,
 }
 
 impl Outcome {
-    fn event(event_type: &'static str, event: impl prost::Message) -> Self {
-        Self { event_type, payload: event.encode_to_vec(), missing: Vec::new() }
+    fn event(event: Event) -> Self {
+        Self { event, missing: Vec::new() }
     }
 }
 
@@ -119,12 +118,10 @@ impl Verification {
         if to == CaseStatus::Verified {
             self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await.map_err(internal)?;
         }
-        self.outbox
-            .append_encoded(&mut tx, Some(request_id), outcome.event_type, outcome.payload)
-            .await
-            .map_err(internal)?;
+        self.outbox.append(&mut tx, &outcome.event).await.map_err(internal)?;
         let actor = Actor::staff(&staff, request);
-        audit::record(&mut tx, &actor, case.audit_subject(), outcome.event_type, "").await.map_err(internal)?;
+        let action = outcome.event.event_type();
+        audit::record(&mut tx, &actor, case.audit_subject(), action, "").await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(request_id = %request_id, outcome = %to, "verification outcome recorded");
@@ -298,7 +295,7 @@ impl VerificationService for Verification {
                     note,
                     policy_version: case.policy_version,
                 };
-                Ok(Outcome::event(event_type::REQUEST_VERIFIED, event))
+                Ok(Outcome::event(Event::RequestVerified(event)))
             },
         )
         .await
@@ -335,7 +332,7 @@ impl VerificationService for Verification {
                 policy_version: case.policy_version,
                 missing: missing.iter().map(event_text).collect(),
             };
-            Ok(Outcome { missing, ..Outcome::event(event_type::REQUEST_RETURNED, event) })
+            Ok(Outcome { missing, ..Outcome::event(Event::RequestReturned(event)) })
         })
         .await
     }
@@ -365,7 +362,7 @@ impl VerificationService for Verification {
                 policy_version: case.policy_version,
                 rule_explanations,
             };
-            Ok(Outcome::event(event_type::REQUEST_INELIGIBLE, event))
+            Ok(Outcome::event(Event::RequestIneligible(event)))
         })
         .await
     }

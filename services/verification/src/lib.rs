@@ -16,10 +16,9 @@ use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
-use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::verification::v1::verification_service_server::VerificationServiceServer;
-use prost::Message as _;
+use masar_proto::{Event, event_type};
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
@@ -58,11 +57,24 @@ struct IncomingRequests {
 
 #[async_trait::async_trait]
 impl EventHandler for IncomingRequests {
-    async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        if message.event_type == event_type::POLICY_APPLIED {
-            return PolicyBook::keep_announced(tx, message).await;
-        }
-        let event = events::RequestSubmitted::decode(message.payload.as_slice())?;
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        let event = match event {
+            Event::PolicyApplied(announced) => return PolicyBook::keep_announced(tx, &announced).await,
+            Event::RequestSubmitted(submitted) | Event::RequestResubmitted(submitted) => submitted,
+            Event::RequestReturned(_)
+            | Event::RequestVerified(_)
+            | Event::RequestIneligible(_)
+            | Event::ResearcherAssigned(_)
+            | Event::FieldVisitRecorded(_)
+            | Event::ResearchRecommended(_)
+            | Event::CaseScheduled(_)
+            | Event::CommitteeDecided(_)
+            | Event::ServiceDelivered(_)
+            | Event::AccountOpened(_)
+            | Event::InquiryAnswered(_) => {
+                return Err(HandlerError::Reject(format!("verification does not consume {}", message.event_type)));
+            }
+        };
         let (request_id, case) = event_case(event.case.clone())?;
         // Judged by the version in force at submission, which intake names.
         let pack = self
