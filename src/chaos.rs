@@ -1,6 +1,6 @@
 //! `masar chaos`: an operator's bad day on this machine. The distributed
-//! shape (every role its own `masar serve` process, two notification
-//! replicas) on a PostgreSQL and a Redis of its own, a bounded load of
+//! shape (every role its own `masar serve` process, two replicas of
+//! notification and of verification) on a PostgreSQL and a Redis of its own, a bounded load of
 //! filings through the gateway, and in turn: `kill -9` of every role and its
 //! restart, Redis restarted without persistence, Redis emptied with a
 //! backlog in its streams, PostgreSQL restarted, SIGTERM of every role and
@@ -281,7 +281,8 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     .collect();
     let mut replicas = Vec::new();
     for role in Role::ALL {
-        let copies = if role == Role::Notification { 2 } else { 1 };
+        // Two replicas of notification (the SMS) and of verification, as the production overlay runs them.
+        let copies = if matches!(role, Role::Notification | Role::Verification) { 2 } else { 1 };
         for copy in 0..copies {
             let port = if role == Role::Gateway { gateway_port } else { free_port()? };
             let addr = format!("127.0.0.1:{port}");

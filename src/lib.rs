@@ -252,7 +252,7 @@ pub fn sms_provider(settings: &Settings) -> anyhow::Result<Arc<dyn SmsProvider>>
 
 fn parts(role: Role, deps: &Dependencies, sms: Arc<dyn SmsProvider>, shutdown: &CancellationToken) -> ServiceParts {
     match role {
-        Role::Intake => masar_intake::parts(deps),
+        Role::Intake => masar_intake::parts(deps, shutdown.clone()),
         Role::Verification => masar_verification::parts(deps),
         Role::Research => masar_research::parts(deps),
         Role::Committee => masar_committee::parts(deps),

@@ -226,6 +226,12 @@ async fn count_calls(request: Request, next: axum::middleware::Next) -> axum::re
         .http
         .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
         .observe(started.elapsed().as_secs_f64());
+    // Runs inside the request's span (the trace layer wraps this one).
+    let span = tracing::Span::current();
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     response
 }
 
@@ -238,6 +244,8 @@ fn http_span<B>(request: &http::Request<B>) -> tracing::Span {
         otel.kind = "server",
         http.request.method = %request.method(),
         http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
         url.path = %request.uri().path(),
         http.request.id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default(),
     );

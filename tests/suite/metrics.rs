@@ -67,6 +67,26 @@ async fn every_stage_is_counted_and_no_label_names_a_case() {
     at_least_one("masar_sign_in_failures_total", &[]);
     assert!(value(&text, "masar_outbox_backlog", &[r#"role="intake""#]).is_some(), "{text}");
     assert!(!text.contains(&request_id), "a case's id in a label");
+
+    // Cases per stage, and one past the reply date it was promised (as if two weeks went by).
+    let intake = masar::connect_database(masar_platform::role::Role::Intake, &distributed.settings).await.unwrap();
+    let yesterday = masar_domain::calendar::saudi_day(chrono::Utc::now()) - chrono::Days::new(1);
+    let moved = intake
+        .execute(
+            masar_platform::db::Sql::new("UPDATE service_requests SET expected_decision_on = $1 WHERE request_id = $2")
+                .bind(yesterday)
+                .bind(uuid::Uuid::parse_str(&request_id).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    wait_until("the late case counted", || async {
+        let text = scrape(&url).await;
+        let late = value(&text, "masar_cases_past_promised_reply", &[r#"association="nuzul""#]);
+        let submitted = value(&text, "masar_cases", &[r#"association="nuzul""#, r#"status="submitted""#]);
+        late == Some(1.0) && submitted.is_some_and(|n| n >= 1.0)
+    })
+    .await;
     assert!(!text.contains("551234567"), "personal data in the metrics");
     distributed.stop().await;
 }

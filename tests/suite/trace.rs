@@ -53,6 +53,13 @@ fn check_one_trace(spans: &[SpanData], request_id: &str) {
     let has = |name: &str| names.iter().any(|n| n == name);
     assert!(names.iter().any(|n| n.starts_with("POST /v1/requests")), "the gateway's filing call: {names:?}");
     assert!(has("masar.intake.v1.IntakeService/SubmitRequest"), "{names:?}");
+    // Semantic conventions: the route template and status on the gateway's span, the gRPC code on the RPC's.
+    let named = |name: &str| ours.iter().find(|s| s.name == name).copied().unwrap();
+    let submit_call = named("POST /v1/requests/{id}/submit");
+    assert_eq!(attribute(submit_call, "http.route").as_deref(), Some("/v1/requests/{id}/submit"));
+    assert_eq!(attribute(submit_call, "http.response.status_code").as_deref(), Some("200"));
+    let submit_rpc = named("masar.intake.v1.IntakeService/SubmitRequest");
+    assert_eq!(attribute(submit_rpc, "rpc.grpc.status_code").as_deref(), Some("0"));
     for action in ["request.verified", "research.assigned", "research.recommended", "committee.decided"] {
         assert!(has(action), "no action span {action} in the case's trace: {names:?}");
     }

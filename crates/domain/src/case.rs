@@ -89,6 +89,16 @@ impl CaseStatus {
         !ALLOWED.iter().any(|(from, _)| *from == self)
     }
 
+    /// The beneficiary is waiting for the committee's reply, the one the
+    /// association promised a date for (not a draft, not returned to them
+    /// for completion, not decided).
+    pub fn awaits_reply(self) -> bool {
+        matches!(
+            self,
+            Submitted | Verified | ResearcherAssigned | FieldVisitRecorded | Recommended | OnCommitteeAgenda | Deferred
+        )
+    }
+
     /// The stage that owns a case in this status.
     pub fn stage(self) -> Stage {
         match self {

@@ -130,6 +130,13 @@ where
                 .rpc
                 .with_label_values(&[service, method, &code])
                 .observe(started.elapsed().as_secs_f64());
+            // Runs inside the RPC's span (the trace layer wraps this one).
+            let span = tracing::Span::current();
+            span.record("rpc.grpc.status_code", code.as_str());
+            // Server errors, not the caller's: unknown, internal, unavailable, data loss, deadline.
+            if matches!(code.as_str(), "2" | "4" | "13" | "14" | "15") {
+                span.record("otel.status_code", "ERROR");
+            }
             Ok(response)
         })
     }
@@ -146,6 +153,8 @@ fn rpc_span<B>(request: &http::Request<B>) -> tracing::Span {
         rpc.system = "grpc",
         rpc.service = %service,
         rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
     );
     telemetry::continue_trace_from_http(&span, request.headers());
     span

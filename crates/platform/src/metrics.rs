@@ -40,6 +40,11 @@ pub struct Metrics {
     pub queue_down: IntGaugeVec,
     /// SMS handed to a provider: provider, outcome (`sent`, `retry`, `failed`, `recovered`).
     pub sms: IntCounterVec,
+    /// Cases by association and status, the age of each status's oldest
+    /// submission, and cases past the reply date promised to the beneficiary.
+    pub cases: IntGaugeVec,
+    pub oldest_case_seconds: GaugeVec,
+    pub cases_past_promised_reply: IntGaugeVec,
     /// Failed sign-ins, and those that locked a username (no label: the
     /// association is what a caller typed, and must not grow the series).
     pub sign_in_failures: IntCounter,
@@ -80,7 +85,21 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     )
     .expect("a valid metric");
     r.register(Box::new(oldest.clone())).expect("registered once");
+    let oldest_case = GaugeVec::new(
+        Opts::new("masar_oldest_case_seconds", "Time since the oldest case in a status was submitted"),
+        &["association", "status"],
+    )
+    .expect("a valid metric");
+    r.register(Box::new(oldest_case.clone())).expect("registered once");
     Metrics {
+        cases: gauge(&r, "masar_cases", "Cases by association and status", &["association", "status"]),
+        oldest_case_seconds: oldest_case,
+        cases_past_promised_reply: gauge(
+            &r,
+            "masar_cases_past_promised_reply",
+            "Cases waiting past the promised reply date",
+            &["association"],
+        ),
         rpc: histogram(&r, "masar_rpc_duration_seconds", "gRPC calls answered", &["service", "method", "code"]),
         http: histogram(
             &r,

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod attachments;
+mod census;
 mod grpc;
 mod inquiries;
 mod passwords;
@@ -43,7 +44,7 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
     masar_platform::runtime::migrate_service(db, "intake", &POSTGRES, &SQLITE).await
 }
 
-pub fn parts(deps: &Dependencies) -> ServiceParts {
+pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -> ServiceParts {
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone());
     let policies = PolicyBook::new(deps.db.clone());
@@ -97,7 +98,7 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
             "masar.intake.v1.SatisfactionService",
         ],
         outbox,
-        consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store }))),
-        background: Vec::new(),
+        consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store: store.clone() }))),
+        background: vec![Box::pin(census::count_cases(store, deps.outbox.settle_every, shutdown))],
     }
 }
