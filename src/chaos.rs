@@ -375,6 +375,7 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     let pm = GatewayClient::new(&gateway).as_staff(NUZUL.project_manager).await?;
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut tally = Tally { acknowledged: filed.len(), unclean_exits, ..Tally::default() };
+    let mut settled_at: Option<Instant> = None;
     loop {
         let (pending, _) = pm.all_pages("/v1/verification/pending", "requests", 100, None).await?;
         let queued: std::collections::BTreeSet<&str> =
@@ -385,7 +386,14 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
         tally.lost = filed.len() - tally.reached_verification;
         tally.stuck = filed.iter().filter(|(_, reference)| sms_of(reference) == 0).count();
         tally.duplicate_sms = filed.iter().filter(|(_, reference)| sms_of(reference) > 1).count();
-        if (tally.lost == 0 && tally.stuck == 0) || Instant::now() > deadline {
+        if Instant::now() > deadline {
+            break;
+        }
+        if tally.lost == 0 && tally.stuck == 0 {
+            // Settled: a few more seconds for a late duplicate (a redelivery, the other replica) to show.
+            settled_at.get_or_insert_with(Instant::now);
+        }
+        if settled_at.is_some_and(|at| at.elapsed() > Duration::from_secs(5)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -363,12 +363,25 @@ pub async fn start_role(
             replays,
         };
         // Stopping: calls keep being served for the drain delay, then those in flight finish.
-        let delay = settings.drain.delay;
+        let drain = settings.drain.clone();
+        let stopping = shutdown.clone();
         let drained = async move {
-            shutdown.cancelled().await;
-            tokio::time::sleep(delay).await;
+            stopping.cancelled().await;
+            tokio::time::sleep(drain.delay).await;
         };
-        return Ok(tokio::spawn(async move { Ok(masar_gateway::serve(listener, gateway, drained).await?) }));
+        let out_of_time = async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(drain.delay + drain.grace).await;
+        };
+        return Ok(tokio::spawn(async move {
+            tokio::select! {
+                served = masar_gateway::serve(listener, gateway, drained) => Ok(served?),
+                () = out_of_time => {
+                    tracing::warn!("calls still in flight after the grace period; stopping anyway");
+                    Ok(())
+                }
+            }
+        }));
     }
     let directory = Arc::new(load_directory(settings)?);
     let deps = dependencies(role, shape, settings, directory).await?;

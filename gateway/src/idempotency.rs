@@ -107,7 +107,8 @@ impl Replays {
                 let stored: Option<String> = redis::AsyncCommands::get(&mut commands, &key).await?;
                 match stored.and_then(|s| serde_json::from_str::<Kept>(&s).ok()) {
                     Some(earlier) => earlier,
-                    // It expired in between: the earlier call is over without a reply kept.
+                    // It expired in between: the earlier call is over without a reply kept;
+                    // the caller is asked to try again, which then goes through.
                     None => return Ok(Begun::InProgress),
                 }
             }
@@ -142,18 +143,22 @@ impl Replays {
 
     /// Extends the "in progress" lease of a call this gateway is running.
     async fn renew(&self, record: &str) -> Result<(), redis::RedisError> {
+        self.hold(record, IN_PROGRESS_LEASE).await
+    }
+
+    /// Keeps a call "in progress" for `lease` from now.
+    async fn hold(&self, record: &str, lease: Duration) -> Result<(), redis::RedisError> {
         match self {
             Self::InMemory(all) => {
                 let mut all = all.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if let Some((Kept { reply: None, .. }, until)) = all.get_mut(record) {
-                    *until = Instant::now() + IN_PROGRESS_LEASE;
+                    *until = Instant::now() + lease;
                 }
                 Ok(())
             }
             Self::Redis { commands, prefix } => {
                 let key = format!("{prefix}:{record}");
-                let lease = IN_PROGRESS_LEASE.as_millis() as i64;
-                redis::AsyncCommands::pexpire(&mut commands.clone(), key, lease).await
+                redis::AsyncCommands::pexpire(&mut commands.clone(), key, lease.as_millis() as i64).await
             }
         }
     }
@@ -235,11 +240,15 @@ pub(crate) async fn replay_retries(
         }
     };
     match begun {
-        Begun::First => {
+        // Its own task: a client that hangs up (the lost reply this is for) does not cut
+        // the call short between acting and keeping its reply.
+        Begun::First => tokio::spawn(async move {
             let call = next.run(Request::from_parts(parts, Body::from(body)));
             let response = replays.while_in_progress(&record, call).await;
             keep(&replays, &record, fingerprint, response).await
-        }
+        })
+        .await
+        .unwrap_or_else(|_| ApiError::internal().into_response()),
         Begun::Finished(reply) => replayed(reply),
         Begun::InProgress => ApiError::conflict(Bilingual::new(
             "طلب بنفس مفتاح عدم التكرار ما زال قيد التنفيذ، أعد المحاولة بعد قليل",
@@ -261,6 +270,13 @@ pub(crate) async fn replay_retries(
 /// Keeps the first call's reply, unless a retry may get a better one.
 async fn keep(replays: &Replays, record: &str, fingerprint: String, response: Response) -> Response {
     let status = response.status();
+    if status == StatusCode::GATEWAY_TIMEOUT {
+        // The service may still finish the call: a retry waits until it cannot any more.
+        if let Err(error) = replays.hold(record, crate::routes::REQUEST_TIMEOUT * 2).await {
+            tracing::warn!(%error, "idempotency store unavailable");
+        }
+        return response;
+    }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         if let Err(error) = replays.abandon(record).await {
             tracing::warn!(%error, "idempotency store unavailable");

@@ -219,7 +219,15 @@ fn route_of<B>(request: &http::Request<B>) -> String {
 
 /// Counts each call answered, with its latency, by method, route and status.
 async fn count_calls(request: Request, next: axum::middleware::Next) -> axum::response::Response {
-    let (method, route) = (request.method().to_string(), route_of(&request));
+    // A caller may send any method name; only the standard ones are labels of their own.
+    let method = match *request.method() {
+        http::Method::GET | http::Method::POST | http::Method::PUT | http::Method::PATCH | http::Method::DELETE => {
+            request.method().as_str().to_owned()
+        }
+        http::Method::HEAD | http::Method::OPTIONS => request.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
+    let route = route_of(&request);
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     masar_platform::metrics::metrics()

@@ -168,3 +168,32 @@ async fn a_consumer_stopped_under_load_drains_and_leaves_nothing_pending() {
     every_case_reached_verification_once(&distributed, &reception, &filed).await;
     distributed.stop().await;
 }
+
+/// A crash between writing an uploaded file and committing its row leaves a
+/// file nobody names: housekeeping removes it, and only it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_no_document_names_are_swept_and_the_others_kept() {
+    let (suite, data_dir) = crate::support::embedded_suite().await;
+    let reception = GatewayClient::new(&suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    file(&reception, 1).await;
+    let settings = masar_platform::config::Settings::from_map(
+        [("MASAR_DATA_DIR".to_owned(), data_dir.display().to_string())].into_iter().collect(),
+    )
+    .unwrap();
+    let objects = masar::file_store(&settings).unwrap();
+    let documents = masar_intake::attachments::DocumentStore::new(objects.clone());
+    documents.put("nuzul/orphan/national_id/left-by-a-crash", bytes::Bytes::from_static(b"%PDF-1.7")).await.unwrap();
+    let count = || async {
+        use futures::TryStreamExt as _;
+        objects.list(None).try_collect::<Vec<_>>().await.unwrap().len()
+    };
+    let before = count().await;
+    assert!(before >= 2, "the request's documents and the orphan");
+    let store = masar_intake::IntakeStore::new(masar::intake_database(&settings).await.unwrap());
+    let young = documents.sweep_orphans(&store, std::time::Duration::from_secs(3600), 1000).await.unwrap();
+    assert_eq!(young, 0, "a file younger than the grace period may be an upload in progress");
+    let removed = documents.sweep_orphans(&store, std::time::Duration::ZERO, 1000).await.unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(count().await, before - 1, "every named document stays");
+    suite.stop().await.unwrap();
+}

@@ -459,6 +459,7 @@ async fn outbox_scenario(db: Db) {
         outbox: outbox.clone(),
         settings: OutboxSettings { poll_every: Duration::from_millis(50), ..Default::default() },
         readiness: Readiness::new(),
+        settle_cursor: Default::default(),
     };
     let relay = relay_on(queue.clone());
     assert_eq!(relay.publish_batch().await.unwrap(), 3);

@@ -227,9 +227,16 @@ impl Settings {
             outbox: OutboxSettings {
                 poll_every: millis("MASAR_OUTBOX_POLL_MS", outbox_defaults.poll_every.as_millis() as u64)?,
                 settle_every: millis("MASAR_OUTBOX_SETTLE_MS", outbox_defaults.settle_every.as_millis() as u64)?,
-                keep_for: Duration::from_secs(
-                    whole("MASAR_OUTBOX_RETENTION_DAYS", outbox_defaults.keep_for.as_secs() / 86_400)? * 86_400,
-                ),
+                keep_for: match whole("MASAR_OUTBOX_RETENTION_DAYS", outbox_defaults.keep_for.as_secs() / 86_400)? {
+                    // Streams are trimmed to the retention period: 0 would trim what is not consumed yet.
+                    0 => {
+                        return Err(ConfigError::Invalid {
+                            name: "MASAR_OUTBOX_RETENTION_DAYS".into(),
+                            problem: "must be at least 1".into(),
+                        });
+                    }
+                    days => Duration::from_secs(days * 86_400),
+                },
             },
             drain: DrainSettings {
                 delay: millis("MASAR_DRAIN_DELAY_MS", drain_defaults.delay.as_millis() as u64)?,
@@ -354,6 +361,11 @@ mod tests {
     fn bad_values_name_the_variable() {
         let err = settings(&[("MASAR_RECLAIM_AFTER_MS", "soon")]).unwrap_err();
         assert_eq!(err.to_string(), "MASAR_RECLAIM_AFTER_MS: 'soon' is not a number of milliseconds");
+        let err = settings(&[("MASAR_OUTBOX_RETENTION_DAYS", "0")]).unwrap_err();
+        assert_eq!(err.to_string(), "MASAR_OUTBOX_RETENTION_DAYS: must be at least 1");
+        let err = settings(&[("MASAR_METRICS_ADDR", "everywhere")]).unwrap().metrics_addr("x").unwrap_err();
+        assert!(err.to_string().starts_with("MASAR_METRICS_ADDR"), "{err}");
+        assert_eq!(settings(&[("MASAR_METRICS_ADDR", "off")]).unwrap().metrics_addr("x").unwrap(), None);
         let err = settings(&[("MASAR_INTAKE_ADDR", "nowhere")]).unwrap().listen_addr(Role::Intake, "x").unwrap_err();
         assert!(err.to_string().starts_with("MASAR_INTAKE_ADDR"));
     }

@@ -148,6 +148,8 @@ pub struct OutboxRelay {
     pub outbox: Outbox,
     pub settings: OutboxSettings,
     pub readiness: Readiness,
+    /// Where the next settling round reads from (0: the oldest row).
+    pub settle_cursor: std::sync::atomic::AtomicI64,
 }
 
 /// What one settling round found.
@@ -199,7 +201,13 @@ impl OutboxRelay {
                 Err(RelayError::Queue(error)) => link.failed(&error),
             };
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    // One last pass for what was committed while the service drained.
+                    if let Err(error) = self.publish_batch().await {
+                        tracing::warn!(%error, "the last outbox pass failed; another replica or the next start publishes it");
+                    }
+                    return;
+                }
                 _ = self.outbox.committed.notified(), if !link.is_down() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
@@ -273,45 +281,56 @@ impl OutboxRelay {
     /// within the retention period): consumed ones are settled, lost ones are
     /// made unpublished again so the next batch publishes them anew.
     pub async fn settle(&self) -> Result<Settled, RelayError> {
+        const WINDOW: i64 = 500;
         let since = Utc::now() - chrono::Duration::from_std(self.settings.keep_for).unwrap_or(chrono::Duration::MAX);
+        // A window at a time past a cursor, so rows that stay unsettled (a group that is down)
+        // never hide newer ones; back to the start once the end is reached.
+        let after = self.settle_cursor.load(std::sync::atomic::Ordering::Relaxed);
         let rows = self
             .db
             .fetch_all(
                 Sql::new(
-                    "SELECT seq, event_type, stream_entry_id FROM outbox WHERE settled_at IS NULL \
+                    "SELECT seq, event_id, event_type, stream_entry_id FROM outbox WHERE settled_at IS NULL \
                      AND published_at IS NOT NULL AND stream_entry_id IS NOT NULL AND created_at >= $1 \
-                     ORDER BY seq LIMIT 500",
+                     AND seq > $2 ORDER BY seq LIMIT $3",
                 )
-                .bind(since),
+                .bind(since)
+                .bind(after)
+                .bind(WINDOW),
             )
             .await?;
-        let mut by_stream: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+        let last = rows.last().map(|row| row.int("seq")).transpose()?;
+        let next = if (rows.len() as i64) < WINDOW { 0 } else { last.unwrap_or(0) };
+        self.settle_cursor.store(next, std::sync::atomic::Ordering::Relaxed);
+        let mut by_stream: BTreeMap<String, Vec<(i64, String, Uuid)>> = BTreeMap::new();
         for row in &rows {
-            by_stream.entry(row.text("event_type")?).or_default().push((row.int("seq")?, row.text("stream_entry_id")?));
+            let entry = (row.int("seq")?, row.text("stream_entry_id")?, row.uuid("event_id")?);
+            by_stream.entry(row.text("event_type")?).or_default().push(entry);
         }
         let mut settled = Settled::default();
         for (event_type, entries) in by_stream {
-            let entry_ids: Vec<String> = entries.iter().map(|(_, id)| id.clone()).collect();
-            let settlement = self.queue.settle(&event_type, &entry_ids).await?;
-            let seq_of = |ids: &[String]| -> Vec<i64> {
-                entries.iter().filter(|(_, id)| ids.contains(id)).map(|(seq, _)| *seq).collect()
+            let published: Vec<(String, Uuid)> = entries.iter().map(|(_, id, event)| (id.clone(), *event)).collect();
+            let settlement = self.queue.settle(&event_type, &published).await?;
+            let rows_of = |ids: &[String]| -> Vec<(i64, String)> {
+                entries.iter().filter(|(_, id, _)| ids.contains(id)).map(|(seq, id, _)| (*seq, id.clone())).collect()
             };
             let now = Utc::now();
             let mut tx = self.db.begin().await?;
-            for seq in seq_of(&settlement.consumed) {
+            for (seq, _) in rows_of(&settlement.consumed) {
                 tx.execute(Sql::new("UPDATE outbox SET settled_at = $1 WHERE seq = $2").bind(now).bind(seq)).await?;
                 settled.consumed += 1;
             }
-            for seq in seq_of(&settlement.lost) {
+            for (seq, entry_id) in rows_of(&settlement.lost) {
                 // Only if still as read: another replica may have republished it meanwhile.
                 let changed = tx
                     .execute(
                         Sql::new(
                             "UPDATE outbox SET published_at = NULL, stream_entry_id = NULL, \
                              republished = republished + 1 WHERE seq = $1 AND settled_at IS NULL \
-                             AND stream_entry_id IS NOT NULL",
+                             AND stream_entry_id = $2",
                         )
-                        .bind(seq),
+                        .bind(seq)
+                        .bind(entry_id),
                     )
                     .await?;
                 settled.republished += changed as usize;

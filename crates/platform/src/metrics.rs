@@ -38,7 +38,7 @@ pub struct Metrics {
     pub consumer_pending: IntGaugeVec,
     /// 1 while a link to the queue is down: link.
     pub queue_down: IntGaugeVec,
-    /// SMS handed to a provider: provider, outcome (`sent`, `retry`, `failed`, `recovered`).
+    /// SMS handed to a provider: provider, outcome (`sent`, `retry`, `failed`).
     pub sms: IntCounterVec,
     /// Cases by association and status, the age of each status's oldest
     /// submission, and cases past the reply date promised to the beneficiary.

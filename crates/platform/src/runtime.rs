@@ -94,8 +94,12 @@ pub async fn run(
         outbox: parts.outbox.clone(),
         settings: deps.outbox.clone(),
         readiness: readiness.clone(),
+        settle_cursor: Default::default(),
     };
-    tasks.spawn(relay.run(shutdown.clone()));
+    // The relay stops last, once calls and stream messages are drained, so that
+    // what they committed is handed off before the process exits.
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(relay.run(relay_stop.clone()));
     if let Some((event_types, handler)) = parts.consumes {
         let consumer = Consumer {
             db: deps.db.clone(),
@@ -129,6 +133,8 @@ pub async fn run(
             crate::grpc::serve(listener, routes, &service_names, readiness, stopping.clone(), drain.delay).await;
         stopping.cancel();
         while tasks.join_next().await.is_some() {}
+        relay_stop.cancel();
+        let _ = relay.await;
         served
     };
     let out_of_time = async {

@@ -49,6 +49,14 @@ pub fn inspect(content: &[u8]) -> Result<Inspected, Bilingual> {
     })
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Files(#[from] object_store::Error),
+    #[error(transparent)]
+    Db(#[from] masar_platform::db::DbError),
+}
+
 /// Where document bytes live.
 #[derive(Clone)]
 pub struct DocumentStore {
@@ -62,6 +70,36 @@ impl DocumentStore {
 
     pub async fn put(&self, key: &str, content: Bytes) -> Result<(), object_store::Error> {
         self.objects.put(&Path::from(key), content.into()).await.map(|_| ())
+    }
+
+    /// Removes stored files that no document row names and that are older
+    /// than `grace` (a crash between writing a file and committing its row;
+    /// younger ones may be an upload in progress). Checks at most `batch`
+    /// files a round; every replica may run it, a file removed twice is gone
+    /// all the same. Returns how many were removed.
+    pub async fn sweep_orphans(
+        &self,
+        store: &crate::store::IntakeStore,
+        grace: std::time::Duration,
+        batch: usize,
+    ) -> Result<usize, SweepError> {
+        use futures::TryStreamExt as _;
+        let before = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        let mut listing = self.objects.list(None);
+        let (mut checked, mut removed) = (0, 0);
+        while checked < batch
+            && let Some(object) = listing.try_next().await?
+        {
+            if object.last_modified >= before {
+                continue;
+            }
+            checked += 1;
+            if !store.names_document(object.location.as_ref()).await? {
+                self.objects.delete(&object.location).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Best effort: used to undo a put whose database row was not stored.

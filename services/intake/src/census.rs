@@ -1,6 +1,7 @@
 //! Counts the cases of every stage for the metrics: how many are in each
 //! status, how long the oldest has waited, and how many wait past the reply
-//! date the beneficiary was promised (the policies' two weeks).
+//! date the beneficiary was promised (the policies' two weeks). Also sweeps
+//! stored files that no document row names.
 
 use crate::store::IntakeStore;
 use chrono::Utc;
@@ -11,11 +12,30 @@ use masar_platform::db::{DbError, Sql};
 use masar_platform::metrics::metrics;
 use std::time::Duration;
 
-/// Counts every `every` until `shutdown`.
-pub(crate) async fn count_cases(store: IntakeStore, every: Duration, shutdown: CancellationToken) {
+/// How often stored files no document names are looked for, and how old
+/// such a file must be before it is removed.
+const ORPHANS_EVERY: Duration = Duration::from_secs(3600);
+const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+/// Counts every `every` until `shutdown`, and sweeps orphaned files hourly.
+pub(crate) async fn count_cases(
+    store: IntakeStore,
+    documents: crate::attachments::DocumentStore,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut last_swept: Option<tokio::time::Instant> = None;
     loop {
         if let Err(error) = count_once(&store).await {
             tracing::warn!(%error, "counting cases for the metrics failed");
+        }
+        if last_swept.is_none_or(|at| at.elapsed() >= ORPHANS_EVERY) {
+            last_swept = Some(tokio::time::Instant::now());
+            match documents.sweep_orphans(&store, ORPHAN_GRACE, 1000).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "stored files no document names were removed"),
+                Err(error) => tracing::warn!(%error, "sweeping unreferenced files failed"),
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -3,7 +3,7 @@
 //! every stage's events).
 
 mod accounts;
-mod attachments;
+pub mod attachments;
 mod census;
 mod grpc;
 mod inquiries;
@@ -99,6 +99,11 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         ],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store: store.clone() }))),
-        background: vec![Box::pin(census::count_cases(store, deps.outbox.settle_every, shutdown))],
+        background: vec![Box::pin(census::count_cases(
+            store,
+            DocumentStore::new(deps.files.clone()),
+            deps.outbox.settle_every,
+            shutdown,
+        ))],
     }
 }

@@ -189,6 +189,12 @@ impl IntakeStore {
         Self { db }
     }
 
+    /// Whether a document row names the stored file `object_key`.
+    pub async fn names_document(&self, object_key: &str) -> Result<bool, DbError> {
+        let sql = Sql::new("SELECT 1 AS found FROM request_documents WHERE object_key = $1 LIMIT 1").bind(object_key);
+        Ok(self.db.fetch_optional(sql).await?.is_some())
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }

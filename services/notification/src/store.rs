@@ -185,6 +185,7 @@ impl NotificationStore {
     /// crash mid-send leaves a record of the attempt. Replicas skip each
     /// other's claims (`FOR UPDATE SKIP LOCKED`; SQLite has one writer).
     pub async fn claim_due(&self, max: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>, DbError> {
+        let token = Uuid::new_v4().to_string();
         const POSTGRES_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
              sealed_secret, attempts, created_at, sent_at FROM messages \
              WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
@@ -204,15 +205,17 @@ impl NotificationStore {
             let message = stored_message(row)?;
             tx.execute(
                 Sql::new(
-                    "UPDATE messages SET status = 'sending', attempts = attempts + 1, not_before = $1 \
-                     WHERE message_id = $2",
+                    "UPDATE messages SET status = 'sending', attempts = attempts + 1, not_before = $1, \
+                     claim_token = $2 WHERE message_id = $3",
                 )
                 .bind(lease_until)
+                .bind(&token)
                 .bind(message.message_id),
             )
             .await?;
-            // Claimed before and never settled: that attempt's outcome is unknown.
-            claimed.push(Claimed { in_doubt: message.status == "sending", message });
+            // Attempted before: that attempt may have reached the provider (a crash
+            // before its outcome was recorded, a time-out after it was taken).
+            claimed.push(Claimed { in_doubt: message.attempts > 0, token: token.clone(), message });
         }
         tx.commit().await?;
         Ok(claimed)
@@ -220,7 +223,7 @@ impl NotificationStore {
 
     /// Records how an attempt ended: `sent` (with the provider's id),
     /// `pending` again not before `retry_at`, or `failed` for good.
-    async fn settle(&self, message_id: Uuid, outcome: Outcome<'_>) -> Result<(), DbError> {
+    async fn settle(&self, claim: &Claimed, outcome: Outcome<'_>) -> Result<(), DbError> {
         let (status, error, provider_id, not_before, sent_at) = match outcome {
             Outcome::Sent { provider_id } => ("sent", "", Some(provider_id), None, Some(Utc::now())),
             Outcome::RetryAt { error, at } => ("pending", error, None, Some(at), None),
@@ -230,14 +233,15 @@ impl NotificationStore {
             .execute(
                 Sql::new(
                     "UPDATE messages SET status = $1, last_error = $2, provider_message_id = $3, not_before = $4, \
-                     sent_at = $5 WHERE message_id = $6 AND status = 'sending'",
+                     sent_at = $5 WHERE message_id = $6 AND status = 'sending' AND claim_token = $7",
                 )
                 .bind(status)
                 .bind(error)
                 .bind(provider_id.map(str::to_owned))
                 .bind(not_before)
                 .bind(sent_at)
-                .bind(message_id),
+                .bind(claim.message.message_id)
+                .bind(&claim.token),
             )
             .await?;
         Ok(())
@@ -247,8 +251,11 @@ impl NotificationStore {
 /// A message claimed for sending.
 pub struct Claimed {
     pub message: StoredMessage,
-    /// An earlier claim ran out without an outcome (a crash or a hang mid-send).
+    /// An earlier attempt was made: its outcome may be unknown (a crash or a
+    /// hang mid-send, a time-out after the provider took it).
     pub in_doubt: bool,
+    /// This claim's own token: only its holder records the outcome.
+    pub token: String,
 }
 
 enum Outcome<'a> {
@@ -281,11 +288,13 @@ impl Dispatcher {
         }
     }
 
-    /// Claims what is due and sends it; returns how many were claimed.
+    /// Claims what is due, one message at a time (each lease covers its own
+    /// send only), and sends it; returns how many were claimed.
     pub async fn send_due(&self) -> Result<usize, DbError> {
-        let claimed = self.store.claim_due(CLAIM_BATCH, Utc::now() + SEND_LEASE).await?;
-        let count = claimed.len();
-        for claim in claimed {
+        let mut count = 0;
+        while count < CLAIM_BATCH as usize {
+            let Some(claim) = self.store.claim_due(1, Utc::now() + SEND_LEASE).await?.pop() else { break };
+            count += 1;
             let span = tracing::info_span!(
                 "sms.send",
                 message_id = %claim.message.message_id,
@@ -298,14 +307,14 @@ impl Dispatcher {
     }
 
     /// Records how an attempt ended, and counts it by provider and outcome.
-    async fn record(&self, message_id: Uuid, outcome: Outcome<'_>) -> Result<(), DbError> {
+    async fn record(&self, claim: &Claimed, outcome: Outcome<'_>) -> Result<(), DbError> {
         let label = match outcome {
             Outcome::Sent { .. } => "sent",
             Outcome::RetryAt { .. } => "retry",
             Outcome::Failed { .. } => "failed",
         };
         masar_platform::metrics::metrics().sms.with_label_values(&[self.provider.name(), label]).inc();
-        self.store.settle(message_id, outcome).await
+        self.store.settle(claim, outcome).await
     }
 
     async fn send(&self, claim: Claimed) -> Result<(), DbError> {
@@ -315,50 +324,52 @@ impl Dispatcher {
             match self.provider.lookup(id).await {
                 Ok(Lookup::Accepted(provider_id)) => {
                     tracing::info!("an earlier attempt had been sent; recorded without sending again");
-                    return self.record(id, Outcome::Sent { provider_id: &provider_id }).await;
+                    return self.record(&claim, Outcome::Sent { provider_id: &provider_id }).await;
                 }
                 Ok(Lookup::NotFound) => {}
                 Ok(Lookup::Unknown) => {
                     tracing::warn!("the provider cannot tell whether an interrupted attempt went out; sending again");
                 }
-                Err(error) => {
+                Err(error) if message.attempts + 1 < MAX_ATTEMPTS => {
                     let at = Utc::now() + retry_wait(message.attempts);
-                    return self.record(id, Outcome::RetryAt { error: &error.reason, at }).await;
+                    return self.record(&claim, Outcome::RetryAt { error: &error.reason, at }).await;
                 }
+                Err(error) => return self.record(&claim, Outcome::Failed { error: &error.reason }).await,
             }
         }
         let Ok(to) = SaudiMobile::parse(&message.mobile) else {
-            return self.record(id, Outcome::Failed { error: "invalid mobile number" }).await;
+            return self.record(&claim, Outcome::Failed { error: "invalid mobile number" }).await;
         };
         // A sealed secret is opened only here, into the text handed to the provider.
         let text = match &message.sealed_secret {
             None => message.body.clone(),
             Some(sealed) => match self.sealer.open(sealed) {
                 Ok(secret) => message.body.replace(SECRET_PLACEHOLDER, secret.expose_secret()),
-                Err(error) => return self.record(id, Outcome::Failed { error: &error.to_string() }).await,
+                Err(error) => return self.record(&claim, Outcome::Failed { error: &error.to_string() }).await,
             },
         };
         match self.provider.send(&Sms { to: &to, text: &text, reference: id }).await {
-            Ok(provider_id) => self.record(id, Outcome::Sent { provider_id: &provider_id }).await,
+            Ok(provider_id) => self.record(&claim, Outcome::Sent { provider_id: &provider_id }).await,
             // This was attempt number `attempts + 1`.
             Err(error) if error.retryable && message.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(%error, "SMS not sent; will retry");
                 let at = Utc::now() + retry_wait(message.attempts);
-                self.record(id, Outcome::RetryAt { error: &error.reason, at }).await
+                self.record(&claim, Outcome::RetryAt { error: &error.reason, at }).await
             }
             Err(error) => {
                 tracing::error!(%error, "SMS failed for good");
-                self.record(id, Outcome::Failed { error: &error.reason }).await
+                self.record(&claim, Outcome::Failed { error: &error.reason }).await
             }
         }
     }
 }
 
-/// Messages claimed at once by one dispatcher.
+/// Messages one dispatcher sends per round.
 const CLAIM_BATCH: i64 = 20;
 
 /// How long a claimed message is left to its dispatcher before another takes
-/// it as in doubt: well above a provider call's time-out.
+/// it as in doubt: well above one provider call's time-out (each message is
+/// claimed just before its own send).
 const SEND_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// The wait before retrying after `attempts` failed ones: 2 s, 4 s, 8 s, …

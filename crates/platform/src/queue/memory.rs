@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 pub struct MemoryQueue {
     /// Entry ids name this instance, so that ids published before a restart
@@ -100,14 +101,15 @@ impl Queue for MemoryQueue {
         Ok(())
     }
 
-    async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError> {
+    async fn settle(&self, event_type: &str, published: &[(String, Uuid)]) -> Result<Settlement, QueueError> {
         let state = self.state.lock().expect("queue lock");
-        let len = state.streams.get(event_type).map_or(0, Vec::len);
+        let stream = state.streams.get(event_type).map(Vec::as_slice).unwrap_or_default();
         let groups: Vec<&Group> =
             state.groups.iter().filter(|((stream, _), _)| stream == event_type).map(|(_, group)| group).collect();
         let mut settlement = Settlement::default();
-        for entry_id in entry_ids {
-            match self.entry_index(entry_id).filter(|index| *index < len) {
+        for (entry_id, event_id) in published {
+            let held = self.entry_index(entry_id).filter(|i| stream.get(*i).is_some_and(|m| m.event_id == *event_id));
+            match held {
                 None => settlement.lost.push(entry_id.clone()),
                 Some(index) => {
                     let acknowledged = |g: &&Group| g.next > index && !g.pending.contains_key(&index);

@@ -82,10 +82,11 @@ pub trait Queue: Send + Sync + 'static {
     /// and its dead-letter stream (retention; the outbox keeps the record).
     async fn trim(&self, event_type: &str, older_than: Duration) -> Result<(), QueueError>;
 
-    /// Which of `entry_ids` (published on `event_type`'s stream) the stream
-    /// lost, and which every consumer group has acknowledged. The rest are
-    /// still on their way.
-    async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError>;
+    /// Which of `published` (entry id and event id, on `event_type`'s stream)
+    /// the stream lost, and which every consumer group has acknowledged. An
+    /// entry counts as lost when its id holds another event (a server that
+    /// lost it may have given the id to a new one). The rest are on their way.
+    async fn settle(&self, event_type: &str, published: &[(String, Uuid)]) -> Result<Settlement, QueueError>;
 
     /// Creates the group on every stream if missing, reading from the start
     /// so nothing published before the consumer first started is missed.

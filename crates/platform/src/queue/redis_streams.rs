@@ -221,19 +221,22 @@ impl Queue for RedisQueue {
         Ok(())
     }
 
-    async fn settle(&self, event_type: &str, entry_ids: &[String]) -> Result<Settlement, QueueError> {
+    async fn settle(&self, event_type: &str, published: &[(String, Uuid)]) -> Result<Settlement, QueueError> {
         let stream = self.stream(event_type);
         let mut connection = self.commands.clone();
-        // One pipeline: does each entry still exist?
+        // One pipeline: does each entry still exist, holding its own event?
         let mut exists = redis::pipe();
-        for entry_id in entry_ids {
+        for (entry_id, _) in published {
             exists.cmd("XRANGE").arg(&stream).arg(entry_id).arg(entry_id);
         }
         let found: Vec<redis::streams::StreamRangeReply> = exists.query_async(&mut connection).await?;
         let groups = group_positions(&mut connection, &stream).await?;
         let mut settlement = Settlement::default();
-        for (entry_id, found) in entry_ids.iter().zip(found) {
-            if found.ids.is_empty() {
+        for ((entry_id, event_id), found) in published.iter().zip(found) {
+            let holds_it = found.ids.first().is_some_and(|entry| {
+                matches!(entry.map.get(FIELD_EVENT_ID), Some(Value::BulkString(b)) if *b == event_id.to_string().as_bytes())
+            });
+            if !holds_it {
                 settlement.lost.push(entry_id.clone());
                 continue;
             }
@@ -340,10 +343,9 @@ impl Queue for RedisQueue {
                 for entry in &claimed.ids {
                     out.extend(self.delivery(subscription, &stream, entry, delivered + 1).await?);
                 }
-                if claimed.ids.is_empty() {
-                    // Trimmed or deleted meanwhile: nothing left to deliver.
-                    let _: i64 = connection.xack(&stream, &subscription.group, &[&entry_id]).await?;
-                }
+                // Nothing claimed: another consumer took it first (it is not idle any more), or it
+                // was deleted, which Redis 7 drops from the pending list itself. Never acknowledged
+                // here: the other consumer may be processing it.
             }
         }
         Ok(out)
@@ -433,7 +435,7 @@ struct GroupPosition {
 }
 
 /// Every consumer group of `stream`: `XINFO GROUPS`, then `XPENDING` for the
-/// oldest entry of those that have some pending. None when the stream is gone.
+/// oldest entry of those that have some pending. Empty when the stream is gone.
 async fn group_positions(
     connection: &mut ConnectionManager,
     stream: &str,
