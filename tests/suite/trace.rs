@@ -60,6 +60,13 @@ fn check_one_trace(spans: &[SpanData], request_id: &str) {
     assert_eq!(attribute(submit_call, "http.response.status_code").as_deref(), Some("200"));
     let submit_rpc = named("masar.intake.v1.IntakeService/SubmitRequest");
     assert_eq!(attribute(submit_rpc, "rpc.grpc.status_code").as_deref(), Some("0"));
+    // Store spans: the statement's operation and the database system, under the call or message.
+    let systems: BTreeSet<String> = ours
+        .iter()
+        .filter(|s| attribute(s, "db.operation").as_deref() == Some("INSERT"))
+        .filter_map(|s| attribute(s, "db.system"))
+        .collect();
+    assert!(systems.len() == 1 && ["postgresql", "sqlite"].contains(&systems.first().unwrap().as_str()), "{systems:?}");
     for action in ["request.verified", "research.assigned", "research.recommended", "committee.decided"] {
         assert!(has(action), "no action span {action} in the case's trace: {names:?}");
     }

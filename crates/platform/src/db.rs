@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{AssertSqlSafe, Postgres, Row as _, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
+use tracing::Instrument;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,16 +129,22 @@ impl Db {
     }
 
     pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>, DbError> {
+        let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(pool) => sql.postgres().fetch_all(pool).await?.into_iter().map(Row::Postgres).collect(),
-            Self::Sqlite(pool) => sql.sqlite().fetch_all(pool).await?.into_iter().map(Row::Sqlite).collect(),
+            Self::Postgres(pool) => {
+                sql.postgres().fetch_all(pool).instrument(span).await?.into_iter().map(Row::Postgres).collect()
+            }
+            Self::Sqlite(pool) => {
+                sql.sqlite().fetch_all(pool).instrument(span).await?.into_iter().map(Row::Sqlite).collect()
+            }
         })
     }
 
     pub async fn fetch_optional(&self, sql: Sql) -> Result<Option<Row>, DbError> {
+        let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(pool) => sql.postgres().fetch_optional(pool).await?.map(Row::Postgres),
-            Self::Sqlite(pool) => sql.sqlite().fetch_optional(pool).await?.map(Row::Sqlite),
+            Self::Postgres(pool) => sql.postgres().fetch_optional(pool).instrument(span).await?.map(Row::Postgres),
+            Self::Sqlite(pool) => sql.sqlite().fetch_optional(pool).instrument(span).await?.map(Row::Sqlite),
         })
     }
 
@@ -159,23 +166,30 @@ impl Tx {
 
     /// Runs a statement; returns the number of rows it touched.
     pub async fn execute(&mut self, sql: Sql) -> Result<u64, DbError> {
+        let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(tx) => sql.postgres().execute(&mut **tx).await?.rows_affected(),
-            Self::Sqlite(tx) => sql.sqlite().execute(&mut **tx).await?.rows_affected(),
+            Self::Postgres(tx) => sql.postgres().execute(&mut **tx).instrument(span).await?.rows_affected(),
+            Self::Sqlite(tx) => sql.sqlite().execute(&mut **tx).instrument(span).await?.rows_affected(),
         })
     }
 
     pub async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<Row>, DbError> {
+        let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(tx) => sql.postgres().fetch_all(&mut **tx).await?.into_iter().map(Row::Postgres).collect(),
-            Self::Sqlite(tx) => sql.sqlite().fetch_all(&mut **tx).await?.into_iter().map(Row::Sqlite).collect(),
+            Self::Postgres(tx) => {
+                sql.postgres().fetch_all(&mut **tx).instrument(span).await?.into_iter().map(Row::Postgres).collect()
+            }
+            Self::Sqlite(tx) => {
+                sql.sqlite().fetch_all(&mut **tx).instrument(span).await?.into_iter().map(Row::Sqlite).collect()
+            }
         })
     }
 
     pub async fn fetch_optional(&mut self, sql: Sql) -> Result<Option<Row>, DbError> {
+        let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(tx) => sql.postgres().fetch_optional(&mut **tx).await?.map(Row::Postgres),
-            Self::Sqlite(tx) => sql.sqlite().fetch_optional(&mut **tx).await?.map(Row::Sqlite),
+            Self::Postgres(tx) => sql.postgres().fetch_optional(&mut **tx).instrument(span).await?.map(Row::Postgres),
+            Self::Sqlite(tx) => sql.sqlite().fetch_optional(&mut **tx).instrument(span).await?.map(Row::Sqlite),
         })
     }
 
@@ -293,6 +307,28 @@ pub struct Sql {
 impl Sql {
     pub fn new(text: &'static str) -> Self {
         Self { text, values: Vec::new() }
+    }
+
+    /// A client span for this statement, named after its operation
+    /// (`SELECT`, `INSERT`, …; the bound values never appear). Only within a
+    /// call's or a message's span: the idle polling of background loops
+    /// would otherwise flood the traces with root spans.
+    fn span(&self, backend: Backend) -> tracing::Span {
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
+        let operation = self.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        let system = match backend {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        };
+        tracing::info_span!(
+            "db.query",
+            otel.name = %operation,
+            otel.kind = "client",
+            db.system = system,
+            db.operation = %operation,
+        )
     }
 
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
