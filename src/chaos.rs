@@ -10,6 +10,9 @@
 use crate::demo::{GatewayClient, NUZUL, new_national_id, submit};
 use anyhow::{Context, bail};
 use masar_platform::role::Role;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -47,6 +50,75 @@ fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
         bail!("{what} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     }
     Ok(())
+}
+
+/// An OTLP/gRPC receiver of its own: which role (resource `service.name`)
+/// recorded spans in which trace, and the trace of each case's submission.
+#[derive(Default, Clone)]
+struct Receiver {
+    seen: Arc<std::sync::Mutex<ReceivedSpans>>,
+}
+
+#[derive(Default)]
+struct ReceivedSpans {
+    /// trace id → the roles with spans in it.
+    roles_by_trace: BTreeMap<Vec<u8>, std::collections::BTreeSet<String>>,
+    /// request id → the trace of its submission's action span.
+    case_traces: BTreeMap<String, Vec<u8>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let text = |attributes: &[KeyValue], key: &str| {
+            attributes.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(text) => Some(text.clone()),
+                _ => None,
+            })
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for resource_spans in request.into_inner().resource_spans {
+            let attributes = resource_spans.resource.map(|r| r.attributes).unwrap_or_default();
+            let role = text(&attributes, "service.name").unwrap_or_default();
+            for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+                seen.roles_by_trace.entry(span.trace_id.clone()).or_default().insert(role.clone());
+                if span.name == "request.submitted"
+                    && let Some(request_id) = text(&span.attributes, "masar.request.id")
+                {
+                    seen.case_traces.entry(request_id).or_insert(span.trace_id);
+                }
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+impl Receiver {
+    /// Serves on a free port; its endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    async fn start(&self) -> anyhow::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let service = TraceServiceServer::new(self.clone()).max_decoding_message_size(64 * 1024 * 1024);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        Ok(endpoint)
+    }
+
+    /// The roles in the trace of each filed case that was exported whole enough to find.
+    fn roles_per_case(&self, request_ids: &[String]) -> Vec<std::collections::BTreeSet<String>> {
+        let seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        request_ids
+            .iter()
+            .filter_map(|id| seen.case_traces.get(id))
+            .map(|trace| seen.roles_by_trace.get(trace).cloned().unwrap_or_default())
+            .collect()
+    }
 }
 
 /// A PostgreSQL cluster of its own in a temporary folder.
@@ -222,6 +294,9 @@ struct Tally {
     stuck: usize,
     dead_lettered: usize,
     unclean_exits: usize,
+    /// Cases whose trace was found at the receiver, and those whose trace holds every role of filing.
+    traced: usize,
+    traced_whole: usize,
 }
 
 pub async fn run_chaos(options: ChaosOptions) -> anyhow::Result<()> {
@@ -231,17 +306,24 @@ pub async fn run_chaos(options: ChaosOptions) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let tally = result?;
     println!(
-        "chaos: acknowledged {}, reached verification {}, lost {}, duplicate SMS {}, stuck {}, dead-lettered {}, unclean exits {}",
+        "chaos: acknowledged {}, reached verification {}, lost {}, duplicate SMS {}, stuck {}, dead-lettered {}, unclean exits {}, one trace across gateway, intake, verification and notification for {} of {} traced cases",
         tally.acknowledged,
         tally.reached_verification,
         tally.lost,
         tally.duplicate_sms,
         tally.stuck,
         tally.dead_lettered,
-        tally.unclean_exits
+        tally.unclean_exits,
+        tally.traced_whole,
+        tally.traced,
     );
     if tally.lost + tally.duplicate_sms + tally.stuck + tally.unclean_exits > 0 {
         bail!("the system did not survive every fault");
+    }
+    // Spans of a process killed with -9 are lost with it, so not every case's trace is whole;
+    // but the cases filed in quiet moments must be, one resource per role.
+    if tally.traced_whole == 0 {
+        bail!("no case's trace held the spans of every role that filed it");
     }
     Ok(())
 }
@@ -258,6 +340,8 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     let signing = masar_platform::hex::random_key();
     let verifying = masar_platform::tokens::TokenSigner::from_hex(&signing, Duration::from_secs(900))?.verifying_key();
     let sms_file = dir.join("sms.log");
+    let receiver = Receiver::default();
+    let otlp = receiver.start().await?;
     let gateway_port = free_port()?;
     let mut env: BTreeMap<String, String> = [
         ("DATABASE_URL", postgres.url("masar")),
@@ -268,6 +352,7 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
         ("MASAR_TOKEN_SIGNING_KEY", secrecy::ExposeSecret::expose_secret(&signing).to_owned()),
         ("MASAR_TOKEN_VERIFYING_KEYS", verifying),
         ("MASAR_METRICS_ADDR", "off".into()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp),
         ("MASAR_OUTBOX_POLL_MS", "200".into()),
         ("MASAR_OUTBOX_SETTLE_MS", "1000".into()),
         ("MASAR_QUEUE_WAIT_MS", "500".into()),
@@ -400,6 +485,15 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     }
     let queue = masar_platform::queue::RedisQueue::connect(&redis.url(), &settings.stream_prefix).await?;
     tally.dead_lettered = queue.dead_letter_entries().await?.len();
+    // A clean stop flushes every process's spans to the receiver.
+    for index in 0..deployment.replicas.len() {
+        deployment.stop(index, "-TERM")?;
+    }
+    let ids: Vec<String> = filed.iter().map(|(id, _)| id.clone()).collect();
+    let filing_roles = ["masar-gateway", "masar-intake", "masar-notification", "masar-verification"];
+    let traces = receiver.roles_per_case(&ids);
+    tally.traced = traces.len();
+    tally.traced_whole = traces.iter().filter(|roles| filing_roles.iter().all(|r| roles.contains(*r))).count();
     drop(deployment);
     Ok(tally)
 }
