@@ -265,8 +265,9 @@ fn parts(role: Role, deps: &Dependencies, sms: Arc<dyn SmsProvider>, shutdown: &
 #[derive(Clone)]
 pub enum Shape {
     /// `masar dev`: SQLite files in the data directory, one in-process queue
-    /// that every role of the process shares, services at `endpoints`.
-    Embedded { queue: Arc<MemoryQueue>, endpoints: masar_gateway::Endpoints },
+    /// and one staff directory that every role of the process shares,
+    /// services at `endpoints`.
+    Embedded { queue: Arc<MemoryQueue>, endpoints: masar_gateway::Endpoints, directory: Arc<Directory> },
     /// `masar serve`: the role's PostgreSQL schema, Redis Streams, services
     /// at `MASAR_<ROLE>_ENDPOINT`.
     Distributed,
@@ -340,50 +341,12 @@ pub async fn start_role(
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     if role == Role::Gateway {
-        let (endpoints, replays) = match shape {
-            Shape::Embedded { endpoints, .. } => (endpoints.clone(), masar_gateway::Replays::in_memory()),
-            Shape::Distributed => {
-                // Replicas share the replies kept for Idempotency-Key through Redis.
-                let replays = match settings.redis_url() {
-                    Some(url) => masar_gateway::Replays::redis(url.expose_secret(), &settings.stream_prefix).await?,
-                    None => {
-                        tracing::warn!(
-                            "REDIS_URL unset: Idempotency-Key replies are kept in this replica's memory only"
-                        );
-                        masar_gateway::Replays::in_memory()
-                    }
-                };
-                (endpoints(|r| settings.endpoint(r)), replays)
-            }
-        };
-        let gateway = masar_gateway::Gateway {
-            services: masar_gateway::Services::connect(&endpoints)?,
-            verifier: token_keys(settings, role, shape.is_embedded())?.verifier,
-            settings: settings.gateway.clone(),
-            replays,
-        };
-        // Stopping: calls keep being served for the drain delay, then those in flight finish.
-        let drain = settings.drain.clone();
-        let stopping = shutdown.clone();
-        let drained = async move {
-            stopping.cancelled().await;
-            tokio::time::sleep(drain.delay).await;
-        };
-        let out_of_time = async move {
-            shutdown.cancelled().await;
-            tokio::time::sleep(drain.delay + drain.grace).await;
-        };
-        return Ok(tokio::spawn(async move {
-            tokio::select! {
-                served = masar_gateway::serve(listener, gateway, drained) => Ok(served?),
-                () = out_of_time => {
-                    tracing::warn!("calls still in flight after the grace period; stopping anyway");
-                    Ok(())
-                }
-            }
-        }));
+        return start_gateway(shape, settings, listener, shutdown).await;
     }
-    let directory = Arc::new(load_directory(settings)?);
+    let directory = match shape {
+        Shape::Embedded { directory, .. } => directory.clone(),
+        Shape::Distributed => Arc::new(load_directory(settings)?),
+    };
     let deps = dependencies(role, shape, settings, directory).await?;
     let parts = parts(role, &deps, sms_provider(settings)?, &shutdown);
     Ok(tokio::spawn(async move { Ok(runtime::run(parts, deps, listener, shutdown).await?) }))
@@ -412,6 +375,48 @@ pub fn endpoints(address_of: impl Fn(Role) -> String) -> masar_gateway::Endpoint
         committee: address_of(Role::Committee),
         notification: address_of(Role::Notification),
     }
+}
+
+/// Starts the gateway of `shape` on `listener`; it runs until `shutdown` is cancelled.
+async fn start_gateway(
+    shape: &Shape,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let (endpoints, replays) = match shape {
+        Shape::Embedded { endpoints, .. } => (endpoints.clone(), masar_gateway::Replays::in_memory()),
+        Shape::Distributed => {
+            // Replicas share the replies kept for Idempotency-Key through Redis.
+            let replays = match settings.redis_url() {
+                Some(url) => masar_gateway::Replays::redis(url.expose_secret(), &settings.stream_prefix).await?,
+                None => {
+                    tracing::warn!("REDIS_URL unset: Idempotency-Key replies are kept in this replica's memory only");
+                    masar_gateway::Replays::in_memory()
+                }
+            };
+            (endpoints(|r| settings.endpoint(r)), replays)
+        }
+    };
+    let gateway = masar_gateway::Gateway {
+        services: masar_gateway::Services::connect(&endpoints)?,
+        verifier: token_keys(settings, Role::Gateway, shape.is_embedded())?.verifier,
+        settings: settings.gateway.clone(),
+        replays,
+    };
+    // Stopping: calls keep being served for the drain delay, then those in flight finish.
+    let drain = settings.drain.clone();
+    let stopping = shutdown.clone();
+    let drained = async move {
+        stopping.cancelled().await;
+        tokio::time::sleep(drain.delay).await;
+    };
+    let drain = settings.drain.clone();
+    Ok(tokio::spawn(async move {
+        // Given up after the grace period (None) counts as stopped.
+        drain.bounded(&shutdown, masar_gateway::serve(listener, gateway, drained)).await.transpose()?;
+        Ok(())
+    }))
 }
 
 /// A running suite: each role's address, task and stop switch.
@@ -474,6 +479,7 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
         listeners.iter().map(|(role, l)| Ok((*role, l.local_addr()?))).collect::<std::io::Result<_>>()?;
     let address_of = |role: Role| addresses.iter().find(|(r, _)| *r == role).map(|(_, a)| *a).expect("bound above");
     let shape = Shape::Embedded {
+        directory: Arc::new(load_directory(settings)?),
         queue: Arc::new(MemoryQueue::new()),
         endpoints: endpoints(|r| format!("http://{}", address_of(r))),
     };

@@ -53,7 +53,8 @@ impl Readiness {
     }
 }
 
-/// Exponential backoff with full jitter between `first` and `most`.
+/// Exponential backoff between `first` and `most`, with jitter: each wait is
+/// drawn from the upper half of its bound.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     first: Duration,
@@ -66,8 +67,8 @@ impl Backoff {
         Self { first, most, next: first }
     }
 
-    /// The wait before the next attempt: random up to the current bound,
-    /// which doubles each time (so replicas do not retry in step).
+    /// The wait before the next attempt: random between half the current
+    /// bound and the bound, which doubles each time (so replicas do not retry in step).
     pub fn next_wait(&mut self) -> Duration {
         let bound = self.next;
         self.next = (self.next * 2).min(self.most);

@@ -135,6 +135,19 @@ async fn remember_case_trace(tx: &mut Tx, request_id: Uuid, headers: &BTreeMap<S
     Ok(())
 }
 
+/// What one housekeeping round removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub outbox_rows: u64,
+    pub inbox_rows: u64,
+}
+
+/// How often the relay removes what retention no longer needs.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Rows removed per statement, so housekeeping never holds long locks.
+const SWEEP_BATCH: i64 = 1000;
+
 /// Publishes committed outbox rows to the queue, oldest first, and follows
 /// them up: the queue is a hand-off, the outbox the record. A row stays
 /// unsettled until every consumer group has acknowledged its entry; an
@@ -241,12 +254,10 @@ impl OutboxRelay {
                 messaging.message.id = %event_id,
                 masar.request.id = tracing::field::Empty,
             );
-            if let Some(request_id) = stored_headers.get(telemetry::REQUEST_ID_HEADER) {
-                span.record("masar.request.id", request_id.as_str());
-            }
+            let request_id = telemetry::record_request_id(&span, &stored_headers);
             telemetry::continue_trace(&span, &stored_headers);
             let mut headers = telemetry::trace_headers(&span);
-            if let Some(request_id) = stored_headers.get(telemetry::REQUEST_ID_HEADER) {
+            if let Some(request_id) = request_id {
                 headers.insert(telemetry::REQUEST_ID_HEADER.to_owned(), request_id.clone());
             }
             let message = Message { event_id, event_type, payload: row.bytes("payload")?, headers };
@@ -351,9 +362,7 @@ impl OutboxRelay {
         self.measure_backlog().await?;
         Ok(settled)
     }
-}
 
-impl OutboxRelay {
     /// The outbox's backlog and the age of its oldest unsettled row, for the metrics.
     async fn measure_backlog(&self) -> Result<(), DbError> {
         let unpublished = self
@@ -376,22 +385,7 @@ impl OutboxRelay {
         metrics().outbox_oldest_unsettled_seconds.with_label_values(&[self.role.name()]).set(age);
         Ok(())
     }
-}
 
-/// What one housekeeping round removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Swept {
-    pub outbox_rows: u64,
-    pub inbox_rows: u64,
-}
-
-/// How often the relay removes what retention no longer needs.
-const SWEEP_EVERY: Duration = Duration::from_secs(600);
-
-/// Rows removed per statement, so housekeeping never holds long locks.
-const SWEEP_BATCH: i64 = 1000;
-
-impl OutboxRelay {
     /// Removes what the retention period no longer needs: outbox rows
     /// settled longer ago than `keep_for`, inbox rows older than twice that
     /// (an event is never published again once settled, and the inbox must
@@ -619,9 +613,7 @@ impl Consumer {
             messaging.message.delivery_count = delivery.delivery_count,
             masar.request.id = tracing::field::Empty,
         );
-        if let Some(request_id) = message.headers.get(telemetry::REQUEST_ID_HEADER) {
-            span.record("masar.request.id", request_id.as_str());
-        }
+        telemetry::record_request_id(&span, &message.headers);
         telemetry::continue_trace(&span, &message.headers);
         async {
             let event = match Event::decode(&message.event_type, &message.payload) {

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use masar_domain::Directory;
 use masar_proto::audit::v1::audit_trail_server::AuditTrailServer;
 use sqlx::migrate::Migrator;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -54,6 +55,24 @@ pub struct DrainSettings {
 impl Default for DrainSettings {
     fn default() -> Self {
         Self { delay: Duration::ZERO, grace: Duration::from_secs(20) }
+    }
+}
+
+impl DrainSettings {
+    /// Runs `work` to its end, or until the drain delay and the grace period
+    /// after `shutdown` are over (`None`: still in flight, given up).
+    pub async fn bounded<T>(&self, shutdown: &CancellationToken, work: impl Future<Output = T>) -> Option<T> {
+        let out_of_time = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(self.delay + self.grace).await;
+        };
+        tokio::select! {
+            done = work => Some(done),
+            () = out_of_time => {
+                tracing::warn!("work still in flight after the grace period; stopping anyway");
+                None
+            }
+        }
     }
 }
 
@@ -137,15 +156,5 @@ pub async fn run(
         let _ = relay.await;
         served
     };
-    let out_of_time = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(deps.drain.delay + deps.drain.grace).await;
-    };
-    tokio::select! {
-        served = work => served,
-        () = out_of_time => {
-            tracing::warn!(role = %parts.role, "work still in flight after the grace period; stopping anyway");
-            Ok(())
-        }
-    }
+    deps.drain.bounded(&shutdown, work).await.unwrap_or(Ok(()))
 }

@@ -106,6 +106,14 @@ pub fn current_trace_id() -> Option<String> {
 /// so that every span of its hand-off carries `masar.request.id`.
 pub const REQUEST_ID_HEADER: &str = "masar-request-id";
 
+/// Names on `span` (declared with `masar.request.id = Empty`) the case a
+/// message's `headers` say it is about, and returns that request id.
+pub fn record_request_id<'a>(span: &Span, headers: &'a BTreeMap<String, String>) -> Option<&'a String> {
+    let request_id = headers.get(REQUEST_ID_HEADER)?;
+    span.record("masar.request.id", request_id.as_str());
+    Some(request_id)
+}
+
 /// The span of an action on a case: a child of the case's trace
 /// (`case_trace`, the context stored when the case was filed) and linked to
 /// the trace of the call that caused it, so one trace shows the whole case

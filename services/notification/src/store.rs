@@ -185,7 +185,6 @@ impl NotificationStore {
     /// crash mid-send leaves a record of the attempt. Replicas skip each
     /// other's claims (`FOR UPDATE SKIP LOCKED`; SQLite has one writer).
     pub async fn claim_due(&self, max: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>, DbError> {
-        let token = Uuid::new_v4().to_string();
         const POSTGRES_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
              sealed_secret, attempts, created_at, sent_at FROM messages \
              WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
@@ -194,6 +193,7 @@ impl NotificationStore {
              sealed_secret, attempts, created_at, sent_at FROM messages \
              WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
              ORDER BY created_at LIMIT $2";
+        let token = Uuid::new_v4().to_string();
         let mut tx = self.db.begin().await?;
         let due = match tx.backend() {
             Backend::Postgres => POSTGRES_DUE,

@@ -163,22 +163,30 @@ impl RedisQueue {
         keys.sort();
         let mut out = Vec::new();
         for key in keys {
-            let reply: redis::streams::StreamRangeReply = connection.xrange_all(&key).await?;
-            for entry in &reply.ids {
+            out.extend(self.read_dead_letters(&key).await?);
+        }
+        Ok(out)
+    }
+
+    /// The messages of one dead-letter stream, with their reasons; an entry that
+    /// does not decode as a message (a malformed one moved there as it was) is
+    /// named in the log and left out.
+    async fn read_dead_letters(&self, dead_letter_stream: &str) -> Result<Vec<DeadLetter>, QueueError> {
+        let reply: redis::streams::StreamRangeReply = self.commands.clone().xrange_all(dead_letter_stream).await?;
+        Ok(reply
+            .ids
+            .iter()
+            .filter_map(|entry| {
                 let reason = match entry.map.get(FIELD_REASON) {
                     Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
                     _ => String::new(),
                 };
-                let Ok(message) = Self::decode(&key, entry) else { continue };
-                out.push(DeadLetter {
-                    event_type: message.event_type.clone(),
-                    entry_id: entry.id.clone(),
-                    message,
-                    reason,
-                });
-            }
-        }
-        Ok(out)
+                let message = Self::decode(dead_letter_stream, entry)
+                    .inspect_err(|error| tracing::warn!(%error, "a dead-lettered entry is not a message"))
+                    .ok()?;
+                Some(DeadLetter { event_type: message.event_type.clone(), entry_id: entry.id.clone(), message, reason })
+            })
+            .collect())
     }
 
     /// Publishes a dead-lettered message again, as it was (the same event id,
@@ -368,44 +376,18 @@ impl Queue for RedisQueue {
         let mut connection = self.commands.clone();
         let mut out = Vec::new();
         for event_type in &subscription.event_types {
-            let groups: Vec<std::collections::HashMap<String, Value>> =
-                match redis::cmd("XINFO").arg("GROUPS").arg(self.stream(event_type)).query_async(&mut connection).await
-                {
-                    Ok(groups) => groups,
-                    Err(error) if error.code() == Some("ERR") => Vec::new(),
-                    Err(error) => return Err(error.into()),
-                };
-            let number = |fields: &std::collections::HashMap<String, Value>, name: &str| {
-                fields.get(name).and_then(|v| redis::from_redis_value_ref::<u64>(v).ok()).unwrap_or(0)
-            };
-            let ours = groups.iter().find(|fields| {
-                fields.get("name").and_then(|v| redis::from_redis_value_ref::<String>(v).ok()).as_deref()
-                    == Some(subscription.group.as_str())
-            });
-            if let Some(fields) = ours {
-                // `lag` is nil when Redis cannot tell (after deletions); 0 is then the honest floor.
-                out.push((
-                    event_type.clone(),
-                    Backlog { lag: number(fields, "lag"), pending: number(fields, "pending") },
-                ));
+            let groups = groups_of(&mut connection, &self.stream(event_type)).await?;
+            if let Some(ours) = groups.iter().find(|g| g.text("name").as_deref() == Some(subscription.group.as_str())) {
+                out.push((event_type.clone(), Backlog { lag: ours.count("lag"), pending: ours.count("pending") }));
             }
         }
         Ok(out)
     }
 
     async fn dead_letters(&self, event_type: &str) -> Result<Vec<(Message, String)>, QueueError> {
-        let mut connection = self.commands.clone();
-        let stream = dead_letter_stream(&self.stream(event_type));
-        let reply: redis::streams::StreamRangeReply = connection.xrange_all(&stream).await?;
-        let mut out = Vec::new();
-        for entry in &reply.ids {
-            let reason = match entry.map.get(FIELD_REASON) {
-                Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-                _ => String::new(),
-            };
-            out.push((Self::decode(&stream, entry)?, reason));
-        }
-        Ok(out)
+        let dead = dead_letter_stream(&self.stream(event_type));
+        let entries = self.read_dead_letters(&dead).await?;
+        Ok(entries.into_iter().map(|d| (d.message, d.reason)).collect())
     }
 }
 
@@ -434,29 +416,44 @@ struct GroupPosition {
     oldest_pending: Option<StreamPosition>,
 }
 
-/// Every consumer group of `stream`: `XINFO GROUPS`, then `XPENDING` for the
-/// oldest entry of those that have some pending. Empty when the stream is gone.
+/// One consumer group as `XINFO GROUPS` describes it.
+struct GroupInfo(std::collections::HashMap<String, Value>);
+
+impl GroupInfo {
+    fn text(&self, field: &str) -> Option<String> {
+        self.0.get(field).and_then(|v| redis::from_redis_value_ref(v).ok())
+    }
+
+    /// A count; a nil one (`lag`, when Redis cannot tell after deletions) reads 0.
+    fn count(&self, field: &str) -> u64 {
+        self.0.get(field).and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or(0)
+    }
+}
+
+/// `XINFO GROUPS` of `stream`: empty when the stream is gone (and its groups with it).
+async fn groups_of(connection: &mut ConnectionManager, stream: &str) -> Result<Vec<GroupInfo>, redis::RedisError> {
+    match redis::cmd("XINFO").arg("GROUPS").arg(stream).query_async::<Vec<_>>(connection).await {
+        Ok(groups) => Ok(groups.into_iter().map(GroupInfo).collect()),
+        // "ERR no such key".
+        Err(error) if error.code() == Some("ERR") => Ok(Vec::new()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Every consumer group of `stream`, with the oldest pending entry (from
+/// `XPENDING`) of those that have some.
 async fn group_positions(
     connection: &mut ConnectionManager,
     stream: &str,
 ) -> Result<Vec<GroupPosition>, redis::RedisError> {
-    let groups: Vec<std::collections::HashMap<String, Value>> =
-        match redis::cmd("XINFO").arg("GROUPS").arg(stream).query_async(connection).await {
-            Ok(groups) => groups,
-            // "ERR no such key": the stream is gone, and its groups with it.
-            Err(error) if error.code() == Some("ERR") => return Ok(Vec::new()),
-            Err(error) => return Err(error),
-        };
     let mut positions = Vec::new();
-    for fields in groups {
-        let text = |name: &str| fields.get(name).and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+    for group in groups_of(connection, stream).await? {
         let (Some(name), Some(last_delivered)) =
-            (text("name"), text("last-delivered-id").as_deref().and_then(StreamPosition::parse))
+            (group.text("name"), group.text("last-delivered-id").as_deref().and_then(StreamPosition::parse))
         else {
             continue;
         };
-        let pending: u64 = fields.get("pending").and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or(0);
-        let oldest_pending = if pending == 0 {
+        let oldest_pending = if group.count("pending") == 0 {
             None
         } else {
             // The summary form: [count, smallest id, greatest id, consumers].
