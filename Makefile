@@ -26,7 +26,8 @@ test: services
 
 ## The distributed shape on its own PostgreSQL and Redis through every fault
 ## (kill -9 and SIGTERM of every role, Redis restarted and emptied, PostgreSQL
-## restarted), two notification replicas, 600 filings by 8 front ends.
+## restarted), two replicas of intake, verification and notification, 600
+## filings by 8 front ends.
 chaos: build
 	RUST_LOG=error ./target/debug/masar chaos --requests 600 --concurrency 8
 

@@ -1,11 +1,12 @@
 //! `masar chaos`: an operator's bad day on this machine. The distributed
-//! shape (every role its own `masar serve` process, two replicas of
-//! notification and of verification) on a PostgreSQL and a Redis of its own, a bounded load of
+//! shape (every role its own `masar serve` process, two replicas of intake,
+//! notification and verification) on a PostgreSQL and a Redis of its own, a bounded load of
 //! filings through the gateway, and in turn: `kill -9` of every role and its
 //! restart, Redis restarted without persistence, Redis emptied with a
 //! backlog in its streams, PostgreSQL restarted, SIGTERM of every role and
-//! its restart. No service is restarted beyond the one a fault is about.
-//! Then it waits for the system to settle and prints one line.
+//! its restart, as a rolling update does it (the next only once the last is
+//! back and serving). No service is restarted beyond the one a fault is
+//! about. Then it waits for the system to settle and prints one line.
 
 use crate::demo::{GatewayClient, NUZUL, new_national_id, submit};
 use anyhow::{Context, bail};
@@ -294,6 +295,8 @@ struct Tally {
     stuck: usize,
     dead_lettered: usize,
     unclean_exits: usize,
+    /// Filings that failed while a service replica stopped with SIGTERM (a rolling update).
+    failed_while_rolling: usize,
     /// Cases whose trace was found at the receiver, and those whose trace holds every role of filing.
     traced: usize,
     traced_whole: usize,
@@ -306,7 +309,7 @@ pub async fn run_chaos(options: ChaosOptions) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let tally = result?;
     println!(
-        "chaos: acknowledged {}, reached verification {}, lost {}, duplicate SMS {}, stuck {}, dead-lettered {}, unclean exits {}, one trace across gateway, intake, verification and notification for {} of {} traced cases",
+        "chaos: acknowledged {}, reached verification {}, lost {}, duplicate SMS {}, stuck {}, dead-lettered {}, unclean exits {}, filings failed during the services' SIGTERM {}, one trace across gateway, intake, verification and notification for {} of {} traced cases",
         tally.acknowledged,
         tally.reached_verification,
         tally.lost,
@@ -314,10 +317,11 @@ pub async fn run_chaos(options: ChaosOptions) -> anyhow::Result<()> {
         tally.stuck,
         tally.dead_lettered,
         tally.unclean_exits,
+        tally.failed_while_rolling,
         tally.traced_whole,
         tally.traced,
     );
-    if tally.lost + tally.duplicate_sms + tally.stuck + tally.unclean_exits > 0 {
+    if tally.lost + tally.duplicate_sms + tally.stuck + tally.unclean_exits + tally.failed_while_rolling > 0 {
         bail!("the system did not survive every fault");
     }
     // Spans of a process killed with -9 are lost with it, so not every case's trace is whole;
@@ -366,15 +370,18 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     .collect();
     let mut replicas = Vec::new();
     for role in Role::ALL {
-        // Two replicas of notification (the SMS) and of verification, as the production overlay runs them.
-        let copies = if matches!(role, Role::Notification | Role::Verification) { 2 } else { 1 };
+        // Two replicas of intake (whose calls the gateway balances), of notification (the SMS)
+        // and of verification, as the production overlay runs them.
+        let copies = if matches!(role, Role::Intake | Role::Notification | Role::Verification) { 2 } else { 1 };
+        let mut endpoints = Vec::new();
         for copy in 0..copies {
             let port = if role == Role::Gateway { gateway_port } else { free_port()? };
             let addr = format!("127.0.0.1:{port}");
-            if copy == 0 && role != Role::Gateway {
-                env.insert(format!("{}ENDPOINT", role.env_prefix()), format!("http://{addr}"));
-            }
+            endpoints.push(format!("http://{addr}"));
             replicas.push(Replica { role, name: format!("{role}-{copy}"), addr, process: None });
+        }
+        if role != Role::Gateway {
+            env.insert(format!("{}ENDPOINT", role.env_prefix()), endpoints.join(","));
         }
     }
     let settings = masar_platform::config::Settings::from_map(env.clone().into_iter().collect())?;
@@ -408,19 +415,33 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     let pace = pause_for * faults as u32 * concurrency as u32 / options.requests.max(1) as u32;
     let acknowledged = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
     let faults_over = Arc::new(AtomicBool::new(false));
+    // While a service replica (not the gateway, which has no replica here) is stopped with SIGTERM.
+    let rolling = Arc::new(AtomicBool::new(false));
+    let failed_while_rolling = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(options.requests));
     let mut load = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (reception, acknowledged, remaining, faults_over) =
             (reception.clone(), acknowledged.clone(), remaining.clone(), faults_over.clone());
+        let (rolling, failed_while_rolling) = (rolling.clone(), failed_while_rolling.clone());
         load.spawn(async move {
             while !faults_over.load(Ordering::SeqCst)
                 && remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
             {
-                if let Ok(reply) = submit(&reception, &NUZUL, &new_national_id(), "مقدم الطلب", "0551234567").await
-                    && let (Some(id), Some(reference)) = (reply["request_id"].as_str(), reply["reference"].as_str())
-                {
-                    acknowledged.lock().await.push((id.to_owned(), reference.to_owned()));
+                let during_rollout = rolling.load(Ordering::SeqCst);
+                match submit(&reception, &NUZUL, &new_national_id(), "مقدم الطلب", "0551234567").await {
+                    Ok(reply) => {
+                        if let (Some(id), Some(reference)) = (reply["request_id"].as_str(), reply["reference"].as_str())
+                        {
+                            acknowledged.lock().await.push((id.to_owned(), reference.to_owned()));
+                        }
+                    }
+                    // A filing wholly within the services' rolling update must not fail.
+                    Err(error) if during_rollout && rolling.load(Ordering::SeqCst) => {
+                        tracing::warn!(%error, "chaos: a filing failed during a service's SIGTERM");
+                        failed_while_rolling.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => {}
                 }
                 tokio::time::sleep(pace).await;
             }
@@ -445,12 +466,20 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     postgres.ctl(&["restart"])?;
     pause().await;
     for index in 0..deployment.replicas.len() {
-        tracing::warn!(replica = %deployment.replicas[index].name, "chaos: SIGTERM and restart");
+        let replica = &deployment.replicas[index];
+        tracing::warn!(replica = %replica.name, "chaos: SIGTERM and restart");
+        rolling.store(replica.role != Role::Gateway, Ordering::SeqCst);
         if !deployment.stop(index, "-TERM")? {
             unclean_exits += 1;
         }
         deployment.start(index)?;
+        // As a rolling update goes on: once the new replica serves, and the gateway has seen it.
+        let address = format!("http://{}", deployment.replicas[index].addr);
+        if deployment.replicas[index].role != Role::Gateway {
+            wait_for("the restarted replica", || serving(&address)).await?;
+        }
         pause().await;
+        rolling.store(false, Ordering::SeqCst);
     }
     faults_over.store(true, Ordering::SeqCst);
     while load.join_next().await.is_some() {}
@@ -459,7 +488,12 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     let filed = acknowledged.lock().await.clone();
     let pm = GatewayClient::new(&gateway).as_staff(NUZUL.project_manager).await?;
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut tally = Tally { acknowledged: filed.len(), unclean_exits, ..Tally::default() };
+    let mut tally = Tally {
+        acknowledged: filed.len(),
+        unclean_exits,
+        failed_while_rolling: failed_while_rolling.load(Ordering::SeqCst),
+        ..Tally::default()
+    };
     let mut settled_at: Option<Instant> = None;
     loop {
         let (pending, _) = pm.all_pages("/v1/verification/pending", "requests", 100, None).await?;
@@ -496,6 +530,16 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     tally.traced_whole = traces.iter().filter(|roles| filing_roles.iter().all(|r| roles.contains(*r))).count();
     drop(deployment);
     Ok(tally)
+}
+
+/// Whether the replica at `address` says it serves, as the gateway asks it.
+async fn serving(address: &str) -> bool {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let Ok(channel) = tonic::transport::Endpoint::from_shared(address.to_owned()) else { return false };
+    let Ok(channel) = channel.connect().await else { return false };
+    let mut health = HealthClient::new(channel);
+    let reply = health.check(HealthCheckRequest { service: String::new() }).await;
+    reply.is_ok_and(|reply| reply.get_ref().status() == ServingStatus::Serving)
 }
 
 async fn sqlx_ping(url: &str) -> bool {

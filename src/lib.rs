@@ -403,6 +403,7 @@ async fn start_gateway(
         verifier: token_keys(settings, Role::Gateway, shape.is_embedded())?.verifier,
         settings: settings.gateway.clone(),
         replays,
+        stopping: shutdown.clone(),
     };
     // Stopping: calls keep being served for the drain delay, then those in flight finish.
     let drain = settings.drain.clone();

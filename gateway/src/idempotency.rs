@@ -77,6 +77,15 @@ impl Replays {
         Ok(Self::Redis { commands, prefix: format!("{prefix}:idempotency") })
     }
 
+    /// Whether the shared store answers (within a second); `None` when kept in memory.
+    pub async fn reachable(&self) -> Option<bool> {
+        let Self::Redis { commands, .. } = self else { return None };
+        let mut commands = commands.clone();
+        let ping = redis::cmd("PING");
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(1), ping.query_async::<String>(&mut commands));
+        Some(matches!(answer.await, Ok(Ok(_))))
+    }
+
     /// Marks the call in progress unless one came first under `record`.
     async fn begin(&self, record: &str, fingerprint: &str) -> Result<Begun, redis::RedisError> {
         let in_progress = Kept { fingerprint: fingerprint.to_owned(), reply: None };

@@ -17,7 +17,8 @@ pub use error::{ApiError, http_status};
 pub use idempotency::Replays;
 pub use routes::{openapi, router};
 
-use masar_platform::grpc::{TracedChannel, channel};
+use masar_platform::grpc::TracedChannel;
+use masar_platform::replicas::{InvalidEndpoint, balanced_channel};
 use masar_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;
 use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
@@ -47,7 +48,8 @@ pub struct Services {
     pub trails: Vec<AuditTrailClient<TracedChannel>>,
 }
 
-/// Where each service listens, e.g. `http://127.0.0.1:50051`.
+/// Where each service listens, e.g. `http://127.0.0.1:50051`, or its
+/// replicas, comma-separated (a headless Service's name resolves to them all).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub intake: String,
@@ -58,12 +60,13 @@ pub struct Endpoints {
 }
 
 impl Services {
-    pub fn connect(endpoints: &Endpoints) -> Result<Self, tonic::transport::Error> {
-        let intake = channel(&endpoints.intake)?;
-        let verification = channel(&endpoints.verification)?;
-        let research = channel(&endpoints.research)?;
-        let committee = channel(&endpoints.committee)?;
-        let notification = channel(&endpoints.notification)?;
+    /// Balances each service's calls over its serving replicas (see `masar_platform::replicas`).
+    pub fn connect(endpoints: &Endpoints) -> Result<Self, InvalidEndpoint> {
+        let intake = balanced_channel(&endpoints.intake)?;
+        let verification = balanced_channel(&endpoints.verification)?;
+        let research = balanced_channel(&endpoints.research)?;
+        let committee = balanced_channel(&endpoints.committee)?;
+        let notification = balanced_channel(&endpoints.notification)?;
         let trails = [&intake, &verification, &research, &committee, &notification]
             .into_iter()
             .map(|service| AuditTrailClient::new(service.clone()))
@@ -91,6 +94,8 @@ pub struct Gateway {
     pub settings: masar_platform::config::GatewaySettings,
     /// Where `Idempotency-Key` replies are kept.
     pub replays: Replays,
+    /// Cancelled when the gateway starts to stop: `/readyz` says so at once.
+    pub stopping: masar_platform::CancellationToken,
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes.

@@ -89,7 +89,7 @@ pub(crate) async fn limit_rate(
     next: Next,
 ) -> Response {
     // Probes must not be refused for the traffic of others.
-    if request.uri().path() == "/healthz" {
+    if matches!(request.uri().path(), "/healthz" | "/readyz") {
         return next.run(request).await;
     }
     match limiter.take(limiter.client_of(&request), Instant::now()) {

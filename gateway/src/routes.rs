@@ -5,11 +5,12 @@
 use crate::error::ApiError;
 use crate::idempotency::replay_retries;
 use crate::limits::{RateLimiter, limit_rate};
-use crate::{Gateway, Services};
+use crate::{Gateway, Replays, Services};
 use crate::{docs, language};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use masar_domain::{Bilingual, Language};
@@ -111,11 +112,13 @@ fn api() -> OpenApiRouter<Services> {
 
 /// The gateway's HTTP service; the layers run from the last one added inwards.
 pub fn router(gateway: Gateway) -> Router {
-    let Gateway { services, verifier, settings, replays } = gateway;
+    let Gateway { services, verifier, settings, replays, stopping } = gateway;
     let settings = &settings;
+    let replays_for_readiness = replays.clone();
     let (api, document) = api().split_for_parts();
     api.merge(docs::routes(&docs::finish(document)))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/readyz", get(move || ready(replays_for_readiness.clone(), stopping.clone())))
         .fallback(|| async { ApiError::not_found() })
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(replays, replay_retries))
@@ -130,6 +133,24 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(services)
+}
+
+/// The readiness probe's answer. `503 stopping` from the moment the gateway
+/// is told to stop, so the balancer in front sends no new call during the
+/// drain delay. Otherwise `200`: `degraded` while the Redis that keeps
+/// `Idempotency-Key` replies is unreachable, since only those calls need it
+/// (they answer `503`) and taking every gateway out of rotation would stop
+/// every other call too.
+async fn ready(replays: Replays, stopping: masar_platform::CancellationToken) -> Response {
+    if stopping.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "stopping" }))).into_response();
+    }
+    let (status, store) = match replays.reachable().await {
+        None => ("ready", "in-memory"),
+        Some(true) => ("ready", "up"),
+        Some(false) => ("degraded", "down"),
+    };
+    Json(json!({ "status": status, "idempotency_store": store })).into_response()
 }
 
 /// Which browser pages may call the API: the configured origins only (none by default).

@@ -5,7 +5,9 @@
 //! acknowledged request must reach verification with exactly one "received"
 //! SMS, and no SMS may go twice.
 
-use crate::support::{Distributed, RedisServer, distributed_suite_on, wait_until};
+use crate::support::{
+    Distributed, RedisServer, distributed_suite_on, distributed_suite_with_replicas, redis_url, wait_until,
+};
 use masar::demo::{GatewayClient, NUZUL, new_national_id, submit};
 use masar_platform::health::QUEUE_HEALTH;
 use masar_platform::role::Role;
@@ -79,6 +81,12 @@ async fn a_redis_restart_without_persistence_loses_nothing_and_needs_no_restart(
     .await;
     let down = r#"masar_queue_down{link="queue (verification consumer)"} 1"#;
     assert!(masar_platform::metrics::render().contains(down), "the outage shows in the metrics");
+    // The gateway stays in rotation (only Idempotency-Key calls need Redis) and says it is degraded.
+    let gateway_readiness = || async {
+        let reply = reqwest::get(format!("{}/readyz", distributed.suite.gateway_url())).await.unwrap();
+        (reply.status().as_u16(), reply.json::<serde_json::Value>().await.unwrap()["status"].clone())
+    };
+    assert_eq!(gateway_readiness().await, (200, serde_json::json!("degraded")));
 
     redis.restart().await;
     filed.extend(file(&reception, 3).await);
@@ -91,6 +99,7 @@ async fn a_redis_restart_without_persistence_loses_nothing_and_needs_no_restart(
     }
     let back = r#"masar_queue_down{link="queue (verification consumer)"} 0"#;
     assert!(masar_platform::metrics::render().contains(back));
+    assert_eq!(gateway_readiness().await, (200, serde_json::json!("ready")));
     distributed.stop().await;
 }
 
@@ -165,6 +174,56 @@ async fn a_consumer_stopped_under_load_drains_and_leaves_nothing_pending() {
         distributed.restart_role(role, address).await;
     }
     let filed = load.await.expect("no filing failed");
+    every_case_reached_verification_once(&distributed, &reception, &filed).await;
+    distributed.stop().await;
+}
+
+/// A rolling update of a service under load: one of intake's two replicas
+/// gets SIGTERM (and comes back at its address, as a new pod would). The
+/// gateway stops sending it calls as soon as its health turns, it finishes
+/// those it has, and not one call of the front ends fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_replica_stopped_under_load_fails_no_call() {
+    let settings = [("MASAR_DRAIN_DELAY_MS", "1000")];
+    let mut distributed = distributed_suite_with_replicas(&redis_url(), &settings, &[Role::Intake]).await;
+    let reception = GatewayClient::new(&distributed.suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    let stop = masar_platform::CancellationToken::new();
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (reception, stop) = (reception.clone(), stop.clone());
+        load.spawn(async move {
+            let (mut filed, mut failed) = (Vec::new(), Vec::new());
+            while !stop.is_cancelled() {
+                match submit(&reception, &NUZUL, &new_national_id(), "مقدم الطلب", "0551234567").await {
+                    Ok(reply) => filed.push(Filed {
+                        request_id: reply["request_id"].as_str().unwrap().to_owned(),
+                        reference: reply["reference"].as_str().unwrap().to_owned(),
+                    }),
+                    Err(error) => failed.push(error.to_string()),
+                }
+            }
+            (filed, failed)
+        });
+    }
+    let (redis, prefix) = (distributed.redis.clone(), distributed.prefix.clone());
+    let submitted = || crate::support::stream_length(&redis, &prefix, "request.submitted");
+    let at_least = |count: usize| async move {
+        wait_until(&format!("{count} filings"), || async { submitted().await >= count }).await;
+    };
+    at_least(4).await;
+    let address = distributed.stop_role(Role::Intake).await;
+    // Filing goes on with one replica, then with both again.
+    at_least(submitted().await + 4).await;
+    distributed.restart_role(Role::Intake, address).await;
+    at_least(submitted().await + 8).await;
+    stop.cancel();
+    let (mut filed, mut failed) = (Vec::new(), Vec::new());
+    while let Some(outcome) = load.join_next().await {
+        let (more_filed, more_failed) = outcome.unwrap();
+        filed.extend(more_filed);
+        failed.extend(more_failed);
+    }
+    assert_eq!(failed, Vec::<String>::new(), "calls failed while a replica stopped");
     every_case_reached_verification_once(&distributed, &reception, &filed).await;
     distributed.stop().await;
 }

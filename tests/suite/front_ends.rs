@@ -3,6 +3,7 @@
 
 use crate::support::{embedded_suite_with, logged_sms};
 use masar::demo::GatewayClient;
+use masar_platform::role::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -117,5 +118,25 @@ async fn each_client_has_its_own_rate_limit() {
     let (status, body) = pm.call(Method::GET, "/v1/verification/pending", None, None).await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
+    suite.stop().await.unwrap();
+}
+
+/// A gateway told to stop (SIGTERM) is unready at once, so the balancer in
+/// front sends it nothing new, and still serves for its drain delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_gateway_is_unready_at_once_and_serves_through_its_drain_delay() {
+    let (suite, _) = embedded_suite_with(&[("MASAR_DRAIN_DELAY_MS", "2000")]).await;
+    let base = suite.gateway_url();
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+    let gateway = suite.roles.iter().find(|r| r.role == Role::Gateway).unwrap();
+    gateway.stop.cancel();
+    let stopping = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(stopping.status(), 503);
+    assert_eq!(stopping.json::<Value>().await.unwrap()["status"], "stopping");
+    let policy = reqwest::get(format!("{base}/v1/associations/nuzul/policy")).await.unwrap();
+    assert_eq!(policy.status(), 200, "calls are still served during the drain delay");
     suite.stop().await.unwrap();
 }

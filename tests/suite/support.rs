@@ -149,12 +149,15 @@ pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more:
     settings_of(pairs.into_iter().chain(FAST).chain(more.iter().copied()))
 }
 
-/// The same settings, with the gateway told where each service listens.
+/// The same settings, with the gateway told where each service listens
+/// (every replica of a role, comma-separated).
 fn with_endpoints(settings: &Settings, listeners: &[(Role, tokio::net::TcpListener)]) -> Settings {
-    let endpoints = listeners.iter().map(|(role, listener)| {
-        (format!("{}ENDPOINT", role.env_prefix()), format!("http://{}", listener.local_addr().unwrap()))
-    });
-    settings.with(endpoints).unwrap()
+    let mut endpoints = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for (role, listener) in listeners {
+        let key = format!("{}ENDPOINT", role.env_prefix());
+        endpoints.entry(key).or_default().push(format!("http://{}", listener.local_addr().unwrap()));
+    }
+    settings.with(endpoints.into_iter().map(|(key, addresses)| (key, addresses.join(",")))).unwrap()
 }
 
 pub async fn distributed_suite() -> Distributed {
@@ -163,6 +166,12 @@ pub async fn distributed_suite() -> Distributed {
 
 /// The distributed shape on the Redis at `redis`, with further settings.
 pub async fn distributed_suite_on(redis: &str, more: &[(&str, &str)]) -> Distributed {
+    distributed_suite_with_replicas(redis, more, &[]).await
+}
+
+/// The same, with a second replica of each of `twice`, which the gateway
+/// balances over as it does in production.
+pub async fn distributed_suite_with_replicas(redis: &str, more: &[(&str, &str)], twice: &[Role]) -> Distributed {
     let database = TestDatabase::create().await;
     let prefix = unique("test");
     let settings = distributed_settings(&database.url, redis, &prefix, more);
@@ -172,7 +181,7 @@ pub async fn distributed_suite_on(redis: &str, more: &[(&str, &str)]) -> Distrib
     masar::seed_demo_passwords(&intake, &settings, &directory()).await.unwrap();
     intake.close().await;
     let mut listeners = Vec::new();
-    for role in Role::ALL {
+    for role in Role::ALL.into_iter().chain(twice.iter().copied()) {
         listeners.push((role, tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()));
     }
     let settings = with_endpoints(&settings, &listeners);

@@ -1,6 +1,6 @@
 //! The gRPC kit every service uses: a server with health, reflection and a
-//! span per RPC; client channels that carry the trace context; bilingual
-//! problem details on every error status.
+//! span per RPC; client channels that carry the trace context (balanced over
+//! replicas by [`crate::replicas`]); bilingual problem details on every error status.
 
 use crate::health::{QUEUE_HEALTH, Readiness};
 use crate::telemetry;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower_http::trace::TraceLayer;
 
@@ -20,19 +20,9 @@ pub const RETRY_AFTER: &str = "retry-after";
 /// A client channel whose calls carry the caller's trace context.
 pub type TracedChannel = InterceptedService<Channel, fn(tonic::Request<()>) -> Result<tonic::Request<()>, Status>>;
 
-fn inject_trace_context(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+pub(crate) fn inject_trace_context(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
     telemetry::inject_into_metadata(&tracing::Span::current(), request.metadata_mut());
     Ok(request)
-}
-
-/// A lazily connecting channel to `uri` (e.g. `http://127.0.0.1:50051`), so
-/// roles can start in any order.
-pub fn channel(uri: &str) -> Result<TracedChannel, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(uri.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .connect_lazy();
-    Ok(InterceptedService::new(channel, inject_trace_context as fn(_) -> _))
 }
 
 /// Serves `routes` on `listener` with grpc.health.v1 (reporting `service_names`

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod paging;
 pub mod policies;
 pub mod queue;
+pub mod replicas;
 pub mod role;
 pub mod runtime;
 pub mod sealing;
