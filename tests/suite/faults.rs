@@ -175,6 +175,13 @@ async fn a_consumer_stopped_under_load_drains_and_leaves_nothing_pending() {
     }
     let filed = load.await.expect("no filing failed");
     every_case_reached_verification_once(&distributed, &reception, &filed).await;
+    // No redelivery storm: a drained replica leaves nothing for the others to take over.
+    let reclaimed: f64 = masar_platform::metrics::render()
+        .lines()
+        .filter(|line| line.starts_with("masar_events_reclaimed_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(reclaimed, 0.0, "deliveries were reclaimed after a clean stop");
     distributed.stop().await;
 }
 
