@@ -65,9 +65,8 @@ pub(crate) fn described() -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
-    // Signed in or anonymous: each service decides what an anonymous caller may do.
-    document.security =
-        Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new()), SecurityRequirement::default()]);
+    // Signed in, unless an operation is open to anonymous callers (`finish` marks those).
+    document.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
     document
 }
 
@@ -89,8 +88,19 @@ pub(crate) fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi:
                  call's answer, marked `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours.",
             )));
         }
-        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
-        for operation in operations.into_iter().flatten() {
+        let operations = [
+            ("GET", &mut item.get),
+            ("PUT", &mut item.put),
+            ("POST", &mut item.post),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ];
+        for (method, operation) in operations.into_iter().filter_map(|(m, o)| Some((m, o.as_mut()?))) {
+            if !crate::routes::needs_sign_in(method, path) {
+                // Signed in or anonymous: the empty requirement is "none".
+                operation.security =
+                    Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new()), SecurityRequirement::default()]);
+            }
             operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(header(
                 "Accept-Language",
                 "`ar` or `en`: the language of errors' `text` (Arabic by default).",

@@ -126,6 +126,12 @@ impl ApiError {
         }
     }
 
+    /// A route that exists, called with a method it does not have (`Allow` lists those it has).
+    pub fn method_not_allowed() -> Self {
+        let message = Bilingual::new("هذه العملية غير متاحة على هذا المسار", "This method is not allowed on this path");
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", Bilingual::new("المسار غير موجود", "No such endpoint"))
     }

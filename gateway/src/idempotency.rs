@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on POST: a call retried with the same key (a reply lost
 //! on a weak mobile connection, a double tap) gets the first call's answer
-//! instead of acting twice. Keys belong to the caller (their account, or
-//! "anonymous"); the same key with a different call is refused. Replies are
+//! instead of acting twice. Keys belong to the caller (their account; for an
+//! anonymous caller, their address and the call itself); the same key with a
+//! different call is refused. Replies are
 //! kept 24 hours, in Redis where the gateway runs as several replicas.
 
 use crate::error::ApiError;
@@ -231,14 +232,20 @@ pub(crate) async fn replay_retries(
         ))
         .into_response();
     }
-    // Keys are the caller's own: the account's, or any anonymous caller's.
-    let scope = crate::routes::signed_in_account(&request).unwrap_or_else(|| "anonymous".to_owned());
+    let account = crate::routes::signed_in_account(&request);
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, JSON_BODY_LIMIT).await else {
         return ApiError::too_large().into_response();
     };
     let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or_default();
     let fingerprint = sha256_hex(&[parts.method.as_str().as_bytes(), target.as_bytes(), &body]);
+    // Keys are the caller's own: a signed-in account's. Anonymous callers have no
+    // identity to share a key space with: a key is theirs only from the same address
+    // with the very same call, so nobody else can read the reply kept under it.
+    let scope = account.unwrap_or_else(|| {
+        let client = parts.extensions.get::<crate::limits::Client>();
+        format!("anonymous {client:?} {fingerprint}")
+    });
     // Hashed: neither the account nor the key is readable in the store.
     let record = sha256_hex(&[scope.as_bytes(), key.as_bytes()]);
     let begun = match replays.begin(&record, &fingerprint).await {

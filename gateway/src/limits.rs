@@ -12,9 +12,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Who a request counts against.
+/// Who a request counts against; also in the request's extensions, for
+/// what else is kept per caller (`Idempotency-Key` replies).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Client {
+pub(crate) enum Client {
     /// `association/subject` of a verified access token.
     Account(String),
     Address(IpAddr),
@@ -92,7 +93,10 @@ pub(crate) async fn limit_rate(
     if matches!(request.uri().path(), "/healthz" | "/readyz") {
         return next.run(request).await;
     }
-    match limiter.take(limiter.client_of(&request), Instant::now()) {
+    let mut request = request;
+    let client = limiter.client_of(&request);
+    request.extensions_mut().insert(client.clone());
+    match limiter.take(client, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => ApiError::rate_limited(wait.as_secs().max(1)).into_response(),
     }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use masar_domain::{Bilingual, Language};
+use masar_domain::{Bilingual, FieldError, Language};
 use masar_platform::audit::{CHANNEL, CORRELATION_ID, Channel};
 use masar_platform::config::GatewaySettings;
 use masar_platform::identity::{attach_token, bearer, token_refused};
@@ -126,6 +126,7 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
         .layer(cors(settings))
         .layer(axum::middleware::map_response(stable_error_body))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(language::speak))
         .layer(axum::middleware::from_fn(count_calls))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
@@ -185,8 +186,29 @@ fn cors(settings: &GatewaySettings) -> tower_http::cors::CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-/// Refuses a request whose bearer token is not valid before it reaches a
-/// service (each service verifies it again: the gateway is not trusted).
+/// The operations a caller may use without signing in. Every other `/v1`
+/// operation refuses an anonymous caller before its input is read: who
+/// calls, then what they sent, in the order the services check. (Each
+/// service still decides for itself; the authorization matrix checks that
+/// this list and the services agree, and the API document shows it.)
+pub(crate) const OPEN_TO_ANONYMOUS: [(&str, &str); 7] = [
+    ("GET", "/v1/associations/{code}/policy"),
+    ("POST", "/v1/accounts"),
+    ("POST", "/v1/accounts/password"),
+    ("POST", "/v1/sessions"),
+    ("POST", "/v1/sessions/refresh"),
+    ("POST", "/v1/sessions/sign-out"),
+    ("POST", "/v1/inquiries"),
+];
+
+/// Whether `method` on the route `template` needs a signed-in caller.
+pub(crate) fn needs_sign_in(method: &str, template: &str) -> bool {
+    template.starts_with("/v1/") && !OPEN_TO_ANONYMOUS.contains(&(method, template))
+}
+
+/// Refuses a request whose bearer token is not valid, or that has none where
+/// signing in is required, before it reaches a service (each service
+/// verifies it again: the gateway is not trusted).
 async fn authenticate(
     axum::extract::State(verifier): axum::extract::State<TokenVerifier>,
     mut request: Request,
@@ -194,6 +216,10 @@ async fn authenticate(
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let Some(value) = request.headers().get(http::header::AUTHORIZATION) else {
+        let route = request.extensions().get::<axum::extract::MatchedPath>().map(|path| path.as_str());
+        if route.is_some_and(|route| needs_sign_in(request.method().as_str(), route)) {
+            return ApiError::from(masar_platform::identity::sign_in_required()).into_response();
+        }
         return next.run(request).await;
     };
     let verified = value.to_str().ok().and_then(bearer).ok_or(TokenError::Invalid).and_then(|t| verifier.verify(t));
@@ -217,16 +243,71 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
-/// The body limit and the timeout answer below the handlers, in plain text or
-/// not at all; front ends get the same JSON error body as from any handler.
+/// The framework's own refusals (a method the route lacks, the body limit,
+/// the timeout, …) answer in plain text or not at all; front ends get the
+/// same JSON error body as from any handler, with the refusal's headers
+/// (`Allow`, `Retry-After`) kept.
 async fn stable_error_body(response: axum::response::Response) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let is_json = is_json(response.headers());
-    match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE if !is_json => ApiError::too_large().into_response(),
-        StatusCode::GATEWAY_TIMEOUT if !is_json => ApiError::timed_out().into_response(),
-        _ => response,
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
     }
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(),
+        StatusCode::GATEWAY_TIMEOUT => ApiError::timed_out(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
+        StatusCode::NOT_FOUND => ApiError::not_found(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError {
+            status,
+            ..ApiError::bad_request(Bilingual::new("نوع المحتوى غير مدعوم", "The body's content type is not supported"))
+        },
+        status if status.is_server_error() => ApiError { status, ..ApiError::internal() },
+        status => ApiError {
+            status,
+            ..ApiError::bad_request(Bilingual::new("تعذر قراءة الطلب", "The request could not be read"))
+        },
+    };
+    let mut stable = error.into_response();
+    for (name, value) in response.headers() {
+        if name != http::header::CONTENT_TYPE && name != http::header::CONTENT_LENGTH {
+            stable.headers_mut().append(name, value.clone());
+        }
+    }
+    stable
+}
+
+/// What a browser content security policy allows an HTML page of the
+/// gateway (the API docs; the portal to come): its own scripts, styles and
+/// images only, never framed.
+const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The headers every answer carries: never sniffed, never framed, no
+/// referrer; API answers (tokens, personal data) never stored by a cache;
+/// HTTPS remembered when the gateway is reached over TLS (a proxy in front
+/// says so with `X-Forwarded-Proto`).
+async fn security_headers(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use http::header::{self, HeaderValue};
+    let api = request.uri().path().starts_with("/v1/");
+    let over_tls = request.uri().scheme_str() == Some("https")
+        || request.headers().get("x-forwarded-proto").is_some_and(|proto| proto.as_bytes() == b"https");
+    let mut response = next.run(request).await;
+    let is_page = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    let policy = if is_page { PAGE_POLICY } else { "default-src 'none'; frame-ancestors 'none'" };
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    if api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if over_tls {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    response
 }
 
 /// The route template a request matched (`/v1/requests/{request_id}`), never
@@ -297,8 +378,45 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     }
 }
 
+/// Query parameters whose rejections (`?page_size=abc`, `-1`, `1.5`) become
+/// the stable 400 error body, naming the parameter, instead of axum's plain text.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::bad_request(Bilingual::new(
+                "معاملات الاستعلام غير صحيحة",
+                format!("Invalid query parameters: {}", without_quoted_values(&rejection.body_text())),
+            ))),
+        }
+    }
+}
+
+/// A decoder's message without the values it quotes (`integer `1012345678``,
+/// `string "0551234567"`): an error must never echo personal data.
+fn without_quoted_values(detail: &str) -> String {
+    let mut kept = String::with_capacity(detail.len());
+    let mut closing = None;
+    for c in detail.chars() {
+        match closing {
+            Some(quote) if c == quote => closing = None,
+            Some(_) => {}
+            None if c == '`' || c == '"' => {
+                closing = Some(c);
+                kept.push('…');
+            }
+            None => kept.push(c),
+        }
+    }
+    kept
+}
+
 fn body_error(rejection: JsonRejection) -> ApiError {
-    let detail = rejection.body_text();
+    let detail = without_quoted_values(&rejection.body_text());
     let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
     let mut error = match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(Bilingual::new(
@@ -308,10 +426,19 @@ fn body_error(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request(Bilingual::new("صيغة JSON غير صحيحة", format!("Malformed JSON: {detail}")))
         }
-        JsonRejection::JsonDataError(_) => ApiError::bad_request(Bilingual::new(
-            "بيانات الطلب ناقصة أو غير صحيحة",
-            format!("Missing or invalid data: {detail}"),
-        )),
+        JsonRejection::JsonDataError(_) => {
+            let mut error = ApiError::bad_request(Bilingual::new(
+                "بيانات الطلب ناقصة أو غير صحيحة",
+                format!("Missing or invalid data: {detail}"),
+            ));
+            // The decoder names the field (`applicant.mobile: invalid type: …`); so do we, for the form.
+            let located = detail.split_once("target type: ").and_then(|(_, rest)| rest.split_once(": "));
+            if let Some((field, problem)) = located.filter(|(field, _)| !field.contains(' ')) {
+                let message = Bilingual::new("القيمة ناقصة أو من نوع غير صحيح", problem.to_owned());
+                error.fields.push(FieldError::new(field, message));
+            }
+            error
+        }
         _ => ApiError::bad_request(Bilingual::new("تعذر قراءة الطلب", format!("Unreadable request body: {detail}"))),
     };
     if too_large {

@@ -1114,6 +1114,27 @@ async fn drive_matrix(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) {
         .filter_map(|r| r.http.as_ref().map(|h| format!("{} {}", h.method.as_str().to_lowercase(), h.template)))
         .collect();
     assert_eq!(documented, probed, "every documented operation is probed");
+    // The document says which operations an anonymous caller may use, as the services decide them.
+    let documented_open: BTreeSet<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().unwrap().iter().filter_map(move |(method, operation)| {
+                let requirements = operation["security"].as_array()?;
+                requirements
+                    .iter()
+                    .any(|r| r.as_object().is_some_and(|r| r.is_empty()))
+                    .then(|| format!("{method} {path}"))
+            })
+        })
+        .collect();
+    let open: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| r.public || r.rule.anonymous)
+        .filter_map(|r| r.http.as_ref().map(|h| format!("{} {}", h.method.as_str().to_lowercase(), h.template)))
+        .collect();
+    assert_eq!(documented_open, open, "the operations documented as open to anonymous callers");
     let served = served_methods();
     let called: BTreeSet<String> = rows.iter().map(|r| r.method.to_owned()).collect();
     assert_eq!(served, called, "every gRPC method is probed");

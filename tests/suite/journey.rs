@@ -362,9 +362,11 @@ async fn refuse_bad_input(base: &GatewayClient) {
         let path = path.to_owned();
         async move { client.call(reqwest::Method::POST, &path, staff, Some(body)).await.unwrap() }
     };
-    // malformed JSON
+    // malformed JSON, from a signed-in caller (an anonymous one is refused before its input is read)
+    let token = client.token().unwrap().to_owned();
     let raw = reqwest::Client::new()
         .post(format!("{}/v1/requests", client.base()))
+        .bearer_auth(&token)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -378,6 +380,7 @@ async fn refuse_bad_input(base: &GatewayClient) {
     // a body over the JSON routes' limit, announced by its length: the stable error body, not plain text
     let raw = reqwest::Client::new()
         .post(format!("{}/v1/requests", client.base()))
+        .bearer_auth(&token)
         .header("content-type", "application/json")
         .body(format!("{{\"description\": \"{}\"}}", "x".repeat(300 * 1024)))
         .send()

@@ -13,6 +13,7 @@ mod journey;
 mod messaging;
 mod metrics;
 mod pages;
+mod refusals;
 mod satisfaction;
 mod sessions;
 mod stores;

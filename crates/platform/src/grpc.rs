@@ -78,7 +78,7 @@ pub async fn serve(
     };
 
     tonic::transport::Server::builder()
-        .layer(TraceLayer::new_for_grpc().make_span_with(rpc_span))
+        .layer(TraceLayer::new_for_grpc().make_span_with(rpc_span).on_failure(log_failure))
         .layer(tower::layer::layer_fn(RpcMetrics))
         .add_routes(routes)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), drained)
@@ -123,13 +123,36 @@ where
             // Runs inside the RPC's span (the trace layer wraps this one).
             let span = tracing::Span::current();
             span.record("rpc.grpc.status_code", code.as_str());
-            // Server errors, not the caller's: unknown, internal, unavailable, data loss, deadline.
-            if matches!(code.as_str(), "2" | "4" | "13" | "14" | "15") {
+            if code.parse().is_ok_and(|code| is_server_fault(Code::from_i32(code))) {
                 span.record("otel.status_code", "ERROR");
             }
             Ok(response)
         })
     }
+}
+
+/// Logs a call that did not succeed by whose fault it was: a refusal (the
+/// caller's input, identity or scope) is routine, at INFO with its code; only
+/// what an operator must look at (internal, unavailable, …) is an ERROR.
+fn log_failure(failure: tower_http::classify::GrpcFailureClass, latency: Duration, _span: &tracing::Span) {
+    use tower_http::classify::GrpcFailureClass;
+    let latency_ms = latency.as_millis() as u64;
+    match failure {
+        GrpcFailureClass::Status(status) => {
+            let code = Code::from_i32(status.code_raw());
+            if is_server_fault(code) {
+                tracing::error!(grpc_code = ?code, latency_ms, "call failed");
+            } else {
+                tracing::info!(grpc_code = ?code, latency_ms, "call refused");
+            }
+        }
+        other => tracing::error!(failure = %other, latency_ms, "call failed"),
+    }
+}
+
+/// Codes that mean the service failed, not the caller: unknown, deadline, internal, unavailable, data loss.
+pub fn is_server_fault(code: Code) -> bool {
+    matches!(code, Code::Unknown | Code::DeadlineExceeded | Code::Internal | Code::Unavailable | Code::DataLoss)
 }
 
 /// One span per RPC, named after the method, child of the caller's span.

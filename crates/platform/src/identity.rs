@@ -36,7 +36,8 @@ pub enum Caller {
     Beneficiary(Beneficiary),
 }
 
-fn sign_in_required() -> Status {
+/// The refusal of an anonymous caller where signing in is required.
+pub fn sign_in_required() -> Status {
     Problem::new(Bilingual::new("يلزم تسجيل الدخول", "Sign-in required")).into_status(Code::Unauthenticated)
 }
 

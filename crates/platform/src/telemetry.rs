@@ -79,11 +79,56 @@ pub fn install(
 ) -> Result<Telemetry, TelemetryError> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn"));
-    let logs = log_to_stderr.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter));
+    let logs = log_to_stderr.then(|| {
+        let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        // JSON for a log pipeline (`MASAR_LOG_FORMAT=json`, as in k8s/); text for people.
+        match std::env::var("MASAR_LOG_FORMAT").as_deref() {
+            Ok("json") => layer.json().with_filter(filter).boxed(),
+            _ => layer.fmt_fields(escaped_fields()).with_filter(filter).boxed(),
+        }
+    });
     let otel =
         provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("masar")).with_filter(exported));
     tracing_subscriber::registry().with(logs).with(otel).try_init().map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(Telemetry { provider })
+}
+
+/// Text log fields with every control and bidi-control character escaped:
+/// what a caller typed (a sign-in field, say) can never forge a log line,
+/// move the terminal or reorder what an operator reads.
+fn escaped_fields() -> impl for<'writer> tracing_subscriber::fmt::FormatFields<'writer> + 'static {
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        if field.name() == "message" {
+            write!(writer, "{}", Escaped(value))
+        } else {
+            write!(writer, "{field}={}", Escaped(value))
+        }
+    })
+    .delimited(" ")
+}
+
+/// A value as `Debug` writes it, with control and bidi-control characters as `\u{…}`.
+struct Escaped<'a>(&'a dyn std::fmt::Debug);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for c in format!("{:?}", self.0).chars() {
+            if is_unsafe_in_a_log(c) {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Characters that must not reach a log in the raw: controls (newline,
+/// escape) and the bidi controls that reorder a line (U+202A…E, U+2066…9).
+fn is_unsafe_in_a_log(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The W3C trace context of `span`, as header name → value.
@@ -182,5 +227,43 @@ impl Extractor for HeaderCarrier<'_> {
     }
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the log layer writes.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn what_a_caller_types_cannot_forge_a_log_line_or_move_the_terminal() {
+        let written = Written::default();
+        let out = written.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(super::escaped_fields())
+            .with_ansi(false)
+            .with_writer(move || out.clone())
+            .finish();
+        let typed = "nuzul\n2026-12-02T00:00:00Z  INFO masar: signed in role=admin\u{1b}[2J\u{202e}";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(association = %typed, username = typed, "sign-in refused {typed}");
+        });
+        let log = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(!log.trim_end().chars().any(super::is_unsafe_in_a_log), "{log}");
+        assert!(log.contains("association=nuzul\\u{a}2026"), "{log}");
     }
 }

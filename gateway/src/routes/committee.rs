@@ -1,9 +1,10 @@
 //! The research committee: its agenda, members' votes and the decision.
 
+use super::Query;
 use super::{Body, BranchQuery, Reply, State, grpc, time};
 use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_proto::committee::v1 as committee;
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,12 @@
 //! Inquiries: asked from any channel, referred, answered, each with its timeline.
 
+use super::Query;
 use super::{
     Body, Created, FrontEndLanguage, Note, PageQuery, Reply, State, created, grpc, language_or, present, time,
 };
 use crate::versions::{IfMatch, VersionedReply, versioned};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_proto::intake::v1 as intake;
 use serde::{Deserialize, Serialize};

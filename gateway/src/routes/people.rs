@@ -1,8 +1,9 @@
 //! Beneficiaries and their accounts: registration, and the registry staff read.
 
+use super::Query;
 use super::{Applicant, Body, Created, FrontEndLanguage, PageQuery, Reply, State, created, grpc, present, time};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_domain::Bilingual;
 use masar_proto::intake::v1 as intake;

@@ -2,12 +2,13 @@
 //! first, the draft and its documents, submission, following it, the return
 //! for completion, and the messages sent about it.
 
+use super::Query;
 use super::{
     Applicant, Attestation, Body, Created, Facts, FrontEndLanguage, PageQuery, Reply, State, created, fact_answers,
     grpc, present, time,
 };
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_domain::Bilingual;
 use masar_proto::{intake::v1 as intake, notification::v1 as notification};

@@ -1,10 +1,11 @@
 //! Research, for social researchers: their assignments, field visits and
 //! the recommendation to the committee.
 
+use super::Query;
 use super::{Body, PageQuery, Reply, State, grpc, present, time};
 use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_proto::research::v1 as research;
 use serde::{Deserialize, Serialize};

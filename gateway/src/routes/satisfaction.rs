@@ -2,10 +2,11 @@
 //! service's delivery, the beneficiary rates it, and supervisors read the
 //! figures per service type (never per staff member).
 
+use super::Query;
 use super::requests::RequestView;
 use super::{Body, Created, Note, Reply, State, created, grpc, present, time};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_proto::intake::v1 as intake;
 use serde::{Deserialize, Serialize};

@@ -1,10 +1,11 @@
 //! Verification, for the project manager: the queue of received requests,
 //! document reviews, and the three ways a verification ends.
 
+use super::Query;
 use super::{Body, BranchQuery, Note, PageQuery, Reply, State, grpc, present, time};
 use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_domain::Bilingual;
 use masar_proto::verification::v1 as verification;
