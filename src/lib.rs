@@ -17,6 +17,7 @@ use masar_notification::sms::{FileSmsProvider, SmsProvider};
 use masar_platform::CancellationToken;
 use masar_platform::config::Settings;
 use masar_platform::db::Db;
+use masar_platform::forwarding::ForwardingKey;
 use masar_platform::messaging::Outbox;
 use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
@@ -164,6 +165,16 @@ pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
         "set MASAR_SEALING_KEY (64 hex characters, the same for intake and notification; `openssl rand -hex 32`)",
     )?;
     Sealer::from_hex(&key).context("MASAR_SEALING_KEY")
+}
+
+/// The key the gateway vouches for forwarded calls with and the services
+/// check them with: `MASAR_FORWARDING_KEY`, or, embedded only, one kept in
+/// `<data dir>/forwarding.key`.
+pub fn forwarding_key(settings: &Settings, embedded: bool) -> anyhow::Result<ForwardingKey> {
+    let key = secret_key(&settings.forwarding_key, embedded, settings, "forwarding.key")?.context(
+        "set MASAR_FORWARDING_KEY (64 hex characters, the same for the gateway and every service; `openssl rand -hex 32`)",
+    )?;
+    Ok(ForwardingKey::from_hex(&key)?)
 }
 
 /// The token keys of `role`. Intake signs: `MASAR_TOKEN_SIGNING_KEY`, or,
@@ -328,6 +339,7 @@ pub async fn dependencies(
         tokens: token_keys(settings, role, embedded)?,
         sessions: settings.sessions.clone(),
         drain: settings.drain.clone(),
+        forwarding: forwarding_key(settings, embedded)?,
     })
 }
 
@@ -404,6 +416,7 @@ async fn start_gateway(
         settings: settings.gateway.clone(),
         replays,
         stopping: shutdown.clone(),
+        forwarding: forwarding_key(settings, shape.is_embedded())?,
     };
     // Stopping: calls keep being served for the drain delay, then those in flight finish.
     let drain = settings.drain.clone();

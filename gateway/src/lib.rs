@@ -96,6 +96,8 @@ pub struct Gateway {
     pub replays: Replays,
     /// Cancelled when the gateway starts to stop: `/readyz` says so at once.
     pub stopping: masar_platform::CancellationToken,
+    /// Vouches to the services for the calls forwarded (see `masar_platform::forwarding`).
+    pub forwarding: masar_platform::forwarding::ForwardingKey,
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes.

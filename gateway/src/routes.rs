@@ -14,8 +14,9 @@ use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use masar_domain::{Bilingual, FieldError, Language};
-use masar_platform::audit::{CHANNEL, CORRELATION_ID, Channel};
+use masar_platform::audit::CORRELATION_ID;
 use masar_platform::config::GatewaySettings;
+use masar_platform::forwarding::{FORWARDED, ForwardingKey};
 use masar_platform::identity::{attach_token, bearer, token_refused};
 use masar_platform::telemetry;
 use masar_platform::tokens::{TokenError, TokenVerifier};
@@ -112,7 +113,7 @@ fn api() -> OpenApiRouter<Services> {
 
 /// The gateway's HTTP service; the layers run from the last one added inwards.
 pub fn router(gateway: Gateway) -> Router {
-    let Gateway { services, verifier, settings, replays, stopping } = gateway;
+    let Gateway { services, verifier, settings, replays, stopping, forwarding } = gateway;
     let settings = &settings;
     let replays_for_readiness = replays.clone();
     let (api, document) = api().split_for_parts();
@@ -124,6 +125,7 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(axum::middleware::from_fn_with_state(replays, replay_retries))
         .layer(axum::middleware::from_fn_with_state(RateLimiter::new(settings), limit_rate))
         .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
+        .layer(axum::middleware::from_fn_with_state(forwarding, vouch))
         .layer(cors(settings))
         .layer(axum::middleware::map_response(stable_error_body))
         .layer(axum::middleware::from_fn(security_headers))
@@ -231,6 +233,22 @@ async fn authenticate(
         }
         Err(error) => ApiError::from(token_refused(&error)).into_response(),
     }
+}
+
+/// Writes the gateway's voucher for the request (its channel and id) where
+/// `grpc` finds it, over any a client sent: the services trust nothing else.
+async fn vouch(
+    axum::extract::State(key): axum::extract::State<ForwardingKey>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let voucher = key.vouch(id, std::time::SystemTime::now()).and_then(|v| http::HeaderValue::try_from(v).ok());
+    match voucher {
+        Some(voucher) => request.headers_mut().insert(FORWARDED, voucher),
+        None => request.headers_mut().remove(FORWARDED),
+    };
+    next.run(request).await
 }
 
 /// The signed-in caller's account (`association/subject`), as `authenticate` verified it.
@@ -448,16 +466,15 @@ fn body_error(rejection: JsonRejection) -> ApiError {
 }
 
 /// A gRPC request carrying the caller's access token, if they sent one,
-/// and for the services' audit trails the channel and the request's id.
+/// and for the services' audit trails the gateway's voucher (channel and request id).
 fn grpc<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(token) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer) {
         attach_token(&mut request, token);
     }
-    let metadata = request.metadata_mut();
-    metadata.insert(CHANNEL, tonic::metadata::MetadataValue::from_static(Channel::Gateway.as_str()));
-    if let Some(id) = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
-        metadata.insert(CORRELATION_ID, id);
+    // `vouch` wrote it: the channel and request id the services record.
+    if let Some(voucher) = headers.get(FORWARDED).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
+        request.metadata_mut().insert(FORWARDED, voucher);
     }
     request
 }

@@ -69,7 +69,16 @@ async fn drive_audit(suite: &Suite) {
         findings: "The roof leaks.".into(),
         ..Default::default()
     };
-    research.record_field_visit(grpc_request(visit, Some(&researcher_token))).await.unwrap();
+    // It claims to come through the gateway under a request id of its own; nothing vouches for that.
+    let mut visit = grpc_request(visit, Some(&researcher_token));
+    for (name, value) in [
+        ("x-request-id", "forged-id"),
+        ("masar-channel", "gateway"),
+        ("masar-forwarded", "1700000000.forged-id.0000000000000000000000000000000000000000000000000000000000000000"),
+    ] {
+        visit.metadata_mut().insert(name, value.parse().unwrap());
+    }
+    research.record_field_visit(visit).await.unwrap();
 
     let trail = reception.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL.project_manager)).await.unwrap();
     let documents = draft["required_documents"].as_array().unwrap().len();
@@ -89,6 +98,12 @@ async fn drive_audit(suite: &Suite) {
     assert_eq!(entries[documents + 1]["correlation_id"], "front-end-42", "the submission names its request");
     assert!(entries[documents + 2]["correlation_id"].as_str().unwrap().starts_with("event:"));
     assert_eq!(entries[documents + 4]["detail"], researcher.as_str());
+    assert_eq!(entries[documents + 5]["correlation_id"], "", "a direct call's claimed id is not recorded");
+    assert_eq!(entries[documents + 3]["channel"], "gateway");
+    assert!(
+        uuid::Uuid::parse_str(entries[documents + 3]["correlation_id"].as_str().unwrap()).is_ok(),
+        "the gateway's id"
+    );
     assert!(entries.iter().all(|e| e["at"].as_str().is_some()));
     let text = trail.to_string();
     assert!(!text.contains(NATIONAL_ID) && !text.contains(&MOBILE[1..]), "no personal data: {text}");

@@ -187,3 +187,39 @@ async fn refused_calls_are_not_logged_as_errors() {
     assert!(errors.is_empty(), "refusals logged as errors: {errors:#?}");
     assert!(log.contains("call refused") && log.contains("grpc_code=NotFound"), "{log}");
 }
+
+/// Each service's port lists, over reflection, what it serves: its own
+/// services, its part of the audit trail and health, not the whole suite.
+#[tokio::test]
+async fn a_port_lists_only_what_it_serves() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let (suite, _) = embedded_suite().await;
+    for role in masar_platform::role::Role::SERVICES {
+        let channel = tonic::transport::Endpoint::from_shared(suite.url(role)).unwrap().connect().await.unwrap();
+        let mut reflection = ServerReflectionClient::new(channel);
+        let ask = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = reflection.server_reflection_info(futures::stream::iter([ask])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(listed)) =
+            answers.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("no list of services from {role}")
+        };
+        let names: Vec<String> = listed.service.into_iter().map(|s| s.name).collect();
+        let own = format!("masar.{}.v1.", role.name());
+        for name in &names {
+            let expected = name.starts_with(&own)
+                || name == "masar.audit.v1.AuditTrail"
+                || name == "grpc.health.v1.Health"
+                || name.starts_with("grpc.reflection.");
+            assert!(expected, "{role} lists {name}");
+        }
+        assert!(names.iter().any(|n| n.starts_with(&own)), "{role} lists its own: {names:?}");
+    }
+    suite.stop().await.unwrap();
+}

@@ -9,6 +9,7 @@
 //! national ID, a mobile number or health details.
 
 use crate::db::{Db, DbError, Row, Sql, Tx};
+use crate::forwarding::Forwarded;
 use crate::grpc::{internal, parse_uuid};
 use crate::identity::{Caller, Staff};
 use crate::queue::Message;
@@ -22,9 +23,8 @@ use masar_proto::events::v1::CaseRef;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-/// Metadata the gateway sets on the calls it forwards, naming the channel.
-pub const CHANNEL: &str = "masar-channel";
-/// Metadata carrying the HTTP request's id (the gateway's `X-Request-Id`).
+/// The HTTP request id header (`X-Request-Id`), which the gateway vouches for
+/// on the calls it forwards (see [`crate::forwarding`]).
 pub const CORRELATION_ID: &str = "x-request-id";
 
 /// The actions no event announces; every other action is named by the
@@ -63,11 +63,11 @@ impl Channel {
         }
     }
 
-    /// The channel an RPC declares; a call that names none came straight to the port.
+    /// Through the gateway when its voucher says so; otherwise straight to the port, whatever the call claims.
     fn of<T>(request: &Request<T>) -> Channel {
-        match request.metadata().get(CHANNEL).and_then(|v| v.to_str().ok()) {
-            Some("gateway") => Channel::Gateway,
-            _ => Channel::Grpc,
+        match request.extensions().get::<Forwarded>() {
+            Some(_) => Channel::Gateway,
+            None => Channel::Grpc,
         }
     }
 }
@@ -83,15 +83,9 @@ pub struct Actor {
     pub trace_id: String,
 }
 
-/// A caller-supplied id is kept only when it looks like one (it is stored and shown to staff).
+/// The request id the gateway vouched for; none for a direct call.
 fn correlation_id<T>(request: &Request<T>) -> String {
-    request
-        .metadata()
-        .get(CORRELATION_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or_default()
-        .to_owned()
+    request.extensions().get::<Forwarded>().map(|forwarded| forwarded.request_id.clone()).unwrap_or_default()
 }
 
 impl Actor {

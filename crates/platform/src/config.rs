@@ -39,6 +39,8 @@ pub struct Settings {
     /// The key intake and notification seal one-time passwords with (64 hex
     /// characters). Unset: `masar dev` keeps one in `<data dir>/sealing.key`.
     pub sealing_key: Option<SecretString>,
+    /// The gateway's and the services' shared key for vouching forwarded calls.
+    pub forwarding_key: Option<SecretString>,
     /// Intake's key for signing access tokens (64 hex characters). Unset:
     /// `masar dev` keeps one in `<data dir>/token-signing.key`.
     pub token_signing_key: Option<SecretString>,
@@ -215,6 +217,7 @@ impl Settings {
             policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
             files_url: get("MASAR_FILES_URL"),
             sealing_key: get("MASAR_SEALING_KEY").map(SecretString::from),
+            forwarding_key: get("MASAR_FORWARDING_KEY").map(SecretString::from),
             token_signing_key: get("MASAR_TOKEN_SIGNING_KEY").map(SecretString::from),
             token_verifying_keys: get("MASAR_TOKEN_VERIFYING_KEYS"),
             sessions,

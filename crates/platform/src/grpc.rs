@@ -27,8 +27,8 @@ pub(crate) fn inject_trace_context(mut request: tonic::Request<()>) -> Result<to
 
 /// Serves `routes` on `listener` with grpc.health.v1 (reporting `service_names`
 /// as serving, and [`QUEUE_HEALTH`] as `readiness` says), server reflection,
-/// and a span per RPC that continues the caller's trace. Returns when
-/// `shutdown` completes.
+/// a span per RPC that continues the caller's trace, and the gateway's
+/// vouchers checked with `forwarding`. Returns when `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     routes: tonic::service::Routes,
@@ -36,6 +36,7 @@ pub async fn serve(
     readiness: Readiness,
     shutdown: CancellationToken,
     drain_delay: Duration,
+    forwarding: crate::forwarding::ForwardingKey,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // "" is the whole server: the liveness probe's question. A queue outage is not
@@ -60,7 +61,11 @@ pub async fn serve(
             }
         }
     });
-    let reflection = tonic_reflection::server::Builder::configure()
+    // Reflection lists what this port serves, not every service of the suite.
+    let reflection = service_names
+        .iter()
+        .chain(&["grpc.health.v1.Health"])
+        .fold(tonic_reflection::server::Builder::configure(), |builder, name| builder.with_service_name(*name))
         .register_encoded_file_descriptor_set(masar_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -80,6 +85,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .layer(TraceLayer::new_for_grpc().make_span_with(rpc_span).on_failure(log_failure))
         .layer(tower::layer::layer_fn(RpcMetrics))
+        .layer(tower::layer::layer_fn(move |inner| crate::forwarding::CheckVouchers { inner, key: forwarding.clone() }))
         .add_routes(routes)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), drained)
         .await

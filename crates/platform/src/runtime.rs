@@ -40,6 +40,8 @@ pub struct Dependencies {
     pub tokens: crate::tokens::TokenKeys,
     pub sessions: crate::config::SessionPolicy,
     pub drain: DrainSettings,
+    /// Checks the gateway's vouchers for the calls it forwards.
+    pub forwarding: crate::forwarding::ForwardingKey,
 }
 
 /// How a service stops (SIGTERM on a rolling update): readiness turns false
@@ -145,11 +147,12 @@ pub async fn run(
     let mut service_names = parts.service_names;
     service_names.push(<AuditTrailServer<crate::audit::TrailService> as tonic::server::NamedService>::NAME);
     tracing::info!(role = %parts.role, addr = ?listener.local_addr().ok(), "serving");
-    let drain = deps.drain.clone();
+    let (drain, forwarding) = (deps.drain.clone(), deps.forwarding.clone());
     let stopping = shutdown.clone();
     let work = async move {
         let served =
-            crate::grpc::serve(listener, routes, &service_names, readiness, stopping.clone(), drain.delay).await;
+            crate::grpc::serve(listener, routes, &service_names, readiness, stopping.clone(), drain.delay, forwarding)
+                .await;
         stopping.cancel();
         while tasks.join_next().await.is_some() {}
         relay_stop.cancel();
