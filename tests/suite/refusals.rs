@@ -223,3 +223,63 @@ async fn a_port_lists_only_what_it_serves() {
     }
     suite.stop().await.unwrap();
 }
+
+/// Every text field is bounded and cleaned in the domain: too long, control
+/// characters, direction overrides and names without letters are refused
+/// field by field in both languages; invisible characters are dropped.
+async fn drive_text_bounds(base: &str) {
+    let reception = GatewayClient::new(base).as_staff(NUZUL.reception).await.unwrap();
+    let form = |name: &str, facts: Value| {
+        json!({
+            "association": "nuzul", "branch": "riyadh", "service_type": NUZUL.service_type, "channel": NUZUL.channel,
+            "applicant": { "national_id": new_national_id(), "full_name": name, "mobile": "0551234567" },
+            "facts": facts,
+        })
+    };
+    let facts = NUZUL.facts_with(&[]);
+    let refused_name =
+        |body: &Value| body["fields"].as_array().unwrap().iter().find(|f| f["field"] == "applicant.full_name").cloned();
+    for name in [
+        "ا".repeat(100_000),
+        "\u{200B}\u{200B}\u{200B}".to_owned(),
+        "\u{FEFF}\u{0640}\u{0640}".to_owned(),
+        "سعد\u{0000}".to_owned(),
+        "\u{202E}سعد".to_owned(),
+        "سعد\u{1b}[2J".to_owned(),
+    ] {
+        let (status, body) =
+            reception.call(Method::POST, "/v1/requests", None, Some(form(&name, facts.clone()))).await.unwrap();
+        assert_eq!(status, 400, "{name:?}: {body}");
+        let problem = refused_name(&body).unwrap_or_else(|| panic!("{name:?}: {body}"));
+        assert!(
+            problem["message"]["ar"].as_str().is_some_and(|m| !m.is_empty()) && problem["message"]["en"].is_string()
+        );
+    }
+    let mut long_answer = facts.clone();
+    long_answer["applicant.region"] = json!("ر".repeat(5_000));
+    let (status, body) =
+        reception.call(Method::POST, "/v1/requests", None, Some(form("سعد علي", long_answer))).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["fields"][0]["field"], "facts.applicant.region", "{body}");
+    // Invisible characters are dropped, and the name kept as it reads.
+    let (status, draft) =
+        reception.call(Method::POST, "/v1/requests", None, Some(form("سعد\u{200B} علي\u{FEFF}", facts))).await.unwrap();
+    assert_eq!(status, 201, "{draft}");
+    let id = draft["request_id"].as_str().unwrap();
+    let case = reception.get(&format!("/v1/requests/{id}"), None).await.unwrap();
+    assert_eq!(case["applicant_name"], "سعد علي", "{case}");
+}
+
+#[tokio::test]
+async fn text_fields_are_bounded_and_cleaned_embedded() {
+    let (suite, _) = embedded_suite().await;
+    drive_text_bounds(&suite.gateway_url()).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_fields_are_bounded_and_cleaned_distributed() {
+    let distributed = crate::support::distributed_suite().await;
+    drive_text_bounds(&distributed.suite.gateway_url()).await;
+    distributed.stop().await;
+}

@@ -130,9 +130,24 @@ pub fn read_answers<'a>(
     let mut errors = Vec::new();
     // Sorted, so errors come in the same order whatever map the answers came in.
     let mut answers: Vec<_> = answers.into_iter().collect();
+    // More answers than questions, by far, is not a form: one refusal, not one per answer.
+    if answers.len() > asked.len() + 20 {
+        return Err(vec![FieldError::new(
+            "facts",
+            Bilingual::new("عدد الإجابات أكبر من عدد الأسئلة", "More answers than the form has questions"),
+        )]);
+    }
     answers.sort();
     for (name, text) in answers {
         let location = format!("facts.{name}");
+        let text = match crate::clean_text(&location, text, crate::TextRule::FACT) {
+            Ok(text) => text,
+            Err(problem) => {
+                errors.push(problem);
+                continue;
+            }
+        };
+        let text = &text;
         let Some(definition) = asked.iter().map(|q| q.fact).find(|d| d.name == name.as_str()) else {
             errors.push(FieldError::new(
                 location,

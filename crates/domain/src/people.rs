@@ -1,6 +1,7 @@
 //! Beneficiaries as people: matching names written many ways, and the
 //! passwords of their accounts.
 
+use crate::input::is_arabic_mark;
 use crate::{Bilingual, FieldError};
 use unicode_normalization::UnicodeNormalization;
 
@@ -22,13 +23,10 @@ pub fn name_key(name: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Harakat, tanween, shadda, sukun, the dagger alef and Quranic marks.
-fn is_arabic_mark(c: char) -> bool {
-    matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06ED}')
-}
-
 /// The shortest password a beneficiary may choose.
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password taken (in bytes): hashing is slow on purpose, so length is bounded.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Why a new password is refused, if it is: long enough, letters and digits,
 /// not the one-time password it replaces.
@@ -38,6 +36,10 @@ pub fn new_password_problem(new_password: &str, current_password: &str) -> Optio
             format!("كلمة المرور {MIN_PASSWORD_CHARS} أحرف على الأقل"),
             format!("A password has at least {MIN_PASSWORD_CHARS} characters"),
         )
+    } else if new_password.len() > MAX_PASSWORD_BYTES {
+        Bilingual::new("كلمة المرور أطول من المسموح", format!("A password has at most {MAX_PASSWORD_BYTES} bytes"))
+    } else if new_password.chars().any(char::is_control) {
+        Bilingual::new("كلمة المرور تحتوي على رموز تحكم", "A password cannot hold control characters")
     } else if !new_password.chars().any(char::is_alphabetic) || !new_password.chars().any(|c| c.is_ascii_digit()) {
         Bilingual::new("كلمة المرور تجمع بين حروف وأرقام", "A password mixes letters and digits")
     } else if new_password == current_password {

@@ -30,16 +30,9 @@ impl Rating {
                 Bilingual::new("التقييم رقم من ١ إلى ٥", "The score is a whole number from 1 to 5"),
             ));
         }
-        let comment = comment.trim();
-        if comment.chars().count() > MAX_COMMENT_CHARS {
-            errors.push(FieldError::new(
-                "comment",
-                Bilingual::new(
-                    format!("الملاحظة أطول من {MAX_COMMENT_CHARS} حرف"),
-                    format!("The comment is longer than {MAX_COMMENT_CHARS} characters"),
-                ),
-            ));
-        }
+        let rule = crate::TextRule { kind: crate::TextKind::Paragraph, max_chars: MAX_COMMENT_CHARS };
+        let comment =
+            crate::clean_text("comment", comment, rule).map_err(|problem| errors.push(problem)).unwrap_or_default();
         match score {
             Some(score) if errors.is_empty() => Ok(Self { score, comment: comment.to_owned() }),
             _ => Err(errors),

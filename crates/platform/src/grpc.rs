@@ -235,6 +235,12 @@ pub fn internal(error: impl std::fmt::Display) -> Status {
     Problem::new(generic_message(Code::Internal)).into_status(Code::Internal)
 }
 
+/// A free-text field cleaned by `rule` (see `masar_domain::input`), or the
+/// refusal naming it.
+pub fn cleaned(field: &str, raw: &str, rule: masar_domain::TextRule) -> Result<String, Status> {
+    masar_domain::clean_text(field, raw, rule).map_err(|problem| invalid_input(vec![problem]))
+}
+
 /// Reads a required UUID field, or explains the problem.
 pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(value.trim()).map_err(|_| {

@@ -3,11 +3,11 @@
 use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
 use chrono::Utc;
 use masar_domain::Directory;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Vote};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, TextRule, Vote, clean_texts};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
+    Problem, changed_meanwhile, cleaned, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
@@ -135,7 +135,8 @@ impl CommitteeService for Committee {
                 Bilingual::new("التصويت إما approve أو reject أو defer", "A vote is approve, reject or defer"),
             )])
         })?;
-        let cast = CastVote { member: staff.username.clone(), vote, note: input.note.trim().to_owned() };
+        let note = cleaned("note", &input.note, TextRule::NOTE)?;
+        let cast = CastVote { member: staff.username.clone(), vote, note };
         if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await.map_err(internal)? {
             return Err(changed_meanwhile());
         }
@@ -167,8 +168,8 @@ impl CommitteeService for Committee {
                     ),
                 )])
             })?;
-        let reasons: Vec<String> =
-            input.reasons.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
+        let reasons = clean_texts("reasons", &input.reasons, TextRule::NOTE, 20)
+            .map_err(|problem| invalid_input(vec![problem]))?;
         if decision != CaseStatus::Approved && reasons.is_empty() {
             return Err(invalid_input(vec![FieldError::new(
                 "reasons",

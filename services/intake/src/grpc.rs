@@ -9,11 +9,11 @@ use masar_domain::eligibility::read_answers;
 use masar_domain::policy::DocumentValidity;
 use masar_domain::{
     ActorRole, Bilingual, CaseStatus, Channel, Facts, FieldError, HijriDate, Language, NationalId, PolicyPack,
-    SaudiMobile,
+    SaudiMobile, TextRule, clean_text,
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, internal, invalid_input, iso_day_or_empty, parse_uuid, request_not_found,
+    Problem, changed_meanwhile, cleaned, internal, invalid_input, iso_day_or_empty, parse_uuid, request_not_found,
 };
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
@@ -93,6 +93,9 @@ fn validate(
     }
     let channel = read_channel(pack, &input.channel, &mut errors);
     let applicant = read_applicant(input.applicant.as_ref(), &mut errors);
+    let description = clean_text("description", &input.description, TextRule::DESCRIPTION)
+        .map_err(|problem| errors.push(problem))
+        .unwrap_or_default();
     let facts = match offering {
         Some(pack) => read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
             .map_err(|problems| errors.extend(problems))
@@ -111,7 +114,7 @@ fn validate(
             applicant_name: applicant.full_name,
             mobile: applicant.mobile,
             language: applicant.language,
-            description: input.description.trim().to_owned(),
+            description,
             submitted_at,
             expected_decision_on: pack.expected_decision_on(saudi_day(submitted_at)),
             policy_version: pack.version,
@@ -179,8 +182,10 @@ pub(crate) fn read_applicant(
     let mobile = SaudiMobile::parse(&applicant.mobile)
         .map_err(|e| errors.push(FieldError::new("applicant.mobile", e.explain())))
         .ok();
-    let full_name = applicant.full_name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if full_name.is_empty() {
+    let full_name = clean_text("applicant.full_name", &applicant.full_name, TextRule::PERSON_NAME)
+        .map_err(|problem| errors.push(problem))
+        .unwrap_or_default();
+    if full_name.is_empty() && !errors.iter().any(|e| e.field == "applicant.full_name") {
         errors.push(FieldError::required("applicant.full_name"));
     }
     Some(ValidApplicant {
@@ -569,7 +574,9 @@ impl IntakeService for Intake {
             attachment_id,
             request_id: stored.request_id,
             document: document.to_owned(),
-            file_name: input.file_name.trim().chars().take(200).collect(),
+            // A file's name is shown to staff: cleaned like any line, and cut rather than refused.
+            file_name: clean_text("file_name", &input.file_name.chars().take(200).collect::<String>(), TextRule::LINE)
+                .unwrap_or_default(),
             content_type: inspected.content_type.to_owned(),
             size_bytes: inspected.size_bytes,
             sha256: inspected.sha256,
@@ -694,7 +701,7 @@ impl IntakeService for Intake {
             CaseStatus::Submitted,
             actor_role,
             now,
-            request.get_ref().note.trim().to_owned(),
+            cleaned("note", &request.get_ref().note, TextRule::NOTE)?,
         );
         self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
         let history = completed.months_since_same_service_approved;

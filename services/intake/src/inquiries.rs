@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use masar_domain::calendar::saudi_day;
 use masar_domain::{
     ActorRole, Bilingual, Channel, FieldError, HijriDate, InquiryStatus, Language, NationalId, PolicyPack, SaudiMobile,
+    TextRule, clean_text,
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
@@ -24,9 +25,6 @@ use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, inquiry_service_server::InquiryService};
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
-
-/// The longest question or answer kept; longer text is refused, not cut.
-const MAX_TEXT_CHARS: usize = 2000;
 
 #[derive(Debug, Clone)]
 pub struct StoredInquiry {
@@ -266,27 +264,21 @@ fn inquiry_not_found() -> Status {
     Problem::new(Bilingual::new("الاستفسار غير موجود", "No such inquiry")).into_status(Code::NotFound)
 }
 
-/// A required text of bounded length, trimmed.
+/// A required free text, bounded and cleaned.
 fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    if text.trim().is_empty() {
+    let cleaned = read_optional_text(field, text, errors);
+    if cleaned.is_empty() && !errors.iter().any(|e| e.field == field) {
         errors.push(FieldError::required(field));
     }
-    read_optional_text(field, text, errors)
+    cleaned
 }
 
-/// An optional text of bounded length, trimmed.
+/// An optional free text, bounded and cleaned (see `masar_domain::input`).
 pub(crate) fn read_optional_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    let text = text.trim();
-    if text.chars().count() > MAX_TEXT_CHARS {
-        errors.push(FieldError::new(
-            field,
-            Bilingual::new(
-                format!("النص أطول من {MAX_TEXT_CHARS} حرف"),
-                format!("The text is longer than {MAX_TEXT_CHARS} characters"),
-            ),
-        ));
-    }
-    text.to_owned()
+    clean_text(field, text, TextRule::NOTE).unwrap_or_else(|problem| {
+        errors.push(problem);
+        String::new()
+    })
 }
 
 fn entry_reply(e: InquiryEntry) -> api::InquiryEntry {
@@ -389,7 +381,13 @@ impl InquiryService for Inquiries {
                 ),
             ));
         }
-        let name = read_text("name", &input.name.split_whitespace().collect::<Vec<_>>().join(" "), &mut errors);
+        let name = clean_text("name", &input.name, TextRule::PERSON_NAME).unwrap_or_else(|problem| {
+            errors.push(problem);
+            String::new()
+        });
+        if name.is_empty() && !errors.iter().any(|e| e.field == "name") {
+            errors.push(FieldError::required("name"));
+        }
         let mobile = match input.mobile.trim() {
             "" => None,
             text => SaudiMobile::parse(text).map_err(|e| errors.push(FieldError::new("mobile", e.explain()))).ok(),
@@ -471,7 +469,8 @@ impl InquiryService for Inquiries {
         }
         let pack = self.pack(&inquiry.association).await?.ok_or_else(inquiry_not_found)?;
         let referral_role = pack.referral_role;
-        let note = request.get_ref().note.trim();
+        let note = masar_platform::grpc::cleaned("note", &request.get_ref().note, TextRule::NOTE)?;
+        let note = note.as_str();
         let entry = InquiryEntry {
             status: InquiryStatus::Referred,
             actor_role: staff.role,

@@ -9,8 +9,8 @@ use crate::store::IntakeStore;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use chrono::{DateTime, Utc};
-use masar_domain::people::new_password_problem;
-use masar_domain::{ActorRole, Bilingual, Directory};
+use masar_domain::people::{MAX_PASSWORD_BYTES, new_password_problem};
+use masar_domain::{ActorRole, Bilingual, Directory, TextRule};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::config::SessionPolicy;
 use masar_platform::db::{DbError, Row, Sql};
@@ -157,6 +157,10 @@ impl Sessions {
     /// Checks a password, counting failures per username: locked usernames
     /// are refused before any check, so waiting is the only way on.
     async fn authenticate(&self, association: &str, username: &str, password: &str) -> Result<Credential, Status> {
+        // Bounded before anything is hashed or looked up: nobody's password or name is this long.
+        if username.chars().count() > TextRule::LINE.max_chars || password.len() > MAX_PASSWORD_BYTES {
+            return Err(wrong_credentials());
+        }
         let now = Utc::now();
         if let Some(until) = self.store.locked_until(association, username).await.map_err(internal)?
             && until > now

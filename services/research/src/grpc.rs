@@ -2,11 +2,11 @@
 
 use crate::store::{Assignment, ResearchStore};
 use chrono::Utc;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation, TextRule, clean_text};
 use masar_platform::audit::{self, Actor};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
+    Problem, changed_meanwhile, cleaned, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
@@ -151,7 +151,7 @@ impl ResearchService for Research {
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
-        let findings = input.findings.trim().to_owned();
+        let findings = cleaned("findings", &input.findings, TextRule::NOTE)?;
         if findings.is_empty() {
             return Err(invalid_input(vec![FieldError::required("findings")]));
         }
@@ -191,8 +191,10 @@ impl ResearchService for Research {
                 ))
             })
             .ok();
-        let justification = input.justification.trim().to_owned();
-        if justification.is_empty() {
+        let justification = clean_text("justification", &input.justification, TextRule::NOTE)
+            .map_err(|problem| errors.push(problem))
+            .unwrap_or_default();
+        if justification.is_empty() && !errors.iter().any(|e| e.field == "justification") {
             errors.push(FieldError::required("justification"));
         }
         let Some(recommendation) = recommendation.filter(|_| errors.is_empty()) else {

@@ -4,11 +4,12 @@ use crate::store::{CaseDocument, VerificationCase, VerificationStore};
 use chrono::Utc;
 use masar_domain::eligibility::overall;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, DocumentReview, FieldError, HijriDate, Verdict, missing_for_completion,
+    ActorRole, Bilingual, CaseStatus, DocumentReview, FieldError, HijriDate, TextRule, Verdict, clean_texts,
+    missing_for_completion,
 };
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, ensure_version, hijri_day_or_empty, internal, invalid_input, iso_day_or_empty,
+    Problem, changed_meanwhile, cleaned, ensure_version, hijri_day_or_empty, internal, invalid_input, iso_day_or_empty,
     parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
@@ -75,11 +76,6 @@ impl Outcome {
     fn event(event: Event) -> Self {
         Self { event, missing: Vec::new() }
     }
-}
-
-/// Non-empty, trimmed entries of a list the caller filled in.
-fn cleaned(items: &[String]) -> Vec<String> {
-    items.iter().map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()).collect()
 }
 
 impl Verification {
@@ -200,7 +196,8 @@ impl VerificationService for Verification {
             ))
             .into_status(Code::FailedPrecondition));
         }
-        let reason = input.reason.trim();
+        let reason = cleaned("reason", &input.reason, TextRule::NOTE)?;
+        let reason = reason.as_str();
         let review = match DocumentReview::parse(&input.review) {
             Ok(review @ DocumentReview::Accepted) => review,
             Ok(review @ DocumentReview::Rejected) if !reason.is_empty() => review,
@@ -261,7 +258,7 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::AcceptRequestRequest>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
-        let note = request.get_ref().note.trim().to_owned();
+        let note = cleaned("note", &request.get_ref().note, TextRule::NOTE)?;
         let request_id = request.get_ref().request_id.clone();
         let expected = request.get_ref().expected_version;
         self.decide(
@@ -305,8 +302,9 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::ReturnForCompletionRequest>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
-        let typed = cleaned(&request.get_ref().missing_items);
-        let note = request.get_ref().note.trim().to_owned();
+        let typed = clean_texts("missing_items", &request.get_ref().missing_items, TextRule::LINE, 50)
+            .map_err(|problem| invalid_input(vec![problem]))?;
+        let note = cleaned("note", &request.get_ref().note, TextRule::NOTE)?;
         let request_id = request.get_ref().request_id.clone();
         let detail = serde_json::json!({ "missing_items": typed, "note": note });
         let expected = request.get_ref().expected_version;
@@ -341,7 +339,8 @@ impl VerificationService for Verification {
         &self,
         request: Request<api::DeclareIneligibleRequest>,
     ) -> Result<Response<api::VerificationOutcome>, Status> {
-        let given = cleaned(&request.get_ref().reasons);
+        let given = clean_texts("reasons", &request.get_ref().reasons, TextRule::NOTE, 20)
+            .map_err(|problem| invalid_input(vec![problem]))?;
         let request_id = request.get_ref().request_id.clone();
         let detail = serde_json::json!({ "reasons": given });
         let expected = request.get_ref().expected_version;
