@@ -123,16 +123,31 @@ pub async fn apply_policy(db: &Db, source: &PolicySource) -> anyhow::Result<Opti
     }
 }
 
-/// Intake's database in whichever shape is configured: PostgreSQL when a
+/// A service's database in whichever shape is configured: PostgreSQL when a
 /// database URL is set, otherwise the embedded SQLite file of `masar dev`.
-pub async fn intake_database(settings: &Settings) -> anyhow::Result<Db> {
-    if settings.database_url(Role::Intake).is_some() {
-        return connect_database(Role::Intake, settings).await;
+pub async fn role_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
+    if settings.database_url(role).is_some() {
+        return connect_database(role, settings).await;
     }
     std::fs::create_dir_all(&settings.data_dir)?;
-    let db = embedded_database(Role::Intake, settings).await?;
-    migrate(Role::Intake, &db).await?;
+    let db = embedded_database(role, settings).await?;
+    migrate(role, &db).await?;
     Ok(db)
+}
+
+/// Checks every service's audit chains (`masar audit verify`): each
+/// service's result, in the order of [`Role::SERVICES`].
+pub async fn verify_audit_chains(
+    settings: &Settings,
+) -> anyhow::Result<Vec<(Role, masar_platform::audit::ChainCheck)>> {
+    let mut checks = Vec::new();
+    for role in Role::SERVICES {
+        let db = role_database(role, settings).await?;
+        let check = masar_platform::audit::verify_chains(&db).await?;
+        db.close().await;
+        checks.push((role, check));
+    }
+    Ok(checks)
 }
 
 /// Object storage for uploaded documents: `MASAR_FILES_URL`, or a folder in the data directory.

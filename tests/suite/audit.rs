@@ -162,3 +162,61 @@ async fn every_action_is_audited_distributed() {
     drive_audit(&distributed.suite).await;
     distributed.stop().await;
 }
+
+/// Edits the trail around its append-only guard, as someone with the
+/// database's credentials could, and checks `masar audit verify` names the row.
+async fn drive_tampering(suite: &Suite, settings: &masar_platform::config::Settings) {
+    use masar_platform::db::{Backend, Sql};
+    let reception = GatewayClient::new(&suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    for _ in 0..2 {
+        masar::demo::submit(&reception, &NUZUL, &masar::demo::new_national_id(), "سعد علي", MOBILE).await.unwrap();
+    }
+    let intact = masar::verify_audit_chains(settings).await.unwrap();
+    for (role, check) in &intact {
+        assert_eq!(check.broken, None, "{role}");
+    }
+    let (_, intake) = &intact[0];
+    assert!(intake.rows >= 6 && intake.chains >= 3, "{intake:?}: two cases and the sign-in");
+
+    let db = masar::role_database(Role::Intake, settings).await.unwrap();
+    let guard_off: &[&'static str] = match db.backend() {
+        Backend::Postgres => &["ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only"],
+        Backend::Sqlite => &["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"],
+    };
+    for statement in guard_off {
+        db.execute(Sql::new(statement)).await.unwrap();
+    }
+    let rows = db.fetch_all(Sql::new("SELECT seq, detail FROM audit_log ORDER BY seq LIMIT 2")).await.unwrap();
+    let (second, detail) = (rows[1].int("seq").unwrap(), rows[1].text("detail").unwrap());
+    db.execute(Sql::new("UPDATE audit_log SET detail = 'nothing happened' WHERE seq = $1").bind(second)).await.unwrap();
+    let broken = masar::verify_audit_chains(settings).await.unwrap()[0].1.broken.clone().expect("the edit is caught");
+    assert_eq!(broken.seq, second);
+    assert!(broken.problem.contains("changed"), "{broken:?}");
+
+    // Put back, the chain holds again; a row removed from a chain's end is caught too.
+    db.execute(Sql::new("UPDATE audit_log SET detail = $2 WHERE seq = $1").bind(second).bind(detail)).await.unwrap();
+    assert_eq!(masar::verify_audit_chains(settings).await.unwrap()[0].1.broken, None);
+    let last = db.fetch_all(Sql::new("SELECT max(seq) AS seq FROM audit_log")).await.unwrap()[0].int("seq").unwrap();
+    db.execute(Sql::new("DELETE FROM audit_log WHERE seq = $1").bind(last)).await.unwrap();
+    let broken = masar::verify_audit_chains(settings).await.unwrap()[0].1.broken.clone();
+    assert!(broken.is_some_and(|b| b.problem.contains("removed")), "a removed row goes unseen");
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_trail_is_caught_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    let settings = masar_platform::config::Settings::from_map(
+        [("MASAR_DATA_DIR".to_owned(), data_dir.display().to_string())].into_iter().collect(),
+    )
+    .unwrap();
+    drive_tampering(&suite, &settings).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_trail_is_caught_distributed() {
+    let distributed = distributed_suite().await;
+    drive_tampering(&distributed.suite, &distributed.settings).await;
+    distributed.stop().await;
+}

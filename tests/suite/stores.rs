@@ -552,6 +552,22 @@ async fn audit_scenario(db: Db) {
     assert!(db.execute(Sql::new("UPDATE audit_log SET actor = 'someone else'")).await.is_err());
     assert!(db.execute(Sql::new("DELETE FROM audit_log")).await.is_err());
     assert_eq!(audit::case_trail(&db, case).await.unwrap(), trail);
+
+    // Appends to one case's chain at once take their turn: the chain holds.
+    let appends = (0..8).map(|n| {
+        let (db, pm) = (db.clone(), pm.clone());
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let detail = format!("document {n}");
+            audit::record(&mut tx, &pm, Subject::case(case, "nuzul", "riyadh"), "document.uploaded", &detail)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    });
+    futures::future::join_all(appends).await;
+    let check = audit::verify_chains(&db).await.unwrap();
+    assert_eq!((check.rows, check.chains, check.broken.clone()), (12, 3, None), "{check:?}");
 }
 
 macro_rules! conformance {

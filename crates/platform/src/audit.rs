@@ -8,7 +8,7 @@
 //! Entries name usernames, roles and choices (a document, a vote), never a
 //! national ID, a mobile number or health details.
 
-use crate::db::{Db, DbError, Row, Sql, Tx};
+use crate::db::{Backend, Db, DbError, Row, Sql, Tx};
 use crate::forwarding::Forwarded;
 use crate::grpc::{internal, parse_uuid};
 use crate::identity::{Caller, Staff};
@@ -161,6 +161,7 @@ impl<'a> Subject<'a> {
 
 /// Appends one action to the trail inside `tx`, the action's own transaction.
 /// `action` names it (`request.accepted`); `detail` says what was chosen.
+/// The row is linked to the one before it in its chain (see [`verify_chains`]).
 pub async fn record(
     tx: &mut Tx,
     actor: &Actor,
@@ -168,25 +169,187 @@ pub async fn record(
     action: &str,
     detail: &str,
 ) -> Result<(), DbError> {
+    // Stored to the microsecond (as PostgreSQL keeps it), so the hash reads back the same.
+    let now = Utc::now();
+    let at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let entry = Entry {
+        request_id: subject.request_id,
+        association: subject.association.to_owned(),
+        branch: subject.branch.to_owned(),
+        actor: actor.username.clone(),
+        actor_role: actor.role.as_str().to_owned(),
+        action: action.to_owned(),
+        detail: detail.to_owned(),
+        channel: actor.channel.as_str().to_owned(),
+        correlation_id: actor.correlation_id.clone(),
+        trace_id: actor.trace_id.clone(),
+        at,
+    };
+    let chain = entry.chain();
+    // The chain's head, locked until the action commits: appends to one chain take their turn.
+    tx.execute(
+        Sql::new("INSERT INTO audit_chain_heads (chain, hash) VALUES ($1, '') ON CONFLICT (chain) DO NOTHING")
+            .bind(&chain),
+    )
+    .await?;
+    let head = match tx.backend() {
+        Backend::Postgres => "SELECT hash FROM audit_chain_heads WHERE chain = $1 FOR UPDATE",
+        // SQLite has one writer at a time: the transaction holds it.
+        Backend::Sqlite => "SELECT hash FROM audit_chain_heads WHERE chain = $1",
+    };
+    let previous = match tx.fetch_optional(Sql::new(head).bind(&chain)).await? {
+        Some(row) => row.text("hash")?,
+        None => String::new(),
+    };
+    let hash = entry.link_hash(&previous);
     tx.execute(
         Sql::new(
             "INSERT INTO audit_log (request_id, association, branch, actor, actor_role, action, detail, channel, \
-             correlation_id, trace_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             correlation_id, trace_id, at, chain, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
-        .bind(subject.request_id)
-        .bind(subject.association)
-        .bind(subject.branch)
-        .bind(&actor.username)
-        .bind(actor.role.as_str())
-        .bind(action)
-        .bind(detail)
-        .bind(actor.channel.as_str())
-        .bind(&actor.correlation_id)
-        .bind(&actor.trace_id)
-        .bind(Utc::now()),
+        .bind(entry.request_id)
+        .bind(entry.association)
+        .bind(entry.branch)
+        .bind(entry.actor)
+        .bind(entry.actor_role)
+        .bind(entry.action)
+        .bind(entry.detail)
+        .bind(entry.channel)
+        .bind(entry.correlation_id)
+        .bind(entry.trace_id)
+        .bind(entry.at)
+        .bind(chain.clone())
+        .bind(previous)
+        .bind(hash.clone()),
     )
     .await?;
+    tx.execute(Sql::new("UPDATE audit_chain_heads SET hash = $2 WHERE chain = $1").bind(chain).bind(hash)).await?;
     Ok(())
+}
+
+impl Entry {
+    /// The chain a row belongs to: its case's, or its association's rows about no case.
+    fn chain(&self) -> String {
+        match self.request_id {
+            Some(request_id) => request_id.to_string(),
+            None => format!("association:{}", self.association),
+        }
+    }
+
+    /// The hash that links this row after `previous`: every field, each
+    /// with its length, so no two rows hash alike by shifting text between fields.
+    fn link_hash(&self, previous: &str) -> String {
+        use sha2::Digest as _;
+        let request_id = self.request_id.map(|id| id.to_string()).unwrap_or_default();
+        let at = self.at.timestamp_micros().to_string();
+        let fields = [
+            previous,
+            &request_id,
+            &self.association,
+            &self.branch,
+            &self.actor,
+            &self.actor_role,
+            &self.action,
+            &self.detail,
+            &self.channel,
+            &self.correlation_id,
+            &self.trace_id,
+            &at,
+        ];
+        let mut hasher = sha2::Sha256::new();
+        for field in fields {
+            hasher.update(field.len().to_be_bytes());
+            hasher.update(field.as_bytes());
+        }
+        crate::hex::encode(&hasher.finalize())
+    }
+}
+
+/// What [`verify_chains`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChainCheck {
+    pub rows: u64,
+    pub chains: usize,
+    /// Rows written before rows were chained (they carry no hash).
+    pub unchained: u64,
+    /// The first row that does not hold with its chain.
+    pub broken: Option<BrokenLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The row's `seq`; for a chain whose last rows are gone, its last row left.
+    pub seq: i64,
+    pub chain: String,
+    pub problem: &'static str,
+}
+
+/// Reads this service's whole audit log, chain by chain, and names the first
+/// row that was changed, removed or inserted around the append-only trigger:
+/// one whose hash is not that of its content after the row before it, or a
+/// chain that ends before its recorded head (rows removed at its end).
+pub async fn verify_chains(db: &Db) -> Result<ChainCheck, DbError> {
+    const PAGE: i64 = 5_000;
+    let mut check = ChainCheck::default();
+    // Each chain's last hash and the seq of its last row.
+    let mut last: std::collections::HashMap<String, (String, i64)> = std::collections::HashMap::new();
+    let mut after = 0_i64;
+    loop {
+        let rows = db
+            .fetch_all(
+                Sql::new(
+                    "SELECT seq, request_id, association, branch, actor, actor_role, action, detail, channel, \
+                     correlation_id, trace_id, at, chain, prev_hash, hash FROM audit_log WHERE seq > $1 \
+                     ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(PAGE),
+            )
+            .await?;
+        for row in &rows {
+            let seq = row.int("seq")?;
+            after = seq;
+            check.rows += 1;
+            let (chain, prev_hash, hash) = (row.text("chain")?, row.text("prev_hash")?, row.text("hash")?);
+            if hash.is_empty() && chain.is_empty() {
+                check.unchained += 1;
+                continue;
+            }
+            let entry = entry(row)?;
+            let before = last.get(&chain).map(|(hash, _)| hash.as_str()).unwrap_or_default();
+            let problem = if chain != entry.chain() {
+                Some("the row is not in its case's chain")
+            } else if prev_hash != before {
+                Some("the row does not follow the one before it (a row was removed or inserted)")
+            } else if hash != entry.link_hash(&prev_hash) {
+                Some("the row's content does not match its hash (it was changed)")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                check.broken = Some(BrokenLink { seq, chain, problem });
+                check.chains = last.len();
+                return Ok(check);
+            }
+            last.insert(chain, (hash, seq));
+        }
+        if rows.len() < PAGE as usize {
+            break;
+        }
+    }
+    check.chains = last.len();
+    let heads = db.fetch_all(Sql::new("SELECT chain, hash FROM audit_chain_heads ORDER BY chain")).await?;
+    for head in &heads {
+        let chain = head.text("chain")?;
+        let (hash, seq) = last.get(&chain).cloned().unwrap_or_default();
+        if hash != head.text("hash")? {
+            let problem = "the chain ends before its last recorded row (rows were removed)";
+            check.broken = Some(BrokenLink { seq, chain, problem });
+            break;
+        }
+    }
+    Ok(check)
 }
 
 /// One recorded action, as read back.
