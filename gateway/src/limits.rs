@@ -12,6 +12,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The client's address, whoever is signed in: the services count failed sign-ins by it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddress(pub IpAddr);
+
 /// Who a request counts against; also in the request's extensions, for
 /// what else is kept per caller (`Idempotency-Key` replies).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,16 +74,21 @@ impl RateLimiter {
     }
 
     fn client_of(&self, request: &Request) -> Client {
-        if let Some(account) = crate::routes::signed_in_account(request) {
-            return Client::Account(account);
+        match crate::routes::signed_in_account(request) {
+            Some(account) => Client::Account(account),
+            None => Client::Address(self.address_of(request)),
         }
+    }
+
+    /// The client's address: the one the proxy in front reports, or the connection's.
+    fn address_of(&self, request: &Request) -> IpAddr {
         let forwarded = self.address_header.as_ref().and_then(|name| {
             let values = request.headers().get_all(name).iter().filter_map(|v| v.to_str().ok());
             // The proxy appends the address it saw; anything before it came from the client.
             values.flat_map(|v| v.split(',')).next_back().and_then(|a| a.trim().parse().ok())
         });
         let connected = || request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Client::Address(forwarded.or_else(connected).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+        forwarded.or_else(connected).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 }
 
@@ -96,6 +105,8 @@ pub(crate) async fn limit_rate(
     let mut request = request;
     let client = limiter.client_of(&request);
     request.extensions_mut().insert(client.clone());
+    let address = ClientAddress(limiter.address_of(&request));
+    request.extensions_mut().insert(address);
     match limiter.take(client, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => ApiError::rate_limited(wait.as_secs().max(1)).into_response(),

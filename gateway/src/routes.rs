@@ -121,11 +121,12 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(move || ready(replays_for_readiness.clone(), stopping.clone())))
         .fallback(|| async { ApiError::not_found() })
+        // Innermost: the client's address is known (`limit_rate`) by the time a call is vouched for.
+        .layer(axum::middleware::from_fn_with_state(forwarding, vouch))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(replays, replay_retries))
         .layer(axum::middleware::from_fn_with_state(RateLimiter::new(settings), limit_rate))
         .layer(axum::middleware::from_fn_with_state(verifier, authenticate))
-        .layer(axum::middleware::from_fn_with_state(forwarding, vouch))
         .layer(cors(settings))
         .layer(axum::middleware::map_response(stable_error_body))
         .layer(axum::middleware::from_fn(security_headers))
@@ -243,7 +244,8 @@ async fn vouch(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let voucher = key.vouch(id, std::time::SystemTime::now()).and_then(|v| http::HeaderValue::try_from(v).ok());
+    let client = request.extensions().get::<crate::limits::ClientAddress>().map(|address| address.0);
+    let voucher = key.vouch(client, id, std::time::SystemTime::now()).and_then(|v| http::HeaderValue::try_from(v).ok());
     match voucher {
         Some(voucher) => request.headers_mut().insert(FORWARDED, voucher),
         None => request.headers_mut().remove(FORWARDED),

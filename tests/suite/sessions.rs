@@ -159,6 +159,53 @@ async fn sessions_distributed() {
     distributed.stop().await;
 }
 
+/// Anyone may guess at a predictable username such as `nuzul.pm`, but only
+/// locks it for themselves: failures count per username and client (the
+/// address the gateway vouches for), and the holder signs in from theirs.
+async fn drive_lockout(base: &str) {
+    let attempt_from = |address: &'static str, password: &'static str| {
+        let base = base.to_owned();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/v1/sessions"))
+                .header("x-forwarded-for", address)
+                .json(&credentials("nuzul", "nuzul.pm", password))
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    let mut refused = Vec::new();
+    while refused.len() < 5 {
+        match attempt_from("203.0.113.66", "guess").await {
+            429 => tokio::time::sleep(Duration::from_millis(100)).await,
+            status => refused.push(status),
+        }
+    }
+    assert_eq!(refused, [401; 5]);
+    assert_eq!(attempt_from("203.0.113.66", DEMO_STAFF_PASSWORD).await, 429, "locked for the guesser");
+    assert_eq!(attempt_from("198.51.100.7", DEMO_STAFF_PASSWORD).await, 200, "the holder signs in from their own");
+    let locks = masar_platform::metrics::render();
+    assert!(locks.contains("masar_sign_in_locks_total 1"), "the lock is counted for the storm alert");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_cannot_lock_a_staff_member_out_embedded() {
+    let (suite, _) = crate::support::embedded_suite_with(&[("MASAR_CLIENT_ADDRESS_HEADER", "x-forwarded-for")]).await;
+    drive_lockout(&suite.gateway_url()).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_cannot_lock_a_staff_member_out_distributed() {
+    let redis = crate::support::redis_url();
+    let distributed =
+        crate::support::distributed_suite_on(&redis, &[("MASAR_CLIENT_ADDRESS_HEADER", "x-forwarded-for")]).await;
+    drive_lockout(&distributed.suite.gateway_url()).await;
+    distributed.stop().await;
+}
+
 /// Rotating the signing key signs nobody out: tokens signed with the old key
 /// stay valid while it is listed, and refresh tokens do not depend on keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

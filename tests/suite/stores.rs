@@ -774,16 +774,18 @@ async fn sessions_scenario(db: Db) {
     assert_eq!(store.staff_credential("hayat", "nuzul.pm").await.unwrap(), None, "per association");
 
     let policy = masar_platform::config::SessionPolicy::default();
+    let (here, elsewhere) = ("10.0.0.66", "10.0.0.1");
     for expected in 1..=3 {
-        assert_eq!(store.record_failure("nuzul", "nuzul.pm", now, &policy).await.unwrap(), expected);
+        assert_eq!(store.record_failure("nuzul", "nuzul.pm", here, now, &policy).await.unwrap(), expected);
     }
-    let locked = store.locked_until("nuzul", "nuzul.pm").await.unwrap().expect("the third failure waits");
+    let locked = store.locked_until("nuzul", "nuzul.pm", here).await.unwrap().expect("the third failure waits");
     // Stored to the microsecond: within a millisecond of the policy's first wait.
     assert!(((locked - now).num_milliseconds() - policy.slowdown.as_millis() as i64).abs() <= 1, "{locked} {now}");
-    assert_eq!(store.locked_until("nuzul", "nuzul.admin").await.unwrap(), None);
-    store.clear_failures("nuzul", "nuzul.pm").await.unwrap();
-    assert_eq!(store.locked_until("nuzul", "nuzul.pm").await.unwrap(), None);
-    assert_eq!(store.record_failure("nuzul", "nuzul.pm", now, &policy).await.unwrap(), 1, "counted afresh");
+    assert_eq!(store.locked_until("nuzul", "nuzul.admin", here).await.unwrap(), None);
+    assert_eq!(store.locked_until("nuzul", "nuzul.pm", elsewhere).await.unwrap(), None, "per client");
+    store.clear_failures("nuzul", "nuzul.pm", here).await.unwrap();
+    assert_eq!(store.locked_until("nuzul", "nuzul.pm", here).await.unwrap(), None);
+    assert_eq!(store.record_failure("nuzul", "nuzul.pm", here, now, &policy).await.unwrap(), 1, "counted afresh");
 
     let session = |username: &str| masar_intake::StoredSession {
         session_id: Uuid::new_v4(),

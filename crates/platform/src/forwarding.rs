@@ -1,12 +1,13 @@
 //! What the gateway vouches for when it forwards a call: that the call came
-//! through it, under which request id. A service records the channel and the
-//! request id of an action from this voucher alone, never from metadata a
+//! through it, from which client address, under which request id. A service
+//! records the channel and the request id of an action, and counts failed
+//! sign-ins per client, from this voucher alone, never from metadata a
 //! caller may write: a call straight at a service's port, whatever it
-//! claims, is recorded as a direct gRPC call with no request id.
+//! claims, is a direct gRPC call with no request id.
 //!
-//! The voucher is `<unix seconds>.<request id>.<HMAC-SHA256>` under a key
-//! the gateway and the services share (`MASAR_FORWARDING_KEY`), fresh for
-//! [`FRESH_FOR`], so one seen on the wire soon stops being of use.
+//! The voucher is `<unix seconds> <client> <request id> <HMAC-SHA256>`
+//! under a key the gateway and the services share (`MASAR_FORWARDING_KEY`),
+//! fresh for [`FRESH_FOR`], so one seen on the wire soon stops being of use.
 
 use hmac::{Hmac, Mac as _};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -25,6 +26,8 @@ pub const FRESH_FOR: Duration = Duration::from_secs(60);
 pub struct Forwarded {
     /// The HTTP request's `X-Request-Id`.
     pub request_id: String,
+    /// The client's address as the gateway saw it (`-` when it knew none).
+    pub client: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,26 +54,31 @@ impl ForwardingKey {
         crate::hex::decode_key(key.expose_secret()).map(Self).ok_or(InvalidForwardingKey)
     }
 
-    fn mac(&self, seconds: u64, request_id: &str) -> Hmac<Sha256> {
+    fn mac(&self, seconds: u64, client: &str, request_id: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        mac.update(format!("{seconds}\n{request_id}").as_bytes());
+        mac.update(format!("{seconds}\n{client}\n{request_id}").as_bytes());
         mac
     }
 
-    /// The voucher for a call forwarded `now` under `request_id` (none when the id is not one).
-    pub fn vouch(&self, request_id: &str, now: SystemTime) -> Option<String> {
+    /// The voucher for a call from `client` forwarded `now` under `request_id`
+    /// (none when the id is not one).
+    pub fn vouch(&self, client: Option<std::net::IpAddr>, request_id: &str, now: SystemTime) -> Option<String> {
         if !is_request_id(request_id) {
             return None;
         }
+        let client = client.map_or_else(|| "-".to_owned(), |address| address.to_string());
         let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let tag = crate::hex::encode(&self.mac(seconds, request_id).finalize().into_bytes());
-        Some(format!("{seconds}.{request_id}.{tag}"))
+        let tag = crate::hex::encode(&self.mac(seconds, &client, request_id).finalize().into_bytes());
+        Some(format!("{seconds} {client} {request_id} {tag}"))
     }
 
     /// The forwarded call `voucher` stands for, if this key signed it and it is fresh at `now`.
     pub fn verify(&self, voucher: &str, now: SystemTime) -> Option<Forwarded> {
-        let (seconds, rest) = voucher.split_once('.')?;
-        let (request_id, tag) = rest.rsplit_once('.')?;
+        let mut parts = voucher.split(' ');
+        let (seconds, client, request_id, tag) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
         let seconds: u64 = seconds.parse().ok()?;
         let written = UNIX_EPOCH + Duration::from_secs(seconds);
         let age = now.duration_since(written).unwrap_or_else(|ahead| ahead.duration());
@@ -80,8 +88,8 @@ impl ForwardingKey {
         let tag: Vec<u8> =
             (0..32).map(|i| u8::from_str_radix(tag.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<_>>()?;
         // Compared in constant time.
-        self.mac(seconds, request_id).verify_slice(&tag).ok()?;
-        Some(Forwarded { request_id: request_id.to_owned() })
+        self.mac(seconds, client, request_id).verify_slice(&tag).ok()?;
+        Some(Forwarded { request_id: request_id.to_owned(), client: client.to_owned() })
     }
 }
 
@@ -128,15 +136,19 @@ mod tests {
     #[test]
     fn only_a_fresh_voucher_of_the_same_key_vouches() {
         let (key, now) = (key(), SystemTime::now());
-        let voucher = key.vouch("8f3c-request.with.dots", now).unwrap();
-        assert_eq!(key.verify(&voucher, now).unwrap().request_id, "8f3c-request.with.dots");
+        let client = Some("10.0.0.7".parse().unwrap());
+        let voucher = key.vouch(client, "8f3c-request.with.dots", now).unwrap();
+        let forwarded = key.verify(&voucher, now).unwrap();
+        assert_eq!((forwarded.request_id.as_str(), forwarded.client.as_str()), ("8f3c-request.with.dots", "10.0.0.7"));
         assert!(key.verify(&voucher, now + FRESH_FOR + Duration::from_secs(1)).is_none(), "stale");
         assert!(self::key().verify(&voucher, now).is_none(), "another key");
-        let forged = voucher.replacen("8f3c", "0000", 1);
-        assert!(key.verify(&forged, now).is_none(), "another id under the same tag");
-        for junk in ["", "gateway", "1.2", "x.y.z", &format!("{voucher}0")] {
+        for forged in [voucher.replacen("8f3c", "0000", 1), voucher.replacen("10.0.0.7", "10.0.0.8", 1)] {
+            assert!(key.verify(&forged, now).is_none(), "{forged}: another id or client under the same tag");
+        }
+        for junk in ["", "gateway", "1 2 3", "x y z w", &format!("{voucher}0"), &format!("{voucher} extra")] {
             assert!(key.verify(junk, now).is_none(), "{junk:?}");
         }
-        assert!(key.vouch("two words", now).is_none(), "not an id");
+        assert!(key.vouch(None, "two words", now).is_none(), "not an id");
+        assert_eq!(key.verify(&key.vouch(None, "r", now).unwrap(), now).unwrap().client, "-");
     }
 }

@@ -154,15 +154,23 @@ impl Sessions {
         }))
     }
 
-    /// Checks a password, counting failures per username: locked usernames
-    /// are refused before any check, so waiting is the only way on.
-    async fn authenticate(&self, association: &str, username: &str, password: &str) -> Result<Credential, Status> {
+    /// Checks a password, counting failures per username and client: a
+    /// username locked for that client is refused before any check, so
+    /// waiting is the only way on there, while its holder signs in from
+    /// their own device as ever.
+    async fn authenticate(
+        &self,
+        association: &str,
+        username: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<Credential, Status> {
         // Bounded before anything is hashed or looked up: nobody's password or name is this long.
         if username.chars().count() > TextRule::LINE.max_chars || password.len() > MAX_PASSWORD_BYTES {
             return Err(wrong_credentials());
         }
         let now = Utc::now();
-        if let Some(until) = self.store.locked_until(association, username).await.map_err(internal)?
+        if let Some(until) = self.store.locked_until(association, username, client).await.map_err(internal)?
             && until > now
         {
             return Err(locked(until - now));
@@ -172,12 +180,15 @@ impl Sessions {
             password_matches(credential.as_ref().map(|c| c.password_hash.clone()), password.to_owned().into()).await?;
         match credential.filter(|_| matches) {
             Some(credential) => {
-                self.store.clear_failures(association, username).await.map_err(internal)?;
+                self.store.clear_failures(association, username, client).await.map_err(internal)?;
                 Ok(credential)
             }
             None => {
-                let failures =
-                    self.store.record_failure(association, username, now, &self.policy).await.map_err(internal)?;
+                let failures = self
+                    .store
+                    .record_failure(association, username, client, now, &self.policy)
+                    .await
+                    .map_err(internal)?;
                 let counted = masar_platform::metrics::metrics();
                 counted.sign_in_failures.inc();
                 if failures == self.policy.lock_after {
@@ -258,12 +269,23 @@ fn reply(credential: &Credential, tokens: Option<Tokens>) -> api::SignInResult {
     result
 }
 
+/// Whom failed sign-ins are counted against: the client address the gateway
+/// vouched for, or, for a call straight at this port, its peer.
+fn client_of<T>(request: &Request<T>) -> String {
+    match request.extensions().get::<masar_platform::forwarding::Forwarded>() {
+        Some(forwarded) => forwarded.client.clone(),
+        None => format!("direct {}", request.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default()),
+    }
+}
+
 #[tonic::async_trait]
 impl SessionService for Sessions {
     async fn sign_in(&self, request: Request<api::SignInRequest>) -> Result<Response<api::SignInResult>, Status> {
         let came_in = Actor::anonymous(&request);
+        let client = client_of(&request);
         let input = request.into_inner();
-        let credential = self.authenticate(input.association.trim(), input.username.trim(), &input.password).await?;
+        let credential =
+            self.authenticate(input.association.trim(), input.username.trim(), &input.password, &client).await?;
         let result = self.start(&credential).await?;
         self.audit(&credential, came_in, action::SIGNED_IN).await?;
         tracing::info!(association = %credential.association, role = %result.role, "signed in");
@@ -326,9 +348,10 @@ impl SessionService for Sessions {
         request: Request<api::ChangePasswordRequest>,
     ) -> Result<Response<api::SignInResult>, Status> {
         let came_in = Actor::anonymous(&request);
+        let client = client_of(&request);
         let input = request.into_inner();
         let (association, username) = (input.association.trim(), input.username.trim());
-        let credential = self.authenticate(association, username, &input.current_password).await?;
+        let credential = self.authenticate(association, username, &input.current_password, &client).await?;
         if let Some(problem) = new_password_problem(&input.new_password, &input.current_password) {
             return Err(invalid_input(vec![problem]));
         }
@@ -467,23 +490,32 @@ impl IntakeStore {
         Ok(changed == 1)
     }
 
-    pub async fn locked_until(&self, association: &str, username: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+    pub async fn locked_until(
+        &self,
+        association: &str,
+        username: &str,
+        client: &str,
+    ) -> Result<Option<DateTime<Utc>>, DbError> {
         let row = self
             .db()
             .fetch_optional(
-                Sql::new("SELECT locked_until FROM sign_in_failures WHERE association = $1 AND username = $2")
-                    .bind(association)
-                    .bind(username),
+                Sql::new(
+                    "SELECT locked_until FROM sign_in_failures WHERE association = $1 AND username = $2 AND client = $3",
+                )
+                .bind(association)
+                .bind(username)
+                .bind(client),
             )
             .await?;
         Ok(row.map(|r| r.optional_time("locked_until")).transpose()?.flatten())
     }
 
-    /// Counts one more failure in a row; returns how many there are now.
+    /// Counts one more failure in a row from `client`; returns how many there are now.
     pub async fn record_failure(
         &self,
         association: &str,
         username: &str,
+        client: &str,
         at: DateTime<Utc>,
         policy: &SessionPolicy,
     ) -> Result<u32, DbError> {
@@ -492,13 +524,14 @@ impl IntakeStore {
             .db()
             .fetch_optional(
                 Sql::new(
-                    "INSERT INTO sign_in_failures (association, username, failures, last_failed_at) \
-                     VALUES ($1, $2, 1, $3) ON CONFLICT (association, username) DO UPDATE SET \
+                    "INSERT INTO sign_in_failures (association, username, client, failures, last_failed_at) \
+                     VALUES ($1, $2, $3, 1, $4) ON CONFLICT (association, username, client) DO UPDATE SET \
                      failures = sign_in_failures.failures + 1, last_failed_at = excluded.last_failed_at \
                      RETURNING failures",
                 )
                 .bind(association)
                 .bind(username)
+                .bind(client)
                 .bind(at),
             )
             .await?;
@@ -507,22 +540,27 @@ impl IntakeStore {
         if let Some(wait) = policy.wait_after(failures) {
             self.db()
                 .execute(
-                    Sql::new("UPDATE sign_in_failures SET locked_until = $1 WHERE association = $2 AND username = $3")
-                        .bind(at + wait)
-                        .bind(association)
-                        .bind(username),
+                    Sql::new(
+                        "UPDATE sign_in_failures SET locked_until = $1 \
+                         WHERE association = $2 AND username = $3 AND client = $4",
+                    )
+                    .bind(at + wait)
+                    .bind(association)
+                    .bind(username)
+                    .bind(client),
                 )
                 .await?;
         }
         Ok(failures)
     }
 
-    pub async fn clear_failures(&self, association: &str, username: &str) -> Result<(), DbError> {
+    pub async fn clear_failures(&self, association: &str, username: &str, client: &str) -> Result<(), DbError> {
         self.db()
             .execute(
-                Sql::new("DELETE FROM sign_in_failures WHERE association = $1 AND username = $2")
+                Sql::new("DELETE FROM sign_in_failures WHERE association = $1 AND username = $2 AND client = $3")
                     .bind(association)
-                    .bind(username),
+                    .bind(username)
+                    .bind(client),
             )
             .await?;
         Ok(())
