@@ -848,19 +848,32 @@ async fn satisfaction_scenario(db: Db) {
         store.keep_rating(&mut tx, service, &masar_domain::Rating::new(score, "").unwrap(), on).await.unwrap();
     }
     tx.commit().await.unwrap();
-    let by_score = |figures: &std::collections::BTreeMap<String, masar_domain::Satisfaction>, service_type: &str| {
-        figures.get(service_type).map(|s| s.by_score)
+    let by_score = |figures: &std::collections::BTreeMap<String, masar_domain::Published>, service_type: &str| {
+        figures.get(service_type).map(|p| (p.shown.by_score, p.withheld_ratings))
     };
-    let association = store.satisfaction("nuzul", None, None, day(3)).await.unwrap();
+    // Riyadh's roof repairs of November are a cell of five: published. Jeddah's one and the one
+    // electrical repair are cells too small: counted nowhere, not even in the association's figures.
+    let association = store.satisfaction("nuzul", None, None, day(30)).await.unwrap();
     assert_eq!(association.len(), 2, "hayat's are its own");
-    assert_eq!(by_score(&association, "roof_repair"), Some([1, 1, 1, 1, 2]));
-    assert_eq!(by_score(&association, "electrical"), Some([0, 0, 0, 0, 1]));
-    let branch = store.satisfaction("nuzul", Some("riyadh"), None, day(3)).await.unwrap();
-    let roof = &branch["roof_repair"];
-    assert_eq!((roof.by_score, roof.average(), roof.is_shown()), ([1, 0, 1, 1, 2], Some(3.6), true));
+    assert_eq!(by_score(&association, "roof_repair"), Some(([1, 0, 1, 1, 2], 1)));
+    assert_eq!(by_score(&association, "electrical"), Some(([0; 5], 1)));
+    let branch = store.satisfaction("nuzul", Some("riyadh"), None, day(30)).await.unwrap();
+    let roof = &branch["roof_repair"].shown;
+    assert_eq!((roof.by_score, roof.average()), ([1, 0, 1, 1, 2], Some(3.6)));
+    // One day of the cell is not a cell: the association minus a branch, or one range minus
+    // another, is always made of whole cells.
     let one_day = store.satisfaction("nuzul", Some("riyadh"), Some(day(2)), day(2)).await.unwrap();
-    assert_eq!(by_score(&one_day, "roof_repair"), Some([0, 0, 1, 1, 0]));
-    assert!(!one_day["roof_repair"].is_shown());
+    assert_eq!(by_score(&one_day, "roof_repair"), Some(([0; 5], 2)));
+    let mut tx = db.begin().await.unwrap();
+    let december = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    store.keep_rating(&mut tx, &riyadh, &masar_domain::Rating::new(1, "").unwrap(), december).await.unwrap();
+    tx.commit().await.unwrap();
+    let with_december = store.satisfaction("nuzul", Some("riyadh"), None, december).await.unwrap();
+    assert_eq!(
+        by_score(&with_december, "roof_repair"),
+        Some(([1, 0, 1, 1, 2], 1)),
+        "December's one rating alone is a cell of one"
+    );
     assert!(store.satisfaction("nuzul", None, None, day(1) - chrono::Days::new(1)).await.unwrap().is_empty());
 }
 

@@ -23,6 +23,6 @@ pub use identity::{InvalidMobile, InvalidNationalId, NationalId, SaudiMobile};
 pub use input::{TextKind, TextRule, clean_text, clean_texts};
 pub use policy::{DocumentValidity, PolicyPack};
 pub use review::{DocumentReview, ReviewedDocument, missing_for_completion};
-pub use satisfaction::{FEWEST_RATINGS_SHOWN, Rating, Satisfaction};
+pub use satisfaction::{FEWEST_RATINGS_SHOWN, Published, Rating, Satisfaction, published_months};
 pub use text::{Bilingual, FieldError, Language};
 pub use vocabulary::{ActorRole, Channel, InquiryStatus, Recommendation, UnknownTerm, Vote};

@@ -1,8 +1,18 @@
 //! The beneficiary's rating of a delivered service. Rating is their right,
 //! and the figures are for improving the service, not for judging people:
 //! a rating names the case's scope and service type, never a staff member.
+//!
+//! Nor may figures single a beneficiary out. They are published by cells,
+//! one per branch, service type and calendar month: a month's cells only
+//! once the month has ended, and a cell only with [`FEWEST_RATINGS_SHOWN`]
+//! ratings or more (a smaller one counts nowhere). Any figure, and any
+//! difference between two figures (before and after a rating, one range
+//! against another, the association against one of its branches), is then
+//! made of whole cells of at least that many ratings: reading the figures
+//! around the time the trail dates one rating tells nothing of its score.
 
 use crate::{Bilingual, FieldError};
+use chrono::{Datelike as _, Days, NaiveDate};
 
 /// The longest comment kept; a longer one is refused, not cut.
 pub const MAX_COMMENT_CHARS: usize = 1000;
@@ -91,9 +101,90 @@ impl Satisfaction {
     }
 }
 
+/// The first day of `day`'s month.
+fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).expect("every month has a first day")
+}
+
+/// The whole, ended months that may be published for the range `from`
+/// (empty: from the first rating) to `to`, asked on `today`: from the start
+/// of `from`'s month to the end of the last month that ended by `to` and
+/// before today. `None` when no such month is in the range.
+pub fn published_months(
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> Option<(Option<NaiveDate>, NaiveDate)> {
+    let day_after = to.checked_add_days(Days::new(1))?;
+    // The month `to` closes (when it is a month's last day), or the one before it; never the current one.
+    let end = month_start(day_after.min(today)).pred_opt()?;
+    let start = from.map(month_start);
+    match start {
+        Some(start) if start > end => None,
+        _ => Some((start, end)),
+    }
+}
+
+/// The figures of one service type, made of the cells that may be published.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Published {
+    /// The publishable cells, summed.
+    pub shown: Satisfaction,
+    /// Ratings in cells too small to publish: counted nowhere else.
+    pub withheld_ratings: u64,
+}
+
+impl Published {
+    /// Adds one cell (a branch's ratings of the service type in one month).
+    pub fn add_cell(&mut self, cell: &Satisfaction) {
+        if cell.is_shown() {
+            for (total, count) in self.shown.by_score.iter_mut().zip(cell.by_score) {
+                *total += count;
+            }
+        } else {
+            self.withheld_ratings += cell.ratings();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn only_whole_ended_months_are_published() {
+        let today = day(2026, 12, 2);
+        assert_eq!(published_months(None, today, today), Some((None, day(2026, 11, 30))));
+        assert_eq!(
+            published_months(Some(day(2026, 10, 17)), today, today),
+            Some((Some(day(2026, 10, 1)), day(2026, 11, 30)))
+        );
+        // A range ending inside a month stops at the month before; at a month's last day, with it.
+        assert_eq!(published_months(None, day(2026, 11, 29), today), Some((None, day(2026, 10, 31))));
+        assert_eq!(published_months(None, day(2026, 10, 31), today), Some((None, day(2026, 10, 31))));
+        // This month is never published, whatever the range.
+        assert_eq!(published_months(Some(day(2026, 12, 1)), today, today), None);
+        assert_eq!(published_months(Some(day(2026, 11, 5)), day(2026, 11, 20), today), None);
+    }
+
+    #[test]
+    fn small_cells_count_nowhere() {
+        let cell = |scores: &[u8]| {
+            let mut cell = Satisfaction::default();
+            scores.iter().for_each(|score| cell.add(*score, 1));
+            cell
+        };
+        let mut published = Published::default();
+        published.add_cell(&cell(&[5, 5, 4, 3, 1]));
+        published.add_cell(&cell(&[1]));
+        published.add_cell(&cell(&[2, 2, 2, 2, 2, 2]));
+        assert_eq!(published.shown.by_score, [1, 6, 1, 1, 2]);
+        assert_eq!(published.withheld_ratings, 1);
+    }
 
     #[test]
     fn a_score_is_one_to_five_and_a_comment_is_bounded() {

@@ -85,15 +85,17 @@ pub(super) struct Period {
 #[derive(Serialize, ToSchema)]
 pub(super) struct ServiceTypeSatisfaction {
     service_type: String,
+    /// The ratings counted: those of the cells large enough to publish.
     ratings: u64,
-    /// The mean score; absent without ratings, or while they are withheld.
+    /// The mean score; absent without ratings counted.
     average: Option<f64>,
-    /// The share of 4s and 5s, in percent; absent without ratings, or while they are withheld.
+    /// The share of 4s and 5s, in percent; absent without ratings counted.
     satisfied_percent: Option<f64>,
-    /// How many gave each score: the 1s first, the 5s last; empty while withheld.
+    /// How many gave each score: the 1s first, the 5s last; empty without ratings counted.
     by_score: Vec<u64>,
-    /// Too few ratings (fewer than 5) to show their scores: they would point
-    /// at the few people served, and at whoever served them.
+    /// Some ratings of the period are in cells of fewer than 5 (a branch's
+    /// month): they would point at the few people served, and at whoever
+    /// served them, so they are counted nowhere.
     withheld: bool,
 }
 
@@ -102,12 +104,18 @@ pub(super) struct SatisfactionFigures {
     association: String,
     /// The branch the figures cover; absent for the whole association.
     branch: Option<String>,
+    /// The first day of the first month counted; absent: from the first rating.
+    period_from: Option<String>,
+    /// The last day of the last month counted (only ended months are); absent while none has ended.
+    period_to: Option<String>,
     service_types: Vec<ServiceTypeSatisfaction>,
 }
 
 /// The ratings of the caller's scope in a period, per service type: for
-/// improving the service, so never per staff member, and a type's scores
-/// only from 5 ratings up. For the project manager, branch manager (their
+/// improving the service, so never per staff member. Counted by cells of
+/// one branch, service type and calendar month, a month once it has ended
+/// and a cell only from 5 ratings up, so that no figure, nor the difference
+/// of two, tells one beneficiary's score. For the project manager, branch manager (their
 /// branch) and association admin.
 #[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", params(Period),
     responses((status = 200, body = SatisfactionFigures)))]
@@ -120,6 +128,8 @@ pub(super) async fn get_satisfaction(
     let f = services.satisfaction.get_satisfaction(grpc(&headers, message)).await?.into_inner();
     Ok(Json(SatisfactionFigures {
         branch: present(&f.branch),
+        period_from: present(&f.period_from),
+        period_to: present(&f.period_to),
         association: f.association,
         service_types: f
             .service_types

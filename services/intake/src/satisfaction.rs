@@ -6,9 +6,9 @@ use crate::inquiries::read_optional_text;
 use crate::store::{IntakeStore, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::saudi_day;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Rating, Satisfaction};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Published, Rating, Satisfaction, published_months};
 use masar_platform::audit::{self, Actor, action};
-use masar_platform::db::{DbError, Sql, Tx};
+use masar_platform::db::{Backend, DbError, Sql, Tx};
 use masar_platform::grpc::{internal, invalid_input};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
@@ -85,31 +85,41 @@ impl IntakeStore {
     }
 
     /// The ratings of a scope given from `from` to `to` (inclusive days), per service type.
+    /// The publishable figures of each service type rated in `association`
+    /// (one `branch`, or all) from `from` to `to`: the cells of each branch,
+    /// service type and month, each counted only when it is large enough
+    /// (see `masar_domain::satisfaction`). The caller chooses whole, ended months.
     pub async fn satisfaction(
         &self,
         association: &str,
         branch: Option<&str>,
         from: Option<NaiveDate>,
         to: NaiveDate,
-    ) -> Result<BTreeMap<String, Satisfaction>, DbError> {
+    ) -> Result<BTreeMap<String, Published>, DbError> {
+        const POSTGRES: &str = "SELECT branch, service_type, to_char(rated_on, 'YYYY-MM') AS month, score, \
+             COUNT(*) AS ratings FROM service_ratings \
+             WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR rated_on >= $3) \
+             AND rated_on <= $4 GROUP BY branch, service_type, month, score";
+        const SQLITE: &str = "SELECT branch, service_type, substr(rated_on, 1, 7) AS month, score, \
+             COUNT(*) AS ratings FROM service_ratings \
+             WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR rated_on >= $3) \
+             AND rated_on <= $4 GROUP BY branch, service_type, month, score";
+        let statement = match self.db().backend() {
+            Backend::Postgres => POSTGRES,
+            Backend::Sqlite => SQLITE,
+        };
         let rows = self
             .db()
-            .fetch_all(
-                Sql::new(
-                    "SELECT service_type, score, COUNT(*) AS ratings FROM service_ratings \
-                     WHERE association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR rated_on >= $3) \
-                     AND rated_on <= $4 GROUP BY service_type, score",
-                )
-                .bind(association)
-                .bind(branch.map(str::to_owned))
-                .bind(from)
-                .bind(to),
-            )
+            .fetch_all(Sql::new(statement).bind(association).bind(branch.map(str::to_owned)).bind(from).bind(to))
             .await?;
-        let mut figures: BTreeMap<String, Satisfaction> = BTreeMap::new();
+        let mut cells: BTreeMap<(String, String, String), Satisfaction> = BTreeMap::new();
         for row in &rows {
-            let score = row.unsigned("score")?;
-            figures.entry(row.text("service_type")?).or_default().add(score, row.unsigned("ratings")?);
+            let cell = (row.text("service_type")?, row.text("branch")?, row.text("month")?);
+            cells.entry(cell).or_default().add(row.unsigned("score")?, row.unsigned("ratings")?);
+        }
+        let mut figures: BTreeMap<String, Published> = BTreeMap::new();
+        for ((service_type, _, _), cell) in &cells {
+            figures.entry(service_type.clone()).or_default().add_cell(cell);
         }
         Ok(figures)
     }
@@ -261,9 +271,14 @@ impl SatisfactionService for Ratings {
         }
         let today = saudi_day(Utc::now());
         let branch = staff.branch_filter("");
-        let to = to.unwrap_or(today);
-        let mut figures =
-            self.store.satisfaction(&staff.association, branch.as_deref(), from, to).await.map_err(internal)?;
+        // Whole months that have ended, and only cells of enough ratings: nobody's score can be told apart.
+        let months = published_months(from, to.unwrap_or(today), today);
+        let mut figures = match months {
+            Some((from, to)) => {
+                self.store.satisfaction(&staff.association, branch.as_deref(), from, to).await.map_err(internal)?
+            }
+            None => BTreeMap::new(),
+        };
         // Every service type offered today is listed, rated or not yet.
         if let Some(pack) = policy_in_force(&self.policies, &staff.association, today).await? {
             for offered in &pack.service_types {
@@ -273,16 +288,18 @@ impl SatisfactionService for Ratings {
         Ok(Response::new(api::SatisfactionFigures {
             association: staff.association.clone(),
             branch: branch.unwrap_or_default(),
+            period_from: months.and_then(|(from, _)| from).map(|d| d.to_string()).unwrap_or_default(),
+            period_to: months.map(|(_, to)| to.to_string()).unwrap_or_default(),
             service_types: figures
                 .into_iter()
-                .map(|(service_type, s)| {
-                    let shown = s.is_shown();
+                .map(|(service_type, published)| {
+                    let s = &published.shown;
                     api::ServiceTypeSatisfaction {
                         ratings: s.ratings(),
-                        average: s.average().filter(|_| shown),
-                        satisfied_percent: s.satisfied_percent().filter(|_| shown),
-                        by_score: if shown { s.by_score.to_vec() } else { Vec::new() },
-                        withheld: s.is_withheld(),
+                        average: s.average(),
+                        satisfied_percent: s.satisfied_percent(),
+                        by_score: if s.ratings() > 0 { s.by_score.to_vec() } else { Vec::new() },
+                        withheld: published.withheld_ratings > 0,
                         service_type,
                     }
                 })
