@@ -26,9 +26,8 @@ enum Payload {
     File(Vec<u8>),
 }
 
-/// A small, valid PDF: what a scanned document looks like to the content check.
-pub const SAMPLE_PDF: &[u8] = b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n\
-2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n";
+/// A small, valid PDF (one blank page): what a scanned document looks like to the content check.
+pub const SAMPLE_PDF: &[u8] = include_bytes!("sample-document.pdf");
 
 /// A demo staff member's username, e.g. `nuzul.pm` (association, dot, post).
 pub type StaffName<'a> = &'a str;

@@ -455,6 +455,14 @@ async fn refuse_bad_input(base: &GatewayClient) {
     let (status, body) = upload("national_id", "", executable).await;
     assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("content")), "{body}");
     assert!(body["fields"][0]["message"]["ar"].as_str().unwrap().contains("غير مقبول"));
+    // A page of HTML and script that starts as a PDF, and a real PDF with a page glued after it.
+    let html = b"%PDF-1.7\n<html><script>fetch('/v1/requests')</script></html>\n%%EOF\n".to_vec();
+    let mut glued = SAMPLE_PDF.to_vec();
+    glued.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    for smuggled in [html, glued] {
+        let (status, body) = upload("national_id", "", smuggled).await;
+        assert_eq!((status, body["fields"][0]["field"].as_str()), (400, Some("content")), "{body}");
+    }
     let mut oversize = SAMPLE_PDF.to_vec();
     oversize.resize(masar_intake::MAX_DOCUMENT_BYTES + 1, b' ');
     let (status, body) = upload("national_id", "", oversize).await;

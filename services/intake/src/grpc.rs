@@ -559,16 +559,12 @@ impl IntakeService for Intake {
         let expires_on = parse_optional_date("expires_on", &input.expires_on, &mut errors);
         // Hashing up to 5 MB is kept off the async threads, as password hashing is.
         let content = input.content;
-        let (content, inspected) = tokio::task::spawn_blocking(move || {
-            let inspected = inspect(&content);
-            (content, inspected)
-        })
-        .await
-        .map_err(internal)?;
+        let inspected = tokio::task::spawn_blocking(move || inspect(&content)).await.map_err(internal)?;
         let inspected = inspected.map_err(|message| errors.push(FieldError::new("content", message))).ok();
         let Some(inspected) = inspected.filter(|_| errors.is_empty()) else {
             return Err(invalid_input(errors));
         };
+        let inspected_content = inspected.content.clone();
         let attachment_id = Uuid::now_v7();
         let upload = StoredDocument {
             attachment_id,
@@ -586,7 +582,7 @@ impl IntakeService for Intake {
             uploaded_by: acted_by(&staff),
             uploaded_at: Utc::now(),
         };
-        self.documents.put(&upload.object_key, content.into()).await.map_err(internal)?;
+        self.documents.put(&upload.object_key, inspected_content).await.map_err(internal)?;
         // The bytes are stored first; if the row cannot be, they are removed again.
         let recorded = async {
             let mut tx = self.store.db().begin().await?;
