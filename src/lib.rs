@@ -343,6 +343,9 @@ pub async fn dependencies(
         Role::Notification => (inert_files(), sealer(settings, false)?),
         _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
     };
+    let revocations = masar_platform::revocations::Revocations::default();
+    let mut tokens = token_keys(settings, role, embedded)?;
+    tokens.verifier = tokens.verifier.with_revocations(revocations.clone());
     Ok(Dependencies {
         db,
         queue,
@@ -351,8 +354,9 @@ pub async fn dependencies(
         outbox: settings.outbox.clone(),
         files,
         sealer,
-        tokens: token_keys(settings, role, embedded)?,
+        tokens,
         sessions: settings.sessions.clone(),
+        revocations,
         drain: settings.drain.clone(),
         forwarding: forwarding_key(settings, embedded)?,
     })

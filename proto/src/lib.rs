@@ -72,6 +72,8 @@ pub mod event_type {
     pub const ACCOUNT_OPENED: &str = "account.opened";
     /// Not about a case: an inquiry's answer (an SMS when the asker left a mobile).
     pub const INQUIRY_ANSWERED: &str = "inquiry.answered";
+    /// Not about a case: a sign-in session ended early; every service refuses its access tokens.
+    pub const SESSION_REVOKED: &str = "session.revoked";
 
     /// Every stage event, in journey order.
     pub const ALL: &[&str] = &[
@@ -150,6 +152,7 @@ hand_off_events! {
     ServiceDelivered(ServiceDelivered) = SERVICE_DELIVERED, case;
     AccountOpened(AccountOpened) = ACCOUNT_OPENED, none;
     InquiryAnswered(InquiryAnswered) = INQUIRY_ANSWERED, none;
+    SessionRevoked(SessionRevoked) = SESSION_REVOKED, none;
 }
 
 /// Why a payload is not an [`Event`].

@@ -136,7 +136,10 @@ async fn drive_sessions(suite: &Suite) {
     let stranger = TokenSigner::from_hex(&masar_platform::hex::random_key(), Duration::from_secs(60)).unwrap();
     let (forged, _) = stranger.sign(claims_for("nuzul.pm", ActorRole::AssociationAdmin), chrono::Utc::now());
     assert_eq!(code(verification.list_pending(list(Some(&forged))).await), tonic::Code::Unauthenticated);
-    assert_eq!(code(verification.list_pending(list(Some(&renewed_access))).await), tonic::Code::Ok);
+    // The renewed token's session was revoked by the reuse above: refused too. A live one passes.
+    assert_eq!(code(verification.list_pending(list(Some(&renewed_access))).await), tonic::Code::Unauthenticated);
+    let live = client.staff_token("nuzul.pm").await.unwrap();
+    assert_eq!(code(verification.list_pending(list(Some(&live))).await), tonic::Code::Ok);
     let researcher = client.staff_token("nuzul.researcher1").await.unwrap();
     assert_eq!(code(verification.list_pending(list(Some(&researcher))).await), tonic::Code::PermissionDenied);
 }
@@ -203,6 +206,89 @@ async fn a_stranger_cannot_lock_a_staff_member_out_distributed() {
     let distributed =
         crate::support::distributed_suite_on(&redis, &[("MASAR_CLIENT_ADDRESS_HEADER", "x-forwarded-for")]).await;
     drive_lockout(&distributed.suite.gateway_url()).await;
+    distributed.stop().await;
+}
+
+/// Whether `access` is refused as signed out: through the gateway, and at
+/// every service's own port (each answers for its part of a case's trail).
+async fn refused_everywhere(suite: &Suite, access: &str) -> bool {
+    use masar_proto::audit::v1::{CaseTrailRequest, audit_trail_client::AuditTrailClient};
+    let caller = GatewayClient::new(&suite.gateway_url()).with_token(access);
+    if caller.call(Method::GET, "/v1/verification/pending", None, None).await.unwrap().0 != 401 {
+        return false;
+    }
+    for role in Role::SERVICES {
+        let mut trail = AuditTrailClient::connect(suite.url(role)).await.unwrap();
+        let ask = CaseTrailRequest { request_id: uuid::Uuid::now_v7().to_string() };
+        match trail.case_trail(grpc_request(ask, Some(access))).await {
+            Err(status) if status.code() == tonic::Code::Unauthenticated => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A session's access tokens die with it: after signing out, a password
+/// change and a replayed refresh token, everywhere, and past a restart.
+async fn drive_revocation(suite: &Suite) -> String {
+    let client = GatewayClient::new(&suite.gateway_url());
+    let start = |username: &'static str| {
+        let client = client.clone();
+        async move {
+            let (status, body) = sign_in(&client, "nuzul", username, DEMO_STAFF_PASSWORD).await;
+            assert_eq!(status, 200, "{body}");
+            tokens(&body)
+        }
+    };
+    // Signed out.
+    let (access, refresh) = start("nuzul.pm").await;
+    assert!(!refused_everywhere(suite, &access).await, "a live session works everywhere");
+    let sign_out = json!({ "refresh_token": refresh });
+    assert_eq!(client.call(Method::POST, "/v1/sessions/sign-out", None, Some(sign_out)).await.unwrap().0, 204);
+    crate::support::wait_until("the signed-out token refused everywhere", || refused_everywhere(suite, &access)).await;
+    let (_, body) = client.with_token(&access).call(Method::GET, "/v1/verification/pending", None, None).await.unwrap();
+    assert_eq!(body["message"]["en"], "This session has ended; sign in again", "{body}");
+    // A replayed refresh token ends the session for whoever holds it.
+    let (stolen, first_refresh) = start("nuzul.branch").await;
+    let renewed = client.post("/v1/sessions/refresh", None, json!({ "refresh_token": first_refresh })).await.unwrap();
+    let (renewed_access, _) = tokens(&renewed);
+    let replay =
+        client.call(Method::POST, "/v1/sessions/refresh", None, Some(json!({ "refresh_token": first_refresh })));
+    assert_eq!(replay.await.unwrap().0, 401);
+    for token in [&stolen, &renewed_access] {
+        crate::support::wait_until("the replayed session's tokens refused", || refused_everywhere(suite, token)).await;
+    }
+    // A password change ends the sessions started with the old one.
+    let (before_change, _) = start("nuzul.admin").await;
+    let change = json!({ "association": "nuzul", "username": "nuzul.admin",
+                         "current_password": DEMO_STAFF_PASSWORD, "new_password": "Idara-2026-new" });
+    let changed = client.post("/v1/accounts/password", None, change).await.unwrap();
+    let (after_change, _) = tokens(&changed);
+    crate::support::wait_until("the old password's token refused", || refused_everywhere(suite, &before_change)).await;
+    assert!(!refused_everywhere(suite, &after_change).await, "the new session works");
+    access
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_session_stops_working_everywhere_embedded() {
+    let (suite, _) = embedded_suite().await;
+    drive_revocation(&suite).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_session_stops_working_everywhere_distributed() {
+    let mut distributed = distributed_suite().await;
+    let signed_out = drive_revocation(&distributed.suite).await;
+    // Restarted, a service still refuses it: its table keeps what it was told.
+    for role in [Role::Verification, Role::Intake] {
+        let address = distributed.stop_role(role).await;
+        distributed.restart_role(role, address).await;
+    }
+    crate::support::wait_until("the restarted services refuse it still", || {
+        refused_everywhere(&distributed.suite, &signed_out)
+    })
+    .await;
     distributed.stop().await;
 }
 

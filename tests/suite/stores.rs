@@ -803,10 +803,17 @@ async fn sessions_scenario(db: Db) {
     assert!(!store.rotate_refresh(first.session_id, "r1", "r3", now).await.unwrap(), "one of two refreshes wins");
     let read = store.session(first.session_id).await.unwrap().unwrap();
     assert_eq!((read.refresh_hash.as_str(), read.revoked_at), ("r2", None));
-    store.revoke_session(first.session_id, "signed out", now).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let ended = store.revoke_session(&mut tx, first.session_id, "signed out", now).await.unwrap();
+    assert_eq!(ended, [(first.session_id, "nuzul".to_owned())]);
+    assert!(store.revoke_session(&mut tx, first.session_id, "again", now).await.unwrap().is_empty(), "ended once");
+    tx.commit().await.unwrap();
     assert!(store.session(first.session_id).await.unwrap().unwrap().revoked_at.is_some());
     assert!(!store.rotate_refresh(first.session_id, "r2", "r4", now).await.unwrap(), "revoked stays revoked");
-    assert_eq!(store.revoke_sessions_of("nuzul", "nuzul.pm", "password changed", now).await.unwrap(), 1);
+    let mut tx = db.begin().await.unwrap();
+    let ended = store.revoke_sessions_of(&mut tx, "nuzul", "nuzul.pm", "password changed", now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ended, [(second.session_id, "nuzul".to_owned())]);
     assert!(store.session(other.session_id).await.unwrap().unwrap().revoked_at.is_none(), "others keep theirs");
     assert_eq!(store.session(Uuid::new_v4()).await.unwrap().map(|s| s.session_id), None);
 }

@@ -120,6 +120,9 @@ pub fn token_refused(error: &TokenError) -> Status {
         TokenError::Expired => {
             Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it")
         }
+        TokenError::Revoked => {
+            Bilingual::new("انتهت هذه الجلسة؛ سجّل الدخول من جديد", "This session has ended; sign in again")
+        }
         _ => Bilingual::new("رمز الدخول غير صالح", "The access token is not valid"),
     };
     Problem::new(message).into_status(Code::Unauthenticated)

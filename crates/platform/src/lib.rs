@@ -16,6 +16,7 @@ pub mod paging;
 pub mod policies;
 pub mod queue;
 pub mod replicas;
+pub mod revocations;
 pub mod role;
 pub mod runtime;
 pub mod sealing;

@@ -671,7 +671,12 @@ impl Consumer {
         if let Some(request_id) = message.headers.get(telemetry::REQUEST_ID_HEADER).and_then(|id| id.parse().ok()) {
             remember_case_trace(&mut tx, request_id, &message.headers).await?;
         }
-        match self.handler.handle(&mut tx, message, event).await {
+        // Every service keeps the sessions revoked: the platform's own, before the service's handler.
+        let handled = match event {
+            Event::SessionRevoked(revoked) => crate::revocations::Revocations::keep(&mut tx, &revoked).await,
+            event => self.handler.handle(&mut tx, message, event).await,
+        };
+        match handled {
             Ok(()) => {
                 tx.commit().await?;
                 Ok(true)

@@ -39,6 +39,8 @@ pub struct Dependencies {
     /// Verifies callers' access tokens (every service); signs them (intake).
     pub tokens: crate::tokens::TokenKeys,
     pub sessions: crate::config::SessionPolicy,
+    /// The revoked sessions `tokens.verifier` refuses; read from the service's table.
+    pub revocations: crate::revocations::Revocations,
     pub drain: DrainSettings,
     /// Checks the gateway's vouchers for the calls it forwards.
     pub forwarding: crate::forwarding::ForwardingKey,
@@ -128,7 +130,12 @@ pub async fn run(
             subscription: Subscription {
                 group: parts.role.name().to_owned(),
                 consumer: consumer_name(parts.role),
-                event_types: event_types.iter().map(|t| t.to_string()).collect(),
+                // And every service refuses the tokens of revoked sessions (see `crate::revocations`).
+                event_types: event_types
+                    .iter()
+                    .chain(&[masar_proto::event_type::SESSION_REVOKED])
+                    .map(|t| t.to_string())
+                    .collect(),
             },
             handler,
             settings: deps.consumer.clone(),
@@ -140,6 +147,7 @@ pub async fn run(
     for work in parts.background {
         tasks.spawn(work);
     }
+    tasks.spawn(deps.revocations.clone().run(deps.db.clone(), shutdown.clone()));
     // Every service answers for its own part of a case's audit trail.
     let trail =
         crate::audit::TrailService { db: deps.db.clone(), verifier: deps.tokens.verifier.clone(), service: parts.role };

@@ -84,6 +84,8 @@ pub enum TokenError {
     Expired,
     #[error("the token is not one Masar signed with a key it accepts")]
     Invalid,
+    #[error("the token's session has ended")]
+    Revoked,
 }
 
 /// Signs access tokens with one Ed25519 key. Only intake holds it.
@@ -146,6 +148,8 @@ pub struct TokenVerifier {
     keys: Arc<HashMap<String, DecodingKey>>,
     /// Built once: every RPC verifies a token.
     validation: Arc<Validation>,
+    /// Sessions whose tokens are refused though signed and unexpired (a service's; the gateway has none).
+    revocations: Option<crate::revocations::Revocations>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -177,19 +181,28 @@ impl TokenVerifier {
         validation.set_audience(&[AUDIENCE]);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Ok(Self { keys: Arc::new(keys), validation: Arc::new(validation) })
+        Ok(Self { keys: Arc::new(keys), validation: Arc::new(validation), revocations: None })
+    }
+
+    /// This verifier, refusing also the tokens of sessions in `revocations`.
+    pub fn with_revocations(self, revocations: crate::revocations::Revocations) -> Self {
+        Self { revocations: Some(revocations), ..self }
     }
 
     /// The claims of a valid, unexpired token signed by an accepted key.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::Invalid)?;
-        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })
+            },
+        )?;
+        if self.revocations.as_ref().is_some_and(|revoked| revoked.is_revoked(&claims.sid)) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(claims)
     }
 }
 

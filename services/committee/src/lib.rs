@@ -71,7 +71,9 @@ impl EventHandler for Scheduler {
             | Event::CommitteeDecided(_)
             | Event::ServiceDelivered(_)
             | Event::AccountOpened(_)
-            | Event::InquiryAnswered(_) => {
+            | Event::InquiryAnswered(_)
+            // Kept by the platform before any handler (`masar_platform::revocations`).
+            | Event::SessionRevoked(_) => {
                 return Err(HandlerError::Reject(format!("committee does not consume {}", message.event_type)));
             }
         };

@@ -66,6 +66,8 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         directory: deps.directory.clone(),
         tokens: deps.tokens.clone(),
         policy: deps.sessions.clone(),
+        outbox: outbox.clone(),
+        revocations: deps.revocations.clone(),
     };
     let ratings = satisfaction::Ratings {
         store: store.clone(),

@@ -13,9 +13,13 @@ use masar_domain::people::{MAX_PASSWORD_BYTES, new_password_problem};
 use masar_domain::{ActorRole, Bilingual, Directory, TextRule};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::config::SessionPolicy;
-use masar_platform::db::{DbError, Row, Sql};
+use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, invalid_input};
+use masar_platform::messaging::Outbox;
+use masar_platform::revocations::Revocations;
 use masar_platform::tokens::{Claims, TokenKeys};
+use masar_proto::Event;
+use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, session_service_server::SessionService};
 use rand::Rng;
 use secrecy::SecretString;
@@ -29,6 +33,16 @@ pub struct Sessions {
     pub directory: Arc<Directory>,
     pub tokens: TokenKeys,
     pub policy: SessionPolicy,
+    /// Announces each revocation to every service.
+    pub outbox: Outbox,
+    /// This process's own refusals, at once.
+    pub revocations: Revocations,
+}
+
+/// Which sessions end.
+enum Ending<'a> {
+    One(Uuid),
+    EveryOneOf { association: &'a str, username: &'a str },
 }
 
 /// Whose password was checked.
@@ -200,6 +214,39 @@ impl Sessions {
         }
     }
 
+    /// Ends sessions and announces it, in one transaction: their refresh
+    /// tokens stop at once, and their access tokens are refused here at once
+    /// and by every service as soon as the announcement reaches it.
+    async fn end(&self, ending: Ending<'_>, why: &str, now: DateTime<Utc>) -> Result<(), Status> {
+        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let ended = match ending {
+            Ending::One(session_id) => self.store.revoke_session(&mut tx, session_id, why, now).await,
+            Ending::EveryOneOf { association, username } => {
+                self.store.revoke_sessions_of(&mut tx, association, username, why, now).await
+            }
+        }
+        .map_err(internal)?;
+        // No token issued before the revocation outlives this.
+        let forget_after = now
+            + chrono::Duration::from_std(self.policy.access_token_lifetime).unwrap_or_default()
+            + chrono::Duration::minutes(1);
+        for (session_id, association) in &ended {
+            let revoked = events::SessionRevoked {
+                session_id: session_id.to_string(),
+                association: association.clone(),
+                revoked_at: Some(masar_proto::timestamp(now)),
+                forget_after: Some(masar_proto::timestamp(forget_after)),
+            };
+            self.outbox.append(&mut tx, &Event::SessionRevoked(revoked)).await.map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        self.outbox.wake();
+        for (session_id, _) in &ended {
+            self.revocations.revoke_here(&session_id.to_string());
+        }
+        Ok(())
+    }
+
     /// Starts a session for `credential`; without tokens while its password must change.
     async fn start(&self, credential: &Credential) -> Result<api::SignInResult, Status> {
         if credential.must_change_password {
@@ -302,13 +349,13 @@ impl SessionService for Sessions {
         }
         if session.refresh_hash != refresh_hash(secret) {
             // An earlier refresh token used again: someone holds a copy. End the session for both.
-            self.store.revoke_session(session_id, "refresh token reused", now).await.map_err(internal)?;
+            self.end(Ending::One(session_id), "refresh token reused", now).await?;
             tracing::warn!(%session_id, "a replaced refresh token was used again; session revoked");
             return Err(session_ended());
         }
         // Who the session is for may have changed: left the directory, or must change their password.
         let Some(credential) = self.credential(&session.association, &session.username).await? else {
-            self.store.revoke_session(session_id, "account no longer exists", now).await.map_err(internal)?;
+            self.end(Ending::One(session_id), "account no longer exists", now).await?;
             return Err(session_ended());
         };
         if credential.must_change_password {
@@ -335,7 +382,7 @@ impl SessionService for Sessions {
             && let Some(session) = self.store.session(session_id).await.map_err(internal)?
             && session.refresh_hash == refresh_hash(secret)
         {
-            self.store.revoke_session(session_id, "signed out", Utc::now()).await.map_err(internal)?;
+            self.end(Ending::One(session_id), "signed out", Utc::now()).await?;
             if let Some(credential) = self.credential(&session.association, &session.username).await? {
                 self.audit(&credential, came_in, action::SIGNED_OUT).await?;
             }
@@ -370,7 +417,7 @@ impl SessionService for Sessions {
             return Err(changed_meanwhile());
         }
         // Sessions started with the old password end; the reply starts a new one.
-        self.store.revoke_sessions_of(association, username, "password changed", now).await.map_err(internal)?;
+        self.end(Ending::EveryOneOf { association, username }, "password changed", now).await?;
         tracing::info!(%association, "password changed");
         self.audit(&credential, came_in, action::PASSWORD_CHANGED).await?;
         let credential = Credential { password_hash: new_hash, must_change_password: false, ..credential };
@@ -624,40 +671,55 @@ impl IntakeStore {
         Ok(changed == 1)
     }
 
-    pub async fn revoke_session(&self, session_id: Uuid, why: &str, at: DateTime<Utc>) -> Result<(), DbError> {
-        self.db()
-            .execute(
+    /// Ends one session unless it had ended; returns it (and its association) when it ends now.
+    pub async fn revoke_session(
+        &self,
+        tx: &mut Tx,
+        session_id: Uuid,
+        why: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, String)>, DbError> {
+        let rows = tx
+            .fetch_all(
                 Sql::new(
-                    "UPDATE sessions SET revoked_at = $1, revoked_why = $2 WHERE session_id = $3 AND revoked_at IS NULL",
+                    "UPDATE sessions SET revoked_at = $1, revoked_why = $2 WHERE session_id = $3 AND revoked_at IS NULL \
+                     RETURNING session_id, association",
                 )
                 .bind(at)
                 .bind(why)
                 .bind(session_id),
             )
             .await?;
-        Ok(())
+        ended(&rows)
     }
 
+    /// Ends every open session of a username; returns those it ended.
     pub async fn revoke_sessions_of(
         &self,
+        tx: &mut Tx,
         association: &str,
         username: &str,
         why: &str,
         at: DateTime<Utc>,
-    ) -> Result<u64, DbError> {
-        self.db()
-            .execute(
+    ) -> Result<Vec<(Uuid, String)>, DbError> {
+        let rows = tx
+            .fetch_all(
                 Sql::new(
                     "UPDATE sessions SET revoked_at = $1, revoked_why = $2 \
-                     WHERE association = $3 AND username = $4 AND revoked_at IS NULL",
+                     WHERE association = $3 AND username = $4 AND revoked_at IS NULL RETURNING session_id, association",
                 )
                 .bind(at)
                 .bind(why)
                 .bind(association)
                 .bind(username),
             )
-            .await
+            .await?;
+        ended(&rows)
     }
+}
+
+fn ended(rows: &[masar_platform::db::Row]) -> Result<Vec<(Uuid, String)>, DbError> {
+    rows.iter().map(|row| Ok((row.uuid("session_id")?, row.text("association")?))).collect()
 }
 
 #[cfg(test)]

@@ -94,7 +94,9 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
         | Event::RequestResubmitted(_)
         | Event::ServiceDelivered(_)
         | Event::AccountOpened(_)
-        | Event::InquiryAnswered(_) => {
+        | Event::InquiryAnswered(_)
+        // Kept by the platform before any handler (`masar_platform::revocations`).
+        | Event::SessionRevoked(_) => {
             return Err(HandlerError::Reject(format!("intake does not consume {}", message.event_type)));
         }
     })

@@ -81,6 +81,7 @@ fn describe(event: Event) -> Result<Described, HandlerError> {
         | Event::RequestResubmitted(_)
         | Event::AccountOpened(_)
         | Event::InquiryAnswered(_)
+        | Event::SessionRevoked(_)
         | Event::PolicyApplied(_) => Err(HandlerError::Reject("notification does not describe this event".into())),
     }
 }

@@ -135,7 +135,9 @@ impl EventHandler for Assigner {
             | Event::CaseScheduled(_)
             | Event::ServiceDelivered(_)
             | Event::AccountOpened(_)
-            | Event::InquiryAnswered(_) => {
+            | Event::InquiryAnswered(_)
+            // Kept by the platform before any handler (`masar_platform::revocations`).
+            | Event::SessionRevoked(_) => {
                 Err(HandlerError::Reject(format!("research does not consume {}", message.event_type)))
             }
         }

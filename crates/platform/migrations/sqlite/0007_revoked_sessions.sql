@@ -1,0 +1,8 @@
+-- Sign-in sessions that ended before their time, as intake announced them:
+-- their access tokens are refused here until the last one has expired.
+CREATE TABLE revoked_sessions (
+    session_id   TEXT PRIMARY KEY,
+    association  TEXT NOT NULL,
+    revoked_at   TEXT NOT NULL,
+    forget_after TEXT NOT NULL
+);
