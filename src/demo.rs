@@ -327,10 +327,15 @@ pub const HAYAT: Cast<'static> = Cast {
     ],
 };
 
-/// The texts the embedded suite's dev SMS provider wrote to its file (the development "phone").
+/// The SMS the dev provider wrote to its file (the development "phone"), each as `<to>: <text>`.
 pub fn logged_sms(sms_log: &std::path::Path) -> Vec<String> {
     let log = std::fs::read_to_string(sms_log).unwrap_or_default();
-    log.lines().filter_map(|line| line.split('\t').nth(4).map(str::to_owned)).collect()
+    log.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.splitn(5, '\t').collect();
+            Some(format!("{}: {}", fields.get(3)?, fields.get(4)?))
+        })
+        .collect()
 }
 
 /// The one-time password in the credentials SMS sent for `username`, in either language.
@@ -343,20 +348,30 @@ pub fn one_time_password_in(texts: &[String], username: &str) -> Option<String> 
 /// The password demo beneficiaries choose in place of their one-time password.
 pub const DEMO_BENEFICIARY_PASSWORD: &str = "Bayti-2026";
 
-/// A beneficiary opens an account on the website, reads the one-time
-/// password from the SMS (`read_sms`: every text sent so far), replaces it,
-/// and is signed in; returns a client calling as them.
+/// The username in a credentials SMS, in either language.
+pub fn username_in(text: &str) -> Option<String> {
+    let after = ["Username: ", "اسم المستخدم: "].iter().find_map(|m| text.split(m).nth(1))?;
+    Some(after.split(|c: char| c == ',' || c.is_whitespace()).next()?.to_owned()).filter(|u| !u.is_empty())
+}
+
+/// A beneficiary opens an account on the website and, like anyone online,
+/// is told only that it is taken; they read their username and one-time
+/// password from the SMS (`read_sms`: every text sent so far; the first
+/// credentials SMS sent since), replace the password, and are signed in;
+/// returns a client calling as them.
 pub async fn sign_up(
     client: &GatewayClient,
     association: &str,
     applicant: Value,
     read_sms: impl Fn() -> Vec<String>,
 ) -> anyhow::Result<GatewayClient> {
+    let sent_before = read_sms().len();
     let registration = json!({ "association": association, "channel": "website", "applicant": applicant });
-    let account = client.post("/v1/accounts", None, registration).await?;
-    let username = account["username"].as_str().context("a username")?.to_owned();
-    let password =
-        client.eventually("the credentials SMS", || async { Ok(one_time_password_in(&read_sms(), &username)) }).await?;
+    client.post("/v1/accounts", None, registration).await?;
+    let credentials = || read_sms().into_iter().skip(sent_before).find(|text| username_in(text).is_some());
+    let text = client.eventually("the credentials SMS", || async { Ok(credentials()) }).await?;
+    let username = username_in(&text).context("a username")?;
+    let password = one_time_password_in(std::slice::from_ref(&text), &username).context("a one-time password")?;
     let change = json!({ "association": association, "username": username,
                          "current_password": password, "new_password": DEMO_BENEFICIARY_PASSWORD });
     let session = client.post("/v1/accounts/password", None, change).await?;

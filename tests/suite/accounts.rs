@@ -22,6 +22,24 @@ where
         .unwrap()
 }
 
+/// The first credentials SMS sent after the first `before` texts: `(to, username)`.
+async fn credentials_sent<F, Fut>(client: &GatewayClient, before: usize, sent_texts: &F) -> (String, String)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Vec<String>>,
+{
+    let found = client
+        .eventually("the credentials SMS", || async {
+            let texts = sent_texts().await;
+            Ok(texts.into_iter().skip(before).find_map(|text| {
+                let (to, body) = text.split_once(": ")?;
+                Some((to.to_owned(), masar::demo::username_in(body)?))
+            }))
+        })
+        .await;
+    found.unwrap()
+}
+
 fn applicant(national_id: &str, full_name: &str, mobile: &str, language: &str) -> Value {
     json!({ "national_id": national_id, "full_name": full_name, "mobile": mobile, "preferred_language": language })
 }
@@ -35,8 +53,9 @@ where
     let call = |method: Method, path: &'static str, staff: Option<&'static str>, body: Value| async move {
         client.call(method, path, staff, Some(body)).await.unwrap()
     };
-    // Self-registration on the website.
+    // Self-registration on the website: the answer says only that it is taken; the SMS says the rest.
     let fatima = applicant("1000000115", "فاطمة الزهراني", "0551112233", "en");
+    let before = sent_texts().await.len();
     let (status, registered) = call(
         Method::POST,
         "/v1/accounts",
@@ -44,10 +63,11 @@ where
         json!({ "association": "hayat", "channel": "website", "applicant": fatima }),
     )
     .await;
-    assert_eq!(status, 201, "{registered}");
-    let username = registered["username"].as_str().unwrap().to_owned();
+    assert_eq!(status, 202, "{registered}");
+    assert!(registered["username"].is_null() && registered["sms_to"].is_null(), "{registered}");
+    let (to, username) = credentials_sent(client, before, &sent_texts).await;
     assert!(username.starts_with("hyt-"), "{username}");
-    assert_eq!(registered["sms_to"], "+9665******33");
+    assert_eq!(to, "+966551112233");
     let password = one_time_password(client, &username, &sent_texts).await;
     assert_eq!(password.len(), 10, "{password}");
 
@@ -56,7 +76,8 @@ where
     let (status, first) = call(Method::POST, "/v1/sessions", None, sign_in(&password)).await;
     assert_eq!((status, first["must_change_password"].as_bool()), (200, Some(true)), "{first}");
     assert!(first["session"].is_null(), "no tokens while the one-time password is in use: {first}");
-    assert_eq!(first["beneficiary_id"], registered["beneficiary_id"]);
+    let fatima_entry = first["beneficiary_id"].clone();
+    assert!(fatima_entry.is_string(), "{first}");
     let (status, refused) = call(Method::POST, "/v1/sessions", None, sign_in("not-it-2026")).await;
     assert_eq!((status, refused["code"].as_str()), (401, Some("unauthenticated")), "{refused}");
     assert!(refused["message"]["ar"].as_str().unwrap().contains("كلمة المرور"));
@@ -84,10 +105,11 @@ where
     let path = format!("/v1/inquiries/{}", typed["inquiry_id"].as_str().unwrap());
     assert_eq!(fatima_client.call(Method::GET, &path, None, None).await.unwrap().0, 404, "{typed}");
 
-    // One account per national ID; self-registration is online only.
+    // One account per national ID, and online nobody learns whether an ID has one: the same answer.
     let again = json!({ "association": "hayat", "channel": "mobile_app", "applicant": fatima });
     let (status, body) = call(Method::POST, "/v1/accounts", None, again).await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert_eq!((status, &body), (202, &registered), "alike whether or not the ID has an account");
+    // Self-registration is online only.
     let by_phone = applicant("1000000214", "Omar", "0551112244", "ar");
     let (status, body) = call(
         Method::POST,
@@ -114,13 +136,13 @@ where
     let pairs = flagged["possible_duplicates"].as_array().unwrap();
     assert_eq!(pairs.len(), 1, "{flagged}");
     assert_eq!(pairs[0]["beneficiary"]["beneficiary_id"], second["beneficiary_id"]);
-    assert_eq!(pairs[0]["resembles"]["beneficiary_id"], registered["beneficiary_id"]);
+    assert_eq!(pairs[0]["resembles"]["beneficiary_id"], fatima_entry);
     assert_eq!(pairs[0]["beneficiary"]["registered_by"], "hayat.reception");
     assert_eq!(pairs[0]["beneficiary"]["channel"], "interview");
     assert_eq!(pairs[0]["beneficiary"]["national_id"], "2******113");
     let nuzul = client.get("/v1/beneficiaries/possible-duplicates", Some("nuzul.pm")).await.unwrap();
     assert!(nuzul["possible_duplicates"].as_array().unwrap().is_empty());
-    let path = format!("/v1/beneficiaries/{}", registered["beneficiary_id"].as_str().unwrap());
+    let path = format!("/v1/beneficiaries/{}", fatima_entry.as_str().unwrap());
     let (status, seen) = client.call(Method::GET, &path, Some("hayat.reception"), None).await.unwrap();
     assert_eq!((status, seen["has_account"].as_bool(), seen["channel"].as_str()), (200, Some(true), Some("website")));
     assert!(seen["registered_on_hijri"].as_str().unwrap().starts_with("14"), "{seen}");
@@ -133,7 +155,7 @@ where
     let draft = masar::demo::create_draft(reception, &masar::demo::HAYAT, "1000000115", "Fatima", "0551112233", facts)
         .await
         .unwrap();
-    assert_eq!(draft["beneficiary_id"], registered["beneficiary_id"]);
+    assert_eq!(draft["beneficiary_id"], fatima_entry);
     // Someone known from a request opens an account giving another mobile: the credentials
     // go to the registry's number, not to whoever typed the national ID.
     let known = masar::demo::create_draft(
@@ -147,15 +169,30 @@ where
     .await
     .unwrap();
     let other_phone = applicant("1000000412", "Nasser", "0569998888", "ar");
-    let (status, opened) = call(
-        Method::POST,
-        "/v1/accounts",
-        None,
-        json!({ "association": "hayat", "channel": "website", "applicant": other_phone }),
-    )
-    .await;
-    assert_eq!((status, opened["sms_to"].as_str()), (201, Some("+9665******00")), "{opened}");
-    assert_eq!(opened["beneficiary_id"], known["beneficiary_id"]);
+    let register = json!({ "association": "hayat", "channel": "website", "applicant": other_phone });
+    let before = sent_texts().await.len();
+    let (status, opened) = call(Method::POST, "/v1/accounts", None, register.clone()).await;
+    assert_eq!((status, &opened), (202, &registered), "the same answer, with no stored number in it");
+    let (to, _) = credentials_sent(client, before, &sent_texts).await;
+    assert_eq!(to, "+966561110000", "the registry's number, not the typed one");
+    assert!(known["beneficiary_id"].is_string());
+    // Typing the ID again and again tells its holder only a few times a day.
+    for _ in 0..5 {
+        assert_eq!(call(Method::POST, "/v1/accounts", None, register.clone()).await.0, 202);
+    }
+    // Nor can anyone flood a number by typing ID after ID with it: three credentials SMS a day reach it.
+    for _ in 0..5 {
+        let stranger = applicant(&masar::demo::new_national_id(), "Huda", "0561112222", "ar");
+        let flood = json!({ "association": "hayat", "channel": "website", "applicant": stranger });
+        assert_eq!(call(Method::POST, "/v1/accounts", None, flood).await.0, 202);
+    }
+    let to_huda = |texts: &[String]| texts.iter().filter(|t| t.starts_with("+966561112222: ")).count();
+    client
+        .eventually("three credentials SMS to the number", || async {
+            Ok((to_huda(&sent_texts().await) == 3).then_some(()))
+        })
+        .await
+        .unwrap();
     password
 }
 
@@ -191,12 +228,13 @@ async fn accounts_distributed() {
         "SELECT body, sealed_secret FROM messages WHERE event_type = 'account.opened' ORDER BY created_at",
     );
     // The last account's message is composed asynchronously, from the queue.
-    crate::support::wait_until("three credentials messages", || async {
-        db.fetch_all(sql.clone()).await.unwrap().len() >= 3
+    // Fatima, the visitor reception registered, Nasser, and three of the five typed with one number.
+    crate::support::wait_until("six credentials messages", || async {
+        db.fetch_all(sql.clone()).await.unwrap().len() >= 6
     })
     .await;
     let rows = db.fetch_all(sql).await.unwrap();
-    assert_eq!(rows.len(), 3, "one credentials SMS per account");
+    assert_eq!(rows.len(), 6, "one credentials SMS per account");
     for row in &rows {
         assert!(row.text("body").unwrap().contains(masar_notification::SECRET_PLACEHOLDER));
         assert!(!row.text("sealed_secret").unwrap().contains(&password));

@@ -430,7 +430,12 @@ async fn sms_dispatch_scenario(db: Db) {
     assert_eq!(dispatcher.send_due().await.unwrap(), 3);
     assert_eq!(dispatcher.send_due().await.unwrap(), 0, "nothing left to send");
     let sent: Vec<String> = masar::demo::logged_sms(&provider.path);
-    assert_eq!(sent, ["first", "second", "third"], "each message exactly once");
+    let to = "+966551234567";
+    assert_eq!(
+        sent,
+        [format!("{to}: first"), format!("{to}: second"), format!("{to}: third")],
+        "each message exactly once"
+    );
     let stored = store.messages(subject).await.unwrap();
     assert!(stored.iter().all(|m| m.status == "sent" && m.sent_at.is_some()), "{stored:?}");
 }

@@ -18,20 +18,28 @@ pub(super) struct Registration {
     applicant: Applicant,
 }
 
-/// A new account: the username and a one-time password went by SMS.
+/// A registration. To reception (`201`): the new account, whose username and
+/// one-time password went by SMS. To anyone online (`202`): only that the
+/// request is taken, alike whether or not the national ID is on file or has
+/// an account; the SMS, if any, goes to the number the registry holds.
 #[derive(Serialize, ToSchema)]
 pub(super) struct Registered {
-    beneficiary_id: String,
-    account_id: String,
-    username: String,
-    /// The masked number the SMS went to.
-    sms_to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    beneficiary_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    /// The masked number the SMS went to (reception only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms_to: Option<String>,
     message: Bilingual,
 }
 
 /// Self-registration (website, app) or reception's assisted registration.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = Registration,
-    responses((status = 201, body = Registered)))]
+    responses((status = 201, body = Registered, description = "Registered by reception"),
+              (status = 202, body = Registered, description = "Taken; the SMS says the rest")))]
 pub(super) async fn register_account(
     axum::extract::State(mut services): State,
     axum::Extension(language): FrontEndLanguage,
@@ -44,15 +52,24 @@ pub(super) async fn register_account(
         applicant: Some(body.applicant.into_message(language)),
     };
     let r = services.beneficiaries.register_account(grpc(&headers, message)).await?.into_inner();
+    if r.username.is_empty() {
+        let taken = Bilingual::new(
+            "استلمنا طلب التسجيل. إن كانت البيانات صحيحة فستصل رسالة نصية باسم المستخدم وكلمة مرور مؤقتة إلى رقم الجوال المسجل لدى الجمعية",
+            "Your registration is received. If the details are right, an SMS with a username and a one-time password goes to the mobile number the association has on file",
+        );
+        let registered =
+            Registered { beneficiary_id: None, account_id: None, username: None, sms_to: None, message: taken };
+        return Ok((axum::http::StatusCode::ACCEPTED, Json(registered)));
+    }
     let told = Bilingual::new(
         format!("أرسلنا اسم المستخدم وكلمة مرور مؤقتة برسالة نصية إلى {}", r.mobile_masked),
         format!("We sent the username and a one-time password by SMS to {}", r.mobile_masked),
     );
     Ok(created(Registered {
-        beneficiary_id: r.beneficiary_id,
-        account_id: r.account_id,
-        username: r.username,
-        sms_to: r.mobile_masked,
+        beneficiary_id: Some(r.beneficiary_id),
+        account_id: Some(r.account_id),
+        username: Some(r.username),
+        sms_to: Some(r.mobile_masked),
         message: told,
     }))
 }

@@ -69,6 +69,10 @@ fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
     }
 }
 
+/// How many credentials SMS an anonymous registration may cause in a day,
+/// for one national ID and for one number.
+pub const CREDENTIAL_MESSAGES_A_DAY: u64 = 3;
+
 #[tonic::async_trait]
 impl BeneficiaryService for Beneficiaries {
     async fn register_account(
@@ -120,8 +124,23 @@ impl BeneficiaryService for Beneficiaries {
             registered_by: acted_by(&staff),
             registered_at: now,
         };
+        let anonymous = staff.is_none();
         let mut tx = self.store.db().begin().await.map_err(internal)?;
         let (beneficiary, _) = self.store.find_or_register(&mut tx, &new).await.map_err(internal)?;
+        // Online, the holder of an ID and of a number is told by SMS only a few times a day.
+        if anonymous {
+            let since = now - chrono::Duration::hours(24);
+            let sent = self
+                .store
+                .credential_messages_since(&mut tx, &beneficiary.national_id, &beneficiary.mobile, since)
+                .await
+                .map_err(internal)?;
+            if sent >= CREDENTIAL_MESSAGES_A_DAY {
+                tx.rollback().await.map_err(internal)?;
+                tracing::info!(association = %pack.association, "registration not acted on: its SMS limit is reached");
+                return Ok(Response::new(api::Registration::default()));
+            }
+        }
         let mut account = NewAccount {
             account_id: Uuid::now_v7(),
             association: pack.association.clone(),
@@ -137,6 +156,11 @@ impl BeneficiaryService for Beneficiaries {
         loop {
             match self.store.open_account(&mut tx, &account).await.map_err(internal)? {
                 Opened::Opened => break,
+                // Online, the answer is the same whether or not the ID has an account (or is on file).
+                Opened::AlreadyHasAccount if anonymous => {
+                    tx.rollback().await.map_err(internal)?;
+                    return Ok(Response::new(api::Registration::default()));
+                }
                 Opened::AlreadyHasAccount => {
                     return Err(Problem::new(Bilingual::new(
                         "يوجد حساب لهذا الرقم من قبل؛ سجّل الدخول أو راجع موظف الاستقبال",
@@ -164,6 +188,12 @@ impl BeneficiaryService for Beneficiaries {
             association_name: Some(event_text(&pack.name)),
         };
         self.outbox.append(&mut tx, &Event::AccountOpened(event)).await.map_err(internal)?;
+        if anonymous {
+            self.store
+                .record_credential_message(&mut tx, &beneficiary.national_id, &beneficiary.mobile, now)
+                .await
+                .map_err(internal)?;
+        }
         // Somebody registering themself acts as the account they open.
         let actor = match &staff {
             Some(staff) => Actor::staff(staff, &request),
@@ -177,6 +207,10 @@ impl BeneficiaryService for Beneficiaries {
         tx.commit().await.map_err(internal)?;
         self.outbox.wake();
         tracing::info!(account_id = %account.account_id, association = %account.association, %channel, "account opened");
+        // Anyone may type anyone's ID: an anonymous caller learns nothing of who is on file, nor where the SMS went.
+        if anonymous {
+            return Ok(Response::new(api::Registration::default()));
+        }
         Ok(Response::new(api::Registration {
             beneficiary_id: beneficiary.beneficiary_id.to_string(),
             account_id: account.account_id.to_string(),

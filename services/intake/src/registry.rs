@@ -127,6 +127,47 @@ fn stored_account(row: &Row) -> Result<StoredAccount, DbError> {
 }
 
 impl IntakeStore {
+    /// Credentials SMS caused by anonymous registrations since `since`, for the
+    /// national ID or for the number, whichever has had more.
+    pub async fn credential_messages_since(
+        &self,
+        tx: &mut Tx,
+        national_id: &str,
+        mobile: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        let row = tx
+            .fetch_optional(
+                Sql::new(
+                    "SELECT (SELECT COUNT(*) FROM credential_messages WHERE national_id = $1 AND sent_at > $3) AS by_id, \
+                     (SELECT COUNT(*) FROM credential_messages WHERE mobile = $2 AND sent_at > $3) AS by_mobile",
+                )
+                .bind(national_id)
+                .bind(mobile)
+                .bind(since),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(0) };
+        Ok(row.unsigned::<u64>("by_id")?.max(row.unsigned::<u64>("by_mobile")?))
+    }
+
+    pub async fn record_credential_message(
+        &self,
+        tx: &mut Tx,
+        national_id: &str,
+        mobile: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new("INSERT INTO credential_messages (national_id, mobile, sent_at) VALUES ($1, $2, $3)")
+                .bind(national_id)
+                .bind(mobile)
+                .bind(at),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The association's beneficiary with this national ID, registered now if
     /// new (flagged when an earlier one has the same name and mobile). True if registered now.
     pub async fn find_or_register(
