@@ -10,7 +10,7 @@
 
 use crate::db::{Backend, Db, DbError, Row, Sql, Tx};
 use crate::forwarding::Forwarded;
-use crate::grpc::{internal, parse_uuid};
+use crate::grpc::parse_uuid;
 use crate::identity::{Caller, Staff};
 use crate::queue::Message;
 use crate::role::Role;
@@ -415,7 +415,7 @@ impl AuditTrail for TrailService {
         // The roles that supervise a case's handling.
         staff.require_role(&ActorRole::SUPERVISORS)?;
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
-        let entries = case_trail(&self.db, request_id).await.map_err(internal)?;
+        let entries = case_trail(&self.db, request_id).await?;
         // Outside the caller's scope the trail reads as empty, as for an unknown case.
         let entries = entries
             .into_iter()

@@ -235,6 +235,14 @@ pub fn internal(error: impl std::fmt::Display) -> Status {
     Problem::new(generic_message(Code::Internal)).into_status(Code::Internal)
 }
 
+/// A store's failure is the service's, not the caller's: `?` in an RPC
+/// turns it into [`internal`], converted here, where the error is owned.
+impl From<crate::db::DbError> for Status {
+    fn from(error: crate::db::DbError) -> Self {
+        internal(error)
+    }
+}
+
 /// A free-text field cleaned by `rule` (see `masar_domain::input`), or the
 /// refusal naming it.
 pub fn cleaned(field: &str, raw: &str, rule: masar_domain::TextRule) -> Result<String, Status> {

@@ -74,7 +74,7 @@ impl Committee {
         let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::CommitteeMember])?;
         let request_id = parse_uuid("request_id", request_id)?;
-        let item = self.store.item_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let item = self.store.item_in(tx, request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&item.association, &item.branch)?;
         // Whoever researched the case takes no part in deciding it.
         if self.directory.same_person(&item.researcher, &staff.username) {
@@ -102,12 +102,10 @@ impl CommitteeService for Committee {
         let Some(branch) = staff.branch_filter(&request.get_ref().branch) else {
             return Err(invalid_input(vec![FieldError::required("branch")]));
         };
-        let Some((agenda_id, opened_at, items)) =
-            self.store.agenda(&staff.association, &branch).await.map_err(internal)?
-        else {
+        let Some((agenda_id, opened_at, items)) = self.store.agenda(&staff.association, &branch).await? else {
             return Ok(Response::new(api::Agenda { association: staff.association, branch, ..Default::default() }));
         };
-        let mut votes = self.store.agenda_votes(agenda_id).await.map_err(internal)?;
+        let mut votes = self.store.agenda_votes(agenda_id).await?;
         let out = items
             .into_iter()
             .map(|item| {
@@ -127,7 +125,7 @@ impl CommitteeService for Committee {
     async fn cast_vote(&self, request: Request<api::CastVoteRequest>) -> Result<Response<api::AgendaItem>, Status> {
         let input = request.get_ref();
         // Who and which case first: a caller without the right learns nothing from their input's faults.
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let vote = Vote::parse(&input.vote).map_err(|_| {
             invalid_input(vec![FieldError::new(
@@ -137,15 +135,13 @@ impl CommitteeService for Committee {
         })?;
         let note = cleaned("note", &input.note, TextRule::NOTE)?;
         let cast = CastVote { member: staff.username.clone(), vote, note };
-        if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await.map_err(internal)? {
+        if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await? {
             return Err(changed_meanwhile());
         }
         let actor = Actor::staff(&staff, &request);
-        audit::record(&mut tx, &actor, item.audit_subject(), action::VOTE_CAST, vote.as_str())
-            .await
-            .map_err(internal)?;
-        let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, item.audit_subject(), action::VOTE_CAST, vote.as_str()).await?;
+        let votes = self.store.votes_in(&mut tx, item.request_id).await?;
+        tx.commit().await?;
         Ok(Response::new(to_api(AgendaItem { version: item.version + 1, ..item }, votes)))
     }
 
@@ -154,7 +150,7 @@ impl CommitteeService for Committee {
         request: Request<api::RecordDecisionRequest>,
     ) -> Result<Response<api::AgendaItem>, Status> {
         let input = request.get_ref();
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let decision = CaseStatus::parse(&input.decision)
             .ok()
@@ -176,7 +172,7 @@ impl CommitteeService for Committee {
                 Bilingual::new("يجب ذكر أسباب الرفض أو التأجيل", "Give the reasons for rejecting or deferring"),
             )]));
         }
-        let votes = self.store.votes_in(&mut tx, item.request_id).await.map_err(internal)?;
+        let votes = self.store.votes_in(&mut tx, item.request_id).await?;
         if votes.len() < QUORUM {
             return Err(Problem::new(Bilingual::new(
                 format!("يلزم {QUORUM} أصوات على الأقل قبل تسجيل القرار"),
@@ -192,7 +188,7 @@ impl CommitteeService for Committee {
             .into_status(Code::FailedPrecondition));
         }
         item.status.transition(decision).map_err(internal)?;
-        if !self.store.decide(&mut tx, item.request_id, item.version, decision, &reasons).await.map_err(internal)? {
+        if !self.store.decide(&mut tx, item.request_id, item.version, decision, &reasons).await? {
             return Err(changed_meanwhile());
         }
         let event = events::CommitteeDecided {
@@ -203,12 +199,10 @@ impl CommitteeService for Committee {
             reasons: reasons.clone(),
             policy_version: item.policy_version,
         };
-        self.outbox.append(&mut tx, &Event::CommitteeDecided(event)).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::CommitteeDecided(event)).await?;
         let actor = Actor::staff(&staff, &request);
-        audit::record(&mut tx, &actor, item.audit_subject(), event_type::COMMITTEE_DECIDED, decision.as_str())
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, item.audit_subject(), event_type::COMMITTEE_DECIDED, decision.as_str()).await?;
+        tx.commit().await?;
         self.outbox.wake();
         tracing::info!(request_id = %item.request_id, %decision, "committee decision recorded");
         let decided =

@@ -11,7 +11,7 @@ use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
 use masar_platform::audit::{self, Actor, Subject};
-use masar_platform::grpc::{Problem, changed_meanwhile, internal, invalid_input, parse_uuid};
+use masar_platform::grpc::{Problem, changed_meanwhile, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::paging::{PageRequest, Position};
@@ -125,18 +125,17 @@ impl BeneficiaryService for Beneficiaries {
             registered_at: now,
         };
         let anonymous = staff.is_none();
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let (beneficiary, _) = self.store.find_or_register(&mut tx, &new).await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
+        let (beneficiary, _) = self.store.find_or_register(&mut tx, &new).await?;
         // Online, the holder of an ID and of a number is told by SMS only a few times a day.
         if anonymous {
             let since = now - chrono::Duration::hours(24);
             let sent = self
                 .store
                 .credential_messages_since(&mut tx, &beneficiary.national_id, &beneficiary.mobile, since)
-                .await
-                .map_err(internal)?;
+                .await?;
             if sent >= CREDENTIAL_MESSAGES_A_DAY {
-                tx.rollback().await.map_err(internal)?;
+                tx.rollback().await?;
                 tracing::info!(association = %pack.association, "registration not acted on: its SMS limit is reached");
                 return Ok(Response::new(api::Registration::default()));
             }
@@ -154,11 +153,11 @@ impl BeneficiaryService for Beneficiaries {
         // A username collision is unlikely (32^6 per association); try a few before giving up.
         let mut attempts = 0;
         loop {
-            match self.store.open_account(&mut tx, &account).await.map_err(internal)? {
+            match self.store.open_account(&mut tx, &account).await? {
                 Opened::Opened => break,
                 // Online, the answer is the same whether or not the ID has an account (or is on file).
                 Opened::AlreadyHasAccount if anonymous => {
-                    tx.rollback().await.map_err(internal)?;
+                    tx.rollback().await?;
                     return Ok(Response::new(api::Registration::default()));
                 }
                 Opened::AlreadyHasAccount => {
@@ -187,12 +186,9 @@ impl BeneficiaryService for Beneficiaries {
             opened_at: Some(masar_proto::timestamp(now)),
             association_name: Some(event_text(&pack.name)),
         };
-        self.outbox.append(&mut tx, &Event::AccountOpened(event)).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::AccountOpened(event)).await?;
         if anonymous {
-            self.store
-                .record_credential_message(&mut tx, &beneficiary.national_id, &beneficiary.mobile, now)
-                .await
-                .map_err(internal)?;
+            self.store.record_credential_message(&mut tx, &beneficiary.national_id, &beneficiary.mobile, now).await?;
         }
         // Somebody registering themself acts as the account they open.
         let actor = match &staff {
@@ -201,10 +197,8 @@ impl BeneficiaryService for Beneficiaries {
         };
         let branch = staff.as_ref().and_then(|s| s.branch.as_deref()).unwrap_or_default();
         let subject = Subject::outside_a_case(&account.association, branch);
-        audit::record(&mut tx, &actor, subject, event_type::ACCOUNT_OPENED, channel.as_str())
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, subject, event_type::ACCOUNT_OPENED, channel.as_str()).await?;
+        tx.commit().await?;
         self.outbox.wake();
         tracing::info!(account_id = %account.account_id, association = %account.association, %channel, "account opened");
         // Anyone may type anyone's ID: an anonymous caller learns nothing of who is on file, nor where the SMS went.
@@ -229,7 +223,7 @@ impl BeneficiaryService for Beneficiaries {
         let beneficiary_id = parse_uuid("beneficiary_id", &request.get_ref().beneficiary_id)?;
         let not_found =
             || Problem::new(Bilingual::new("المستفيد غير موجود", "No such beneficiary")).into_status(Code::NotFound);
-        let beneficiary = self.store.beneficiary(beneficiary_id).await.map_err(internal)?.ok_or_else(not_found)?;
+        let beneficiary = self.store.beneficiary(beneficiary_id).await?.ok_or_else(not_found)?;
         // Beneficiaries belong to the association, not a branch; another association's look missing.
         if beneficiary.association != staff.association {
             return Err(not_found());
@@ -244,7 +238,7 @@ impl BeneficiaryService for Beneficiaries {
         let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
         let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
-        let pairs = self.store.possible_duplicates(&staff.association, &page).await.map_err(internal)?;
+        let pairs = self.store.possible_duplicates(&staff.association, &page).await?;
         let (pairs, next_page_token) =
             page.finish(pairs, |(b, _)| Position { at: b.registered_at, id: b.beneficiary_id });
         Ok(Response::new(api::ListPossibleDuplicatesResponse {

@@ -45,7 +45,7 @@ pub(crate) async fn visible_request(
     request_id: &str,
 ) -> Result<StoredRequest, Status> {
     let request_id = parse_uuid("request_id", request_id)?;
-    let stored = store.request(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+    let stored = store.request(request_id).await?.ok_or_else(request_not_found)?;
     if caller.can_see(&stored.association, &stored.branch, stored.beneficiary_id) {
         Ok(stored)
     } else {
@@ -408,7 +408,7 @@ impl Intake {
         let facts = read_answers(&pack.facts_asked(&stored.service_type), submission.answers, &stored.facts)
             .map_err(|problems| errors.extend(problems))
             .unwrap_or_default();
-        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
+        let documents = self.store.current_documents(stored.request_id).await?;
         errors.extend(document_problems(pack, &stored.service_type, &documents, saudi_day(now)));
         errors.extend(attestation_problem(pack, submission.attested, submission.attestation_version));
         if !errors.is_empty() {
@@ -418,15 +418,14 @@ impl Intake {
         let months_since_same_service_approved = self
             .store
             .months_since_same_service_approved(&stored.association, &national_id, &stored.service_type, now)
-            .await
-            .map_err(internal)?;
+            .await?;
         let attestation = Attestation { by: acted_by(staff), at: now, version: pack.attestation.version.clone() };
         Ok(Completed { facts, documents, months_since_same_service_approved, attestation })
     }
 
     /// The policy version a request was started (or submitted) under.
     async fn policy_of(&self, stored: &StoredRequest) -> Result<PolicyPack, Status> {
-        self.policies.version(&stored.association, stored.policy_version).await.map_err(internal)?.ok_or_else(|| {
+        self.policies.version(&stored.association, stored.policy_version).await?.ok_or_else(|| {
             internal(format!("{} policy version {} is not stored", stored.association, stored.policy_version))
         })
     }
@@ -438,7 +437,7 @@ impl Intake {
         let Caller::Beneficiary(own) = caller else {
             return Ok(());
         };
-        let registered = self.store.beneficiary(own.beneficiary_id).await.map_err(internal)?;
+        let registered = self.store.beneficiary(own.beneficiary_id).await?;
         let typed = input.applicant.as_ref().map(|a| a.national_id.as_str()).unwrap_or_default();
         // An ID that does not even parse is the form's fault, reported with the other fields.
         let for_someone_else = NationalId::parse(typed)
@@ -492,20 +491,17 @@ impl IntakeService for Intake {
         let new = validate(pack.as_ref(), input, now)?;
         check_online(&caller, &new)?;
         let pack = pack.expect("validate refuses a request without a policy");
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         // Every request belongs to the association's one registry entry for its national ID.
-        let (beneficiary, _) = self
-            .store
-            .find_or_register(&mut tx, &NewBeneficiary::of_request(&new, acted_by(&staff)))
-            .await
-            .map_err(internal)?;
+        let (beneficiary, _) =
+            self.store.find_or_register(&mut tx, &NewBeneficiary::of_request(&new, acted_by(&staff))).await?;
         let new = NewRequest { beneficiary_id: Some(beneficiary.beneficiary_id), ..new };
-        self.store.insert_request(&mut tx, &new).await.map_err(internal)?;
+        self.store.insert_request(&mut tx, &new).await?;
         let subject = Subject::case(new.request_id, &new.association, &new.branch);
         let detail = format!("{} via {}", new.service_type, new.channel);
         let actor = Actor::calling(&caller, &request);
-        audit::record(&mut tx, &actor, subject, action::REQUEST_FILED, &detail).await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, subject, action::REQUEST_FILED, &detail).await?;
+        tx.commit().await?;
         tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "draft created");
         Ok(Response::new(api::DraftRequest {
             request_id: new.request_id.to_string(),
@@ -629,21 +625,21 @@ impl IntakeService for Intake {
             ..stored
         };
         let actor = actor_of(&staff);
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self.store.mark_submitted(&mut tx, &submitted, &completed.attestation).await.map_err(internal)? {
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.mark_submitted(&mut tx, &submitted, &completed.attestation).await? {
             return Err(changed_meanwhile());
         }
         let actor_role = acting_role(&staff);
         let entry =
             TimelineEntry::new(Uuid::now_v7(), CaseStatus::Submitted, actor_role, now, submitted.channel.clone());
-        self.store.record(&mut tx, submitted.request_id, &entry).await.map_err(internal)?;
+        self.store.record(&mut tx, submitted.request_id, &entry).await?;
         let history = completed.months_since_same_service_approved;
         let event = submitted_event(&submitted, now, &actor, false, history, &completed.documents);
-        self.outbox.append(&mut tx, &Event::RequestSubmitted(event)).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::RequestSubmitted(event)).await?;
         let audited = Actor::calling(&caller, &request);
         let subject = submitted.audit_subject();
-        audit::record(&mut tx, &audited, subject, event_type::REQUEST_SUBMITTED, "").await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &audited, subject, event_type::REQUEST_SUBMITTED, "").await?;
+        tx.commit().await?;
         self.outbox.wake();
         tracing::info!(request_id = %submitted.request_id, policy_version = submitted.policy_version, "request submitted");
         Ok(Response::new(api::SubmitRequestResponse {
@@ -681,13 +677,12 @@ impl IntakeService for Intake {
         };
         let completed = self.complete(&stored, &pack, submission, &staff, now).await?;
         let expected = pack.expected_decision_on(saudi_day(now));
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         // Conditional on the status, so of two concurrent resubmissions one wins.
         if !self
             .store
             .mark_resubmitted(&mut tx, stored.request_id, expected, &completed.facts, &completed.attestation)
-            .await
-            .map_err(internal)?
+            .await?
         {
             return Err(changed_meanwhile());
         }
@@ -699,15 +694,15 @@ impl IntakeService for Intake {
             now,
             cleaned("note", &request.get_ref().note, TextRule::NOTE)?,
         );
-        self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
+        self.store.record(&mut tx, stored.request_id, &entry).await?;
         let history = completed.months_since_same_service_approved;
         let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
         let event = submitted_event(&updated, now, &actor_of(&staff), true, history, &completed.documents);
-        self.outbox.append(&mut tx, &Event::RequestResubmitted(event)).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::RequestResubmitted(event)).await?;
         let audited = Actor::calling(&caller, &request);
         let subject = updated.audit_subject();
-        audit::record(&mut tx, &audited, subject, event_type::REQUEST_RESUBMITTED, "").await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &audited, subject, event_type::REQUEST_RESUBMITTED, "").await?;
+        tx.commit().await?;
         self.outbox.wake();
         Ok(Response::new(api::ResubmitRequestResponse {
             request_id: updated.request_id.to_string(),
@@ -722,7 +717,7 @@ impl IntakeService for Intake {
     ) -> Result<Response<api::ServiceRequest>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
-        let documents = self.store.current_documents(stored.request_id).await.map_err(internal)?;
+        let documents = self.store.current_documents(stored.request_id).await?;
         Ok(Response::new(api::ServiceRequest {
             documents: documents.iter().map(document_reply).collect(),
             ..request_reply(stored)
@@ -765,7 +760,7 @@ impl IntakeService for Intake {
                 }
             }
         };
-        let rows = self.store.requests(filter, &page).await.map_err(internal)?;
+        let rows = self.store.requests(filter, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| Position { at: r.submitted_at, id: r.request_id });
         Ok(Response::new(api::ListRequestsResponse {
             requests: rows.into_iter().map(request_reply).collect(),
@@ -776,7 +771,7 @@ impl IntakeService for Intake {
     async fn get_timeline(&self, request: Request<api::GetTimelineRequest>) -> Result<Response<api::Timeline>, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
         let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
-        let entries = self.store.timeline(stored.request_id).await.map_err(internal)?;
+        let entries = self.store.timeline(stored.request_id).await?;
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),
             status: stored.status.to_string(),

@@ -13,7 +13,7 @@ use masar_domain::{
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
-use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, internal, invalid_input, parse_uuid};
+use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
@@ -321,7 +321,7 @@ impl Inquiries {
     /// Someone who asked without an account gets the answer by SMS.
     async fn visible(&self, caller: &Caller, inquiry_id: &str) -> Result<StoredInquiry, Status> {
         let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
-        let inquiry = self.store.inquiry(inquiry_id).await.map_err(internal)?.ok_or_else(inquiry_not_found)?;
+        let inquiry = self.store.inquiry(inquiry_id).await?.ok_or_else(inquiry_not_found)?;
         if caller.can_see(&inquiry.association, &inquiry.branch, inquiry.beneficiary_id) {
             Ok(inquiry)
         } else {
@@ -338,7 +338,7 @@ impl Inquiries {
     }
 
     async fn reply(&self, inquiry: StoredInquiry) -> Result<Response<api::Inquiry>, Status> {
-        let timeline = self.store.inquiry_timeline(inquiry.inquiry_id).await.map_err(internal)?;
+        let timeline = self.store.inquiry_timeline(inquiry.inquiry_id).await?;
         Ok(Response::new(inquiry_reply(inquiry, timeline)))
     }
 }
@@ -404,18 +404,15 @@ impl InquiryService for Inquiries {
             return Err(invalid_input(errors));
         }
         let now = Utc::now();
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         // Linked to a registry entry only on someone's word who is known: the
         // signed-in beneficiary themself, or staff for the ID they were shown.
         // A typed national ID alone would file a stranger's text in that person's account.
         let beneficiary_id = match (&caller, &national_id) {
             (Some(Caller::Beneficiary(own)), _) if own.association == pack.association => Some(own.beneficiary_id),
-            (Some(Caller::Staff(_)), Some(id)) => self
-                .store
-                .beneficiary_by_national_id(&mut tx, &pack.association, id)
-                .await
-                .map_err(internal)?
-                .map(|b| b.beneficiary_id),
+            (Some(Caller::Staff(_)), Some(id)) => {
+                self.store.beneficiary_by_national_id(&mut tx, &pack.association, id).await?.map(|b| b.beneficiary_id)
+            }
             _ => None,
         };
         let inquiry = StoredInquiry {
@@ -442,15 +439,13 @@ impl InquiryService for Inquiries {
             text: question,
             at: now,
         };
-        self.store.insert_inquiry(&mut tx, &inquiry, &asked).await.map_err(internal)?;
+        self.store.insert_inquiry(&mut tx, &inquiry, &asked).await?;
         let actor = match &caller {
             Some(caller) => Actor::calling(caller, &request),
             None => Actor::anonymous(&request),
         };
-        audit::record(&mut tx, &actor, inquiry.audit_subject(), action::INQUIRY_ASKED, &inquiry.reference)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, inquiry.audit_subject(), action::INQUIRY_ASKED, &inquiry.reference).await?;
+        tx.commit().await?;
         tracing::info!(inquiry_id = %inquiry.inquiry_id, association = %inquiry.association, %channel, "inquiry received");
         Ok(Response::new(inquiry_reply(inquiry, vec![asked])))
     }
@@ -479,8 +474,8 @@ impl InquiryService for Inquiries {
             text: if note.is_empty() { referral_role.to_string() } else { note.to_owned() },
             at: Utc::now(),
         };
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self.store.move_inquiry(&mut tx, &inquiry, Some(referral_role), &entry).await.map_err(internal)? {
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.move_inquiry(&mut tx, &inquiry, Some(referral_role), &entry).await? {
             return Err(changed_meanwhile());
         }
         let detail = format!("{} to {referral_role}", inquiry.reference);
@@ -491,9 +486,8 @@ impl InquiryService for Inquiries {
             action::INQUIRY_REFERRED,
             &detail,
         )
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        .await?;
+        tx.commit().await?;
         tracing::info!(inquiry_id = %inquiry.inquiry_id, referred_to = %referral_role, "inquiry referred");
         let version = inquiry.version + 1;
         self.reply(StoredInquiry {
@@ -541,8 +535,8 @@ impl InquiryService for Inquiries {
             text: answer.clone(),
             at: now,
         };
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self.store.move_inquiry(&mut tx, &inquiry, inquiry.referred_to, &entry).await.map_err(internal)? {
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.move_inquiry(&mut tx, &inquiry, inquiry.referred_to, &entry).await? {
             return Err(changed_meanwhile());
         }
         if let Some(mobile) = &inquiry.mobile {
@@ -557,13 +551,12 @@ impl InquiryService for Inquiries {
                 actor: Some(staff.event_actor()),
                 answered_at: Some(masar_proto::timestamp(now)),
             };
-            self.outbox.append(&mut tx, &Event::InquiryAnswered(event)).await.map_err(internal)?;
+            self.outbox.append(&mut tx, &Event::InquiryAnswered(event)).await?;
         }
         let actor = Actor::staff(staff, &request);
         audit::record(&mut tx, &actor, inquiry.audit_subject(), event_type::INQUIRY_ANSWERED, &inquiry.reference)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+            .await?;
+        tx.commit().await?;
         self.outbox.wake();
         tracing::info!(inquiry_id = %inquiry.inquiry_id, %channel, "inquiry answered");
         self.reply(StoredInquiry { status: InquiryStatus::Answered, version: inquiry.version + 1, ..inquiry }).await
@@ -622,7 +615,7 @@ impl InquiryService for Inquiries {
                 }
             }
         };
-        let found = self.store.inquiries(filter, &page).await.map_err(internal)?;
+        let found = self.store.inquiries(filter, &page).await?;
         let (found, next_page_token) = page.finish(found, |i| Position { at: i.asked_at, id: i.inquiry_id });
         let inquiries = found.into_iter().map(|i| inquiry_reply(i, Vec::new())).collect();
         Ok(Response::new(api::ListInquiriesResponse { inquiries, next_page_token }))

@@ -9,7 +9,7 @@ use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Published, Rating, Satisfaction, published_months};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::{Backend, DbError, Sql, Tx};
-use masar_platform::grpc::{internal, invalid_input};
+use masar_platform::grpc::invalid_input;
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::policies::PolicyBook;
@@ -162,13 +162,8 @@ impl SatisfactionService for Ratings {
             return Err(invalid_input(errors));
         }
         let now = Utc::now();
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self
-            .store
-            .insert_delivery(&mut tx, stored.request_id, &staff.username, now, &note)
-            .await
-            .map_err(internal)?
-        {
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.insert_delivery(&mut tx, stored.request_id, &staff.username, now, &note).await? {
             return Err(refused_in(
                 CaseStatus::ServiceDelivered,
                 "سُجّل تقديم الخدمة من قبل",
@@ -176,18 +171,16 @@ impl SatisfactionService for Ratings {
             ));
         }
         let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::ServiceDelivered, staff.role, now, note);
-        self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
+        self.store.record(&mut tx, stored.request_id, &entry).await?;
         let event = events::ServiceDelivered {
             case: Some(stored.case_ref()),
             actor: Some(staff.event_actor()),
             delivered_at: Some(masar_proto::timestamp(now)),
         };
-        self.outbox.append(&mut tx, &Event::ServiceDelivered(event)).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &Event::ServiceDelivered(event)).await?;
         let actor = Actor::calling(&caller, &request);
-        audit::record(&mut tx, &actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "")
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "").await?;
+        tx.commit().await?;
         self.outbox.wake();
         tracing::info!(request_id = %stored.request_id, "service delivered");
         Ok(Response::new(request_reply(StoredRequest { status: CaseStatus::ServiceDelivered, ..stored })))
@@ -221,8 +214,8 @@ impl SatisfactionService for Ratings {
         }
         let rating = Rating::new(input.score, &input.comment).map_err(invalid_input)?;
         let now = Utc::now();
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        if !self.store.mark_rated(&mut tx, stored.request_id).await.map_err(internal)? {
+        let mut tx = self.store.db().begin().await?;
+        if !self.store.mark_rated(&mut tx, stored.request_id).await? {
             return Err(already_rated());
         }
         let rated = RatedService {
@@ -230,14 +223,14 @@ impl SatisfactionService for Ratings {
             branch: &stored.branch,
             service_type: &stored.service_type,
         };
-        self.store.keep_rating(&mut tx, &rated, &rating, saudi_day(now)).await.map_err(internal)?;
+        self.store.keep_rating(&mut tx, &rated, &rating, saudi_day(now)).await?;
         let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::Closed, ActorRole::Beneficiary, now, String::new());
-        self.store.record(&mut tx, stored.request_id, &entry).await.map_err(internal)?;
+        self.store.record(&mut tx, stored.request_id, &entry).await?;
         // The trail says the case was rated, not how: beside the delivery's
         // actor, a score would become a figure about one staff member.
         let actor = Actor::calling(&caller, &request);
-        audit::record(&mut tx, &actor, stored.audit_subject(), action::SERVICE_RATED, "").await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, stored.audit_subject(), action::SERVICE_RATED, "").await?;
+        tx.commit().await?;
         tracing::info!(request_id = %stored.request_id, "service rated");
         Ok(Response::new(api::ServiceRating {
             request_id: stored.request_id.to_string(),
@@ -274,9 +267,7 @@ impl SatisfactionService for Ratings {
         // Whole months that have ended, and only cells of enough ratings: nobody's score can be told apart.
         let months = published_months(from, to.unwrap_or(today), today);
         let mut figures = match months {
-            Some((from, to)) => {
-                self.store.satisfaction(&staff.association, branch.as_deref(), from, to).await.map_err(internal)?
-            }
+            Some((from, to)) => self.store.satisfaction(&staff.association, branch.as_deref(), from, to).await?,
             None => BTreeMap::new(),
         };
         // Every service type offered today is listed, rated or not yet.

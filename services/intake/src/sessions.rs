@@ -146,7 +146,7 @@ impl Sessions {
     /// account, or a staff member of that association in the directory with
     /// a password set.
     async fn credential(&self, association: &str, username: &str) -> Result<Option<Credential>, Status> {
-        if let Some(account) = self.store.account(association, username).await.map_err(internal)? {
+        if let Some(account) = self.store.account(association, username).await? {
             return Ok(Some(Credential {
                 association: account.association.clone(),
                 username: account.username.clone(),
@@ -158,7 +158,7 @@ impl Sessions {
         let Some((member_of, member)) = self.directory.staff(username).filter(|(a, _)| a.code == association) else {
             return Ok(None);
         };
-        let stored = self.store.staff_credential(&member_of.code, username).await.map_err(internal)?;
+        let stored = self.store.staff_credential(&member_of.code, username).await?;
         Ok(stored.map(|(password_hash, must_change_password)| Credential {
             association: member_of.code.clone(),
             username: member.username.clone(),
@@ -184,7 +184,7 @@ impl Sessions {
             return Err(wrong_credentials());
         }
         let now = Utc::now();
-        if let Some(until) = self.store.locked_until(association, username, client).await.map_err(internal)?
+        if let Some(until) = self.store.locked_until(association, username, client).await?
             && until > now
         {
             return Err(locked(until - now));
@@ -194,15 +194,11 @@ impl Sessions {
             password_matches(credential.as_ref().map(|c| c.password_hash.clone()), password.to_owned().into()).await?;
         match credential.filter(|_| matches) {
             Some(credential) => {
-                self.store.clear_failures(association, username, client).await.map_err(internal)?;
+                self.store.clear_failures(association, username, client).await?;
                 Ok(credential)
             }
             None => {
-                let failures = self
-                    .store
-                    .record_failure(association, username, client, now, &self.policy)
-                    .await
-                    .map_err(internal)?;
+                let failures = self.store.record_failure(association, username, client, now, &self.policy).await?;
                 let counted = masar_platform::metrics::metrics();
                 counted.sign_in_failures.inc();
                 if failures == self.policy.lock_after {
@@ -218,14 +214,13 @@ impl Sessions {
     /// tokens stop at once, and their access tokens are refused here at once
     /// and by every service as soon as the announcement reaches it.
     async fn end(&self, ending: Ending<'_>, why: &str, now: DateTime<Utc>) -> Result<(), Status> {
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         let ended = match ending {
             Ending::One(session_id) => self.store.revoke_session(&mut tx, session_id, why, now).await,
             Ending::EveryOneOf { association, username } => {
                 self.store.revoke_sessions_of(&mut tx, association, username, why, now).await
             }
-        }
-        .map_err(internal)?;
+        }?;
         // No token issued before the revocation outlives this.
         let forget_after = now
             + chrono::Duration::from_std(self.policy.access_token_lifetime).unwrap_or_default()
@@ -237,9 +232,9 @@ impl Sessions {
                 revoked_at: Some(masar_proto::timestamp(now)),
                 forget_after: Some(masar_proto::timestamp(forget_after)),
             };
-            self.outbox.append(&mut tx, &Event::SessionRevoked(revoked)).await.map_err(internal)?;
+            self.outbox.append(&mut tx, &Event::SessionRevoked(revoked)).await?;
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         self.outbox.wake();
         for (session_id, _) in &ended {
             self.revocations.revoke_here(&session_id.to_string());
@@ -262,7 +257,7 @@ impl Sessions {
             expires_at: now + self.policy.refresh_token_lifetime,
             revoked_at: None,
         };
-        self.store.start_session(&session, now).await.map_err(internal)?;
+        self.store.start_session(&session, now).await?;
         Ok(reply(credential, Some(self.tokens_for(credential, &session, &secret, now))))
     }
 
@@ -273,8 +268,8 @@ impl Sessions {
         let (role, branch, _) = credential.holder.scope();
         let actor = Actor { username: credential.username.clone(), role, ..came_in };
         let subject = Subject::outside_a_case(&credential.association, branch.as_deref().unwrap_or_default());
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        audit::record(&mut tx, &actor, subject, action, "").await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
+        audit::record(&mut tx, &actor, subject, action, "").await?;
         tx.commit().await.map_err(internal)
     }
 
@@ -343,7 +338,7 @@ impl SessionService for Sessions {
         let token = request.into_inner().refresh_token;
         let (session_id, secret) = read_refresh_token(&token).ok_or_else(session_ended)?;
         let now = Utc::now();
-        let session = self.store.session(session_id).await.map_err(internal)?.ok_or_else(session_ended)?;
+        let session = self.store.session(session_id).await?.ok_or_else(session_ended)?;
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(session_ended());
         }
@@ -362,12 +357,7 @@ impl SessionService for Sessions {
             return Err(session_ended());
         }
         let next = new_refresh_secret();
-        if !self
-            .store
-            .rotate_refresh(session_id, &session.refresh_hash, &refresh_hash(&next), now)
-            .await
-            .map_err(internal)?
-        {
+        if !self.store.rotate_refresh(session_id, &session.refresh_hash, &refresh_hash(&next), now).await? {
             return Err(session_ended());
         }
         let tokens = self.tokens_for(&credential, &session, &next, now);
@@ -379,7 +369,7 @@ impl SessionService for Sessions {
         let token = request.into_inner().refresh_token;
         // Signing out twice, or with a token already replaced, is not an error: the session is over either way.
         if let Some((session_id, secret)) = read_refresh_token(&token)
-            && let Some(session) = self.store.session(session_id).await.map_err(internal)?
+            && let Some(session) = self.store.session(session_id).await?
             && session.refresh_hash == refresh_hash(secret)
         {
             self.end(Ending::One(session_id), "signed out", Utc::now()).await?;
@@ -411,8 +401,7 @@ impl SessionService for Sessions {
             Holder::Staff { .. } => {
                 self.store.change_staff_password(association, username, &credential.password_hash, &new_hash, now).await
             }
-        }
-        .map_err(internal)?;
+        }?;
         if !changed {
             return Err(changed_meanwhile());
         }
@@ -449,7 +438,7 @@ pub async fn seed_demo_staff_passwords(
     let mut without = Vec::new();
     for association in &directory.associations {
         for member in &association.staff {
-            if store.staff_credential(&association.code, &member.username).await.map_err(internal)?.is_none() {
+            if store.staff_credential(&association.code, &member.username).await?.is_none() {
                 without.push((association.code.as_str(), member.username.as_str()));
             }
         }
@@ -460,7 +449,7 @@ pub async fn seed_demo_staff_passwords(
     }
     let hash = hash_password(SecretString::from(password.to_owned())).await?;
     for (association, username) in &without {
-        store.set_staff_password(association, username, &hash, false, "demo", Utc::now()).await.map_err(internal)?;
+        store.set_staff_password(association, username, &hash, false, "demo", Utc::now()).await?;
     }
     Ok(without.len())
 }

@@ -2,7 +2,7 @@
 
 use crate::store::NotificationStore;
 use masar_domain::{ActorRole, SaudiMobile};
-use masar_platform::grpc::{internal, parse_uuid, request_not_found};
+use masar_platform::grpc::{parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::notification::v1::{self as api, notification_service_server::NotificationService};
@@ -22,9 +22,9 @@ impl NotificationService for Notification {
         let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&ActorRole::CASE_DESK)?;
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
-        let recipient = self.store.recipient(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let recipient = self.store.recipient(request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&recipient.association, &recipient.branch)?;
-        let messages = self.store.messages(request_id).await.map_err(internal)?;
+        let messages = self.store.messages(request_id).await?;
         Ok(Response::new(api::ListMessagesResponse {
             messages: messages
                 .into_iter()

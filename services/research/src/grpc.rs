@@ -6,7 +6,7 @@ use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation,
 use masar_platform::audit::{self, Actor};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, cleaned, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
+    Problem, changed_meanwhile, cleaned, ensure_version, invalid_input, parse_uuid, request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
@@ -59,8 +59,7 @@ impl Research {
         let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::SocialResearcher])?;
         let request_id = parse_uuid("request_id", request_id)?;
-        let assignment =
-            self.store.assignment_in(tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let assignment = self.store.assignment_in(tx, request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&assignment.association, &assignment.branch)?;
         if assignment.researcher != staff.username {
             return Err(Problem::new(Bilingual::new(
@@ -84,15 +83,10 @@ impl Research {
         detail: &str,
     ) -> Result<Response<api::Assignment>, Status> {
         let kind = event.event_type();
-        self.outbox.append(&mut tx, &event).await.map_err(internal)?;
-        audit::record(&mut tx, actor, assignment.audit_subject(), kind, detail).await.map_err(internal)?;
-        let updated = self
-            .store
-            .assignment_in(&mut tx, assignment.request_id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(request_not_found)?;
-        tx.commit().await.map_err(internal)?;
+        self.outbox.append(&mut tx, &event).await?;
+        audit::record(&mut tx, actor, assignment.audit_subject(), kind, detail).await?;
+        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
+        tx.commit().await?;
         self.outbox.wake();
         Ok(Response::new(to_api(updated)))
     }
@@ -113,11 +107,7 @@ impl ResearchService for Research {
         let researcher = (staff.role == ActorRole::SocialResearcher).then_some(staff.username.as_str());
         let branch = staff.branch_filter("");
         let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
-        let assignments = self
-            .store
-            .open_assignments(&staff.association, branch.as_deref(), researcher, &page)
-            .await
-            .map_err(internal)?;
+        let assignments = self.store.open_assignments(&staff.association, branch.as_deref(), researcher, &page).await?;
         let (assignments, next_page_token) =
             page.finish(assignments, |a| Position { at: a.assigned_at, id: a.request_id });
         Ok(Response::new(api::ListAssignmentsResponse {
@@ -133,7 +123,7 @@ impl ResearchService for Research {
         let staff = Staff::from_request(&self.verifier, &request)?;
         staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
         let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
-        let assignment = self.store.assignment(request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let assignment = self.store.assignment(request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&assignment.association, &assignment.branch)?;
         // A researcher sees their own assignments, as in their list; another's is none of theirs.
         if staff.role == ActorRole::SocialResearcher && assignment.researcher != staff.username {
@@ -146,7 +136,7 @@ impl ResearchService for Research {
         &self,
         request: Request<api::RecordFieldVisitRequest>,
     ) -> Result<Response<api::Assignment>, Status> {
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         let input = request.get_ref();
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
@@ -158,8 +148,7 @@ impl ResearchService for Research {
         let recorded = self
             .store
             .record_visit(&mut tx, assignment.request_id, assignment.version, &staff.username, &findings)
-            .await
-            .map_err(internal)?;
+            .await?;
         if !recorded {
             return Err(changed_meanwhile());
         }
@@ -178,7 +167,7 @@ impl ResearchService for Research {
     ) -> Result<Response<api::Assignment>, Status> {
         let input = request.get_ref();
         // Who and which case first: a caller without the right learns nothing from their input's faults.
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
@@ -203,8 +192,7 @@ impl ResearchService for Research {
         let recorded = self
             .store
             .record_recommendation(&mut tx, assignment.request_id, assignment.version, recommendation, &justification)
-            .await
-            .map_err(internal)?;
+            .await?;
         if !recorded {
             return Err(changed_meanwhile());
         }

@@ -93,8 +93,8 @@ impl Verification {
         let staff = Staff::from_request(&self.verifier, request)?;
         staff.require_role(&[ActorRole::ProjectManager])?;
         let request_id = parse_uuid("request_id", request_id)?;
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let mut tx = self.store.db().begin().await?;
+        let case = self.store.case_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&case.association, &case.branch)?;
         ensure_version(expected_version, case.version)?;
         case.status.transition(to).map_err(|refused| {
@@ -108,17 +108,17 @@ impl Verification {
         if !outcome.missing.is_empty() {
             detail["missing"] = serde_json::to_value(&outcome.missing).map_err(internal)?;
         }
-        if !self.store.decide(&mut tx, request_id, case.version, to, &staff.username, detail).await.map_err(internal)? {
+        if !self.store.decide(&mut tx, request_id, case.version, to, &staff.username, detail).await? {
             return Err(changed_meanwhile());
         }
         if to == CaseStatus::Verified {
-            self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await.map_err(internal)?;
+            self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await?;
         }
-        self.outbox.append(&mut tx, &outcome.event).await.map_err(internal)?;
+        self.outbox.append(&mut tx, &outcome.event).await?;
         let actor = Actor::staff(&staff, request);
         let action = outcome.event.event_type();
-        audit::record(&mut tx, &actor, case.audit_subject(), action, "").await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, case.audit_subject(), action, "").await?;
+        tx.commit().await?;
         self.outbox.wake();
         tracing::info!(request_id = %request_id, outcome = %to, "verification outcome recorded");
         Ok(Response::new(api::VerificationOutcome {
@@ -142,7 +142,7 @@ impl VerificationService for Verification {
         let input = request.get_ref();
         let page = PageRequest::read(input.page_size, &input.page_token)?;
         let branch = staff.branch_filter(&input.branch);
-        let cases = self.store.pending(&staff.association, branch.as_deref(), &page).await.map_err(internal)?;
+        let cases = self.store.pending(&staff.association, branch.as_deref(), &page).await?;
         let (cases, next_page_token) = page.finish(cases, |c| Position { at: c.received_at, id: c.request_id });
         Ok(Response::new(api::ListPendingResponse {
             next_page_token,
@@ -185,8 +185,8 @@ impl VerificationService for Verification {
         staff.require_role(&[ActorRole::ProjectManager])?;
         let input = request.get_ref();
         let request_id = parse_uuid("request_id", &input.request_id)?;
-        let mut tx = self.store.db().begin().await.map_err(internal)?;
-        let case = self.store.case_in(&mut tx, request_id).await.map_err(internal)?.ok_or_else(request_not_found)?;
+        let mut tx = self.store.db().begin().await?;
+        let case = self.store.case_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&case.association, &case.branch)?;
         ensure_version(input.expected_version, case.version)?;
         if case.status != CaseStatus::Submitted {
@@ -230,20 +230,13 @@ impl VerificationService for Verification {
             .into_status(Code::FailedPrecondition));
         }
         let reason = if review == DocumentReview::Rejected { reason } else { "" };
-        if !self
-            .store
-            .review_document(&mut tx, &case, document, review, reason, &staff.username)
-            .await
-            .map_err(internal)?
-        {
+        if !self.store.review_document(&mut tx, &case, document, review, reason, &staff.username).await? {
             return Err(changed_meanwhile());
         }
         let actor = Actor::staff(&staff, &request);
         let detail = format!("{document}: {review}");
-        audit::record(&mut tx, &actor, case.audit_subject(), action::DOCUMENT_REVIEWED, &detail)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        audit::record(&mut tx, &actor, case.audit_subject(), action::DOCUMENT_REVIEWED, &detail).await?;
+        tx.commit().await?;
         tracing::info!(request_id = %request_id, document, review = %review, "document reviewed");
         let reviewed = CaseDocument {
             review,
