@@ -1,5 +1,5 @@
-//! Stable error bodies: `{code, message: {ar, en}, fields: [...]}`, and the
-//! one table from gRPC status to HTTP status.
+//! Stable error bodies: `{code, reason, message: {ar, en}, fields: [...]}`,
+//! and the one table from gRPC status to HTTP status.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -17,6 +17,12 @@ pub struct ApiError {
     /// Stable, for programs: `invalid_argument`, `unauthenticated`, `permission_denied`, `not_found`,
     /// `conflict`, `failed_precondition`, `resource_exhausted`, …
     pub code: &'static str,
+    /// Stable and finer, for programs to branch on (never on the text):
+    /// `<subject>.<what>`, e.g. `session.revoked`, `session.expired`,
+    /// `sign_in.wrong_credentials`, `sign_in.wait`, `request.not_found`,
+    /// `record.changed_meanwhile`, `input.invalid`, `caller.role_not_allowed`,
+    /// `route.method_not_allowed`, `caller.too_many`, `idempotency.in_progress`.
+    pub reason: String,
     /// For people, in Arabic and English.
     pub message: Bilingual,
     /// The message in the language asked for with `Accept-Language` (Arabic
@@ -63,7 +69,15 @@ impl From<tonic::Status> for ApiError {
             .get(masar_platform::grpc::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        Self { status: http, code, message: problem.message, text: None, fields: problem.fields, retry_after }
+        Self {
+            status: http,
+            code,
+            reason: problem.reason,
+            message: problem.message,
+            text: None,
+            fields: problem.fields,
+            retry_after,
+        }
     }
 }
 
@@ -81,7 +95,13 @@ impl ApiError {
     }
 
     pub fn new(status: StatusCode, code: &'static str, message: Bilingual) -> Self {
-        Self { status, code, message, text: None, fields: Vec::new(), retry_after: None }
+        let reason = reason_of_http(status).to_owned();
+        Self { status, code, reason, message, text: None, fields: Vec::new(), retry_after: None }
+    }
+
+    /// This error, with the reason programs read.
+    pub fn because(self, reason: &str) -> Self {
+        Self { reason: reason.to_owned(), ..self }
     }
 
     pub fn bad_request(message: Bilingual) -> Self {
@@ -134,6 +154,26 @@ impl ApiError {
 
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", Bilingual::new("المسار غير موجود", "No such endpoint"))
+    }
+}
+
+/// The reason of an answer the gateway makes itself, by its status.
+fn reason_of_http(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "input.unreadable",
+        StatusCode::UNAUTHORIZED => "session.required",
+        StatusCode::FORBIDDEN => "caller.not_allowed",
+        StatusCode::NOT_FOUND => "route.not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "route.method_not_allowed",
+        StatusCode::CONFLICT => "record.conflict",
+        StatusCode::PRECONDITION_FAILED => "record.changed_meanwhile",
+        StatusCode::PAYLOAD_TOO_LARGE => "input.too_large",
+        StatusCode::UNPROCESSABLE_ENTITY => "input.invalid",
+        StatusCode::TOO_MANY_REQUESTS => "caller.too_many",
+        StatusCode::SERVICE_UNAVAILABLE => "service.unavailable",
+        StatusCode::GATEWAY_TIMEOUT => "service.timed_out",
+        _ if status.is_server_error() => "service.failed",
+        _ => "request.refused",
     }
 }
 

@@ -270,6 +270,7 @@ pub(crate) async fn replay_retries(
             "طلب بنفس مفتاح عدم التكرار ما زال قيد التنفيذ، أعد المحاولة بعد قليل",
             "A call with this Idempotency-Key is still in progress; try again shortly",
         ))
+        .because("idempotency.in_progress")
         .into_response(),
         Begun::Mismatch => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -279,6 +280,7 @@ pub(crate) async fn replay_retries(
                 "This Idempotency-Key was used for a different call; use a new key for each call",
             ),
         )
+        .because("idempotency.key_reused")
         .into_response(),
     }
 }

@@ -12,7 +12,16 @@ async fn answer(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.json::<Value>().await.unwrap_or_else(|e| panic!("{status}: not the JSON error body: {e}"));
+    if status >= 400 {
+        assert!(is_reason(&body["reason"]), "{status}: every refusal has a stable reason: {body}");
+    }
     (status, headers, body)
+}
+
+/// `<subject>.<what>`, in lower-case words: what programs branch on.
+fn is_reason(reason: &Value) -> bool {
+    let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    reason.as_str().and_then(|r| r.split_once('.')).is_some_and(|(subject, what)| word(subject) && word(what))
 }
 
 #[tokio::test]
@@ -27,6 +36,7 @@ async fn every_refusal_is_the_documented_json_body_and_quotes_no_personal_data()
     let (status, headers, body) =
         answer(http.delete(format!("{base}/v1/requests")).bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!((status, body["code"].as_str()), (405, Some("method_not_allowed")), "{body}");
+    assert_eq!(body["reason"], "route.method_not_allowed");
     assert!(headers.get(header::ALLOW).is_some(), "Allow names the methods there are");
     assert!(body["message"]["ar"].is_string() && body["message"]["en"].is_string());
 
@@ -71,7 +81,10 @@ async fn an_anonymous_caller_is_refused_before_their_input_is_read() {
     // Who calls comes first, as the services check it.
     let (status, _, body) =
         answer(malformed("/v1/requests/00000000-0000-0000-0000-000000000000/submit").send().await.unwrap()).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str(), body["reason"].as_str()),
+        (401, Some("unauthenticated"), Some("session.required"))
+    );
     let (status, _, _) = answer(http.get(format!("{base}/v1/requests?page_size=abc")).send().await.unwrap()).await;
     assert_eq!(status, 401);
     // Where anonymous callers are welcome (opening an account), their input is what is wrong.
@@ -282,4 +295,39 @@ async fn text_fields_are_bounded_and_cleaned_distributed() {
     let distributed = crate::support::distributed_suite().await;
     drive_text_bounds(&distributed.suite.gateway_url()).await;
     distributed.stop().await;
+}
+
+/// Refusals the services make carry their own reasons, through the gateway.
+#[tokio::test]
+async fn services_name_the_reason_of_each_refusal() {
+    let (suite, _) = embedded_suite().await;
+    let base = suite.gateway_url();
+    let http = reqwest::Client::new();
+    let sign_in = |password: &str| {
+        http.post(format!("{base}/v1/sessions"))
+            .json(&json!({ "association": "nuzul", "username": "nuzul.pm", "password": password }))
+            .send()
+    };
+    let (_, _, wrong) = answer(sign_in("not-the-password").await.unwrap()).await;
+    assert_eq!(wrong["reason"], "sign_in.wrong_credentials", "{wrong}");
+    let pm = GatewayClient::new(&base).as_staff(NUZUL.project_manager).await.unwrap();
+    let missing = format!("{base}/v1/requests/00000000-0000-0000-0000-000000000000");
+    let (status, _, body) = answer(http.get(&missing).bearer_auth(pm.token().unwrap()).send().await.unwrap()).await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("request.not_found")), "{body}");
+    let (_, _, invalid) = answer(
+        http.post(format!("{base}/v1/requests"))
+            .bearer_auth(pm.token().unwrap())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        invalid["reason"].as_str().is_some_and(|r| r.starts_with("input.") || r.starts_with("caller.")),
+        "{invalid}"
+    );
+    let (_, _, forged) = answer(http.get(&missing).bearer_auth("not.a.token").send().await.unwrap()).await;
+    assert_eq!(forged["reason"], "session.invalid", "{forged}");
+    suite.stop().await.unwrap();
 }

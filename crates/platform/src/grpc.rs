@@ -180,24 +180,35 @@ fn rpc_span<B>(request: &http::Request<B>) -> tracing::Span {
 }
 
 /// What went wrong, for a person: a message in both languages and, for
-/// invalid input, which fields and why. Travels in the status details.
+/// invalid input, which fields and why; for a program, a stable reason
+/// (`session.revoked`, `request.not_found`, …) to branch on, never the text.
+/// Travels in the status details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     pub message: Bilingual,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// `<subject>.<what>`; when a refusal names none, [`reason_of`] its code gives one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 impl Problem {
     pub fn new(message: Bilingual) -> Self {
-        Self { message, fields: Vec::new() }
+        Self { message, fields: Vec::new(), reason: String::new() }
     }
 
     pub fn invalid(fields: Vec<FieldError>) -> Self {
         Self {
             message: Bilingual::new("بعض البيانات المدخلة غير صحيحة", "Some of the data entered is not valid"),
             fields,
+            reason: "input.invalid".into(),
         }
+    }
+
+    /// This problem, with the stable reason programs read.
+    pub fn because(self, reason: &'static str) -> Self {
+        Self { reason: reason.to_owned(), ..self }
     }
 
     /// The status carrying this problem; `code` says what kind of failure it is.
@@ -206,9 +217,33 @@ impl Problem {
         Status::with_details(code, self.message.en.clone(), details.into())
     }
 
-    /// Reads the problem back from a status; statuses from elsewhere get a generic message.
+    /// Reads the problem back from a status; statuses from elsewhere get a
+    /// generic message, and every problem a reason.
     pub fn from_status(status: &Status) -> Self {
-        serde_json::from_slice(status.details()).unwrap_or_else(|_| Self::new(generic_message(status.code())))
+        let mut problem: Self =
+            serde_json::from_slice(status.details()).unwrap_or_else(|_| Self::new(generic_message(status.code())));
+        if problem.reason.is_empty() {
+            problem.reason = reason_of(status.code()).to_owned();
+        }
+        problem
+    }
+}
+
+/// The reason of a refusal that names none of its own: its kind.
+pub fn reason_of(code: Code) -> &'static str {
+    match code {
+        Code::InvalidArgument | Code::OutOfRange => "input.invalid",
+        Code::Unauthenticated => "session.required",
+        Code::PermissionDenied => "caller.not_allowed",
+        Code::NotFound => "record.not_found",
+        Code::AlreadyExists => "record.exists",
+        Code::Aborted => "record.changed_meanwhile",
+        Code::FailedPrecondition => "record.wrong_state",
+        Code::ResourceExhausted => "caller.too_many",
+        Code::Unavailable => "service.unavailable",
+        Code::DeadlineExceeded => "service.timed_out",
+        Code::Unimplemented => "service.not_implemented",
+        Code::Ok | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss => "service.failed",
     }
 }
 
@@ -232,7 +267,7 @@ fn generic_message(code: Code) -> Bilingual {
 /// The status for an internal failure: logged in full here, vague outside.
 pub fn internal(error: impl std::fmt::Display) -> Status {
     tracing::error!(%error, "internal error");
-    Problem::new(generic_message(Code::Internal)).into_status(Code::Internal)
+    Problem::new(generic_message(Code::Internal)).because("service.failed").into_status(Code::Internal)
 }
 
 /// A store's failure is the service's, not the caller's: `?` in an RPC
@@ -263,6 +298,7 @@ pub fn changed_meanwhile() -> Status {
         "تم تحديث الطلب من مستخدم آخر، يرجى إعادة تحميله والمحاولة مجدداً",
         "The request was changed meanwhile; reload it and try again",
     ))
+    .because("record.changed_meanwhile")
     .into_status(Code::Aborted)
 }
 
@@ -280,7 +316,9 @@ pub fn ensure_version(expected: u64, current: u64) -> Result<(), Status> {
 /// The common "no such request" answer, the same whether it does not exist
 /// or is outside the caller's scope (so scope cannot be probed).
 pub fn request_not_found() -> Status {
-    Problem::new(Bilingual::new("الطلب غير موجود", "No such request")).into_status(Code::NotFound)
+    Problem::new(Bilingual::new("الطلب غير موجود", "No such request"))
+        .because("request.not_found")
+        .into_status(Code::NotFound)
 }
 
 /// An optional day on the wire: ISO `YYYY-MM-DD`, or empty.

@@ -38,11 +38,14 @@ pub enum Caller {
 
 /// The refusal of an anonymous caller where signing in is required.
 pub fn sign_in_required() -> Status {
-    Problem::new(Bilingual::new("يلزم تسجيل الدخول", "Sign-in required")).into_status(Code::Unauthenticated)
+    Problem::new(Bilingual::new("يلزم تسجيل الدخول", "Sign-in required"))
+        .because("session.required")
+        .into_status(Code::Unauthenticated)
 }
 
 fn staff_only() -> Status {
     Problem::new(Bilingual::new("هذا الإجراء لموظفي الجمعية", "This action is for the association's staff"))
+        .because("caller.staff_only")
         .into_status(Code::PermissionDenied)
 }
 
@@ -116,16 +119,18 @@ impl Caller {
 
 /// Why a token is not accepted, for the caller (the gateway answers with the same words).
 pub fn token_refused(error: &TokenError) -> Status {
-    let message = match error {
-        TokenError::Expired => {
-            Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it")
-        }
-        TokenError::Revoked => {
-            Bilingual::new("انتهت هذه الجلسة؛ سجّل الدخول من جديد", "This session has ended; sign in again")
-        }
-        _ => Bilingual::new("رمز الدخول غير صالح", "The access token is not valid"),
+    let (message, reason) = match error {
+        TokenError::Expired => (
+            Bilingual::new("انتهت صلاحية الجلسة؛ جدّد الدخول", "The session token has expired; refresh it"),
+            "session.expired",
+        ),
+        TokenError::Revoked => (
+            Bilingual::new("انتهت هذه الجلسة؛ سجّل الدخول من جديد", "This session has ended; sign in again"),
+            "session.revoked",
+        ),
+        _ => (Bilingual::new("رمز الدخول غير صالح", "The access token is not valid"), "session.invalid"),
     };
-    Problem::new(message).into_status(Code::Unauthenticated)
+    Problem::new(message).because(reason).into_status(Code::Unauthenticated)
 }
 
 impl Staff {
@@ -145,6 +150,7 @@ impl Staff {
             Ok(())
         } else {
             Err(Problem::new(Bilingual::new("ليست لديك صلاحية لهذا الإجراء", "Your role does not allow this action"))
+                .because("caller.role_not_allowed")
                 .into_status(Code::PermissionDenied))
         }
     }

@@ -41,5 +41,6 @@ const STAND_IN_HASH: &str =
 
 pub(crate) fn wrong_credentials() -> Status {
     Problem::new(Bilingual::new("اسم المستخدم أو كلمة المرور غير صحيحة", "Wrong username or password"))
+        .because("sign_in.wrong_credentials")
         .into_status(Code::Unauthenticated)
 }

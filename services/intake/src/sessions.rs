@@ -119,6 +119,7 @@ fn read_refresh_token(token: &str) -> Option<(Uuid, &str)> {
 
 fn session_ended() -> Status {
     Problem::new(Bilingual::new("انتهت الجلسة؛ سجّل الدخول من جديد", "The session has ended; please sign in again"))
+        .because("session.ended")
         .into_status(Code::Unauthenticated)
 }
 
@@ -136,7 +137,7 @@ fn locked(wait: chrono::TimeDelta) -> Status {
             format!("Too many failed sign-ins; signing in is locked, try again in {minutes} minutes"),
         )
     };
-    let mut status = Problem::new(message).into_status(Code::ResourceExhausted);
+    let mut status = Problem::new(message).because("sign_in.wait").into_status(Code::ResourceExhausted);
     status.metadata_mut().insert(masar_platform::grpc::RETRY_AFTER, seconds.into());
     status
 }
