@@ -8,7 +8,7 @@
 //! Entries name usernames, roles and choices (a document, a vote), never a
 //! national ID, a mobile number or health details.
 
-use crate::db::{Backend, Db, DbError, Row, Sql, Tx};
+use crate::db::{Db, DbError, Row, Sql, Tx};
 use crate::forwarding::Forwarded;
 use crate::grpc::parse_uuid;
 use crate::identity::{Caller, Staff};
@@ -186,21 +186,20 @@ pub async fn record(
         at,
     };
     let chain = entry.chain();
-    // The chain's head, locked until the action commits: appends to one chain take their turn.
-    tx.execute(
-        Sql::new("INSERT INTO audit_chain_heads (chain, hash) VALUES ($1, '') ON CONFLICT (chain) DO NOTHING")
+    // The chain's head, made if new and locked until the action commits (an upsert
+    // locks its row): appends to one chain take their turn. It reads back unchanged.
+    let previous = tx
+        .fetch_optional(
+            Sql::new(
+                "INSERT INTO audit_chain_heads (chain, hash) VALUES ($1, '') \
+                 ON CONFLICT (chain) DO UPDATE SET hash = audit_chain_heads.hash RETURNING hash",
+            )
             .bind(&chain),
-    )
-    .await?;
-    let head = match tx.backend() {
-        Backend::Postgres => "SELECT hash FROM audit_chain_heads WHERE chain = $1 FOR UPDATE",
-        // SQLite has one writer at a time: the transaction holds it.
-        Backend::Sqlite => "SELECT hash FROM audit_chain_heads WHERE chain = $1",
-    };
-    let previous = match tx.fetch_optional(Sql::new(head).bind(&chain)).await? {
-        Some(row) => row.text("hash")?,
-        None => String::new(),
-    };
+        )
+        .await?
+        .map(|row| row.text("hash"))
+        .transpose()?
+        .unwrap_or_default();
     let hash = entry.link_hash(&previous);
     tx.execute(
         Sql::new(

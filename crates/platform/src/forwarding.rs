@@ -116,9 +116,8 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let voucher = request.headers().get(FORWARDED).and_then(|v| v.to_str().ok());
-        let forwarded = voucher.and_then(|voucher| self.key.verify(voucher, SystemTime::now()));
-        request.extensions_mut().remove::<Forwarded>();
-        if let Some(forwarded) = forwarded {
+        // Extensions are the server's own: a caller cannot put one there.
+        if let Some(forwarded) = voucher.and_then(|voucher| self.key.verify(voucher, SystemTime::now())) {
             request.extensions_mut().insert(forwarded);
         }
         self.inner.call(request)
