@@ -18,6 +18,8 @@ pub struct GatewayClient {
     traceparent: Option<String>,
     /// The access token calls naming no staff member carry.
     own_token: Option<String>,
+    /// Its session's refresh token, where this client signed in itself.
+    own_refresh: Option<String>,
     staff_tokens: Arc<Mutex<HashMap<String, String>>>,
 }
 
@@ -39,6 +41,7 @@ impl GatewayClient {
             http: reqwest::Client::new(),
             traceparent: None,
             own_token: None,
+            own_refresh: None,
             staff_tokens: Arc::default(),
         }
     }
@@ -46,6 +49,40 @@ impl GatewayClient {
     /// This client, calling as the holder of `access_token` where no staff member is named.
     pub fn with_token(&self, access_token: &str) -> Self {
         Self { own_token: Some(access_token.to_owned()), ..self.clone() }
+    }
+
+    /// This client, calling as the holder of the session a sign-in answered (`{"session": …}`).
+    pub fn with_session(&self, reply: &Value) -> anyhow::Result<Self> {
+        let session = &reply["session"];
+        let access = session["access_token"].as_str().context("an access token")?;
+        let refresh = session["refresh_token"].as_str().context("a refresh token")?;
+        Ok(Self { own_token: Some(access.to_owned()), own_refresh: Some(refresh.to_owned()), ..self.clone() })
+    }
+
+    /// This client with its session's next access token, as a front end
+    /// refreshes it (and so learns what changed: a verified identity, for one).
+    pub async fn refreshed(&self) -> anyhow::Result<Self> {
+        let refresh = self.own_refresh.as_deref().context("this client did not sign in itself")?;
+        let reply = self.post("/v1/sessions/refresh", None, json!({ "refresh_token": refresh })).await?;
+        self.with_session(&reply)
+    }
+
+    /// Proves the signed-in beneficiary's identity with the identity provider
+    /// (in the demo, its stand-in confirms at once), as the portal does: start
+    /// a check, show its number, poll until answered, then refresh the session.
+    pub async fn prove_identity(&self) -> anyhow::Result<Self> {
+        let check = self.post("/v1/me/identity-checks", None, json!({})).await?;
+        let id = check["check_id"].as_str().context("a check id")?.to_owned();
+        let answer = self
+            .eventually("the identity check's answer", || async {
+                let check = self.get(&format!("/v1/me/identity-checks/{id}"), None).await?;
+                Ok(check["answer"].as_str().filter(|a| *a != "waiting").map(str::to_owned))
+            })
+            .await?;
+        if answer != "confirmed" {
+            bail!("the identity check was {answer}");
+        }
+        self.refreshed().await
     }
 
     /// This client, calling as the demo staff member `username` where no other is named.
@@ -375,8 +412,7 @@ pub async fn sign_up(
     let change = json!({ "association": association, "username": username,
                          "current_password": password, "new_password": DEMO_BENEFICIARY_PASSWORD });
     let session = client.post("/v1/accounts/password", None, change).await?;
-    let token = session["session"]["access_token"].as_str().context("an access token")?;
-    Ok(client.with_token(token))
+    client.with_session(&session)
 }
 
 /// Submits a request for a sample applicant who meets every rule; returns the gateway's reply.

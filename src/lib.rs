@@ -276,6 +276,20 @@ pub fn sms_provider(settings: &Settings) -> anyhow::Result<Arc<dyn SmsProvider>>
     }
 }
 
+/// The identity provider `MASAR_IDENTITY_PROVIDER` names. The fake confirms
+/// anyone, so it is the default only beside the demo directory's demo staff.
+pub fn identity_provider(settings: &Settings) -> anyhow::Result<masar_platform::identity_checks::Provider> {
+    let demo = settings.directory_file.is_none();
+    match settings.identity.provider.as_deref() {
+        Some("fake") => {}
+        None if demo => {}
+        None | Some("none") => return Ok(None),
+        Some(other) => anyhow::bail!("unknown identity provider '{other}' (this version has: fake, none)"),
+    }
+    let fake = masar_platform::identity_checks::FakeProvider::refusing(&settings.identity.fake_refuses);
+    Ok(Some(Arc::new(fake)))
+}
+
 fn parts(role: Role, deps: &Dependencies, sms: Arc<dyn SmsProvider>, shutdown: &CancellationToken) -> ServiceParts {
     match role {
         Role::Intake => masar_intake::parts(deps, shutdown.clone()),
@@ -359,6 +373,7 @@ pub async fn dependencies(
         revocations,
         drain: settings.drain.clone(),
         forwarding: forwarding_key(settings, embedded)?,
+        identity_provider: identity_provider(settings)?,
     })
 }
 

@@ -48,6 +48,9 @@ enum Who {
     Anonymous,
     /// The Nuzul beneficiary whose requests the probes aim at.
     Owner,
+    /// Someone who registered online with the owner's national ID and
+    /// their own number: an unverified claim, beside the owner's verified account.
+    Claimant,
     /// Another Nuzul beneficiary.
     OtherBeneficiary,
     /// A beneficiary of Hayat.
@@ -76,7 +79,7 @@ impl Who {
 /// Every caller of the matrix: each staff member of the demo directory (both
 /// associations, every role, both of Nuzul's branches), and the others.
 fn callers() -> Vec<Who> {
-    let mut callers = vec![Who::Anonymous, Who::Owner, Who::OtherBeneficiary, Who::ForeignBeneficiary];
+    let mut callers = vec![Who::Anonymous, Who::Owner, Who::Claimant, Who::OtherBeneficiary, Who::ForeignBeneficiary];
     for association in &crate::support::directory().associations {
         callers.extend(association.staff.iter().map(|s| {
             Who::Staff(Member {
@@ -96,6 +99,7 @@ const OWNER_ID: &str = "1000000149";
 const LOOKALIKE_ID: &str = "1000000156";
 const NAME: &str = "ريم عبدالعزيز";
 const MOBILE: &str = "0552223344";
+const CLAIMANT_MOBILE: &str = "0558887766";
 /// A version no record is at: an allowed caller's action stops at `If-Match`.
 const STALE: u64 = 999;
 
@@ -113,6 +117,10 @@ struct Scene {
     inquiry: String,
     owner_id: String,
     lookalike_id: String,
+    /// The claimant's account: a claim to the owner's national ID.
+    claim_account: String,
+    /// The identity check the owner proved their ID with.
+    identity_check: String,
     /// Each caller's access token (none for the anonymous caller).
     tokens: HashMap<String, String>,
 }
@@ -128,6 +136,14 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
     let other = sign_up(&base, "nuzul", applicant(LOOKALIKE_ID), read_sms).await.unwrap();
     let hayat = json!({ "national_id": "1000000164", "full_name": "سلمى حسن", "mobile": "0553334455" });
     let foreign = sign_up(&base, "hayat", hayat, read_sms).await.unwrap();
+    let claim = json!({ "national_id": OWNER_ID, "full_name": NAME, "mobile": CLAIMANT_MOBILE });
+    let claimant = sign_up(&base, "nuzul", claim, read_sms).await.unwrap();
+    // The owner proves the ID is theirs with the identity provider; the claim stays a claim.
+    let check = owner.post("/v1/me/identity-checks", None, json!({})).await.unwrap();
+    let identity_check = id_of(&check, "check_id");
+    let checked = owner.get(&format!("/v1/me/identity-checks/{identity_check}"), None).await.unwrap();
+    assert_eq!((&checked["answer"], &checked["account_standing"]), (&json!("confirmed"), &json!("identity_provider")));
+    let owner = owner.refreshed().await.unwrap();
 
     let mut filed = Vec::new();
     for _ in 0..3 {
@@ -157,9 +173,19 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
     let pair = &flagged["possible_duplicates"][0];
     let (lookalike_id, owner_id) =
         (id_of(&pair["beneficiary"], "beneficiary_id"), id_of(&pair["resembles"], "beneficiary_id"));
+    let claims = base.get("/v1/accounts/claims", Some(NUZUL.reception)).await.unwrap();
+    let on_owner_id =
+        claims["claims"].as_array().unwrap().iter().find(|c| c["beneficiary"]["beneficiary_id"] == owner_id.as_str());
+    let claim_account = id_of(&on_owner_id.expect("the claim to the owner's ID is listed")["account"], "account_id");
 
     let mut tokens = HashMap::new();
-    for (who, client) in [(Who::Owner, &owner), (Who::OtherBeneficiary, &other), (Who::ForeignBeneficiary, &foreign)] {
+    let beneficiaries = [
+        (Who::Owner, &owner),
+        (Who::Claimant, &claimant),
+        (Who::OtherBeneficiary, &other),
+        (Who::ForeignBeneficiary, &foreign),
+    ];
+    for (who, client) in beneficiaries {
         tokens.insert(who.label(), client.token().unwrap().to_owned());
     }
     for who in callers() {
@@ -167,7 +193,19 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
             tokens.insert(who.label(), base.staff_token(&member.username).await.unwrap());
         }
     }
-    Scene { case, pending, assigned, case_researcher, assigned_researcher, inquiry, owner_id, lookalike_id, tokens }
+    Scene {
+        case,
+        pending,
+        assigned,
+        case_researcher,
+        assigned_researcher,
+        inquiry,
+        owner_id,
+        lookalike_id,
+        claim_account,
+        identity_check,
+        tokens,
+    }
 }
 
 /// Which beneficiaries a rule lets through.
@@ -259,10 +297,14 @@ impl Rule {
         match who {
             Who::Anonymous if self.anonymous => Outcome::Allowed,
             Who::Anonymous => Outcome::SignInRequired,
-            Who::Owner | Who::OtherBeneficiary | Who::ForeignBeneficiary => match self.beneficiaries {
+            Who::Owner | Who::Claimant | Who::OtherBeneficiary | Who::ForeignBeneficiary => match self.beneficiaries {
                 Beneficiaries::Refused => Outcome::Forbidden,
                 Beneficiaries::Any => Outcome::Allowed,
                 Beneficiaries::Own if *who == Who::Owner => Outcome::Allowed,
+                // A claim may file for the ID it claims, and sees only what it filed.
+                Beneficiaries::Own if *who == Who::Claimant && matches!(self.scope, Scope::FilingFor(..)) => {
+                    Outcome::Allowed
+                }
                 Beneficiaries::Own => outside,
             },
             Who::Staff(member) => {
@@ -329,6 +371,8 @@ struct Row {
     /// Exactly where an allowed call stops (HTTP status, gRPC code): the
     /// answer itself, or the refusal (stale version, status, input) that keeps the scene as it is.
     stops_at: (u16, Code),
+    /// Where else an allowed call may stop, for a caller whose own standing answers otherwise.
+    or_stops_at: Option<(u16, Code)>,
     /// Routes for anyone: every caller meets `stops_at`.
     public: bool,
     /// An empty answer means "nothing of yours" (a service's share of a case's audit trail).
@@ -353,7 +397,17 @@ macro_rules! rpc {
 }
 
 fn row(http: Option<Http>, (method, grpc): (&'static str, Grpc), rule: Rule) -> Row {
-    Row { http, method, grpc, rule, listing: None, stops_at: (200, Code::Ok), public: false, empty_is_hidden: false }
+    Row {
+        http,
+        method,
+        grpc,
+        rule,
+        listing: None,
+        stops_at: (200, Code::Ok),
+        or_stops_at: None,
+        public: false,
+        empty_is_hidden: false,
+    }
 }
 
 fn http(method: Method, template: &'static str, path: String, body: Option<Value>) -> Option<Http> {
@@ -374,6 +428,10 @@ impl Row {
 
     fn stops_at(self, status: u16, code: Code) -> Self {
         Row { stops_at: (status, code), ..self }
+    }
+
+    fn or_stops_at(self, status: u16, code: Code) -> Self {
+        Row { or_stops_at: Some((status, code)), ..self }
     }
 
     fn public(self, status: u16, code: Code) -> Self {
@@ -591,6 +649,81 @@ fn rows(scene: &Scene) -> Vec<Row> {
             "/beneficiary/beneficiary_id",
             &scene.lookalike_id,
             Rule::staff(&R::REGISTRY_KEEPERS, Scope::Association("nuzul")),
+        ),
+        // Claims to a national ID, for staff to resolve; the beneficiary's own identity check.
+        row(
+            get("/v1/accounts/claims", "/v1/accounts/claims?page_size=100".into()),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/ListAccountClaims",
+                beneficiaries,
+                list_account_claims,
+                intake::ListAccountClaimsRequest { page_size: 100, ..Default::default() },
+                |r: intake::ListAccountClaimsResponse| r
+                    .claims
+                    .into_iter()
+                    .filter_map(|c| c.account.map(|a| a.account_id))
+                    .collect()
+            ),
+            Rule::staff(&R::REGISTRY_KEEPERS, Scope::Own),
+        )
+        .listing(
+            "claims",
+            "/account/account_id",
+            &scene.claim_account,
+            Rule::staff(&R::REGISTRY_KEEPERS, Scope::Association("nuzul")),
+        ),
+        row(
+            post(
+                "/v1/accounts/{id}/verify",
+                format!("/v1/accounts/{}/verify", scene.claim_account),
+                json!({ "note": "" }),
+            ),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/VerifyAccountHolder",
+                beneficiaries,
+                verify_account_holder,
+                intake::VerifyAccountHolderRequest { account_id: scene.claim_account.clone(), note: String::new() }
+            ),
+            Rule::staff(&R::FRONT_DESK, Scope::Association("nuzul")),
+        )
+        .stops_at(400, Code::InvalidArgument),
+        row(
+            post(
+                "/v1/accounts/{id}/close",
+                format!("/v1/accounts/{}/close", scene.claim_account),
+                json!({ "reason": "" }),
+            ),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/CloseAccountClaim",
+                beneficiaries,
+                close_account_claim,
+                intake::CloseAccountClaimRequest { account_id: scene.claim_account.clone(), reason: String::new() }
+            ),
+            Rule::staff(&R::FRONT_DESK, Scope::Association("nuzul")),
+        )
+        .stops_at(400, Code::InvalidArgument),
+        // A claim starts a check; a verified account is told it is verified already.
+        row(
+            post("/v1/me/identity-checks", "/v1/me/identity-checks".into(), json!({})),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/StartIdentityCheck",
+                beneficiaries,
+                start_identity_check,
+                intake::StartIdentityCheckRequest {}
+            ),
+            Rule::staff(&[], Scope::Own).with_beneficiaries(Beneficiaries::Any),
+        )
+        .stops_at(201, Code::Ok)
+        .or_stops_at(409, Code::FailedPrecondition),
+        row(
+            get("/v1/me/identity-checks/{id}", format!("/v1/me/identity-checks/{}", scene.identity_check)),
+            rpc!(
+                "/masar.intake.v1.BeneficiaryService/GetIdentityCheck",
+                beneficiaries,
+                get_identity_check,
+                intake::GetIdentityCheckRequest { check_id: scene.identity_check.clone() }
+            ),
+            Rule::staff(&[], Scope::Own).with_beneficiaries(Beneficiaries::Own),
         ),
         row(
             post(
@@ -1032,20 +1165,22 @@ async fn probe(
     let token = scene.tokens.get(&who.label()).cloned();
     let expected = row.rule.expected(who);
     let (stop_status, stop_code) = row.stops_at;
+    let stops_here = |status: u16| status == stop_status || row.or_stops_at.is_some_and(|(s, _)| s == status);
+    let stops_at_port = |code: Code| code == stop_code || row.or_stops_at.is_some_and(|(_, c)| c == code);
     // (transport, what it means, whether it is exactly where an allowed call stops, the answer, the ids listed)
     let mut answers = Vec::new();
     if let Some(http) = &row.http {
         let (status, shown) = at_gateway(&gateway.0, &gateway.1, row, http, token.as_deref()).await;
-        answers.push(("gateway", http_outcome(status), status == stop_status, status.to_string(), shown));
+        answers.push(("gateway", http_outcome(status), stops_here(status), status.to_string(), shown));
     }
     answers.push(match (row.grpc)(services.clone(), token).await {
         Ok(shown) if row.empty_is_hidden && shown.is_empty() => {
             ("port", Ok(Outcome::Hidden), false, "Ok, empty".to_owned(), shown)
         }
-        Ok(shown) => ("port", Ok(Outcome::Allowed), stop_code == Code::Ok, "Ok".to_owned(), shown),
+        Ok(shown) => ("port", Ok(Outcome::Allowed), stops_at_port(Code::Ok), "Ok".to_owned(), shown),
         Err(status) => {
             let code = status.code();
-            ("port", grpc_outcome(code), code == stop_code, format!("{code:?}"), Vec::new())
+            ("port", grpc_outcome(code), stops_at_port(code), format!("{code:?}"), Vec::new())
         }
     });
     let mut problems = Vec::new();

@@ -3,8 +3,8 @@
 use crate::support::{TestDatabase, temp_dir};
 use chrono::Utc;
 use masar_domain::{
-    ActorRole, CaseStatus, Channel, DocumentReview, FactValue, Facts, InquiryStatus, Language, NationalId, RuleOutcome,
-    SaudiMobile, Verdict, Vote,
+    AccountStanding, ActorRole, CaseStatus, Channel, DocumentReview, FactValue, Facts, InquiryStatus, Language,
+    NationalId, RuleOutcome, SaudiMobile, Verdict, Vote,
 };
 use masar_platform::db::{Db, Sql};
 use masar_platform::health::Readiness;
@@ -49,7 +49,14 @@ fn inquiry_filter<'a>(
     branch: Option<&'a str>,
     referred_to: Option<ActorRole>,
 ) -> masar_intake::InquiryFilter<'a> {
-    masar_intake::InquiryFilter { association, statuses, branch, referred_to, beneficiary_id: None }
+    masar_intake::InquiryFilter {
+        association,
+        statuses,
+        branch,
+        referred_to,
+        beneficiary_id: None,
+        asked_by_account: None,
+    }
 }
 
 fn case_ref(request_id: Uuid, branch: &str) -> events::CaseRef {
@@ -82,6 +89,7 @@ async fn intake_scenario(db: Db) {
         policy_version: 1,
         facts: Facts([("household.members".to_owned(), FactValue::Number(4.0))].into_iter().collect()),
         beneficiary_id: None,
+        filed_by_account: None,
     };
     let mut tx = db.begin().await.unwrap();
     let registered_by = "beneficiary".to_owned();
@@ -654,7 +662,7 @@ async fn registry_scenario(db: Db) {
     };
     let (theirs, registered) = store.find_or_register(&mut tx, &elsewhere).await.unwrap();
     assert!(registered && theirs.beneficiary_id != first.beneficiary_id);
-    let account = |beneficiary_id, username: &str| masar_intake::NewAccount {
+    let account = |beneficiary_id, username: &str, mobile: &str| masar_intake::NewAccount {
         account_id: Uuid::now_v7(),
         association: "hayat".into(),
         beneficiary_id,
@@ -663,14 +671,100 @@ async fn registry_scenario(db: Db) {
         channel: Channel::Interview,
         opened_by: "hayat.reception".into(),
         opened_at: Utc::now(),
+        mobile: mobile.into(),
+        standing: AccountStanding::ByRegistryMobile,
     };
-    let opened = account(first.beneficiary_id, "hyt-abc234");
+    let opened = account(first.beneficiary_id, "hyt-abc234", "+966551234567");
     assert_eq!(store.open_account(&mut tx, &opened).await.unwrap(), masar_intake::Opened::Opened);
-    let second = account(first.beneficiary_id, "hyt-xyz234");
-    assert_eq!(store.open_account(&mut tx, &second).await.unwrap(), masar_intake::Opened::AlreadyHasAccount);
-    let clash = account(other.beneficiary_id, "hyt-abc234");
+    // one account per number and ID; another number is another claim
+    let second = account(first.beneficiary_id, "hyt-xyz234", "+966551234567");
+    assert_eq!(store.open_account(&mut tx, &second).await.unwrap(), masar_intake::Opened::AlreadyClaimed);
+    let clash = account(other.beneficiary_id, "hyt-abc234", "+966551234567");
     assert_eq!(store.open_account(&mut tx, &clash).await.unwrap(), masar_intake::Opened::UsernameTaken);
+    let claim = masar_intake::NewAccount {
+        standing: AccountStanding::Unverified,
+        opened_by: "beneficiary".into(),
+        ..account(first.beneficiary_id, "hyt-cla234", "+966559998877")
+    };
+    assert_eq!(store.open_account(&mut tx, &claim).await.unwrap(), masar_intake::Opened::Opened);
+    let accounts = store.accounts_of(&mut tx, first.beneficiary_id).await.unwrap();
+    let standings: Vec<_> = accounts.iter().map(|a| (a.username.as_str(), a.standing)).collect();
+    assert_eq!(
+        standings,
+        [("hyt-abc234", AccountStanding::ByRegistryMobile), ("hyt-cla234", AccountStanding::Unverified)]
+    );
+    assert_eq!(accounts[0].verified_by.as_deref(), Some("hayat.reception"));
+    assert_eq!(accounts[1].verified_by, None);
+
+    // An entry typed online is provisional: what staff enter later replaces it,
+    // and proves the claim whose credentials went to the number staff entered.
+    let online = masar_intake::NewBeneficiary {
+        registered_by: "beneficiary".into(),
+        channel: Channel::Website,
+        ..person("1000000016", "Someone", "0557776655")
+    };
+    let (provisional, _) = store.find_or_register(&mut tx, &online).await.unwrap();
+    assert!(!provisional.contact_confirmed);
+    let stranger = masar_intake::NewAccount {
+        standing: AccountStanding::Unverified,
+        opened_by: "beneficiary".into(),
+        ..account(provisional.beneficiary_id, "hyt-str234", "+966557776655")
+    };
+    let holder = masar_intake::NewAccount {
+        account_id: Uuid::now_v7(),
+        username: "hyt-hol234".into(),
+        mobile: "+966551110000".into(),
+        ..stranger.clone()
+    };
+    for claimant in [&stranger, &holder] {
+        assert_eq!(store.open_account(&mut tx, claimant).await.unwrap(), masar_intake::Opened::Opened);
+    }
+    // again online: nothing changes
+    let (same, _) = store
+        .find_or_register(&mut tx, &masar_intake::NewBeneficiary { full_name: "Other".into(), ..online.clone() })
+        .await
+        .unwrap();
+    assert_eq!((same.full_name.as_str(), same.contact_confirmed), ("Someone", false));
+    let at_reception = person("1000000016", "نورة العتيبي", "0551110000");
+    let (confirmed, registered) = store.find_or_register(&mut tx, &at_reception).await.unwrap();
+    assert!(!registered && confirmed.beneficiary_id == provisional.beneficiary_id);
+    assert_eq!(
+        (confirmed.full_name.as_str(), confirmed.mobile.as_str(), confirmed.contact_confirmed),
+        ("نورة العتيبي", "+966551110000", true)
+    );
+    let claims = store.accounts_of(&mut tx, provisional.beneficiary_id).await.unwrap();
+    let standings: Vec<_> = claims.iter().map(|a| (a.username.as_str(), a.standing)).collect();
+    assert_eq!(
+        standings,
+        [("hyt-str234", AccountStanding::Unverified), ("hyt-hol234", AccountStanding::ByRegistryMobile)]
+    );
     tx.commit().await.unwrap();
+    let open_claims = store.account_claims("hayat", &PageRequest::default()).await.unwrap();
+    let listed: Vec<_> = open_claims
+        .iter()
+        .map(|(claim, entry, others)| {
+            (
+                claim.username.as_str(),
+                entry.beneficiary_id,
+                others.iter().map(|o| o.username.as_str()).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("hyt-cla234", first.beneficiary_id, vec!["hyt-abc234"]),
+            ("hyt-str234", provisional.beneficiary_id, vec!["hyt-hol234"])
+        ]
+    );
+    let mut tx = db.begin().await.unwrap();
+    assert!(store.close_account(&mut tx, claims[0].account_id, "not the holder", Utc::now()).await.unwrap());
+    assert!(!store.close_account(&mut tx, claims[0].account_id, "twice", Utc::now()).await.unwrap());
+    assert!(
+        !store.verify_account(&mut tx, claims[0].account_id, AccountStanding::InPerson, "x", Utc::now()).await.unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(store.account_claims("hayat", &PageRequest::default()).await.unwrap().len(), 1);
 
     let duplicates = store.possible_duplicates("hayat", &PageRequest::default()).await.unwrap();
     assert_eq!(duplicates.len(), 1);
@@ -701,6 +795,7 @@ async fn inquiry_scenario(db: Db) {
         branch: "madinah".into(),
         channel: Channel::Letter,
         beneficiary_id: None,
+        asked_by_account: None,
         asker_name: "Salma".into(),
         mobile: None,
         language: Language::Arabic,

@@ -25,4 +25,4 @@ pub use policy::{DocumentValidity, PolicyPack};
 pub use review::{DocumentReview, ReviewedDocument, missing_for_completion};
 pub use satisfaction::{FEWEST_RATINGS_SHOWN, Published, Rating, Satisfaction, published_months};
 pub use text::{Bilingual, FieldError, Language};
-pub use vocabulary::{ActorRole, Channel, InquiryStatus, Recommendation, UnknownTerm, Vote};
+pub use vocabulary::{AccountStanding, ActorRole, Channel, InquiryStatus, Recommendation, UnknownTerm, Vote};

@@ -10,10 +10,10 @@ pub struct UnknownTerm {
 
 /// Declares an enum with its wire names and `parse`/`as_str`/`ALL`.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident as $kind:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident as $kind:literal { $($(#[$variant_meta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$variant_meta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
@@ -87,6 +87,30 @@ vocabulary! {
         SocialResearchOfficer = "social_research_officer",
         HealthAdministrationManager = "health_administration_manager",
         System = "system",
+    }
+}
+
+vocabulary! {
+    /// Where a beneficiary's account stands: a claim to a national ID until
+    /// its holder proves it is theirs, and how they proved it.
+    AccountStanding as "account standing" {
+        /// A claim: the account sees only what it filed itself.
+        Unverified = "unverified",
+        /// Its one-time password went to the number the registry holds (entered by staff, or proven before).
+        ByRegistryMobile = "registry_mobile",
+        /// Staff saw the person and their ID card.
+        InPerson = "in_person",
+        /// An external identity check (Nafath-style) confirmed the national ID.
+        ByIdentityProvider = "identity_provider",
+        /// A claim staff turned down: it cannot sign in.
+        Closed = "closed",
+    }
+}
+
+impl AccountStanding {
+    /// The account's holder is the person whose national ID it names: it sees every case of theirs.
+    pub fn is_verified(self) -> bool {
+        matches!(self, Self::ByRegistryMobile | Self::InPerson | Self::ByIdentityProvider)
     }
 }
 

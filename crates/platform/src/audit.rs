@@ -37,6 +37,11 @@ pub mod action {
     pub const SIGNED_IN: &str = "session.signed_in";
     pub const SIGNED_OUT: &str = "session.signed_out";
     pub const PASSWORD_CHANGED: &str = "account.password_changed";
+    /// An account's holder proved the national ID is theirs (in person, or by an identity check).
+    pub const ACCOUNT_VERIFIED: &str = "account.verified";
+    /// Staff turned a claim to a national ID down.
+    pub const ACCOUNT_CLOSED: &str = "account.closed";
+    pub const IDENTITY_CHECK_STARTED: &str = "account.identity_check_started";
     pub const CASE_RECEIVED: &str = "verification.received";
     pub const DOCUMENT_REVIEWED: &str = "verification.document_reviewed";
     pub const VOTE_CAST: &str = "committee.voted";

@@ -53,6 +53,18 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub drain: DrainSettings,
     pub sms: SmsSettings,
+    pub identity: IdentitySettings,
+}
+
+/// The external identity check (Nafath-style) beneficiaries may prove their national ID with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdentitySettings {
+    /// `MASAR_IDENTITY_PROVIDER`: `fake` (a stand-in that confirms everyone
+    /// but `fake_refuses`) or `none`. Unset: `fake` with the built-in demo
+    /// directory, `none` otherwise.
+    pub provider: Option<String>,
+    /// `MASAR_FAKE_IDENTITY_REFUSES`: national IDs (comma-separated) whose holders the fake says refused.
+    pub fake_refuses: String,
 }
 
 /// A variable's trimmed value; set-but-empty counts as unset.
@@ -250,6 +262,10 @@ impl Settings {
                 sender: get("MASAR_SMS_SENDER").unwrap_or_else(|| "Masar".into()),
                 api_key: get("MASAR_SMS_API_KEY").map(SecretString::from),
                 file: get("MASAR_SMS_FILE").map(PathBuf::from),
+            },
+            identity: IdentitySettings {
+                provider: get("MASAR_IDENTITY_PROVIDER"),
+                fake_refuses: get("MASAR_FAKE_IDENTITY_REFUSES").unwrap_or_default(),
             },
             vars: Environment(vars),
         })

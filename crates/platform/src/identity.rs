@@ -27,6 +27,32 @@ pub struct Beneficiary {
     pub username: String,
     pub association: String,
     pub beneficiary_id: Uuid,
+    pub account_id: Uuid,
+    /// The account's holder proved they are the person its national ID
+    /// names; until then the account sees only what it filed itself.
+    pub verified: bool,
+}
+
+/// Whose a record is, for a beneficiary's eyes: the registry entry it is
+/// linked to, and the account that filed it (if one did).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub beneficiary_id: Option<Uuid>,
+    pub filed_by_account: Option<Uuid>,
+}
+
+impl Beneficiary {
+    /// The account whose filings alone this beneficiary may see: `None`
+    /// when verified (they see everything linked to their entry).
+    pub fn only_filed_by(&self) -> Option<Uuid> {
+        (!self.verified).then_some(self.account_id)
+    }
+
+    /// True when a record owned so is theirs to see.
+    pub fn owns(&self, owner: Owner) -> bool {
+        owner.beneficiary_id == Some(self.beneficiary_id)
+            && self.only_filed_by().is_none_or(|account| owner.filed_by_account == Some(account))
+    }
 }
 
 /// Whoever a verified token speaks for.
@@ -74,24 +100,31 @@ impl Caller {
 
     fn from_claims(claims: Claims) -> Result<Caller, Status> {
         let username = claims.username().to_owned();
-        match (claims.role, claims.beneficiary_id.as_deref().map(Uuid::parse_str)) {
-            (ActorRole::Beneficiary, Some(Ok(beneficiary_id))) => {
-                Ok(Caller::Beneficiary(Beneficiary { username, association: claims.association, beneficiary_id }))
+        let parse = |id: Option<&str>| id.map(Uuid::parse_str);
+        match (claims.role, parse(claims.beneficiary_id.as_deref()), parse(claims.account_id.as_deref())) {
+            (ActorRole::Beneficiary, Some(Ok(beneficiary_id)), Some(Ok(account_id))) => {
+                Ok(Caller::Beneficiary(Beneficiary {
+                    username,
+                    association: claims.association,
+                    beneficiary_id,
+                    account_id,
+                    verified: claims.identity_verified,
+                }))
             }
-            (role, None) if role.is_staff() => {
+            (role, None, None) if role.is_staff() => {
                 Ok(Caller::Staff(Staff { username, role, association: claims.association, branch: claims.branch }))
             }
             _ => Err(token_refused(&TokenError::Invalid)),
         }
     }
 
-    /// True when a record of `association`/`branch`, linked to the registry
-    /// entry `beneficiary_id`, is the caller's to see: staff within their
-    /// scope, a beneficiary only what is linked to them.
-    pub fn can_see(&self, association: &str, branch: &str, beneficiary_id: Option<Uuid>) -> bool {
+    /// True when a record of `association`/`branch`, owned by `owner`, is the
+    /// caller's to see: staff within their scope, a verified beneficiary what
+    /// is linked to them, an unverified one what their account filed.
+    pub fn can_see(&self, association: &str, branch: &str, owner: Owner) -> bool {
         match self {
             Caller::Staff(staff) => staff.can_see(association, branch),
-            Caller::Beneficiary(own) => beneficiary_id == Some(own.beneficiary_id),
+            Caller::Beneficiary(own) => own.owns(owner),
         }
     }
 
@@ -184,5 +217,32 @@ impl Staff {
 pub fn attach_token<T>(request: &mut tonic::Request<T>, token: &str) {
     if let Ok(value) = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")) {
         request.metadata_mut().insert(AUTHORIZATION, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unverified_account_owns_only_what_it_filed() {
+        let (entry, account, other_account) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let holder = |verified| Beneficiary {
+            username: "nzl-k7m2qx".into(),
+            association: "nuzul".into(),
+            beneficiary_id: entry,
+            account_id: account,
+            verified,
+        };
+        let filed_by = |by| Owner { beneficiary_id: Some(entry), filed_by_account: by };
+        let (verified, claimant) = (holder(true), holder(false));
+        for owner in [filed_by(None), filed_by(Some(other_account)), filed_by(Some(account))] {
+            assert!(verified.owns(owner), "{owner:?}");
+        }
+        assert!(claimant.owns(filed_by(Some(account))));
+        assert!(!claimant.owns(filed_by(None)), "filed by staff for the ID's holder");
+        assert!(!claimant.owns(filed_by(Some(other_account))));
+        let elsewhere = Owner { beneficiary_id: Some(Uuid::now_v7()), filed_by_account: Some(account) };
+        assert!(!verified.owns(elsewhere) && !claimant.owns(elsewhere));
     }
 }

@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod health;
 pub mod hex;
 pub mod identity;
+pub mod identity_checks;
 pub mod messaging;
 pub mod metrics;
 pub mod paging;

@@ -44,6 +44,8 @@ pub struct Dependencies {
     pub drain: DrainSettings,
     /// Checks the gateway's vouchers for the calls it forwards.
     pub forwarding: crate::forwarding::ForwardingKey,
+    /// Confirms a beneficiary's national ID (intake), where one is configured.
+    pub identity_provider: crate::identity_checks::Provider,
 }
 
 /// How a service stops (SIGTERM on a rolling update): readiness turns false

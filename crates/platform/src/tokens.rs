@@ -35,6 +35,13 @@ pub struct Claims {
     /// Set for beneficiaries: their entry in the association's registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beneficiary_id: Option<String>,
+    /// Set for beneficiaries: the account signed in to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// For beneficiaries: the account's holder proved they are the person
+    /// its national ID names; an unverified account sees only what it filed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub identity_verified: bool,
     /// The sign-in session the token was issued for.
     pub sid: String,
     pub iat: i64,
@@ -59,12 +66,19 @@ impl Claims {
             association,
             branch,
             beneficiary_id,
+            account_id: None,
+            identity_verified: false,
             sid,
             iat: 0,
             exp: 0,
             iss: String::new(),
             aud: String::new(),
         }
+    }
+
+    /// The same claims, for a beneficiary's `account_id` and whether its holder is verified.
+    pub fn for_account(self, account_id: String, identity_verified: bool) -> Self {
+        Self { account_id: Some(account_id), identity_verified, ..self }
     }
 
     /// The username part of `sub`.

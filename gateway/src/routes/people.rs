@@ -157,3 +157,161 @@ pub(super) async fn list_possible_duplicates(
         .collect();
     Ok(Json(PossibleDuplicates { possible_duplicates, next_page_token: present(&reply.next_page_token) }))
 }
+
+/// A beneficiary's account, for staff. Until its holder proves the national
+/// ID is theirs (`standing` `unverified`) it sees only what it filed itself.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Account {
+    account_id: String,
+    username: String,
+    beneficiary_id: String,
+    /// `unverified`, `registry_mobile`, `in_person`, `identity_provider` or `closed`.
+    standing: String,
+    /// Where its credentials went, masked.
+    mobile: String,
+    channel: String,
+    opened_by: String,
+    opened_at: Option<String>,
+    opened_on_hijri: String,
+    verified_by: Option<String>,
+    verified_at: Option<String>,
+    closed_reason: Option<String>,
+}
+
+impl From<intake::Account> for Account {
+    fn from(a: intake::Account) -> Self {
+        Self {
+            opened_at: time(a.opened_at.as_ref()),
+            verified_at: time(a.verified_at.as_ref()),
+            verified_by: present(&a.verified_by),
+            closed_reason: present(&a.closed_reason),
+            account_id: a.account_id,
+            username: a.username,
+            beneficiary_id: a.beneficiary_id,
+            standing: a.standing,
+            mobile: a.mobile_masked,
+            channel: a.channel,
+            opened_by: a.opened_by,
+            opened_on_hijri: a.opened_on_hijri,
+        }
+    }
+}
+
+/// An unverified account, with the registry entry it claims and the entry's other accounts.
+#[derive(Serialize, ToSchema)]
+pub(super) struct AccountClaim {
+    account: Option<Account>,
+    beneficiary: Option<Beneficiary>,
+    /// Competing claims, or the ID's verified holder.
+    others: Vec<Account>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct AccountClaims {
+    /// Oldest first.
+    claims: Vec<AccountClaim>,
+    /// Pass as `page_token` for the next page; `null` on the last page.
+    next_page_token: Option<String>,
+}
+
+/// Unverified accounts (claims to a national ID) for staff to verify or turn down.
+#[utoipa::path(get, path = "/v1/accounts/claims", tag = "accounts", params(PageQuery),
+    responses((status = 200, body = AccountClaims)))]
+pub(super) async fn list_account_claims(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(page): Query<PageQuery>,
+) -> Reply<AccountClaims> {
+    let message = intake::ListAccountClaimsRequest { page_size: page.page_size, page_token: page.page_token };
+    let reply = services.beneficiaries.list_account_claims(grpc(&headers, message)).await?.into_inner();
+    let claims = reply
+        .claims
+        .into_iter()
+        .map(|c| AccountClaim {
+            account: c.account.map(Account::from),
+            beneficiary: c.beneficiary.map(Beneficiary::from),
+            others: c.others.into_iter().map(Account::from).collect(),
+        })
+        .collect();
+    Ok(Json(AccountClaims { claims, next_page_token: present(&reply.next_page_token) }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct SeenInPerson {
+    /// What reception saw, e.g. "national ID card, photo matches".
+    note: String,
+}
+
+/// Reception saw the account's holder with their ID card: the account becomes theirs.
+#[utoipa::path(post, path = "/v1/accounts/{id}/verify", tag = "accounts",
+    params(("id" = String, Path, description = "The account")), request_body = SeenInPerson,
+    responses((status = 200, body = Account)))]
+pub(super) async fn verify_account_holder(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<SeenInPerson>,
+) -> Reply<Account> {
+    let message = intake::VerifyAccountHolderRequest { account_id: id, note: body.note };
+    Ok(Json(services.beneficiaries.verify_account_holder(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct ClaimTurnedDown {
+    reason: String,
+}
+
+/// Turns a claim down: the account signs in no more, and its sessions end.
+#[utoipa::path(post, path = "/v1/accounts/{id}/close", tag = "accounts",
+    params(("id" = String, Path, description = "The account")), request_body = ClaimTurnedDown,
+    responses((status = 200, body = Account)))]
+pub(super) async fn close_account_claim(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<ClaimTurnedDown>,
+) -> Reply<Account> {
+    let message = intake::CloseAccountClaimRequest { account_id: id, reason: body.reason };
+    Ok(Json(services.beneficiaries.close_account_claim(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+/// An external identity check (Nafath-style) of the signed-in beneficiary.
+#[derive(Serialize, ToSchema)]
+pub(super) struct IdentityCheck {
+    check_id: String,
+    /// Choose this number in your national identity app.
+    number: u32,
+    /// `waiting`, `confirmed`, `refused` or `expired`.
+    answer: String,
+    /// The account's standing now; once confirmed, refresh the session to see every case of yours.
+    account_standing: String,
+}
+
+impl From<intake::IdentityCheck> for IdentityCheck {
+    fn from(c: intake::IdentityCheck) -> Self {
+        Self { check_id: c.check_id, number: c.number, answer: c.answer, account_standing: c.account_standing }
+    }
+}
+
+/// Asks the identity provider to have the national ID's holder confirm, in their app.
+#[utoipa::path(post, path = "/v1/me/identity-checks", tag = "accounts",
+    responses((status = 201, body = IdentityCheck)))]
+pub(super) async fn start_identity_check(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+) -> Created<IdentityCheck> {
+    let message = intake::StartIdentityCheckRequest {};
+    Ok(created(services.beneficiaries.start_identity_check(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+/// Where an identity check stands; poll it until it is no longer `waiting`.
+#[utoipa::path(get, path = "/v1/me/identity-checks/{id}", tag = "accounts",
+    params(("id" = String, Path, description = "The check")), responses((status = 200, body = IdentityCheck)))]
+pub(super) async fn get_identity_check(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply<IdentityCheck> {
+    let message = intake::GetIdentityCheckRequest { check_id: id };
+    Ok(Json(services.beneficiaries.get_identity_check(grpc(&headers, message)).await?.into_inner().into()))
+}

@@ -38,6 +38,9 @@ pub(super) struct SignedIn {
     association: String,
     branch: Option<String>,
     beneficiary_id: Option<String>,
+    /// Beneficiaries: `unverified` (the account sees only what it filed
+    /// itself, until its holder proves the national ID is theirs), or how it was verified.
+    account_standing: Option<String>,
     /// Absent while `must_change_password`.
     session: Option<Tokens>,
 }
@@ -53,6 +56,7 @@ fn signed_in(r: intake::SignInResult) -> Json<SignedIn> {
     Json(SignedIn {
         branch: present(&r.branch),
         beneficiary_id: present(&r.beneficiary_id),
+        account_standing: present(&r.account_standing),
         username: r.username,
         must_change_password: r.must_change_password,
         role: r.role,

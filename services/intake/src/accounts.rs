@@ -4,15 +4,19 @@
 use crate::grpc::{
     acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, readable_code, submitter,
 };
+use crate::inquiries::read_text;
 use crate::passwords::hash_password;
-use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredBeneficiary};
+use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary, StoredIdentityCheck};
+use crate::sessions::{Ending, SessionEnds};
 use crate::store::IntakeStore;
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
-use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
-use masar_platform::audit::{self, Actor, Subject};
+use masar_domain::people::{self, Claim, ExistingAccount, RegistryContact};
+use masar_domain::{AccountStanding, ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::grpc::{Problem, changed_meanwhile, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
+use masar_platform::identity_checks::{Answer, Asked, IdentityProvider, Provider};
 use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
@@ -32,6 +36,9 @@ pub struct Beneficiaries {
     pub verifier: TokenVerifier,
     pub policies: PolicyBook,
     pub sealer: Sealer,
+    /// Ends a closed account's sessions.
+    pub ends: SessionEnds,
+    pub identity_provider: Provider,
 }
 
 /// Letters and digits a person cannot misread from an SMS (no 0/O, 1/l/I).
@@ -68,6 +75,42 @@ fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
         has_account: b.has_account,
     }
 }
+
+fn already_has_account() -> Status {
+    Problem::new(Bilingual::new(
+        "يوجد حساب لهذا الرقم من قبل؛ سجّل الدخول أو راجع موظف الاستقبال",
+        "An account already exists for this national ID; sign in, or ask reception for help",
+    ))
+    .because("account.exists")
+    .into_status(Code::AlreadyExists)
+}
+
+fn account_not_found() -> Status {
+    Problem::new(Bilingual::new("الحساب غير موجود", "No such account"))
+        .because("account.not_found")
+        .into_status(Code::NotFound)
+}
+
+fn account_reply(a: &StoredAccount) -> api::Account {
+    api::Account {
+        account_id: a.account_id.to_string(),
+        username: a.username.clone(),
+        beneficiary_id: a.beneficiary_id.to_string(),
+        standing: a.standing.as_str().to_owned(),
+        mobile_masked: SaudiMobile::mask(&a.mobile),
+        channel: a.channel.clone(),
+        opened_by: a.opened_by.clone(),
+        opened_at: Some(masar_proto::timestamp(a.opened_at)),
+        opened_on_hijri: HijriDate::on(a.opened_at).to_string(),
+        verified_by: a.verified_by.clone().unwrap_or_default(),
+        verified_at: a.verified_at.map(masar_proto::timestamp),
+        closed_reason: a.closed_reason.clone().unwrap_or_default(),
+    }
+}
+
+/// How many identity checks an account may start in an hour: each one
+/// alerts the ID's holder in their identity app.
+pub const IDENTITY_CHECKS_AN_HOUR: u64 = 5;
 
 /// How many credentials SMS an anonymous registration may cause in a day,
 /// for one national ID and for one number.
@@ -127,13 +170,25 @@ impl BeneficiaryService for Beneficiaries {
         let anonymous = staff.is_none();
         let mut tx = self.store.db().begin().await?;
         let (beneficiary, _) = self.store.find_or_register(&mut tx, &new).await?;
+        let accounts = self.store.accounts_of(&mut tx, beneficiary.beneficiary_id).await?;
+        let existing: Vec<_> =
+            accounts.iter().map(|a| ExistingAccount { standing: a.standing, mobile: &a.mobile }).collect();
+        let registry = RegistryContact { mobile: &beneficiary.mobile, confirmed: beneficiary.contact_confirmed };
+        let (credentials_to, standing) = match people::claim(registry, new.mobile.as_str(), &existing) {
+            Claim::Verified { credentials_to } => (credentials_to.to_owned(), AccountStanding::ByRegistryMobile),
+            Claim::Unverified { credentials_to } => (credentials_to.to_owned(), AccountStanding::Unverified),
+            // Online, the answer is the same whether or not the ID has an account (or is on file).
+            Claim::HeldByVerified | Claim::AlreadyClaimed if anonymous => {
+                tx.rollback().await?;
+                return Ok(Response::new(api::Registration::default()));
+            }
+            Claim::HeldByVerified | Claim::AlreadyClaimed => return Err(already_has_account()),
+        };
         // Online, the holder of an ID and of a number is told by SMS only a few times a day.
         if anonymous {
             let since = now - chrono::Duration::hours(24);
-            let sent = self
-                .store
-                .credential_messages_since(&mut tx, &beneficiary.national_id, &beneficiary.mobile, since)
-                .await?;
+            let sent =
+                self.store.credential_messages_since(&mut tx, &beneficiary.national_id, &credentials_to, since).await?;
             if sent >= CREDENTIAL_MESSAGES_A_DAY {
                 tx.rollback().await?;
                 tracing::info!(association = %pack.association, "registration not acted on: its SMS limit is reached");
@@ -149,24 +204,20 @@ impl BeneficiaryService for Beneficiaries {
             channel,
             opened_by: acted_by(&staff),
             opened_at: now,
+            mobile: credentials_to,
+            standing,
         };
         // A username collision is unlikely (32^6 per association); try a few before giving up.
         let mut attempts = 0;
         loop {
             match self.store.open_account(&mut tx, &account).await? {
                 Opened::Opened => break,
-                // Online, the answer is the same whether or not the ID has an account (or is on file).
-                Opened::AlreadyHasAccount if anonymous => {
+                // The same registration at the same moment: one opens it.
+                Opened::AlreadyClaimed if anonymous => {
                     tx.rollback().await?;
                     return Ok(Response::new(api::Registration::default()));
                 }
-                Opened::AlreadyHasAccount => {
-                    return Err(Problem::new(Bilingual::new(
-                        "يوجد حساب لهذا الرقم من قبل؛ سجّل الدخول أو راجع موظف الاستقبال",
-                        "An account already exists for this national ID; sign in, or ask reception for help",
-                    ))
-                    .into_status(Code::AlreadyExists));
-                }
+                Opened::AlreadyClaimed => return Err(already_has_account()),
                 Opened::UsernameTaken if attempts < 3 => {
                     attempts += 1;
                     account.username = new_username(&pack.reference_prefix);
@@ -178,7 +229,7 @@ impl BeneficiaryService for Beneficiaries {
             account_id: account.account_id.to_string(),
             association: account.association.clone(),
             username: account.username.clone(),
-            mobile: beneficiary.mobile.clone(),
+            mobile: account.mobile.clone(),
             preferred_language: beneficiary.language.tag().to_owned(),
             sealed_one_time_password: self.sealer.seal(&password),
             channel: channel.as_str().to_owned(),
@@ -188,7 +239,7 @@ impl BeneficiaryService for Beneficiaries {
         };
         self.outbox.append(&mut tx, &Event::AccountOpened(event)).await?;
         if anonymous {
-            self.store.record_credential_message(&mut tx, &beneficiary.national_id, &beneficiary.mobile, now).await?;
+            self.store.record_credential_message(&mut tx, &beneficiary.national_id, &account.mobile, now).await?;
         }
         // Somebody registering themself acts as the account they open.
         let actor = match &staff {
@@ -197,10 +248,14 @@ impl BeneficiaryService for Beneficiaries {
         };
         let branch = staff.as_ref().and_then(|s| s.branch.as_deref()).unwrap_or_default();
         let subject = Subject::outside_a_case(&account.association, branch);
-        audit::record(&mut tx, &actor, subject, event_type::ACCOUNT_OPENED, channel.as_str()).await?;
+        let detail = format!("{channel}, {}", account.standing);
+        audit::record(&mut tx, &actor, subject, event_type::ACCOUNT_OPENED, &detail).await?;
         tx.commit().await?;
         self.outbox.wake();
-        tracing::info!(account_id = %account.account_id, association = %account.association, %channel, "account opened");
+        tracing::info!(
+            account_id = %account.account_id, association = %account.association, %channel, standing = %account.standing,
+            "account opened"
+        );
         // Anyone may type anyone's ID: an anonymous caller learns nothing of who is on file, nor where the SMS went.
         if anonymous {
             return Ok(Response::new(api::Registration::default()));
@@ -209,8 +264,8 @@ impl BeneficiaryService for Beneficiaries {
             beneficiary_id: beneficiary.beneficiary_id.to_string(),
             account_id: account.account_id.to_string(),
             username: account.username,
-            // The registry's number: a newcomer cannot redirect an existing beneficiary's credentials.
-            mobile_masked: SaudiMobile::mask(&beneficiary.mobile),
+            // The registry's number where it is confirmed: nobody can redirect a known person's credentials.
+            mobile_masked: SaudiMobile::mask(&account.mobile),
         }))
     }
 
@@ -251,6 +306,289 @@ impl BeneficiaryService for Beneficiaries {
                 })
                 .collect(),
         }))
+    }
+
+    async fn list_account_claims(
+        &self,
+        request: Request<api::ListAccountClaimsRequest>,
+    ) -> Result<Response<api::ListAccountClaimsResponse>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
+        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let claims = self.store.account_claims(&staff.association, &page).await?;
+        let (claims, next_page_token) = page.finish(claims, |(a, _, _)| Position { at: a.opened_at, id: a.account_id });
+        Ok(Response::new(api::ListAccountClaimsResponse {
+            next_page_token,
+            claims: claims
+                .into_iter()
+                .map(|(account, beneficiary, others)| api::AccountClaim {
+                    account: Some(account_reply(&account)),
+                    beneficiary: Some(beneficiary_reply(beneficiary)),
+                    others: others.iter().map(account_reply).collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn verify_account_holder(
+        &self,
+        request: Request<api::VerifyAccountHolderRequest>,
+    ) -> Result<Response<api::Account>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&ActorRole::FRONT_DESK)?;
+        let input = request.get_ref();
+        let account_id = parse_uuid("account_id", &input.account_id)?;
+        let now = Utc::now();
+        let mut tx = self.store.db().begin().await?;
+        // Whose the account is, before what the form says.
+        let account = self.claim_of(&mut tx, &staff.association, account_id).await?;
+        let mut errors = Vec::new();
+        let note = read_text("note", &input.note, &mut errors);
+        if !errors.is_empty() {
+            return Err(invalid_input(errors));
+        }
+        self.verify(&mut tx, &account, AccountStanding::InPerson, &staff.username, now).await?;
+        let actor = Actor::staff(&staff, &request);
+        let branch = staff.branch.as_deref().unwrap_or_default();
+        let detail = format!("{} in person: {note}", account.username);
+        audit::record(
+            &mut tx,
+            &actor,
+            Subject::outside_a_case(&staff.association, branch),
+            action::ACCOUNT_VERIFIED,
+            &detail,
+        )
+        .await?;
+        let verified = self.store.account_by_id(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
+        tx.commit().await?;
+        tracing::info!(%account_id, association = %staff.association, "account holder verified in person");
+        Ok(Response::new(account_reply(&verified)))
+    }
+
+    async fn close_account_claim(
+        &self,
+        request: Request<api::CloseAccountClaimRequest>,
+    ) -> Result<Response<api::Account>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&ActorRole::FRONT_DESK)?;
+        let input = request.get_ref();
+        let account_id = parse_uuid("account_id", &input.account_id)?;
+        let now = Utc::now();
+        let mut tx = self.store.db().begin().await?;
+        // Whose the account is, before what the form says.
+        let account = self.claim_of(&mut tx, &staff.association, account_id).await?;
+        let mut errors = Vec::new();
+        let reason = read_text("reason", &input.reason, &mut errors);
+        if !errors.is_empty() {
+            return Err(invalid_input(errors));
+        }
+        if !self.store.close_account(&mut tx, account_id, &reason, now).await? {
+            return Err(changed_meanwhile());
+        }
+        let ending = Ending::EveryOneOf { association: &account.association, username: &account.username };
+        let ended = self.ends.end(&mut tx, ending, "account closed", now).await?;
+        let actor = Actor::staff(&staff, &request);
+        let branch = staff.branch.as_deref().unwrap_or_default();
+        let detail = format!("{}: {reason}", account.username);
+        audit::record(
+            &mut tx,
+            &actor,
+            Subject::outside_a_case(&staff.association, branch),
+            action::ACCOUNT_CLOSED,
+            &detail,
+        )
+        .await?;
+        let closed = self.store.account_by_id(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
+        tx.commit().await?;
+        self.ends.announce(&ended);
+        tracing::info!(%account_id, association = %staff.association, "account claim closed");
+        Ok(Response::new(account_reply(&closed)))
+    }
+
+    async fn start_identity_check(
+        &self,
+        request: Request<api::StartIdentityCheckRequest>,
+    ) -> Result<Response<api::IdentityCheck>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        let own = caller.as_beneficiary()?;
+        let provider = self.provider()?;
+        let mut tx = self.store.db().begin().await?;
+        let account = self.store.account_by_id(&mut tx, own.account_id).await?.ok_or_else(account_not_found)?;
+        if account.standing != AccountStanding::Unverified {
+            return Err(not_a_claim(account.standing));
+        }
+        let now = Utc::now();
+        let started = self.store.identity_checks_since(own.account_id, now - chrono::Duration::hours(1)).await?;
+        if started >= IDENTITY_CHECKS_AN_HOUR {
+            return Err(Problem::new(Bilingual::new(
+                "طلبات تحقق كثيرة خلال ساعة؛ حاول لاحقاً أو راجع موظف الاستقبال",
+                "Too many identity checks within an hour; try later, or visit reception",
+            ))
+            .because("identity.too_many_checks")
+            .into_status(Code::ResourceExhausted));
+        }
+        let national_id = self.national_id_of(account.beneficiary_id).await?;
+        let asked = provider.ask(&national_id).await.map_err(provider_failed)?;
+        let check = StoredIdentityCheck {
+            check_id: Uuid::now_v7(),
+            account_id: account.account_id,
+            association: account.association.clone(),
+            transaction: asked.transaction,
+            number: asked.number,
+            answer: Answer::Waiting.as_str().to_owned(),
+        };
+        self.store.start_identity_check(&mut tx, &check, now).await?;
+        let actor = Actor::calling(&caller, &request);
+        let subject = Subject::outside_a_case(&account.association, "");
+        audit::record(&mut tx, &actor, subject, action::IDENTITY_CHECK_STARTED, "").await?;
+        tx.commit().await?;
+        Ok(Response::new(identity_check_reply(&check, account.standing)))
+    }
+
+    async fn get_identity_check(
+        &self,
+        request: Request<api::GetIdentityCheckRequest>,
+    ) -> Result<Response<api::IdentityCheck>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        let own = caller.as_beneficiary()?;
+        let check_id = parse_uuid("check_id", &request.get_ref().check_id)?;
+        let provider = self.provider()?;
+        let mut tx = self.store.db().begin().await?;
+        let not_found = || {
+            Problem::new(Bilingual::new("طلب التحقق غير موجود", "No such identity check"))
+                .because("identity.check_not_found")
+                .into_status(Code::NotFound)
+        };
+        // Another account's check looks missing.
+        let mut check = self
+            .store
+            .identity_check(&mut tx, check_id)
+            .await?
+            .filter(|c| c.account_id == own.account_id)
+            .ok_or_else(not_found)?;
+        let account = self.store.account_by_id(&mut tx, own.account_id).await?.ok_or_else(account_not_found)?;
+        if check.answer != Answer::Waiting.as_str() {
+            return Ok(Response::new(identity_check_reply(&check, account.standing)));
+        }
+        let national_id = self.national_id_of(account.beneficiary_id).await?;
+        let asked = Asked { transaction: check.transaction.clone(), number: check.number };
+        let answer = provider.answer(&asked, &national_id).await.map_err(provider_failed)?;
+        if answer == Answer::Waiting {
+            return Ok(Response::new(identity_check_reply(&check, account.standing)));
+        }
+        let now = Utc::now();
+        if !self.store.answer_identity_check(&mut tx, check_id, answer.as_str(), now).await? {
+            return Err(changed_meanwhile());
+        }
+        check.answer = answer.as_str().to_owned();
+        let mut standing = account.standing;
+        if answer == Answer::Confirmed && account.standing == AccountStanding::Unverified {
+            self.verify(&mut tx, &account, AccountStanding::ByIdentityProvider, "identity_provider", now).await?;
+            let actor = Actor::calling(&caller, &request);
+            let subject = Subject::outside_a_case(&account.association, "");
+            audit::record(&mut tx, &actor, subject, action::ACCOUNT_VERIFIED, "identity provider").await?;
+            standing = AccountStanding::ByIdentityProvider;
+        }
+        tx.commit().await?;
+        tracing::info!(%check_id, answer = answer.as_str(), "identity check answered");
+        Ok(Response::new(identity_check_reply(&check, standing)))
+    }
+}
+
+fn identity_check_reply(check: &StoredIdentityCheck, standing: AccountStanding) -> api::IdentityCheck {
+    api::IdentityCheck {
+        check_id: check.check_id.to_string(),
+        number: check.number.into(),
+        answer: check.answer.clone(),
+        account_standing: standing.as_str().to_owned(),
+    }
+}
+
+fn provider_failed(error: masar_platform::identity_checks::ProviderError) -> Status {
+    tracing::warn!(%error, "identity provider call failed");
+    Problem::new(Bilingual::new(
+        "خدمة التحقق من الهوية لا تستجيب الآن؛ حاول بعد قليل",
+        "The identity check service is not answering; try again shortly",
+    ))
+    .because("identity.provider_unavailable")
+    .into_status(Code::Unavailable)
+}
+
+/// Only an unverified account is a claim to prove or turn down.
+fn not_a_claim(standing: AccountStanding) -> Status {
+    let (message, reason) = if standing == AccountStanding::Closed {
+        (Bilingual::new("هذا الحساب مغلق", "This account is closed"), "account.closed")
+    } else {
+        (
+            Bilingual::new("تم التحقق من صاحب هذا الحساب من قبل", "This account's holder is verified already"),
+            "account.already_verified",
+        )
+    };
+    Problem::new(message).because(reason).into_status(Code::FailedPrecondition)
+}
+
+impl Beneficiaries {
+    fn provider(&self) -> Result<&dyn IdentityProvider, Status> {
+        self.identity_provider.as_deref().ok_or_else(|| {
+            Problem::new(Bilingual::new(
+                "التحقق الإلكتروني من الهوية غير متاح لدى هذه الجمعية؛ راجع موظف الاستقبال ومعك هويتك",
+                "Online identity checks are not offered here; visit reception with your ID card",
+            ))
+            .because("identity.no_provider")
+            .into_status(Code::FailedPrecondition)
+        })
+    }
+
+    async fn national_id_of(&self, beneficiary_id: Uuid) -> Result<NationalId, Status> {
+        let entry = self.store.beneficiary(beneficiary_id).await?.ok_or_else(account_not_found)?;
+        NationalId::parse(&entry.national_id)
+            .map_err(|_| masar_platform::grpc::internal("a stored national ID no longer parses"))
+    }
+
+    /// An unverified account of `association`; another association's looks missing.
+    async fn claim_of(
+        &self,
+        tx: &mut masar_platform::db::Tx,
+        association: &str,
+        account_id: Uuid,
+    ) -> Result<StoredAccount, Status> {
+        let account = self
+            .store
+            .account_by_id(tx, account_id)
+            .await?
+            .filter(|a| a.association == association)
+            .ok_or_else(account_not_found)?;
+        if account.standing != AccountStanding::Unverified {
+            return Err(not_a_claim(account.standing));
+        }
+        Ok(account)
+    }
+
+    /// Makes the account its national ID's holder's, and its number the
+    /// registry's where none was confirmed; refused while another account
+    /// of the ID is verified (staff must look at the two).
+    async fn verify(
+        &self,
+        tx: &mut masar_platform::db::Tx,
+        account: &StoredAccount,
+        standing: AccountStanding,
+        verified_by: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<(), Status> {
+        let others = self.store.accounts_of(tx, account.beneficiary_id).await?;
+        if others.iter().any(|a| a.account_id != account.account_id && a.standing.is_verified()) {
+            return Err(Problem::new(Bilingual::new(
+                "لهذا الرقم الوطني حساب موثّق آخر؛ يراجع موظف الاستقبال الحسابين",
+                "Another account of this national ID is verified; reception must look at both",
+            ))
+            .because("account.held_by_verified")
+            .into_status(Code::FailedPrecondition));
+        }
+        if !self.store.verify_account(tx, account.account_id, standing, verified_by, at).await? {
+            return Err(changed_meanwhile());
+        }
+        self.store.prove_contact(tx, account.beneficiary_id, &account.mobile).await?;
+        Ok(())
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) async fn visible_request(
 ) -> Result<StoredRequest, Status> {
     let request_id = parse_uuid("request_id", request_id)?;
     let stored = store.request(request_id).await?.ok_or_else(request_not_found)?;
-    if caller.can_see(&stored.association, &stored.branch, stored.beneficiary_id) {
+    if caller.can_see(&stored.association, &stored.branch, stored.owner()) {
         Ok(stored)
     } else {
         Err(request_not_found())
@@ -120,6 +120,7 @@ fn validate(
             policy_version: pack.version,
             facts,
             beneficiary_id: None,
+            filed_by_account: None,
         }),
         _ => Err(invalid_input(errors)),
     }
@@ -495,7 +496,11 @@ impl IntakeService for Intake {
         // Every request belongs to the association's one registry entry for its national ID.
         let (beneficiary, _) =
             self.store.find_or_register(&mut tx, &NewBeneficiary::of_request(&new, acted_by(&staff))).await?;
-        let new = NewRequest { beneficiary_id: Some(beneficiary.beneficiary_id), ..new };
+        let filed_by_account = match &caller {
+            Caller::Beneficiary(own) => Some(own.account_id),
+            Caller::Staff(_) => None,
+        };
+        let new = NewRequest { beneficiary_id: Some(beneficiary.beneficiary_id), filed_by_account, ..new };
         self.store.insert_request(&mut tx, &new).await?;
         let subject = Subject::case(new.request_id, &new.association, &new.branch);
         let detail = format!("{} via {}", new.service_type, new.channel);
@@ -748,6 +753,7 @@ impl IntakeService for Intake {
                 association: &own.association,
                 branch: None,
                 beneficiary_id: Some(own.beneficiary_id),
+                filed_by_account: own.only_filed_by(),
                 status,
             },
             Caller::Staff(staff) => {
@@ -756,6 +762,7 @@ impl IntakeService for Intake {
                     association: &staff.association,
                     branch: branch.as_deref(),
                     beneficiary_id: None,
+                    filed_by_account: None,
                     status,
                 }
             }

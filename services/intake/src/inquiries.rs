@@ -14,7 +14,7 @@ use masar_domain::{
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, invalid_input, parse_uuid};
-use masar_platform::identity::{Caller, Staff};
+use masar_platform::identity::{Caller, Owner, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
@@ -34,6 +34,8 @@ pub struct StoredInquiry {
     pub branch: String,
     pub channel: Channel,
     pub beneficiary_id: Option<Uuid>,
+    /// The beneficiary's account that asked; `None` when staff recorded it.
+    pub asked_by_account: Option<Uuid>,
     pub asker_name: String,
     pub mobile: Option<String>,
     pub language: Language,
@@ -49,6 +51,11 @@ impl StoredInquiry {
     /// An inquiry is not a case: its trail entries name only its scope.
     pub fn audit_subject(&self) -> Subject<'_> {
         Subject::outside_a_case(&self.association, &self.branch)
+    }
+
+    /// Whose the inquiry is, for a beneficiary's eyes.
+    pub fn owner(&self) -> Owner {
+        Owner { beneficiary_id: self.beneficiary_id, filed_by_account: self.asked_by_account }
     }
 }
 
@@ -67,7 +74,8 @@ pub struct InquiryEntry {
 macro_rules! select_inquiry {
     ($condition:literal) => {
         concat!(
-            "SELECT inquiry_id, reference, association, branch, channel, beneficiary_id, asker_name, mobile, ",
+            "SELECT inquiry_id, reference, association, branch, channel, beneficiary_id, asked_by_account, ",
+            "asker_name, mobile, ",
             "preferred_language, question, status, referred_to, asked_at, version FROM inquiries WHERE ",
             $condition
         )
@@ -82,6 +90,7 @@ fn stored_inquiry(row: &Row) -> Result<StoredInquiry, DbError> {
         branch: row.text("branch")?,
         channel: row.parsed("channel", Channel::parse)?,
         beneficiary_id: row.optional_uuid("beneficiary_id")?,
+        asked_by_account: row.optional_uuid("asked_by_account")?,
         asker_name: row.text("asker_name")?,
         mobile: row.optional_text("mobile")?,
         language: Language::from_tag(&row.text("preferred_language")?),
@@ -118,8 +127,8 @@ impl IntakeStore {
         tx.execute(
             Sql::new(
                 "INSERT INTO inquiries (inquiry_id, reference, association, branch, channel, beneficiary_id, \
-                 asker_name, mobile, preferred_language, question, status, referred_to, asked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 asked_by_account, asker_name, mobile, preferred_language, question, status, referred_to, asked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(inquiry.inquiry_id)
             .bind(&inquiry.reference)
@@ -127,6 +136,7 @@ impl IntakeStore {
             .bind(&inquiry.branch)
             .bind(inquiry.channel.as_str())
             .bind(inquiry.beneficiary_id)
+            .bind(inquiry.asked_by_account)
             .bind(&inquiry.asker_name)
             .bind(inquiry.mobile.clone())
             .bind(inquiry.language.tag())
@@ -217,8 +227,9 @@ impl IntakeStore {
         const SQL: &str = select_inquiry!(
             "association = $1 AND status IN ($2, $3, $4) AND ($5 IS NULL OR branch = $5) \
              AND ($6 IS NULL OR referred_to = $6) AND ($7 IS NULL OR beneficiary_id = $7) \
-             AND ($8 IS NULL OR asked_at > $8 OR (asked_at = $8 AND inquiry_id > $9)) \
-             ORDER BY asked_at, inquiry_id LIMIT $10"
+             AND ($8 IS NULL OR asked_by_account = $8) \
+             AND ($9 IS NULL OR asked_at > $9 OR (asked_at = $9 AND inquiry_id > $10)) \
+             ORDER BY asked_at, inquiry_id LIMIT $11"
         );
         debug_assert!((1..=3).contains(&filter.statuses.len()), "an inquiry has three statuses");
         // One to three statuses: placeholders left over repeat the first.
@@ -234,6 +245,7 @@ impl IntakeStore {
                     .bind(filter.branch.map(str::to_owned))
                     .bind(filter.referred_to.map(|r| r.as_str().to_owned()))
                     .bind(filter.beneficiary_id)
+                    .bind(filter.asked_by_account)
                     .bind_page(page),
             )
             .await?;
@@ -251,6 +263,8 @@ pub struct InquiryFilter<'a> {
     pub referred_to: Option<ActorRole>,
     /// Only one beneficiary's (their own list).
     pub beneficiary_id: Option<Uuid>,
+    /// Only those this account asked (an unverified account's own list).
+    pub asked_by_account: Option<Uuid>,
 }
 
 pub struct Inquiries {
@@ -265,7 +279,7 @@ fn inquiry_not_found() -> Status {
 }
 
 /// A required free text, bounded and cleaned.
-fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
+pub(crate) fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
     let cleaned = read_optional_text(field, text, errors);
     if cleaned.is_empty() && !errors.iter().any(|e| e.field == field) {
         errors.push(FieldError::required(field));
@@ -322,7 +336,7 @@ impl Inquiries {
     async fn visible(&self, caller: &Caller, inquiry_id: &str) -> Result<StoredInquiry, Status> {
         let inquiry_id = parse_uuid("inquiry_id", inquiry_id)?;
         let inquiry = self.store.inquiry(inquiry_id).await?.ok_or_else(inquiry_not_found)?;
-        if caller.can_see(&inquiry.association, &inquiry.branch, inquiry.beneficiary_id) {
+        if caller.can_see(&inquiry.association, &inquiry.branch, inquiry.owner()) {
             Ok(inquiry)
         } else {
             Err(inquiry_not_found())
@@ -415,6 +429,10 @@ impl InquiryService for Inquiries {
             }
             _ => None,
         };
+        let asked_by_account = match &caller {
+            Some(Caller::Beneficiary(own)) => Some(own.account_id),
+            _ => None,
+        };
         let inquiry = StoredInquiry {
             inquiry_id: Uuid::now_v7(),
             reference: new_reference(&format!("{}-Q", pack.reference_prefix)),
@@ -422,6 +440,7 @@ impl InquiryService for Inquiries {
             branch: input.branch.trim().to_owned(),
             channel,
             beneficiary_id,
+            asked_by_account,
             asker_name: name,
             mobile: mobile.map(|m| m.as_str().to_owned()),
             language: Language::from_tag(&input.preferred_language),
@@ -597,6 +616,7 @@ impl InquiryService for Inquiries {
                 branch: None,
                 referred_to: None,
                 beneficiary_id: Some(own.beneficiary_id),
+                asked_by_account: own.only_filed_by(),
             },
             Caller::Staff(staff) => {
                 branch = staff.branch_filter("");
@@ -612,6 +632,7 @@ impl InquiryService for Inquiries {
                     branch: branch.as_deref(),
                     referred_to: is_referral_role.then_some(staff.role),
                     beneficiary_id: None,
+                    asked_by_account: None,
                 }
             }
         };

@@ -48,12 +48,20 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone());
     let policies = PolicyBook::new(deps.db.clone());
+    let ends = sessions::SessionEnds {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        revocations: deps.revocations.clone(),
+        access_token_lifetime: deps.sessions.access_token_lifetime,
+    };
     let beneficiaries = accounts::Beneficiaries {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         policies: policies.clone(),
         sealer: deps.sealer.clone(),
+        ends: ends.clone(),
+        identity_provider: deps.identity_provider.clone(),
     };
     let inquiries = inquiries::Inquiries {
         store: store.clone(),
@@ -66,8 +74,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         directory: deps.directory.clone(),
         tokens: deps.tokens.clone(),
         policy: deps.sessions.clone(),
-        outbox: outbox.clone(),
-        revocations: deps.revocations.clone(),
+        ends,
     };
     let ratings = satisfaction::Ratings {
         store: store.clone(),

@@ -4,7 +4,7 @@
 use crate::store::IntakeStore;
 use chrono::{DateTime, Utc};
 use masar_domain::people::name_key;
-use masar_domain::{Channel, Language, NationalId, SaudiMobile};
+use masar_domain::{AccountStanding, Channel, Language, NationalId, SaudiMobile};
 use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::paging::{PageRequest, Position};
 use uuid::Uuid;
@@ -24,6 +24,12 @@ pub struct NewBeneficiary {
 }
 
 impl NewBeneficiary {
+    /// Staff entered these details, having the person before them (or on
+    /// the phone): the registry's number becomes theirs.
+    pub fn entered_by_staff(&self) -> bool {
+        self.registered_by != masar_domain::ActorRole::Beneficiary.as_str()
+    }
+
     /// The applicant of a request, as the registry would first know them.
     pub fn of_request(request: &crate::store::NewRequest, registered_by: String) -> Self {
         Self {
@@ -52,6 +58,8 @@ pub struct StoredBeneficiary {
     pub registered_at: DateTime<Utc>,
     pub possible_duplicate_of: Option<Uuid>,
     pub has_account: bool,
+    /// The mobile is the person's: entered by staff, or proven by a verified account.
+    pub contact_confirmed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +72,9 @@ pub struct NewAccount {
     pub channel: Channel,
     pub opened_by: String,
     pub opened_at: DateTime<Utc>,
+    /// Where its credentials go.
+    pub mobile: String,
+    pub standing: AccountStanding,
 }
 
 #[derive(Debug, Clone)]
@@ -74,16 +85,47 @@ pub struct StoredAccount {
     pub username: String,
     pub password_hash: String,
     pub must_change_password: bool,
+    pub mobile: String,
+    pub standing: AccountStanding,
+    pub channel: String,
+    pub opened_by: String,
+    pub opened_at: DateTime<Utc>,
+    pub verified_by: Option<String>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub closed_reason: Option<String>,
 }
 
 /// How opening an account went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opened {
     Opened,
-    /// The beneficiary already has an account.
-    AlreadyHasAccount,
+    /// The number already has an account for the ID (another registration at the same moment).
+    AlreadyClaimed,
     /// Another account has this username; try another.
     UsernameTaken,
+}
+
+/// An external identity check an account's holder started.
+#[derive(Debug, Clone)]
+pub struct StoredIdentityCheck {
+    pub check_id: Uuid,
+    pub account_id: Uuid,
+    pub association: String,
+    pub transaction: String,
+    pub number: u8,
+    pub answer: String,
+}
+
+/// The account query with a condition, as one static string.
+macro_rules! select_account {
+    ($condition:literal) => {
+        concat!(
+            "SELECT account_id, association, beneficiary_id, username, password_hash, must_change_password, ",
+            "mobile, standing, channel, opened_by, opened_at, verified_by, verified_at, closed_reason ",
+            "FROM accounts WHERE ",
+            $condition
+        )
+    };
 }
 
 /// The beneficiary query with a condition, as one static string.
@@ -92,6 +134,7 @@ macro_rules! select_beneficiary {
         concat!(
             "SELECT b.beneficiary_id, b.association, b.national_id, b.full_name, b.mobile, b.preferred_language, ",
             "b.channel, b.registered_by, b.registered_at, b.possible_duplicate_of, ",
+            "b.contact_confirmed, ",
             "(SELECT COUNT(*) FROM accounts a WHERE a.beneficiary_id = b.beneficiary_id) AS accounts ",
             "FROM beneficiaries b WHERE ",
             $condition
@@ -112,6 +155,7 @@ fn stored_beneficiary(row: &Row) -> Result<StoredBeneficiary, DbError> {
         registered_at: row.time("registered_at")?,
         possible_duplicate_of: row.optional_uuid("possible_duplicate_of")?,
         has_account: row.int("accounts")? > 0,
+        contact_confirmed: row.int("contact_confirmed")? != 0,
     })
 }
 
@@ -123,6 +167,26 @@ fn stored_account(row: &Row) -> Result<StoredAccount, DbError> {
         username: row.text("username")?,
         password_hash: row.text("password_hash")?,
         must_change_password: row.int("must_change_password")? != 0,
+        mobile: row.text("mobile")?,
+        standing: AccountStanding::parse(&row.text("standing")?)
+            .map_err(|e| DbError::Decode { column: "standing".into(), reason: e.to_string() })?,
+        channel: row.text("channel")?,
+        opened_by: row.text("opened_by")?,
+        opened_at: row.time("opened_at")?,
+        verified_by: row.optional_text("verified_by")?,
+        verified_at: row.optional_time("verified_at")?,
+        closed_reason: row.optional_text("closed_reason")?,
+    })
+}
+
+fn stored_identity_check(row: &Row) -> Result<StoredIdentityCheck, DbError> {
+    Ok(StoredIdentityCheck {
+        check_id: row.uuid("check_id")?,
+        account_id: row.uuid("account_id")?,
+        association: row.text("association")?,
+        transaction: row.text("transaction_id")?,
+        number: row.unsigned::<u8>("number")?,
+        answer: row.text("answer")?,
     })
 }
 
@@ -176,7 +240,13 @@ impl IntakeStore {
         new: &NewBeneficiary,
     ) -> Result<(StoredBeneficiary, bool), DbError> {
         if let Some(found) = self.beneficiary_by_national_id(tx, &new.association, &new.national_id).await? {
-            return Ok((found, false));
+            if found.contact_confirmed || !new.entered_by_staff() {
+                return Ok((found, false));
+            }
+            // A provisional entry (typed online, by anyone) gives way to what staff entered.
+            self.confirm_contact(tx, found.beneficiary_id, new).await?;
+            let confirmed = self.beneficiary_by_national_id(tx, &new.association, &new.national_id).await?;
+            return Ok((confirmed.unwrap_or(found), false));
         }
         let key = name_key(&new.full_name);
         let resembles = tx
@@ -198,8 +268,9 @@ impl IntakeStore {
             .execute(
                 Sql::new(
                     "INSERT INTO beneficiaries (beneficiary_id, association, national_id, full_name, name_key, \
-                     mobile, preferred_language, channel, registered_by, registered_at, possible_duplicate_of) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     mobile, preferred_language, channel, registered_by, registered_at, possible_duplicate_of, \
+                     contact_confirmed) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      ON CONFLICT (association, national_id) DO NOTHING",
                 )
                 .bind(Uuid::now_v7())
@@ -212,7 +283,8 @@ impl IntakeStore {
                 .bind(new.channel.as_str())
                 .bind(&new.registered_by)
                 .bind(new.registered_at)
-                .bind(resembles),
+                .bind(resembles)
+                .bind(i64::from(new.entered_by_staff())),
             )
             .await?;
         let found = self
@@ -220,6 +292,52 @@ impl IntakeStore {
             .await?
             .ok_or_else(|| DbError::Decode { column: "beneficiaries".into(), reason: "not stored".into() })?;
         Ok((found, inserted == 1))
+    }
+
+    /// Staff's details of a person replace a provisional entry's, and every
+    /// claim whose credentials went to the number staff entered is proven:
+    /// its holder read the SMS sent there.
+    async fn confirm_contact(&self, tx: &mut Tx, beneficiary_id: Uuid, new: &NewBeneficiary) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "UPDATE beneficiaries SET full_name = $1, name_key = $2, mobile = $3, preferred_language = $4, \
+                 contact_confirmed = 1 WHERE beneficiary_id = $5",
+            )
+            .bind(&new.full_name)
+            .bind(name_key(&new.full_name))
+            .bind(new.mobile.as_str())
+            .bind(new.language.tag())
+            .bind(beneficiary_id),
+        )
+        .await?;
+        tx.execute(
+            Sql::new(
+                "UPDATE accounts SET standing = $1, verified_by = $2, verified_at = $3 \
+                 WHERE beneficiary_id = $4 AND mobile = $5 AND standing = $6",
+            )
+            .bind(AccountStanding::ByRegistryMobile.as_str())
+            .bind(&new.registered_by)
+            .bind(new.registered_at)
+            .bind(beneficiary_id)
+            .bind(new.mobile.as_str())
+            .bind(AccountStanding::Unverified.as_str()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Makes `mobile` the entry's confirmed number, unless staff confirmed one already.
+    pub async fn prove_contact(&self, tx: &mut Tx, beneficiary_id: Uuid, mobile: &str) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "UPDATE beneficiaries SET mobile = $1, contact_confirmed = 1 \
+                 WHERE beneficiary_id = $2 AND contact_confirmed = 0",
+            )
+            .bind(mobile)
+            .bind(beneficiary_id),
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn beneficiary_by_national_id(
@@ -279,21 +397,19 @@ impl IntakeStore {
             .collect())
     }
 
+    /// The accounts opened for a registry entry, oldest first.
+    pub async fn accounts_of(&self, tx: &mut Tx, beneficiary_id: Uuid) -> Result<Vec<StoredAccount>, DbError> {
+        const SQL: &str = select_account!("beneficiary_id = $1 ORDER BY opened_at, account_id");
+        tx.fetch_all(Sql::new(SQL).bind(beneficiary_id)).await?.iter().map(stored_account).collect()
+    }
+
     pub async fn open_account(&self, tx: &mut Tx, account: &NewAccount) -> Result<Opened, DbError> {
-        let existing = tx
-            .fetch_optional(
-                Sql::new("SELECT account_id FROM accounts WHERE beneficiary_id = $1").bind(account.beneficiary_id),
-            )
-            .await?;
-        if existing.is_some() {
-            return Ok(Opened::AlreadyHasAccount);
-        }
         let inserted = tx
             .execute(
                 Sql::new(
                     "INSERT INTO accounts (account_id, association, beneficiary_id, username, password_hash, \
-                     must_change_password, channel, opened_by, opened_at) \
-                     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) ON CONFLICT DO NOTHING",
+                     must_change_password, channel, opened_by, opened_at, mobile, standing, verified_by, verified_at) \
+                     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
                 )
                 .bind(account.account_id)
                 .bind(&account.association)
@@ -302,26 +418,194 @@ impl IntakeStore {
                 .bind(&account.password_hash)
                 .bind(account.channel.as_str())
                 .bind(&account.opened_by)
-                .bind(account.opened_at),
+                .bind(account.opened_at)
+                .bind(&account.mobile)
+                .bind(account.standing.as_str())
+                .bind(account.standing.is_verified().then(|| account.opened_by.clone()))
+                .bind(account.standing.is_verified().then_some(account.opened_at)),
             )
             .await?;
-        Ok(if inserted == 1 { Opened::Opened } else { Opened::UsernameTaken })
+        if inserted == 1 {
+            return Ok(Opened::Opened);
+        }
+        let claimed = tx
+            .fetch_optional(
+                Sql::new("SELECT account_id FROM accounts WHERE beneficiary_id = $1 AND mobile = $2")
+                    .bind(account.beneficiary_id)
+                    .bind(&account.mobile),
+            )
+            .await?;
+        Ok(if claimed.is_some() { Opened::AlreadyClaimed } else { Opened::UsernameTaken })
     }
 
     pub async fn account(&self, association: &str, username: &str) -> Result<Option<StoredAccount>, DbError> {
+        const SQL: &str = select_account!("association = $1 AND username = $2");
         self.db()
-            .fetch_optional(
-                Sql::new(
-                    "SELECT account_id, association, beneficiary_id, username, password_hash, must_change_password \
-                     FROM accounts WHERE association = $1 AND username = $2",
-                )
-                .bind(association)
-                .bind(username),
-            )
+            .fetch_optional(Sql::new(SQL).bind(association).bind(username))
             .await?
             .as_ref()
             .map(stored_account)
             .transpose()
+    }
+
+    pub async fn account_by_id(&self, tx: &mut Tx, account_id: Uuid) -> Result<Option<StoredAccount>, DbError> {
+        const SQL: &str = select_account!("account_id = $1");
+        tx.fetch_optional(Sql::new(SQL).bind(account_id)).await?.as_ref().map(stored_account).transpose()
+    }
+
+    /// Records how an unverified account's holder proved the ID is theirs.
+    /// False if it is no longer unverified (verified or closed meanwhile).
+    pub async fn verify_account(
+        &self,
+        tx: &mut Tx,
+        account_id: Uuid,
+        standing: AccountStanding,
+        verified_by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE accounts SET standing = $1, verified_by = $2, verified_at = $3 \
+                     WHERE account_id = $4 AND standing = $5",
+                )
+                .bind(standing.as_str())
+                .bind(verified_by)
+                .bind(at)
+                .bind(account_id)
+                .bind(AccountStanding::Unverified.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Turns an unverified claim down. False if it is no longer unverified.
+    pub async fn close_account(
+        &self,
+        tx: &mut Tx,
+        account_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE accounts SET standing = $1, closed_reason = $2, closed_at = $3 \
+                     WHERE account_id = $4 AND standing = $5",
+                )
+                .bind(AccountStanding::Closed.as_str())
+                .bind(reason)
+                .bind(at)
+                .bind(account_id)
+                .bind(AccountStanding::Unverified.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// One page of an association's unverified accounts, oldest first, each
+    /// with its registry entry and the entry's other accounts.
+    pub async fn account_claims(
+        &self,
+        association: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<(StoredAccount, StoredBeneficiary, Vec<StoredAccount>)>, DbError> {
+        const SQL: &str = select_account!(
+            "association = $1 AND standing = 'unverified' \
+             AND ($2 IS NULL OR opened_at > $2 OR (opened_at = $2 AND account_id > $3)) \
+             ORDER BY opened_at, account_id LIMIT $4"
+        );
+        let claims = self.db().fetch_all(Sql::new(SQL).bind(association).bind_page(page)).await?;
+        let mut tx = self.db().begin().await?;
+        let mut found = Vec::with_capacity(claims.len());
+        for claim in claims.iter().map(stored_account) {
+            let claim = claim?;
+            const ENTRY: &str = select_beneficiary!("b.beneficiary_id = $1");
+            let Some(entry) = tx.fetch_optional(Sql::new(ENTRY).bind(claim.beneficiary_id)).await? else {
+                continue;
+            };
+            let others = self
+                .accounts_of(&mut tx, claim.beneficiary_id)
+                .await?
+                .into_iter()
+                .filter(|a| a.account_id != claim.account_id)
+                .collect();
+            found.push((claim, stored_beneficiary(&entry)?, others));
+        }
+        tx.rollback().await?;
+        Ok(found)
+    }
+
+    pub async fn start_identity_check(
+        &self,
+        tx: &mut Tx,
+        check: &StoredIdentityCheck,
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO identity_checks (check_id, account_id, association, transaction_id, number, answer, \
+                 asked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(check.check_id)
+            .bind(check.account_id)
+            .bind(&check.association)
+            .bind(&check.transaction)
+            .bind(i64::from(check.number))
+            .bind(&check.answer)
+            .bind(at),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// How many identity checks an account started since `since`.
+    pub async fn identity_checks_since(&self, account_id: Uuid, since: DateTime<Utc>) -> Result<u64, DbError> {
+        let row = self
+            .db()
+            .fetch_optional(
+                Sql::new("SELECT COUNT(*) AS started FROM identity_checks WHERE account_id = $1 AND asked_at > $2")
+                    .bind(account_id)
+                    .bind(since),
+            )
+            .await?;
+        row.map_or(Ok(0), |r| r.unsigned::<u64>("started"))
+    }
+
+    pub async fn identity_check(&self, tx: &mut Tx, check_id: Uuid) -> Result<Option<StoredIdentityCheck>, DbError> {
+        tx.fetch_optional(
+            Sql::new(
+                "SELECT check_id, account_id, association, transaction_id, number, answer \
+                 FROM identity_checks WHERE check_id = $1",
+            )
+            .bind(check_id),
+        )
+        .await?
+        .as_ref()
+        .map(stored_identity_check)
+        .transpose()
+    }
+
+    /// Records the provider's answer, once: false if one was recorded meanwhile.
+    pub async fn answer_identity_check(
+        &self,
+        tx: &mut Tx,
+        check_id: Uuid,
+        answer: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE identity_checks SET answer = $1, answered_at = $2 \
+                     WHERE check_id = $3 AND answer = 'waiting'",
+                )
+                .bind(answer)
+                .bind(at)
+                .bind(check_id),
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     /// Replaces the password (its hash), which ends the one-time password.

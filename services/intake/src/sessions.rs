@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use chrono::{DateTime, Utc};
 use masar_domain::people::{MAX_PASSWORD_BYTES, new_password_problem};
-use masar_domain::{ActorRole, Bilingual, Directory, TextRule};
+use masar_domain::{AccountStanding, ActorRole, Bilingual, Directory, TextRule};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::config::SessionPolicy;
 use masar_platform::db::{DbError, Row, Sql, Tx};
@@ -33,14 +33,62 @@ pub struct Sessions {
     pub directory: Arc<Directory>,
     pub tokens: TokenKeys,
     pub policy: SessionPolicy,
+    pub ends: SessionEnds,
+}
+
+/// Ends sessions: their refresh tokens stop at once, and their access tokens
+/// are refused here at once and by every service as soon as the announcement
+/// (an outbox event, in the same transaction) reaches it.
+#[derive(Clone)]
+pub struct SessionEnds {
+    pub store: IntakeStore,
     /// Announces each revocation to every service.
     pub outbox: Outbox,
     /// This process's own refusals, at once.
     pub revocations: Revocations,
+    pub access_token_lifetime: std::time::Duration,
+}
+
+/// Sessions ended in a transaction, to announce once it commits.
+#[must_use]
+pub struct Ended(Vec<(Uuid, String)>);
+
+impl SessionEnds {
+    /// Ends the sessions in `tx` and queues their announcement.
+    pub async fn end(&self, tx: &mut Tx, ending: Ending<'_>, why: &str, now: DateTime<Utc>) -> Result<Ended, Status> {
+        let ended = match ending {
+            Ending::One(session_id) => self.store.revoke_session(tx, session_id, why, now).await,
+            Ending::EveryOneOf { association, username } => {
+                self.store.revoke_sessions_of(tx, association, username, why, now).await
+            }
+        }?;
+        // No token issued before the revocation outlives this.
+        let forget_after = now
+            + chrono::Duration::from_std(self.access_token_lifetime).unwrap_or_default()
+            + chrono::Duration::minutes(1);
+        for (session_id, association) in &ended {
+            let revoked = events::SessionRevoked {
+                session_id: session_id.to_string(),
+                association: association.clone(),
+                revoked_at: Some(masar_proto::timestamp(now)),
+                forget_after: Some(masar_proto::timestamp(forget_after)),
+            };
+            self.outbox.append(tx, &Event::SessionRevoked(revoked)).await?;
+        }
+        Ok(Ended(ended))
+    }
+
+    /// After the commit: this process refuses the tokens at once, the relay sends the announcement.
+    pub fn announce(&self, ended: &Ended) {
+        self.outbox.wake();
+        for (session_id, _) in &ended.0 {
+            self.revocations.revoke_here(&session_id.to_string());
+        }
+    }
 }
 
 /// Which sessions end.
-enum Ending<'a> {
+pub enum Ending<'a> {
     One(Uuid),
     EveryOneOf { association: &'a str, username: &'a str },
 }
@@ -76,7 +124,18 @@ impl Credential {
         let (role, branch, beneficiary_id) = self.holder.scope();
         let kind = if beneficiary_id.is_some() { "beneficiary" } else { "staff" };
         let sub = format!("{kind}:{}", self.username);
-        Claims::of(sub, role, self.association.clone(), branch, beneficiary_id, session_id.to_string())
+        let claims = Claims::of(sub, role, self.association.clone(), branch, beneficiary_id, session_id.to_string());
+        match &self.holder {
+            Holder::Beneficiary(account) => {
+                claims.for_account(account.account_id.to_string(), account.standing.is_verified())
+            }
+            Holder::Staff { .. } => claims,
+        }
+    }
+
+    /// True for an account staff turned down: it signs in no more.
+    fn is_closed(&self) -> bool {
+        matches!(&self.holder, Holder::Beneficiary(account) if account.standing == AccountStanding::Closed)
     }
 }
 
@@ -121,6 +180,16 @@ fn session_ended() -> Status {
     Problem::new(Bilingual::new("انتهت الجلسة؛ سجّل الدخول من جديد", "The session has ended; please sign in again"))
         .because("session.ended")
         .into_status(Code::Unauthenticated)
+}
+
+/// Told only to whoever knows the account's password.
+fn account_closed() -> Status {
+    Problem::new(Bilingual::new(
+        "أُغلق هذا الحساب بعد مراجعة الجمعية؛ راجع موظف الاستقبال ومعك هويتك",
+        "This account was closed after the association's review; visit reception with your ID card",
+    ))
+    .because("account.closed")
+    .into_status(Code::PermissionDenied)
 }
 
 fn locked(wait: chrono::TimeDelta) -> Status {
@@ -196,6 +265,9 @@ impl Sessions {
         match credential.filter(|_| matches) {
             Some(credential) => {
                 self.store.clear_failures(association, username, client).await?;
+                if credential.is_closed() {
+                    return Err(account_closed());
+                }
                 Ok(credential)
             }
             None => {
@@ -211,35 +283,12 @@ impl Sessions {
         }
     }
 
-    /// Ends sessions and announces it, in one transaction: their refresh
-    /// tokens stop at once, and their access tokens are refused here at once
-    /// and by every service as soon as the announcement reaches it.
+    /// Ends sessions and announces it, in one transaction.
     async fn end(&self, ending: Ending<'_>, why: &str, now: DateTime<Utc>) -> Result<(), Status> {
         let mut tx = self.store.db().begin().await?;
-        let ended = match ending {
-            Ending::One(session_id) => self.store.revoke_session(&mut tx, session_id, why, now).await,
-            Ending::EveryOneOf { association, username } => {
-                self.store.revoke_sessions_of(&mut tx, association, username, why, now).await
-            }
-        }?;
-        // No token issued before the revocation outlives this.
-        let forget_after = now
-            + chrono::Duration::from_std(self.policy.access_token_lifetime).unwrap_or_default()
-            + chrono::Duration::minutes(1);
-        for (session_id, association) in &ended {
-            let revoked = events::SessionRevoked {
-                session_id: session_id.to_string(),
-                association: association.clone(),
-                revoked_at: Some(masar_proto::timestamp(now)),
-                forget_after: Some(masar_proto::timestamp(forget_after)),
-            };
-            self.outbox.append(&mut tx, &Event::SessionRevoked(revoked)).await?;
-        }
+        let ended = self.ends.end(&mut tx, ending, why, now).await?;
         tx.commit().await?;
-        self.outbox.wake();
-        for (session_id, _) in &ended {
-            self.revocations.revoke_here(&session_id.to_string());
-        }
+        self.ends.announce(&ended);
         Ok(())
     }
 
@@ -301,6 +350,10 @@ fn reply(credential: &Credential, tokens: Option<Tokens>) -> api::SignInResult {
         association: credential.association.clone(),
         branch: branch.unwrap_or_default(),
         beneficiary_id: beneficiary_id.unwrap_or_default(),
+        account_standing: match &credential.holder {
+            Holder::Beneficiary(account) => account.standing.as_str().to_owned(),
+            Holder::Staff { .. } => String::new(),
+        },
         ..Default::default()
     };
     if let Some(tokens) = tokens {
@@ -354,6 +407,10 @@ impl SessionService for Sessions {
             self.end(Ending::One(session_id), "account no longer exists", now).await?;
             return Err(session_ended());
         };
+        if credential.is_closed() {
+            self.end(Ending::One(session_id), "account closed", now).await?;
+            return Err(account_closed());
+        }
         if credential.must_change_password {
             return Err(session_ended());
         }

@@ -5,6 +5,7 @@ use masar_domain::calendar::{saudi_day, whole_months_between};
 use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_platform::identity::Owner;
 use masar_platform::paging::PageRequest;
 use masar_proto::events::v1 as events;
 use uuid::Uuid;
@@ -34,6 +35,8 @@ pub struct NewRequest {
     pub facts: Facts,
     /// The registry entry, once found or registered.
     pub beneficiary_id: Option<Uuid>,
+    /// The beneficiary's account that filed it; `None` when staff did.
+    pub filed_by_account: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,11 +58,18 @@ pub struct StoredRequest {
     pub facts: Facts,
     /// The applicant's entry in the association's registry.
     pub beneficiary_id: Option<Uuid>,
+    /// The beneficiary's account that filed it; `None` when staff did.
+    pub filed_by_account: Option<Uuid>,
 }
 
 impl StoredRequest {
     pub fn audit_subject(&self) -> Subject<'_> {
         Subject::case(self.request_id, &self.association, &self.branch)
+    }
+
+    /// Whose the request is, for a beneficiary's eyes.
+    pub fn owner(&self) -> Owner {
+        Owner { beneficiary_id: self.beneficiary_id, filed_by_account: self.filed_by_account }
     }
 
     /// The case as every event about it names it.
@@ -129,6 +139,7 @@ fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
         policy_version: row.unsigned("policy_version")?,
         facts: row.parsed("facts", |text| serde_json::from_str(text))?,
         beneficiary_id: row.optional_uuid("beneficiary_id")?,
+        filed_by_account: row.optional_uuid("filed_by_account")?,
     })
 }
 
@@ -166,7 +177,7 @@ macro_rules! concat_requests_where {
         concat!(
             "SELECT request_id, reference, association, branch, service_type, channel, national_id, applicant_name, ",
             "mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts, ",
-            "beneficiary_id FROM service_requests WHERE ",
+            "beneficiary_id, filed_by_account FROM service_requests WHERE ",
             $condition
         )
     };
@@ -181,6 +192,8 @@ pub struct RequestFilter<'a> {
     pub association: &'a str,
     pub branch: Option<&'a str>,
     pub beneficiary_id: Option<Uuid>,
+    /// Only those this account filed (an unverified account's own list).
+    pub filed_by_account: Option<Uuid>,
     pub status: Option<CaseStatus>,
 }
 
@@ -205,8 +218,8 @@ impl IntakeStore {
             Sql::new(
                 "INSERT INTO service_requests (request_id, reference, association, branch, service_type, channel, \
                  national_id, applicant_name, mobile, preferred_language, description, status, submitted_at, \
-                 expected_decision_on, policy_version, facts, beneficiary_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 expected_decision_on, policy_version, facts, beneficiary_id, filed_by_account) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(request.request_id)
             .bind(&request.reference)
@@ -224,7 +237,8 @@ impl IntakeStore {
             .bind(request.expected_decision_on)
             .bind(i64::from(request.policy_version))
             .bind(facts_json(&request.facts))
-            .bind(request.beneficiary_id),
+            .bind(request.beneficiary_id)
+            .bind(request.filed_by_account),
         )
         .await?;
         Ok(())
@@ -270,9 +284,9 @@ impl IntakeStore {
     pub async fn requests(&self, filter: RequestFilter<'_>, page: &PageRequest) -> Result<Vec<StoredRequest>, DbError> {
         const SQL: &str = concat_requests_where!(
             "association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR beneficiary_id = $3) \
-             AND ($4 IS NULL OR status = $4) \
-             AND ($5 IS NULL OR submitted_at < $5 OR (submitted_at = $5 AND request_id < $6)) \
-             ORDER BY submitted_at DESC, request_id DESC LIMIT $7"
+             AND ($4 IS NULL OR filed_by_account = $4) AND ($5 IS NULL OR status = $5) \
+             AND ($6 IS NULL OR submitted_at < $6 OR (submitted_at = $6 AND request_id < $7)) \
+             ORDER BY submitted_at DESC, request_id DESC LIMIT $8"
         );
         let rows = self
             .db
@@ -281,6 +295,7 @@ impl IntakeStore {
                     .bind(filter.association)
                     .bind(filter.branch.map(str::to_owned))
                     .bind(filter.beneficiary_id)
+                    .bind(filter.filed_by_account)
                     .bind(filter.status.map(|s| s.as_str().to_owned()))
                     .bind_page(page),
             )
