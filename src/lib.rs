@@ -277,9 +277,13 @@ pub fn sms_provider(settings: &Settings) -> anyhow::Result<Arc<dyn SmsProvider>>
 }
 
 /// The identity provider `MASAR_IDENTITY_PROVIDER` names. The fake confirms
-/// anyone, so it is the default only beside the demo directory's demo staff.
-pub fn identity_provider(settings: &Settings) -> anyhow::Result<masar_platform::identity_checks::Provider> {
-    let demo = settings.directory_file.is_none();
+/// anyone, so it is the default only for `masar dev`'s demo (the embedded
+/// shape with the built-in directory); a deployment names it or gets none.
+pub fn identity_provider(
+    settings: &Settings,
+    embedded: bool,
+) -> anyhow::Result<masar_platform::identity_checks::Provider> {
+    let demo = embedded && settings.directory_file.is_none();
     match settings.identity.provider.as_deref() {
         Some("fake") => {}
         None if demo => {}
@@ -373,7 +377,7 @@ pub async fn dependencies(
         revocations,
         drain: settings.drain.clone(),
         forwarding: forwarding_key(settings, embedded)?,
-        identity_provider: identity_provider(settings)?,
+        identity_provider: identity_provider(settings, embedded)?,
     })
 }
 
@@ -625,4 +629,25 @@ pub async fn stop_on_signal(shutdown: CancellationToken) {
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fake_identity_provider_is_trusted_only_where_asked_for_or_in_the_demo() {
+        let settings = |vars: &[(&str, &str)]| {
+            Settings::from_map(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()).unwrap()
+        };
+        let provided =
+            |vars: &[(&str, &str)], embedded| identity_provider(&settings(vars), embedded).unwrap().is_some();
+        assert!(provided(&[], true), "masar dev's demo");
+        assert!(!provided(&[], false), "a distributed deployment names its provider");
+        assert!(!provided(&[("MASAR_DIRECTORY", "staff.json")], true), "an association's own embedded deployment");
+        assert!(provided(&[("MASAR_IDENTITY_PROVIDER", "fake")], false));
+        assert!(!provided(&[("MASAR_IDENTITY_PROVIDER", "none")], true));
+        let unknown = identity_provider(&settings(&[("MASAR_IDENTITY_PROVIDER", "nafath")]), false);
+        assert!(unknown.unwrap_err().to_string().contains("unknown identity provider 'nafath'"));
+    }
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod api_docs;
 mod audit;
 mod authorization;
+mod claims;
 mod faults;
 mod front_ends;
 mod idempotency;

@@ -147,6 +147,7 @@ pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more:
         ("MASAR_FORWARDING_KEY", forwarding.expose_secret()),
         ("MASAR_TOKEN_SIGNING_KEY", signing.expose_secret()),
         ("MASAR_TOKEN_VERIFYING_KEYS", verifying.as_str()),
+        ("MASAR_IDENTITY_PROVIDER", "fake"),
     ];
     settings_of(pairs.into_iter().chain(FAST).chain(more.iter().copied()))
 }

@@ -96,7 +96,7 @@ pub enum Ending<'a> {
 /// Whose password was checked.
 #[derive(Debug, Clone)]
 enum Holder {
-    Beneficiary(StoredAccount),
+    Beneficiary(Box<StoredAccount>),
     Staff { role: ActorRole, branch: Option<String> },
 }
 
@@ -222,7 +222,7 @@ impl Sessions {
                 username: account.username.clone(),
                 password_hash: account.password_hash.clone(),
                 must_change_password: account.must_change_password,
-                holder: Holder::Beneficiary(account),
+                holder: Holder::Beneficiary(Box::new(account)),
             }));
         }
         let Some((member_of, member)) = self.directory.staff(username).filter(|(a, _)| a.code == association) else {
