@@ -1,8 +1,10 @@
 //! The authorization matrix: every endpoint of the API, called by every
 //! staff member of both associations (every role; Nuzul's Jeddah branch is
 //! the foreign branch, Hayat the foreign association), by the beneficiary
-//! whose cases are the targets, by another beneficiary, by a beneficiary of
-//! another association, and anonymously; once through the gateway and once
+//! whose cases are the targets (verified by the identity provider), by a
+//! stranger whose unverified account claims the same national ID, by another
+//! beneficiary, by a beneficiary of another association, with the token of a
+//! signed-out session, and anonymously; once through the gateway and once
 //! straight at the services' gRPC ports, where the gateway cannot help.
 //!
 //! Each caller must meet exactly the row's expected answer: sign in (401),
@@ -55,6 +57,8 @@ enum Who {
     OtherBeneficiary,
     /// A beneficiary of Hayat.
     ForeignBeneficiary,
+    /// Nuzul's admin, with the access token of a session since signed out.
+    SignedOut,
     /// A staff member of the demo directory, of either association.
     Staff(Member),
 }
@@ -79,7 +83,8 @@ impl Who {
 /// Every caller of the matrix: each staff member of the demo directory (both
 /// associations, every role, both of Nuzul's branches), and the others.
 fn callers() -> Vec<Who> {
-    let mut callers = vec![Who::Anonymous, Who::Owner, Who::Claimant, Who::OtherBeneficiary, Who::ForeignBeneficiary];
+    let mut callers =
+        vec![Who::Anonymous, Who::SignedOut, Who::Owner, Who::Claimant, Who::OtherBeneficiary, Who::ForeignBeneficiary];
     for association in &crate::support::directory().associations {
         callers.extend(association.staff.iter().map(|s| {
             Who::Staff(Member {
@@ -131,6 +136,10 @@ fn id_of(reply: &Value, field: &str) -> String {
 
 async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
     let base = GatewayClient::new(&suite.gateway_url());
+    let session = base.sign_in("nuzul", "nuzul.admin", masar::DEMO_STAFF_PASSWORD).await.unwrap();
+    let signed_out = session["session"]["access_token"].as_str().unwrap().to_owned();
+    let sign_out = json!({ "refresh_token": session["session"]["refresh_token"] });
+    base.call(Method::POST, "/v1/sessions/sign-out", None, Some(sign_out)).await.unwrap();
     let applicant = |national_id: &str| json!({ "national_id": national_id, "full_name": NAME, "mobile": MOBILE });
     let owner = sign_up(&base, "nuzul", applicant(OWNER_ID), read_sms).await.unwrap();
     let other = sign_up(&base, "nuzul", applicant(LOOKALIKE_ID), read_sms).await.unwrap();
@@ -178,7 +187,7 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
         claims["claims"].as_array().unwrap().iter().find(|c| c["beneficiary"]["beneficiary_id"] == owner_id.as_str());
     let claim_account = id_of(&on_owner_id.expect("the claim to the owner's ID is listed")["account"], "account_id");
 
-    let mut tokens = HashMap::new();
+    let mut tokens = HashMap::from([(Who::SignedOut.label(), signed_out)]);
     let beneficiaries = [
         (Who::Owner, &owner),
         (Who::Claimant, &claimant),
@@ -296,7 +305,7 @@ impl Rule {
         };
         match who {
             Who::Anonymous if self.anonymous => Outcome::Allowed,
-            Who::Anonymous => Outcome::SignInRequired,
+            Who::Anonymous | Who::SignedOut => Outcome::SignInRequired,
             Who::Owner | Who::Claimant | Who::OtherBeneficiary | Who::ForeignBeneficiary => match self.beneficiaries {
                 Beneficiaries::Refused => Outcome::Forbidden,
                 Beneficiaries::Any => Outcome::Allowed,
@@ -1188,7 +1197,9 @@ async fn probe(
         let label = format!("{} {transport} as {}", row.method, who.label());
         let stop = if transport == "gateway" { stop_status.to_string() } else { format!("{stop_code:?}") };
         if row.public {
-            if !exact {
+            // A token is checked wherever one is sent: an ended session's is refused even where none is needed.
+            let refused = *who == Who::SignedOut && matches!(outcome, Ok(Outcome::SignInRequired));
+            if !exact && !refused {
                 problems.push(format!("{label}: {answer}, but everyone gets {stop}"));
             }
             continue;
@@ -1275,6 +1286,14 @@ async fn drive_matrix(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) {
     assert_eq!(served, called, "every gRPC method is probed");
 
     let services = Services::connect(&masar::endpoints(|role| suite.url(role))).unwrap();
+    // A revocation reaches every service within about a second (each reads its table every second).
+    let signed_out = scene.tokens.get(&Who::SignedOut.label()).cloned();
+    for row in rows.iter().filter(|r| !r.public) {
+        crate::support::wait_until(&format!("{} to refuse an ended session", row.method), || async {
+            matches!((row.grpc)(services.clone(), signed_out.clone()).await, Err(s) if s.code() == Code::Unauthenticated)
+        })
+        .await;
+    }
     let callers = callers();
     let gateway = (reqwest::Client::new(), base.clone());
     let mut problems = Vec::new();
