@@ -19,6 +19,7 @@ use masar_platform::config::Settings;
 use masar_platform::db::Db;
 use masar_platform::forwarding::ForwardingKey;
 use masar_platform::messaging::Outbox;
+use masar_platform::personal::{LocalKeys, PersonalData};
 use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
@@ -135,6 +136,12 @@ pub async fn role_database(role: Role, settings: &Settings) -> anyhow::Result<Db
     Ok(db)
 }
 
+/// Intake's store on `db`, with the personal-data keys of the shape `role_database` chose.
+pub fn intake_store(db: &Db, settings: &Settings) -> anyhow::Result<masar_intake::IntakeStore> {
+    let embedded = settings.database_url(Role::Intake).is_none();
+    Ok(masar_intake::IntakeStore::new(db.clone(), personal_data(settings, embedded)?))
+}
+
 /// Checks every service's audit chains (`masar audit verify`): each
 /// service's result, in the order of [`Role::SERVICES`].
 pub async fn verify_audit_chains(
@@ -182,6 +189,16 @@ pub fn sealer(settings: &Settings, embedded: bool) -> anyhow::Result<Sealer> {
     Sealer::from_hex(&key).context("MASAR_SEALING_KEY")
 }
 
+/// Where the personal data at rest is sealed with: `MASAR_DATA_KEYS`, or,
+/// embedded only, the keys kept in `<data dir>/data.keys`.
+pub fn personal_data(settings: &Settings, embedded: bool) -> anyhow::Result<PersonalData> {
+    let keys = secret_or_kept(&settings.data_keys, embedded, settings, "data.keys", LocalKeys::generate)?.context(
+        "set MASAR_DATA_KEYS ('1:<64 hex characters>', the same for intake, verification and notification; \
+         `masar keys rotate` prints a first or a next list)",
+    )?;
+    PersonalData::from_list(&keys).context("MASAR_DATA_KEYS")
+}
+
 /// The key the gateway vouches for forwarded calls with and the services
 /// check them with: `MASAR_FORWARDING_KEY`, or, embedded only, one kept in
 /// `<data dir>/forwarding.key`.
@@ -223,6 +240,17 @@ fn secret_key(
     settings: &Settings,
     file: &str,
 ) -> anyhow::Result<Option<SecretString>> {
+    secret_or_kept(configured, embedded, settings, file, masar_platform::hex::random_key)
+}
+
+/// `configured`, or, embedded only, the secret kept in `<data dir>/<file>` (made by `fresh` on first use).
+fn secret_or_kept(
+    configured: &Option<SecretString>,
+    embedded: bool,
+    settings: &Settings,
+    file: &str,
+    fresh: fn() -> SecretString,
+) -> anyhow::Result<Option<SecretString>> {
     if let Some(key) = configured {
         return Ok(Some(key.clone()));
     }
@@ -232,7 +260,7 @@ fn secret_key(
     let path = settings.data_dir.join(file);
     if !path.exists() {
         std::fs::create_dir_all(&settings.data_dir)?;
-        write_owner_only(&path, masar_platform::hex::random_key().expose_secret())?;
+        write_owner_only(&path, fresh().expose_secret())?;
     }
     let key = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Some(SecretString::from(key)))
@@ -361,6 +389,13 @@ pub async fn dependencies(
         Role::Notification => (inert_files(), sealer(settings, false)?),
         _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
     };
+    // Personal data is read by intake (the registry and requests), verification (the answers) and
+    // notification (the numbers); research and committee never see it, nor its keys.
+    let personal = match role {
+        _ if embedded => personal_data(settings, true)?,
+        Role::Intake | Role::Verification | Role::Notification => personal_data(settings, false)?,
+        _ => PersonalData::from_list(&LocalKeys::generate())?,
+    };
     let revocations = masar_platform::revocations::Revocations::default();
     let mut tokens = token_keys(settings, role, embedded)?;
     tokens.verifier = tokens.verifier.with_revocations(revocations.clone());
@@ -378,6 +413,7 @@ pub async fn dependencies(
         drain: settings.drain.clone(),
         forwarding: forwarding_key(settings, embedded)?,
         identity_provider: identity_provider(settings, embedded)?,
+        personal,
     })
 }
 
@@ -409,7 +445,7 @@ pub const DEMO_STAFF_PASSWORD: &str = "masar-demo-2026";
 /// directory (`MASAR_DIRECTORY`) gets none: its staff get theirs with `masar staff-password`.
 pub async fn seed_demo_passwords(intake: &Db, settings: &Settings, directory: &Directory) -> anyhow::Result<()> {
     if settings.directory_file.is_none() {
-        let store = masar_intake::IntakeStore::new(intake.clone());
+        let store = intake_store(intake, settings)?;
         masar_intake::seed_demo_staff_passwords(&store, directory, DEMO_STAFF_PASSWORD)
             .await
             .map_err(|status| anyhow::anyhow!("seeding demo passwords: {}", status.message()))?;

@@ -249,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("{}", problem.message.en);
             }
             let db = masar::role_database(Role::Intake, &settings).await?;
-            let store = masar_intake::IntakeStore::new(db);
+            let store = masar::intake_store(&db, &settings)?;
             masar_intake::set_staff_password(&store, &association, &username, password.into(), true, "operator")
                 .await
                 .map_err(|status| anyhow::anyhow!("{}", status.message()))?;

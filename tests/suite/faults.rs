@@ -255,7 +255,7 @@ async fn files_no_document_names_are_swept_and_the_others_kept() {
     };
     let before = count().await;
     assert!(before >= 2, "the request's documents and the orphan");
-    let store = masar_intake::IntakeStore::new(masar::role_database(Role::Intake, &settings).await.unwrap());
+    let store = masar::intake_store(&masar::role_database(Role::Intake, &settings).await.unwrap(), &settings).unwrap();
     let young = documents.sweep_orphans(&store, std::time::Duration::from_secs(3600), 1000).await.unwrap();
     assert_eq!(young, 0, "a file younger than the grace period may be an upload in progress");
     let removed = documents.sweep_orphans(&store, std::time::Duration::ZERO, 1000).await.unwrap();

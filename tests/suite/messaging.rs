@@ -5,6 +5,7 @@
 use crate::support::{SmsLog, TestDatabase, delete_streams, distributed_settings, redis_url, unique, wait_until};
 use masar_platform::CancellationToken;
 use masar_platform::db::Db;
+use masar_platform::personal::PersonalData;
 use masar_platform::queue::{Message, Queue, RedisQueue, Subscription};
 use masar_platform::role::Role;
 use masar_proto::event_type;
@@ -45,13 +46,20 @@ fn submitted(request_id: uuid::Uuid) -> Message {
 }
 
 /// Starts one role, as `masar serve` does, against its own database and the test's streams.
-async fn start(role: Role, database: &TestDatabase, prefix: &str, shutdown: &CancellationToken) -> (Db, SmsLog) {
+/// The role running, its database, its SMS log and its personal-data keys.
+async fn start(
+    role: Role,
+    database: &TestDatabase,
+    prefix: &str,
+    shutdown: &CancellationToken,
+) -> (Db, SmsLog, PersonalData) {
     let settings = distributed_settings(&database.url, &redis_url(), prefix, &[]);
     masar::migrate_distributed(&[role], &settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     masar::start_role(role, &masar::Shape::Distributed, &settings, listener, shutdown.clone()).await.unwrap();
     let db = masar::connect_database(role, &settings).await.unwrap();
-    (db, SmsLog { path: settings.sms.file.clone().unwrap() })
+    let personal = masar::personal_data(&settings, false).unwrap();
+    (db, SmsLog { path: settings.sms.file.clone().unwrap() }, personal)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +81,7 @@ async fn a_consumer_killed_mid_message_does_not_lose_the_case() {
     drop(taken);
 
     let shutdown = CancellationToken::new();
-    let (db, _) = start(Role::Verification, &database, &prefix, &shutdown).await;
+    let (db, _, _) = start(Role::Verification, &database, &prefix, &shutdown).await;
     // Verification judges by the policy version the event names, which it must know.
     let source = masar::BUILT_IN_POLICIES[0].1;
     let mut tx = db.begin().await.unwrap();
@@ -101,7 +109,7 @@ async fn a_redelivered_event_sends_no_second_sms_and_poison_is_dead_lettered() {
     let prefix = unique("test");
     let queue = RedisQueue::connect(&redis_url(), &prefix).await.unwrap();
     let shutdown = CancellationToken::new();
-    let (db, sms) = start(Role::Notification, &database, &prefix, &shutdown).await;
+    let (db, sms, personal) = start(Role::Notification, &database, &prefix, &shutdown).await;
 
     let first = submitted(uuid::Uuid::new_v4());
     queue.publish(&first).await.unwrap();
@@ -119,7 +127,7 @@ async fn a_redelivered_event_sends_no_second_sms_and_poison_is_dead_lettered() {
         &events::RequestSubmitted::decode(first.payload.as_slice()).unwrap().case.unwrap().request_id,
     )
     .unwrap();
-    let stored = masar_notification::NotificationStore::new(db).messages(request_id).await.unwrap();
+    let stored = masar_notification::NotificationStore::new(db, personal).messages(request_id).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert!(stored[0].body.contains("NZL-TEST22"), "English template: {}", stored[0].body);
 
@@ -146,7 +154,7 @@ async fn retries_end_in_the_dead_letter_stream() {
     let prefix = unique("test");
     let queue = RedisQueue::connect(&redis_url(), &prefix).await.unwrap();
     let shutdown = CancellationToken::new();
-    let (db, _) = start(Role::Notification, &database, &prefix, &shutdown).await;
+    let (db, _, personal) = start(Role::Notification, &database, &prefix, &shutdown).await;
     // A verified event for a request notification never heard of: retryable, never succeeds.
     let orphan = events::RequestVerified {
         case: Some(events::CaseRef { request_id: uuid::Uuid::new_v4().to_string(), ..Default::default() }),
@@ -177,7 +185,7 @@ async fn retries_end_in_the_dead_letter_stream() {
     );
     assert!(queue.replay_dead_letter(event_type::REQUEST_VERIFIED, &listed[0].entry_id).await.unwrap());
     assert!(!queue.replay_dead_letter(event_type::REQUEST_VERIFIED, &listed[0].entry_id).await.unwrap(), "once");
-    let store = masar_notification::NotificationStore::new(db);
+    let store = masar_notification::NotificationStore::new(db, personal);
     wait_until("the replayed event's SMS", || async {
         store.messages(request_id).await.unwrap().iter().any(|m| m.event_type == event_type::REQUEST_VERIFIED)
     })

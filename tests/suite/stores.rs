@@ -68,8 +68,14 @@ fn case_ref(request_id: Uuid, branch: &str) -> events::CaseRef {
     }
 }
 
+/// The personal-data keys every store test seals with.
+fn personal() -> masar_platform::personal::PersonalData {
+    let keys = secrecy::SecretString::from(format!("1:{}", "5e".repeat(32)));
+    masar_platform::personal::PersonalData::from_list(&keys).unwrap()
+}
+
 async fn intake_scenario(db: Db) {
-    let store = masar_intake::IntakeStore::new(db.clone());
+    let store = masar_intake::IntakeStore::new(db.clone(), personal());
     let request_id = Uuid::new_v4();
     let submitted_at = Utc::now();
     let new = masar_intake::NewRequest {
@@ -134,7 +140,7 @@ async fn intake_scenario(db: Db) {
     let mut tx = db.begin().await.unwrap();
     let completed = Facts([("household.members".to_owned(), FactValue::Number(5.0))].into_iter().collect());
     let attestation = masar_intake::Attestation { by: "beneficiary".into(), at: Utc::now(), version: "v1".into() };
-    let resubmitted = store.mark_resubmitted(&mut tx, request_id, new.expected_decision_on, &completed, &attestation);
+    let resubmitted = store.mark_resubmitted(&mut tx, &stored, new.expected_decision_on, &completed, &attestation);
     assert!(!resubmitted.await.unwrap(), "only a returned request is resubmitted");
     tx.commit().await.unwrap();
     let timeline = store.timeline(request_id).await.unwrap();
@@ -320,7 +326,7 @@ async fn committee_scenario(db: Db) {
 }
 
 async fn notification_scenario(db: Db) {
-    let store = masar_notification::NotificationStore::new(db.clone());
+    let store = masar_notification::NotificationStore::new(db.clone(), personal());
     let request_id = Uuid::new_v4();
     let submitted = events::RequestSubmitted {
         reference: "NZL-AAAAAA".into(),
@@ -342,7 +348,8 @@ async fn notification_scenario(db: Db) {
     let queued = masar_notification::NewMessage {
         subject_id: request_id,
         event: &message,
-        mobile: &recipient.mobile,
+        association: &recipient.association,
+        mobile: &recipient.sealed_mobile,
         language: Language::English,
         body: "hello",
         channel: &recipient.channel,
@@ -375,7 +382,7 @@ async fn notification_scenario(db: Db) {
 /// so a message it already took is recorded as sent, not sent again.
 async fn sms_dispatch_scenario(db: Db) {
     use masar_notification::sms::{FileSmsProvider, Sms, SmsProvider};
-    let store = masar_notification::NotificationStore::new(db.clone());
+    let store = masar_notification::NotificationStore::new(db.clone(), personal());
     let event = |n: u8| masar_platform::queue::Message {
         event_id: Uuid::now_v7(),
         event_type: "request.verified".into(),
@@ -393,6 +400,7 @@ async fn sms_dispatch_scenario(db: Db) {
         let message = masar_notification::NewMessage {
             subject_id: subject,
             event,
+            association: "nuzul",
             mobile: "+966551234567",
             language: Language::English,
             body,
@@ -631,7 +639,7 @@ async fn policy_scenario(db: Db) {
 
 /// One beneficiary per national ID; a resembling one flagged; accounts and passwords.
 async fn registry_scenario(db: Db) {
-    let store = masar_intake::IntakeStore::new(db.clone());
+    let store = masar_intake::IntakeStore::new(db.clone(), personal());
     let person = |national_id: &str, name: &str, mobile: &str| masar_intake::NewBeneficiary {
         association: "hayat".into(),
         national_id: NationalId::parse(national_id).unwrap(),
@@ -786,7 +794,7 @@ async fn registry_scenario(db: Db) {
 
 /// Inquiries move on once from each status, and keep their timeline in order.
 async fn inquiry_scenario(db: Db) {
-    let store = masar_intake::IntakeStore::new(db.clone());
+    let store = masar_intake::IntakeStore::new(db.clone(), personal());
     let now = Utc::now();
     let inquiry = masar_intake::StoredInquiry {
         inquiry_id: Uuid::now_v7(),
@@ -862,7 +870,7 @@ async fn inquiry_scenario(db: Db) {
 
 /// Sign-in records: staff passwords, failures in a row, sessions and their refresh hashes.
 async fn sessions_scenario(db: Db) {
-    let store = masar_intake::IntakeStore::new(db.clone());
+    let store = masar_intake::IntakeStore::new(db.clone(), personal());
     let now = Utc::now();
     assert_eq!(store.staff_credential("nuzul", "nuzul.pm").await.unwrap(), None);
     store.set_staff_password("nuzul", "nuzul.pm", "hash-1", true, "operator", now).await.unwrap();
@@ -936,7 +944,7 @@ conformance! {
 
 /// Ratings counted per service type, for a scope and a period of days.
 async fn satisfaction_scenario(db: Db) {
-    let store = masar_intake::IntakeStore::new(db.clone());
+    let store = masar_intake::IntakeStore::new(db.clone(), personal());
     let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
     let rated = |association, branch, service_type| masar_intake::RatedService { association, branch, service_type };
     let riyadh = rated("nuzul", "riyadh", "roof_repair");

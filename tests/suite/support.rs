@@ -135,6 +135,7 @@ pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more:
         masar_platform::tokens::TokenSigner::from_hex(&signing, Duration::from_secs(900)).unwrap().verifying_key();
     let sealing = masar_platform::hex::random_key();
     let forwarding = masar_platform::hex::random_key();
+    let data_keys = masar_platform::personal::LocalKeys::generate();
     let data = data_dir.display().to_string();
     let sms = data_dir.join("sms.log").display().to_string();
     let pairs = [
@@ -148,6 +149,7 @@ pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more:
         ("MASAR_TOKEN_SIGNING_KEY", signing.expose_secret()),
         ("MASAR_TOKEN_VERIFYING_KEYS", verifying.as_str()),
         ("MASAR_IDENTITY_PROVIDER", "fake"),
+        ("MASAR_DATA_KEYS", data_keys.expose_secret()),
     ];
     settings_of(pairs.into_iter().chain(FAST).chain(more.iter().copied()))
 }

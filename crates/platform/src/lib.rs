@@ -14,6 +14,7 @@ pub mod identity_checks;
 pub mod messaging;
 pub mod metrics;
 pub mod paging;
+pub mod personal;
 pub mod policies;
 pub mod queue;
 pub mod replicas;

@@ -46,6 +46,8 @@ pub struct Dependencies {
     pub forwarding: crate::forwarding::ForwardingKey,
     /// Confirms a beneficiary's national ID (intake), where one is configured.
     pub identity_provider: crate::identity_checks::Provider,
+    /// Seals personal data at rest (intake, verification, notification).
+    pub personal: crate::personal::PersonalData,
 }
 
 /// How a service stops (SIGTERM on a rolling update): readiness turns false

@@ -19,6 +19,7 @@ use masar_platform::identity::{Caller, Staff};
 use masar_platform::identity_checks::{Answer, Asked, IdentityProvider, Provider};
 use masar_platform::messaging::{Outbox, event_text};
 use masar_platform::paging::{PageRequest, Position};
+use masar_platform::personal::Field;
 use masar_platform::policies::PolicyBook;
 use masar_platform::sealing::Sealer;
 use masar_platform::tokens::TokenVerifier;
@@ -187,8 +188,10 @@ impl BeneficiaryService for Beneficiaries {
         // Online, the holder of an ID and of a number is told by SMS only a few times a day.
         if anonymous {
             let since = now - chrono::Duration::hours(24);
-            let sent =
-                self.store.credential_messages_since(&mut tx, &beneficiary.national_id, &credentials_to, since).await?;
+            let sent = self
+                .store
+                .credential_messages_since(&mut tx, &pack.association, &beneficiary.national_id, &credentials_to, since)
+                .await?;
             if sent >= CREDENTIAL_MESSAGES_A_DAY {
                 tx.rollback().await?;
                 tracing::info!(association = %pack.association, "registration not acted on: its SMS limit is reached");
@@ -229,7 +232,7 @@ impl BeneficiaryService for Beneficiaries {
             account_id: account.account_id.to_string(),
             association: account.association.clone(),
             username: account.username.clone(),
-            mobile: account.mobile.clone(),
+            mobile: self.store.personal().seal(&account.association, Field::Mobile, &account.mobile),
             preferred_language: beneficiary.language.tag().to_owned(),
             sealed_one_time_password: self.sealer.seal(&password),
             channel: channel.as_str().to_owned(),
@@ -239,7 +242,9 @@ impl BeneficiaryService for Beneficiaries {
         };
         self.outbox.append(&mut tx, &Event::AccountOpened(event)).await?;
         if anonymous {
-            self.store.record_credential_message(&mut tx, &beneficiary.national_id, &account.mobile, now).await?;
+            self.store
+                .record_credential_message(&mut tx, &pack.association, &beneficiary.national_id, &account.mobile, now)
+                .await?;
         }
         // Somebody registering themself acts as the account they open.
         let actor = match &staff {
@@ -587,7 +592,7 @@ impl Beneficiaries {
         if !self.store.verify_account(tx, account.account_id, standing, verified_by, at).await? {
             return Err(changed_meanwhile());
         }
-        self.store.prove_contact(tx, account.beneficiary_id, &account.mobile).await?;
+        self.store.prove_contact(tx, &account.association, account.beneficiary_id, &account.mobile).await?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use masar_platform::grpc::{
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
+use masar_platform::personal::{Field, PersonalData};
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::Event;
@@ -216,8 +217,11 @@ fn submitted_event(
     resubmission: bool,
     months_since_same_service_approved: Option<u32>,
     documents: &[StoredDocument],
+    personal: &PersonalData,
 ) -> events::RequestSubmitted {
     let national_id_masked = NationalId::mask(&request.national_id);
+    // Sealed in the event too: it waits in the outbox and the stream.
+    let association = request.association.as_str();
     events::RequestSubmitted {
         case: Some(request.case_ref()),
         actor: Some(actor.clone()),
@@ -225,13 +229,13 @@ fn submitted_event(
         channel: request.channel.clone(),
         applicant_name: request.applicant_name.clone(),
         national_id_masked,
-        mobile: request.mobile.clone(),
+        mobile: personal.seal(association, Field::Mobile, &request.mobile),
         preferred_language: request.language.tag().to_owned(),
         expected_decision_on: request.expected_decision_on.to_string(),
         reference: request.reference.clone(),
         resubmission,
         policy_version: request.policy_version,
-        facts_json: crate::store::facts_json(&request.facts),
+        facts_json: personal.seal(association, Field::Facts, &crate::store::facts_json(&request.facts)),
         months_since_same_service_approved,
         documents: documents
             .iter()
@@ -639,7 +643,8 @@ impl IntakeService for Intake {
             TimelineEntry::new(Uuid::now_v7(), CaseStatus::Submitted, actor_role, now, submitted.channel.clone());
         self.store.record(&mut tx, submitted.request_id, &entry).await?;
         let history = completed.months_since_same_service_approved;
-        let event = submitted_event(&submitted, now, &actor, false, history, &completed.documents);
+        let event =
+            submitted_event(&submitted, now, &actor, false, history, &completed.documents, self.store.personal());
         self.outbox.append(&mut tx, &Event::RequestSubmitted(event)).await?;
         let audited = Actor::calling(&caller, &request);
         let subject = submitted.audit_subject();
@@ -684,11 +689,7 @@ impl IntakeService for Intake {
         let expected = pack.expected_decision_on(saudi_day(now));
         let mut tx = self.store.db().begin().await?;
         // Conditional on the status, so of two concurrent resubmissions one wins.
-        if !self
-            .store
-            .mark_resubmitted(&mut tx, stored.request_id, expected, &completed.facts, &completed.attestation)
-            .await?
-        {
+        if !self.store.mark_resubmitted(&mut tx, &stored, expected, &completed.facts, &completed.attestation).await? {
             return Err(changed_meanwhile());
         }
         let actor_role = acting_role(&staff);
@@ -702,7 +703,15 @@ impl IntakeService for Intake {
         self.store.record(&mut tx, stored.request_id, &entry).await?;
         let history = completed.months_since_same_service_approved;
         let updated = StoredRequest { expected_decision_on: expected, facts: completed.facts, ..stored };
-        let event = submitted_event(&updated, now, &actor_of(&staff), true, history, &completed.documents);
+        let event = submitted_event(
+            &updated,
+            now,
+            &actor_of(&staff),
+            true,
+            history,
+            &completed.documents,
+            self.store.personal(),
+        );
         self.outbox.append(&mut tx, &Event::RequestResubmitted(event)).await?;
         let audited = Actor::calling(&caller, &request);
         let subject = updated.audit_subject();

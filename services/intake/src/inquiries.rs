@@ -17,6 +17,7 @@ use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, invalid_i
 use masar_platform::identity::{Caller, Owner, Staff};
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
+use masar_platform::personal::Field;
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::Event;
@@ -82,28 +83,32 @@ macro_rules! select_inquiry {
     };
 }
 
-fn stored_inquiry(row: &Row) -> Result<StoredInquiry, DbError> {
-    Ok(StoredInquiry {
-        inquiry_id: row.uuid("inquiry_id")?,
-        reference: row.text("reference")?,
-        association: row.text("association")?,
-        branch: row.text("branch")?,
-        channel: row.parsed("channel", Channel::parse)?,
-        beneficiary_id: row.optional_uuid("beneficiary_id")?,
-        asked_by_account: row.optional_uuid("asked_by_account")?,
-        asker_name: row.text("asker_name")?,
-        mobile: row.optional_text("mobile")?,
-        language: Language::from_tag(&row.text("preferred_language")?),
-        question: row.text("question")?,
-        status: row.parsed("status", InquiryStatus::parse)?,
-        referred_to: row
-            .optional_text("referred_to")?
-            .map(|r| ActorRole::parse(&r))
-            .transpose()
-            .map_err(|e| DbError::Decode { column: "referred_to".into(), reason: e.to_string() })?,
-        asked_at: row.time("asked_at")?,
-        version: row.unsigned("version")?,
-    })
+impl IntakeStore {
+    fn stored_inquiry(&self, row: &Row) -> Result<StoredInquiry, DbError> {
+        let association = row.text("association")?;
+        let mobile = row.optional_text("mobile")?.map(|m| self.open(&association, Field::Mobile, &m)).transpose()?;
+        Ok(StoredInquiry {
+            inquiry_id: row.uuid("inquiry_id")?,
+            reference: row.text("reference")?,
+            branch: row.text("branch")?,
+            channel: row.parsed("channel", Channel::parse)?,
+            beneficiary_id: row.optional_uuid("beneficiary_id")?,
+            asked_by_account: row.optional_uuid("asked_by_account")?,
+            asker_name: row.text("asker_name")?,
+            mobile,
+            language: Language::from_tag(&row.text("preferred_language")?),
+            question: row.text("question")?,
+            status: row.parsed("status", InquiryStatus::parse)?,
+            referred_to: row
+                .optional_text("referred_to")?
+                .map(|r| ActorRole::parse(&r))
+                .transpose()
+                .map_err(|e| DbError::Decode { column: "referred_to".into(), reason: e.to_string() })?,
+            asked_at: row.time("asked_at")?,
+            version: row.unsigned("version")?,
+            association,
+        })
+    }
 }
 
 fn inquiry_entry(row: &Row) -> Result<InquiryEntry, DbError> {
@@ -138,7 +143,7 @@ impl IntakeStore {
             .bind(inquiry.beneficiary_id)
             .bind(inquiry.asked_by_account)
             .bind(&inquiry.asker_name)
-            .bind(inquiry.mobile.clone())
+            .bind(inquiry.mobile.as_deref().map(|m| self.seal(&inquiry.association, Field::Mobile, m)))
             .bind(inquiry.language.tag())
             .bind(&inquiry.question)
             .bind(inquiry.status.as_str())
@@ -199,7 +204,7 @@ impl IntakeStore {
             .fetch_optional(Sql::new(select_inquiry!("inquiry_id = $1")).bind(inquiry_id))
             .await?
             .as_ref()
-            .map(stored_inquiry)
+            .map(|r| self.stored_inquiry(r))
             .transpose()
     }
 
@@ -249,7 +254,7 @@ impl IntakeStore {
                     .bind_page(page),
             )
             .await?;
-        rows.iter().map(stored_inquiry).collect()
+        rows.iter().map(|r| self.stored_inquiry(r)).collect()
     }
 }
 
@@ -563,7 +568,7 @@ impl InquiryService for Inquiries {
                 inquiry_id: inquiry.inquiry_id.to_string(),
                 association: inquiry.association.clone(),
                 reference: inquiry.reference.clone(),
-                mobile: mobile.clone(),
+                mobile: self.store.personal().seal(&inquiry.association, Field::Mobile, mobile),
                 preferred_language: inquiry.language.tag().to_owned(),
                 answer,
                 channel: channel.as_str().to_owned(),

@@ -10,6 +10,7 @@ mod inquiries;
 mod passwords;
 mod policy;
 mod registry;
+mod resealing;
 mod satisfaction;
 mod sessions;
 mod store;
@@ -36,6 +37,9 @@ use masar_proto::intake::v1::session_service_server::SessionServiceServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
+/// How often intake looks for personal data sealed with an older key.
+const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -46,7 +50,7 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 
 pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -> ServiceParts {
     let outbox = Outbox::new();
-    let store = IntakeStore::new(deps.db.clone());
+    let store = IntakeStore::new(deps.db.clone(), deps.personal.clone());
     let policies = PolicyBook::new(deps.db.clone());
     let ends = sessions::SessionEnds {
         store: store.clone(),
@@ -108,11 +112,14 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         ],
         outbox,
         consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store: store.clone() }))),
-        background: vec![Box::pin(census::count_cases(
-            store,
-            DocumentStore::new(deps.files.clone()),
-            deps.outbox.settle_every,
-            shutdown,
-        ))],
+        background: vec![
+            Box::pin(census::count_cases(
+                store.clone(),
+                DocumentStore::new(deps.files.clone()),
+                deps.outbox.settle_every,
+                shutdown.clone(),
+            )),
+            Box::pin(resealing::keep_sealed(store, RESEAL_EVERY, shutdown)),
+        ],
     }
 }

@@ -7,6 +7,7 @@ use masar_domain::people::name_key;
 use masar_domain::{AccountStanding, Channel, Language, NationalId, SaudiMobile};
 use masar_platform::db::{DbError, Row, Sql, Tx};
 use masar_platform::paging::{PageRequest, Position};
+use masar_platform::personal::Field;
 use uuid::Uuid;
 
 /// Who is being registered, validated.
@@ -142,41 +143,45 @@ macro_rules! select_beneficiary {
     };
 }
 
-fn stored_beneficiary(row: &Row) -> Result<StoredBeneficiary, DbError> {
-    Ok(StoredBeneficiary {
-        beneficiary_id: row.uuid("beneficiary_id")?,
-        association: row.text("association")?,
-        national_id: row.text("national_id")?,
-        full_name: row.text("full_name")?,
-        mobile: row.text("mobile")?,
-        language: Language::from_tag(&row.text("preferred_language")?),
-        channel: row.text("channel")?,
-        registered_by: row.text("registered_by")?,
-        registered_at: row.time("registered_at")?,
-        possible_duplicate_of: row.optional_uuid("possible_duplicate_of")?,
-        has_account: row.int("accounts")? > 0,
-        contact_confirmed: row.int("contact_confirmed")? != 0,
-    })
-}
+impl IntakeStore {
+    fn stored_beneficiary(&self, row: &Row) -> Result<StoredBeneficiary, DbError> {
+        let association = row.text("association")?;
+        Ok(StoredBeneficiary {
+            beneficiary_id: row.uuid("beneficiary_id")?,
+            national_id: self.open(&association, Field::NationalId, &row.text("national_id")?)?,
+            full_name: row.text("full_name")?,
+            mobile: self.open(&association, Field::Mobile, &row.text("mobile")?)?,
+            language: Language::from_tag(&row.text("preferred_language")?),
+            channel: row.text("channel")?,
+            registered_by: row.text("registered_by")?,
+            registered_at: row.time("registered_at")?,
+            possible_duplicate_of: row.optional_uuid("possible_duplicate_of")?,
+            has_account: row.int("accounts")? > 0,
+            contact_confirmed: row.int("contact_confirmed")? != 0,
+            association,
+        })
+    }
 
-fn stored_account(row: &Row) -> Result<StoredAccount, DbError> {
-    Ok(StoredAccount {
-        account_id: row.uuid("account_id")?,
-        association: row.text("association")?,
-        beneficiary_id: row.uuid("beneficiary_id")?,
-        username: row.text("username")?,
-        password_hash: row.text("password_hash")?,
-        must_change_password: row.int("must_change_password")? != 0,
-        mobile: row.text("mobile")?,
-        standing: AccountStanding::parse(&row.text("standing")?)
-            .map_err(|e| DbError::Decode { column: "standing".into(), reason: e.to_string() })?,
-        channel: row.text("channel")?,
-        opened_by: row.text("opened_by")?,
-        opened_at: row.time("opened_at")?,
-        verified_by: row.optional_text("verified_by")?,
-        verified_at: row.optional_time("verified_at")?,
-        closed_reason: row.optional_text("closed_reason")?,
-    })
+    fn stored_account(&self, row: &Row) -> Result<StoredAccount, DbError> {
+        let association = row.text("association")?;
+        Ok(StoredAccount {
+            account_id: row.uuid("account_id")?,
+            beneficiary_id: row.uuid("beneficiary_id")?,
+            username: row.text("username")?,
+            password_hash: row.text("password_hash")?,
+            must_change_password: row.int("must_change_password")? != 0,
+            mobile: self.open(&association, Field::Mobile, &row.text("mobile")?)?,
+            standing: AccountStanding::parse(&row.text("standing")?)
+                .map_err(|e| DbError::Decode { column: "standing".into(), reason: e.to_string() })?,
+            channel: row.text("channel")?,
+            opened_by: row.text("opened_by")?,
+            opened_at: row.time("opened_at")?,
+            verified_by: row.optional_text("verified_by")?,
+            verified_at: row.optional_time("verified_at")?,
+            closed_reason: row.optional_text("closed_reason")?,
+            association,
+        })
+    }
 }
 
 fn stored_identity_check(row: &Row) -> Result<StoredIdentityCheck, DbError> {
@@ -193,21 +198,28 @@ fn stored_identity_check(row: &Row) -> Result<StoredIdentityCheck, DbError> {
 impl IntakeStore {
     /// Credentials SMS caused by anonymous registrations since `since`, for the
     /// national ID or for the number, whichever has had more.
+    /// (Both are kept as blind indexes of the association: counted, never read.)
     pub async fn credential_messages_since(
         &self,
         tx: &mut Tx,
+        association: &str,
         national_id: &str,
         mobile: &str,
         since: DateTime<Utc>,
     ) -> Result<u64, DbError> {
+        let ids = self.personal().lookup(association, Field::NationalId, national_id);
+        let mobiles = self.personal().lookup(association, Field::Mobile, mobile);
         let row = tx
             .fetch_optional(
                 Sql::new(
-                    "SELECT (SELECT COUNT(*) FROM credential_messages WHERE national_id = $1 AND sent_at > $3) AS by_id, \
-                     (SELECT COUNT(*) FROM credential_messages WHERE mobile = $2 AND sent_at > $3) AS by_mobile",
+                    "SELECT (SELECT COUNT(*) FROM credential_messages WHERE national_id IN ($1, $2) AND sent_at > $5) \
+                     AS by_id, (SELECT COUNT(*) FROM credential_messages WHERE mobile IN ($3, $4) AND sent_at > $5) \
+                     AS by_mobile",
                 )
-                .bind(national_id)
-                .bind(mobile)
+                .bind(ids[0].clone())
+                .bind(ids[1].clone())
+                .bind(mobiles[0].clone())
+                .bind(mobiles[1].clone())
                 .bind(since),
             )
             .await?;
@@ -218,14 +230,15 @@ impl IntakeStore {
     pub async fn record_credential_message(
         &self,
         tx: &mut Tx,
+        association: &str,
         national_id: &str,
         mobile: &str,
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
         tx.execute(
             Sql::new("INSERT INTO credential_messages (national_id, mobile, sent_at) VALUES ($1, $2, $3)")
-                .bind(national_id)
-                .bind(mobile)
+                .bind(self.personal().index(association, Field::NationalId, national_id))
+                .bind(self.personal().index(association, Field::Mobile, mobile))
                 .bind(at),
         )
         .await?;
@@ -248,17 +261,24 @@ impl IntakeStore {
             let confirmed = self.beneficiary_by_national_id(tx, &new.association, &new.national_id).await?;
             return Ok((confirmed.unwrap_or(found), false));
         }
-        let key = name_key(&new.full_name);
+        let personal = self.personal();
+        let association = new.association.as_str();
+        let keys = personal.lookup(association, Field::NameKey, &name_key(&new.full_name));
+        let mobiles = personal.lookup(association, Field::Mobile, new.mobile.as_str());
+        let ids = personal.lookup(association, Field::NationalId, new.national_id.as_str());
         let resembles = tx
             .fetch_optional(
                 Sql::new(
-                    "SELECT beneficiary_id FROM beneficiaries WHERE association = $1 AND name_key = $2 \
-                     AND mobile = $3 AND national_id <> $4 ORDER BY registered_at LIMIT 1",
+                    "SELECT beneficiary_id FROM beneficiaries WHERE association = $1 AND name_key IN ($2, $3) \
+                     AND mobile_index IN ($4, $5) AND national_id_index NOT IN ($6, $7) ORDER BY registered_at LIMIT 1",
                 )
-                .bind(&new.association)
-                .bind(&key)
-                .bind(new.mobile.as_str())
-                .bind(new.national_id.as_str()),
+                .bind(association)
+                .bind(keys[0].clone())
+                .bind(keys[1].clone())
+                .bind(mobiles[0].clone())
+                .bind(mobiles[1].clone())
+                .bind(ids[0].clone())
+                .bind(ids[1].clone()),
             )
             .await?
             .map(|row| row.uuid("beneficiary_id"))
@@ -269,22 +289,24 @@ impl IntakeStore {
                 Sql::new(
                     "INSERT INTO beneficiaries (beneficiary_id, association, national_id, full_name, name_key, \
                      mobile, preferred_language, channel, registered_by, registered_at, possible_duplicate_of, \
-                     contact_confirmed) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                     ON CONFLICT (association, national_id) DO NOTHING",
+                     contact_confirmed, national_id_index, mobile_index) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     ON CONFLICT (association, national_id_index) DO NOTHING",
                 )
                 .bind(Uuid::now_v7())
-                .bind(&new.association)
-                .bind(new.national_id.as_str())
+                .bind(association)
+                .bind(self.seal(association, Field::NationalId, new.national_id.as_str()))
                 .bind(&new.full_name)
-                .bind(&key)
-                .bind(new.mobile.as_str())
+                .bind(keys[0].clone())
+                .bind(self.seal(association, Field::Mobile, new.mobile.as_str()))
                 .bind(new.language.tag())
                 .bind(new.channel.as_str())
                 .bind(&new.registered_by)
                 .bind(new.registered_at)
                 .bind(resembles)
-                .bind(i64::from(new.entered_by_staff())),
+                .bind(i64::from(new.entered_by_staff()))
+                .bind(ids[0].clone())
+                .bind(mobiles[0].clone()),
             )
             .await?;
         let found = self
@@ -298,14 +320,17 @@ impl IntakeStore {
     /// claim whose credentials went to the number staff entered is proven:
     /// its holder read the SMS sent there.
     async fn confirm_contact(&self, tx: &mut Tx, beneficiary_id: Uuid, new: &NewBeneficiary) -> Result<(), DbError> {
+        let association = new.association.as_str();
+        let mobiles = self.personal().lookup(association, Field::Mobile, new.mobile.as_str());
         tx.execute(
             Sql::new(
-                "UPDATE beneficiaries SET full_name = $1, name_key = $2, mobile = $3, preferred_language = $4, \
-                 contact_confirmed = 1 WHERE beneficiary_id = $5",
+                "UPDATE beneficiaries SET full_name = $1, name_key = $2, mobile = $3, mobile_index = $4, \
+                 preferred_language = $5, contact_confirmed = 1 WHERE beneficiary_id = $6",
             )
             .bind(&new.full_name)
-            .bind(name_key(&new.full_name))
-            .bind(new.mobile.as_str())
+            .bind(self.personal().index(association, Field::NameKey, &name_key(&new.full_name)))
+            .bind(self.seal(association, Field::Mobile, new.mobile.as_str()))
+            .bind(mobiles[0].clone())
             .bind(new.language.tag())
             .bind(beneficiary_id),
         )
@@ -313,13 +338,14 @@ impl IntakeStore {
         tx.execute(
             Sql::new(
                 "UPDATE accounts SET standing = $1, verified_by = $2, verified_at = $3 \
-                 WHERE beneficiary_id = $4 AND mobile = $5 AND standing = $6",
+                 WHERE beneficiary_id = $4 AND mobile_index IN ($5, $6) AND standing = $7",
             )
             .bind(AccountStanding::ByRegistryMobile.as_str())
             .bind(&new.registered_by)
             .bind(new.registered_at)
             .bind(beneficiary_id)
-            .bind(new.mobile.as_str())
+            .bind(mobiles[0].clone())
+            .bind(mobiles[1].clone())
             .bind(AccountStanding::Unverified.as_str()),
         )
         .await?;
@@ -327,13 +353,20 @@ impl IntakeStore {
     }
 
     /// Makes `mobile` the entry's confirmed number, unless staff confirmed one already.
-    pub async fn prove_contact(&self, tx: &mut Tx, beneficiary_id: Uuid, mobile: &str) -> Result<(), DbError> {
+    pub async fn prove_contact(
+        &self,
+        tx: &mut Tx,
+        association: &str,
+        beneficiary_id: Uuid,
+        mobile: &str,
+    ) -> Result<(), DbError> {
         tx.execute(
             Sql::new(
-                "UPDATE beneficiaries SET mobile = $1, contact_confirmed = 1 \
-                 WHERE beneficiary_id = $2 AND contact_confirmed = 0",
+                "UPDATE beneficiaries SET mobile = $1, mobile_index = $2, contact_confirmed = 1 \
+                 WHERE beneficiary_id = $3 AND contact_confirmed = 0",
             )
-            .bind(mobile)
+            .bind(self.seal(association, Field::Mobile, mobile))
+            .bind(self.personal().index(association, Field::Mobile, mobile))
             .bind(beneficiary_id),
         )
         .await?;
@@ -346,17 +379,23 @@ impl IntakeStore {
         association: &str,
         national_id: &NationalId,
     ) -> Result<Option<StoredBeneficiary>, DbError> {
-        const SQL: &str = select_beneficiary!("b.association = $1 AND b.national_id = $2");
-        tx.fetch_optional(Sql::new(SQL).bind(association).bind(national_id.as_str()))
+        const SQL: &str = select_beneficiary!("b.association = $1 AND b.national_id_index IN ($2, $3)");
+        let [current, previous] = self.personal().lookup(association, Field::NationalId, national_id.as_str());
+        tx.fetch_optional(Sql::new(SQL).bind(association).bind(current).bind(previous))
             .await?
             .as_ref()
-            .map(stored_beneficiary)
+            .map(|r| self.stored_beneficiary(r))
             .transpose()
     }
 
     pub async fn beneficiary(&self, beneficiary_id: Uuid) -> Result<Option<StoredBeneficiary>, DbError> {
         const SQL: &str = select_beneficiary!("b.beneficiary_id = $1");
-        self.db().fetch_optional(Sql::new(SQL).bind(beneficiary_id)).await?.as_ref().map(stored_beneficiary).transpose()
+        self.db()
+            .fetch_optional(Sql::new(SQL).bind(beneficiary_id))
+            .await?
+            .as_ref()
+            .map(|r| self.stored_beneficiary(r))
+            .transpose()
     }
 
     /// One page of an association's flagged beneficiaries, each with the one
@@ -371,7 +410,7 @@ impl IntakeStore {
              AND ($2 IS NULL OR b.registered_at < $2 OR (b.registered_at = $2 AND b.beneficiary_id < $3)) \
              ORDER BY b.registered_at DESC, b.beneficiary_id DESC LIMIT $4"
         );
-        let read = |rows: Vec<Row>| rows.iter().map(stored_beneficiary).collect::<Result<Vec<_>, _>>();
+        let read = |rows: Vec<Row>| rows.iter().map(|r| self.stored_beneficiary(r)).collect::<Result<Vec<_>, _>>();
         let page_rows = Sql::new(FLAGGED).bind(association).bind_page(page);
         let flagged = read(self.db().fetch_all(page_rows).await?)?;
         let Some(last) = flagged.last().map(|b| Position { at: b.registered_at, id: b.beneficiary_id }) else {
@@ -400,16 +439,18 @@ impl IntakeStore {
     /// The accounts opened for a registry entry, oldest first.
     pub async fn accounts_of(&self, tx: &mut Tx, beneficiary_id: Uuid) -> Result<Vec<StoredAccount>, DbError> {
         const SQL: &str = select_account!("beneficiary_id = $1 ORDER BY opened_at, account_id");
-        tx.fetch_all(Sql::new(SQL).bind(beneficiary_id)).await?.iter().map(stored_account).collect()
+        tx.fetch_all(Sql::new(SQL).bind(beneficiary_id)).await?.iter().map(|r| self.stored_account(r)).collect()
     }
 
     pub async fn open_account(&self, tx: &mut Tx, account: &NewAccount) -> Result<Opened, DbError> {
+        let mobiles = self.personal().lookup(&account.association, Field::Mobile, &account.mobile);
         let inserted = tx
             .execute(
                 Sql::new(
                     "INSERT INTO accounts (account_id, association, beneficiary_id, username, password_hash, \
-                     must_change_password, channel, opened_by, opened_at, mobile, standing, verified_by, verified_at) \
-                     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                     must_change_password, channel, opened_by, opened_at, mobile, standing, verified_by, verified_at, \
+                     mobile_index) \
+                     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
                 )
                 .bind(account.account_id)
                 .bind(&account.association)
@@ -419,10 +460,11 @@ impl IntakeStore {
                 .bind(account.channel.as_str())
                 .bind(&account.opened_by)
                 .bind(account.opened_at)
-                .bind(&account.mobile)
+                .bind(self.seal(&account.association, Field::Mobile, &account.mobile))
                 .bind(account.standing.as_str())
                 .bind(account.standing.is_verified().then(|| account.opened_by.clone()))
-                .bind(account.standing.is_verified().then_some(account.opened_at)),
+                .bind(account.standing.is_verified().then_some(account.opened_at))
+                .bind(mobiles[0].clone()),
             )
             .await?;
         if inserted == 1 {
@@ -430,9 +472,10 @@ impl IntakeStore {
         }
         let claimed = tx
             .fetch_optional(
-                Sql::new("SELECT account_id FROM accounts WHERE beneficiary_id = $1 AND mobile = $2")
+                Sql::new("SELECT account_id FROM accounts WHERE beneficiary_id = $1 AND mobile_index IN ($2, $3)")
                     .bind(account.beneficiary_id)
-                    .bind(&account.mobile),
+                    .bind(mobiles[0].clone())
+                    .bind(mobiles[1].clone()),
             )
             .await?;
         Ok(if claimed.is_some() { Opened::AlreadyClaimed } else { Opened::UsernameTaken })
@@ -444,13 +487,13 @@ impl IntakeStore {
             .fetch_optional(Sql::new(SQL).bind(association).bind(username))
             .await?
             .as_ref()
-            .map(stored_account)
+            .map(|r| self.stored_account(r))
             .transpose()
     }
 
     pub async fn account_by_id(&self, tx: &mut Tx, account_id: Uuid) -> Result<Option<StoredAccount>, DbError> {
         const SQL: &str = select_account!("account_id = $1");
-        tx.fetch_optional(Sql::new(SQL).bind(account_id)).await?.as_ref().map(stored_account).transpose()
+        tx.fetch_optional(Sql::new(SQL).bind(account_id)).await?.as_ref().map(|r| self.stored_account(r)).transpose()
     }
 
     /// Records how an unverified account's holder proved the ID is theirs.
@@ -518,7 +561,7 @@ impl IntakeStore {
         let claims = self.db().fetch_all(Sql::new(SQL).bind(association).bind_page(page)).await?;
         let mut tx = self.db().begin().await?;
         let mut found = Vec::with_capacity(claims.len());
-        for claim in claims.iter().map(stored_account) {
+        for claim in claims.iter().map(|r| self.stored_account(r)) {
             let claim = claim?;
             const ENTRY: &str = select_beneficiary!("b.beneficiary_id = $1");
             let Some(entry) = tx.fetch_optional(Sql::new(ENTRY).bind(claim.beneficiary_id)).await? else {
@@ -530,7 +573,7 @@ impl IntakeStore {
                 .into_iter()
                 .filter(|a| a.account_id != claim.account_id)
                 .collect();
-            found.push((claim, stored_beneficiary(&entry)?, others));
+            found.push((claim, self.stored_beneficiary(&entry)?, others));
         }
         tx.rollback().await?;
         Ok(found)

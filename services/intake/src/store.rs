@@ -7,12 +7,15 @@ use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::identity::Owner;
 use masar_platform::paging::PageRequest;
+use masar_platform::personal::{Field, PersonalData};
 use masar_proto::events::v1 as events;
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct IntakeStore {
     db: Db,
+    /// National IDs, mobiles, match keys and answers are stored sealed.
+    personal: PersonalData,
 }
 
 /// A validated request, ready to store.
@@ -121,26 +124,31 @@ impl TimelineEntry {
     }
 }
 
-fn stored_request(row: &Row) -> Result<StoredRequest, DbError> {
-    Ok(StoredRequest {
-        request_id: row.uuid("request_id")?,
-        reference: row.text("reference")?,
-        association: row.text("association")?,
-        branch: row.text("branch")?,
-        service_type: row.text("service_type")?,
-        channel: row.text("channel")?,
-        national_id: row.text("national_id")?,
-        applicant_name: row.text("applicant_name")?,
-        mobile: row.text("mobile")?,
-        language: Language::from_tag(&row.text("preferred_language")?),
-        status: row.parsed("status", CaseStatus::parse)?,
-        submitted_at: row.time("submitted_at")?,
-        expected_decision_on: row.date("expected_decision_on")?,
-        policy_version: row.unsigned("policy_version")?,
-        facts: row.parsed("facts", |text| serde_json::from_str(text))?,
-        beneficiary_id: row.optional_uuid("beneficiary_id")?,
-        filed_by_account: row.optional_uuid("filed_by_account")?,
-    })
+impl IntakeStore {
+    fn stored_request(&self, row: &Row) -> Result<StoredRequest, DbError> {
+        let association = row.text("association")?;
+        let facts = self.open(&association, Field::Facts, &row.text("facts")?)?;
+        Ok(StoredRequest {
+            request_id: row.uuid("request_id")?,
+            reference: row.text("reference")?,
+            branch: row.text("branch")?,
+            service_type: row.text("service_type")?,
+            channel: row.text("channel")?,
+            national_id: self.open(&association, Field::NationalId, &row.text("national_id")?)?,
+            applicant_name: row.text("applicant_name")?,
+            mobile: self.open(&association, Field::Mobile, &row.text("mobile")?)?,
+            language: Language::from_tag(&row.text("preferred_language")?),
+            status: row.parsed("status", CaseStatus::parse)?,
+            submitted_at: row.time("submitted_at")?,
+            expected_decision_on: row.date("expected_decision_on")?,
+            policy_version: row.unsigned("policy_version")?,
+            facts: serde_json::from_str(&facts)
+                .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
+            beneficiary_id: row.optional_uuid("beneficiary_id")?,
+            filed_by_account: row.optional_uuid("filed_by_account")?,
+            association,
+        })
+    }
 }
 
 fn stored_document(row: &Row) -> Result<StoredDocument, DbError> {
@@ -198,8 +206,23 @@ pub struct RequestFilter<'a> {
 }
 
 impl IntakeStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, personal: PersonalData) -> Self {
+        Self { db, personal }
+    }
+
+    pub fn personal(&self) -> &PersonalData {
+        &self.personal
+    }
+
+    /// `clear`, sealed for the association's rows.
+    pub(crate) fn seal(&self, association: &str, field: Field, clear: &str) -> String {
+        self.personal.seal(association, field, clear)
+    }
+
+    pub(crate) fn open(&self, association: &str, field: Field, stored: &str) -> Result<String, DbError> {
+        self.personal
+            .open(association, field, stored)
+            .map_err(|e| DbError::Decode { column: format!("{field:?}"), reason: e.to_string() })
     }
 
     /// Whether a document row names the stored file `object_key`.
@@ -218,8 +241,8 @@ impl IntakeStore {
             Sql::new(
                 "INSERT INTO service_requests (request_id, reference, association, branch, service_type, channel, \
                  national_id, applicant_name, mobile, preferred_language, description, status, submitted_at, \
-                 expected_decision_on, policy_version, facts, beneficiary_id, filed_by_account) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                 expected_decision_on, policy_version, facts, beneficiary_id, filed_by_account, national_id_index) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             )
             .bind(request.request_id)
             .bind(&request.reference)
@@ -227,18 +250,23 @@ impl IntakeStore {
             .bind(&request.branch)
             .bind(&request.service_type)
             .bind(request.channel.as_str())
-            .bind(request.national_id.as_str())
+            .bind(self.seal(&request.association, Field::NationalId, request.national_id.as_str()))
             .bind(&request.applicant_name)
-            .bind(request.mobile.as_str())
+            .bind(self.seal(&request.association, Field::Mobile, request.mobile.as_str()))
             .bind(request.language.tag())
             .bind(&request.description)
             .bind(CaseStatus::INITIAL.as_str())
             .bind(request.submitted_at)
             .bind(request.expected_decision_on)
             .bind(i64::from(request.policy_version))
-            .bind(facts_json(&request.facts))
+            .bind(self.seal(&request.association, Field::Facts, &facts_json(&request.facts)))
             .bind(request.beneficiary_id)
-            .bind(request.filed_by_account),
+            .bind(request.filed_by_account)
+            .bind(self.personal.index(
+                &request.association,
+                Field::NationalId,
+                request.national_id.as_str(),
+            )),
         )
         .await?;
         Ok(())
@@ -253,18 +281,21 @@ impl IntakeStore {
         service_type: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<u32>, DbError> {
+        let [current, previous] = self.personal.lookup(association, Field::NationalId, national_id.as_str());
         let row = self
             .db
             .fetch_optional(
                 Sql::new(
                     "SELECT t.at FROM timeline_entries t JOIN service_requests r ON r.request_id = t.request_id \
-                     WHERE r.association = $1 AND r.national_id = $2 AND r.service_type = $3 AND t.status = $4 \
+                     WHERE r.association = $1 AND r.national_id_index IN ($2, $5) AND r.service_type = $3 \
+                     AND t.status = $4 \
                      ORDER BY t.at DESC LIMIT 1",
                 )
                 .bind(association)
-                .bind(national_id.as_str())
+                .bind(current.clone())
                 .bind(service_type)
-                .bind(CaseStatus::Approved.as_str()),
+                .bind(CaseStatus::Approved.as_str())
+                .bind(previous.clone()),
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -276,7 +307,7 @@ impl IntakeStore {
             .fetch_optional(Sql::new(SELECT_REQUEST).bind(request_id))
             .await?
             .as_ref()
-            .map(stored_request)
+            .map(|r| self.stored_request(r))
             .transpose()
     }
 
@@ -300,11 +331,15 @@ impl IntakeStore {
                     .bind_page(page),
             )
             .await?;
-        rows.iter().map(stored_request).collect()
+        rows.iter().map(|r| self.stored_request(r)).collect()
     }
 
     pub async fn request_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {
-        tx.fetch_optional(Sql::new(SELECT_REQUEST).bind(request_id)).await?.as_ref().map(stored_request).transpose()
+        tx.fetch_optional(Sql::new(SELECT_REQUEST).bind(request_id))
+            .await?
+            .as_ref()
+            .map(|r| self.stored_request(r))
+            .transpose()
     }
 
     /// Stores an upload as the current one of its document, marking the earlier one replaced.
@@ -376,7 +411,7 @@ impl IntakeStore {
                 .bind(request.submitted_at)
                 .bind(request.expected_decision_on)
                 .bind(i64::from(request.policy_version))
-                .bind(facts_json(&request.facts))
+                .bind(self.seal(&request.association, Field::Facts, &facts_json(&request.facts)))
                 .bind(&attestation.by)
                 .bind(attestation.at)
                 .bind(&attestation.version)
@@ -392,7 +427,7 @@ impl IntakeStore {
     pub async fn mark_resubmitted(
         &self,
         tx: &mut Tx,
-        request_id: Uuid,
+        request: &StoredRequest,
         expected_decision_on: NaiveDate,
         facts: &Facts,
         attestation: &Attestation,
@@ -404,11 +439,11 @@ impl IntakeStore {
                      attested_at = $4, attestation_version = $5 WHERE request_id = $6 AND status = $7",
                 )
                 .bind(expected_decision_on)
-                .bind(facts_json(facts))
+                .bind(self.seal(&request.association, Field::Facts, &facts_json(facts)))
                 .bind(&attestation.by)
                 .bind(attestation.at)
                 .bind(&attestation.version)
-                .bind(request_id)
+                .bind(request.request_id)
                 .bind(CaseStatus::ReturnedForCompletion.as_str()),
             )
             .await?;

@@ -34,7 +34,7 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 }
 
 pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: CancellationToken) -> ServiceParts {
-    let store = NotificationStore::new(deps.db.clone());
+    let store = NotificationStore::new(deps.db.clone(), deps.personal.clone());
     let service = grpc::Notification { store: store.clone(), verifier: deps.tokens.verifier.clone() };
     let dispatcher = Dispatcher {
         store: store.clone(),
@@ -132,7 +132,8 @@ impl EventHandler for Composer {
         let queued = NewMessage {
             subject_id: request_id,
             event: message,
-            mobile: &recipient.mobile,
+            association: &recipient.association,
+            mobile: &recipient.sealed_mobile,
             language,
             body: &text,
             channel: &recipient.channel,
@@ -146,6 +147,7 @@ impl EventHandler for Composer {
 /// A message whose event names its own recipient (an account's, an inquiry's), not a request's.
 struct Direct<'a> {
     subject_id: &'a str,
+    association: &'a str,
     mobile: &'a str,
     language: &'a str,
     channel: &'a str,
@@ -162,6 +164,7 @@ impl Composer {
     ) -> Result<(), HandlerError> {
         let direct = Direct {
             subject_id: &event.inquiry_id,
+            association: &event.association,
             mobile: &event.mobile,
             language: &event.preferred_language,
             channel: &event.channel,
@@ -185,6 +188,7 @@ impl Composer {
     ) -> Result<(), HandlerError> {
         let direct = Direct {
             subject_id: &event.account_id,
+            association: &event.association,
             mobile: &event.mobile,
             language: &event.preferred_language,
             channel: &event.channel,
@@ -215,6 +219,7 @@ impl Composer {
         let queued = NewMessage {
             subject_id,
             event: message,
+            association: direct.association,
             mobile: direct.mobile,
             language,
             body: &text,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use masar_domain::{Language, SaudiMobile};
 use masar_platform::CancellationToken;
 use masar_platform::db::{Backend, Db, DbError, Row, Sql, Tx};
+use masar_platform::personal::{Field, PersonalData};
 use masar_platform::queue::Message;
 use masar_platform::sealing::Sealer;
 use masar_proto::events::v1::{CaseRef, RequestSubmitted};
@@ -21,6 +22,8 @@ const MAX_ATTEMPTS: i64 = 5;
 #[derive(Clone)]
 pub struct NotificationStore {
     db: Db,
+    /// Numbers are stored sealed, as intake sealed them in its events.
+    personal: PersonalData,
 }
 
 #[derive(Debug, Clone)]
@@ -28,7 +31,8 @@ pub struct Recipient {
     pub association: String,
     pub branch: String,
     pub reference: String,
-    pub mobile: String,
+    /// As the submission carried it: sealed with the association's key.
+    pub sealed_mobile: String,
     pub language: String,
     /// The channel the request came through.
     pub channel: String,
@@ -40,6 +44,9 @@ pub struct NewMessage<'a> {
     /// What it is about: a request, an account or an inquiry.
     pub subject_id: Uuid,
     pub event: &'a Message,
+    /// Whose key the number is sealed with.
+    pub association: &'a str,
+    /// Sealed, as the event carried it (a number in clear is stored as it is).
     pub mobile: &'a str,
     pub language: Language,
     pub body: &'a str,
@@ -66,25 +73,33 @@ pub struct StoredMessage {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-fn stored_message(row: &Row) -> Result<StoredMessage, DbError> {
-    Ok(StoredMessage {
-        message_id: row.uuid("message_id")?,
-        event_type: row.text("event_type")?,
-        language: row.text("language")?,
-        mobile: row.text("mobile")?,
-        body: row.text("body")?,
-        status: row.text("status")?,
-        channel: row.text("channel")?,
-        sealed_secret: row.optional_text("sealed_secret")?,
-        attempts: row.int("attempts")?,
-        created_at: row.time("created_at")?,
-        sent_at: row.optional_time("sent_at")?,
-    })
+impl NotificationStore {
+    fn stored_message(&self, row: &Row) -> Result<StoredMessage, DbError> {
+        Ok(StoredMessage {
+            message_id: row.uuid("message_id")?,
+            event_type: row.text("event_type")?,
+            language: row.text("language")?,
+            mobile: self.open(&row.text("association")?, &row.text("mobile")?)?,
+            body: row.text("body")?,
+            status: row.text("status")?,
+            channel: row.text("channel")?,
+            sealed_secret: row.optional_text("sealed_secret")?,
+            attempts: row.int("attempts")?,
+            created_at: row.time("created_at")?,
+            sent_at: row.optional_time("sent_at")?,
+        })
+    }
+
+    fn open(&self, association: &str, mobile: &str) -> Result<String, DbError> {
+        self.personal
+            .open(association, Field::Mobile, mobile)
+            .map_err(|e| DbError::Decode { column: "mobile".into(), reason: e.to_string() })
+    }
 }
 
 impl NotificationStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, personal: PersonalData) -> Self {
+        Self { db, personal }
     }
 
     pub async fn remember_recipient(
@@ -127,7 +142,7 @@ impl NotificationStore {
                 association: row.text("association")?,
                 branch: row.text("branch")?,
                 reference: row.text("reference")?,
-                mobile: row.text("mobile")?,
+                sealed_mobile: row.text("mobile")?,
                 language: row.text("language")?,
                 channel: row.text("channel")?,
             })
@@ -147,8 +162,8 @@ impl NotificationStore {
         tx.execute(
             Sql::new(
                 "INSERT INTO messages (message_id, subject_id, event_id, event_type, language, mobile, body, status, \
-                 attempts, last_error, created_at, channel, sealed_secret) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, '', $8, $9, $10) ON CONFLICT (event_id) DO NOTHING",
+                 attempts, last_error, created_at, channel, sealed_secret, association) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, '', $8, $9, $10, $11) ON CONFLICT (event_id) DO NOTHING",
             )
             .bind(Uuid::now_v7())
             .bind(message.subject_id)
@@ -159,7 +174,8 @@ impl NotificationStore {
             .bind(message.body)
             .bind(Utc::now())
             .bind(message.channel)
-            .bind(message.sealed_secret.map(str::to_owned)),
+            .bind(message.sealed_secret.map(str::to_owned))
+            .bind(message.association),
         )
         .await?;
         Ok(())
@@ -172,12 +188,12 @@ impl NotificationStore {
             .fetch_all(
                 Sql::new(
                     "SELECT message_id, event_type, language, mobile, body, status, channel, sealed_secret, attempts, \
-                     created_at, sent_at FROM messages WHERE subject_id = $1 ORDER BY created_at, message_id",
+                     created_at, sent_at, association FROM messages WHERE subject_id = $1 ORDER BY created_at, message_id",
                 )
                 .bind(subject_id),
             )
             .await?;
-        rows.iter().map(stored_message).collect()
+        rows.iter().map(|r| self.stored_message(r)).collect()
     }
 
     /// Claims up to `max` messages due for sending, marking each `sending`
@@ -186,11 +202,11 @@ impl NotificationStore {
     /// other's claims (`FOR UPDATE SKIP LOCKED`; SQLite has one writer).
     pub async fn claim_due(&self, max: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>, DbError> {
         const POSTGRES_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
-             sealed_secret, attempts, created_at, sent_at FROM messages \
+             sealed_secret, attempts, created_at, sent_at, association FROM messages \
              WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED";
         const SQLITE_DUE: &str = "SELECT message_id, event_type, language, mobile, body, status, channel, \
-             sealed_secret, attempts, created_at, sent_at FROM messages \
+             sealed_secret, attempts, created_at, sent_at, association FROM messages \
              WHERE status IN ('pending', 'sending') AND (not_before IS NULL OR not_before <= $1) \
              ORDER BY created_at LIMIT $2";
         let token = Uuid::new_v4().to_string();
@@ -202,7 +218,7 @@ impl NotificationStore {
         let rows = tx.fetch_all(Sql::new(due).bind(Utc::now()).bind(max)).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
-            let message = stored_message(row)?;
+            let message = self.stored_message(row)?;
             tx.execute(
                 Sql::new(
                     "UPDATE messages SET status = 'sending', attempts = attempts + 1, not_before = $1, \

@@ -12,6 +12,7 @@ use masar_domain::{Bilingual, DocumentReview, Facts, PolicyPack};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::personal::{Field, PersonalData};
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
@@ -42,7 +43,11 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         outbox,
         consumes: Some((
             vec![event_type::POLICY_APPLIED, event_type::REQUEST_SUBMITTED, event_type::REQUEST_RESUBMITTED],
-            Arc::new(IncomingRequests { store, policies: PolicyBook::new(deps.db.clone()) }),
+            Arc::new(IncomingRequests {
+                store,
+                policies: PolicyBook::new(deps.db.clone()),
+                personal: deps.personal.clone(),
+            }),
         )),
         background: Vec::new(),
     }
@@ -53,6 +58,7 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
 struct IncomingRequests {
     store: VerificationStore,
     policies: PolicyBook,
+    personal: PersonalData,
 }
 
 #[async_trait::async_trait]
@@ -90,8 +96,13 @@ impl EventHandler for IncomingRequests {
                     case.association, event.policy_version
                 ))
             })?;
-        let facts: Facts = serde_json::from_str(&event.facts_json)
-            .map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
+        // Sealed by intake (Hayat's answers are health facts); opened only to be judged.
+        let facts = self
+            .personal
+            .open(&case.association, Field::Facts, &event.facts_json)
+            .map_err(|e| HandlerError::Reject(format!("facts do not open: {e}")))?;
+        let facts: Facts =
+            serde_json::from_str(&facts).map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
         let eligibility =
             pack.evaluate(&case.service_type, &facts.with_derived(event.months_since_same_service_approved));
         let received_at = masar_proto::to_datetime(event.submitted_at.as_ref());
