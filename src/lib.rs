@@ -199,6 +199,46 @@ pub fn personal_data(settings: &Settings, embedded: bool) -> anyhow::Result<Pers
     PersonalData::from_list(&keys).context("MASAR_DATA_KEYS")
 }
 
+/// What `masar keys rotate` did.
+pub enum Rotation {
+    /// Embedded: `<data dir>/data.keys` now seals with the new version; restart to use it.
+    Kept { version: u32 },
+    /// Distributed: the two lists to deploy in turn (every replica of intake,
+    /// verification and notification, then the second).
+    Deploy(masar_platform::personal::NextKey),
+}
+
+/// A new personal-data key: the next version after `MASAR_DATA_KEYS` (or the embedded `data.keys`).
+pub fn rotate_data_keys(settings: &Settings) -> anyhow::Result<Rotation> {
+    if let Some(list) = &settings.data_keys {
+        return Ok(Rotation::Deploy(LocalKeys::next(list).context("MASAR_DATA_KEYS")?));
+    }
+    let path = settings.data_dir.join("data.keys");
+    let list = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let next = LocalKeys::next(&SecretString::from(list)).with_context(|| path.display().to_string())?;
+    // One process reads the file: it can go straight to the second list.
+    let replaced = settings.data_dir.join("data.keys.next");
+    let _ = std::fs::remove_file(&replaced);
+    write_owner_only(&replaced, next.current.expose_secret())?;
+    std::fs::rename(&replaced, &path)?;
+    Ok(Rotation::Kept { version: next.version })
+}
+
+/// Rows still sealed with an older key (or in clear), per service that holds personal data.
+pub async fn rows_to_reseal(settings: &Settings) -> anyhow::Result<Vec<(Role, u64)>> {
+    let embedded = settings.database_url(Role::Intake).is_none();
+    let personal = personal_data(settings, embedded)?;
+    let intake = role_database(Role::Intake, settings).await?;
+    let notification = role_database(Role::Notification, settings).await?;
+    Ok(vec![
+        (Role::Intake, masar_intake::IntakeStore::new(intake, personal.clone()).rows_to_reseal().await?),
+        (
+            Role::Notification,
+            masar_notification::NotificationStore::new(notification, personal).rows_to_reseal().await?,
+        ),
+    ])
+}
+
 /// The key the gateway vouches for forwarded calls with and the services
 /// check them with: `MASAR_FORWARDING_KEY`, or, embedded only, one kept in
 /// `<data dir>/forwarding.key`.

@@ -43,6 +43,11 @@ enum Command {
     /// Prints a new token signing key (intake's MASAR_TOKEN_SIGNING_KEY) and
     /// its verifying key (every role's MASAR_TOKEN_VERIFYING_KEYS).
     TokenKeys,
+    /// Rotates the keys personal data at rest is sealed with (MASAR_DATA_KEYS), or shows how far re-sealing is.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Sets a staff member's password in intake's database (PostgreSQL if
     /// DATABASE_URL is set, else ./data), read from standard input. They must
     /// change it at their first sign-in.
@@ -86,6 +91,15 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// A new key of the next version: embedded, written to <data dir>/data.keys (restart to use it);
+    /// distributed, the two MASAR_DATA_KEYS lists to deploy in turn.
+    Rotate,
+    /// Rows still sealed with an older key; a key may leave MASAR_DATA_KEYS once every count is 0.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -230,6 +244,30 @@ async fn main() -> anyhow::Result<()> {
             let verifying = TokenSigner::from_hex(&signing, settings.sessions.access_token_lifetime)?.verifying_key();
             println!("MASAR_TOKEN_SIGNING_KEY={}", signing.expose_secret());
             println!("MASAR_TOKEN_VERIFYING_KEYS={verifying}");
+            Ok(())
+        }
+        Command::Keys { action: KeysAction::Rotate } => match masar::rotate_data_keys(&settings)? {
+            masar::Rotation::Kept { version } => {
+                println!(
+                    "data.keys: version {version} now seals; restart masar dev, and re-sealing runs in the background"
+                );
+                Ok(())
+            }
+            masar::Rotation::Deploy(next) => {
+                eprintln!("Version {}. First give every intake, verification and notification replica", next.version);
+                eprintln!("the list that only adds it (it opens, the old key still seals):");
+                println!("MASAR_DATA_KEYS={}", next.readable.expose_secret());
+                eprintln!("Once they all run it, deploy the list where it seals (re-sealing then runs by itself);");
+                eprintln!("drop the old key when `masar keys status` counts 0 everywhere:");
+                println!("MASAR_DATA_KEYS={}", next.current.expose_secret());
+                Ok(())
+            }
+        },
+        Command::Keys { action: KeysAction::Status } => {
+            let _telemetry = telemetry::init("masar-keys", None, None)?;
+            for (role, stale) in masar::rows_to_reseal(&settings).await? {
+                println!("{role}: {stale} rows sealed with an older key");
+            }
             Ok(())
         }
         Command::Openapi => {

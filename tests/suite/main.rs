@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_docs;
+mod at_rest;
 mod audit;
 mod authorization;
 mod claims;

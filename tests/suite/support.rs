@@ -90,7 +90,7 @@ const FAST: [(&str, &str); 7] = [
     ("MASAR_SIGN_IN_LOCK_MS", "1500"),
 ];
 
-fn settings_of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
+pub fn settings_of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
     Settings::from_map(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()).unwrap()
 }
 

@@ -95,12 +95,18 @@ impl LocalKeys {
         if masters.is_empty() { Err(KeyError::BadKeys) } else { Ok(Self { masters }) }
     }
 
-    /// The list with a new newest key of the next version before the others.
-    pub fn rotated(list: &SecretString) -> Result<SecretString, KeyError> {
+    /// A new key of the next version, as the two lists a rotation goes
+    /// through: first every replica learns to read it, then it becomes the newest.
+    pub fn next(list: &SecretString) -> Result<NextKey, KeyError> {
         let keys = Self::from_list(list)?;
-        let next = keys.masters.iter().map(|(v, _)| v).max().copied().unwrap_or(0) + 1;
-        let fresh = crate::hex::random_key();
-        Ok(SecretString::from(format!("{next}:{},{}", fresh.expose_secret(), list.expose_secret().trim())))
+        let version = keys.masters.iter().map(|(v, _)| v).max().copied().unwrap_or(0) + 1;
+        let fresh = format!("{version}:{}", crate::hex::random_key().expose_secret());
+        let list = list.expose_secret().trim();
+        Ok(NextKey {
+            version,
+            readable: SecretString::from(format!("{list},{fresh}")),
+            current: SecretString::from(format!("{fresh},{list}")),
+        })
     }
 
     /// A first list: version 1 alone.
@@ -120,6 +126,15 @@ impl KeyStore for LocalKeys {
         mac.update(format!("masar/{purpose}/{association}").as_bytes());
         Some(mac.finalize().into_bytes().into())
     }
+}
+
+/// A rotation's new key, in the two lists it is deployed with.
+pub struct NextKey {
+    pub version: u32,
+    /// Step 1: the old newest key stays first (it still seals); the new one opens and matches.
+    pub readable: SecretString,
+    /// Step 2, once every replica runs step 1: the new key seals; the old still opens until re-sealed.
+    pub current: SecretString,
 }
 
 /// Seals, opens and indexes personal data for every association.
@@ -216,6 +231,36 @@ impl PersonalData {
     }
 }
 
+/// Runs a store's re-seal passes until one changes nothing, then looks again
+/// every `every`; stops with `shutdown`. Each service holding personal data
+/// runs one, so a rotation finishes without anyone starting it.
+pub async fn keep_sealed<F, Fut>(
+    reseal_batch: F,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, crate::db::DbError>>,
+{
+    loop {
+        match reseal_batch().await {
+            Ok(0) => {}
+            Ok(resealed) => {
+                tracing::info!(resealed, "personal data re-sealed with the newest key");
+                continue;
+            }
+            Err(error) => tracing::warn!(%error, "re-sealing personal data failed; trying again later"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// How often a service looks for personal data sealed with an older key.
+pub const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The version and the sealed part of a sealed value.
 fn split(stored: &str) -> Option<(u32, &str)> {
     let rest = stored.strip_prefix(PREFIX)?;
@@ -263,9 +308,14 @@ mod tests {
         let before = PersonalData::from_list(&first).unwrap();
         let old_sealed = before.seal("nuzul", Field::Facts, "{\"x\":1}");
         let old_index = before.index("nuzul", Field::NationalId, "1000000149");
-        let rotated = LocalKeys::rotated(&first).unwrap();
-        assert!(rotated.expose_secret().starts_with("2:") && rotated.expose_secret().ends_with(first.expose_secret()));
-        let after = PersonalData::from_list(&rotated).unwrap();
+        let next = LocalKeys::next(&first).unwrap();
+        // Step 1: every replica opens what the new key seals, while the old one still seals.
+        let readable = PersonalData::from_list(&next.readable).unwrap();
+        assert_eq!((next.version, readable.current_version()), (2, 1));
+        let after = PersonalData::from_list(&next.current).unwrap();
+        let sealed_after = after.seal("nuzul", Field::Facts, "{}");
+        assert_eq!(readable.open("nuzul", Field::Facts, &sealed_after).unwrap(), "{}");
+        assert!(readable.lookup("nuzul", Field::Mobile, "x").contains(&after.index("nuzul", Field::Mobile, "x")));
         assert_eq!(after.current_version(), 2);
         assert!(before.is_current(&old_sealed) && !after.is_current(&old_sealed));
         assert_eq!(after.open("nuzul", Field::Facts, &old_sealed).unwrap(), "{\"x\":1}");

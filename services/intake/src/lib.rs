@@ -26,6 +26,7 @@ pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequ
 
 use masar_platform::db::{Db, DbError};
 use masar_platform::messaging::Outbox;
+use masar_platform::personal::RESEAL_EVERY;
 use masar_platform::policies::PolicyBook;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -36,9 +37,6 @@ use masar_proto::intake::v1::satisfaction_service_server::SatisfactionServiceSer
 use masar_proto::intake::v1::session_service_server::SessionServiceServer;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
-
-/// How often intake looks for personal data sealed with an older key.
-const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -119,7 +117,9 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
                 deps.outbox.settle_every,
                 shutdown.clone(),
             )),
-            Box::pin(resealing::keep_sealed(store, RESEAL_EVERY, shutdown)),
+            Box::pin(async move {
+                masar_platform::personal::keep_sealed(|| store.reseal_batch(), RESEAL_EVERY, shutdown).await
+            }),
         ],
     }
 }

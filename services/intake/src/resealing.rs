@@ -5,10 +5,8 @@
 
 use crate::store::IntakeStore;
 use masar_domain::people::name_key;
-use masar_platform::CancellationToken;
 use masar_platform::db::{DbError, Row, Sql};
 use masar_platform::personal::Field;
-use std::time::Duration;
 
 /// Rows one pass re-seals per table.
 const BATCH: i64 = 200;
@@ -190,23 +188,5 @@ impl IntakeStore {
                 .await?;
         }
         Ok(resealed)
-    }
-}
-
-/// Re-seals until nothing is left, then looks again every `every`; stops with `shutdown`.
-pub async fn keep_sealed(store: IntakeStore, every: Duration, shutdown: CancellationToken) {
-    loop {
-        match store.reseal_batch().await {
-            Ok(0) => {}
-            Ok(resealed) => {
-                tracing::info!(resealed, "personal data re-sealed with the newest key");
-                continue;
-            }
-            Err(error) => tracing::warn!(%error, "re-sealing personal data failed; trying again later"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
     }
 }

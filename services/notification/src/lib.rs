@@ -36,6 +36,7 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: CancellationToken) -> ServiceParts {
     let store = NotificationStore::new(deps.db.clone(), deps.personal.clone());
     let service = grpc::Notification { store: store.clone(), verifier: deps.tokens.verifier.clone() };
+    let resealed = store.clone();
     let dispatcher = Dispatcher {
         store: store.clone(),
         provider,
@@ -51,7 +52,13 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
             event_type::ALL.iter().copied().chain([event_type::ACCOUNT_OPENED, event_type::INQUIRY_ANSWERED]).collect(),
             Arc::new(Composer { store }),
         )),
-        background: vec![Box::pin(dispatcher.run(shutdown))],
+        background: vec![
+            Box::pin(dispatcher.run(shutdown.clone())),
+            Box::pin(async move {
+                let every = masar_platform::personal::RESEAL_EVERY;
+                masar_platform::personal::keep_sealed(|| resealed.reseal_batch(), every, shutdown).await
+            }),
+        ],
     }
 }
 

@@ -97,7 +97,63 @@ impl NotificationStore {
     }
 }
 
+/// Rows one re-seal pass changes per table.
+const RESEAL_BATCH: i64 = 200;
+
 impl NotificationStore {
+    /// Numbers not yet sealed with the newest key.
+    pub async fn rows_to_reseal(&self) -> Result<u64, DbError> {
+        let current = format!("pd:{}:%", self.personal.current_version());
+        let sql = Sql::new(
+            "SELECT (SELECT COUNT(*) FROM recipients WHERE mobile NOT LIKE $1) \
+             + (SELECT COUNT(*) FROM messages WHERE mobile NOT LIKE $1) AS stale",
+        )
+        .bind(current);
+        self.db.fetch_optional(sql).await?.map_or(Ok(0), |r| r.unsigned("stale"))
+    }
+
+    /// Re-seals one batch of numbers sealed with an older key (or stored in
+    /// clear before sealing began); returns how many rows it changed.
+    pub async fn reseal_batch(&self) -> Result<u64, DbError> {
+        let current = format!("pd:{}:%", self.personal.current_version());
+        let recipients = self
+            .db
+            .fetch_all(
+                Sql::new("SELECT request_id, association, mobile FROM recipients WHERE mobile NOT LIKE $1 LIMIT $2")
+                    .bind(current.clone())
+                    .bind(RESEAL_BATCH),
+            )
+            .await?;
+        let mut resealed = 0;
+        for row in &recipients {
+            let association = row.text("association")?;
+            let mobile = self.open(&association, &row.text("mobile")?)?;
+            let sql = Sql::new("UPDATE recipients SET mobile = $1 WHERE request_id = $2 AND mobile = $3")
+                .bind(self.personal.seal(&association, Field::Mobile, &mobile))
+                .bind(row.uuid("request_id")?)
+                .bind(row.text("mobile")?);
+            resealed += self.db.execute(sql).await?;
+        }
+        let messages = self
+            .db
+            .fetch_all(
+                Sql::new("SELECT message_id, association, mobile FROM messages WHERE mobile NOT LIKE $1 LIMIT $2")
+                    .bind(current)
+                    .bind(RESEAL_BATCH),
+            )
+            .await?;
+        for row in &messages {
+            let association = row.text("association")?;
+            let mobile = self.open(&association, &row.text("mobile")?)?;
+            let sql = Sql::new("UPDATE messages SET mobile = $1 WHERE message_id = $2 AND mobile = $3")
+                .bind(self.personal.seal(&association, Field::Mobile, &mobile))
+                .bind(row.uuid("message_id")?)
+                .bind(row.text("mobile")?);
+            resealed += self.db.execute(sql).await?;
+        }
+        Ok(resealed)
+    }
+
     pub fn new(db: Db, personal: PersonalData) -> Self {
         Self { db, personal }
     }
