@@ -364,7 +364,7 @@ impl BeneficiaryService for Beneficiaries {
             &detail,
         )
         .await?;
-        let verified = self.store.account_by_id(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
+        let verified = self.store.account_by_id_in(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
         tx.commit().await?;
         tracing::info!(%account_id, association = %staff.association, "account holder verified in person");
         Ok(Response::new(account_reply(&verified)))
@@ -403,7 +403,7 @@ impl BeneficiaryService for Beneficiaries {
             &detail,
         )
         .await?;
-        let closed = self.store.account_by_id(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
+        let closed = self.store.account_by_id_in(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
         tx.commit().await?;
         self.ends.announce(&ended);
         tracing::info!(%account_id, association = %staff.association, "account claim closed");
@@ -417,8 +417,8 @@ impl BeneficiaryService for Beneficiaries {
         let caller = Caller::required(&self.verifier, &request)?;
         let own = caller.as_beneficiary()?;
         let provider = self.provider()?;
-        let mut tx = self.store.db().begin().await?;
-        let account = self.store.account_by_id(&mut tx, own.account_id).await?.ok_or_else(account_not_found)?;
+        // No transaction is held across the provider's call: it may take seconds.
+        let account = self.store.account_by_id(own.account_id).await?.ok_or_else(account_not_found)?;
         if account.standing != AccountStanding::Unverified {
             return Err(not_a_claim(account.standing));
         }
@@ -442,6 +442,7 @@ impl BeneficiaryService for Beneficiaries {
             number: asked.number,
             answer: Answer::Waiting.as_str().to_owned(),
         };
+        let mut tx = self.store.db().begin().await?;
         self.store.start_identity_check(&mut tx, &check, now).await?;
         let actor = Actor::calling(&caller, &request);
         let subject = Subject::outside_a_case(&account.association, "");
@@ -458,7 +459,6 @@ impl BeneficiaryService for Beneficiaries {
         let own = caller.as_beneficiary()?;
         let check_id = parse_uuid("check_id", &request.get_ref().check_id)?;
         let provider = self.provider()?;
-        let mut tx = self.store.db().begin().await?;
         let not_found = || {
             Problem::new(Bilingual::new("طلب التحقق غير موجود", "No such identity check"))
                 .because("identity.check_not_found")
@@ -467,11 +467,11 @@ impl BeneficiaryService for Beneficiaries {
         // Another account's check looks missing.
         let mut check = self
             .store
-            .identity_check(&mut tx, check_id)
+            .identity_check(check_id)
             .await?
             .filter(|c| c.account_id == own.account_id)
             .ok_or_else(not_found)?;
-        let account = self.store.account_by_id(&mut tx, own.account_id).await?.ok_or_else(account_not_found)?;
+        let account = self.store.account_by_id(own.account_id).await?.ok_or_else(account_not_found)?;
         if check.answer != Answer::Waiting.as_str() {
             return Ok(Response::new(identity_check_reply(&check, account.standing)));
         }
@@ -482,8 +482,13 @@ impl BeneficiaryService for Beneficiaries {
             return Ok(Response::new(identity_check_reply(&check, account.standing)));
         }
         let now = Utc::now();
+        let mut tx = self.store.db().begin().await?;
         if !self.store.answer_identity_check(&mut tx, check_id, answer.as_str(), now).await? {
-            return Err(changed_meanwhile());
+            // Another poll recorded the answer meanwhile: that one is the account's standing now.
+            tx.rollback().await?;
+            let check = self.store.identity_check(check_id).await?.ok_or_else(not_found)?;
+            let account = self.store.account_by_id(own.account_id).await?.ok_or_else(account_not_found)?;
+            return Ok(Response::new(identity_check_reply(&check, account.standing)));
         }
         check.answer = answer.as_str().to_owned();
         let mut standing = account.standing;
@@ -559,7 +564,7 @@ impl Beneficiaries {
     ) -> Result<StoredAccount, Status> {
         let account = self
             .store
-            .account_by_id(tx, account_id)
+            .account_by_id_in(tx, account_id)
             .await?
             .filter(|a| a.association == association)
             .ok_or_else(account_not_found)?;

@@ -491,7 +491,17 @@ impl IntakeStore {
             .transpose()
     }
 
-    pub async fn account_by_id(&self, tx: &mut Tx, account_id: Uuid) -> Result<Option<StoredAccount>, DbError> {
+    pub async fn account_by_id(&self, account_id: Uuid) -> Result<Option<StoredAccount>, DbError> {
+        const SQL: &str = select_account!("account_id = $1");
+        self.db()
+            .fetch_optional(Sql::new(SQL).bind(account_id))
+            .await?
+            .as_ref()
+            .map(|r| self.stored_account(r))
+            .transpose()
+    }
+
+    pub async fn account_by_id_in(&self, tx: &mut Tx, account_id: Uuid) -> Result<Option<StoredAccount>, DbError> {
         const SQL: &str = select_account!("account_id = $1");
         tx.fetch_optional(Sql::new(SQL).bind(account_id)).await?.as_ref().map(|r| self.stored_account(r)).transpose()
     }
@@ -615,18 +625,19 @@ impl IntakeStore {
         row.map_or(Ok(0), |r| r.unsigned::<u64>("started"))
     }
 
-    pub async fn identity_check(&self, tx: &mut Tx, check_id: Uuid) -> Result<Option<StoredIdentityCheck>, DbError> {
-        tx.fetch_optional(
-            Sql::new(
-                "SELECT check_id, account_id, association, transaction_id, number, answer \
+    pub async fn identity_check(&self, check_id: Uuid) -> Result<Option<StoredIdentityCheck>, DbError> {
+        self.db()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT check_id, account_id, association, transaction_id, number, answer \
                  FROM identity_checks WHERE check_id = $1",
+                )
+                .bind(check_id),
             )
-            .bind(check_id),
-        )
-        .await?
-        .as_ref()
-        .map(stored_identity_check)
-        .transpose()
+            .await?
+            .as_ref()
+            .map(stored_identity_check)
+            .transpose()
     }
 
     /// Records the provider's answer, once: false if one was recorded meanwhile.
