@@ -76,7 +76,8 @@ impl Services {
             inquiries: InquiryServiceClient::new(intake.clone()),
             sessions: SessionServiceClient::new(intake.clone()),
             satisfaction: SatisfactionServiceClient::new(intake.clone()),
-            intake: IntakeServiceClient::new(intake),
+            // A document's bytes come back in one message (at most 5 MiB, as uploaded).
+            intake: IntakeServiceClient::new(intake).max_decoding_message_size(6 * 1024 * 1024),
             verification: VerificationServiceClient::new(verification),
             research: ResearchServiceClient::new(research),
             committee: CommitteeServiceClient::new(committee),

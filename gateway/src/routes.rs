@@ -95,6 +95,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(requests::submit_request))
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::get_timeline))
+        .routes(routes!(requests::get_document_file))
         .routes(routes!(requests::resubmit_request))
         .routes(routes!(requests::list_messages))
         .routes(routes!(verification::list_pending))
@@ -323,7 +324,8 @@ async fn security_headers(request: Request, next: axum::middleware::Next) -> axu
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    let policy = if is_page { PAGE_POLICY } else { "default-src 'none'; frame-ancestors 'none'" };
+    // Anything else (JSON, a downloaded document) is sandboxed: even opened in a tab it is no page of this origin.
+    let policy = if is_page { PAGE_POLICY } else { "default-src 'none'; frame-ancestors 'none'; sandbox" };
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     if api {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

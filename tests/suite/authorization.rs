@@ -126,6 +126,8 @@ struct Scene {
     claim_account: String,
     /// The identity check the owner proved their ID with.
     identity_check: String,
+    /// One of the case's uploaded documents.
+    attachment: String,
     /// Each caller's access token (none for the anonymous caller).
     tokens: HashMap<String, String>,
 }
@@ -173,6 +175,18 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
         .await
         .unwrap();
     base.wait_for_agenda(&case, NUZUL.committee[0], NUZUL.branch).await.unwrap();
+    // Intake learns the case's researcher from research's event: the one researcher who opens its documents.
+    let admin = base.as_staff("nuzul.admin").await.unwrap();
+    admin
+        .eventually("intake to know the case's researcher", || async {
+            let timeline = admin.get(&format!("/v1/requests/{case}/timeline"), None).await?;
+            let entries = timeline["entries"].as_array().cloned().unwrap_or_default();
+            Ok(entries.iter().any(|e| e["status"] == "researcher_assigned").then_some(()))
+        })
+        .await
+        .unwrap();
+    let filed = admin.get(&format!("/v1/requests/{case}"), None).await.unwrap();
+    let attachment = id_of(&filed["documents"][0], "attachment_id");
     let assigned_researcher = base.wait_for_researcher(&assigned, NUZUL.branch_manager).await.unwrap();
     base.wait_until_pending(&pending, NUZUL.project_manager).await.unwrap();
     let question = json!({ "association": "nuzul", "branch": "riyadh", "channel": "phone", "name": NAME,
@@ -213,6 +227,7 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
         lookalike_id,
         claim_account,
         identity_check,
+        attachment,
         tokens,
     }
 }
@@ -491,6 +506,21 @@ fn rows(scene: &Scene) -> Vec<Row> {
                 intake::GetRequestRequest { request_id: case.into() }
             ),
             own_case(),
+        ),
+        row(
+            get(
+                "/v1/requests/{id}/attachments/{attachment_id}",
+                request(&format!("/attachments/{}", scene.attachment)),
+            ),
+            rpc!(
+                "/masar.intake.v1.IntakeService/GetDocumentFile",
+                intake,
+                get_document_file,
+                intake::GetDocumentFileRequest { request_id: case.into(), attachment_id: scene.attachment.clone() }
+            ),
+            Rule::staff(&R::CASE_FILE_READERS, RIYADH)
+                .with_beneficiaries(Beneficiaries::Own)
+                .only_researcher(&scene.case_researcher, Outcome::Forbidden),
         ),
         row(
             get("/v1/requests/{id}/timeline", request("/timeline")),

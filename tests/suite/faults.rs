@@ -247,8 +247,9 @@ async fn files_no_document_names_are_swept_and_the_others_kept() {
     )
     .unwrap();
     let objects = masar::file_store(&settings).unwrap();
-    let documents = masar_intake::attachments::DocumentStore::new(objects.clone());
-    documents.put("nuzul/orphan/national_id/left-by-a-crash", bytes::Bytes::from_static(b"%PDF-1.7")).await.unwrap();
+    let personal = masar::personal_data(&settings, true).unwrap();
+    let documents = masar_intake::attachments::DocumentStore::new(objects.clone(), personal);
+    documents.put("nuzul", "nuzul/orphan/national_id/left-by-a-crash", b"%PDF-1.7").await.unwrap();
     let count = || async {
         use futures::TryStreamExt as _;
         objects.list(None).try_collect::<Vec<_>>().await.unwrap().len()

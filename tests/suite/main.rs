@@ -7,6 +7,7 @@ mod at_rest;
 mod audit;
 mod authorization;
 mod claims;
+mod documents;
 mod faults;
 mod front_ends;
 mod idempotency;

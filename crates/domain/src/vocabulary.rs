@@ -122,6 +122,15 @@ impl ActorRole {
     /// (the list of requests, a case's messages).
     pub const CASE_DESK: [ActorRole; 4] =
         [Self::ReceptionOfficer, Self::ProjectManager, Self::BranchManager, Self::AssociationAdmin];
+    /// Whose step needs a case's documents: the project manager confirms them,
+    /// the assigned researcher, the committee and the supervisors weigh them.
+    pub const CASE_FILE_READERS: [ActorRole; 5] = [
+        Self::ProjectManager,
+        Self::SocialResearcher,
+        Self::CommitteeMember,
+        Self::BranchManager,
+        Self::AssociationAdmin,
+    ];
     /// Who receive beneficiaries and act for them (filing, registering, recording inquiries).
     pub const FRONT_DESK: [ActorRole; 3] = [Self::ReceptionOfficer, Self::BranchManager, Self::AssociationAdmin];
     /// Who look after the association's beneficiaries: the case desk and the referral roles.

@@ -32,6 +32,7 @@ pub const CORRELATION_ID: &str = "x-request-id";
 pub mod action {
     pub const REQUEST_FILED: &str = "request.filed";
     pub const DOCUMENT_UPLOADED: &str = "document.uploaded";
+    pub const DOCUMENT_OPENED: &str = "document.opened";
     pub const INQUIRY_ASKED: &str = "inquiry.asked";
     pub const INQUIRY_REFERRED: &str = "inquiry.referred";
     pub const SIGNED_IN: &str = "session.signed_in";

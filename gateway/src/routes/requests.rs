@@ -7,9 +7,11 @@ use super::{
     Applicant, Attestation, Body, Created, Facts, FrontEndLanguage, PageQuery, Reply, State, created, fact_answers,
     grpc, present, time,
 };
+use crate::error::ApiError;
 use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
+use axum::response::IntoResponse as _;
 use masar_domain::Bilingual;
 use masar_proto::{intake::v1 as intake, notification::v1 as notification};
 use serde::{Deserialize, Serialize};
@@ -216,6 +218,47 @@ pub(super) async fn upload_document(
     };
     let d = services.intake.upload_document(grpc(&headers, message)).await?.into_inner();
     Ok(created(Document::from(d)))
+}
+
+/// The content types a stored document may be served as (what uploads accept).
+const SERVED_TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
+
+/// `attachment`, with the file's name as plain ASCII and in full (RFC 6266).
+fn attachment(file_name: &str, document: &str) -> String {
+    let name = if file_name.trim().is_empty() { document } else { file_name };
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// One uploaded document's file (current or replaced since), always as a
+/// download: for the staff whose step needs it and its own beneficiary; the
+/// opening is in the case's audit trail.
+#[utoipa::path(get, path = "/v1/requests/{id}/attachments/{attachment_id}", tag = "requests",
+    params(("id" = String, Path, description = "The request"),
+           ("attachment_id" = String, Path, description = "The upload, as the request's documents name it")),
+    responses((status = 200, content_type = "application/octet-stream", body = DocumentFile,
+        description = "The file, with its stored content type and `Content-Disposition: attachment`")))]
+pub(super) async fn get_document_file(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    let message = intake::GetDocumentFileRequest { request_id: id, attachment_id };
+    let file = services.intake.get_document_file(grpc(&headers, message)).await?.into_inner();
+    let document = file.document.unwrap_or_default();
+    let content_type =
+        SERVED_TYPES.into_iter().find(|t| *t == document.content_type).unwrap_or("application/octet-stream");
+    let disposition = attachment(&document.file_name, &document.document);
+    Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], file.content)
+        .into_response())
 }
 
 #[derive(Deserialize, Default, ToSchema)]

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use masar_domain::Bilingual;
+use masar_platform::personal::{Field, PersonalData};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use sha2::{Digest, Sha256};
@@ -155,19 +156,36 @@ pub enum SweepError {
     Db(#[from] masar_platform::db::DbError),
 }
 
-/// Where document bytes live.
+/// Where document bytes live: sealed with their association's key (a
+/// medical report, an ID card), so the bucket or folder holds none in clear.
 #[derive(Clone)]
 pub struct DocumentStore {
     objects: Arc<dyn ObjectStore>,
+    personal: PersonalData,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error(transparent)]
+    Files(#[from] object_store::Error),
+    #[error("a stored document does not open: {0}")]
+    Sealing(#[from] masar_platform::personal::KeyError),
 }
 
 impl DocumentStore {
-    pub fn new(objects: Arc<dyn ObjectStore>) -> Self {
-        Self { objects }
+    pub fn new(objects: Arc<dyn ObjectStore>, personal: PersonalData) -> Self {
+        Self { objects, personal }
     }
 
-    pub async fn put(&self, key: &str, content: Bytes) -> Result<(), object_store::Error> {
-        self.objects.put(&Path::from(key), content.into()).await.map(|_| ())
+    pub async fn put(&self, association: &str, key: &str, content: &[u8]) -> Result<(), DocumentError> {
+        let sealed = self.personal.seal_bytes(association, Field::Document, content);
+        Ok(self.objects.put(&Path::from(key), Bytes::from(sealed).into()).await.map(|_| ())?)
+    }
+
+    /// A document's bytes, opened.
+    pub async fn get(&self, association: &str, key: &str) -> Result<Vec<u8>, DocumentError> {
+        let stored = self.objects.get(&Path::from(key)).await?.bytes().await?;
+        Ok(self.personal.open_bytes(association, Field::Document, &stored)?)
     }
 
     /// Removes stored files that no document row names and that are older

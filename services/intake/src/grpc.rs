@@ -587,7 +587,7 @@ impl IntakeService for Intake {
             uploaded_by: acted_by(&staff),
             uploaded_at: Utc::now(),
         };
-        self.documents.put(&upload.object_key, inspected_content).await.map_err(internal)?;
+        self.documents.put(&stored.association, &upload.object_key, &inspected_content).await.map_err(internal)?;
         // The bytes are stored first; if the row cannot be, they are removed again.
         let recorded = async {
             let mut tx = self.store.db().begin().await?;
@@ -803,6 +803,42 @@ impl IntakeService for Intake {
                 })
                 .collect(),
         }))
+    }
+
+    async fn get_document_file(
+        &self,
+        request: Request<api::GetDocumentFileRequest>,
+    ) -> Result<Response<api::DocumentFile>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        if let Caller::Staff(staff) = &caller {
+            staff.require_role(&ActorRole::CASE_FILE_READERS)?;
+        }
+        let input = request.get_ref();
+        let stored = visible_request(&self.store, &caller, &input.request_id).await?;
+        // Of the researchers, only the one research assigned the case to.
+        if let Caller::Staff(staff) = &caller
+            && staff.role == ActorRole::SocialResearcher
+            && stored.assigned_researcher.as_deref() != Some(staff.username.as_str())
+        {
+            return Err(Problem::new(Bilingual::new(
+                "مستندات الحالة للباحث المكلّف بها",
+                "A case's documents are for the researcher assigned to it",
+            ))
+            .because("document.not_your_case")
+            .into_status(Code::PermissionDenied));
+        }
+        let attachment_id = parse_uuid("attachment_id", &input.attachment_id)?;
+        let document = self.store.document(stored.request_id, attachment_id).await?.ok_or_else(|| {
+            Problem::new(Bilingual::new("المستند غير موجود", "No such document"))
+                .because("document.not_found")
+                .into_status(Code::NotFound)
+        })?;
+        let content = self.documents.get(&stored.association, &document.object_key).await.map_err(internal)?;
+        let mut tx = self.store.db().begin().await?;
+        let actor = Actor::calling(&caller, &request);
+        audit::record(&mut tx, &actor, stored.audit_subject(), action::DOCUMENT_OPENED, &document.document).await?;
+        tx.commit().await?;
+        Ok(Response::new(api::DocumentFile { document: Some(document_reply(&document)), content }))
     }
 
     async fn get_policy(&self, request: Request<api::GetPolicyRequest>) -> Result<Response<api::Policy>, Status> {

@@ -89,7 +89,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         policies,
-        documents: DocumentStore::new(deps.files.clone()),
+        documents: DocumentStore::new(deps.files.clone(), deps.personal.clone()),
     };
     ServiceParts {
         role: Role::Intake,
@@ -113,7 +113,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         background: vec![
             Box::pin(census::count_cases(
                 store.clone(),
-                DocumentStore::new(deps.files.clone()),
+                DocumentStore::new(deps.files.clone(), deps.personal.clone()),
                 deps.outbox.settle_every,
                 shutdown.clone(),
             )),

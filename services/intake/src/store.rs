@@ -63,6 +63,8 @@ pub struct StoredRequest {
     pub beneficiary_id: Option<Uuid>,
     /// The beneficiary's account that filed it; `None` when staff did.
     pub filed_by_account: Option<Uuid>,
+    /// The researcher research assigned it to, once assigned.
+    pub assigned_researcher: Option<String>,
 }
 
 impl StoredRequest {
@@ -146,6 +148,7 @@ impl IntakeStore {
                 .map_err(|e| DbError::Decode { column: "facts".into(), reason: e.to_string() })?,
             beneficiary_id: row.optional_uuid("beneficiary_id")?,
             filed_by_account: row.optional_uuid("filed_by_account")?,
+            assigned_researcher: row.optional_text("assigned_researcher")?,
             association,
         })
     }
@@ -185,7 +188,7 @@ macro_rules! concat_requests_where {
         concat!(
             "SELECT request_id, reference, association, branch, service_type, channel, national_id, applicant_name, ",
             "mobile, preferred_language, status, submitted_at, expected_decision_on, policy_version, facts, ",
-            "beneficiary_id, filed_by_account FROM service_requests WHERE ",
+            "beneficiary_id, filed_by_account, assigned_researcher FROM service_requests WHERE ",
             $condition
         )
     };
@@ -378,6 +381,18 @@ impl IntakeStore {
     }
 
     /// The current upload of each document of a request.
+    /// One upload of a request, current or replaced since.
+    pub async fn document(&self, request_id: Uuid, attachment_id: Uuid) -> Result<Option<StoredDocument>, DbError> {
+        let sql = Sql::new(
+            "SELECT attachment_id, request_id, document, file_name, content_type, size_bytes, sha256, \
+             object_key, issued_on, expires_on, uploaded_by, uploaded_at FROM request_documents \
+             WHERE request_id = $1 AND attachment_id = $2",
+        )
+        .bind(request_id)
+        .bind(attachment_id);
+        self.db.fetch_optional(sql).await?.as_ref().map(stored_document).transpose()
+    }
+
     pub async fn current_documents(&self, request_id: Uuid) -> Result<Vec<StoredDocument>, DbError> {
         let rows = self
             .db
@@ -448,6 +463,15 @@ impl IntakeStore {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Records who research assigned the request to (the latest assignment stands).
+    pub async fn assign_researcher(&self, tx: &mut Tx, request_id: Uuid, researcher: &str) -> Result<(), DbError> {
+        let sql = Sql::new("UPDATE service_requests SET assigned_researcher = $1 WHERE request_id = $2")
+            .bind(researcher)
+            .bind(request_id);
+        tx.execute(sql).await?;
+        Ok(())
     }
 
     /// Appends to the timeline (once per entry id) and makes the request's

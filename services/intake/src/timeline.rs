@@ -32,6 +32,8 @@ struct Step {
     status: CaseStatus,
     /// Shown to the beneficiary in their language.
     note: Bilingual,
+    /// The researcher assigned, for a researcher's assignment.
+    researcher: Option<String>,
 }
 
 fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
@@ -42,6 +44,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.returned_at,
             status: CaseStatus::ReturnedForCompletion,
             note: listed(&e.missing_items, &e.missing),
+            researcher: None,
         },
         Event::RequestVerified(e) => Step {
             case: e.case,
@@ -49,6 +52,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.verified_at,
             status: CaseStatus::Verified,
             note: Bilingual::default(),
+            researcher: None,
         },
         Event::RequestIneligible(e) => Step {
             case: e.case,
@@ -56,6 +60,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.decided_at,
             status: CaseStatus::Ineligible,
             note: listed(&e.reasons, &e.rule_explanations),
+            researcher: None,
         },
         Event::ResearcherAssigned(e) => Step {
             case: e.case,
@@ -63,6 +68,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.assigned_at,
             status: CaseStatus::ResearcherAssigned,
             note: Bilingual::default(),
+            researcher: Some(e.researcher),
         },
         Event::FieldVisitRecorded(e) => Step {
             case: e.case,
@@ -70,6 +76,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.visited_at,
             status: CaseStatus::FieldVisitRecorded,
             note: Bilingual::default(),
+            researcher: None,
         },
         Event::ResearchRecommended(e) => Step {
             case: e.case,
@@ -77,6 +84,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.recommended_at,
             status: CaseStatus::Recommended,
             note: Bilingual::default(),
+            researcher: None,
         },
         Event::CaseScheduled(e) => Step {
             case: e.case,
@@ -84,10 +92,11 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
             at: e.scheduled_at,
             status: CaseStatus::OnCommitteeAgenda,
             note: Bilingual::default(),
+            researcher: None,
         },
         Event::CommitteeDecided(e) => {
             let status = CaseStatus::parse(&e.decision).map_err(|err| HandlerError::Reject(err.to_string()))?;
-            Step { case: e.case, actor: e.actor, at: e.decided_at, status, note: listed(&e.reasons, &[]) }
+            Step { case: e.case, actor: e.actor, at: e.decided_at, status, note: listed(&e.reasons, &[]), researcher: None }
         }
         Event::PolicyApplied(_)
         | Event::RequestSubmitted(_)
@@ -106,7 +115,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
 impl EventHandler for TimelineProjection {
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let step = step(message, event)?;
-        let (request_id, _) = event_case(step.case)?;
+        let (request_id, _) = event_case(step.case.clone())?;
         let Some(request) = self.store.request_in(tx, request_id).await? else {
             return Err(HandlerError::Reject(format!("no request {request_id} in intake")));
         };
@@ -120,6 +129,9 @@ impl EventHandler for TimelineProjection {
             step.note.in_language(request.language).to_owned(),
         );
         self.store.record(tx, request_id, &entry).await?;
+        if let Some(researcher) = &step.researcher {
+            self.store.assign_researcher(tx, request_id, researcher).await?;
+        }
         Ok(())
     }
 }
