@@ -569,23 +569,19 @@ impl IntakeStore {
              ORDER BY opened_at, account_id LIMIT $4"
         );
         let claims = self.db().fetch_all(Sql::new(SQL).bind(association).bind_page(page)).await?;
-        let mut tx = self.db().begin().await?;
+        // Plain reads: a listing takes no write lock (SQLite's transactions take it up front).
+        const OTHERS: &str = select_account!("beneficiary_id = $1 AND account_id <> $2 ORDER BY opened_at, account_id");
         let mut found = Vec::with_capacity(claims.len());
         for claim in claims.iter().map(|r| self.stored_account(r)) {
             let claim = claim?;
-            const ENTRY: &str = select_beneficiary!("b.beneficiary_id = $1");
-            let Some(entry) = tx.fetch_optional(Sql::new(ENTRY).bind(claim.beneficiary_id)).await? else {
+            let Some(entry) = self.beneficiary(claim.beneficiary_id).await? else {
                 continue;
             };
-            let others = self
-                .accounts_of(&mut tx, claim.beneficiary_id)
-                .await?
-                .into_iter()
-                .filter(|a| a.account_id != claim.account_id)
-                .collect();
-            found.push((claim, self.stored_beneficiary(&entry)?, others));
+            let others =
+                self.db().fetch_all(Sql::new(OTHERS).bind(claim.beneficiary_id).bind(claim.account_id)).await?;
+            let others = others.iter().map(|r| self.stored_account(r)).collect::<Result<_, _>>()?;
+            found.push((claim, entry, others));
         }
-        tx.rollback().await?;
         Ok(found)
     }
 
