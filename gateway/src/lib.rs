@@ -110,5 +110,5 @@ pub async fn serve(
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway serving");
     // The peer's address counts for the rate limit of anonymous callers.
     let app = router(gateway).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(masar_platform::grpc::without_delay(listener), app).with_graceful_shutdown(shutdown).await
 }

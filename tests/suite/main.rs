@@ -13,6 +13,7 @@ mod front_ends;
 mod idempotency;
 mod inquiries;
 mod journey;
+mod latency;
 mod messaging;
 mod metrics;
 mod pages;

@@ -171,5 +171,5 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::i
         "/metrics",
         axum::routing::get(|| async { ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], render()) }),
     );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(crate::grpc::without_delay(listener), app).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
