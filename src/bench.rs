@@ -7,7 +7,10 @@
 //! limit and each target as met or not, and writes every figure to
 //! `target/bench/latest.json`. Goals are checked here, never by a timed test.
 
-use crate::demo::{GatewayClient, NUZUL, SAMPLE_PDF, attestation_version, create_draft, new_national_id, submit_draft};
+use crate::demo::{
+    GatewayClient, NUZUL, SAMPLE_PDF, attestation_version, create_draft, new_national_id, required_documents,
+    submit_draft, upload_path,
+};
 use crate::{EmbeddedOptions, start_embedded};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
@@ -122,18 +125,13 @@ async fn drive(gateway: &str, options: &BenchOptions) -> anyhow::Result<()> {
                     .await?;
             filing.draft = begun.elapsed();
             let id = draft["request_id"].as_str().context("a request id")?.to_owned();
-            let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
-            let (issued, expires) = (today - chrono::Days::new(7), today + chrono::Days::new(365));
-            for required in draft["required_documents"].as_array().into_iter().flatten() {
-                let document = required["document"].as_str().context("document code")?;
-                let path = format!(
-                    "/v1/requests/{id}/documents/{document}?file_name={document}.pdf&issued_on={issued}&expires_on={expires}"
-                );
+            for document in required_documents(&draft) {
+                let path = upload_path(&id, &document, &format!("{document}.pdf"));
                 let uploading = Instant::now();
                 let (status, body) = reception.upload(&path, None, SAMPLE_PDF.to_vec()).await?;
                 anyhow::ensure!(status == 201, "uploading {document} answered {status}: {body}");
                 filing.uploads.push(uploading.elapsed());
-                filing.documents.push(document.to_owned());
+                filing.documents.push(document);
             }
             let submitting = Instant::now();
             submit_draft(&reception, &id, &attestation).await?;

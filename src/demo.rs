@@ -466,16 +466,27 @@ pub async fn create_draft(
         .await
 }
 
+/// Where a front end uploads `document` of a request, named `file_name`,
+/// issued last week and valid for a year (what every sample document says).
+pub fn upload_path(request_id: &str, document: &str, file_name: &str) -> String {
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let (issued, expires) = (today - chrono::Days::new(7), today + chrono::Days::new(365));
+    format!(
+        "/v1/requests/{request_id}/documents/{document}?file_name={file_name}&issued_on={issued}&expires_on={expires}"
+    )
+}
+
+/// The document codes a draft asks for, in its order.
+pub fn required_documents(draft: &Value) -> Vec<String> {
+    let listed = draft["required_documents"].as_array().into_iter().flatten();
+    listed.filter_map(|required| required["document"].as_str().map(str::to_owned)).collect()
+}
+
 /// Uploads a sample PDF for every document a draft needs, issued last week and valid for a year.
 pub async fn upload_required_documents(client: &GatewayClient, draft: &Value) -> anyhow::Result<()> {
     let id = draft["request_id"].as_str().context("request id")?;
-    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
-    let (issued, expires) = (today - chrono::Days::new(7), today + chrono::Days::new(365));
-    for required in draft["required_documents"].as_array().into_iter().flatten() {
-        let document = required["document"].as_str().context("document code")?;
-        let path = format!(
-            "/v1/requests/{id}/documents/{document}?file_name={document}.pdf&issued_on={issued}&expires_on={expires}"
-        );
+    for document in required_documents(draft) {
+        let path = upload_path(id, &document, &format!("{document}.pdf"));
         let (status, body) = client.upload(&path, None, SAMPLE_PDF.to_vec()).await?;
         if status != 201 {
             bail!("uploading {document} answered {status}: {body}");

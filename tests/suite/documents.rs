@@ -20,11 +20,7 @@ async fn drive_documents(base: &GatewayClient, read_sms: &dyn Fn() -> Vec<String
     let request_id = draft["request_id"].as_str().unwrap().to_owned();
     let document = draft["required_documents"][0]["document"].as_str().unwrap().to_owned();
     // Replaced by a scan with an Arabic name: both files stay openable.
-    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
-    let (issued, expires) = (today - chrono::Days::new(7), today + chrono::Days::new(365));
-    let path = format!(
-        "/v1/requests/{request_id}/documents/{document}?file_name=صك الملكية \"1\".pdf&issued_on={issued}&expires_on={expires}"
-    );
+    let path = masar::demo::upload_path(&request_id, &document, "صك الملكية \"1\".pdf");
     let (status, replaced) = beneficiary.upload(&path, None, SAMPLE_PDF.to_vec()).await.unwrap();
     assert_eq!(status, 201, "{replaced}");
     submit_draft(&beneficiary, &request_id, &attestation_version(base, "nuzul").await.unwrap()).await.unwrap();

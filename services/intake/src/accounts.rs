@@ -339,34 +339,13 @@ impl BeneficiaryService for Beneficiaries {
         &self,
         request: Request<api::VerifyAccountHolderRequest>,
     ) -> Result<Response<api::Account>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&ActorRole::FRONT_DESK)?;
         let input = request.get_ref();
-        let account_id = parse_uuid("account_id", &input.account_id)?;
-        let now = Utc::now();
-        let mut tx = self.store.db().begin().await?;
-        // Whose the account is, before what the form says.
-        let account = self.claim_of(&mut tx, &staff.association, account_id).await?;
-        let mut errors = Vec::new();
-        let note = read_text("note", &input.note, &mut errors);
-        if !errors.is_empty() {
-            return Err(invalid_input(errors));
-        }
-        self.verify(&mut tx, &account, AccountStanding::InPerson, &staff.username, now).await?;
-        let actor = Actor::staff(&staff, &request);
-        let branch = staff.branch.as_deref().unwrap_or_default();
+        let ClaimDecision { staff, account, text: note, mut tx } =
+            self.claim_decision(&request, &input.account_id, "note", &input.note).await?;
+        self.verify(&mut tx, &account, AccountStanding::InPerson, &staff.username, Utc::now()).await?;
         let detail = format!("{} in person: {note}", account.username);
-        audit::record(
-            &mut tx,
-            &actor,
-            Subject::outside_a_case(&staff.association, branch),
-            action::ACCOUNT_VERIFIED,
-            &detail,
-        )
-        .await?;
-        let verified = self.store.account_by_id_in(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
-        tx.commit().await?;
-        tracing::info!(%account_id, association = %staff.association, "account holder verified in person");
+        let verified = self.decided(tx, &staff, &request, &account, action::ACCOUNT_VERIFIED, &detail).await?;
+        tracing::info!(account_id = %account.account_id, association = %staff.association, "account holder verified in person");
         Ok(Response::new(account_reply(&verified)))
     }
 
@@ -374,39 +353,19 @@ impl BeneficiaryService for Beneficiaries {
         &self,
         request: Request<api::CloseAccountClaimRequest>,
     ) -> Result<Response<api::Account>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&ActorRole::FRONT_DESK)?;
         let input = request.get_ref();
-        let account_id = parse_uuid("account_id", &input.account_id)?;
+        let ClaimDecision { staff, account, text: reason, mut tx } =
+            self.claim_decision(&request, &input.account_id, "reason", &input.reason).await?;
         let now = Utc::now();
-        let mut tx = self.store.db().begin().await?;
-        // Whose the account is, before what the form says.
-        let account = self.claim_of(&mut tx, &staff.association, account_id).await?;
-        let mut errors = Vec::new();
-        let reason = read_text("reason", &input.reason, &mut errors);
-        if !errors.is_empty() {
-            return Err(invalid_input(errors));
-        }
-        if !self.store.close_account(&mut tx, account_id, &reason, now).await? {
+        if !self.store.close_account(&mut tx, account.account_id, &reason, now).await? {
             return Err(changed_meanwhile());
         }
         let ending = Ending::EveryOneOf { association: &account.association, username: &account.username };
         let ended = self.ends.end(&mut tx, ending, "account closed", now).await?;
-        let actor = Actor::staff(&staff, &request);
-        let branch = staff.branch.as_deref().unwrap_or_default();
         let detail = format!("{}: {reason}", account.username);
-        audit::record(
-            &mut tx,
-            &actor,
-            Subject::outside_a_case(&staff.association, branch),
-            action::ACCOUNT_CLOSED,
-            &detail,
-        )
-        .await?;
-        let closed = self.store.account_by_id_in(&mut tx, account_id).await?.ok_or_else(account_not_found)?;
-        tx.commit().await?;
+        let closed = self.decided(tx, &staff, &request, &account, action::ACCOUNT_CLOSED, &detail).await?;
         self.ends.announce(&ended);
-        tracing::info!(%account_id, association = %staff.association, "account claim closed");
+        tracing::info!(account_id = %account.account_id, association = %staff.association, "account claim closed");
         Ok(Response::new(account_reply(&closed)))
     }
 
@@ -537,7 +496,55 @@ fn not_a_claim(standing: AccountStanding) -> Status {
     Problem::new(message).because(reason).into_status(Code::FailedPrecondition)
 }
 
+/// The front desk deciding on a claim: who decides, the claim (of their
+/// association; found before the form is read, so the form tells outsiders
+/// nothing), the text they must give, and the transaction it happens in.
+struct ClaimDecision {
+    staff: Staff,
+    account: StoredAccount,
+    text: String,
+    tx: masar_platform::db::Tx,
+}
+
 impl Beneficiaries {
+    async fn claim_decision<T>(
+        &self,
+        request: &Request<T>,
+        account_id: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<ClaimDecision, Status> {
+        let staff = Staff::from_request(&self.verifier, request)?;
+        staff.require_role(&ActorRole::FRONT_DESK)?;
+        let account_id = parse_uuid("account_id", account_id)?;
+        let mut tx = self.store.db().begin().await?;
+        let account = self.claim_of(&mut tx, &staff.association, account_id).await?;
+        let mut errors = Vec::new();
+        let text = read_text(field, text, &mut errors);
+        if !errors.is_empty() {
+            return Err(invalid_input(errors));
+        }
+        Ok(ClaimDecision { staff, account, text, tx })
+    }
+
+    /// Records the decision in the trail and commits; the account as it now stands.
+    async fn decided<T>(
+        &self,
+        mut tx: masar_platform::db::Tx,
+        staff: &Staff,
+        request: &Request<T>,
+        account: &StoredAccount,
+        action: &str,
+        detail: &str,
+    ) -> Result<StoredAccount, Status> {
+        let actor = Actor::staff(staff, request);
+        let subject = Subject::outside_a_case(&staff.association, staff.branch.as_deref().unwrap_or_default());
+        audit::record(&mut tx, &actor, subject, action, detail).await?;
+        let now = self.store.account_by_id_in(&mut tx, account.account_id).await?.ok_or_else(account_not_found)?;
+        tx.commit().await?;
+        Ok(now)
+    }
+
     fn provider(&self) -> Result<&dyn IdentityProvider, Status> {
         self.identity_provider.as_deref().ok_or_else(|| {
             Problem::new(Bilingual::new(
