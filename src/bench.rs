@@ -98,14 +98,15 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         .collect(),
     )?;
     let suite = start_embedded(EmbeddedOptions { settings, any_port: true }).await?;
-    let result = drive(&suite.gateway_url(), &options).await;
+    let result = drive(&suite, &options).await;
     suite.stop().await?;
     let _ = std::fs::remove_dir_all(&data_dir);
     result
 }
 
-async fn drive(gateway: &str, options: &BenchOptions) -> anyhow::Result<()> {
-    let reception = GatewayClient::new(gateway).as_staff(NUZUL.reception).await?;
+async fn drive(suite: &crate::Suite, options: &BenchOptions) -> anyhow::Result<()> {
+    let gateway = suite.gateway_url();
+    let reception = GatewayClient::new(&gateway).as_staff(NUZUL.reception).await?;
     let concurrency = options.concurrency.max(1);
     println!(
         "Masar bench: the embedded suite (SQLite, in-process queue), {} requests, {concurrency} at a time",
@@ -178,6 +179,27 @@ async fn drive(gateway: &str, options: &BenchOptions) -> anyhow::Result<()> {
         .try_collect()
         .await?;
     let reads = Latencies::new(reads);
+    // The same reads straight at intake's port: what one gateway hop adds.
+    let token = reception.staff_token(NUZUL.reception).await?;
+    let services = masar_gateway::Services::connect(&crate::endpoints(|role| suite.url(role)))?;
+    let direct: Vec<Duration> = futures::stream::iter(filed.iter().cycle().take(options.requests * 5))
+        .map(|(_, id)| {
+            let mut intake = services.intake.clone();
+            let token = token.clone();
+            async move {
+                let mut call =
+                    tonic::Request::new(masar_proto::intake::v1::GetTimelineRequest { request_id: id.clone() });
+                masar_platform::identity::attach_token(&mut call, &token);
+                let begun = Instant::now();
+                intake.get_timeline(call).await?;
+                anyhow::Ok(begun.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    let direct = Latencies::new(direct);
+    let hop = reads.ms(50.0) - direct.ms(50.0);
     let memory = memory();
     let rate = filed.len() as f64 / filing_wall.as_secs_f64();
     let documents = filed.first().map(|(f, _)| f.documents.clone()).unwrap_or_default();
@@ -196,6 +218,8 @@ async fn drive(gateway: &str, options: &BenchOptions) -> anyhow::Result<()> {
     }
     println!("  {:<44} {:.2} s after the last submission", "hand-off of all to verification", hand_off.as_secs_f64());
     println!("{}", reads.line("timeline read"));
+    println!("{}", direct.line("  the same, straight at intake's port"));
+    println!("  {:<44} {hop:.2} ms at p50", "what the gateway hop adds");
     if let Some((now, peak)) = memory {
         println!("  {:<44} {now:.0} MiB now, {peak:.0} MiB at peak", "resident memory (whole suite)");
     }
@@ -205,6 +229,7 @@ async fn drive(gateway: &str, options: &BenchOptions) -> anyhow::Result<()> {
         "{}",
         target("a filing's calls: p50 ≤ 10 ms, p99 ≤ 40 ms", calls.ms(50.0) <= 10.0 && calls.ms(99.0) <= 40.0)
     );
+    println!("{}", target("one gateway→service hop adds ≤ 0.5 ms p50", hop <= 0.5));
     let peak = memory.map(|(_, peak)| peak);
     println!("{}", target("≤ 120 MiB for the whole embedded suite", peak.is_some_and(|p| p <= 120.0)));
 
@@ -223,6 +248,8 @@ async fn drive(gateway: &str, options: &BenchOptions) -> anyhow::Result<()> {
         "cpu_ms_per_filing": cpu_per_filing.map(|c| c * 1000.0),
         "hand_off_seconds": hand_off.as_secs_f64(),
         "timeline_read": reads.figures(),
+        "timeline_read_at_intake": direct.figures(),
+        "gateway_hop_p50_ms": hop,
         "rss_mib": memory.map(|(now, _)| now),
         "peak_rss_mib": peak,
     });
