@@ -232,6 +232,12 @@ impl PersonalData {
         String::from_utf8(clear).map_err(|_| KeyError::CannotOpen)
     }
 
+    /// The SQL `LIKE` pattern of values sealed with the newest key: a re-seal
+    /// job's `NOT LIKE` finds the rest (older keys, and values stored in clear).
+    pub fn current_like_pattern(&self) -> String {
+        format!("{PREFIX}{}:%", self.current_version())
+    }
+
     /// True when `stored` is sealed with the newest key (nothing for the re-seal job to do).
     pub fn is_current(&self, stored: &str) -> bool {
         split(stored).is_some_and(|(version, _)| version == self.current_version())
@@ -291,6 +297,9 @@ pub async fn keep_sealed<F, Fut>(
         }
     }
 }
+
+/// Rows of one table a re-seal pass changes, in one transaction.
+pub const RESEAL_BATCH: i64 = 200;
 
 /// How often a service looks for personal data sealed with an older key.
 pub const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -366,6 +375,7 @@ mod tests {
         assert_eq!(after.open("nuzul", Field::Facts, &old_sealed).unwrap(), "{\"x\":1}");
         let new_sealed = after.seal("nuzul", Field::Facts, "{\"x\":1}");
         assert!(new_sealed.starts_with("pd:2:") && after.is_current(&new_sealed));
+        assert_eq!(after.current_like_pattern(), "pd:2:%");
         let [current, previous] = after.lookup("nuzul", Field::NationalId, "1000000149");
         assert_eq!(previous, old_index);
         assert_ne!(current, old_index);

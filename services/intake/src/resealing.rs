@@ -6,17 +6,9 @@
 use crate::store::IntakeStore;
 use masar_domain::people::name_key;
 use masar_platform::db::{DbError, Row, Sql};
-use masar_platform::personal::Field;
-
-/// Rows one pass re-seals per table.
-const BATCH: i64 = 200;
+use masar_platform::personal::{Field, RESEAL_BATCH};
 
 impl IntakeStore {
-    /// `LIKE` pattern of a value sealed with the newest key.
-    fn current_pattern(&self) -> String {
-        format!("pd:{}:%", self.personal().current_version())
-    }
-
     /// Rows not yet sealed with the newest key, over every table that holds personal data.
     pub async fn rows_to_reseal(&self) -> Result<u64, DbError> {
         let row = self
@@ -29,7 +21,7 @@ impl IntakeStore {
                      WHERE mobile NOT LIKE $1 OR mobile_index IS NULL) + (SELECT COUNT(*) FROM inquiries \
                      WHERE mobile IS NOT NULL AND mobile NOT LIKE $1) AS stale",
                 )
-                .bind(self.current_pattern()),
+                .bind(self.personal().current_like_pattern()),
             )
             .await?;
         row.map_or(Ok(0), |r| r.unsigned("stale"))
@@ -55,10 +47,12 @@ impl IntakeStore {
                     "SELECT request_id, association, national_id, mobile, facts FROM service_requests \
                      WHERE national_id NOT LIKE $1 OR national_id_index IS NULL LIMIT $2",
                 )
-                .bind(self.current_pattern())
-                .bind(BATCH),
+                .bind(self.personal().current_like_pattern())
+                .bind(RESEAL_BATCH),
             )
             .await?;
+        // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
+        let mut tx = self.db().begin().await?;
         let mut resealed = 0;
         for row in &rows {
             let association = row.text("association")?;
@@ -68,8 +62,7 @@ impl IntakeStore {
                 self.opened(row, Field::Facts, "facts")?,
             );
             // Conditional on what was read: a row changed meanwhile is left to the next pass.
-            resealed += self
-                .db()
+            resealed += tx
                 .execute(
                     Sql::new(
                         "UPDATE service_requests SET national_id = $1, mobile = $2, facts = $3, national_id_index = $4 \
@@ -86,6 +79,7 @@ impl IntakeStore {
                 )
                 .await?;
         }
+        tx.commit().await?;
         Ok(resealed)
     }
 
@@ -97,18 +91,19 @@ impl IntakeStore {
                     "SELECT beneficiary_id, association, national_id, mobile, full_name FROM beneficiaries \
                      WHERE national_id NOT LIKE $1 OR mobile NOT LIKE $1 OR national_id_index IS NULL LIMIT $2",
                 )
-                .bind(self.current_pattern())
-                .bind(BATCH),
+                .bind(self.personal().current_like_pattern())
+                .bind(RESEAL_BATCH),
             )
             .await?;
+        // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
+        let mut tx = self.db().begin().await?;
         let mut resealed = 0;
         for row in &rows {
             let association = row.text("association")?;
             let national_id = self.opened(row, Field::NationalId, "national_id")?;
             let mobile = self.opened(row, Field::Mobile, "mobile")?;
             let personal = self.personal();
-            resealed += self
-                .db()
+            resealed += tx
                 .execute(
                     Sql::new(
                         "UPDATE beneficiaries SET national_id = $1, mobile = $2, name_key = $3, \
@@ -126,6 +121,7 @@ impl IntakeStore {
                 )
                 .await?;
         }
+        tx.commit().await?;
         Ok(resealed)
     }
 
@@ -137,16 +133,17 @@ impl IntakeStore {
                     "SELECT account_id, association, mobile FROM accounts \
                      WHERE mobile NOT LIKE $1 OR mobile_index IS NULL LIMIT $2",
                 )
-                .bind(self.current_pattern())
-                .bind(BATCH),
+                .bind(self.personal().current_like_pattern())
+                .bind(RESEAL_BATCH),
             )
             .await?;
+        // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
+        let mut tx = self.db().begin().await?;
         let mut resealed = 0;
         for row in &rows {
             let association = row.text("association")?;
             let mobile = self.opened(row, Field::Mobile, "mobile")?;
-            resealed += self
-                .db()
+            resealed += tx
                 .execute(
                     Sql::new(
                         "UPDATE accounts SET mobile = $1, mobile_index = $2 WHERE account_id = $3 AND mobile = $4",
@@ -158,6 +155,7 @@ impl IntakeStore {
                 )
                 .await?;
         }
+        tx.commit().await?;
         Ok(resealed)
     }
 
@@ -169,16 +167,17 @@ impl IntakeStore {
                     "SELECT inquiry_id, association, mobile FROM inquiries \
                      WHERE mobile IS NOT NULL AND mobile NOT LIKE $1 LIMIT $2",
                 )
-                .bind(self.current_pattern())
-                .bind(BATCH),
+                .bind(self.personal().current_like_pattern())
+                .bind(RESEAL_BATCH),
             )
             .await?;
+        // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
+        let mut tx = self.db().begin().await?;
         let mut resealed = 0;
         for row in &rows {
             let association = row.text("association")?;
             let mobile = self.opened(row, Field::Mobile, "mobile")?;
-            resealed += self
-                .db()
+            resealed += tx
                 .execute(
                     Sql::new("UPDATE inquiries SET mobile = $1 WHERE inquiry_id = $2 AND mobile = $3")
                         .bind(self.seal(&association, Field::Mobile, &mobile))
@@ -187,6 +186,7 @@ impl IntakeStore {
                 )
                 .await?;
         }
+        tx.commit().await?;
         Ok(resealed)
     }
 }

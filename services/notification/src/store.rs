@@ -97,13 +97,10 @@ impl NotificationStore {
     }
 }
 
-/// Rows one re-seal pass changes per table.
-const RESEAL_BATCH: i64 = 200;
-
 impl NotificationStore {
     /// Numbers not yet sealed with the newest key.
     pub async fn rows_to_reseal(&self) -> Result<u64, DbError> {
-        let current = format!("pd:{}:%", self.personal.current_version());
+        let current = self.personal.current_like_pattern();
         let sql = Sql::new(
             "SELECT (SELECT COUNT(*) FROM recipients WHERE mobile NOT LIKE $1) \
              + (SELECT COUNT(*) FROM messages WHERE mobile NOT LIKE $1) AS stale",
@@ -115,15 +112,25 @@ impl NotificationStore {
     /// Re-seals one batch of numbers sealed with an older key (or stored in
     /// clear before sealing began); returns how many rows it changed.
     pub async fn reseal_batch(&self) -> Result<u64, DbError> {
-        let current = format!("pd:{}:%", self.personal.current_version());
+        let current = self.personal.current_like_pattern();
         let recipients = self
             .db
             .fetch_all(
                 Sql::new("SELECT request_id, association, mobile FROM recipients WHERE mobile NOT LIKE $1 LIMIT $2")
                     .bind(current.clone())
-                    .bind(RESEAL_BATCH),
+                    .bind(masar_platform::personal::RESEAL_BATCH),
             )
             .await?;
+        let messages = self
+            .db
+            .fetch_all(
+                Sql::new("SELECT message_id, association, mobile FROM messages WHERE mobile NOT LIKE $1 LIMIT $2")
+                    .bind(current)
+                    .bind(masar_platform::personal::RESEAL_BATCH),
+            )
+            .await?;
+        // Read first, then one transaction for both tables' rows: one commit, and no second connection held.
+        let mut tx = self.db.begin().await?;
         let mut resealed = 0;
         for row in &recipients {
             let association = row.text("association")?;
@@ -132,16 +139,8 @@ impl NotificationStore {
                 .bind(self.personal.seal(&association, Field::Mobile, &mobile))
                 .bind(row.uuid("request_id")?)
                 .bind(row.text("mobile")?);
-            resealed += self.db.execute(sql).await?;
+            resealed += tx.execute(sql).await?;
         }
-        let messages = self
-            .db
-            .fetch_all(
-                Sql::new("SELECT message_id, association, mobile FROM messages WHERE mobile NOT LIKE $1 LIMIT $2")
-                    .bind(current)
-                    .bind(RESEAL_BATCH),
-            )
-            .await?;
         for row in &messages {
             let association = row.text("association")?;
             let mobile = self.open(&association, &row.text("mobile")?)?;
@@ -149,8 +148,9 @@ impl NotificationStore {
                 .bind(self.personal.seal(&association, Field::Mobile, &mobile))
                 .bind(row.uuid("message_id")?)
                 .bind(row.text("mobile")?);
-            resealed += self.db.execute(sql).await?;
+            resealed += tx.execute(sql).await?;
         }
+        tx.commit().await?;
         Ok(resealed)
     }
 
