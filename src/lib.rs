@@ -226,17 +226,10 @@ pub fn rotate_data_keys(settings: &Settings) -> anyhow::Result<Rotation> {
 
 /// Rows still sealed with an older key (or in clear), per service that holds personal data.
 pub async fn rows_to_reseal(settings: &Settings) -> anyhow::Result<Vec<(Role, u64)>> {
-    let embedded = settings.database_url(Role::Intake).is_none();
-    let personal = personal_data(settings, embedded)?;
-    let intake = role_database(Role::Intake, settings).await?;
+    let intake = intake_store(&role_database(Role::Intake, settings).await?, settings)?;
     let notification = role_database(Role::Notification, settings).await?;
-    Ok(vec![
-        (Role::Intake, masar_intake::IntakeStore::new(intake, personal.clone()).rows_to_reseal().await?),
-        (
-            Role::Notification,
-            masar_notification::NotificationStore::new(notification, personal).rows_to_reseal().await?,
-        ),
-    ])
+    let notification = masar_notification::NotificationStore::new(notification, intake.personal().clone());
+    Ok(vec![(Role::Intake, intake.rows_to_reseal().await?), (Role::Notification, notification.rows_to_reseal().await?)])
 }
 
 /// The key the gateway vouches for forwarded calls with and the services

@@ -20,6 +20,11 @@ pub enum TextKind {
     Paragraph,
 }
 
+/// Types a supporting document may be (content type, name), as its content
+/// says, not its name: what uploads accept and downloads are served as.
+pub const DOCUMENT_TYPES: &[(&str, &str)] =
+    &[("application/pdf", "PDF"), ("image/jpeg", "JPEG"), ("image/png", "PNG"), ("image/webp", "WebP")];
+
 /// The bound and the kind of a free-text field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextRule {

@@ -60,6 +60,13 @@ pub enum KeyError {
     CannotOpen,
 }
 
+/// A stored value that does not open is a value that does not decode.
+impl From<KeyError> for crate::db::DbError {
+    fn from(error: KeyError) -> Self {
+        crate::db::DbError::Decode { column: "sealed value".into(), reason: error.to_string() }
+    }
+}
+
 /// Where the keys come from: a KMS in production, or the local keys below.
 /// Each association's keys are derived per version.
 pub trait KeyStore: Send + Sync + fmt::Debug {
@@ -169,20 +176,8 @@ impl PersonalData {
         format!("{association}/{}", field.name())
     }
 
-    /// `clear`, sealed with the association's newest key: `pd:<version>:<base64>`.
-    pub fn seal(&self, association: &str, field: Field, clear: &str) -> String {
-        let version = self.current_version();
-        let cipher = self.cipher(association, version).expect("the newest version has a key");
-        let nonce: [u8; NONCE_BYTES] = rand::rng().random();
-        let aad = Self::aad(association, field);
-        let sealed = cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: clear.as_bytes(), aad: aad.as_bytes() })
-            .expect("encrypting in memory cannot fail");
-        format!("{PREFIX}{version}:{}", BASE64.encode([nonce.as_slice(), &sealed].concat()))
-    }
-
-    /// Bytes sealed with the association's newest key: `pd:<version>:`, the nonce, the ciphertext.
-    pub fn seal_bytes(&self, association: &str, field: Field, clear: &[u8]) -> Vec<u8> {
+    /// `clear` sealed with the association's newest key: its version, and the nonce then the ciphertext.
+    fn encrypt(&self, association: &str, field: Field, clear: &[u8]) -> (u32, Vec<u8>) {
         let version = self.current_version();
         let cipher = self.cipher(association, version).expect("the newest version has a key");
         let nonce: [u8; NONCE_BYTES] = rand::rng().random();
@@ -190,18 +185,11 @@ impl PersonalData {
         let sealed = cipher
             .encrypt(&XNonce::from(nonce), Payload { msg: clear, aad: aad.as_bytes() })
             .expect("encrypting in memory cannot fail");
-        [format!("{PREFIX}{version}:").as_bytes(), &nonce, &sealed].concat()
+        (version, [nonce.as_slice(), &sealed].concat())
     }
 
-    /// The clear bytes of `stored`; bytes stored before sealing began are returned as they are.
-    pub fn open_bytes(&self, association: &str, field: Field, stored: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let Some(rest) = stored.strip_prefix(PREFIX.as_bytes()) else {
-            return Ok(stored.to_vec());
-        };
-        let colon = rest.iter().position(|b| *b == b':').ok_or(KeyError::CannotOpen)?;
-        let version: u32 =
-            std::str::from_utf8(&rest[..colon]).ok().and_then(|v| v.parse().ok()).ok_or(KeyError::CannotOpen)?;
-        let sealed = &rest[colon + 1..];
+    /// The clear bytes of a nonce and ciphertext sealed with `version`.
+    fn decrypt(&self, association: &str, field: Field, version: u32, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
         if sealed.len() <= NONCE_BYTES {
             return Err(KeyError::CannotOpen);
         }
@@ -212,24 +200,34 @@ impl PersonalData {
         cipher.decrypt(&nonce, Payload { msg: ciphertext, aad: aad.as_bytes() }).map_err(|_| KeyError::CannotOpen)
     }
 
+    /// `clear`, sealed with the association's newest key: `pd:<version>:<base64>`.
+    pub fn seal(&self, association: &str, field: Field, clear: &str) -> String {
+        let (version, sealed) = self.encrypt(association, field, clear.as_bytes());
+        format!("{PREFIX}{version}:{}", BASE64.encode(sealed))
+    }
+
+    /// Bytes sealed with the association's newest key: `pd:<version>:`, the nonce, the ciphertext.
+    pub fn seal_bytes(&self, association: &str, field: Field, clear: &[u8]) -> Vec<u8> {
+        let (version, sealed) = self.encrypt(association, field, clear);
+        [format!("{PREFIX}{version}:").as_bytes(), &sealed].concat()
+    }
+
+    /// The clear bytes of `stored`; bytes stored before sealing began are returned as they are.
+    pub fn open_bytes(&self, association: &str, field: Field, stored: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match split(stored) {
+            Some((version, sealed)) => self.decrypt(association, field, version, sealed),
+            None => Ok(stored.to_vec()),
+        }
+    }
+
     /// The clear value of `stored`; a value stored before sealing began (no
     /// `pd:` prefix) is returned as it is, until the re-seal job seals it.
     pub fn open(&self, association: &str, field: Field, stored: &str) -> Result<String, KeyError> {
-        let Some((version, sealed)) = split(stored) else {
+        let Some((version, sealed)) = split(stored.as_bytes()) else {
             return Ok(stored.to_owned());
         };
-        let cipher = self.cipher(association, version).ok_or(KeyError::CannotOpen)?;
         let bytes = BASE64.decode(sealed).map_err(|_| KeyError::CannotOpen)?;
-        if bytes.len() <= NONCE_BYTES {
-            return Err(KeyError::CannotOpen);
-        }
-        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let nonce = XNonce::from(<[u8; NONCE_BYTES]>::try_from(nonce).map_err(|_| KeyError::CannotOpen)?);
-        let aad = Self::aad(association, field);
-        let clear = cipher
-            .decrypt(&nonce, Payload { msg: ciphertext, aad: aad.as_bytes() })
-            .map_err(|_| KeyError::CannotOpen)?;
-        String::from_utf8(clear).map_err(|_| KeyError::CannotOpen)
+        String::from_utf8(self.decrypt(association, field, version, &bytes)?).map_err(|_| KeyError::CannotOpen)
     }
 
     /// The SQL `LIKE` pattern of values sealed with the newest key: a re-seal
@@ -240,7 +238,7 @@ impl PersonalData {
 
     /// True when `stored` is sealed with the newest key (nothing for the re-seal job to do).
     pub fn is_current(&self, stored: &str) -> bool {
-        split(stored).is_some_and(|(version, _)| version == self.current_version())
+        split(stored.as_bytes()).is_some_and(|(version, _)| version == self.current_version())
     }
 
     fn index_at(&self, association: &str, field: Field, normalized: &str, version: u32) -> Option<String> {
@@ -304,11 +302,12 @@ pub const RESEAL_BATCH: i64 = 200;
 /// How often a service looks for personal data sealed with an older key.
 pub const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The version and the sealed part of a sealed value.
-fn split(stored: &str) -> Option<(u32, &str)> {
-    let rest = stored.strip_prefix(PREFIX)?;
-    let (version, sealed) = rest.split_once(':')?;
-    Some((version.parse().ok()?, sealed))
+/// The version and the sealed part of a sealed value (text or bytes: the prefix is ASCII).
+fn split(stored: &[u8]) -> Option<(u32, &[u8])> {
+    let rest = stored.strip_prefix(PREFIX.as_bytes())?;
+    let colon = rest.iter().position(|b| *b == b':')?;
+    let version = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+    Some((version, &rest[colon + 1..]))
 }
 
 #[cfg(test)]

@@ -220,9 +220,6 @@ pub(super) async fn upload_document(
     Ok(created(Document::from(d)))
 }
 
-/// The content types a stored document may be served as (what uploads accept).
-const SERVED_TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
-
 /// `attachment`, with the file's name as plain ASCII and in full (RFC 6266).
 fn attachment(file_name: &str, document: &str) -> String {
     let name = if file_name.trim().is_empty() { document } else { file_name };
@@ -254,8 +251,11 @@ pub(super) async fn get_document_file(
     let message = intake::GetDocumentFileRequest { request_id: id, attachment_id };
     let file = services.intake.get_document_file(grpc(&headers, message)).await?.into_inner();
     let document = file.document.unwrap_or_default();
-    let content_type =
-        SERVED_TYPES.into_iter().find(|t| *t == document.content_type).unwrap_or("application/octet-stream");
+    let content_type = masar_domain::input::DOCUMENT_TYPES
+        .iter()
+        .map(|(content_type, _)| *content_type)
+        .find(|t| *t == document.content_type)
+        .unwrap_or("application/octet-stream");
     let disposition = attachment(&document.file_name, &document.document);
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], file.content)
         .into_response())

@@ -12,9 +12,7 @@ use std::sync::Arc;
 /// The largest document accepted (a phone photo or a scanned PDF fits).
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
-/// Types a supporting document may be, as the content says, not the name.
-const ACCEPTED: &[(&str, &str)] =
-    &[("application/pdf", "PDF"), ("image/jpeg", "JPEG"), ("image/png", "PNG"), ("image/webp", "WebP")];
+use masar_domain::input::DOCUMENT_TYPES as ACCEPTED;
 
 /// What the bytes turned out to be, and the bytes to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]

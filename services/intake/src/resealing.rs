@@ -51,6 +51,10 @@ impl IntakeStore {
                 .bind(RESEAL_BATCH),
             )
             .await?;
+        if rows.is_empty() {
+            // Nothing to do takes no write lock (SQLite's transactions take it up front).
+            return Ok(0);
+        }
         // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
         let mut tx = self.db().begin().await?;
         let mut resealed = 0;
@@ -95,6 +99,10 @@ impl IntakeStore {
                 .bind(RESEAL_BATCH),
             )
             .await?;
+        if rows.is_empty() {
+            // Nothing to do takes no write lock (SQLite's transactions take it up front).
+            return Ok(0);
+        }
         // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
         let mut tx = self.db().begin().await?;
         let mut resealed = 0;
@@ -137,6 +145,10 @@ impl IntakeStore {
                 .bind(RESEAL_BATCH),
             )
             .await?;
+        if rows.is_empty() {
+            // Nothing to do takes no write lock (SQLite's transactions take it up front).
+            return Ok(0);
+        }
         // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
         let mut tx = self.db().begin().await?;
         let mut resealed = 0;
@@ -171,6 +183,10 @@ impl IntakeStore {
                 .bind(RESEAL_BATCH),
             )
             .await?;
+        if rows.is_empty() {
+            // Nothing to do takes no write lock (SQLite's transactions take it up front).
+            return Ok(0);
+        }
         // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
         let mut tx = self.db().begin().await?;
         let mut resealed = 0;

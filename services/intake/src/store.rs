@@ -223,9 +223,7 @@ impl IntakeStore {
     }
 
     pub(crate) fn open(&self, association: &str, field: Field, stored: &str) -> Result<String, DbError> {
-        self.personal
-            .open(association, field, stored)
-            .map_err(|e| DbError::Decode { column: format!("{field:?}"), reason: e.to_string() })
+        Ok(self.personal.open(association, field, stored)?)
     }
 
     /// Whether a document row names the stored file `object_key`.
@@ -335,6 +333,13 @@ impl IntakeStore {
             )
             .await?;
         rows.iter().map(|r| self.stored_request(r)).collect()
+    }
+
+    /// The language a request's beneficiary reads, if the request exists.
+    pub async fn request_language_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<Language>, DbError> {
+        let sql = Sql::new("SELECT preferred_language FROM service_requests WHERE request_id = $1").bind(request_id);
+        let row = tx.fetch_optional(sql).await?;
+        row.map(|r| Ok(Language::from_tag(&r.text("preferred_language")?))).transpose()
     }
 
     pub async fn request_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<StoredRequest>, DbError> {

@@ -115,8 +115,9 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
 impl EventHandler for TimelineProjection {
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let step = step(message, event)?;
-        let (request_id, _) = event_case(step.case.clone())?;
-        let Some(request) = self.store.request_in(tx, request_id).await? else {
+        let (request_id, _) = event_case(step.case)?;
+        // Only the language the note is written in: the projection opens no personal data.
+        let Some(language) = self.store.request_language_in(tx, request_id).await? else {
             return Err(HandlerError::Reject(format!("no request {request_id} in intake")));
         };
         let actor_role = step.actor.and_then(|a| ActorRole::parse(&a.role).ok()).unwrap_or(ActorRole::System);
@@ -126,7 +127,7 @@ impl EventHandler for TimelineProjection {
             step.status,
             actor_role,
             at,
-            step.note.in_language(request.language).to_owned(),
+            step.note.in_language(language).to_owned(),
         );
         self.store.record(tx, request_id, &entry).await?;
         if let Some(researcher) = &step.researcher {

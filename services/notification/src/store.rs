@@ -91,9 +91,7 @@ impl NotificationStore {
     }
 
     fn open(&self, association: &str, mobile: &str) -> Result<String, DbError> {
-        self.personal
-            .open(association, Field::Mobile, mobile)
-            .map_err(|e| DbError::Decode { column: "mobile".into(), reason: e.to_string() })
+        Ok(self.personal.open(association, Field::Mobile, mobile)?)
     }
 }
 
@@ -129,6 +127,10 @@ impl NotificationStore {
                     .bind(masar_platform::personal::RESEAL_BATCH),
             )
             .await?;
+        if recipients.is_empty() && messages.is_empty() {
+            // Nothing to do takes no write lock (SQLite's transactions take it up front).
+            return Ok(0);
+        }
         // Read first, then one transaction for both tables' rows: one commit, and no second connection held.
         let mut tx = self.db.begin().await?;
         let mut resealed = 0;
