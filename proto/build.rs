@@ -7,6 +7,7 @@ use std::{env, fs, path::PathBuf};
 const PROTOS: &[&str] = &[
     "masar/events/v1/events.proto",
     "masar/intake/v1/intake.proto",
+    "masar/identity/v1/identity.proto",
     "masar/verification/v1/verification.proto",
     "masar/research/v1/research.proto",
     "masar/committee/v1/committee.proto",

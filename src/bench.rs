@@ -181,7 +181,7 @@ async fn drive(suite: &crate::Suite, options: &BenchOptions) -> anyhow::Result<(
     let reads = Latencies::new(reads);
     // The same reads straight at intake's port: what one gateway hop adds.
     let token = reception.staff_token(NUZUL.reception).await?;
-    let services = masar_gateway::Services::connect(&crate::endpoints(|role| suite.url(role)))?;
+    let services = masar_gateway::Services::connect(&masar_platform::replicas::Endpoints::of(|role| suite.url(role)))?;
     let direct: Vec<Duration> = futures::stream::iter(filed.iter().cycle().take(options.requests * 5))
         .map(|(_, id)| {
             let mut intake = services.intake.clone();

@@ -377,7 +377,8 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     for role in Role::ALL {
         // Two replicas of intake (whose calls the gateway balances), of notification (the SMS)
         // and of verification, as the production overlay runs them.
-        let copies = if matches!(role, Role::Intake | Role::Notification | Role::Verification) { 2 } else { 1 };
+        let copies =
+            if matches!(role, Role::Intake | Role::Identity | Role::Notification | Role::Verification) { 2 } else { 1 };
         let mut endpoints = Vec::new();
         for copy in 0..copies {
             let port = if role == Role::Gateway { gateway_port } else { free_port()? };
@@ -391,9 +392,9 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     }
     let settings = masar_platform::config::Settings::from_map(env.clone().into_iter().collect())?;
     crate::migrate_distributed(&Role::SERVICES, &settings).await?;
-    let intake = crate::connect_database(Role::Intake, &settings).await?;
-    crate::seed_demo_passwords(&intake, &settings, &crate::load_directory(&settings)?).await?;
-    intake.close().await;
+    let identity = crate::connect_database(Role::Identity, &settings).await?;
+    crate::seed_demo_passwords(&identity, &settings, &crate::load_directory(&settings)?).await?;
+    identity.close().await;
 
     let binary = std::env::current_exe()?;
     let mut deployment = Deployment { binary, env, log_dir: dir.to_owned(), replicas };

@@ -1,7 +1,7 @@
 //! The `masar` binary's library: starts roles in either shape, prepares
 //! databases, and drives the demo. `main.rs` only parses the command line.
 //!
-//! - embedded (`masar dev`): the five services and the gateway in one
+//! - embedded (`masar dev`): the six services and the gateway in one
 //!   process, SQLite files, the in-process queue;
 //! - distributed (`masar serve <role>`): one role per process, PostgreSQL
 //!   and Redis Streams.
@@ -21,6 +21,7 @@ use masar_platform::forwarding::ForwardingKey;
 use masar_platform::messaging::Outbox;
 use masar_platform::personal::{LocalKeys, PersonalData};
 use masar_platform::queue::{MemoryQueue, Queue, RedisQueue};
+use masar_platform::replicas::Endpoints;
 use masar_platform::role::Role;
 use masar_platform::runtime::{self, Dependencies, ServiceParts};
 use masar_platform::sealing::Sealer;
@@ -94,11 +95,33 @@ pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
     Ok(Directory::from_json(&text, &packs)?)
 }
 
-/// Prepares one role's database: its tables, and for intake the configured policy versions.
+/// Prepares one role's database: its tables; for intake the configured
+/// policy versions; for identity the same versions (registration is judged
+/// by them from the first call, before intake's announcements arrive) and
+/// the accounts intake kept before identity was its own service.
 pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     migrate(role, db).await?;
-    if role == Role::Intake {
-        apply_configured_policies(db, settings).await?;
+    match role {
+        Role::Intake => apply_configured_policies(db, settings).await?,
+        Role::Identity => {
+            keep_configured_policies(db, settings).await?;
+            let intake = role_database(Role::Intake, settings).await?;
+            masar_identity::adopt_from_intake(&intake, db).await?;
+            intake.close().await;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Keeps the configured policy files in a judging role's own book, as an
+/// announcement would (a version kept already is left alone).
+pub async fn keep_configured_policies(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    for source in policy_sources(settings)? {
+        let pack = parse_policy(&source)?;
+        let mut tx = db.begin().await?;
+        masar_platform::policies::PolicyBook::keep(&mut tx, &pack, &source.text, chrono::Utc::now()).await?;
+        tx.commit().await?;
     }
     Ok(())
 }
@@ -140,6 +163,12 @@ pub async fn role_database(role: Role, settings: &Settings) -> anyhow::Result<Db
 pub fn intake_store(db: &Db, settings: &Settings) -> anyhow::Result<masar_intake::IntakeStore> {
     let embedded = settings.database_url(Role::Intake).is_none();
     Ok(masar_intake::IntakeStore::new(db.clone(), personal_data(settings, embedded)?))
+}
+
+/// Identity's store on `db`, with the personal-data keys of the shape `role_database` chose.
+pub fn identity_store(db: &Db, settings: &Settings) -> anyhow::Result<masar_identity::IdentityStore> {
+    let embedded = settings.database_url(Role::Identity).is_none();
+    Ok(masar_identity::IdentityStore::new(db.clone(), personal_data(settings, embedded)?))
 }
 
 /// Checks every service's audit chains (`masar audit verify`): each
@@ -227,9 +256,15 @@ pub fn rotate_data_keys(settings: &Settings) -> anyhow::Result<Rotation> {
 /// Rows still sealed with an older key (or in clear), per service that holds personal data.
 pub async fn rows_to_reseal(settings: &Settings) -> anyhow::Result<Vec<(Role, u64)>> {
     let intake = intake_store(&role_database(Role::Intake, settings).await?, settings)?;
+    let personal = intake.personal().clone();
+    let identity = masar_identity::IdentityStore::new(role_database(Role::Identity, settings).await?, personal.clone());
     let notification = role_database(Role::Notification, settings).await?;
-    let notification = masar_notification::NotificationStore::new(notification, intake.personal().clone());
-    Ok(vec![(Role::Intake, intake.rows_to_reseal().await?), (Role::Notification, notification.rows_to_reseal().await?)])
+    let notification = masar_notification::NotificationStore::new(notification, personal);
+    Ok(vec![
+        (Role::Intake, intake.rows_to_reseal().await?),
+        (Role::Identity, identity.rows_to_reseal().await?),
+        (Role::Notification, notification.rows_to_reseal().await?),
+    ])
 }
 
 /// The key the gateway vouches for forwarded calls with and the services
@@ -242,24 +277,24 @@ pub fn forwarding_key(settings: &Settings, embedded: bool) -> anyhow::Result<For
     Ok(ForwardingKey::from_hex(&key)?)
 }
 
-/// The token keys of `role`. Intake signs: `MASAR_TOKEN_SIGNING_KEY`, or,
+/// The token keys of `role`. Identity signs: `MASAR_TOKEN_SIGNING_KEY`, or,
 /// embedded only, a key kept in `<data dir>/token-signing.key`. Every role
 /// accepts `MASAR_TOKEN_VERIFYING_KEYS` (the previous key, while rotating;
-/// in the distributed shape, the only keys a non-intake role knows).
+/// in the distributed shape, the only keys every other role knows).
 pub fn token_keys(settings: &Settings, role: Role, embedded: bool) -> anyhow::Result<TokenKeys> {
     let lifetime = settings.sessions.access_token_lifetime;
     let also_accepted = settings.token_verifying_keys.clone().unwrap_or_default();
-    let signs = embedded || role == Role::Intake;
+    let signs = embedded || role == Role::Identity;
     let signing_key =
         if signs { secret_key(&settings.token_signing_key, embedded, settings, "token-signing.key")? } else { None };
     match signing_key {
         Some(key) => TokenKeys::signing(&key, &also_accepted, lifetime).context("MASAR_TOKEN_SIGNING_KEY"),
         None if signs => anyhow::bail!(
-            "set MASAR_TOKEN_SIGNING_KEY for intake (make a pair with `masar token-keys`; \
+            "set MASAR_TOKEN_SIGNING_KEY for identity (make a pair with `masar token-keys`; \
              give its verifying key to every role as MASAR_TOKEN_VERIFYING_KEYS)"
         ),
         None if also_accepted.is_empty() => anyhow::bail!(
-            "set MASAR_TOKEN_VERIFYING_KEYS (the verifying key of intake's MASAR_TOKEN_SIGNING_KEY; `masar token-keys`)"
+            "set MASAR_TOKEN_VERIFYING_KEYS (the verifying key of identity's MASAR_TOKEN_SIGNING_KEY; `masar token-keys`)"
         ),
         None => TokenKeys::verifying(&also_accepted).context("MASAR_TOKEN_VERIFYING_KEYS"),
     }
@@ -317,6 +352,7 @@ async fn embedded_database(role: Role, settings: &Settings) -> anyhow::Result<Db
 pub async fn migrate(role: Role, db: &Db) -> anyhow::Result<()> {
     match role {
         Role::Intake => masar_intake::migrate(db).await?,
+        Role::Identity => masar_identity::migrate(db).await?,
         Role::Verification => masar_verification::migrate(db).await?,
         Role::Research => masar_research::migrate(db).await?,
         Role::Committee => masar_committee::migrate(db).await?,
@@ -355,24 +391,35 @@ pub fn identity_provider(
     Ok(Some(Arc::new(fake)))
 }
 
-fn parts(role: Role, deps: &Dependencies, sms: Arc<dyn SmsProvider>, shutdown: &CancellationToken) -> ServiceParts {
-    match role {
+fn parts(
+    role: Role,
+    deps: &Dependencies,
+    sms: Arc<dyn SmsProvider>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<ServiceParts> {
+    Ok(match role {
         Role::Intake => masar_intake::parts(deps, shutdown.clone()),
+        Role::Identity => masar_identity::parts(deps, shutdown.clone())?,
         Role::Verification => masar_verification::parts(deps),
         Role::Research => masar_research::parts(deps),
         Role::Committee => masar_committee::parts(deps),
         Role::Notification => masar_notification::parts(deps, sms, shutdown.clone()),
         Role::Gateway => unreachable!("the gateway has no service parts"),
-    }
+    })
 }
 
 /// Where a role's infrastructure comes from.
 #[derive(Clone)]
 pub enum Shape {
-    /// `masar dev`: SQLite files in the data directory, one in-process queue
-    /// and one staff directory that every role of the process shares,
-    /// services at `endpoints`.
-    Embedded { queue: Arc<MemoryQueue>, endpoints: masar_gateway::Endpoints, directory: Arc<Directory> },
+    /// `masar dev`: SQLite files in the data directory; one in-process queue,
+    /// one staff directory and one list of revoked sessions that every role
+    /// of the process shares; services at `endpoints`.
+    Embedded {
+        queue: Arc<MemoryQueue>,
+        endpoints: Endpoints,
+        directory: Arc<Directory>,
+        revocations: masar_platform::revocations::Revocations,
+    },
     /// `masar serve`: the role's PostgreSQL schema, Redis Streams, services
     /// at `MASAR_<ROLE>_ENDPOINT`.
     Distributed,
@@ -397,39 +444,46 @@ pub async fn dependencies(
         Shape::Embedded { queue, .. } => {
             let db = embedded_database(role, settings).await?;
             prepare(role, &db, settings).await?;
-            if role == Role::Intake {
+            if role == Role::Identity {
                 seed_demo_passwords(&db, settings, &directory).await?;
             }
             (db, queue.clone())
         }
         Shape::Distributed => {
             let db = connect_database(role, settings).await?;
-            if role == Role::Intake {
-                // Replicas race harmlessly: applying a stored version again changes nothing.
-                apply_configured_policies(&db, settings).await?;
+            // Replicas race harmlessly: applying or keeping a stored version again changes nothing.
+            match role {
+                Role::Intake => apply_configured_policies(&db, settings).await?,
+                Role::Identity => keep_configured_policies(&db, settings).await?,
+                _ => {}
             }
             let redis_url = settings.redis_url().context("set REDIS_URL for the queue")?;
             (db, Arc::new(RedisQueue::connect(redis_url.expose_secret(), &settings.stream_prefix).await?))
         }
     };
-    // Documents are intake's and the sealing key intake's and notification's; in the distributed
+    // Documents are intake's and the sealing key identity's and notification's; in the distributed
     // shape the other roles get inert stand-ins rather than needing a writable folder (their root
     // is read-only) or the secret.
     let inert_files = || -> Arc<dyn object_store::ObjectStore> { Arc::new(object_store::memory::InMemory::new()) };
     let (files, sealer) = match role {
         _ if embedded => (file_store(settings)?, sealer(settings, true)?),
-        Role::Intake => (file_store(settings)?, sealer(settings, false)?),
-        Role::Notification => (inert_files(), sealer(settings, false)?),
+        Role::Intake => (file_store(settings)?, Sealer::from_hex(&masar_platform::hex::random_key())?),
+        Role::Identity | Role::Notification => (inert_files(), sealer(settings, false)?),
         _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
     };
-    // Personal data is read by intake (the registry and requests), verification (the answers) and
-    // notification (the numbers); research and committee never see it, nor its keys.
+    // Personal data is read by intake (the registry and requests), identity (accounts' numbers),
+    // verification (the answers) and notification (the numbers); research and committee never
+    // see it, nor its keys.
     let personal = match role {
         _ if embedded => personal_data(settings, true)?,
-        Role::Intake | Role::Verification | Role::Notification => personal_data(settings, false)?,
+        Role::Intake | Role::Identity | Role::Verification | Role::Notification => personal_data(settings, false)?,
         _ => PersonalData::from_list(&LocalKeys::generate())?,
     };
-    let revocations = masar_platform::revocations::Revocations::default();
+    // One process, one list: a session identity ends is refused by every embedded role at once.
+    let revocations = match shape {
+        Shape::Embedded { revocations, .. } => revocations.clone(),
+        Shape::Distributed => masar_platform::revocations::Revocations::default(),
+    };
     let mut tokens = token_keys(settings, role, embedded)?;
     tokens.verifier = tokens.verifier.with_revocations(revocations.clone());
     Ok(Dependencies {
@@ -447,6 +501,10 @@ pub async fn dependencies(
         forwarding: forwarding_key(settings, embedded)?,
         identity_provider: identity_provider(settings, embedded)?,
         personal,
+        endpoints: match shape {
+            Shape::Embedded { endpoints, .. } => endpoints.clone(),
+            Shape::Distributed => Endpoints::of(|r| settings.endpoint(r)),
+        },
     })
 }
 
@@ -467,7 +525,7 @@ pub async fn start_role(
         Shape::Distributed => Arc::new(load_directory(settings)?),
     };
     let deps = dependencies(role, shape, settings, directory).await?;
-    let parts = parts(role, &deps, sms_provider(settings)?, &shutdown);
+    let parts = parts(role, &deps, sms_provider(settings)?, &shutdown)?;
     Ok(tokio::spawn(async move { Ok(runtime::run(parts, deps, listener, shutdown).await?) }))
 }
 
@@ -476,24 +534,14 @@ pub const DEMO_STAFF_PASSWORD: &str = "masar-demo-2026";
 
 /// Gives the built-in demo staff their demo password; an association's own
 /// directory (`MASAR_DIRECTORY`) gets none: its staff get theirs with `masar staff-password`.
-pub async fn seed_demo_passwords(intake: &Db, settings: &Settings, directory: &Directory) -> anyhow::Result<()> {
+pub async fn seed_demo_passwords(identity: &Db, settings: &Settings, directory: &Directory) -> anyhow::Result<()> {
     if settings.directory_file.is_none() {
-        let store = intake_store(intake, settings)?;
-        masar_intake::seed_demo_staff_passwords(&store, directory, DEMO_STAFF_PASSWORD)
+        let store = identity_store(identity, settings)?;
+        masar_identity::seed_demo_staff_passwords(&store, directory, DEMO_STAFF_PASSWORD)
             .await
             .map_err(|status| anyhow::anyhow!("seeding demo passwords: {}", status.message()))?;
     }
     Ok(())
-}
-
-pub fn endpoints(address_of: impl Fn(Role) -> String) -> masar_gateway::Endpoints {
-    masar_gateway::Endpoints {
-        intake: address_of(Role::Intake),
-        verification: address_of(Role::Verification),
-        research: address_of(Role::Research),
-        committee: address_of(Role::Committee),
-        notification: address_of(Role::Notification),
-    }
 }
 
 /// Starts the gateway of `shape` on `listener`; it runs until `shutdown` is cancelled.
@@ -514,7 +562,7 @@ async fn start_gateway(
                     masar_gateway::Replays::in_memory()
                 }
             };
-            (endpoints(|r| settings.endpoint(r)), replays)
+            (Endpoints::of(|r| settings.endpoint(r)), replays)
         }
     };
     let gateway = masar_gateway::Gateway {
@@ -602,7 +650,8 @@ pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     let shape = Shape::Embedded {
         directory: Arc::new(load_directory(settings)?),
         queue: Arc::new(MemoryQueue::new()),
-        endpoints: endpoints(|r| format!("http://{}", address_of(r))),
+        endpoints: Endpoints::of(|r| format!("http://{}", address_of(r))),
+        revocations: Default::default(),
     };
     start_suite(&shape, settings, listeners).await
 }

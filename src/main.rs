@@ -286,9 +286,9 @@ async fn main() -> anyhow::Result<()> {
             if let Some(problem) = masar_domain::people::new_password_problem(&password, "") {
                 anyhow::bail!("{}", problem.message.en);
             }
-            let db = masar::role_database(Role::Intake, &settings).await?;
-            let store = masar::intake_store(&db, &settings)?;
-            masar_intake::set_staff_password(&store, &association, &username, password.into(), true, "operator")
+            let db = masar::role_database(Role::Identity, &settings).await?;
+            let store = masar::identity_store(&db, &settings)?;
+            masar_identity::set_staff_password(&store, &association, &username, password.into(), true, "operator")
                 .await
                 .map_err(|status| anyhow::anyhow!("{}", status.message()))?;
             println!("{username}: password set; it must be changed at the first sign-in");

@@ -18,25 +18,29 @@ pub use idempotency::Replays;
 pub use routes::{openapi, router};
 
 use masar_platform::grpc::TracedChannel;
+pub use masar_platform::replicas::Endpoints;
 use masar_platform::replicas::{InvalidEndpoint, balanced_channel};
 use masar_proto::audit::v1::audit_trail_client::AuditTrailClient;
 use masar_proto::committee::v1::committee_service_client::CommitteeServiceClient;
+use masar_proto::identity::v1::account_service_client::AccountServiceClient;
+use masar_proto::identity::v1::session_service_client::SessionServiceClient;
 use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClient;
 use masar_proto::intake::v1::inquiry_service_client::InquiryServiceClient;
 use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use masar_proto::intake::v1::satisfaction_service_client::SatisfactionServiceClient;
-use masar_proto::intake::v1::session_service_client::SessionServiceClient;
 use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use masar_proto::research::v1::research_service_client::ResearchServiceClient;
 use masar_proto::verification::v1::verification_service_client::VerificationServiceClient;
 
-/// Clients of the five services (cheap to clone: channels are shared).
+/// Clients of the six services (cheap to clone: channels are shared).
 #[derive(Clone)]
 pub struct Services {
     pub intake: IntakeServiceClient<TracedChannel>,
-    /// Intake's registry and accounts (the same process as `intake`).
+    /// Intake's registry (the same process as `intake`).
     pub beneficiaries: BeneficiaryServiceClient<TracedChannel>,
     pub inquiries: InquiryServiceClient<TracedChannel>,
+    /// Identity's accounts and sign-in sessions.
+    pub accounts: AccountServiceClient<TracedChannel>,
     pub sessions: SessionServiceClient<TracedChannel>,
     /// Delivery and ratings (intake, after the committee's approval).
     pub satisfaction: SatisfactionServiceClient<TracedChannel>,
@@ -48,33 +52,24 @@ pub struct Services {
     pub trails: Vec<AuditTrailClient<TracedChannel>>,
 }
 
-/// Where each service listens, e.g. `http://127.0.0.1:50051`, or its
-/// replicas, comma-separated (a headless Service's name resolves to them all).
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    pub intake: String,
-    pub verification: String,
-    pub research: String,
-    pub committee: String,
-    pub notification: String,
-}
-
 impl Services {
     /// Balances each service's calls over its serving replicas (see `masar_platform::replicas`).
     pub fn connect(endpoints: &Endpoints) -> Result<Self, InvalidEndpoint> {
         let intake = balanced_channel(&endpoints.intake)?;
+        let identity = balanced_channel(&endpoints.identity)?;
         let verification = balanced_channel(&endpoints.verification)?;
         let research = balanced_channel(&endpoints.research)?;
         let committee = balanced_channel(&endpoints.committee)?;
         let notification = balanced_channel(&endpoints.notification)?;
-        let trails = [&intake, &verification, &research, &committee, &notification]
+        let trails = [&intake, &identity, &verification, &research, &committee, &notification]
             .into_iter()
             .map(|service| AuditTrailClient::new(service.clone()))
             .collect();
         Ok(Self {
             beneficiaries: BeneficiaryServiceClient::new(intake.clone()),
             inquiries: InquiryServiceClient::new(intake.clone()),
-            sessions: SessionServiceClient::new(intake.clone()),
+            accounts: AccountServiceClient::new(identity.clone()),
+            sessions: SessionServiceClient::new(identity),
             satisfaction: SatisfactionServiceClient::new(intake.clone()),
             // A document's bytes come back in one message (at most 5 MiB, as uploaded).
             intake: IntakeServiceClient::new(intake).max_decoding_message_size(6 * 1024 * 1024),

@@ -22,6 +22,11 @@ pub mod intake {
         tonic::include_proto!("masar.intake.v1");
     }
 }
+pub mod identity {
+    pub mod v1 {
+        tonic::include_proto!("masar.identity.v1");
+    }
+}
 pub mod verification {
     pub mod v1 {
         tonic::include_proto!("masar.verification.v1");
@@ -70,6 +75,10 @@ pub mod event_type {
     pub const SERVICE_DELIVERED: &str = "service.delivered";
     /// Not about a case: a beneficiary's account was opened (the SMS with its credentials).
     pub const ACCOUNT_OPENED: &str = "account.opened";
+    /// Not about a case: an account's holder proved the national ID is theirs.
+    pub const ACCOUNT_VERIFIED: &str = "account.verified";
+    /// Not about a case: staff confirmed a registry entry's number.
+    pub const CONTACT_CONFIRMED: &str = "registry.contact_confirmed";
     /// Not about a case: an inquiry's answer (an SMS when the asker left a mobile).
     pub const INQUIRY_ANSWERED: &str = "inquiry.answered";
     /// Not about a case: a sign-in session ended early; every service refuses its access tokens.
@@ -151,6 +160,8 @@ hand_off_events! {
     CommitteeDecided(CommitteeDecided) = COMMITTEE_DECIDED, case;
     ServiceDelivered(ServiceDelivered) = SERVICE_DELIVERED, case;
     AccountOpened(AccountOpened) = ACCOUNT_OPENED, none;
+    AccountVerified(AccountVerified) = ACCOUNT_VERIFIED, none;
+    ContactConfirmed(ContactConfirmed) = CONTACT_CONFIRMED, none;
     InquiryAnswered(InquiryAnswered) = INQUIRY_ANSWERED, none;
     SessionRevoked(SessionRevoked) = SESSION_REVOKED, none;
 }

@@ -6,6 +6,8 @@ use masar_domain::{
     AccountStanding, ActorRole, CaseStatus, Channel, DocumentReview, FactValue, Facts, InquiryStatus, Language,
     NationalId, RuleOutcome, SaudiMobile, Verdict, Vote,
 };
+use masar_identity::Opened;
+use masar_intake::Registered;
 use masar_platform::db::{Db, Sql};
 use masar_platform::health::Readiness;
 use masar_platform::messaging::{Outbox, OutboxRelay, OutboxSettings, Settled, Swept};
@@ -637,27 +639,18 @@ async fn policy_scenario(db: Db) {
     assert_eq!(announced.len(), 2);
 }
 
-/// One beneficiary per national ID; a resembling one flagged; accounts and passwords.
+/// One beneficiary per national ID; a resembling one flagged; a provisional
+/// entry confirmed by what staff enter; the accounts identity announced.
 async fn registry_scenario(db: Db) {
     let store = masar_intake::IntakeStore::new(db.clone(), personal());
-    let person = |national_id: &str, name: &str, mobile: &str| masar_intake::NewBeneficiary {
-        association: "hayat".into(),
-        national_id: NationalId::parse(national_id).unwrap(),
-        full_name: name.into(),
-        mobile: SaudiMobile::parse(mobile).unwrap(),
-        language: Language::Arabic,
-        channel: Channel::Interview,
-        registered_by: "hayat.reception".into(),
-        registered_at: Utc::now(),
-    };
     let mut tx = db.begin().await.unwrap();
     let (first, registered) =
         store.find_or_register(&mut tx, &person("1000000008", "فاطمة الزهراني", "0551234567")).await.unwrap();
-    assert!(registered && first.possible_duplicate_of.is_none());
+    assert!(registered == Registered::New && first.possible_duplicate_of.is_none());
     // the same national ID is the same beneficiary, however the name is written
     let (again, registered) =
         store.find_or_register(&mut tx, &person("1000000008", "Fatima", "0500000000")).await.unwrap();
-    assert!(!registered);
+    assert_eq!(registered, Registered::Found);
     assert_eq!((again.beneficiary_id, again.full_name.as_str()), (first.beneficiary_id, "فاطمة الزهراني"));
     // another ID, the same name (written with ta marbuta as ha, and tashkeel) and mobile: flagged
     let (other, _) =
@@ -669,8 +662,82 @@ async fn registry_scenario(db: Db) {
         ..person("1000000008", "فاطمة", "0551234567")
     };
     let (theirs, registered) = store.find_or_register(&mut tx, &elsewhere).await.unwrap();
-    assert!(registered && theirs.beneficiary_id != first.beneficiary_id);
-    let account = |beneficiary_id, username: &str, mobile: &str| masar_intake::NewAccount {
+    assert!(registered == Registered::New && theirs.beneficiary_id != first.beneficiary_id);
+    store.note_account(&mut tx, first.beneficiary_id).await.unwrap();
+
+    // An entry typed online is provisional: what staff enter later replaces it.
+    let online = masar_intake::NewBeneficiary {
+        registered_by: "beneficiary".into(),
+        channel: Channel::Website,
+        ..person("1000000016", "Someone", "0557776655")
+    };
+    let (provisional, _) = store.find_or_register(&mut tx, &online).await.unwrap();
+    assert!(!provisional.contact_confirmed);
+    // again online: nothing changes
+    let (same, registered) = store
+        .find_or_register(&mut tx, &masar_intake::NewBeneficiary { full_name: "Other".into(), ..online.clone() })
+        .await
+        .unwrap();
+    assert_eq!((same.full_name.as_str(), same.contact_confirmed, registered), ("Someone", false, Registered::Found));
+    let at_reception = person("1000000016", "نورة العتيبي", "0551110000");
+    let (confirmed, registered) = store.find_or_register(&mut tx, &at_reception).await.unwrap();
+    assert!(registered == Registered::ContactConfirmed && confirmed.beneficiary_id == provisional.beneficiary_id);
+    assert_eq!(
+        (confirmed.full_name.as_str(), confirmed.mobile.as_str(), confirmed.contact_confirmed),
+        ("نورة العتيبي", "+966551110000", true)
+    );
+    // a number an account's holder proved is the entry's only where none was confirmed
+    let (typed, _) = store
+        .find_or_register(&mut tx, &masar_intake::NewBeneficiary { ..online_person("1000000024", "0553332211") })
+        .await
+        .unwrap();
+    store.prove_contact(&mut tx, "hayat", typed.beneficiary_id, "+966554443322").await.unwrap();
+    store.prove_contact(&mut tx, "hayat", confirmed.beneficiary_id, "+966554443322").await.unwrap();
+    tx.commit().await.unwrap();
+    let typed = store.beneficiary(typed.beneficiary_id).await.unwrap().unwrap();
+    assert_eq!((typed.mobile.as_str(), typed.contact_confirmed), ("+966554443322", true));
+    let kept = store.beneficiary(confirmed.beneficiary_id).await.unwrap().unwrap();
+    assert_eq!(kept.mobile, "+966551110000", "staff's number stays");
+    let found = store.beneficiaries("hayat", &[first.beneficiary_id, theirs.beneficiary_id, Uuid::now_v7()]).await;
+    assert_eq!(found.unwrap().iter().map(|b| b.beneficiary_id).collect::<Vec<_>>(), [first.beneficiary_id]);
+
+    let duplicates = store.possible_duplicates("hayat", &PageRequest::default()).await.unwrap();
+    assert_eq!(duplicates.len(), 1);
+    assert_eq!(
+        (duplicates[0].0.beneficiary_id, duplicates[0].1.beneficiary_id),
+        (other.beneficiary_id, first.beneficiary_id)
+    );
+    assert!(duplicates[0].1.has_account && !duplicates[0].0.has_account);
+    assert!(store.possible_duplicates("nuzul", &PageRequest::default()).await.unwrap().is_empty());
+}
+
+fn person(national_id: &str, name: &str, mobile: &str) -> masar_intake::NewBeneficiary {
+    masar_intake::NewBeneficiary {
+        association: "hayat".into(),
+        national_id: NationalId::parse(national_id).unwrap(),
+        full_name: name.into(),
+        mobile: SaudiMobile::parse(mobile).unwrap(),
+        language: Language::Arabic,
+        channel: Channel::Interview,
+        registered_by: "hayat.reception".into(),
+        registered_at: Utc::now(),
+    }
+}
+
+fn online_person(national_id: &str, mobile: &str) -> masar_intake::NewBeneficiary {
+    masar_intake::NewBeneficiary {
+        registered_by: "beneficiary".into(),
+        channel: Channel::Website,
+        ..person(national_id, "Someone Online", mobile)
+    }
+}
+
+/// Accounts: one per number and registry entry, their standing, the claims
+/// staff see, and passwords.
+async fn accounts_scenario(db: Db) {
+    let store = masar_identity::IdentityStore::new(db.clone(), personal());
+    let (first, other, provisional) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let account = |beneficiary_id, username: &str, mobile: &str| masar_identity::NewAccount {
         account_id: Uuid::now_v7(),
         association: "hayat".into(),
         beneficiary_id,
@@ -682,20 +749,21 @@ async fn registry_scenario(db: Db) {
         mobile: mobile.into(),
         standing: AccountStanding::ByRegistryMobile,
     };
-    let opened = account(first.beneficiary_id, "hyt-abc234", "+966551234567");
-    assert_eq!(store.open_account(&mut tx, &opened).await.unwrap(), masar_intake::Opened::Opened);
+    let mut tx = db.begin().await.unwrap();
+    let opened = account(first, "hyt-abc234", "+966551234567");
+    assert_eq!(store.open_account(&mut tx, &opened).await.unwrap(), Opened::Opened);
     // one account per number and ID; another number is another claim
-    let second = account(first.beneficiary_id, "hyt-xyz234", "+966551234567");
-    assert_eq!(store.open_account(&mut tx, &second).await.unwrap(), masar_intake::Opened::AlreadyClaimed);
-    let clash = account(other.beneficiary_id, "hyt-abc234", "+966551234567");
-    assert_eq!(store.open_account(&mut tx, &clash).await.unwrap(), masar_intake::Opened::UsernameTaken);
-    let claim = masar_intake::NewAccount {
+    let second = account(first, "hyt-xyz234", "+966551234567");
+    assert_eq!(store.open_account(&mut tx, &second).await.unwrap(), Opened::AlreadyClaimed);
+    let clash = account(other, "hyt-abc234", "+966551234567");
+    assert_eq!(store.open_account(&mut tx, &clash).await.unwrap(), Opened::UsernameTaken);
+    let claim = masar_identity::NewAccount {
         standing: AccountStanding::Unverified,
         opened_by: "beneficiary".into(),
-        ..account(first.beneficiary_id, "hyt-cla234", "+966559998877")
+        ..account(first, "hyt-cla234", "+966559998877")
     };
-    assert_eq!(store.open_account(&mut tx, &claim).await.unwrap(), masar_intake::Opened::Opened);
-    let accounts = store.accounts_of(&mut tx, first.beneficiary_id).await.unwrap();
+    assert_eq!(store.open_account(&mut tx, &claim).await.unwrap(), Opened::Opened);
+    let accounts = store.accounts_of(&mut tx, first).await.unwrap();
     let standings: Vec<_> = accounts.iter().map(|a| (a.username.as_str(), a.standing)).collect();
     assert_eq!(
         standings,
@@ -704,43 +772,25 @@ async fn registry_scenario(db: Db) {
     assert_eq!(accounts[0].verified_by.as_deref(), Some("hayat.reception"));
     assert_eq!(accounts[1].verified_by, None);
 
-    // An entry typed online is provisional: what staff enter later replaces it,
-    // and proves the claim whose credentials went to the number staff entered.
-    let online = masar_intake::NewBeneficiary {
-        registered_by: "beneficiary".into(),
-        channel: Channel::Website,
-        ..person("1000000016", "Someone", "0557776655")
-    };
-    let (provisional, _) = store.find_or_register(&mut tx, &online).await.unwrap();
-    assert!(!provisional.contact_confirmed);
-    let stranger = masar_intake::NewAccount {
+    // Staff confirming the entry's number proves the claim whose credentials went there.
+    let stranger = masar_identity::NewAccount {
         standing: AccountStanding::Unverified,
         opened_by: "beneficiary".into(),
-        ..account(provisional.beneficiary_id, "hyt-str234", "+966557776655")
+        ..account(provisional, "hyt-str234", "+966557776655")
     };
-    let holder = masar_intake::NewAccount {
+    let holder = masar_identity::NewAccount {
         account_id: Uuid::now_v7(),
         username: "hyt-hol234".into(),
         mobile: "+966551110000".into(),
         ..stranger.clone()
     };
     for claimant in [&stranger, &holder] {
-        assert_eq!(store.open_account(&mut tx, claimant).await.unwrap(), masar_intake::Opened::Opened);
+        assert_eq!(store.open_account(&mut tx, claimant).await.unwrap(), Opened::Opened);
     }
-    // again online: nothing changes
-    let (same, _) = store
-        .find_or_register(&mut tx, &masar_intake::NewBeneficiary { full_name: "Other".into(), ..online.clone() })
-        .await
-        .unwrap();
-    assert_eq!((same.full_name.as_str(), same.contact_confirmed), ("Someone", false));
-    let at_reception = person("1000000016", "نورة العتيبي", "0551110000");
-    let (confirmed, registered) = store.find_or_register(&mut tx, &at_reception).await.unwrap();
-    assert!(!registered && confirmed.beneficiary_id == provisional.beneficiary_id);
-    assert_eq!(
-        (confirmed.full_name.as_str(), confirmed.mobile.as_str(), confirmed.contact_confirmed),
-        ("نورة العتيبي", "+966551110000", true)
-    );
-    let claims = store.accounts_of(&mut tx, provisional.beneficiary_id).await.unwrap();
+    let proven =
+        store.prove_claims_to(&mut tx, "hayat", provisional, "+966551110000", "hayat.reception", Utc::now()).await;
+    assert_eq!(proven.unwrap(), 1);
+    let claims = store.accounts_of(&mut tx, provisional).await.unwrap();
     let standings: Vec<_> = claims.iter().map(|a| (a.username.as_str(), a.standing)).collect();
     assert_eq!(
         standings,
@@ -750,21 +800,15 @@ async fn registry_scenario(db: Db) {
     let open_claims = store.account_claims("hayat", &PageRequest::default()).await.unwrap();
     let listed: Vec<_> = open_claims
         .iter()
-        .map(|(claim, entry, others)| {
+        .map(|(claim, others)| {
             (
                 claim.username.as_str(),
-                entry.beneficiary_id,
+                claim.beneficiary_id,
                 others.iter().map(|o| o.username.as_str()).collect::<Vec<_>>(),
             )
         })
         .collect();
-    assert_eq!(
-        listed,
-        [
-            ("hyt-cla234", first.beneficiary_id, vec!["hyt-abc234"]),
-            ("hyt-str234", provisional.beneficiary_id, vec!["hyt-hol234"])
-        ]
-    );
+    assert_eq!(listed, [("hyt-cla234", first, vec!["hyt-abc234"]), ("hyt-str234", provisional, vec!["hyt-hol234"])]);
     let mut tx = db.begin().await.unwrap();
     assert!(store.close_account(&mut tx, claims[0].account_id, "not the holder", Utc::now()).await.unwrap());
     assert!(!store.close_account(&mut tx, claims[0].account_id, "twice", Utc::now()).await.unwrap());
@@ -774,14 +818,6 @@ async fn registry_scenario(db: Db) {
     tx.commit().await.unwrap();
     assert_eq!(store.account_claims("hayat", &PageRequest::default()).await.unwrap().len(), 1);
 
-    let duplicates = store.possible_duplicates("hayat", &PageRequest::default()).await.unwrap();
-    assert_eq!(duplicates.len(), 1);
-    assert_eq!(
-        (duplicates[0].0.beneficiary_id, duplicates[0].1.beneficiary_id),
-        (other.beneficiary_id, first.beneficiary_id)
-    );
-    assert!(duplicates[0].1.has_account && !duplicates[0].0.has_account);
-    assert!(store.possible_duplicates("nuzul", &PageRequest::default()).await.unwrap().is_empty());
     let stored = store.account("hayat", "hyt-abc234").await.unwrap().unwrap();
     assert!(stored.must_change_password);
     assert!(store.account("nuzul", "hyt-abc234").await.unwrap().is_none(), "usernames are per association");
@@ -870,7 +906,7 @@ async fn inquiry_scenario(db: Db) {
 
 /// Sign-in records: staff passwords, failures in a row, sessions and their refresh hashes.
 async fn sessions_scenario(db: Db) {
-    let store = masar_intake::IntakeStore::new(db.clone(), personal());
+    let store = masar_identity::IdentityStore::new(db.clone(), personal());
     let now = Utc::now();
     assert_eq!(store.staff_credential("nuzul", "nuzul.pm").await.unwrap(), None);
     store.set_staff_password("nuzul", "nuzul.pm", "hash-1", true, "operator", now).await.unwrap();
@@ -895,7 +931,7 @@ async fn sessions_scenario(db: Db) {
     assert_eq!(store.locked_until("nuzul", "nuzul.pm", here).await.unwrap(), None);
     assert_eq!(store.record_failure("nuzul", "nuzul.pm", here, now, &policy).await.unwrap(), 1, "counted afresh");
 
-    let session = |username: &str| masar_intake::StoredSession {
+    let session = |username: &str| masar_identity::StoredSession {
         session_id: Uuid::new_v4(),
         association: "nuzul".into(),
         username: username.into(),
@@ -927,7 +963,8 @@ async fn sessions_scenario(db: Db) {
 }
 
 conformance! {
-    sessions: Role::Intake => sessions_scenario,
+    sessions: Role::Identity => sessions_scenario,
+    accounts: Role::Identity => accounts_scenario,
     intake_store: Role::Intake => intake_scenario,
     inquiries: Role::Intake => inquiry_scenario,
     registry: Role::Intake => registry_scenario,

@@ -182,9 +182,9 @@ pub async fn distributed_suite_with_replicas(redis: &str, more: &[(&str, &str)],
     let settings = distributed_settings(&database.url, redis, &prefix, more);
     // What an operator does once: `masar migrate`, and the staff's passwords.
     masar::migrate_distributed(&Role::SERVICES, &settings).await.unwrap();
-    let intake = masar::connect_database(Role::Intake, &settings).await.unwrap();
-    masar::seed_demo_passwords(&intake, &settings, &directory()).await.unwrap();
-    intake.close().await;
+    let identity = masar::connect_database(Role::Identity, &settings).await.unwrap();
+    masar::seed_demo_passwords(&identity, &settings, &directory()).await.unwrap();
+    identity.close().await;
     let mut listeners = Vec::new();
     for role in Role::ALL.into_iter().chain(twice.iter().copied()) {
         listeners.push((role, tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()));

@@ -8,7 +8,13 @@
 //! The voucher is `<unix seconds> <client> <request id> <HMAC-SHA256>`
 //! under a key the gateway and the services share (`MASAR_FORWARDING_KEY`),
 //! fresh for [`FRESH_FOR`], so one seen on the wire soon stops being of use.
+//!
+//! A service calling another (identity reaching intake's registry) vouches
+//! for itself the same way, under [`SERVICE_CALL`]: `<unix seconds> <role>
+//! <HMAC-SHA256>`, its tag domain-separated from the gateway's, so neither
+//! voucher can stand for the other.
 
+use crate::role::Role;
 use hmac::{Hmac, Mac as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
@@ -16,6 +22,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The metadata (and, inside the gateway, the header) carrying the voucher.
 pub const FORWARDED: &str = "masar-forwarded";
+
+/// The metadata carrying a calling service's voucher for itself.
+pub const SERVICE_CALL: &str = "masar-service";
+
+/// A call another Masar service made, as its voucher says; in the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FromService(pub Role);
 
 /// How long a voucher is accepted after the gateway wrote it (clocks of a
 /// cluster agree to well within this).
@@ -82,14 +95,76 @@ impl ForwardingKey {
         let seconds: u64 = seconds.parse().ok()?;
         let written = UNIX_EPOCH + Duration::from_secs(seconds);
         let age = now.duration_since(written).unwrap_or_else(|ahead| ahead.duration());
-        if age > FRESH_FOR || !is_request_id(request_id) || tag.len() != 64 {
+        if age > FRESH_FOR || !is_request_id(request_id) {
             return None;
         }
-        let tag: Vec<u8> =
-            (0..32).map(|i| u8::from_str_radix(tag.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<_>>()?;
+        let tag = crate::hex::decode_key(tag)?;
         // Compared in constant time.
         self.mac(seconds, client, request_id).verify_slice(&tag).ok()?;
         Some(Forwarded { request_id: request_id.to_owned(), client: client.to_owned() })
+    }
+}
+
+impl ForwardingKey {
+    fn service_mac(&self, seconds: u64, role: Role) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(format!("service\n{seconds}\n{role}").as_bytes());
+        mac
+    }
+
+    /// The voucher `role` sends with a call of its own to another service, `now`.
+    pub fn vouch_for_service(&self, role: Role, now: SystemTime) -> String {
+        let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let tag = crate::hex::encode(&self.service_mac(seconds, role).finalize().into_bytes());
+        format!("{seconds} {role} {tag}")
+    }
+
+    /// The service `voucher` stands for, if this key signed it and it is fresh at `now`.
+    pub fn verify_service(&self, voucher: &str, now: SystemTime) -> Option<Role> {
+        let mut parts = voucher.split(' ');
+        let (seconds, role, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let (seconds, role): (u64, Role) = (seconds.parse().ok()?, Role::parse(role)?);
+        let age =
+            now.duration_since(UNIX_EPOCH + Duration::from_secs(seconds)).unwrap_or_else(|ahead| ahead.duration());
+        if age > FRESH_FOR {
+            return None;
+        }
+        let tag = crate::hex::decode_key(tag)?;
+        self.service_mac(seconds, role).verify_slice(&tag).ok()?;
+        Some(role)
+    }
+}
+
+/// A service making calls of its own to another: each carries its voucher
+/// for itself (see [`SERVICE_CALL`]).
+#[derive(Clone)]
+pub struct VouchAs {
+    pub key: ForwardingKey,
+    pub role: Role,
+}
+
+impl VouchAs {
+    /// `message` as a call that says which service makes it.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let voucher = self.key.vouch_for_service(self.role, SystemTime::now());
+        // Digits, a role name and hex: always valid metadata.
+        if let Ok(value) = voucher.parse() {
+            request.metadata_mut().insert(SERVICE_CALL, value);
+        }
+        request
+    }
+}
+
+/// Refuses a call that `role`, vouching for itself, did not make: an
+/// internal service answers no front end, whatever token it carries.
+pub fn require_service<T>(request: &tonic::Request<T>, role: Role) -> Result<(), tonic::Status> {
+    match request.extensions().get::<FromService>() {
+        Some(FromService(caller)) if *caller == role => Ok(()),
+        _ => Err(tonic::Status::permission_denied(format!("only the {role} service calls this"))),
     }
 }
 
@@ -120,6 +195,10 @@ where
         if let Some(forwarded) = voucher.and_then(|voucher| self.key.verify(voucher, SystemTime::now())) {
             request.extensions_mut().insert(forwarded);
         }
+        let service = request.headers().get(SERVICE_CALL).and_then(|v| v.to_str().ok());
+        if let Some(role) = service.and_then(|voucher| self.key.verify_service(voucher, SystemTime::now())) {
+            request.extensions_mut().insert(FromService(role));
+        }
         self.inner.call(request)
     }
 }
@@ -149,5 +228,18 @@ mod tests {
         }
         assert!(key.vouch(None, "two words", now).is_none(), "not an id");
         assert_eq!(key.verify(&key.vouch(None, "r", now).unwrap(), now).unwrap().client, "-");
+    }
+
+    #[test]
+    fn a_service_vouches_only_for_itself_and_never_as_the_gateway() {
+        let (key, now) = (key(), SystemTime::now());
+        let voucher = key.vouch_for_service(Role::Identity, now);
+        assert_eq!(key.verify_service(&voucher, now), Some(Role::Identity));
+        assert_eq!(key.verify_service(&voucher, now + FRESH_FOR + Duration::from_secs(1)), None, "stale");
+        assert_eq!(self::key().verify_service(&voucher, now), None, "another key");
+        assert_eq!(key.verify_service(&voucher.replacen("identity", "gateway", 1), now), None, "another role");
+        assert!(key.verify(&voucher, now).is_none(), "a service's voucher is not the gateway's");
+        let gateway = key.vouch(None, "request-1", now).unwrap();
+        assert_eq!(key.verify_service(&gateway, now), None, "nor the other way round");
     }
 }

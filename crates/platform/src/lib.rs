@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod config;
 pub mod db;
+pub mod forms;
 pub mod forwarding;
 pub mod grpc;
 pub mod health;

@@ -31,6 +31,33 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 /// How often the hosts are resolved again, for replicas that come and go.
 const RESOLVE_EVERY: Duration = Duration::from_secs(5);
 
+/// Where each service listens, e.g. `http://127.0.0.1:50051`, or its
+/// replicas, comma-separated (a headless Service's name resolves to them all).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoints {
+    pub intake: String,
+    pub identity: String,
+    pub verification: String,
+    pub research: String,
+    pub committee: String,
+    pub notification: String,
+}
+
+impl Endpoints {
+    /// Each service's endpoint as `address_of` gives it.
+    pub fn of(address_of: impl Fn(crate::role::Role) -> String) -> Self {
+        use crate::role::Role;
+        Self {
+            intake: address_of(Role::Intake),
+            identity: address_of(Role::Identity),
+            verification: address_of(Role::Verification),
+            research: address_of(Role::Research),
+            committee: address_of(Role::Committee),
+            notification: address_of(Role::Notification),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("'{endpoint}' is not an endpoint like http://host:port: {problem}")]
 pub struct InvalidEndpoint {

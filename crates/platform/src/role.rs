@@ -5,6 +5,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     Intake,
+    Identity,
     Verification,
     Research,
     Committee,
@@ -13,14 +14,22 @@ pub enum Role {
 }
 
 impl Role {
-    pub const SERVICES: [Role; 5] =
-        [Role::Intake, Role::Verification, Role::Research, Role::Committee, Role::Notification];
-    pub const ALL: [Role; 6] =
-        [Role::Intake, Role::Verification, Role::Research, Role::Committee, Role::Notification, Role::Gateway];
+    pub const SERVICES: [Role; 6] =
+        [Role::Intake, Role::Identity, Role::Verification, Role::Research, Role::Committee, Role::Notification];
+    pub const ALL: [Role; 7] = [
+        Role::Intake,
+        Role::Identity,
+        Role::Verification,
+        Role::Research,
+        Role::Committee,
+        Role::Notification,
+        Role::Gateway,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Role::Intake => "intake",
+            Role::Identity => "identity",
             Role::Verification => "verification",
             Role::Research => "research",
             Role::Committee => "committee",
@@ -36,6 +45,7 @@ impl Role {
             Role::Research => 50053,
             Role::Committee => 50054,
             Role::Notification => 50055,
+            Role::Identity => 50056,
             Role::Gateway => 8080,
         }
     }

@@ -34,9 +34,9 @@ pub struct Dependencies {
     pub outbox: OutboxSettings,
     /// Object storage for uploaded files (a local folder, or an S3-compatible bucket).
     pub files: Arc<dyn object_store::ObjectStore>,
-    /// Seals one-time passwords between intake and notification.
+    /// Seals one-time passwords between identity and notification.
     pub sealer: crate::sealing::Sealer,
-    /// Verifies callers' access tokens (every service); signs them (intake).
+    /// Verifies callers' access tokens (every service); signs them (identity).
     pub tokens: crate::tokens::TokenKeys,
     pub sessions: crate::config::SessionPolicy,
     /// The revoked sessions `tokens.verifier` refuses; read from the service's table.
@@ -44,10 +44,12 @@ pub struct Dependencies {
     pub drain: DrainSettings,
     /// Checks the gateway's vouchers for the calls it forwards.
     pub forwarding: crate::forwarding::ForwardingKey,
-    /// Confirms a beneficiary's national ID (intake), where one is configured.
+    /// Confirms a beneficiary's national ID (identity), where one is configured.
     pub identity_provider: crate::identity_checks::Provider,
-    /// Seals personal data at rest (intake, verification, notification).
+    /// Seals personal data at rest (intake, identity, verification, notification).
     pub personal: crate::personal::PersonalData,
+    /// Where the other services listen (identity reaches intake's registry).
+    pub endpoints: crate::replicas::Endpoints,
 }
 
 /// How a service stops (SIGTERM on a rolling update): readiness turns false

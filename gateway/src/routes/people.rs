@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
 use masar_domain::Bilingual;
+use masar_proto::identity::v1 as identity;
 use masar_proto::intake::v1 as intake;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,12 +47,12 @@ pub(super) async fn register_account(
     headers: HeaderMap,
     Body(body): Body<Registration>,
 ) -> Created<Registered> {
-    let message = intake::RegisterAccountRequest {
+    let message = identity::RegisterAccountRequest {
         association: body.association,
         channel: body.channel,
         applicant: Some(body.applicant.into_message(language)),
     };
-    let r = services.beneficiaries.register_account(grpc(&headers, message)).await?.into_inner();
+    let r = services.accounts.register_account(grpc(&headers, message)).await?.into_inner();
     if r.username.is_empty() {
         let taken = Bilingual::new(
             "استلمنا طلب التسجيل. إن كانت البيانات صحيحة فستصل رسالة نصية باسم المستخدم وكلمة مرور مؤقتة إلى رقم الجوال المسجل لدى الجمعية",
@@ -178,8 +179,8 @@ pub(super) struct Account {
     closed_reason: Option<String>,
 }
 
-impl From<intake::Account> for Account {
-    fn from(a: intake::Account) -> Self {
+impl From<identity::Account> for Account {
+    fn from(a: identity::Account) -> Self {
         Self {
             opened_at: time(a.opened_at.as_ref()),
             verified_at: time(a.verified_at.as_ref()),
@@ -222,8 +223,8 @@ pub(super) async fn list_account_claims(
     headers: HeaderMap,
     Query(page): Query<PageQuery>,
 ) -> Reply<AccountClaims> {
-    let message = intake::ListAccountClaimsRequest { page_size: page.page_size, page_token: page.page_token };
-    let reply = services.beneficiaries.list_account_claims(grpc(&headers, message)).await?.into_inner();
+    let message = identity::ListAccountClaimsRequest { page_size: page.page_size, page_token: page.page_token };
+    let reply = services.accounts.list_account_claims(grpc(&headers, message)).await?.into_inner();
     let claims = reply
         .claims
         .into_iter()
@@ -252,8 +253,8 @@ pub(super) async fn verify_account_holder(
     Path(id): Path<String>,
     Body(body): Body<SeenInPerson>,
 ) -> Reply<Account> {
-    let message = intake::VerifyAccountHolderRequest { account_id: id, note: body.note };
-    Ok(Json(services.beneficiaries.verify_account_holder(grpc(&headers, message)).await?.into_inner().into()))
+    let message = identity::VerifyAccountHolderRequest { account_id: id, note: body.note };
+    Ok(Json(services.accounts.verify_account_holder(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -271,8 +272,8 @@ pub(super) async fn close_account_claim(
     Path(id): Path<String>,
     Body(body): Body<ClaimTurnedDown>,
 ) -> Reply<Account> {
-    let message = intake::CloseAccountClaimRequest { account_id: id, reason: body.reason };
-    Ok(Json(services.beneficiaries.close_account_claim(grpc(&headers, message)).await?.into_inner().into()))
+    let message = identity::CloseAccountClaimRequest { account_id: id, reason: body.reason };
+    Ok(Json(services.accounts.close_account_claim(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// An external identity check (Nafath-style) of the signed-in beneficiary.
@@ -287,8 +288,8 @@ pub(super) struct IdentityCheck {
     account_standing: String,
 }
 
-impl From<intake::IdentityCheck> for IdentityCheck {
-    fn from(c: intake::IdentityCheck) -> Self {
+impl From<identity::IdentityCheck> for IdentityCheck {
+    fn from(c: identity::IdentityCheck) -> Self {
         Self { check_id: c.check_id, number: c.number, answer: c.answer, account_standing: c.account_standing }
     }
 }
@@ -300,8 +301,8 @@ pub(super) async fn start_identity_check(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
 ) -> Created<IdentityCheck> {
-    let message = intake::StartIdentityCheckRequest {};
-    Ok(created(services.beneficiaries.start_identity_check(grpc(&headers, message)).await?.into_inner().into()))
+    let message = identity::StartIdentityCheckRequest {};
+    Ok(created(services.accounts.start_identity_check(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// Where an identity check stands; poll it until it is no longer `waiting`.
@@ -312,6 +313,6 @@ pub(super) async fn get_identity_check(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<IdentityCheck> {
-    let message = intake::GetIdentityCheckRequest { check_id: id };
-    Ok(Json(services.beneficiaries.get_identity_check(grpc(&headers, message)).await?.into_inner().into()))
+    let message = identity::GetIdentityCheckRequest { check_id: id };
+    Ok(Json(services.accounts.get_identity_check(grpc(&headers, message)).await?.into_inner().into()))
 }

@@ -4,7 +4,7 @@
 use super::{Body, Reply, State, grpc, present, time};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
-use masar_proto::intake::v1 as intake;
+use masar_proto::identity::v1 as identity;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -45,7 +45,7 @@ pub(super) struct SignedIn {
     session: Option<Tokens>,
 }
 
-fn signed_in(r: intake::SignInResult) -> Json<SignedIn> {
+fn signed_in(r: identity::SignInResult) -> Json<SignedIn> {
     let session = (!r.access_token.is_empty()).then(|| Tokens {
         access_token_expires_at: time(r.access_token_expires_at.as_ref()),
         refresh_token_expires_at: time(r.refresh_token_expires_at.as_ref()),
@@ -76,7 +76,7 @@ pub(super) async fn sign_in(
     Body(body): Body<Credentials>,
 ) -> Reply<SignedIn> {
     let message =
-        intake::SignInRequest { association: body.association, username: body.username, password: body.password };
+        identity::SignInRequest { association: body.association, username: body.username, password: body.password };
     Ok(signed_in(services.sessions.sign_in(grpc(&headers, message)).await?.into_inner()))
 }
 
@@ -93,7 +93,7 @@ pub(super) async fn refresh(
     headers: HeaderMap,
     Body(body): Body<RefreshToken>,
 ) -> Reply<SignedIn> {
-    let message = intake::RefreshRequest { refresh_token: body.refresh_token };
+    let message = identity::RefreshRequest { refresh_token: body.refresh_token };
     Ok(signed_in(services.sessions.refresh(grpc(&headers, message)).await?.into_inner()))
 }
 
@@ -105,7 +105,7 @@ pub(super) async fn sign_out(
     headers: HeaderMap,
     Body(body): Body<RefreshToken>,
 ) -> Result<StatusCode, crate::ApiError> {
-    let message = intake::SignOutRequest { refresh_token: body.refresh_token };
+    let message = identity::SignOutRequest { refresh_token: body.refresh_token };
     services.sessions.sign_out(grpc(&headers, message)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,7 +127,7 @@ pub(super) async fn change_password(
     headers: HeaderMap,
     Body(body): Body<PasswordChange>,
 ) -> Reply<SignedIn> {
-    let message = intake::ChangePasswordRequest {
+    let message = identity::ChangePasswordRequest {
         association: body.association,
         username: body.username,
         current_password: body.current_password,

@@ -1,6 +1,7 @@
 //! The intake gRPC service: transport only; rules come from the domain.
 
 use crate::attachments::{DocumentStore, inspect};
+use crate::beneficiaries::register;
 use crate::registry::NewBeneficiary;
 use crate::store::{Attestation, IntakeStore, NewRequest, RequestFilter, StoredDocument, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -8,10 +9,14 @@ use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::read_answers;
 use masar_domain::policy::DocumentValidity;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Channel, Facts, FieldError, HijriDate, Language, NationalId, PolicyPack,
-    SaudiMobile, TextRule, clean_text,
+    ActorRole, Bilingual, CaseStatus, Facts, FieldError, HijriDate, NationalId, PolicyPack, SaudiMobile, TextRule,
+    clean_text,
 };
 use masar_platform::audit::{self, Actor, Subject, action};
+use masar_platform::forms::{
+    acted_by, acting_role, actor_of, check_association, check_branch, policy_in_force, read_applicant, read_channel,
+    readable_code, submitter,
+};
 use masar_platform::grpc::{
     Problem, changed_meanwhile, cleaned, internal, invalid_input, iso_day_or_empty, parse_uuid, request_not_found,
 };
@@ -25,7 +30,6 @@ use masar_proto::Event;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, intake_service_server::IntakeService};
-use rand::Rng;
 use std::collections::HashMap;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
@@ -52,27 +56,6 @@ pub(crate) async fn visible_request(
     } else {
         Err(request_not_found())
     }
-}
-
-/// Who acts: front-desk staff assisting a beneficiary (`Some`), or the
-/// beneficiary themself (`None`: signed in, or not yet registered).
-pub(crate) fn submitter(caller: Option<&Caller>) -> Result<Option<Staff>, Status> {
-    match caller {
-        Some(Caller::Staff(staff)) => {
-            staff.require_role(&ActorRole::FRONT_DESK)?;
-            Ok(Some(staff.clone()))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// The association's policy in force on a day; `None` for an unknown (or empty) association.
-pub(crate) async fn policy_in_force(
-    policies: &PolicyBook,
-    association: &str,
-    on: NaiveDate,
-) -> Result<Option<PolicyPack>, Status> {
-    policies.in_force(association.trim(), on).await.map_err(internal)
 }
 
 /// Checks every field of a submission against the policy in force, reporting all problems at once.
@@ -125,83 +108,6 @@ fn validate(
         }),
         _ => Err(invalid_input(errors)),
     }
-}
-
-/// An association is named, and has a policy in force.
-pub(crate) fn check_association(association: &str, pack: Option<&PolicyPack>, errors: &mut Vec<FieldError>) {
-    if association.trim().is_empty() {
-        errors.push(FieldError::required("association"));
-    } else if pack.is_none() {
-        errors.push(FieldError::new("association", Bilingual::new("الجمعية غير معروفة", "Unknown association")));
-    }
-}
-
-/// The branch is one of the association's.
-pub(crate) fn check_branch(pack: Option<&PolicyPack>, branch: &str, errors: &mut Vec<FieldError>) {
-    if pack.is_some_and(|p| p.branch(branch.trim()).is_none()) {
-        errors.push(FieldError::new(
-            "branch",
-            Bilingual::new("الفرع غير معروف لهذه الجمعية", "Unknown branch of this association"),
-        ));
-    }
-}
-
-/// The channel, if it is one the association uses.
-pub(crate) fn read_channel(pack: Option<&PolicyPack>, text: &str, errors: &mut Vec<FieldError>) -> Option<Channel> {
-    match Channel::parse(text) {
-        Ok(channel) if pack.is_none_or(|p| p.channels.contains(&channel)) => Some(channel),
-        Ok(_) => {
-            errors.push(FieldError::new(
-                "channel",
-                Bilingual::new("الجمعية لا تستخدم هذه القناة", "The association does not use this channel"),
-            ));
-            None
-        }
-        Err(_) => {
-            errors.push(FieldError::new("channel", Bilingual::new("قناة التواصل غير معروفة", "Unknown channel")));
-            None
-        }
-    }
-}
-
-/// An applicant's identity, validated.
-pub(crate) struct ValidApplicant {
-    pub national_id: NationalId,
-    pub full_name: String,
-    pub mobile: SaudiMobile,
-    pub language: Language,
-}
-
-/// Reads the applicant, adding one error per bad field.
-pub(crate) fn read_applicant(
-    applicant: Option<&api::Applicant>,
-    errors: &mut Vec<FieldError>,
-) -> Option<ValidApplicant> {
-    let applicant = applicant.cloned().unwrap_or_default();
-    let national_id = NationalId::parse(&applicant.national_id)
-        .map_err(|e| errors.push(FieldError::new("applicant.national_id", e.explain())))
-        .ok();
-    let mobile = SaudiMobile::parse(&applicant.mobile)
-        .map_err(|e| errors.push(FieldError::new("applicant.mobile", e.explain())))
-        .ok();
-    let full_name = clean_text("applicant.full_name", &applicant.full_name, TextRule::PERSON_NAME)
-        .map_err(|problem| errors.push(problem))
-        .unwrap_or_default();
-    if full_name.is_empty() && !errors.iter().any(|e| e.field == "applicant.full_name") {
-        errors.push(FieldError::required("applicant.full_name"));
-    }
-    Some(ValidApplicant {
-        national_id: national_id?,
-        full_name: Some(full_name).filter(|n| !n.is_empty())?,
-        mobile: mobile?,
-        language: Language::from_tag(&applicant.preferred_language),
-    })
-}
-
-/// `length` characters drawn from `alphabet`.
-pub(crate) fn readable_code(length: usize, alphabet: &[u8]) -> String {
-    let mut rng = rand::rng();
-    (0..length).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
 }
 
 /// A short reference a person can read out on the phone, e.g. NZL-7F3K2Q.
@@ -340,23 +246,6 @@ fn document_reply(d: &StoredDocument) -> api::Document {
         expires_on: iso_day_or_empty(d.expires_on),
         uploaded_at: Some(masar_proto::timestamp(d.uploaded_at)),
     }
-}
-
-/// Who acted, as recorded with uploads and attestations: the staff username, or "beneficiary".
-pub(crate) fn acted_by(staff: &Option<Staff>) -> String {
-    staff.as_ref().map_or_else(|| ActorRole::Beneficiary.to_string(), |s| s.username.clone())
-}
-
-pub(crate) fn actor_of(staff: &Option<Staff>) -> events::Actor {
-    match staff {
-        Some(staff) => staff.event_actor(),
-        None => events::Actor { role: ActorRole::Beneficiary.as_str().into(), username: String::new() },
-    }
-}
-
-/// The role an action is recorded under: the staff member's, or the beneficiary's own.
-pub(crate) fn acting_role(staff: &Option<Staff>) -> ActorRole {
-    staff.as_ref().map_or(ActorRole::Beneficiary, |s| s.role)
 }
 
 /// A request as its beneficiary and the staff in scope see it (national ID
@@ -498,8 +387,8 @@ impl IntakeService for Intake {
         let pack = pack.expect("validate refuses a request without a policy");
         let mut tx = self.store.db().begin().await?;
         // Every request belongs to the association's one registry entry for its national ID.
-        let (beneficiary, _) =
-            self.store.find_or_register(&mut tx, &NewBeneficiary::of_request(&new, acted_by(&staff))).await?;
+        let registering = NewBeneficiary::of_request(&new, acted_by(&staff));
+        let beneficiary = register(&self.store, &self.outbox, &mut tx, &registering).await?;
         let filed_by_account = match &caller {
             Caller::Beneficiary(own) => Some(own.account_id),
             Caller::Staff(_) => None,

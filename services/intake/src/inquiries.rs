@@ -1,9 +1,7 @@
 //! Inquiries: a beneficiary's question from any channel, answered by
 //! reception or referred to the association's referral role, with its own timeline.
 
-use crate::grpc::{
-    acted_by, acting_role, check_association, check_branch, new_reference, policy_in_force, read_channel, submitter,
-};
+use crate::grpc::new_reference;
 use crate::store::IntakeStore;
 use chrono::{DateTime, Utc};
 use masar_domain::calendar::saudi_day;
@@ -13,6 +11,9 @@ use masar_domain::{
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Row, Sql, Tx};
+use masar_platform::forms::{
+    acted_by, acting_role, check_association, check_branch, policy_in_force, read_channel, read_text, submitter,
+};
 use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Owner, Staff};
 use masar_platform::messaging::Outbox;
@@ -281,23 +282,6 @@ pub struct Inquiries {
 
 fn inquiry_not_found() -> Status {
     Problem::new(Bilingual::new("الاستفسار غير موجود", "No such inquiry")).into_status(Code::NotFound)
-}
-
-/// A required free text, bounded and cleaned.
-pub(crate) fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    let cleaned = read_optional_text(field, text, errors);
-    if cleaned.is_empty() && !errors.iter().any(|e| e.field == field) {
-        errors.push(FieldError::required(field));
-    }
-    cleaned
-}
-
-/// An optional free text, bounded and cleaned (see `masar_domain::input`).
-pub(crate) fn read_optional_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    clean_text(field, text, TextRule::NOTE).unwrap_or_else(|problem| {
-        errors.push(problem);
-        String::new()
-    })
 }
 
 fn entry_reply(e: InquiryEntry) -> api::InquiryEntry {

@@ -1,40 +1,41 @@
 //! Intake: receives service requests from every channel, owns the case
-//! record, and keeps the timeline the beneficiary follows (a projection of
-//! every stage's events).
+//! record and the beneficiary registry, and keeps the timeline the
+//! beneficiary follows (a projection of every stage's events).
 
-mod accounts;
 pub mod attachments;
+mod beneficiaries;
 mod census;
 mod grpc;
 mod inquiries;
-mod passwords;
 mod policy;
 mod registry;
 mod resealing;
 mod satisfaction;
-mod sessions;
 mod store;
 mod timeline;
 
 pub use attachments::{DocumentStore, MAX_DOCUMENT_BYTES};
 pub use inquiries::{InquiryEntry, InquiryFilter, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
-pub use registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary};
+pub use registry::{NewBeneficiary, Registered, StoredBeneficiary};
 pub use satisfaction::RatedService;
-pub use sessions::{StoredSession, seed_demo_staff_passwords, set_staff_password};
 pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 
+use masar_platform::db::Tx;
 use masar_platform::db::{Db, DbError};
 use masar_platform::messaging::Outbox;
+use masar_platform::messaging::{EventHandler, HandlerError};
 use masar_platform::personal::RESEAL_EVERY;
 use masar_platform::policies::PolicyBook;
+use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::intake::v1::beneficiary_service_server::BeneficiaryServiceServer;
 use masar_proto::intake::v1::inquiry_service_server::InquiryServiceServer;
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use masar_proto::intake::v1::registry_service_server::RegistryServiceServer;
 use masar_proto::intake::v1::satisfaction_service_server::SatisfactionServiceServer;
-use masar_proto::intake::v1::session_service_server::SessionServiceServer;
+use masar_proto::{Event, event_type};
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
@@ -50,33 +51,13 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone(), deps.personal.clone());
     let policies = PolicyBook::new(deps.db.clone());
-    let ends = sessions::SessionEnds {
-        store: store.clone(),
-        outbox: outbox.clone(),
-        revocations: deps.revocations.clone(),
-        access_token_lifetime: deps.sessions.access_token_lifetime,
-    };
-    let beneficiaries = accounts::Beneficiaries {
-        store: store.clone(),
-        outbox: outbox.clone(),
-        verifier: deps.tokens.verifier.clone(),
-        policies: policies.clone(),
-        sealer: deps.sealer.clone(),
-        ends: ends.clone(),
-        identity_provider: deps.identity_provider.clone(),
-    };
+    let beneficiaries = beneficiaries::Beneficiaries { store: store.clone(), verifier: deps.tokens.verifier.clone() };
+    let registry = beneficiaries::Registry { store: store.clone(), outbox: outbox.clone(), policies: policies.clone() };
     let inquiries = inquiries::Inquiries {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         policies: policies.clone(),
-    };
-    let sessions = sessions::Sessions {
-        store: store.clone(),
-        directory: deps.directory.clone(),
-        tokens: deps.tokens.clone(),
-        policy: deps.sessions.clone(),
-        ends,
     };
     let ratings = satisfaction::Ratings {
         store: store.clone(),
@@ -99,17 +80,23 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         )
         .add_service(BeneficiaryServiceServer::new(beneficiaries))
         .add_service(InquiryServiceServer::new(inquiries))
-        .add_service(SessionServiceServer::new(sessions))
+        .add_service(RegistryServiceServer::new(registry))
         .add_service(SatisfactionServiceServer::new(ratings)),
         service_names: vec![
             "masar.intake.v1.IntakeService",
             "masar.intake.v1.BeneficiaryService",
             "masar.intake.v1.InquiryService",
-            "masar.intake.v1.SessionService",
+            "masar.intake.v1.RegistryService",
             "masar.intake.v1.SatisfactionService",
         ],
         outbox,
-        consumes: Some((timeline::CONSUMES.to_vec(), Arc::new(timeline::TimelineProjection { store: store.clone() }))),
+        consumes: Some((
+            [timeline::CONSUMES, &[event_type::ACCOUNT_OPENED, event_type::ACCOUNT_VERIFIED]].concat(),
+            Arc::new(Incoming {
+                timeline: timeline::TimelineProjection { store: store.clone() },
+                accounts: beneficiaries::AccountNews { store: store.clone() },
+            }),
+        )),
         background: vec![
             Box::pin(census::count_cases(
                 store.clone(),
@@ -121,5 +108,22 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
                 masar_platform::personal::keep_sealed(|| store.reseal_batch(), RESEAL_EVERY, shutdown).await
             }),
         ],
+    }
+}
+
+/// What intake consumes: the later stages' events, for the timeline, and
+/// identity's news of accounts, for the registry.
+struct Incoming {
+    timeline: timeline::TimelineProjection,
+    accounts: beneficiaries::AccountNews,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Incoming {
+    async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        match event {
+            Event::AccountOpened(_) | Event::AccountVerified(_) => self.accounts.handle(tx, message, event).await,
+            _ => self.timeline.handle(tx, message, event).await,
+        }
     }
 }

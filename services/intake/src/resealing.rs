@@ -17,8 +17,7 @@ impl IntakeStore {
                 Sql::new(
                     "SELECT (SELECT COUNT(*) FROM service_requests WHERE national_id NOT LIKE $1 \
                      OR national_id_index IS NULL) + (SELECT COUNT(*) FROM beneficiaries WHERE national_id NOT LIKE $1 \
-                     OR mobile NOT LIKE $1 OR national_id_index IS NULL) + (SELECT COUNT(*) FROM accounts \
-                     WHERE mobile NOT LIKE $1 OR mobile_index IS NULL) + (SELECT COUNT(*) FROM inquiries \
+                     OR mobile NOT LIKE $1 OR national_id_index IS NULL) + (SELECT COUNT(*) FROM inquiries \
                      WHERE mobile IS NOT NULL AND mobile NOT LIKE $1) AS stale",
                 )
                 .bind(self.personal().current_like_pattern()),
@@ -29,10 +28,7 @@ impl IntakeStore {
 
     /// Re-seals one batch of each table; returns how many rows it changed.
     pub async fn reseal_batch(&self) -> Result<u64, DbError> {
-        Ok(self.reseal_requests().await?
-            + self.reseal_beneficiaries().await?
-            + self.reseal_accounts().await?
-            + self.reseal_inquiries().await?)
+        Ok(self.reseal_requests().await? + self.reseal_beneficiaries().await? + self.reseal_inquiries().await?)
     }
 
     fn opened(&self, row: &Row, field: Field, column: &str) -> Result<String, DbError> {
@@ -125,44 +121,6 @@ impl IntakeStore {
                     .bind(personal.index(&association, Field::Mobile, &mobile))
                     .bind(row.uuid("beneficiary_id")?)
                     .bind(row.text("national_id")?)
-                    .bind(row.text("mobile")?),
-                )
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(resealed)
-    }
-
-    async fn reseal_accounts(&self) -> Result<u64, DbError> {
-        let rows = self
-            .db()
-            .fetch_all(
-                Sql::new(
-                    "SELECT account_id, association, mobile FROM accounts \
-                     WHERE mobile NOT LIKE $1 OR mobile_index IS NULL LIMIT $2",
-                )
-                .bind(self.personal().current_like_pattern())
-                .bind(RESEAL_BATCH),
-            )
-            .await?;
-        if rows.is_empty() {
-            // Nothing to do takes no write lock (SQLite's transactions take it up front).
-            return Ok(0);
-        }
-        // One transaction a batch: one commit (one sync) for up to RESEAL_BATCH rows.
-        let mut tx = self.db().begin().await?;
-        let mut resealed = 0;
-        for row in &rows {
-            let association = row.text("association")?;
-            let mobile = self.opened(row, Field::Mobile, "mobile")?;
-            resealed += tx
-                .execute(
-                    Sql::new(
-                        "UPDATE accounts SET mobile = $1, mobile_index = $2 WHERE account_id = $3 AND mobile = $4",
-                    )
-                    .bind(self.seal(&association, Field::Mobile, &mobile))
-                    .bind(self.personal().index(&association, Field::Mobile, &mobile))
-                    .bind(row.uuid("account_id")?)
                     .bind(row.text("mobile")?),
                 )
                 .await?;

@@ -1,14 +1,14 @@
 //! After approval: the service's delivery, then the beneficiary's rating of
 //! it, which closes the case; and the figures supervisors improve by.
 
-use crate::grpc::{parse_optional_date, policy_in_force, refused_in, request_reply, visible_request};
-use crate::inquiries::read_optional_text;
+use crate::grpc::{parse_optional_date, refused_in, request_reply, visible_request};
 use crate::store::{IntakeStore, StoredRequest, TimelineEntry};
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Published, Rating, Satisfaction, published_months};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::{Backend, DbError, Sql, Tx};
+use masar_platform::forms::{policy_in_force, read_optional_text};
 use masar_platform::grpc::invalid_input;
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::messaging::Outbox;

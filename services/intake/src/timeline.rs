@@ -103,6 +103,8 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
         | Event::RequestResubmitted(_)
         | Event::ServiceDelivered(_)
         | Event::AccountOpened(_)
+        | Event::AccountVerified(_)
+        | Event::ContactConfirmed(_)
         | Event::InquiryAnswered(_)
         // Kept by the platform before any handler (`masar_platform::revocations`).
         | Event::SessionRevoked(_) => {

@@ -87,6 +87,8 @@ fn describe(event: Event) -> Result<Described, HandlerError> {
         Event::RequestSubmitted(_)
         | Event::RequestResubmitted(_)
         | Event::AccountOpened(_)
+        | Event::AccountVerified(_)
+        | Event::ContactConfirmed(_)
         | Event::InquiryAnswered(_)
         | Event::SessionRevoked(_)
         | Event::PolicyApplied(_) => Err(HandlerError::Reject("notification does not describe this event".into())),

@@ -135,6 +135,8 @@ impl EventHandler for Assigner {
             | Event::CaseScheduled(_)
             | Event::ServiceDelivered(_)
             | Event::AccountOpened(_)
+            | Event::AccountVerified(_)
+            | Event::ContactConfirmed(_)
             | Event::InquiryAnswered(_)
             // Kept by the platform before any handler (`masar_platform::revocations`).
             | Event::SessionRevoked(_) => {

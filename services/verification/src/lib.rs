@@ -77,6 +77,8 @@ impl EventHandler for IncomingRequests {
             | Event::CommitteeDecided(_)
             | Event::ServiceDelivered(_)
             | Event::AccountOpened(_)
+            | Event::AccountVerified(_)
+            | Event::ContactConfirmed(_)
             | Event::InquiryAnswered(_)
             // Kept by the platform before any handler (`masar_platform::revocations`).
             | Event::SessionRevoked(_) => {

@@ -4,8 +4,7 @@
 //! here only as a hash, replaced at each use and revocable.
 
 use crate::passwords::{hash_password, password_matches, wrong_credentials};
-use crate::registry::StoredAccount;
-use crate::store::IntakeStore;
+use crate::store::{IdentityStore, StoredAccount};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use chrono::{DateTime, Utc};
@@ -20,7 +19,7 @@ use masar_platform::revocations::Revocations;
 use masar_platform::tokens::{Claims, TokenKeys};
 use masar_proto::Event;
 use masar_proto::events::v1 as events;
-use masar_proto::intake::v1::{self as api, session_service_server::SessionService};
+use masar_proto::identity::v1::{self as api, session_service_server::SessionService};
 use rand::Rng;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -29,7 +28,7 @@ use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 pub struct Sessions {
-    pub store: IntakeStore,
+    pub store: IdentityStore,
     pub directory: Arc<Directory>,
     pub tokens: TokenKeys,
     pub policy: SessionPolicy,
@@ -41,7 +40,7 @@ pub struct Sessions {
 /// (an outbox event, in the same transaction) reaches it.
 #[derive(Clone)]
 pub struct SessionEnds {
-    pub store: IntakeStore,
+    pub store: IdentityStore,
     /// Announces each revocation to every service.
     pub outbox: Outbox,
     /// This process's own refusals, at once.
@@ -475,7 +474,7 @@ impl SessionService for Sessions {
 /// Sets a staff member's password (an operator's command, or the demo's).
 /// With `must_change`, it works only to choose a new one.
 pub async fn set_staff_password(
-    store: &IntakeStore,
+    store: &IdentityStore,
     association: &str,
     username: &str,
     password: SecretString,
@@ -489,7 +488,7 @@ pub async fn set_staff_password(
 /// Gives every staff member of `directory` without a password the same
 /// demo password, hashed once. For the built-in demo directory only.
 pub async fn seed_demo_staff_passwords(
-    store: &IntakeStore,
+    store: &IdentityStore,
     directory: &Directory,
     password: &str,
 ) -> Result<usize, Status> {
@@ -512,7 +511,7 @@ pub async fn seed_demo_staff_passwords(
     Ok(without.len())
 }
 
-impl IntakeStore {
+impl IdentityStore {
     /// A staff member's password hash, and whether it must be changed.
     pub async fn staff_credential(&self, association: &str, username: &str) -> Result<Option<(String, bool)>, DbError> {
         let row = self

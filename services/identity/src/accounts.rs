@@ -1,20 +1,22 @@
-//! The beneficiary service: registration (by the beneficiary or by
-//! reception), accounts with one-time passwords, and the registry staff read.
+//! The account service: registration (by the beneficiary or by reception)
+//! with one-time passwords, the claims accounts make to a national ID, and
+//! how their holders prove it (in person, by the registry's number, or by
+//! an identity provider).
 
-use crate::grpc::{
-    acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, readable_code, submitter,
-};
-use crate::inquiries::read_text;
 use crate::passwords::hash_password;
-use crate::registry::{NewAccount, NewBeneficiary, Opened, StoredAccount, StoredBeneficiary, StoredIdentityCheck};
+use crate::registry::Registry;
 use crate::sessions::{Ending, SessionEnds};
-use crate::store::IntakeStore;
+use crate::store::{IdentityStore, NewAccount, Opened, StoredAccount, StoredIdentityCheck};
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::people::{self, Claim, ExistingAccount, RegistryContact};
-use masar_domain::{AccountStanding, ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
+use masar_domain::{AccountStanding, ActorRole, Bilingual, FieldError, HijriDate, Language, NationalId, SaudiMobile};
 use masar_platform::audit::{self, Actor, Subject, action};
-use masar_platform::grpc::{Problem, changed_meanwhile, invalid_input, parse_uuid};
+use masar_platform::forms::{
+    acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, read_text, readable_code,
+    submitter,
+};
+use masar_platform::grpc::{Problem, changed_meanwhile, internal, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
 use masar_platform::identity_checks::{Answer, Asked, IdentityProvider, Provider};
 use masar_platform::messaging::{Outbox, event_text};
@@ -26,13 +28,15 @@ use masar_platform::tokens::TokenVerifier;
 use masar_proto::Event;
 use masar_proto::event_type;
 use masar_proto::events::v1 as events;
-use masar_proto::intake::v1::{self as api, beneficiary_service_server::BeneficiaryService};
+use masar_proto::identity::v1::{self as api, account_service_server::AccountService};
+use masar_proto::intake::v1 as intake;
 use secrecy::SecretString;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
-pub struct Beneficiaries {
-    pub store: IntakeStore,
+pub struct Accounts {
+    pub store: IdentityStore,
+    pub registry: Registry,
     pub outbox: Outbox,
     pub verifier: TokenVerifier,
     pub policies: PolicyBook,
@@ -58,23 +62,6 @@ fn one_time_password() -> SecretString {
 /// e.g. `nzl-k7m2qx`: the association's prefix and six readable characters.
 fn new_username(reference_prefix: &str) -> String {
     format!("{}-{}", reference_prefix.to_lowercase(), readable_code(6, b"abcdefghijkmnpqrstuvwxyz23456789"))
-}
-
-fn beneficiary_reply(b: StoredBeneficiary) -> api::Beneficiary {
-    api::Beneficiary {
-        beneficiary_id: b.beneficiary_id.to_string(),
-        association: b.association,
-        full_name: b.full_name,
-        national_id_masked: NationalId::mask(&b.national_id),
-        mobile_masked: SaudiMobile::mask(&b.mobile),
-        preferred_language: b.language.tag().to_owned(),
-        channel: b.channel,
-        registered_by: b.registered_by,
-        registered_on_hijri: HijriDate::on(b.registered_at).to_string(),
-        registered_at: Some(masar_proto::timestamp(b.registered_at)),
-        possible_duplicate_of: b.possible_duplicate_of.map(|id| id.to_string()).unwrap_or_default(),
-        has_account: b.has_account,
-    }
 }
 
 fn already_has_account() -> Status {
@@ -109,6 +96,23 @@ fn account_reply(a: &StoredAccount) -> api::Account {
     }
 }
 
+/// The registry entry an account is opened for, as intake answered.
+struct Entry {
+    beneficiary_id: Uuid,
+    language: Language,
+}
+
+impl Entry {
+    fn read(entry: &intake::RegistryEntry) -> Result<Self, Status> {
+        let beneficiary = entry.beneficiary.as_ref().ok_or_else(|| internal("the registry answered no entry"))?;
+        Ok(Self {
+            beneficiary_id: Uuid::parse_str(&beneficiary.beneficiary_id)
+                .map_err(|_| internal("the registry answered an entry without an id"))?,
+            language: Language::from_tag(&beneficiary.preferred_language),
+        })
+    }
+}
+
 /// How many identity checks an account may start in an hour: each one
 /// alerts the ID's holder in their identity app.
 pub const IDENTITY_CHECKS_AN_HOUR: u64 = 5;
@@ -118,7 +122,7 @@ pub const IDENTITY_CHECKS_AN_HOUR: u64 = 5;
 pub const CREDENTIAL_MESSAGES_A_DAY: u64 = 3;
 
 #[tonic::async_trait]
-impl BeneficiaryService for Beneficiaries {
+impl AccountService for Accounts {
     async fn register_account(
         &self,
         request: Request<api::RegisterAccountRequest>,
@@ -156,26 +160,27 @@ impl BeneficiaryService for Beneficiaries {
         if !errors.is_empty() {
             return Err(invalid_input(errors));
         }
+        // The registry is intake's: the entry is found (or registered) there, before this transaction.
+        let entry = self
+            .registry
+            .find_or_register(intake::FindOrRegisterRequest {
+                association: pack.association.clone(),
+                applicant: input.applicant.clone(),
+                channel: channel.as_str().to_owned(),
+                registered_by: acted_by(&staff),
+                registered_at: Some(masar_proto::timestamp(now)),
+            })
+            .await?;
+        let beneficiary = Entry::read(&entry)?;
         let password = one_time_password();
         let password_hash = hash_password(password.clone()).await?;
-        let new = NewBeneficiary {
-            association: pack.association.clone(),
-            national_id: applicant.national_id,
-            full_name: applicant.full_name,
-            mobile: applicant.mobile,
-            language: applicant.language,
-            channel,
-            registered_by: acted_by(&staff),
-            registered_at: now,
-        };
         let anonymous = staff.is_none();
         let mut tx = self.store.db().begin().await?;
-        let (beneficiary, _) = self.store.find_or_register(&mut tx, &new).await?;
         let accounts = self.store.accounts_of(&mut tx, beneficiary.beneficiary_id).await?;
         let existing: Vec<_> =
             accounts.iter().map(|a| ExistingAccount { standing: a.standing, mobile: &a.mobile }).collect();
-        let registry = RegistryContact { mobile: &beneficiary.mobile, confirmed: beneficiary.contact_confirmed };
-        let (credentials_to, standing) = match people::claim(registry, new.mobile.as_str(), &existing) {
+        let registry = RegistryContact { mobile: &entry.mobile, confirmed: entry.contact_confirmed };
+        let (credentials_to, standing) = match people::claim(registry, applicant.mobile.as_str(), &existing) {
             Claim::Verified { credentials_to } => (credentials_to.to_owned(), AccountStanding::ByRegistryMobile),
             Claim::Unverified { credentials_to } => (credentials_to.to_owned(), AccountStanding::Unverified),
             // Online, the answer is the same whether or not the ID has an account (or is on file).
@@ -190,7 +195,7 @@ impl BeneficiaryService for Beneficiaries {
             let since = now - chrono::Duration::hours(24);
             let sent = self
                 .store
-                .credential_messages_since(&mut tx, &pack.association, &beneficiary.national_id, &credentials_to, since)
+                .credential_messages_since(&mut tx, &pack.association, &entry.national_id, &credentials_to, since)
                 .await?;
             if sent >= CREDENTIAL_MESSAGES_A_DAY {
                 tx.rollback().await?;
@@ -239,11 +244,12 @@ impl BeneficiaryService for Beneficiaries {
             actor: Some(actor_of(&staff)),
             opened_at: Some(masar_proto::timestamp(now)),
             association_name: Some(event_text(&pack.name)),
+            beneficiary_id: account.beneficiary_id.to_string(),
         };
         self.outbox.append(&mut tx, &Event::AccountOpened(event)).await?;
         if anonymous {
             self.store
-                .record_credential_message(&mut tx, &pack.association, &beneficiary.national_id, &account.mobile, now)
+                .record_credential_message(&mut tx, &pack.association, &entry.national_id, &account.mobile, now)
                 .await?;
         }
         // Somebody registering themself acts as the account they open.
@@ -274,45 +280,6 @@ impl BeneficiaryService for Beneficiaries {
         }))
     }
 
-    async fn get_beneficiary(
-        &self,
-        request: Request<api::GetBeneficiaryRequest>,
-    ) -> Result<Response<api::Beneficiary>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
-        let beneficiary_id = parse_uuid("beneficiary_id", &request.get_ref().beneficiary_id)?;
-        let not_found =
-            || Problem::new(Bilingual::new("المستفيد غير موجود", "No such beneficiary")).into_status(Code::NotFound);
-        let beneficiary = self.store.beneficiary(beneficiary_id).await?.ok_or_else(not_found)?;
-        // Beneficiaries belong to the association, not a branch; another association's look missing.
-        if beneficiary.association != staff.association {
-            return Err(not_found());
-        }
-        Ok(Response::new(beneficiary_reply(beneficiary)))
-    }
-
-    async fn list_possible_duplicates(
-        &self,
-        request: Request<api::ListPossibleDuplicatesRequest>,
-    ) -> Result<Response<api::ListPossibleDuplicatesResponse>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
-        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
-        let pairs = self.store.possible_duplicates(&staff.association, &page).await?;
-        let (pairs, next_page_token) =
-            page.finish(pairs, |(b, _)| Position { at: b.registered_at, id: b.beneficiary_id });
-        Ok(Response::new(api::ListPossibleDuplicatesResponse {
-            next_page_token,
-            duplicates: pairs
-                .into_iter()
-                .map(|(beneficiary, resembles)| api::PossibleDuplicate {
-                    beneficiary: Some(beneficiary_reply(beneficiary)),
-                    resembles: Some(beneficiary_reply(resembles)),
-                })
-                .collect(),
-        }))
-    }
-
     async fn list_account_claims(
         &self,
         request: Request<api::ListAccountClaimsRequest>,
@@ -321,15 +288,22 @@ impl BeneficiaryService for Beneficiaries {
         staff.require_role(&ActorRole::REGISTRY_KEEPERS)?;
         let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
         let claims = self.store.account_claims(&staff.association, &page).await?;
-        let (claims, next_page_token) = page.finish(claims, |(a, _, _)| Position { at: a.opened_at, id: a.account_id });
+        let (claims, next_page_token) = page.finish(claims, |(a, _)| Position { at: a.opened_at, id: a.account_id });
+        let ids: Vec<Uuid> = claims.iter().map(|(account, _)| account.beneficiary_id).collect();
+        let entries = self.registry.entries(&staff.association, &ids).await?;
+        let entry_of = |id: Uuid| {
+            entries.iter().find(|e| e.beneficiary.as_ref().is_some_and(|b| b.beneficiary_id == id.to_string()))
+        };
         Ok(Response::new(api::ListAccountClaimsResponse {
             next_page_token,
             claims: claims
-                .into_iter()
-                .map(|(account, beneficiary, others)| api::AccountClaim {
-                    account: Some(account_reply(&account)),
-                    beneficiary: Some(beneficiary_reply(beneficiary)),
-                    others: others.iter().map(account_reply).collect(),
+                .iter()
+                .filter_map(|(account, others)| {
+                    Some(api::AccountClaim {
+                        account: Some(account_reply(account)),
+                        beneficiary: entry_of(account.beneficiary_id)?.beneficiary.clone(),
+                        others: others.iter().map(account_reply).collect(),
+                    })
                 })
                 .collect(),
         }))
@@ -391,7 +365,7 @@ impl BeneficiaryService for Beneficiaries {
             .because("identity.too_many_checks")
             .into_status(Code::ResourceExhausted));
         }
-        let national_id = self.national_id_of(account.beneficiary_id).await?;
+        let national_id = self.national_id_of(&account).await?;
         let asked = provider.ask(&national_id).await.map_err(provider_failed)?;
         let check = StoredIdentityCheck {
             check_id: Uuid::now_v7(),
@@ -434,7 +408,7 @@ impl BeneficiaryService for Beneficiaries {
         if check.answer != Answer::Waiting.as_str() {
             return Ok(Response::new(identity_check_reply(&check, account.standing)));
         }
-        let national_id = self.national_id_of(account.beneficiary_id).await?;
+        let national_id = self.national_id_of(&account).await?;
         let asked = Asked { transaction: check.transaction.clone(), number: check.number };
         let answer = provider.answer(&asked, &national_id).await.map_err(provider_failed)?;
         if answer == Answer::Waiting {
@@ -459,6 +433,7 @@ impl BeneficiaryService for Beneficiaries {
             standing = AccountStanding::ByIdentityProvider;
         }
         tx.commit().await?;
+        self.outbox.wake();
         tracing::info!(%check_id, answer = answer.as_str(), "identity check answered");
         Ok(Response::new(identity_check_reply(&check, standing)))
     }
@@ -506,7 +481,7 @@ struct ClaimDecision {
     tx: masar_platform::db::Tx,
 }
 
-impl Beneficiaries {
+impl Accounts {
     async fn claim_decision<T>(
         &self,
         request: &Request<T>,
@@ -542,6 +517,7 @@ impl Beneficiaries {
         audit::record(&mut tx, &actor, subject, action, detail).await?;
         let now = self.store.account_by_id_in(&mut tx, account.account_id).await?.ok_or_else(account_not_found)?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(now)
     }
 
@@ -556,10 +532,10 @@ impl Beneficiaries {
         })
     }
 
-    async fn national_id_of(&self, beneficiary_id: Uuid) -> Result<NationalId, Status> {
-        let entry = self.store.beneficiary(beneficiary_id).await?.ok_or_else(account_not_found)?;
-        NationalId::parse(&entry.national_id)
-            .map_err(|_| masar_platform::grpc::internal("a stored national ID no longer parses"))
+    async fn national_id_of(&self, account: &StoredAccount) -> Result<NationalId, Status> {
+        let entry =
+            self.registry.entry(&account.association, account.beneficiary_id).await?.ok_or_else(account_not_found)?;
+        NationalId::parse(&entry.national_id).map_err(|_| internal("a stored national ID no longer parses"))
     }
 
     /// An unverified account of `association`; another association's looks missing.
@@ -604,7 +580,16 @@ impl Beneficiaries {
         if !self.store.verify_account(tx, account.account_id, standing, verified_by, at).await? {
             return Err(changed_meanwhile());
         }
-        self.store.prove_contact(tx, &account.association, account.beneficiary_id, &account.mobile).await?;
+        // Intake's entry takes this number as confirmed, where none was.
+        let verified = events::AccountVerified {
+            account_id: account.account_id.to_string(),
+            association: account.association.clone(),
+            beneficiary_id: account.beneficiary_id.to_string(),
+            mobile: self.store.personal().seal(&account.association, Field::Mobile, &account.mobile),
+            standing: standing.as_str().to_owned(),
+            verified_at: Some(masar_proto::timestamp(at)),
+        };
+        self.outbox.append(tx, &Event::AccountVerified(verified)).await?;
         Ok(())
     }
 }
