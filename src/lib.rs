@@ -634,7 +634,7 @@ pub struct EmbeddedOptions {
     pub any_port: bool,
 }
 
-/// Starts all five services and the gateway in this process on SQLite files
+/// Starts all six services and the gateway in this process on SQLite files
 /// in the data directory and the in-process queue.
 pub async fn start_embedded(options: EmbeddedOptions) -> anyhow::Result<Suite> {
     let settings = &options.settings;

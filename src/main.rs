@@ -48,7 +48,7 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Sets a staff member's password in intake's database (PostgreSQL if
+    /// Sets a staff member's password in identity's database (PostgreSQL if
     /// DATABASE_URL is set, else ./data), read from standard input. They must
     /// change it at their first sign-in.
     StaffPassword { association: String, username: String },

@@ -1,5 +1,5 @@
 //! The gateway: REST/JSON for web and mobile front ends, in front of the
-//! five gRPC services. Transport only: every rule is checked by the service
+//! six gRPC services. Transport only: every rule is checked by the service
 //! that owns it. Callers send the access token they got at sign-in as
 //! `Authorization: Bearer …`; the gateway refuses one it cannot verify and
 //! forwards the rest in gRPC metadata, where each service verifies it again.

@@ -327,3 +327,28 @@ async fn a_signing_key_rotates_without_signing_anyone_out() {
     client.with_token(&new_access).get("/v1/verification/pending", None).await.unwrap();
     after.stop().await.unwrap();
 }
+
+/// The signing key lives only in the service that signs: handed to every
+/// role by mistake, only identity signs with it (every other role verifies
+/// only), and identity alone cannot start without it.
+#[test]
+fn only_identity_signs_access_tokens() {
+    use secrecy::ExposeSecret as _;
+    let key = masar_platform::hex::random_key();
+    let deployed = TokenSigner::from_hex(&key, Duration::from_secs(60)).unwrap().verifying_key();
+    let settings = |pairs: &[(&str, &str)]| {
+        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        masar_platform::config::Settings::from_map(vars).unwrap()
+    };
+    let everywhere =
+        settings(&[("MASAR_TOKEN_SIGNING_KEY", key.expose_secret()), ("MASAR_TOKEN_VERIFYING_KEYS", &deployed)]);
+    for role in Role::ALL {
+        let keys = masar::token_keys(&everywhere, role, false).unwrap();
+        assert_eq!(keys.signer.verifying_key() == deployed, role == Role::Identity, "{role}");
+    }
+    let verifying_only = settings(&[("MASAR_TOKEN_VERIFYING_KEYS", &deployed)]);
+    assert!(masar::token_keys(&verifying_only, Role::Identity, false).is_err(), "identity needs the signing key");
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::Identity) {
+        assert!(masar::token_keys(&verifying_only, role, false).is_ok(), "{role} needs only the verifying key");
+    }
+}

@@ -1053,3 +1053,72 @@ async fn sqlite_transactions_that_read_then_write_wait_for_each_other() {
     let n = db.fetch_optional(Sql::new("SELECT n FROM counter")).await.unwrap().unwrap().int("n").unwrap();
     assert_eq!(n, 8, "no increment may be lost");
 }
+
+/// What intake kept before identity was a service of its own is taken over
+/// once, on both backends: accounts (sealed numbers and all) and staff passwords.
+#[tokio::test]
+async fn identity_takes_over_what_intake_kept() {
+    let database = TestDatabase::create().await;
+    let postgres = |schema: &'static str| Db::connect(&database.url, schema);
+    taking_over(postgres("intake").await.unwrap(), postgres("identity").await.unwrap()).await;
+    database.drop_database().await;
+    let dir = temp_dir();
+    let url = |name: &str| format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+    let intake = Db::connect(&url("intake"), "intake").await.unwrap();
+    taking_over(intake, Db::connect(&url("identity"), "identity").await.unwrap()).await;
+}
+
+async fn taking_over(intake: Db, identity: Db) {
+    masar::migrate(Role::Intake, &intake).await.unwrap();
+    masar::migrate(Role::Identity, &identity).await.unwrap();
+    assert_eq!(masar_identity::adopt_from_intake(&intake, &identity).await.unwrap(), 0, "nothing kept, nothing taken");
+    let registry = masar_intake::IntakeStore::new(intake.clone(), personal());
+    let mut tx = intake.begin().await.unwrap();
+    let (entry, _) = registry.find_or_register(&mut tx, &person("1000000008", "فاطمة", "0551234567")).await.unwrap();
+    tx.commit().await.unwrap();
+    let now = Utc::now();
+    let mobile = "+966551234567";
+    // The rows as intake's tables held them (intake no longer writes them).
+    intake
+        .execute(
+            Sql::new(
+                "INSERT INTO accounts (account_id, association, beneficiary_id, username, password_hash, \
+                 must_change_password, channel, opened_by, opened_at, mobile, mobile_index, standing, verified_by, \
+                 verified_at) VALUES ($1, 'hayat', $2, 'hyt-old234', '$argon2id$kept', 0, 'interview', \
+                 'hayat.reception', $3, $4, $5, 'registry_mobile', 'hayat.reception', $3)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(entry.beneficiary_id)
+            .bind(now)
+            .bind(personal().seal("hayat", masar_platform::personal::Field::Mobile, mobile))
+            .bind(personal().index("hayat", masar_platform::personal::Field::Mobile, mobile)),
+        )
+        .await
+        .unwrap();
+    intake
+        .execute(
+            Sql::new(
+                "INSERT INTO staff_credentials (association, username, password_hash, must_change_password, set_by, \
+                 set_at) VALUES ('hayat', 'hayat.pm', '$argon2id$staff', 1, 'operator', $1)",
+            )
+            .bind(now),
+        )
+        .await
+        .unwrap();
+    assert_eq!(masar_identity::adopt_from_intake(&intake, &identity).await.unwrap(), 2);
+    let store = masar_identity::IdentityStore::new(identity.clone(), personal());
+    let account = store.account("hayat", "hyt-old234").await.unwrap().expect("the account is identity's now");
+    assert_eq!(
+        (account.beneficiary_id, account.mobile.as_str(), account.standing, account.password_hash.as_str()),
+        (entry.beneficiary_id, mobile, AccountStanding::ByRegistryMobile, "$argon2id$kept")
+    );
+    assert_eq!(store.staff_credential("hayat", "hayat.pm").await.unwrap(), Some(("$argon2id$staff".into(), true)));
+    // Its number's blind index came along: the same number cannot open a second account.
+    let mut tx = identity.begin().await.unwrap();
+    let again = store.accounts_of(&mut tx, entry.beneficiary_id).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(masar_identity::adopt_from_intake(&intake, &identity).await.unwrap(), 0, "once only");
+    intake.close().await;
+    identity.close().await;
+}

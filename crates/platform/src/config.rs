@@ -36,7 +36,7 @@ pub struct Settings {
     /// Where uploaded documents go: `file:///…` or `s3://bucket/prefix` (credentials from `AWS_*`).
     /// Unset: `<data dir>/files`.
     pub files_url: Option<String>,
-    /// The key intake and notification seal one-time passwords with (64 hex
+    /// The key identity and notification seal one-time passwords with (64 hex
     /// characters). Unset: `masar dev` keeps one in `<data dir>/sealing.key`.
     pub sealing_key: Option<SecretString>,
     /// The gateway's and the services' shared key for vouching forwarded calls.

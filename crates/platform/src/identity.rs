@@ -1,5 +1,5 @@
 //! Who is calling a service. The gateway forwards the caller's access token
-//! (signed by intake at sign-in) in gRPC metadata; each service verifies the
+//! (signed by identity at sign-in) in gRPC metadata; each service verifies the
 //! signature itself and checks the caller's role, association and branch, so
 //! a call straight to a service's port gets no more than one via the gateway.
 

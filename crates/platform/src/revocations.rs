@@ -1,7 +1,7 @@
 //! Sessions that ended before their time. An access token lives 15 minutes
 //! and is checked by signature alone; a session revoked meanwhile (signed
 //! out, a password changed, a replaced refresh token used again) must not
-//! keep its tokens working. Intake announces each revocation
+//! keep its tokens working. Identity announces each revocation
 //! (`session.revoked`, through its outbox); every service keeps it in its
 //! own `revoked_sessions` table, so it survives restarts and Redis losing
 //! its data, and each replica holds the table in memory, read again every

@@ -1,5 +1,5 @@
 //! Runs one service: its gRPC server, its outbox relay, its consumer and
-//! any background work, until shutdown. `masar dev` runs five of these in
+//! any background work, until shutdown. `masar dev` runs six of these in
 //! one process; `masar serve <role>` runs one.
 
 use crate::db::{Db, DbError};

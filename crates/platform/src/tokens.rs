@@ -6,7 +6,7 @@
 //! Keys rotate without signing anyone out: the signer uses one key, and
 //! verifiers accept every key listed, so the old key stays listed until the
 //! tokens it signed have expired. Refresh tokens are not signed at all (they
-//! are random and kept hashed by intake), so they outlive any rotation.
+//! are random and kept hashed by identity), so they outlive any rotation.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
@@ -102,7 +102,7 @@ pub enum TokenError {
     Revoked,
 }
 
-/// Signs access tokens with one Ed25519 key. Only intake holds it.
+/// Signs access tokens with one Ed25519 key. Only identity holds it.
 #[derive(Clone)]
 pub struct TokenSigner {
     key_id: String,
@@ -221,7 +221,7 @@ impl TokenVerifier {
 }
 
 /// What a process holds: the signer (a stand-in that nobody trusts, outside
-/// intake) and the verifier.
+/// identity) and the verifier.
 #[derive(Clone, Debug)]
 pub struct TokenKeys {
     pub signer: TokenSigner,

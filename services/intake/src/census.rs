@@ -3,7 +3,7 @@
 //! date the beneficiary was promised (the policies' two weeks). Also sweeps
 //! stored files that no document row names.
 
-use crate::store::IntakeStore;
+use crate::requests::store::IntakeStore;
 use chrono::Utc;
 use masar_domain::CaseStatus;
 use masar_domain::calendar::saudi_day;
@@ -20,7 +20,7 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 /// Counts every `every` until `shutdown`, and sweeps orphaned files hourly.
 pub(crate) async fn count_cases(
     store: IntakeStore,
-    documents: crate::attachments::DocumentStore,
+    documents: crate::requests::attachments::DocumentStore,
     every: Duration,
     shutdown: CancellationToken,
 ) {

@@ -2,29 +2,23 @@
 //! record and the beneficiary registry, and keeps the timeline the
 //! beneficiary follows (a projection of every stage's events).
 
-pub mod attachments;
-mod beneficiaries;
 mod census;
-mod grpc;
 mod inquiries;
 mod policy;
 mod registry;
+mod requests;
 mod resealing;
 mod satisfaction;
-mod store;
-mod timeline;
 
-pub use attachments::{DocumentStore, MAX_DOCUMENT_BYTES};
 pub use inquiries::{InquiryEntry, InquiryFilter, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
 pub use registry::{NewBeneficiary, Registered, StoredBeneficiary};
+pub use requests::attachments::{self, DocumentStore, MAX_DOCUMENT_BYTES};
+pub use requests::store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 pub use satisfaction::RatedService;
-pub use store::{Attestation, IntakeStore, NewRequest, StoredDocument, StoredRequest, TimelineEntry};
 
-use masar_platform::db::Tx;
-use masar_platform::db::{Db, DbError};
-use masar_platform::messaging::Outbox;
-use masar_platform::messaging::{EventHandler, HandlerError};
+use masar_platform::db::{Db, DbError, Tx};
+use masar_platform::messaging::{EventHandler, HandlerError, Outbox};
 use masar_platform::personal::RESEAL_EVERY;
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
@@ -51,8 +45,8 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
     let outbox = Outbox::new();
     let store = IntakeStore::new(deps.db.clone(), deps.personal.clone());
     let policies = PolicyBook::new(deps.db.clone());
-    let beneficiaries = beneficiaries::Beneficiaries { store: store.clone(), verifier: deps.tokens.verifier.clone() };
-    let registry = beneficiaries::Registry { store: store.clone(), outbox: outbox.clone(), policies: policies.clone() };
+    let beneficiaries = registry::Beneficiaries { store: store.clone(), verifier: deps.tokens.verifier.clone() };
+    let registry = registry::Registry { store: store.clone(), outbox: outbox.clone(), policies: policies.clone() };
     let inquiries = inquiries::Inquiries {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -65,7 +59,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         verifier: deps.tokens.verifier.clone(),
         policies: policies.clone(),
     };
-    let service = grpc::Intake {
+    let service = requests::Intake {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
@@ -91,10 +85,10 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         ],
         outbox,
         consumes: Some((
-            [timeline::CONSUMES, &[event_type::ACCOUNT_OPENED, event_type::ACCOUNT_VERIFIED]].concat(),
+            [requests::timeline::CONSUMES, &[event_type::ACCOUNT_OPENED, event_type::ACCOUNT_VERIFIED]].concat(),
             Arc::new(Incoming {
-                timeline: timeline::TimelineProjection { store: store.clone() },
-                accounts: beneficiaries::AccountNews { store: store.clone() },
+                timeline: requests::timeline::TimelineProjection { store: store.clone() },
+                accounts: registry::AccountNews { store: store.clone() },
             }),
         )),
         background: vec![
@@ -114,8 +108,8 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
 /// What intake consumes: the later stages' events, for the timeline, and
 /// identity's news of accounts, for the registry.
 struct Incoming {
-    timeline: timeline::TimelineProjection,
-    accounts: beneficiaries::AccountNews,
+    timeline: requests::timeline::TimelineProjection,
+    accounts: registry::AccountNews,
 }
 
 #[async_trait::async_trait]

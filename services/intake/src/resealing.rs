@@ -3,7 +3,7 @@
 //! batch at a time, recomputing their blind indexes. Lookups match the newest
 //! and the previous key's indexes meanwhile, so nothing stops.
 
-use crate::store::IntakeStore;
+use crate::requests::store::IntakeStore;
 use masar_domain::people::name_key;
 use masar_platform::db::{DbError, Row, Sql};
 use masar_platform::personal::{Field, RESEAL_BATCH};

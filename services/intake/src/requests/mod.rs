@@ -1,9 +1,16 @@
-//! The intake gRPC service: transport only; rules come from the domain.
+//! Requests: the intake gRPC service (transport only; rules come from the
+//! domain), with the request store, documents and the timeline beside it.
 
-use crate::attachments::{DocumentStore, inspect};
-use crate::beneficiaries::register;
+pub mod attachments;
+pub mod store;
+pub mod timeline;
+
 use crate::registry::NewBeneficiary;
-use crate::store::{Attestation, IntakeStore, NewRequest, RequestFilter, StoredDocument, StoredRequest, TimelineEntry};
+use crate::registry::register;
+use crate::requests::attachments::{DocumentStore, inspect};
+use crate::requests::store::{
+    Attestation, IntakeStore, NewRequest, RequestFilter, StoredDocument, StoredRequest, TimelineEntry,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::read_answers;
@@ -141,7 +148,7 @@ fn submitted_event(
         reference: request.reference.clone(),
         resubmission,
         policy_version: request.policy_version,
-        facts_json: personal.seal(association, Field::Facts, &crate::store::facts_json(&request.facts)),
+        facts_json: personal.seal(association, Field::Facts, &crate::requests::store::facts_json(&request.facts)),
         months_since_same_service_approved,
         documents: documents
             .iter()

@@ -193,7 +193,7 @@ impl DocumentStore {
     /// all the same. Returns how many were removed.
     pub async fn sweep_orphans(
         &self,
-        store: &crate::store::IntakeStore,
+        store: &crate::requests::store::IntakeStore,
         grace: std::time::Duration,
         batch: usize,
     ) -> Result<usize, SweepError> {

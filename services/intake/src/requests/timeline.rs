@@ -1,7 +1,7 @@
 //! Keeps each request's status and timeline up to date from the events of
 //! the later stages.
 
-use crate::store::{IntakeStore, TimelineEntry};
+use crate::requests::store::{IntakeStore, TimelineEntry};
 use masar_domain::{ActorRole, Bilingual, CaseStatus};
 use masar_platform::db::Tx;
 use masar_platform::messaging::{EventHandler, HandlerError, event_case, listed};

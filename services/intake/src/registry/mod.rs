@@ -1,8 +1,8 @@
 //! The registry as staff read it (`BeneficiaryService`), and as the identity
-//! service reaches it (`RegistryService`, for its calls alone).
+//! service reaches it (`RegistryService`, for its calls alone); the
+//! registry's store is beside it.
 
-use crate::registry::{NewBeneficiary, Registered, StoredBeneficiary};
-use crate::store::IntakeStore;
+use crate::requests::store::IntakeStore;
 use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
 use masar_platform::db::{DbError, Tx};
 use masar_platform::forms::{check_association, policy_in_force, read_applicant, read_channel};
@@ -23,6 +23,10 @@ use masar_proto::intake::v1::{
 };
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
+
+mod store;
+
+pub use store::{NewBeneficiary, Registered, StoredBeneficiary};
 
 pub struct Beneficiaries {
     pub store: IntakeStore,

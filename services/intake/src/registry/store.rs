@@ -2,7 +2,7 @@
 //! requests. Accounts are the identity service's; it reaches the registry
 //! through `RegistryService` (see `registry_service.rs`).
 
-use crate::store::IntakeStore;
+use crate::requests::store::IntakeStore;
 use chrono::{DateTime, Utc};
 use masar_domain::people::name_key;
 use masar_domain::{Channel, Language, NationalId, SaudiMobile};
@@ -42,7 +42,7 @@ impl NewBeneficiary {
     }
 
     /// The applicant of a request, as the registry would first know them.
-    pub fn of_request(request: &crate::store::NewRequest, registered_by: String) -> Self {
+    pub fn of_request(request: &crate::requests::store::NewRequest, registered_by: String) -> Self {
         Self {
             association: request.association.clone(),
             national_id: request.national_id.clone(),
