@@ -280,6 +280,28 @@ impl GatewayClient {
         .await
     }
 
+    /// The project manager confirms, one by one, each document of a pending
+    /// request not yet confirmed (the policy's step before verifying).
+    pub async fn confirm_documents(&self, request_id: &str, project_manager: &str) -> anyhow::Result<()> {
+        let pending = self.find_in_list("/v1/verification/pending", "requests", request_id, Some(project_manager));
+        let pending = pending.await?.context("the request is not in the project manager's queue")?;
+        let documents = pending["documents"].as_array().context("documents")?;
+        for document in documents.iter().filter(|d| d["review"] == "pending") {
+            let code = document["document"].as_str().context("document")?;
+            let path = format!("/v1/requests/{request_id}/verification/documents/{code}");
+            self.post(&path, Some(project_manager), json!({ "review": "accepted" })).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the request in the project manager's queue, confirms its
+    /// documents and accepts it: on to a social researcher.
+    pub async fn verify(&self, request_id: &str, project_manager: &str) -> anyhow::Result<Value> {
+        self.wait_until_pending(request_id, project_manager).await?;
+        self.confirm_documents(request_id, project_manager).await?;
+        self.post(&format!("/v1/requests/{request_id}/verification/accept"), Some(project_manager), json!({})).await
+    }
+
     /// Waits for the automatic assignment; returns the researcher's username.
     pub async fn wait_for_researcher(&self, request_id: &str, branch_manager: &str) -> anyhow::Result<String> {
         self.eventually("a researcher to be assigned", || async {
@@ -344,6 +366,21 @@ pub const NUZUL: Cast<'static> = Cast {
         ("household.monthly_income", "4200"),
         ("home.ownership", "owned"),
     ],
+};
+
+/// Nuzul's Jeddah branch (opened by the policy's version 2; served by its own city's applicants from version 3).
+pub const NUZUL_JEDDAH: Cast<'static> = Cast {
+    branch: "jeddah",
+    reception: "nuzul.jeddah.reception",
+    project_manager: "nuzul.jeddah.pm",
+    branch_manager: "nuzul.jeddah.branch",
+    eligible_facts: &[
+        ("applicant.city", "جدة"),
+        ("household.members", "5"),
+        ("household.monthly_income", "3900"),
+        ("home.ownership", "owned"),
+    ],
+    ..NUZUL
 };
 
 pub const HAYAT: Cast<'static> = Cast {
@@ -638,8 +675,7 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
             }),
         )
         .await?;
-    client.wait_until_pending(&id, NUZUL.project_manager).await?;
-    client.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({})).await?;
+    client.verify(&id, NUZUL.project_manager).await?;
     research_and_decide(&beneficiary, &NUZUL, &id, "approved").await?;
     let delivered = json!({ "note": "Roof slab repaired and waterproofed" });
     beneficiary.post(&format!("/v1/requests/{id}/delivery"), Some(NUZUL.project_manager), delivered).await?;
@@ -648,13 +684,21 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
     println!("  the roof was repaired; the beneficiary rated the service 5 of 5");
     print_case(&beneficiary, &id, NUZUL.branch_manager).await?;
 
+    println!("\nNuzul: a Jeddah family at the Jeddah branch, which serves its own city, verified and approved");
+    let jeddah_reception = client.as_staff(NUZUL_JEDDAH.reception).await?;
+    let jeddah = submit(&jeddah_reception, &NUZUL_JEDDAH, "1000000032", "Hind Alghamdi", "0553334455").await?;
+    let id = jeddah["request_id"].as_str().context("request id")?.to_owned();
+    println!("  submitted {} — {}", jeddah["reference"], jeddah["message"]["en"]);
+    client.verify(&id, NUZUL_JEDDAH.project_manager).await?;
+    research_and_decide(&jeddah_reception, &NUZUL_JEDDAH, &id, "approved").await?;
+    print_case(&jeddah_reception, &id, NUZUL_JEDDAH.branch_manager).await?;
+
     println!("\nHayat: a medical device request at an interview, filed by reception, verified and approved");
     let reception = client.as_staff(HAYAT.reception).await?;
     let hayat = submit(&reception, &HAYAT, "2000000006", "Aisha Rahman", "+966 56 765 4321").await?;
     let id = hayat["request_id"].as_str().context("request id")?.to_owned();
     println!("  submitted {} — {}", hayat["reference"], hayat["message"]["en"]);
-    client.wait_until_pending(&id, HAYAT.project_manager).await?;
-    client.post(&format!("/v1/requests/{id}/verification/accept"), Some(HAYAT.project_manager), json!({})).await?;
+    client.verify(&id, HAYAT.project_manager).await?;
     research_and_decide(&reception, &HAYAT, &id, "approved").await?;
     print_case(&reception, &id, HAYAT.branch_manager).await?;
 
@@ -677,9 +721,9 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
                 "national_id": "1000000115", "full_name": "فاطمة الزهراني", "mobile": "0551112233" } })),
         )
         .await?;
+    // Online, the answer is alike whether or not the ID is on file: the SMS says the rest.
     match status {
-        201 => println!("  account {} — {}", account["username"], account["message"]["en"]),
-        409 => println!("  (the account was opened by an earlier run)"),
+        202 => println!("  {} (the SMS is in {})", account["message"]["en"], sms_log.display()),
         _ => anyhow::bail!("registration failed: {account}"),
     }
     let inquiry = client

@@ -39,6 +39,7 @@ pub const DEMO_DIRECTORY: &str = include_str!("../demo/directory.json");
 pub const BUILT_IN_POLICIES: &[(&str, &str)] = &[
     ("policies/nuzul.toml", include_str!("../policies/nuzul.toml")),
     ("policies/nuzul-v2.toml", include_str!("../policies/nuzul-v2.toml")),
+    ("policies/nuzul-v3.toml", include_str!("../policies/nuzul-v3.toml")),
     ("policies/hayat.toml", include_str!("../policies/hayat.toml")),
 ];
 

@@ -54,11 +54,7 @@ async fn drive_audit(suite: &Suite) {
     assert!(uuid::Uuid::parse_str(health.headers()["x-request-id"].to_str().unwrap()).is_ok());
 
     // The project manager accepts through the gateway.
-    reception.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();
-    reception
-        .post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
-        .await
-        .unwrap();
+    reception.verify(&id, NUZUL.project_manager).await.unwrap();
     // The researcher records the visit straight at research's port, as an integration would.
     let researcher = reception.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
     let researcher_token = reception.staff_token(&researcher).await.unwrap();
@@ -87,6 +83,11 @@ async fn drive_audit(suite: &Suite) {
     expected.extend([
         row("intake", "request.submitted", "reception_officer", "gateway"),
         row("verification", "verification.received", "system", "queue"),
+    ]);
+    // The manager confirms each document, then verifies.
+    let reviewed = row("verification", "verification.document_reviewed", "project_manager", "gateway");
+    expected.extend((0..documents).map(|_| reviewed.clone()));
+    expected.extend([
         row("verification", "request.verified", "project_manager", "gateway"),
         row("research", "research.assigned", "system", "queue"),
         row("research", "research.visited", "social_researcher", "grpc"),
@@ -97,13 +98,11 @@ async fn drive_audit(suite: &Suite) {
     assert_eq!(entries[0]["detail"], format!("{} via {}", NUZUL.service_type, NUZUL.channel));
     assert_eq!(entries[documents + 1]["correlation_id"], "front-end-42", "the submission names its request");
     assert!(entries[documents + 2]["correlation_id"].as_str().unwrap().starts_with("event:"));
-    assert_eq!(entries[documents + 4]["detail"], researcher.as_str());
-    assert_eq!(entries[documents + 5]["correlation_id"], "", "a direct call's claimed id is not recorded");
-    assert_eq!(entries[documents + 3]["channel"], "gateway");
-    assert!(
-        uuid::Uuid::parse_str(entries[documents + 3]["correlation_id"].as_str().unwrap()).is_ok(),
-        "the gateway's id"
-    );
+    let verified = 2 * documents + 3;
+    assert_eq!(entries[verified + 1]["detail"], researcher.as_str());
+    assert_eq!(entries[verified + 2]["correlation_id"], "", "a direct call's claimed id is not recorded");
+    assert_eq!(entries[verified]["channel"], "gateway");
+    assert!(uuid::Uuid::parse_str(entries[verified]["correlation_id"].as_str().unwrap()).is_ok(), "the gateway's id");
     assert!(entries.iter().all(|e| e["at"].as_str().is_some()));
     let text = trail.to_string();
     assert!(!text.contains(NATIONAL_ID) && !text.contains(&MOBILE[1..]), "no personal data: {text}");
@@ -140,7 +139,10 @@ async fn drive_audit(suite: &Suite) {
     let ask = |token: &str| grpc_request(audit::CaseTrailRequest { request_id: id.clone() }, Some(token));
     let own = trail_at.case_trail(ask(&pm_token)).await.unwrap().into_inner().entries;
     let actions: Vec<_> = own.iter().map(|e| (e.service.as_str(), e.action.as_str())).collect();
-    assert_eq!(actions, [("verification", "verification.received"), ("verification", "request.verified")]);
+    let verification_part: Vec<_> =
+        expected.iter().filter(|e| e.0 == "verification").map(|e| (e.0.as_str(), e.1.as_str())).collect();
+    assert_eq!(actions, verification_part);
+    assert_eq!(actions.len(), documents + 2, "received, each document confirmed, verified");
     let foreign = reception.staff_token("hayat.pm").await.unwrap();
     assert!(trail_at.case_trail(ask(&foreign)).await.unwrap().into_inner().entries.is_empty());
     let refused = trail_at.case_trail(ask(&researcher_token)).await.unwrap_err();

@@ -165,10 +165,7 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
     }
     let [case, pending, assigned] = <[String; 3]>::try_from(filed).unwrap();
     for id in [&case, &assigned] {
-        base.wait_until_pending(id, NUZUL.project_manager).await.unwrap();
-        base.post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
-            .await
-            .unwrap();
+        base.verify(id, NUZUL.project_manager).await.unwrap();
     }
     let case_researcher = base.wait_for_researcher(&case, NUZUL.branch_manager).await.unwrap();
     let visit = json!({ "findings": "The roof leaks over two rooms." });

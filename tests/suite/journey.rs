@@ -2,8 +2,8 @@
 
 use crate::support::{distributed_suite, embedded_suite, logged_sms};
 use masar::demo::{
-    GatewayClient, HAYAT, NUZUL, SAMPLE_PDF, create_draft, decide, research_and_decide, research_to_agenda, sign_up,
-    submit, submit_draft, submit_with_facts, upload_required_documents,
+    GatewayClient, HAYAT, NUZUL, NUZUL_JEDDAH, SAMPLE_PDF, create_draft, decide, research_and_decide,
+    research_to_agenda, sign_up, submit, submit_draft, submit_with_facts, upload_required_documents,
 };
 use serde_json::{Value, json};
 
@@ -63,7 +63,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
         submit_with_facts(client, &NUZUL, "1000000008", "محمد عبدالله", "0551234567", unclear).await.unwrap();
     let id = submitted["request_id"].as_str().unwrap().to_owned();
     assert_eq!(submitted["status"], "submitted");
-    assert_eq!(submitted["policy_version"], 2, "version 2, in force since 2026-10-01");
+    assert_eq!(submitted["policy_version"], 3, "version 3, in force since 2026-12-01");
     assert!(submitted["reference"].as_str().unwrap().starts_with("NZL-"));
     let submitted_on = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let expected = submitted_on + chrono::Days::new(14);
@@ -73,7 +73,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     assert!(submitted["message"]["ar"].as_str().unwrap().contains(" هـ"));
 
     let seen = pending(client, &id, NUZUL.project_manager).await;
-    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(2), Some("unknown")));
+    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(3), Some("unknown")));
     assert_eq!(
         verdicts(&seen),
         [
@@ -191,10 +191,15 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
         seen["documents"].as_array().unwrap().iter().find(|d| d["document"] == document).unwrap()["review"].clone()
     };
     assert_eq!((review_of("title_deed_or_consent"), review_of("national_id")), (json!("pending"), json!("accepted")));
-    client
-        .post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
-        .await
-        .unwrap();
+    // The manager's confirmation of each document is a step of the policy: not skipped by accepting.
+    let accept = format!("/v1/requests/{id}/verification/accept");
+    let (status, body) =
+        client.call(reqwest::Method::POST, &accept, Some(NUZUL.project_manager), Some(json!({}))).await.unwrap();
+    assert_eq!((status, body["reason"].as_str()), (409, Some("verification.documents_unreviewed")), "{body}");
+    let named = body["message"]["en"].as_str().unwrap();
+    assert!(named.contains("Title deed") && !named.contains("National ID"), "only the unconfirmed ones: {named}");
+    assert!(body["message"]["ar"].as_str().unwrap().contains("تأكيد"), "{body}");
+    client.verify(&id, NUZUL.project_manager).await.unwrap();
     research_and_decide(client, &NUZUL, &id, "approved").await.unwrap();
 
     let timeline = client.get(&format!("/v1/requests/{id}/timeline"), None).await.unwrap();
@@ -281,11 +286,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
 
     let hayat = submit(client, &HAYAT, "2000000006", "Aisha Rahman", "0567654321").await.unwrap();
     let hayat_id = hayat["request_id"].as_str().unwrap().to_owned();
-    client.wait_until_pending(&hayat_id, HAYAT.project_manager).await.unwrap();
-    client
-        .post(&format!("/v1/requests/{hayat_id}/verification/accept"), Some(HAYAT.project_manager), json!({}))
-        .await
-        .unwrap();
+    client.verify(&hayat_id, HAYAT.project_manager).await.unwrap();
     research_to_agenda(client, &HAYAT, &hayat_id, "reject").await.unwrap();
     // Reem researched it; her seat on the committee does not let her vote on it.
     let (status, body) = client
@@ -330,10 +331,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     let seen = pending(client, &report_id, HAYAT.project_manager).await;
     let report = seen["documents"].as_array().unwrap().iter().find(|d| d["document"] == "medical_report").unwrap();
     assert_eq!(report["review"], "pending", "the new report is reviewed afresh: {seen}");
-    client
-        .post(&format!("/v1/requests/{report_id}/verification/accept"), Some(HAYAT.project_manager), json!({}))
-        .await
-        .unwrap();
+    client.verify(&report_id, HAYAT.project_manager).await.unwrap();
     // Research assigns a researcher at once, so the status may already have moved past "verified".
     let timeline = client.wait_for_status(&report_id, "researcher_assigned").await.unwrap();
     assert_eq!(statuses(&timeline)[3], s("verified", "verification", "project_manager"), "{timeline}");
@@ -561,11 +559,37 @@ async fn refuse_bad_input(base: &GatewayClient) {
     assert_eq!(body["fields"][0]["field"], "missing_items");
 }
 
+/// Nuzul's Jeddah branch: each branch serves its own city (policy version 3),
+/// so a Jeddah family is eligible there, and a Riyadh one is not.
+async fn drive_jeddah(base: &GatewayClient) {
+    let reception = &base.as_staff(NUZUL_JEDDAH.reception).await.unwrap();
+    let submitted = submit(reception, &NUZUL_JEDDAH, "1000000040", "هند الغامدي", "0553334455").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    let seen = pending(base, &id, NUZUL_JEDDAH.project_manager).await;
+    assert_eq!(
+        (seen["branch"].as_str(), seen["eligibility_verdict"].as_str()),
+        (Some("jeddah"), Some("met")),
+        "{seen}"
+    );
+    assert_eq!(verdicts(&seen)[0], v("service_area", "met"));
+    base.verify(&id, NUZUL_JEDDAH.project_manager).await.unwrap();
+    research_and_decide(reception, &NUZUL_JEDDAH, &id, "approved").await.unwrap();
+    let approved = reception.get(&format!("/v1/requests/{id}"), None).await.unwrap();
+    assert_eq!((approved["status"].as_str(), approved["branch"].as_str()), (Some("approved"), Some("jeddah")));
+
+    let riyadh_family = NUZUL_JEDDAH.facts_with(&[("applicant.city", "Riyadh")]);
+    let elsewhere =
+        submit_with_facts(reception, &NUZUL_JEDDAH, "1000000057", "سعد", "0553334466", riyadh_family).await.unwrap();
+    let seen = pending(base, elsewhere["request_id"].as_str().unwrap(), NUZUL_JEDDAH.project_manager).await;
+    assert_eq!(verdicts(&seen)[0], v("service_area", "not_met"), "the Riyadh branch serves Riyadh: {seen}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journey_embedded() {
     let (suite, data_dir) = embedded_suite().await;
     let client = GatewayClient::new(&suite.gateway_url());
     drive_both_associations(&client, &|| logged_sms(&data_dir)).await;
+    drive_jeddah(&client).await;
     // the dev SMS provider wrote every message to the data directory
     let log = std::fs::read_to_string(data_dir.join("sms.log")).unwrap();
     assert!(log.lines().count() >= 9, "{log}");
@@ -578,6 +602,7 @@ async fn journey_distributed() {
     let client = GatewayClient::new(&distributed.suite.gateway_url());
     let sms = distributed.sms.clone();
     drive_both_associations(&client, &move || sms.texts()).await;
+    drive_jeddah(&client).await;
     assert!(distributed.sms.count() >= 9);
     distributed.stop().await;
 }
@@ -594,4 +619,12 @@ async fn bad_input_distributed() {
     let distributed = distributed_suite().await;
     refuse_bad_input(&GatewayClient::new(&distributed.suite.gateway_url())).await;
     distributed.stop().await;
+}
+
+/// `masar demo`, as a newcomer runs it against `make run`: every step of both associations succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    masar::demo::run(&suite.gateway_url(), &data_dir.join("sms.log")).await.unwrap();
+    suite.stop().await.unwrap();
 }

@@ -185,6 +185,7 @@ async fn verification_scenario(db: Db) {
         policy_version: 3,
         eligibility,
         documents,
+        document_reviews_optional: case == &case_b,
     };
     let mut tx = db.begin().await.unwrap();
     store.receive(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.unwrap();
@@ -207,6 +208,8 @@ async fn verification_scenario(db: Db) {
     // `a` was received first (its arrival is read before `b`'s): each case once, with its own documents.
     let both: Vec<_> = first_of_two.iter().chain(&second_of_two).map(|c| (c.request_id, c.documents.len())).collect();
     assert_eq!(both, [(a, 1), (b, 0)]);
+    let optional: Vec<_> = first_of_two.iter().chain(&second_of_two).map(|c| c.document_reviews_optional).collect();
+    assert_eq!(optional, [false, true], "each case keeps what its pack says of document reviews");
     assert!(store.pending("hayat", None, &PageRequest::default()).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();

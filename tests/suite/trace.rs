@@ -10,7 +10,6 @@ use masar::Suite;
 use masar::demo::{GatewayClient, NUZUL, research_and_decide, submit};
 use opentelemetry::trace::TraceId;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use serde_json::json;
 use std::collections::BTreeSet;
 
 /// What `masar dev` and `masar serve` export by default, into memory.
@@ -31,11 +30,7 @@ async fn drive_case(suite: &Suite) -> String {
     let client = GatewayClient::new(&suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
     let submitted = submit(&client, &NUZUL, "1000000008", "A B", "0551234567").await.unwrap();
     let id = submitted["request_id"].as_str().unwrap().to_owned();
-    client.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();
-    client
-        .post(&format!("/v1/requests/{id}/verification/accept"), Some(NUZUL.project_manager), json!({}))
-        .await
-        .unwrap();
+    client.verify(&id, NUZUL.project_manager).await.unwrap();
     research_and_decide(&client, &NUZUL, &id, "approved").await.unwrap();
     client.get(&format!("/v1/requests/{id}/messages"), Some(NUZUL.branch_manager)).await.unwrap();
     id

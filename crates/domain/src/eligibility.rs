@@ -46,13 +46,21 @@ pub const FACTS: &[FactDefinition] = &[
         &[],
         ("الأشهر منذ آخر طلب معتمد من النوع نفسه", "Months since the last approved request of the same type"),
     ),
+    // The branch the request was filed with: a branch serves its own city.
+    FactDefinition {
+        name: "request.branch",
+        kind: FactKind::Text,
+        derived: true,
+        inputs: &[],
+        label: ("فرع الطلب", "The request's branch"),
+    },
 ];
 
 const fn asked(name: &'static str, kind: FactKind, label: (&'static str, &'static str)) -> FactDefinition {
     FactDefinition { name, kind, derived: false, inputs: &[], label }
 }
 
-/// Derived facts are numbers the system computes (see `Facts::with_derived`).
+/// Derived numbers the system computes (see `Facts::with_derived`).
 const fn derived(
     name: &'static str,
     inputs: &'static [&'static str],
@@ -97,7 +105,10 @@ impl Facts {
 
     /// Adds what the system works out from the given facts and the
     /// beneficiary's history (`None`: no earlier approved request of this type).
-    pub fn with_derived(mut self, months_since_same_service_approved: Option<u32>) -> Self {
+    pub fn with_derived(mut self, months_since_same_service_approved: Option<u32>, branch: &str) -> Self {
+        if !branch.is_empty() {
+            self.set("request.branch", FactValue::Text(branch.to_owned()));
+        }
         if let (Some(FactValue::Number(income)), Some(FactValue::Number(members))) =
             (self.get("household.monthly_income"), self.get("household.members"))
             && *members >= 1.0
@@ -386,9 +397,10 @@ mod tests {
             ("household.monthly_income", FactValue::Number(4000.0)),
             ("household.members", FactValue::Number(3.0)),
         ])
-        .with_derived(Some(12));
+        .with_derived(Some(12), "riyadh");
         assert_eq!(f.get("household.income_per_member"), Some(&FactValue::Number(1333.33)));
         assert_eq!(f.get("history.months_since_same_service_approved"), Some(&FactValue::Number(12.0)));
+        assert_eq!(f.get("request.branch"), Some(&FactValue::Text("riyadh".into())));
     }
 
     #[test]
@@ -403,7 +415,7 @@ mod tests {
         // No earlier approval is a clear pass, not an unclear case.
         let never = Condition::AtLeast { field: "history.months_since_same_service_approved".into(), value: 36.0 };
         assert_eq!(never.evaluate(&f), Verdict::Met);
-        let f = f.with_derived(Some(10));
+        let f = f.with_derived(Some(10), "");
         assert_eq!(never.evaluate(&f), Verdict::NotMet);
     }
 

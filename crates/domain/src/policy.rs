@@ -27,6 +27,9 @@ pub struct PolicyPack {
     /// Who explains the procedure when it is unclear to a beneficiary.
     pub referral_role: ActorRole,
     pub committee_reply_days: u32,
+    /// The project manager may verify a request without confirming each
+    /// required document one by one (both policies say they must: false).
+    pub document_reviews_optional: bool,
     pub channels: Vec<Channel>,
     pub attestation: Attestation,
     pub branches: Vec<Branch>,
@@ -261,6 +264,8 @@ struct RawPack {
     reference_prefix: String,
     referral_role: String,
     committee_reply_days: u32,
+    #[serde(default)]
+    document_reviews_optional: bool,
     channels: Vec<String>,
     approval: RawApproval,
     attestation: RawAttestation,
@@ -473,6 +478,7 @@ impl RawPack {
             reference_prefix: self.reference_prefix,
             referral_role,
             committee_reply_days: self.committee_reply_days,
+            document_reviews_optional: self.document_reviews_optional,
             channels,
             attestation: Attestation {
                 version: self.attestation.version,
@@ -643,9 +649,9 @@ mod tests {
         facts.set("household.members", FactValue::Number(6.0));
         facts.set("household.monthly_income", FactValue::Number(4200.0));
         facts.set("home.ownership", FactValue::Text("owned".into()));
-        let outcomes = nuzul.evaluate("roof_repair", &facts.clone().with_derived(None));
+        let outcomes = nuzul.evaluate("roof_repair", &facts.clone().with_derived(None, "riyadh"));
         assert!(outcomes.iter().all(|o| o.verdict == Verdict::Met), "{outcomes:?}");
-        let outcomes = nuzul.evaluate("roof_repair", &facts.with_derived(Some(12)));
+        let outcomes = nuzul.evaluate("roof_repair", &facts.with_derived(Some(12), "riyadh"));
         let failed: Vec<_> = outcomes.iter().filter(|o| o.verdict == Verdict::NotMet).map(|o| &o.rule).collect();
         assert_eq!(failed, ["no_recent_restoration"]);
     }

@@ -37,12 +37,18 @@ fn refused_documents(case: &VerificationCase) -> Vec<&Bilingual> {
     case.documents.iter().filter(|d| d.review.is_refusal()).map(|d| &d.name).collect()
 }
 
-/// One precondition failure naming each item, in both languages.
-fn blocked_by(ar: &str, en: &str, items: &[&Bilingual]) -> Status {
+/// The documents the project manager has not confirmed (nor refused) yet.
+fn unreviewed_documents(case: &VerificationCase) -> Vec<&Bilingual> {
+    case.documents.iter().filter(|d| d.review == DocumentReview::Pending).map(|d| &d.name).collect()
+}
+
+/// One precondition failure naming each item, in both languages, with its reason.
+fn blocked_by(reason: &'static str, ar: &str, en: &str, items: &[&Bilingual]) -> Status {
     Problem::new(Bilingual::new(
         format!("{ar}: {}", items.iter().map(|r| r.ar.as_str()).collect::<Vec<_>>().join("؛ ")),
         format!("{en}: {}", items.iter().map(|r| r.en.as_str()).collect::<Vec<_>>().join("; ")),
     ))
+    .because(reason)
     .into_status(Code::FailedPrecondition)
 }
 
@@ -111,7 +117,7 @@ impl Verification {
         if !self.store.decide(&mut tx, request_id, case.version, to, &staff.username, detail).await? {
             return Err(changed_meanwhile());
         }
-        if to == CaseStatus::Verified {
+        if to == CaseStatus::Verified && case.document_reviews_optional {
             self.store.accept_unreviewed_documents(&mut tx, request_id, &staff.username).await?;
         }
         self.outbox.append(&mut tx, &outcome.event).await?;
@@ -265,6 +271,7 @@ impl VerificationService for Verification {
                 let failed = failed_rules(case);
                 if !failed.is_empty() {
                     return Err(blocked_by(
+                        "verification.rules_not_met",
                         "الطلب لا يستوفي شروط الأهلية",
                         "The request does not meet the eligibility rules",
                         &failed,
@@ -273,9 +280,20 @@ impl VerificationService for Verification {
                 let refused = refused_documents(case);
                 if !refused.is_empty() {
                     return Err(blocked_by(
+                        "verification.documents_refused",
                         "مستندات مرفوضة أو منتهية يلزم استكمالها أولاً",
                         "Rejected or expired documents must be completed first",
                         &refused,
+                    ));
+                }
+                // The policy makes the manager's confirmation of each document a step of its own.
+                let unreviewed = unreviewed_documents(case);
+                if !case.document_reviews_optional && !unreviewed.is_empty() {
+                    return Err(blocked_by(
+                        "verification.documents_unreviewed",
+                        "يلزم تأكيد كل مستند مطلوب قبل قبول الطلب",
+                        "Each required document must be confirmed before the request is accepted",
+                        &unreviewed,
                     ));
                 }
                 let event = events::RequestVerified {

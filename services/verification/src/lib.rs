@@ -105,8 +105,8 @@ impl EventHandler for IncomingRequests {
             .map_err(|e| HandlerError::Reject(format!("facts do not open: {e}")))?;
         let facts: Facts =
             serde_json::from_str(&facts).map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
-        let eligibility =
-            pack.evaluate(&case.service_type, &facts.with_derived(event.months_since_same_service_approved));
+        let eligibility = pack
+            .evaluate(&case.service_type, &facts.with_derived(event.months_since_same_service_approved, &case.branch));
         let received_at = masar_proto::to_datetime(event.submitted_at.as_ref());
         let documents = case_documents(&pack, &event.documents, saudi_day(received_at));
         let received = Received {
@@ -117,6 +117,7 @@ impl EventHandler for IncomingRequests {
             policy_version: event.policy_version,
             eligibility: &eligibility,
             documents: &documents,
+            document_reviews_optional: pack.document_reviews_optional,
         };
         if event.resubmission {
             self.store.reopen(tx, request_id, received).await?;

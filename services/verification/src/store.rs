@@ -30,6 +30,8 @@ pub struct VerificationCase {
     pub eligibility: Vec<RuleOutcome>,
     /// Each required document as last submitted, with its review.
     pub documents: Vec<CaseDocument>,
+    /// The pack lets the project manager verify without confirming each document.
+    pub document_reviews_optional: bool,
     /// Raised by every change, so an action on an older reading is refused.
     pub version: u64,
 }
@@ -72,6 +74,7 @@ pub struct Received<'a> {
     pub eligibility: &'a [RuleOutcome],
     /// Reviews start as `DocumentReview::on_receipt` decides.
     pub documents: &'a [CaseDocument],
+    pub document_reviews_optional: bool,
 }
 
 impl VerificationCase {
@@ -97,6 +100,7 @@ fn case(row: &Row) -> Result<VerificationCase, DbError> {
         policy_version: row.unsigned("policy_version")?,
         eligibility: row.json("eligibility")?,
         documents: Vec::new(),
+        document_reviews_optional: row.int("document_reviews_optional")? != 0,
         version: row.unsigned("version")?,
     })
 }
@@ -122,7 +126,7 @@ macro_rules! concat_cases_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, status, ",
-            "received_at, policy_version, eligibility, version FROM verification_cases WHERE ",
+            "received_at, policy_version, eligibility, document_reviews_optional, version FROM verification_cases WHERE ",
             $condition
         )
     };
@@ -164,8 +168,9 @@ impl VerificationStore {
         tx.execute(
             Sql::new(
                 "INSERT INTO verification_cases (request_id, association, branch, service_type, applicant_name, \
-                 national_id_masked, status, received_at, outcome_detail, policy_version, eligibility) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+                 national_id_masked, status, received_at, outcome_detail, policy_version, eligibility, \
+                 document_reviews_optional) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(request_id)
             .bind(&received.case.association)
@@ -177,7 +182,8 @@ impl VerificationStore {
             .bind(received.received_at)
             .bind(serde_json::json!({}))
             .bind(i64::from(received.policy_version))
-            .bind(eligibility_json(received.eligibility)),
+            .bind(eligibility_json(received.eligibility))
+            .bind(i64::from(received.document_reviews_optional)),
         )
         .await?;
         self.keep_documents(tx, request_id, received.documents).await
@@ -290,7 +296,7 @@ impl VerificationStore {
         Ok(raised == 1)
     }
 
-    /// Verifying a request confirms the documents nobody had looked at one by one.
+    /// Verifying a request, where the pack lets it, confirms the documents nobody had looked at one by one.
     pub async fn accept_unreviewed_documents(&self, tx: &mut Tx, request_id: Uuid, by: &str) -> Result<(), DbError> {
         tx.execute(
             Sql::new(
