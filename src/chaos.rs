@@ -354,6 +354,7 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
         ("MASAR_SMS_FILE", sms_file.display().to_string()),
         ("MASAR_SEALING_KEY", secrecy::ExposeSecret::expose_secret(&masar_platform::hex::random_key()).to_owned()),
         ("MASAR_FORWARDING_KEY", secrecy::ExposeSecret::expose_secret(&masar_platform::hex::random_key()).to_owned()),
+        ("MASAR_REGISTRY_KEY", secrecy::ExposeSecret::expose_secret(&masar_platform::hex::random_key()).to_owned()),
         (
             "MASAR_DATA_KEYS",
             secrecy::ExposeSecret::expose_secret(&masar_platform::personal::LocalKeys::generate()).to_owned(),

@@ -106,12 +106,25 @@ pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result
         Role::Intake => apply_configured_policies(db, settings).await?,
         Role::Identity => {
             keep_configured_policies(db, settings).await?;
-            let intake = role_database(Role::Intake, settings).await?;
-            masar_identity::adopt_from_intake(&intake, db).await?;
-            intake.close().await;
+            adopt_intakes_accounts(db, settings).await?;
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// Takes over the accounts and staff passwords an earlier version kept in
+/// intake's database, where this process can reach it (`masar migrate` and
+/// every start of identity; once identity holds any, nothing more is copied).
+async fn adopt_intakes_accounts(identity: &Db, settings: &Settings) -> anyhow::Result<()> {
+    let embedded = settings.database_url(Role::Identity).is_none();
+    if !embedded && settings.database_url(Role::Intake).is_none() {
+        return Ok(());
+    }
+    let intake = role_database(Role::Intake, settings).await?;
+    let copied = masar_identity::adopt_from_intake(&intake, identity).await;
+    intake.close().await;
+    copied?;
     Ok(())
 }
 
@@ -276,6 +289,21 @@ pub fn forwarding_key(settings: &Settings, embedded: bool) -> anyhow::Result<For
         "set MASAR_FORWARDING_KEY (64 hex characters, the same for the gateway and every service; `openssl rand -hex 32`)",
     )?;
     Ok(ForwardingKey::from_hex(&key)?)
+}
+
+/// The key identity vouches for its calls to intake's registry with and
+/// intake checks them with: `MASAR_REGISTRY_KEY` for those two roles (or,
+/// embedded, one kept in `<data dir>/registry.key`); no other role holds it,
+/// so none can pass for identity.
+pub fn registry_key(settings: &Settings, role: Role, embedded: bool) -> anyhow::Result<ForwardingKey> {
+    if !embedded && !matches!(role, Role::Intake | Role::Identity) {
+        return Ok(ForwardingKey::from_hex(&masar_platform::hex::random_key())?);
+    }
+    let key = secret_key(&settings.registry_key, embedded, settings, "registry.key")?.context(
+        "set MASAR_REGISTRY_KEY for intake and identity alone (64 hex characters, the same for both; \
+         `openssl rand -hex 32`)",
+    )?;
+    ForwardingKey::from_hex(&key).context("MASAR_REGISTRY_KEY")
 }
 
 /// The token keys of `role`. Identity signs: `MASAR_TOKEN_SIGNING_KEY`, or,
@@ -455,7 +483,10 @@ pub async fn dependencies(
             // Replicas race harmlessly: applying or keeping a stored version again changes nothing.
             match role {
                 Role::Intake => apply_configured_policies(&db, settings).await?,
-                Role::Identity => keep_configured_policies(&db, settings).await?,
+                Role::Identity => {
+                    keep_configured_policies(&db, settings).await?;
+                    adopt_intakes_accounts(&db, settings).await?;
+                }
                 _ => {}
             }
             let redis_url = settings.redis_url().context("set REDIS_URL for the queue")?;
@@ -500,6 +531,7 @@ pub async fn dependencies(
         revocations,
         drain: settings.drain.clone(),
         forwarding: forwarding_key(settings, embedded)?,
+        registry_key: registry_key(settings, role, embedded)?,
         identity_provider: identity_provider(settings, embedded)?,
         personal,
         endpoints: match shape {

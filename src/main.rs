@@ -40,7 +40,7 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
-    /// Prints a new token signing key (intake's MASAR_TOKEN_SIGNING_KEY) and
+    /// Prints a new token signing key (identity's MASAR_TOKEN_SIGNING_KEY) and
     /// its verifying key (every role's MASAR_TOKEN_VERIFYING_KEYS).
     TokenKeys,
     /// Rotates the keys personal data at rest is sealed with (MASAR_DATA_KEYS), or shows how far re-sealing is.

@@ -738,6 +738,17 @@ fn rows(scene: &Scene) -> Vec<Row> {
         ),
         row(
             None,
+            registry_call(&scene.intake_url, "/masar.intake.v1.RegistryService/FindEntry", |mut client, request| {
+                Box::pin(async move {
+                    let find = intake::FindEntryRequest { association: "nuzul".into(), national_id: OWNER_ID.into() };
+                    client.find_entry(request.map(|()| find)).await?;
+                    Ok(Vec::new())
+                })
+            }),
+            Rule::internal(),
+        ),
+        row(
+            None,
             registry_call(&scene.intake_url, "/masar.intake.v1.RegistryService/GetEntries", |mut client, request| {
                 Box::pin(async move {
                     let entries = intake::GetEntriesRequest {
@@ -1422,5 +1433,29 @@ async fn every_endpoint_against_every_role_distributed() {
     let distributed = distributed_suite().await;
     let sms = distributed.sms.clone();
     drive_matrix(&distributed.suite, &move || sms.texts()).await;
+    distributed.stop().await;
+}
+
+/// Intake's registry answers identity's voucher under the registry key alone:
+/// the forwarding key, which every pod holds, does not pass for identity, nor
+/// does the registry key vouching for another role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_identity_reaches_the_registry() {
+    use masar_platform::forwarding::{ForwardingKey, VouchAs};
+    use masar_platform::role::Role;
+    let distributed = distributed_suite().await;
+    let settings = &distributed.settings;
+    let channel = tonic::transport::Channel::from_shared(distributed.suite.url(Role::Intake)).unwrap().connect_lazy();
+    let mut registry = RegistryClient::new(channel);
+    let find = || intake::FindEntryRequest { association: "nuzul".into(), national_id: OWNER_ID.into() };
+    let vouch = |key: &secrecy::SecretString, role| VouchAs { key: ForwardingKey::from_hex(key).unwrap(), role };
+    let forwarding = vouch(settings.forwarding_key.as_ref().unwrap(), Role::Identity);
+    let refused = registry.find_entry(forwarding.request(find())).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let registry_key = settings.registry_key.as_ref().unwrap();
+    let research = vouch(registry_key, Role::Research);
+    assert_eq!(registry.find_entry(research.request(find())).await.unwrap_err().code(), Code::PermissionDenied);
+    let identity = vouch(registry_key, Role::Identity);
+    assert_eq!(registry.find_entry(identity.request(find())).await.unwrap().into_inner().entry, None, "not on file");
     distributed.stop().await;
 }

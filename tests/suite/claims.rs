@@ -270,3 +270,55 @@ async fn claims_distributed() {
     assert_eq!((trail[2].1.as_str(), trail[2].2.as_str()), ("account.verified", "identity provider"));
     distributed.stop().await;
 }
+
+/// Registration spans identity and intake's registry, so it is judged before
+/// anything is written: a refused registration (reception's, or an online
+/// one past its SMS limit) leaves the registry as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_writes_nothing_distributed() {
+    use masar_platform::db::{Db, Sql};
+    let distributed = distributed_suite_on(&redis_url(), &[]).await;
+    let base = GatewayClient::new(&distributed.suite.gateway_url());
+    let intake = Db::connect(&distributed.database.url, "intake").await.unwrap();
+    let entries = || async {
+        let count = Sql::new("SELECT COUNT(*) AS entries FROM beneficiaries");
+        intake.fetch_optional(count).await.unwrap().unwrap().int("entries").unwrap()
+    };
+    let register = |body: Value, staff: Option<&'static str>| {
+        let base = &base;
+        async move { base.call(Method::POST, "/v1/accounts", staff, Some(body)).await.unwrap() }
+    };
+    let online = |national_id: &str, name: &str, mobile: &str| json!({ "association": "nuzul", "channel": "website", "applicant": applicant(national_id, name, mobile) });
+
+    // Typed online: a provisional entry and an unverified claim with that number.
+    let national_id = new_national_id();
+    let (status, _) = register(online(&national_id, "Typed Online", "0557005500"), None).await;
+    assert_eq!(status, 202);
+    let before = entries().await;
+    // Reception registers the same person with the same number: that number has its account already.
+    let assisted = json!({ "association": "nuzul", "channel": "phone",
+                           "applicant": applicant(&national_id, "Corrected Name", "0557005500") });
+    let (status, refused) = register(assisted, Some(NUZUL.reception)).await;
+    assert_eq!((status, refused["reason"].as_str()), (409, Some("account.exists")), "{refused}");
+    let entry = intake
+        .fetch_all(
+            Sql::new("SELECT full_name, contact_confirmed FROM beneficiaries WHERE full_name = $1")
+                .bind("Typed Online"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entry.len(), 1, "the provisional entry keeps what was typed online");
+    assert_eq!(entry[0].int("contact_confirmed").unwrap(), 0, "and its number stays unconfirmed");
+    let claims = base.get("/v1/accounts/claims?page_size=100", Some(NUZUL.reception)).await.unwrap();
+    assert!(claims.to_string().contains("Typed Online"), "the claim is still one to resolve: {claims}");
+
+    // One number, new IDs: three credentials SMS a day, and no entry for a registration past them.
+    for _ in 0..3 {
+        assert_eq!(register(online(&new_national_id(), "Someone", "0557006600"), None).await.0, 202);
+    }
+    let (status, _) = register(online(&new_national_id(), "Someone", "0557006600"), None).await;
+    assert_eq!(status, 202, "answered alike");
+    assert_eq!(entries().await, before + 3, "the fourth registration wrote no entry");
+    intake.close().await;
+    distributed.stop().await;
+}

@@ -135,6 +135,7 @@ pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more:
         masar_platform::tokens::TokenSigner::from_hex(&signing, Duration::from_secs(900)).unwrap().verifying_key();
     let sealing = masar_platform::hex::random_key();
     let forwarding = masar_platform::hex::random_key();
+    let registry = masar_platform::hex::random_key();
     let data_keys = masar_platform::personal::LocalKeys::generate();
     let data = data_dir.display().to_string();
     let sms = data_dir.join("sms.log").display().to_string();
@@ -146,6 +147,7 @@ pub fn distributed_settings(database_url: &str, redis: &str, prefix: &str, more:
         ("MASAR_SMS_FILE", sms.as_str()),
         ("MASAR_SEALING_KEY", sealing.expose_secret()),
         ("MASAR_FORWARDING_KEY", forwarding.expose_secret()),
+        ("MASAR_REGISTRY_KEY", registry.expose_secret()),
         ("MASAR_TOKEN_SIGNING_KEY", signing.expose_secret()),
         ("MASAR_TOKEN_VERIFYING_KEYS", verifying.as_str()),
         ("MASAR_IDENTITY_PROVIDER", "fake"),

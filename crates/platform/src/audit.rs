@@ -43,6 +43,8 @@ pub mod action {
     /// Staff turned a claim to a national ID down.
     pub const ACCOUNT_CLOSED: &str = "account.closed";
     pub const IDENTITY_CHECK_STARTED: &str = "account.identity_check_started";
+    /// A person entered the registry (their entry's id in the detail, never their ID).
+    pub const BENEFICIARY_REGISTERED: &str = "registry.registered";
     pub const CASE_RECEIVED: &str = "verification.received";
     pub const DOCUMENT_REVIEWED: &str = "verification.document_reviewed";
     pub const VOTE_CAST: &str = "committee.voted";

@@ -41,9 +41,12 @@ pub struct Settings {
     pub sealing_key: Option<SecretString>,
     /// The gateway's and the services' shared key for vouching forwarded calls.
     pub forwarding_key: Option<SecretString>,
+    /// The key identity vouches for its calls to intake's registry with
+    /// (`MASAR_REGISTRY_KEY`, 64 hex characters): held by those two roles alone.
+    pub registry_key: Option<SecretString>,
     /// `MASAR_DATA_KEYS`: the versioned keys personal data at rest is sealed with, newest first.
     pub data_keys: Option<SecretString>,
-    /// Intake's key for signing access tokens (64 hex characters). Unset:
+    /// Identity's key for signing access tokens (64 hex characters). Unset:
     /// `masar dev` keeps one in `<data dir>/token-signing.key`.
     pub token_signing_key: Option<SecretString>,
     /// The public keys every service accepts tokens from (64 hex characters
@@ -232,6 +235,7 @@ impl Settings {
             files_url: get("MASAR_FILES_URL"),
             sealing_key: get("MASAR_SEALING_KEY").map(SecretString::from),
             forwarding_key: get("MASAR_FORWARDING_KEY").map(SecretString::from),
+            registry_key: get("MASAR_REGISTRY_KEY").map(SecretString::from),
             data_keys: get("MASAR_DATA_KEYS").map(SecretString::from),
             token_signing_key: get("MASAR_TOKEN_SIGNING_KEY").map(SecretString::from),
             token_verifying_keys: get("MASAR_TOKEN_VERIFYING_KEYS"),

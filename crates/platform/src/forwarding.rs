@@ -11,8 +11,9 @@
 //!
 //! A service calling another (identity reaching intake's registry) vouches
 //! for itself the same way, under [`SERVICE_CALL`]: `<unix seconds> <role>
-//! <HMAC-SHA256>`, its tag domain-separated from the gateway's, so neither
-//! voucher can stand for the other.
+//! <HMAC-SHA256>`, under a key of its own that only the two services hold
+//! (`MASAR_REGISTRY_KEY`), its tag domain-separated from the gateway's, so
+//! neither voucher can stand for the other.
 
 use crate::role::Role;
 use hmac::{Hmac, Mac as _};
@@ -26,9 +27,17 @@ pub const FORWARDED: &str = "masar-forwarded";
 /// The metadata carrying a calling service's voucher for itself.
 pub const SERVICE_CALL: &str = "masar-service";
 
-/// A call another Masar service made, as its voucher says; in the request's extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FromService(pub Role);
+/// How far ahead of this clock a voucher may be dated (the clocks of a cluster agree to well within it).
+const CLOCK_SKEW: Duration = Duration::from_secs(5);
+
+/// Whether a voucher written at `written` is fresh at `now`: not older than
+/// [`FRESH_FOR`], nor dated ahead by more than the clocks' skew.
+fn fresh(written: SystemTime, now: SystemTime) -> bool {
+    match now.duration_since(written) {
+        Ok(age) => age <= FRESH_FOR,
+        Err(ahead) => ahead.duration() <= CLOCK_SKEW,
+    }
+}
 
 /// How long a voucher is accepted after the gateway wrote it (clocks of a
 /// cluster agree to well within this).
@@ -93,9 +102,7 @@ impl ForwardingKey {
             return None;
         }
         let seconds: u64 = seconds.parse().ok()?;
-        let written = UNIX_EPOCH + Duration::from_secs(seconds);
-        let age = now.duration_since(written).unwrap_or_else(|ahead| ahead.duration());
-        if age > FRESH_FOR || !is_request_id(request_id) {
+        if !fresh(UNIX_EPOCH + Duration::from_secs(seconds), now) || !is_request_id(request_id) {
             return None;
         }
         let tag = crate::hex::decode_key(tag)?;
@@ -127,9 +134,7 @@ impl ForwardingKey {
             return None;
         }
         let (seconds, role): (u64, Role) = (seconds.parse().ok()?, Role::parse(role)?);
-        let age =
-            now.duration_since(UNIX_EPOCH + Duration::from_secs(seconds)).unwrap_or_else(|ahead| ahead.duration());
-        if age > FRESH_FOR {
+        if !fresh(UNIX_EPOCH + Duration::from_secs(seconds), now) {
             return None;
         }
         let tag = crate::hex::decode_key(tag)?;
@@ -159,12 +164,22 @@ impl VouchAs {
     }
 }
 
-/// Refuses a call that `role`, vouching for itself, did not make: an
-/// internal service answers no front end, whatever token it carries.
-pub fn require_service<T>(request: &tonic::Request<T>, role: Role) -> Result<(), tonic::Status> {
-    match request.extensions().get::<FromService>() {
-        Some(FromService(caller)) if *caller == role => Ok(()),
-        _ => Err(tonic::Status::permission_denied(format!("only the {role} service calls this"))),
+/// Serves a service to `role` alone: a call without its fresh voucher under
+/// `key` is refused before any handler runs, whatever token it carries, so
+/// no method of the service can forget the check.
+#[derive(Clone)]
+pub struct OnlyFrom {
+    pub key: ForwardingKey,
+    pub role: Role,
+}
+
+impl tonic::service::Interceptor for OnlyFrom {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let voucher = request.metadata().get(SERVICE_CALL).and_then(|v| v.to_str().ok());
+        match voucher.and_then(|voucher| self.key.verify_service(voucher, SystemTime::now())) {
+            Some(role) if role == self.role => Ok(request),
+            _ => Err(tonic::Status::permission_denied(format!("only the {} service calls this", self.role))),
+        }
     }
 }
 
@@ -195,10 +210,6 @@ where
         if let Some(forwarded) = voucher.and_then(|voucher| self.key.verify(voucher, SystemTime::now())) {
             request.extensions_mut().insert(forwarded);
         }
-        let service = request.headers().get(SERVICE_CALL).and_then(|v| v.to_str().ok());
-        if let Some(role) = service.and_then(|voucher| self.key.verify_service(voucher, SystemTime::now())) {
-            request.extensions_mut().insert(FromService(role));
-        }
         self.inner.call(request)
     }
 }
@@ -219,6 +230,7 @@ mod tests {
         let forwarded = key.verify(&voucher, now).unwrap();
         assert_eq!((forwarded.request_id.as_str(), forwarded.client.as_str()), ("8f3c-request.with.dots", "10.0.0.7"));
         assert!(key.verify(&voucher, now + FRESH_FOR + Duration::from_secs(1)).is_none(), "stale");
+        assert!(key.verify(&voucher, now - CLOCK_SKEW - Duration::from_secs(1)).is_none(), "dated ahead");
         assert!(self::key().verify(&voucher, now).is_none(), "another key");
         for forged in [voucher.replacen("8f3c", "0000", 1), voucher.replacen("10.0.0.7", "10.0.0.8", 1)] {
             assert!(key.verify(&forged, now).is_none(), "{forged}: another id or client under the same tag");
@@ -236,6 +248,7 @@ mod tests {
         let voucher = key.vouch_for_service(Role::Identity, now);
         assert_eq!(key.verify_service(&voucher, now), Some(Role::Identity));
         assert_eq!(key.verify_service(&voucher, now + FRESH_FOR + Duration::from_secs(1)), None, "stale");
+        assert_eq!(key.verify_service(&voucher, now - CLOCK_SKEW - Duration::from_secs(1)), None, "dated ahead");
         assert_eq!(self::key().verify_service(&voucher, now), None, "another key");
         assert_eq!(key.verify_service(&voucher.replacen("identity", "gateway", 1), now), None, "another role");
         assert!(key.verify(&voucher, now).is_none(), "a service's voucher is not the gateway's");

@@ -58,6 +58,21 @@ pub enum KeyError {
     BadKeys,
     #[error("a sealed value is damaged, or was sealed with a key no longer listed")]
     CannotOpen,
+    /// Sealed with a newer key than this process holds: a rotation reached
+    /// the sealing service first, and this one's list follows.
+    #[error("sealed with key version {0}, newer than any this process holds")]
+    NotYetHeld(u32),
+}
+
+/// A message whose personal data needs a key this replica does not hold yet
+/// waits for it; one that never opens is dead-lettered.
+impl From<KeyError> for crate::messaging::HandlerError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::NotYetHeld(_) => Self::Retry(error.to_string()),
+            KeyError::BadKeys | KeyError::CannotOpen => Self::Reject(error.to_string()),
+        }
+    }
 }
 
 /// A stored value that does not open is a value that does not decode.
@@ -193,7 +208,11 @@ impl PersonalData {
         if sealed.len() <= NONCE_BYTES {
             return Err(KeyError::CannotOpen);
         }
-        let cipher = self.cipher(association, version).ok_or(KeyError::CannotOpen)?;
+        let cipher = match self.cipher(association, version) {
+            Some(cipher) => cipher,
+            None if version > self.current_version() => return Err(KeyError::NotYetHeld(version)),
+            None => return Err(KeyError::CannotOpen),
+        };
         let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
         let nonce = XNonce::from(<[u8; NONCE_BYTES]>::try_from(nonce).map_err(|_| KeyError::CannotOpen)?);
         let aad = Self::aad(association, field);
@@ -381,6 +400,12 @@ mod tests {
         // Once the old key is dropped, what it sealed no longer opens.
         let dropped = PersonalData::from_list(&SecretString::from(format!("2:{}", "cd".repeat(32)))).unwrap();
         assert_eq!(dropped.open("nuzul", Field::Facts, &old_sealed), Err(KeyError::CannotOpen));
+        // A replica still on the old list waits for the new key rather than giving the value up.
+        assert_eq!(before.open("nuzul", Field::Facts, &new_sealed), Err(KeyError::NotYetHeld(2)));
+        assert!(matches!(
+            crate::messaging::HandlerError::from(KeyError::NotYetHeld(2)),
+            crate::messaging::HandlerError::Retry(_)
+        ));
     }
 
     #[test]

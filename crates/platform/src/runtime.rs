@@ -44,6 +44,9 @@ pub struct Dependencies {
     pub drain: DrainSettings,
     /// Checks the gateway's vouchers for the calls it forwards.
     pub forwarding: crate::forwarding::ForwardingKey,
+    /// Identity vouches with it for its calls to intake's registry, which
+    /// intake checks (the other roles get an inert stand-in).
+    pub registry_key: crate::forwarding::ForwardingKey,
     /// Confirms a beneficiary's national ID (identity), where one is configured.
     pub identity_provider: crate::identity_checks::Provider,
     /// Seals personal data at rest (intake, identity, verification, notification).

@@ -1,4 +1,4 @@
-//! Signed identities. Intake signs a short-lived access token (a JWT, EdDSA
+//! Signed identities. Identity signs a short-lived access token (a JWT, EdDSA
 //! over Ed25519) when someone signs in; the gateway forwards it in gRPC
 //! metadata and every service verifies it with the public keys alone, so no
 //! service trusts a caller because of where the call came from.

@@ -13,8 +13,8 @@ use masar_domain::people::{self, Claim, ExistingAccount, RegistryContact};
 use masar_domain::{AccountStanding, ActorRole, Bilingual, FieldError, HijriDate, Language, NationalId, SaudiMobile};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::forms::{
-    acted_by, actor_of, check_association, policy_in_force, read_applicant, read_channel, read_text, readable_code,
-    submitter,
+    acted_by, acting_role, actor_of, check_association, policy_in_force, read_applicant, read_channel, read_text,
+    readable_code, submitter,
 };
 use masar_platform::grpc::{Problem, changed_meanwhile, internal, invalid_input, parse_uuid};
 use masar_platform::identity::{Caller, Staff};
@@ -96,6 +96,15 @@ fn account_reply(a: &StoredAccount) -> api::Account {
     }
 }
 
+/// A registration being judged: for whom, with which number typed, by whom.
+struct Registering<'a> {
+    association: &'a str,
+    national_id: &'a str,
+    typed: &'a str,
+    anonymous: bool,
+    at: chrono::DateTime<Utc>,
+}
+
 /// The registry entry an account is opened for, as intake answered.
 struct Entry {
     beneficiary_id: Uuid,
@@ -160,6 +169,29 @@ impl AccountService for Accounts {
         if !errors.is_empty() {
             return Err(invalid_input(errors));
         }
+        let anonymous = staff.is_none();
+        let quietly = || Ok(Response::new(api::Registration::default()));
+        // Judged before anything is written anywhere: a refused registration changes nobody's entry.
+        let on_file = self.registry.find_entry(&pack.association, applicant.national_id.as_str()).await?;
+        let found = on_file.as_ref().map(Entry::read).transpose()?;
+        // Staff's details replace a provisional entry's contact; what is typed online never does.
+        let contact = match &on_file {
+            Some(entry) if entry.contact_confirmed || anonymous => (entry.mobile.clone(), entry.contact_confirmed),
+            _ => (applicant.mobile.as_str().to_owned(), !anonymous),
+        };
+        let registering = Registering {
+            association: &pack.association,
+            national_id: applicant.national_id.as_str(),
+            typed: applicant.mobile.as_str(),
+            anonymous,
+            at: now,
+        };
+        let mut tx = self.store.db().begin().await?;
+        let judged = self.judge(&mut tx, &registering, found.map(|e| e.beneficiary_id), (&contact.0, contact.1)).await;
+        tx.rollback().await?;
+        let Some(_) = judged? else { return quietly() };
+        let password = one_time_password();
+        let password_hash = hash_password(password.clone()).await?;
         // The registry is intake's: the entry is found (or registered) there, before this transaction.
         let entry = self
             .registry
@@ -169,40 +201,18 @@ impl AccountService for Accounts {
                 channel: channel.as_str().to_owned(),
                 registered_by: acted_by(&staff),
                 registered_at: Some(masar_proto::timestamp(now)),
+                registered_by_role: acting_role(&staff).as_str().to_owned(),
             })
             .await?;
         let beneficiary = Entry::read(&entry)?;
-        let password = one_time_password();
-        let password_hash = hash_password(password.clone()).await?;
-        let anonymous = staff.is_none();
+        // Judged again where the account is opened: another registration may have come in meanwhile.
         let mut tx = self.store.db().begin().await?;
-        let accounts = self.store.accounts_of(&mut tx, beneficiary.beneficiary_id).await?;
-        let existing: Vec<_> =
-            accounts.iter().map(|a| ExistingAccount { standing: a.standing, mobile: &a.mobile }).collect();
-        let registry = RegistryContact { mobile: &entry.mobile, confirmed: entry.contact_confirmed };
-        let (credentials_to, standing) = match people::claim(registry, applicant.mobile.as_str(), &existing) {
-            Claim::Verified { credentials_to } => (credentials_to.to_owned(), AccountStanding::ByRegistryMobile),
-            Claim::Unverified { credentials_to } => (credentials_to.to_owned(), AccountStanding::Unverified),
-            // Online, the answer is the same whether or not the ID has an account (or is on file).
-            Claim::HeldByVerified | Claim::AlreadyClaimed if anonymous => {
-                tx.rollback().await?;
-                return Ok(Response::new(api::Registration::default()));
-            }
-            Claim::HeldByVerified | Claim::AlreadyClaimed => return Err(already_has_account()),
+        let registry = (entry.mobile.as_str(), entry.contact_confirmed);
+        let judged = self.judge(&mut tx, &registering, Some(beneficiary.beneficiary_id), registry).await?;
+        let Some((credentials_to, standing)) = judged else {
+            tx.rollback().await?;
+            return quietly();
         };
-        // Online, the holder of an ID and of a number is told by SMS only a few times a day.
-        if anonymous {
-            let since = now - chrono::Duration::hours(24);
-            let sent = self
-                .store
-                .credential_messages_since(&mut tx, &pack.association, &entry.national_id, &credentials_to, since)
-                .await?;
-            if sent >= CREDENTIAL_MESSAGES_A_DAY {
-                tx.rollback().await?;
-                tracing::info!(association = %pack.association, "registration not acted on: its SMS limit is reached");
-                return Ok(Response::new(api::Registration::default()));
-            }
-        }
         let mut account = NewAccount {
             account_id: Uuid::now_v7(),
             association: pack.association.clone(),
@@ -223,7 +233,7 @@ impl AccountService for Accounts {
                 // The same registration at the same moment: one opens it.
                 Opened::AlreadyClaimed if anonymous => {
                     tx.rollback().await?;
-                    return Ok(Response::new(api::Registration::default()));
+                    return quietly();
                 }
                 Opened::AlreadyClaimed => return Err(already_has_account()),
                 Opened::UsernameTaken if attempts < 3 => {
@@ -249,7 +259,13 @@ impl AccountService for Accounts {
         self.outbox.append(&mut tx, &Event::AccountOpened(event)).await?;
         if anonymous {
             self.store
-                .record_credential_message(&mut tx, &pack.association, &entry.national_id, &account.mobile, now)
+                .record_credential_message(
+                    &mut tx,
+                    &pack.association,
+                    applicant.national_id.as_str(),
+                    &account.mobile,
+                    now,
+                )
                 .await?;
         }
         // Somebody registering themself acts as the account they open.
@@ -269,7 +285,7 @@ impl AccountService for Accounts {
         );
         // Anyone may type anyone's ID: an anonymous caller learns nothing of who is on file, nor where the SMS went.
         if anonymous {
-            return Ok(Response::new(api::Registration::default()));
+            return quietly();
         }
         Ok(Response::new(api::Registration {
             beneficiary_id: beneficiary.beneficiary_id.to_string(),
@@ -482,6 +498,45 @@ struct ClaimDecision {
 }
 
 impl Accounts {
+    /// Whether `registering`, for an entry (none: not on file yet) whose
+    /// registry number is `contact` (and whether it is confirmed), opens an
+    /// account: where its credentials go and its standing. `None`: an online
+    /// registration that opens nothing and is answered like any other (the
+    /// ID is held, or the SMS limit reached); staff are told why instead.
+    async fn judge(
+        &self,
+        tx: &mut masar_platform::db::Tx,
+        registering: &Registering<'_>,
+        entry: Option<Uuid>,
+        contact: (&str, bool),
+    ) -> Result<Option<(String, AccountStanding)>, Status> {
+        let accounts = match entry {
+            Some(entry) => self.store.accounts_of(tx, entry).await?,
+            None => Vec::new(),
+        };
+        let existing: Vec<_> =
+            accounts.iter().map(|a| ExistingAccount { standing: a.standing, mobile: &a.mobile }).collect();
+        let registry = RegistryContact { mobile: contact.0, confirmed: contact.1 };
+        let (credentials_to, standing) = match people::claim(registry, registering.typed, &existing) {
+            Claim::Verified { credentials_to } => (credentials_to.to_owned(), AccountStanding::ByRegistryMobile),
+            Claim::Unverified { credentials_to } => (credentials_to.to_owned(), AccountStanding::Unverified),
+            Claim::HeldByVerified | Claim::AlreadyClaimed if registering.anonymous => return Ok(None),
+            Claim::HeldByVerified | Claim::AlreadyClaimed => return Err(already_has_account()),
+        };
+        // Online, the holder of an ID and of a number is told by SMS only a few times a day.
+        if registering.anonymous {
+            let since = registering.at - chrono::Duration::hours(24);
+            let (association, national_id) = (registering.association, registering.national_id);
+            let sent =
+                self.store.credential_messages_since(tx, association, national_id, &credentials_to, since).await?;
+            if sent >= CREDENTIAL_MESSAGES_A_DAY {
+                tracing::info!(%association, "registration not acted on: its SMS limit is reached");
+                return Ok(None);
+            }
+        }
+        Ok(Some((credentials_to, standing)))
+    }
+
     async fn claim_decision<T>(
         &self,
         request: &Request<T>,

@@ -15,6 +15,7 @@ pub use registry::Registry;
 pub use sessions::{StoredSession, seed_demo_staff_passwords, set_staff_password};
 pub use store::{IdentityStore, NewAccount, Opened, StoredAccount, StoredIdentityCheck};
 
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox};
 use masar_platform::personal::RESEAL_EVERY;
@@ -53,7 +54,7 @@ pub fn parts(
     };
     let accounts = accounts::Accounts {
         store: store.clone(),
-        registry: Registry::connect(&deps.endpoints.intake, deps.forwarding.clone())?,
+        registry: Registry::connect(&deps.endpoints.intake, deps.registry_key.clone())?,
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         policies,
@@ -118,17 +119,20 @@ impl EventHandler for RegistryNews {
         };
         let beneficiary_id = Uuid::parse_str(&confirmed.beneficiary_id)
             .map_err(|_| HandlerError::Reject("a confirmed contact names no registry entry".into()))?;
-        let mobile = self
-            .store
-            .personal()
-            .open(&confirmed.association, masar_platform::personal::Field::Mobile, &confirmed.mobile)
-            .map_err(|e| HandlerError::Reject(format!("the confirmed number does not open: {e}")))?;
+        let mobile = self.store.personal().open(
+            &confirmed.association,
+            masar_platform::personal::Field::Mobile,
+            &confirmed.mobile,
+        )?;
         let at = masar_proto::to_datetime(confirmed.confirmed_at.as_ref());
         let proven = self
             .store
             .prove_claims_to(tx, &confirmed.association, beneficiary_id, &mobile, &confirmed.confirmed_by, at)
             .await?;
         if proven > 0 {
+            let subject = Subject::outside_a_case(&confirmed.association, "");
+            let detail = format!("{proven} claim(s) by the registry's number, confirmed by {}", confirmed.confirmed_by);
+            audit::record(tx, &Actor::system(message), subject, action::ACCOUNT_VERIFIED, &detail).await?;
             tracing::info!(association = %confirmed.association, proven, "claims proven by the registry's number");
         }
         Ok(())

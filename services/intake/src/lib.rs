@@ -18,6 +18,7 @@ pub use requests::store::{Attestation, IntakeStore, NewRequest, StoredDocument, 
 pub use satisfaction::RatedService;
 
 use masar_platform::db::{Db, DbError, Tx};
+use masar_platform::forwarding::OnlyFrom;
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox};
 use masar_platform::personal::RESEAL_EVERY;
 use masar_platform::policies::PolicyBook;
@@ -46,7 +47,8 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
     let store = IntakeStore::new(deps.db.clone(), deps.personal.clone());
     let policies = PolicyBook::new(deps.db.clone());
     let beneficiaries = registry::Beneficiaries { store: store.clone(), verifier: deps.tokens.verifier.clone() };
-    let registry = registry::Registry { store: store.clone(), outbox: outbox.clone(), policies: policies.clone() };
+    let registry =
+        registry::RegistryForIdentity { store: store.clone(), outbox: outbox.clone(), policies: policies.clone() };
     let inquiries = inquiries::Inquiries {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -74,7 +76,10 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         )
         .add_service(BeneficiaryServiceServer::new(beneficiaries))
         .add_service(InquiryServiceServer::new(inquiries))
-        .add_service(RegistryServiceServer::new(registry))
+        .add_service(RegistryServiceServer::with_interceptor(
+            registry,
+            OnlyFrom { key: deps.registry_key.clone(), role: Role::Identity },
+        ))
         .add_service(SatisfactionServiceServer::new(ratings)),
         service_names: vec![
             "masar.intake.v1.IntakeService",

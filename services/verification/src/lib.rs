@@ -99,10 +99,7 @@ impl EventHandler for IncomingRequests {
                 ))
             })?;
         // Sealed by intake (Hayat's answers are health facts); opened only to be judged.
-        let facts = self
-            .personal
-            .open(&case.association, Field::Facts, &event.facts_json)
-            .map_err(|e| HandlerError::Reject(format!("facts do not open: {e}")))?;
+        let facts = self.personal.open(&case.association, Field::Facts, &event.facts_json)?;
         let facts: Facts =
             serde_json::from_str(&facts).map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
         let eligibility = pack

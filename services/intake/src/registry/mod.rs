@@ -4,9 +4,9 @@
 
 use crate::requests::store::IntakeStore;
 use masar_domain::{ActorRole, Bilingual, FieldError, HijriDate, NationalId, SaudiMobile};
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{DbError, Tx};
 use masar_platform::forms::{check_association, policy_in_force, read_applicant, read_channel};
-use masar_platform::forwarding::require_service;
 use masar_platform::grpc::{Problem, invalid_input, parse_uuid};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox};
@@ -14,13 +14,12 @@ use masar_platform::paging::{PageRequest, Position};
 use masar_platform::personal::Field;
 use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
-use masar_platform::role::Role;
 use masar_platform::tokens::TokenVerifier;
-use masar_proto::Event;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{
     self as api, beneficiary_service_server::BeneficiaryService, registry_service_server::RegistryService,
 };
+use masar_proto::{Event, event_type};
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
@@ -92,31 +91,40 @@ impl BeneficiaryService for Beneficiaries {
     }
 }
 
-/// Finds or registers `new`'s entry in `tx`. When staff's details confirm a
-/// provisional entry's contact, says so (identity proves the claims made
-/// with that number), in the same transaction.
+/// Finds or registers `new`'s entry in `tx`, as `actor`. A new entry, and
+/// staff's details confirming a provisional entry's contact, are on the
+/// registry's trail; a confirmation is also announced (identity proves the
+/// claims made with that number), in the same transaction.
 pub(crate) async fn register(
     store: &IntakeStore,
     outbox: &Outbox,
     tx: &mut Tx,
     new: &NewBeneficiary,
+    actor: &Actor,
 ) -> Result<StoredBeneficiary, DbError> {
     let (entry, registered) = store.find_or_register(tx, new).await?;
-    if registered == Registered::ContactConfirmed {
-        let confirmed = events::ContactConfirmed {
-            beneficiary_id: entry.beneficiary_id.to_string(),
-            association: entry.association.clone(),
-            mobile: store.personal().seal(&entry.association, Field::Mobile, &entry.mobile),
-            confirmed_by: new.registered_by.clone(),
-            confirmed_at: Some(masar_proto::timestamp(new.registered_at)),
-        };
-        outbox.append(tx, &Event::ContactConfirmed(confirmed)).await?;
+    let subject = Subject::outside_a_case(&entry.association, "");
+    let id = entry.beneficiary_id.to_string();
+    match registered {
+        Registered::Found => {}
+        Registered::New => audit::record(tx, actor, subject, action::BENEFICIARY_REGISTERED, &id).await?,
+        Registered::ContactConfirmed => {
+            let confirmed = events::ContactConfirmed {
+                beneficiary_id: id.clone(),
+                association: entry.association.clone(),
+                mobile: store.personal().seal(&entry.association, Field::Mobile, &entry.mobile),
+                confirmed_by: new.registered_by.clone(),
+                confirmed_at: Some(masar_proto::timestamp(new.registered_at)),
+            };
+            outbox.append(tx, &Event::ContactConfirmed(confirmed)).await?;
+            audit::record(tx, actor, subject, event_type::CONTACT_CONFIRMED, &id).await?;
+        }
     }
     Ok(entry)
 }
 
-/// The registry for the identity service: answers only calls it vouched for.
-pub struct Registry {
+/// The registry for the identity service, which alone reaches it (see `OnlyFrom` where it is served).
+pub struct RegistryForIdentity {
     pub store: IntakeStore,
     pub outbox: Outbox,
     pub policies: PolicyBook,
@@ -132,12 +140,11 @@ fn entry_reply(entry: &StoredBeneficiary) -> api::RegistryEntry {
 }
 
 #[tonic::async_trait]
-impl RegistryService for Registry {
+impl RegistryService for RegistryForIdentity {
     async fn find_or_register(
         &self,
         request: Request<api::FindOrRegisterRequest>,
     ) -> Result<Response<api::RegistryEntry>, Status> {
-        require_service(&request, Role::Identity)?;
         let input = request.get_ref();
         // Identity validated the form against the same pack; checked again here, where the registry is kept.
         let registered_at = masar_proto::to_datetime(input.registered_at.as_ref());
@@ -151,7 +158,16 @@ impl RegistryService for Registry {
         let (Some(pack), Some(channel), Some(applicant)) = (pack, channel, applicant) else {
             return Err(invalid_input(errors));
         };
-        if !errors.is_empty() || input.registered_by.trim().is_empty() {
+        let registered_by = input.registered_by.trim();
+        let role = ActorRole::parse(&input.registered_by_role);
+        if registered_by.is_empty() {
+            errors.push(FieldError::required("registered_by"));
+        }
+        if role.is_err() {
+            errors.push(FieldError::new("registered_by_role", Bilingual::new("الدور غير معروف", "Unknown role")));
+        }
+        let Ok(role) = role else { return Err(invalid_input(errors)) };
+        if !errors.is_empty() {
             return Err(invalid_input(errors));
         }
         let new = NewBeneficiary {
@@ -161,21 +177,34 @@ impl RegistryService for Registry {
             mobile: applicant.mobile,
             language: applicant.language,
             channel,
-            registered_by: input.registered_by.trim().to_owned(),
+            registered_by: registered_by.to_owned(),
             registered_at,
         };
+        // Identity names who acts; the call itself came straight from identity.
+        let username = if role == ActorRole::Beneficiary { String::new() } else { registered_by.to_owned() };
+        let actor = Actor { username, role, ..Actor::anonymous(&request) };
         let mut tx = self.store.db().begin().await?;
-        let entry = register(&self.store, &self.outbox, &mut tx, &new).await?;
+        let entry = register(&self.store, &self.outbox, &mut tx, &new, &actor).await?;
         tx.commit().await?;
         self.outbox.wake();
         Ok(Response::new(entry_reply(&entry)))
+    }
+
+    async fn find_entry(
+        &self,
+        request: Request<api::FindEntryRequest>,
+    ) -> Result<Response<api::FindEntryResponse>, Status> {
+        let input = request.get_ref();
+        let national_id = NationalId::parse(&input.national_id)
+            .map_err(|e| invalid_input(vec![FieldError::new("national_id", e.explain())]))?;
+        let entry = self.store.beneficiary_on_file(input.association.trim(), &national_id).await?;
+        Ok(Response::new(api::FindEntryResponse { entry: entry.as_ref().map(entry_reply) }))
     }
 
     async fn get_entries(
         &self,
         request: Request<api::GetEntriesRequest>,
     ) -> Result<Response<api::GetEntriesResponse>, Status> {
-        require_service(&request, Role::Identity)?;
         let input = request.get_ref();
         let ids = input
             .beneficiary_ids
@@ -208,11 +237,7 @@ impl EventHandler for AccountNews {
         match sealed_mobile {
             None => self.store.note_account(tx, beneficiary_id).await?,
             Some(sealed) => {
-                let mobile = self
-                    .store
-                    .personal()
-                    .open(association, Field::Mobile, sealed)
-                    .map_err(|e| HandlerError::Reject(format!("the verified number does not open: {e}")))?;
+                let mobile = self.store.personal().open(association, Field::Mobile, sealed)?;
                 self.store.prove_contact(tx, association, beneficiary_id, &mobile).await?;
             }
         }

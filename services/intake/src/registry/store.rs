@@ -1,6 +1,6 @@
 //! The beneficiary registry: intake's records of people, apart from their
 //! requests. Accounts are the identity service's; it reaches the registry
-//! through `RegistryService` (see `registry_service.rs`).
+//! through `RegistryService` (see `mod.rs`).
 
 use crate::requests::store::IntakeStore;
 use chrono::{DateTime, Utc};
@@ -226,13 +226,24 @@ impl IntakeStore {
         association: &str,
         national_id: &NationalId,
     ) -> Result<Option<StoredBeneficiary>, DbError> {
+        let found = tx.fetch_optional(self.by_national_id(association, national_id)).await?;
+        found.as_ref().map(|r| self.stored_beneficiary(r)).transpose()
+    }
+
+    /// The same, read outside any transaction (a look that writes nothing).
+    pub async fn beneficiary_on_file(
+        &self,
+        association: &str,
+        national_id: &NationalId,
+    ) -> Result<Option<StoredBeneficiary>, DbError> {
+        let found = self.db().fetch_optional(self.by_national_id(association, national_id)).await?;
+        found.as_ref().map(|r| self.stored_beneficiary(r)).transpose()
+    }
+
+    fn by_national_id(&self, association: &str, national_id: &NationalId) -> Sql {
         const SQL: &str = select_beneficiary!("b.association = $1 AND b.national_id_index IN ($2, $3)");
         let [current, previous] = self.personal().lookup(association, Field::NationalId, national_id.as_str());
-        tx.fetch_optional(Sql::new(SQL).bind(association).bind(current).bind(previous))
-            .await?
-            .as_ref()
-            .map(|r| self.stored_beneficiary(r))
-            .transpose()
+        Sql::new(SQL).bind(association).bind(current).bind(previous)
     }
 
     pub async fn beneficiary(&self, beneficiary_id: Uuid) -> Result<Option<StoredBeneficiary>, DbError> {

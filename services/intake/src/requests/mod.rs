@@ -395,7 +395,8 @@ impl IntakeService for Intake {
         let mut tx = self.store.db().begin().await?;
         // Every request belongs to the association's one registry entry for its national ID.
         let registering = NewBeneficiary::of_request(&new, acted_by(&staff));
-        let beneficiary = register(&self.store, &self.outbox, &mut tx, &registering).await?;
+        let actor = Actor::calling(&caller, &request);
+        let beneficiary = register(&self.store, &self.outbox, &mut tx, &registering, &actor).await?;
         let filed_by_account = match &caller {
             Caller::Beneficiary(own) => Some(own.account_id),
             Caller::Staff(_) => None,
@@ -404,7 +405,6 @@ impl IntakeService for Intake {
         self.store.insert_request(&mut tx, &new).await?;
         let subject = Subject::case(new.request_id, &new.association, &new.branch);
         let detail = format!("{} via {}", new.service_type, new.channel);
-        let actor = Actor::calling(&caller, &request);
         audit::record(&mut tx, &actor, subject, action::REQUEST_FILED, &detail).await?;
         tx.commit().await?;
         tracing::info!(request_id = %new.request_id, association = %new.association, branch = %new.branch, "draft created");
