@@ -323,6 +323,14 @@ async fn sqlite_limit(filings: usize, concurrency: usize, documents: &[String]) 
                 facts: Facts::default(),
                 beneficiary_id: None,
                 filed_by_account: None,
+                // Sealed like a filing's (the pack asks for it).
+                address: Some(masar_domain::Address {
+                    city: NUZUL.address[0].into(),
+                    district: NUZUL.address[1].into(),
+                    street: NUZUL.address[2].into(),
+                    short_address: String::new(),
+                    location: None,
+                }),
             };
             let subject = Subject::case(request_id, "nuzul", "riyadh");
             let mut tx = db.begin().await?;

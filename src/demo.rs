@@ -337,9 +337,17 @@ pub struct Cast<'a> {
     pub committee: [&'a str; 2],
     /// Answers that meet every eligibility rule of the association's policy.
     pub eligible_facts: &'a [(&'a str, &'a str)],
+    /// Where the sample applicant lives: city, district, street.
+    pub address: [&'a str; 3],
 }
 
 impl Cast<'_> {
+    /// The sample applicant's address, as a form sends it.
+    pub fn address(&self) -> Value {
+        let [city, district, street] = self.address;
+        json!({ "city": city, "district": district, "street": street })
+    }
+
     /// The eligible answers, with some replaced (e.g. an income over the threshold).
     pub fn facts_with(&self, changes: &[(&str, &str)]) -> Value {
         let mut facts: serde_json::Map<String, Value> =
@@ -366,6 +374,7 @@ pub const NUZUL: Cast<'static> = Cast {
         ("household.monthly_income", "4200"),
         ("home.ownership", "owned"),
     ],
+    address: ["الرياض", "النسيم", "شارع سلمان الفارسي"],
 };
 
 /// Nuzul's Jeddah branch (opened by the policy's version 2; served by its own city's applicants from version 3).
@@ -380,6 +389,7 @@ pub const NUZUL_JEDDAH: Cast<'static> = Cast {
         ("household.monthly_income", "3900"),
         ("home.ownership", "owned"),
     ],
+    address: ["جدة", "الصفا", "شارع الأمير ماجد"],
     ..NUZUL
 };
 
@@ -399,6 +409,7 @@ pub const HAYAT: Cast<'static> = Cast {
         ("need.covered_by_insurance", "no"),
         ("need.covered_by_government", "no"),
     ],
+    address: ["المدينة المنورة", "قباء", "طريق قباء"],
 };
 
 /// The SMS the dev provider wrote to its file (the development "phone"), each as `<to>: <text>`.
@@ -498,6 +509,7 @@ pub async fn create_draft(
                 "applicant": { "national_id": national_id, "full_name": name, "mobile": mobile, "preferred_language": "ar" },
                 "description": "Demo request",
                 "facts": facts,
+                "address": cast.address(),
             }),
         )
         .await

@@ -96,6 +96,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::get_timeline))
         .routes(routes!(requests::get_document_file))
+        .routes(routes!(requests::get_case_file))
         .routes(routes!(requests::resubmit_request))
         .routes(routes!(requests::list_messages))
         .routes(routes!(verification::list_pending))

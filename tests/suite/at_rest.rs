@@ -29,6 +29,8 @@ impl Used {
         // An applicant's answer about their insurance, as answers are written (a JSON key; the
         // policy names the fact too, but in TOML, never followed by a colon).
         needles.push("\"need.covered_by_insurance\":".into());
+        // The street a researcher visits (Nuzul's form asks for the address).
+        needles.push(NUZUL.address[2].into());
         let hex: Vec<String> = needles.iter().map(|n| masar_platform::hex::encode(n.as_bytes())).collect();
         needles.extend(hex);
         needles

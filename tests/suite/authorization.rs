@@ -559,6 +559,18 @@ fn rows(scene: &Scene) -> Vec<Row> {
                 .only_researcher(&scene.case_researcher, Outcome::Forbidden),
         ),
         row(
+            get("/v1/requests/{id}/file", request("/file")),
+            rpc!(
+                "/masar.intake.v1.IntakeService/GetCaseFile",
+                intake,
+                get_case_file,
+                intake::GetCaseFileRequest { request_id: case.into() }
+            ),
+            Rule::staff(&R::CASE_FILE_READERS, RIYADH)
+                .with_beneficiaries(Beneficiaries::Own)
+                .only_researcher(&scene.case_researcher, Outcome::Forbidden),
+        ),
+        row(
             get("/v1/requests/{id}/timeline", request("/timeline")),
             rpc!(
                 "/masar.intake.v1.IntakeService/GetTimeline",

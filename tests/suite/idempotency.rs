@@ -34,7 +34,7 @@ async fn drive_retries(base: &str) {
     let client = GatewayClient::new(base);
     let reception = client.staff_token(NUZUL.reception).await.unwrap();
     let draft = json!({ "association": "nuzul", "branch": "riyadh", "service_type": "roof_repair",
-        "channel": "phone", "facts": NUZUL.facts_with(&[]),
+        "channel": "phone", "facts": NUZUL.facts_with(&[]), "address": NUZUL.address(),
         "applicant": { "national_id": "1000000008", "full_name": "محمد القحطاني", "mobile": "0551234567" } });
 
     // A retry with the same key: the same draft, not a second one.

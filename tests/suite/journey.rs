@@ -572,10 +572,56 @@ async fn drive_jeddah(base: &GatewayClient) {
         "{seen}"
     );
     assert_eq!(verdicts(&seen)[0], v("service_area", "met"));
+    // The project manager reads the case file in full, to match the data; a supervisor without the contact.
+    let file = format!("/v1/requests/{id}/file");
+    let full = base.get(&file, Some(NUZUL_JEDDAH.project_manager)).await.unwrap();
+    assert_eq!(
+        (full["in_full"].as_bool(), full["national_id"].as_str(), full["mobile"].as_str()),
+        (Some(true), Some("1000000040"), Some("+966553334455")),
+        "{full}"
+    );
+    let city = full["answers"].as_array().unwrap().iter().find(|a| a["fact"] == "applicant.city").unwrap();
+    assert_eq!((city["value"].as_str(), city["question"]["en"].as_str()), (Some("جدة"), Some("City of residence")));
+    assert_eq!(full["address"], json!({ "city": "جدة", "district": "الصفا", "street": "شارع الأمير ماجد" }));
+    let masked = base.get(&file, Some(NUZUL_JEDDAH.branch_manager)).await.unwrap();
+    assert_eq!(masked["in_full"], false, "{masked}");
+    assert!(masked.get("national_id").is_none() && masked.get("mobile").is_none(), "{masked}");
+    assert!(masked["answers"].as_array().unwrap().is_empty(), "{masked}");
+    assert_eq!(masked["address"], json!({ "city": "جدة", "district": "الصفا" }), "nothing that finds the door");
+    assert_eq!(masked["request"]["national_id"], "1******040", "masked, as everywhere");
+    let (status, _) = base.call(reqwest::Method::GET, &file, Some("nuzul.reception"), None).await.unwrap();
+    assert_eq!(status, 403, "the front desk files, it does not read the file");
+
     base.verify(&id, NUZUL_JEDDAH.project_manager).await.unwrap();
+    // The researcher assigned reads it in full, to call and visit; another branch's finds nothing.
+    let researcher = base.wait_for_researcher(&id, NUZUL_JEDDAH.branch_manager).await.unwrap();
+    assert_eq!(researcher, "nuzul.jeddah.researcher");
+    let theirs = base.get(&file, Some(&researcher)).await.unwrap();
+    assert_eq!((theirs["in_full"].as_bool(), theirs["mobile"].as_str()), (Some(true), Some("+966553334455")));
+    let (status, _) = base.call(reqwest::Method::GET, &file, Some("nuzul.researcher1"), None).await.unwrap();
+    assert_eq!(status, 404);
+    // Each full opening by staff is on the case's trail; the supervisor's masked one is not.
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL_JEDDAH.branch_manager)).await.unwrap();
+    let openers: Vec<_> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "case_file.opened")
+        .map(|e| e["actor"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(openers, [NUZUL_JEDDAH.project_manager, researcher.as_str()]);
     research_and_decide(reception, &NUZUL_JEDDAH, &id, "approved").await.unwrap();
     let approved = reception.get(&format!("/v1/requests/{id}"), None).await.unwrap();
     assert_eq!((approved["status"].as_str(), approved["branch"].as_str()), (Some("approved"), Some("jeddah")));
+
+    // Nuzul's form asks where the family lives: without it, nothing is filed.
+    let facts = NUZUL_JEDDAH.facts_with(&[]);
+    let homeless = json!({ "association": "nuzul", "branch": "jeddah", "service_type": NUZUL_JEDDAH.service_type,
+        "channel": "phone", "applicant": { "national_id": "1000000057", "full_name": "سعد", "mobile": "0553334466" },
+        "facts": facts, "address": { "city": "جدة", "short_address": "JED" } });
+    let (status, refused) = reception.call(reqwest::Method::POST, "/v1/requests", None, Some(homeless)).await.unwrap();
+    let fields: Vec<_> = refused["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!((status, fields), (400, vec!["address.district", "address.short_address"]), "{refused}");
 
     let riyadh_family = NUZUL_JEDDAH.facts_with(&[("applicant.city", "Riyadh")]);
     let elsewhere =

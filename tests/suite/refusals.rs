@@ -246,7 +246,7 @@ async fn drive_text_bounds(base: &str) {
         json!({
             "association": "nuzul", "branch": "riyadh", "service_type": NUZUL.service_type, "channel": NUZUL.channel,
             "applicant": { "national_id": new_national_id(), "full_name": name, "mobile": "0551234567" },
-            "facts": facts,
+            "facts": facts, "address": NUZUL.address(),
         })
     };
     let facts = NUZUL.facts_with(&[]);
@@ -274,6 +274,13 @@ async fn drive_text_bounds(base: &str) {
         reception.call(Method::POST, "/v1/requests", None, Some(form("سعد علي", long_answer))).await.unwrap();
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["fields"][0]["field"], "facts.applicant.region", "{body}");
+    // The address is bounded and cleaned like every other text.
+    let mut overridden = form("سعد علي", facts.clone());
+    overridden["address"]["street"] = json!("\u{202E}شارع");
+    overridden["address"]["district"] = json!("ح".repeat(500));
+    let (status, body) = reception.call(Method::POST, "/v1/requests", None, Some(overridden)).await.unwrap();
+    let fields: Vec<_> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!((status, fields), (400, vec!["address.district", "address.street"]), "{body}");
     // Invisible characters are dropped, and the name kept as it reads.
     let (status, draft) =
         reception.call(Method::POST, "/v1/requests", None, Some(form("سعد\u{200B} علي\u{FEFF}", facts))).await.unwrap();

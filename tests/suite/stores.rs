@@ -98,6 +98,16 @@ async fn intake_scenario(db: Db) {
         facts: Facts([("household.members".to_owned(), FactValue::Number(4.0))].into_iter().collect()),
         beneficiary_id: None,
         filed_by_account: None,
+        address: masar_domain::read_address(
+            masar_domain::AddressAsked::Required,
+            masar_domain::AddressForm {
+                city: "الرياض",
+                district: "النسيم",
+                short_address: "RNSA1234",
+                ..Default::default()
+            },
+        )
+        .unwrap(),
     };
     let mut tx = db.begin().await.unwrap();
     let registered_by = "beneficiary".to_owned();
@@ -127,6 +137,8 @@ async fn intake_scenario(db: Db) {
     assert_eq!(stored.mobile, "+966551234567");
     assert_eq!(stored.expected_decision_on, new.expected_decision_on);
     assert_eq!((stored.policy_version, &stored.facts), (1, &new.facts));
+    let (_, address) = store.case_details(&stored).await.unwrap();
+    assert_eq!(address, new.address, "the address comes back as filed (sealed at rest)");
     // no approval yet: no history for "no approved request of the same type within N months"
     let history = |service_type: &'static str| {
         let store = store.clone();

@@ -2,6 +2,7 @@
 //! transport, no database; every service asks this crate instead of
 //! re-implementing a rule.
 
+pub mod address;
 pub mod calendar;
 pub mod case;
 pub mod directory;
@@ -15,6 +16,7 @@ pub mod satisfaction;
 pub mod text;
 pub mod vocabulary;
 
+pub use address::{Address, AddressAsked, AddressForm, read_address};
 pub use calendar::{DualDate, HijriDate, InvalidDate};
 pub use case::{CaseStatus, Stage, TransitionRefused};
 pub use directory::{Association, Directory, DirectoryError, StaffMember};

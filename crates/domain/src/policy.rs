@@ -30,6 +30,8 @@ pub struct PolicyPack {
     /// The project manager may verify a request without confirming each
     /// required document one by one (both policies say they must: false).
     pub document_reviews_optional: bool,
+    /// Whether the request form asks where the applicant lives (for the researcher's visit).
+    pub address: crate::address::AddressAsked,
     pub channels: Vec<Channel>,
     pub attestation: Attestation,
     pub branches: Vec<Branch>,
@@ -266,6 +268,8 @@ struct RawPack {
     committee_reply_days: u32,
     #[serde(default)]
     document_reviews_optional: bool,
+    #[serde(default)]
+    address: Option<String>,
     channels: Vec<String>,
     approval: RawApproval,
     attestation: RawAttestation,
@@ -368,6 +372,18 @@ impl RawPack {
                     format!("'{}' is not a staff role", self.referral_role),
                 );
                 ActorRole::AssociationAdmin
+            }
+        };
+        let address = match self.address.as_deref().map(crate::address::AddressAsked::parse) {
+            None => crate::address::AddressAsked::NotAsked,
+            Some(Ok(asked)) => asked,
+            Some(Err(_)) => {
+                check.problem(
+                    "address",
+                    "العنوان إما required أو optional أو not_asked",
+                    "address is one of required, optional, not_asked",
+                );
+                crate::address::AddressAsked::NotAsked
             }
         };
         let mut channels = Vec::new();
@@ -479,6 +495,7 @@ impl RawPack {
             referral_role,
             committee_reply_days: self.committee_reply_days,
             document_reviews_optional: self.document_reviews_optional,
+            address,
             channels,
             attestation: Attestation {
                 version: self.attestation.version,

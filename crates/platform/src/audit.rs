@@ -33,6 +33,8 @@ pub mod action {
     pub const REQUEST_FILED: &str = "request.filed";
     pub const DOCUMENT_UPLOADED: &str = "document.uploaded";
     pub const DOCUMENT_OPENED: &str = "document.opened";
+    /// A staff member read a case file in full (the national ID, mobile, answers and address).
+    pub const CASE_FILE_OPENED: &str = "case_file.opened";
     pub const INQUIRY_ASKED: &str = "inquiry.asked";
     pub const INQUIRY_REFERRED: &str = "inquiry.referred";
     pub const SIGNED_IN: &str = "session.signed_in";

@@ -35,6 +35,8 @@ pub enum Field {
     Facts,
     /// An uploaded document's bytes (a medical report, an ID card).
     Document,
+    /// Where an applicant lives (JSON: street, short national address, location).
+    Address,
 }
 
 impl Field {
@@ -45,6 +47,7 @@ impl Field {
             Field::NameKey => "name_key",
             Field::Facts => "facts",
             Field::Document => "document",
+            Field::Address => "address",
         }
     }
 }

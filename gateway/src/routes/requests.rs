@@ -69,6 +69,54 @@ pub(super) struct NewRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     facts: Facts,
+    /// Where the applicant lives, where the policy asks for it (its `address`: `required` or `optional`).
+    #[serde(default)]
+    address: Option<Address>,
+}
+
+/// Where an applicant lives, for the researcher's visit.
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+pub(super) struct Address {
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    district: String,
+    /// The street, or the short national address below.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    street: String,
+    /// The short national address: four letters and four digits, e.g. `RRRD2929`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    short_address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    longitude: Option<f64>,
+}
+
+impl From<Address> for intake::Address {
+    fn from(a: Address) -> Self {
+        Self {
+            city: a.city,
+            district: a.district,
+            street: a.street,
+            short_address: a.short_address,
+            latitude: a.latitude,
+            longitude: a.longitude,
+        }
+    }
+}
+
+impl From<intake::Address> for Address {
+    fn from(a: intake::Address) -> Self {
+        Self {
+            city: a.city,
+            district: a.district,
+            street: a.street,
+            short_address: a.short_address,
+            latitude: a.latitude,
+            longitude: a.longitude,
+        }
+    }
 }
 
 /// A document the policy asks for.
@@ -118,6 +166,7 @@ pub(super) async fn create_request(
         description: body.description,
         applicant: Some(body.applicant.into_message(language)),
         facts: fact_answers(body.facts),
+        address: body.address.map(Into::into),
     };
     let draft = services.intake.create_request(grpc(&headers, message)).await?.into_inner();
     let required_documents = draft
@@ -350,6 +399,59 @@ pub(super) async fn get_request(
 ) -> Reply<RequestView> {
     let message = intake::GetRequestRequest { request_id: id };
     Ok(Json(services.intake.get_request(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+/// One answer to the policy's questions.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Answer {
+    fact: String,
+    question: Bilingual,
+    value: String,
+}
+
+/// A request's case file: the request, and for whoever acts on it (the
+/// project manager, the assigned researcher, the beneficiary) the applicant's
+/// national ID, mobile, answers, description and address in full.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CaseFile {
+    request: RequestView,
+    /// False for other staff: contact details, answers and description are
+    /// left out, and the address is the city and district only.
+    in_full: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    national_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    mobile: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    description: String,
+    answers: Vec<Answer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<Address>,
+}
+
+/// The case file. A staff member's full opening is on the case's audit trail.
+#[utoipa::path(get, path = "/v1/requests/{id}/file", tag = "requests",
+    params(("id" = String, Path, description = "The request")), responses((status = 200, body = CaseFile)))]
+pub(super) async fn get_case_file(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply<CaseFile> {
+    let message = intake::GetCaseFileRequest { request_id: id };
+    let file = services.intake.get_case_file(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(CaseFile {
+        request: file.request.unwrap_or_default().into(),
+        in_full: file.in_full,
+        national_id: file.national_id,
+        mobile: file.mobile,
+        description: file.description,
+        answers: file
+            .answers
+            .into_iter()
+            .map(|a| Answer { fact: a.fact, question: Bilingual::new(a.label_ar, a.label_en), value: a.value })
+            .collect(),
+        address: file.address.map(Into::into),
+    }))
 }
 
 impl From<intake::ServiceRequest> for RequestView {

@@ -40,7 +40,7 @@ impl IntakeStore {
             .db()
             .fetch_all(
                 Sql::new(
-                    "SELECT request_id, association, national_id, mobile, facts FROM service_requests \
+                    "SELECT request_id, association, national_id, mobile, facts, address FROM service_requests \
                      WHERE national_id NOT LIKE $1 OR national_id_index IS NULL LIMIT $2",
                 )
                 .bind(self.personal().current_like_pattern())
@@ -61,12 +61,17 @@ impl IntakeStore {
                 self.opened(row, Field::Mobile, "mobile")?,
                 self.opened(row, Field::Facts, "facts")?,
             );
+            // Written with the rest of the row, so sealed with the same key.
+            let address = row
+                .optional_text("address")?
+                .map(|sealed| self.open(&association, Field::Address, &sealed))
+                .transpose()?;
             // Conditional on what was read: a row changed meanwhile is left to the next pass.
             resealed += tx
                 .execute(
                     Sql::new(
-                        "UPDATE service_requests SET national_id = $1, mobile = $2, facts = $3, national_id_index = $4 \
-                         WHERE request_id = $5 AND national_id = $6 AND mobile = $7 AND facts = $8",
+                        "UPDATE service_requests SET national_id = $1, mobile = $2, facts = $3, national_id_index = $4, \
+                         address = $9 WHERE request_id = $5 AND national_id = $6 AND mobile = $7 AND facts = $8",
                     )
                     .bind(self.seal(&association, Field::NationalId, &national_id))
                     .bind(self.seal(&association, Field::Mobile, &mobile))
@@ -75,7 +80,8 @@ impl IntakeStore {
                     .bind(row.uuid("request_id")?)
                     .bind(row.text("national_id")?)
                     .bind(row.text("mobile")?)
-                    .bind(row.text("facts")?),
+                    .bind(row.text("facts")?)
+                    .bind(address.map(|clear| self.seal(&association, Field::Address, &clear))),
                 )
                 .await?;
         }

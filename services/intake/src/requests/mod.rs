@@ -13,11 +13,11 @@ use crate::requests::store::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{parse_gregorian, saudi_day};
-use masar_domain::eligibility::read_answers;
+use masar_domain::eligibility::{fact_definition, read_answers};
 use masar_domain::policy::DocumentValidity;
 use masar_domain::{
-    ActorRole, Bilingual, CaseStatus, Facts, FieldError, HijriDate, NationalId, PolicyPack, SaudiMobile, TextRule,
-    clean_text,
+    ActorRole, Address, AddressForm, Bilingual, CaseStatus, Facts, FieldError, HijriDate, NationalId, PolicyPack,
+    SaudiMobile, TextRule, clean_text, read_address,
 };
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::forms::{
@@ -87,6 +87,19 @@ fn validate(
     let description = clean_text("description", &input.description, TextRule::DESCRIPTION)
         .map_err(|problem| errors.push(problem))
         .unwrap_or_default();
+    let address = input.address.clone().unwrap_or_default();
+    let form = AddressForm {
+        city: &address.city,
+        district: &address.district,
+        street: &address.street,
+        short_address: &address.short_address,
+        latitude: address.latitude,
+        longitude: address.longitude,
+    };
+    let address = match pack {
+        Some(pack) => read_address(pack.address, form).map_err(|problems| errors.extend(problems)).unwrap_or_default(),
+        None => None,
+    };
     let facts = match offering {
         Some(pack) => read_answers(&pack.facts_asked(service_type), &input.facts, &Facts::default())
             .map_err(|problems| errors.extend(problems))
@@ -112,6 +125,7 @@ fn validate(
             facts,
             beneficiary_id: None,
             filed_by_account: None,
+            address,
         }),
         _ => Err(invalid_input(errors)),
     }
@@ -252,6 +266,17 @@ fn document_reply(d: &StoredDocument) -> api::Document {
         issued_on: iso_day_or_empty(d.issued_on),
         expires_on: iso_day_or_empty(d.expires_on),
         uploaded_at: Some(masar_proto::timestamp(d.uploaded_at)),
+    }
+}
+
+fn address_reply(address: &Address) -> api::Address {
+    api::Address {
+        city: address.city.clone(),
+        district: address.district.clone(),
+        street: address.street.clone(),
+        short_address: address.short_address.clone(),
+        latitude: address.location.map(|l| l.latitude),
+        longitude: address.location.map(|l| l.longitude),
     }
 }
 
@@ -735,6 +760,67 @@ impl IntakeService for Intake {
         audit::record(&mut tx, &actor, stored.audit_subject(), action::DOCUMENT_OPENED, &document.document).await?;
         tx.commit().await?;
         Ok(Response::new(api::DocumentFile { document: Some(document_reply(&document)), content }))
+    }
+
+    async fn get_case_file(
+        &self,
+        request: Request<api::GetCaseFileRequest>,
+    ) -> Result<Response<api::CaseFile>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        if let Caller::Staff(staff) = &caller {
+            staff.require_role(&ActorRole::CASE_FILE_READERS)?;
+        }
+        let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
+        // In full for whoever must act on it: the manager matching the data, the researcher calling and visiting.
+        let in_full = match &caller {
+            Caller::Beneficiary(_) => true,
+            Caller::Staff(staff) => match staff.role {
+                ActorRole::ProjectManager => true,
+                ActorRole::SocialResearcher => {
+                    stored.assigned_researcher.as_deref() == Some(staff.username.as_str()) || {
+                        return Err(Problem::new(Bilingual::new(
+                            "ملف الحالة للباحث المكلّف بها",
+                            "A case's file is for the researcher assigned to it",
+                        ))
+                        .because("case_file.not_your_case")
+                        .into_status(Code::PermissionDenied));
+                    }
+                }
+                _ => false,
+            },
+        };
+        let (description, address) = self.store.case_details(&stored).await?;
+        let mut file = api::CaseFile { in_full, ..Default::default() };
+        if in_full {
+            file.national_id = stored.national_id.clone();
+            file.mobile = stored.mobile.clone();
+            file.description = description;
+            file.answers = stored
+                .facts
+                .0
+                .iter()
+                .map(|(fact, value)| {
+                    let (ar, en) = fact_definition(fact).map_or((fact.as_str(), fact.as_str()), |f| f.label);
+                    let (label_ar, label_en) = (ar.to_owned(), en.to_owned());
+                    api::Answer { fact: fact.clone(), label_ar, label_en, value: value.to_string() }
+                })
+                .collect();
+            file.address = address.as_ref().map(address_reply);
+            if let Caller::Staff(_) = &caller {
+                let mut tx = self.store.db().begin().await?;
+                let actor = Actor::calling(&caller, &request);
+                audit::record(&mut tx, &actor, stored.audit_subject(), action::CASE_FILE_OPENED, "in full").await?;
+                tx.commit().await?;
+            }
+        } else {
+            file.address = address.map(|a| address_reply(&a.masked()));
+        }
+        let documents = self.store.current_documents(stored.request_id).await?;
+        file.request = Some(api::ServiceRequest {
+            documents: documents.iter().map(document_reply).collect(),
+            ..request_reply(stored)
+        });
+        Ok(Response::new(file))
     }
 
     async fn get_policy(&self, request: Request<api::GetPolicyRequest>) -> Result<Response<api::Policy>, Status> {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{saudi_day, whole_months_between};
-use masar_domain::{ActorRole, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
+use masar_domain::{ActorRole, Address, CaseStatus, Channel, Facts, Language, NationalId, SaudiMobile, Stage};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::identity::Owner;
@@ -40,6 +40,8 @@ pub struct NewRequest {
     pub beneficiary_id: Option<Uuid>,
     /// The beneficiary's account that filed it; `None` when staff did.
     pub filed_by_account: Option<Uuid>,
+    /// Where the applicant lives, where the pack asks.
+    pub address: Option<Address>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,8 +244,9 @@ impl IntakeStore {
             Sql::new(
                 "INSERT INTO service_requests (request_id, reference, association, branch, service_type, channel, \
                  national_id, applicant_name, mobile, preferred_language, description, status, submitted_at, \
-                 expected_decision_on, policy_version, facts, beneficiary_id, filed_by_account, national_id_index) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                 expected_decision_on, policy_version, facts, beneficiary_id, filed_by_account, national_id_index, \
+                 address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+                 $20)",
             )
             .bind(request.request_id)
             .bind(&request.reference)
@@ -267,10 +270,31 @@ impl IntakeStore {
                 &request.association,
                 Field::NationalId,
                 request.national_id.as_str(),
-            )),
+            ))
+            .bind(request.address.as_ref().map(|address| {
+                let json = serde_json::to_string(address).expect("an address serializes");
+                self.seal(&request.association, Field::Address, &json)
+            })),
         )
         .await?;
         Ok(())
+    }
+
+    /// What the case file adds to a request: the applicant's description, and their address where asked.
+    pub async fn case_details(&self, request: &StoredRequest) -> Result<(String, Option<Address>), DbError> {
+        let sql = Sql::new("SELECT description, address FROM service_requests WHERE request_id = $1")
+            .bind(request.request_id);
+        let Some(row) = self.db.fetch_optional(sql).await? else {
+            return Ok((String::new(), None));
+        };
+        let address = match row.optional_text("address")? {
+            Some(sealed) => Some(
+                serde_json::from_str(&self.open(&request.association, Field::Address, &sealed)?)
+                    .map_err(|e| DbError::Decode { column: "address".into(), reason: e.to_string() })?,
+            ),
+            None => None,
+        };
+        Ok((row.text("description")?, address))
     }
 
     /// Months since this beneficiary's last approved request of the same
