@@ -430,7 +430,7 @@ fn parts(
         Role::Intake => masar_intake::parts(deps, shutdown.clone()),
         Role::Identity => masar_identity::parts(deps, shutdown.clone())?,
         Role::Verification => masar_verification::parts(deps),
-        Role::Research => masar_research::parts(deps),
+        Role::Research => masar_research::parts(deps, shutdown.clone()),
         Role::Committee => masar_committee::parts(deps),
         Role::Notification => masar_notification::parts(deps, sms, shutdown.clone()),
         Role::Gateway => unreachable!("the gateway has no service parts"),

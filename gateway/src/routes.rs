@@ -105,6 +105,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(verification::return_for_completion))
         .routes(routes!(verification::declare_ineligible))
         .routes(routes!(research::list_assignments))
+        .routes(routes!(research::list_unassigned))
         .routes(routes!(research::record_field_visit))
         .routes(routes!(research::record_recommendation))
         .routes(routes!(committee::get_agenda))

@@ -1076,6 +1076,16 @@ fn rows(scene: &Scene) -> Vec<Row> {
             Rule::staff(RESEARCH_DESK, RIYADH).only_researcher(&scene.assigned_researcher, Outcome::Hidden),
         ),
         row(
+            get("/v1/research/unassigned", "/v1/research/unassigned?page_size=100".into()),
+            rpc!(
+                "/masar.research.v1.ResearchService/ListUnassigned",
+                research,
+                list_unassigned,
+                research::ListUnassignedRequest { page_size: 100, ..Default::default() }
+            ),
+            Rule::staff(&R::SUPERVISORS, Scope::Own),
+        ),
+        row(
             None,
             rpc!(
                 "/masar.research.v1.ResearchService/GetAssignment",

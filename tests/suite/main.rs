@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_docs;
+mod assignment;
 mod at_rest;
 mod audit;
 mod authorization;

@@ -267,24 +267,59 @@ async fn verification_scenario(db: Db) {
 async fn research_scenario(db: Db) {
     let store = masar_research::ResearchStore::new(db.clone());
     let researchers = vec!["r.a".to_owned(), "r.b".to_owned()];
+    let open_cases = |candidates: Vec<masar_domain::assignment::Candidate>| {
+        candidates.into_iter().map(|c| (c.username, c.open_cases)).collect::<Vec<_>>()
+    };
+    let why = masar_domain::Bilingual::new("الأقل", "the least busy");
     let mut tx = db.begin().await.unwrap();
-    assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
+    assert_eq!(
+        open_cases(store.candidates(&mut tx, &researchers).await.unwrap()),
+        [("r.a".into(), 0), ("r.b".into(), 0)]
+    );
     let first = Uuid::new_v4();
-    store.assign(&mut tx, first, &case_ref(first, "riyadh"), "r.a", Utc::now(), 2).await.unwrap();
-    assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.b"));
-    assert_eq!(store.assignment_in(&mut tx, first).await.unwrap().unwrap().version, 1);
+    // A case that waited is no longer waiting once assigned.
+    let waiting = masar_research::Unassigned {
+        request_id: first,
+        association: "nuzul".into(),
+        branch: "riyadh".into(),
+        service_type: "roof_repair".into(),
+        policy_version: 2,
+        waiting_since: Utc::now(),
+        why: why.clone(),
+    };
+    store.keep_unassigned(&mut tx, &waiting).await.unwrap();
+    store.keep_unassigned(&mut tx, &waiting).await.unwrap(); // a redelivery keeps it once
+    tx.commit().await.unwrap();
+    let listed = store.unassigned(Some("nuzul"), Some("riyadh"), &PageRequest::default()).await.unwrap();
+    assert_eq!((listed.len(), listed[0].why.en.as_str()), (1, "the least busy"));
+    assert!(store.unassigned(Some("nuzul"), Some("jeddah"), &PageRequest::default()).await.unwrap().is_empty());
+    let mut tx = db.begin().await.unwrap();
+    let chosen = |researcher, at| masar_research::Chosen { researcher, why: &why, at };
+    store.assign(&mut tx, first, &case_ref(first, "riyadh"), chosen("r.a", Utc::now()), 2).await.unwrap();
+    assert_eq!(
+        open_cases(store.candidates(&mut tx, &researchers).await.unwrap()),
+        [("r.a".into(), 1), ("r.b".into(), 0)]
+    );
+    let assigned = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
+    assert_eq!((assigned.version, assigned.why.en.as_str()), (1, "the least busy"));
     assert!(store.record_visit(&mut tx, first, 1, "r.a", "seen").await.unwrap());
     assert!(!store.record_visit(&mut tx, first, 1, "r.a", "stale").await.unwrap());
     let approve = masar_domain::Recommendation::Approve;
     assert!(store.record_recommendation(&mut tx, first, 2, approve, "ok").await.unwrap());
     assert!(!store.record_recommendation(&mut tx, first, 2, approve, "twice").await.unwrap());
     // a recommended case is no longer open work
-    assert_eq!(store.least_busy(&mut tx, &researchers).await.unwrap().as_deref(), Some("r.a"));
+    assert_eq!(
+        open_cases(store.candidates(&mut tx, &researchers).await.unwrap()),
+        [("r.a".into(), 0), ("r.b".into(), 0)]
+    );
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.visits, stored.recommendation.as_str()), (CaseStatus::Recommended, 1, "approve"));
     assert_eq!((stored.policy_version, stored.version), (2, 3));
-    assert!(store.least_busy(&mut tx, &[]).await.unwrap().is_none());
     tx.commit().await.unwrap();
+    assert!(
+        store.unassigned(None, None, &PageRequest::default()).await.unwrap().is_empty(),
+        "assigned: no longer waiting"
+    );
     assert!(store.open_assignments("nuzul", None, Some("r.a"), &PageRequest::default()).await.unwrap().is_empty());
 
     // Three open assignments, two at the same instant: pages of two, oldest first, a tie broken by id.
@@ -293,7 +328,7 @@ async fn research_scenario(db: Db) {
         [0, 1, 1].into_iter().map(|seconds| (when + chrono::Duration::seconds(seconds), Uuid::new_v4())).collect();
     let mut tx = db.begin().await.unwrap();
     for (assigned_at, id) in &open {
-        store.assign(&mut tx, *id, &case_ref(*id, "riyadh"), "r.b", *assigned_at, 2).await.unwrap();
+        store.assign(&mut tx, *id, &case_ref(*id, "riyadh"), chosen("r.b", *assigned_at), 2).await.unwrap();
     }
     tx.commit().await.unwrap();
     open.sort();

@@ -3,6 +3,7 @@
 //! re-implementing a rule.
 
 pub mod address;
+pub mod assignment;
 pub mod calendar;
 pub mod case;
 pub mod directory;

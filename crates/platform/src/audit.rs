@@ -50,6 +50,8 @@ pub mod action {
     pub const CASE_RECEIVED: &str = "verification.received";
     pub const DOCUMENT_REVIEWED: &str = "verification.document_reviewed";
     pub const VOTE_CAST: &str = "committee.voted";
+    /// A verified case nobody in its branch could take: it waits (the reason in the detail).
+    pub const RESEARCH_WAITING: &str = "research.waiting";
     pub const SERVICE_RATED: &str = "service.rated";
 }
 
@@ -134,6 +136,17 @@ impl Actor {
     }
 
     /// The system, applying `message` from the queue.
+    /// The system itself, in one of a service's background tasks.
+    pub fn system_task(task: &str) -> Actor {
+        Actor {
+            username: String::new(),
+            role: ActorRole::System,
+            channel: Channel::Queue,
+            correlation_id: format!("task:{task}"),
+            trace_id: telemetry::current_trace_id().unwrap_or_default(),
+        }
+    }
+
     pub fn system(message: &Message) -> Actor {
         Actor {
             username: String::new(),

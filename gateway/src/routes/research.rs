@@ -7,6 +7,7 @@ use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
+use masar_domain::Bilingual;
 use masar_proto::research::v1 as research;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +27,8 @@ pub(super) struct Assignment {
     assigned_at: Option<String>,
     /// The assignment's version: send it back as `If-Match` with a visit or the recommendation.
     version: u64,
+    /// Why it went to this researcher: who was considered, and the rule that chose.
+    why: Bilingual,
 }
 
 impl From<research::Assignment> for Assignment {
@@ -41,8 +44,56 @@ impl From<research::Assignment> for Assignment {
             visits: a.visits,
             recommendation: a.recommendation,
             version: a.version,
+            why: Bilingual::new(a.why_ar, a.why_en),
         }
     }
+}
+
+/// A verified case nobody in its branch can take yet.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UnassignedCase {
+    request_id: String,
+    association: String,
+    branch: String,
+    service_type: String,
+    waiting_since: Option<String>,
+    /// Why nobody took it.
+    why: Bilingual,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct UnassignedCases {
+    /// Oldest first.
+    cases: Vec<UnassignedCase>,
+    /// Pass as `page_token` for the next page; `null` on the last page.
+    next_page_token: Option<String>,
+}
+
+/// Supervisors: the verified cases waiting for a researcher (each is assigned as soon as one can take it).
+#[utoipa::path(get, path = "/v1/research/unassigned", tag = "research", params(PageQuery),
+    responses((status = 200, body = UnassignedCases)))]
+pub(super) async fn list_unassigned(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Query(page): Query<PageQuery>,
+) -> Reply<UnassignedCases> {
+    let message = research::ListUnassignedRequest { page_size: page.page_size, page_token: page.page_token };
+    let reply = services.research.list_unassigned(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(UnassignedCases {
+        cases: reply
+            .cases
+            .into_iter()
+            .map(|c| UnassignedCase {
+                waiting_since: time(c.waiting_since.as_ref()),
+                request_id: c.request_id,
+                association: c.association,
+                branch: c.branch,
+                service_type: c.service_type,
+                why: Bilingual::new(c.why_ar, c.why_en),
+            })
+            .collect(),
+        next_page_token: present(&reply.next_page_token),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

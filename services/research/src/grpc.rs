@@ -35,6 +35,8 @@ fn to_api(a: Assignment) -> api::Assignment {
         recommendation: a.recommendation,
         assigned_at: Some(masar_proto::timestamp(a.assigned_at)),
         version: a.version,
+        why_ar: a.why.ar,
+        why_en: a.why.en,
     }
 }
 
@@ -112,6 +114,33 @@ impl ResearchService for Research {
             page.finish(assignments, |a| Position { at: a.assigned_at, id: a.request_id });
         Ok(Response::new(api::ListAssignmentsResponse {
             assignments: assignments.into_iter().map(to_api).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_unassigned(
+        &self,
+        request: Request<api::ListUnassignedRequest>,
+    ) -> Result<Response<api::ListUnassignedResponse>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&ActorRole::SUPERVISORS)?;
+        let branch = staff.branch_filter("");
+        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let waiting = self.store.unassigned(Some(&staff.association), branch.as_deref(), &page).await?;
+        let (waiting, next_page_token) = page.finish(waiting, |c| Position { at: c.waiting_since, id: c.request_id });
+        Ok(Response::new(api::ListUnassignedResponse {
+            cases: waiting
+                .into_iter()
+                .map(|c| api::UnassignedCase {
+                    request_id: c.request_id.to_string(),
+                    association: c.association,
+                    branch: c.branch,
+                    service_type: c.service_type,
+                    waiting_since: Some(masar_proto::timestamp(c.waiting_since)),
+                    why_ar: c.why.ar,
+                    why_en: c.why.en,
+                })
+                .collect(),
             next_page_token,
         }))
     }

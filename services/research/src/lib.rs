@@ -5,13 +5,15 @@
 mod grpc;
 mod store;
 
-pub use store::{Assignment, ResearchStore};
+pub use store::{Assignment, Chosen, ResearchStore, Unassigned};
 
 use chrono::Utc;
+use masar_domain::assignment::{self, Choice};
 use masar_domain::{ActorRole, CaseStatus, Directory};
-use masar_platform::audit::{self, Actor, Subject};
+use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::paging::PageRequest;
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -29,19 +31,35 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
     masar_platform::runtime::migrate_service(db, "research", &POSTGRES, &SQLITE).await
 }
 
-pub fn parts(deps: &Dependencies) -> ServiceParts {
+/// How often research looks again for someone to take the waiting cases.
+pub const ASSIGN_WAITING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -> ServiceParts {
     let outbox = Outbox::new();
     let store = ResearchStore::new(deps.db.clone());
     let service =
         grpc::Research { store: store.clone(), outbox: outbox.clone(), verifier: deps.tokens.verifier.clone() };
-    let assigner = Assigner { store, outbox: outbox.clone(), directory: deps.directory.clone() };
+    let assigner = Arc::new(Assigner { store, outbox: outbox.clone(), directory: deps.directory.clone() });
+    let sweeper = assigner.clone();
     ServiceParts {
         role: Role::Research,
         routes: tonic::service::Routes::new(ResearchServiceServer::new(service)),
         service_names: vec!["masar.research.v1.ResearchService"],
         outbox,
-        consumes: Some((vec![event_type::REQUEST_VERIFIED, event_type::COMMITTEE_DECIDED], Arc::new(assigner))),
-        background: Vec::new(),
+        consumes: Some((vec![event_type::REQUEST_VERIFIED, event_type::COMMITTEE_DECIDED], assigner)),
+        background: vec![Box::pin(async move {
+            let mut every = tokio::time::interval(ASSIGN_WAITING_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = shutdown.cancelled() => return,
+                }
+                if let Err(error) = sweeper.assign_waiting().await {
+                    tracing::warn!(%error, "assigning the waiting cases failed; trying again later");
+                }
+            }
+        })],
     }
 }
 
@@ -53,13 +71,15 @@ struct Assigner {
 }
 
 impl Assigner {
+    /// Gives the case to the branch's least busy researcher, or keeps it
+    /// waiting when there is none; true if it was assigned.
     async fn assign(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         case: Option<events::CaseRef>,
         policy_version: u32,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<bool, HandlerError> {
         let (request_id, case) = event_case(case)?;
         let association = self
             .directory
@@ -70,14 +90,28 @@ impl Assigner {
             .into_iter()
             .map(|s| s.username.clone())
             .collect();
-        let researcher = self
-            .store
-            .least_busy(tx, &researchers)
-            .await?
-            .ok_or_else(|| HandlerError::Reject(format!("branch {} has no social researcher", case.branch)))?;
+        let candidates = self.store.candidates(tx, &researchers).await?;
+        let Choice { chosen, why } = assignment::choose(&case.branch, &candidates);
         let now = Utc::now();
-        self.store.assign(tx, request_id, &case, &researcher, now, policy_version).await?;
         let subject = Subject::of(request_id, &case);
+        let Some(researcher) = chosen else {
+            // Never dropped: it waits where supervisors see it, and the sweep assigns it.
+            let waiting = Unassigned {
+                request_id,
+                association: case.association.clone(),
+                branch: case.branch.clone(),
+                service_type: case.service_type.clone(),
+                policy_version,
+                waiting_since: now,
+                why: why.clone(),
+            };
+            self.store.keep_unassigned(tx, &waiting).await?;
+            audit::record(tx, actor, subject, action::RESEARCH_WAITING, &why.en).await?;
+            tracing::warn!(%request_id, branch = %case.branch, "no researcher to assign; the case waits");
+            return Ok(false);
+        };
+        let chosen = Chosen { researcher: &researcher, why: &why, at: now };
+        self.store.assign(tx, request_id, &case, chosen, policy_version).await?;
         audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &researcher).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
@@ -86,7 +120,26 @@ impl Assigner {
             researcher,
         };
         self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Assigns the waiting cases someone can take now (a researcher joined
+    /// the branch); the others stay as they are, with nothing written.
+    pub async fn assign_waiting(&self) -> Result<u64, HandlerError> {
+        let waiting = self.store.unassigned(None, None, &PageRequest::read(100, "").unwrap_or_default()).await?;
+        let mut assigned = 0;
+        for case in waiting {
+            let mut tx = self.store.db().begin().await?;
+            let actor = Actor::system_task("assign_waiting");
+            if self.assign(&mut tx, &actor, Some(case.case_ref()), case.policy_version).await? {
+                tx.commit().await?;
+                self.outbox.wake();
+                assigned += 1;
+            } else {
+                tx.rollback().await?;
+            }
+        }
+        Ok(assigned)
     }
 
     /// A deferred case goes back to its researcher for more research.
@@ -119,7 +172,7 @@ impl EventHandler for Assigner {
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let actor = Actor::system(message);
         match event {
-            Event::RequestVerified(event) => self.assign(tx, &actor, event.case, event.policy_version).await,
+            Event::RequestVerified(event) => self.assign(tx, &actor, event.case, event.policy_version).await.map(|_| ()),
             Event::CommitteeDecided(event) if event.decision == CaseStatus::Deferred.as_str() => {
                 self.reopen(tx, &actor, event.case).await
             }

@@ -1,7 +1,8 @@
 //! Research's data: assignments and field visits.
 
 use chrono::{DateTime, Utc};
-use masar_domain::{CaseStatus, Recommendation};
+use masar_domain::assignment::Candidate;
+use masar_domain::{Bilingual, CaseStatus, Recommendation};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
@@ -27,6 +28,34 @@ pub struct Assignment {
     pub policy_version: u32,
     /// Raised by every change, so an action on an older reading is refused.
     pub version: u64,
+    /// Why it went to this researcher.
+    pub why: Bilingual,
+}
+
+/// Who takes a case, why, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Chosen<'a> {
+    pub researcher: &'a str,
+    pub why: &'a Bilingual,
+    pub at: DateTime<Utc>,
+}
+
+/// A verified case nobody in its branch can take yet.
+#[derive(Debug, Clone)]
+pub struct Unassigned {
+    pub request_id: Uuid,
+    pub association: String,
+    pub branch: String,
+    pub service_type: String,
+    pub policy_version: u32,
+    pub waiting_since: DateTime<Utc>,
+    pub why: Bilingual,
+}
+
+impl Unassigned {
+    pub fn case_ref(&self) -> CaseRef {
+        CaseRef::new(self.request_id, &self.association, &self.branch, &self.service_type)
+    }
 }
 
 impl Assignment {
@@ -52,6 +81,19 @@ fn assignment(row: &Row) -> Result<Assignment, DbError> {
         assigned_at: row.time("assigned_at")?,
         policy_version: row.unsigned("policy_version")?,
         version: row.unsigned("version")?,
+        why: row.json("why")?,
+    })
+}
+
+fn unassigned(row: &Row) -> Result<Unassigned, DbError> {
+    Ok(Unassigned {
+        request_id: row.uuid("request_id")?,
+        association: row.text("association")?,
+        branch: row.text("branch")?,
+        service_type: row.text("service_type")?,
+        policy_version: row.unsigned("policy_version")?,
+        waiting_since: row.time("waiting_since")?,
+        why: row.json("why")?,
     })
 }
 
@@ -60,7 +102,7 @@ macro_rules! concat_assignments_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, association, branch, service_type, researcher, status, visits, recommendation, ",
-            "assigned_at, policy_version, version FROM research_assignments WHERE ",
+            "assigned_at, policy_version, version, why FROM research_assignments WHERE ",
             $condition
         )
     };
@@ -78,8 +120,8 @@ impl ResearchStore {
         &self.db
     }
 
-    /// Of `researchers`, the one with the fewest open cases (ties: first by username).
-    pub async fn least_busy(&self, tx: &mut Tx, researchers: &[String]) -> Result<Option<String>, DbError> {
+    /// `researchers`, each with their open cases.
+    pub async fn candidates(&self, tx: &mut Tx, researchers: &[String]) -> Result<Vec<Candidate>, DbError> {
         let rows = tx
             .fetch_all(
                 Sql::new(
@@ -92,10 +134,46 @@ impl ResearchStore {
             .await?;
         let mut open_cases = std::collections::HashMap::new();
         for row in &rows {
-            open_cases.insert(row.text("researcher")?, row.int("open_cases")?);
+            open_cases.insert(row.text("researcher")?, row.unsigned::<u32>("open_cases")?);
         }
-        // min_by_key keeps the first of equals, so ties go to the first username.
-        Ok(researchers.iter().min_by_key(|r| open_cases.get(*r).copied().unwrap_or(0)).cloned())
+        Ok(researchers
+            .iter()
+            .map(|r| Candidate { username: r.clone(), open_cases: open_cases.get(r).copied().unwrap_or(0) })
+            .collect())
+    }
+
+    /// Keeps a case nobody can take yet (once: a redelivery changes nothing).
+    pub async fn keep_unassigned(&self, tx: &mut Tx, case: &Unassigned) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO unassigned_cases (request_id, association, branch, service_type, policy_version, \
+                 waiting_since, why) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING",
+            )
+            .bind(case.request_id)
+            .bind(&case.association)
+            .bind(&case.branch)
+            .bind(&case.service_type)
+            .bind(i64::from(case.policy_version))
+            .bind(case.waiting_since)
+            .bind(serde_json::to_value(&case.why).expect("a reason serializes")),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The waiting cases of an association (and branch), oldest first; all of them with `None`.
+    pub async fn unassigned(
+        &self,
+        association: Option<&str>,
+        branch: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<Unassigned>, DbError> {
+        const SQL: &str = "SELECT request_id, association, branch, service_type, policy_version, waiting_since, why \
+             FROM unassigned_cases WHERE ($1 IS NULL OR association = $1) AND ($2 IS NULL OR branch = $2) \
+             AND ($3 IS NULL OR waiting_since > $3 OR (waiting_since = $3 AND request_id > $4)) \
+             ORDER BY waiting_since, request_id LIMIT $5";
+        let sql = Sql::new(SQL).bind(association.map(str::to_owned)).bind(branch.map(str::to_owned)).bind_page(page);
+        self.db.fetch_all(sql).await?.iter().map(unassigned).collect()
     }
 
     pub async fn assign(
@@ -103,15 +181,16 @@ impl ResearchStore {
         tx: &mut Tx,
         request_id: Uuid,
         case: &CaseRef,
-        researcher: &str,
-        at: DateTime<Utc>,
+        chosen: Chosen<'_>,
         policy_version: u32,
     ) -> Result<(), DbError> {
+        let Chosen { researcher, why, at } = chosen;
+        tx.execute(Sql::new("DELETE FROM unassigned_cases WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO research_assignments (request_id, association, branch, service_type, researcher, status, \
-                 visits, recommendation, justification, assigned_at, policy_version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, '', '', $7, $8)",
+                 visits, recommendation, justification, assigned_at, policy_version, why) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, '', '', $7, $8, $9)",
             )
             .bind(request_id)
             .bind(&case.association)
@@ -120,7 +199,8 @@ impl ResearchStore {
             .bind(researcher)
             .bind(CaseStatus::ResearcherAssigned.as_str())
             .bind(at)
-            .bind(i64::from(policy_version)),
+            .bind(i64::from(policy_version))
+            .bind(serde_json::to_value(why).expect("a reason serializes")),
         )
         .await?;
         Ok(())
