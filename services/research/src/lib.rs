@@ -107,7 +107,6 @@ impl Assigner {
             };
             self.store.keep_unassigned(tx, &waiting).await?;
             audit::record(tx, actor, subject, action::RESEARCH_WAITING, &why.en).await?;
-            tracing::warn!(%request_id, branch = %case.branch, "no researcher to assign; the case waits");
             return Ok(false);
         };
         let chosen = Chosen { researcher: &researcher, why: &why, at: now };
@@ -172,7 +171,15 @@ impl EventHandler for Assigner {
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let actor = Actor::system(message);
         match event {
-            Event::RequestVerified(event) => self.assign(tx, &actor, event.case, event.policy_version).await.map(|_| ()),
+            Event::RequestVerified(event) => {
+                let case = event.case.clone();
+                if !self.assign(tx, &actor, event.case, event.policy_version).await? {
+                    // Once, here: the sweep's later tries write and say nothing until someone can take it.
+                    let branch = case.map(|c| c.branch).unwrap_or_default();
+                    tracing::warn!(%branch, "no researcher to assign; the case waits");
+                }
+                Ok(())
+            }
             Event::CommitteeDecided(event) if event.decision == CaseStatus::Deferred.as_str() => {
                 self.reopen(tx, &actor, event.case).await
             }
