@@ -106,6 +106,7 @@ fn api() -> OpenApiRouter<Services> {
         .routes(routes!(verification::declare_ineligible))
         .routes(routes!(research::list_assignments))
         .routes(routes!(research::list_unassigned))
+        .routes(routes!(research::reassign_researcher))
         .routes(routes!(research::record_field_visit))
         .routes(routes!(research::record_recommendation))
         .routes(routes!(committee::get_agenda))

@@ -58,3 +58,77 @@ async fn a_case_nobody_can_take_waits_and_is_assigned_when_someone_can_embedded(
     reception.wait_for_status(&id, "researcher_assigned").await.unwrap();
     suite.stop().await.unwrap();
 }
+
+/// The branch manager moves a case to another researcher of the branch,
+/// with a reason: the former one loses access, the new one works it, the
+/// beneficiary is not told twice, and the trail says who moved it and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_manager_reassigns_a_case_with_a_reason_embedded() {
+    use masar::demo::NUZUL;
+    let (suite, data_dir) = crate::support::embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(&reception, &NUZUL, "1000000081", "منى", "0553339900").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let former = base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    let other = if former == "nuzul.researcher1" { "nuzul.researcher2" } else { "nuzul.researcher1" };
+    let reassign = format!("/v1/requests/{id}/research/reassign");
+    let call = |staff: &'static str, body: serde_json::Value| {
+        let (base, reassign) = (&base, &reassign);
+        async move { base.call(reqwest::Method::POST, reassign, Some(staff), Some(body)).await.unwrap() }
+    };
+    let (status, refused) = call(NUZUL.branch_manager, serde_json::json!({ "researcher": other, "reason": " " })).await;
+    assert_eq!((status, refused["fields"][0]["field"].as_str()), (400, Some("reason")), "{refused}");
+    let (status, refused) =
+        call(NUZUL.branch_manager, serde_json::json!({ "researcher": "nuzul.jeddah.researcher", "reason": "x" })).await;
+    assert_eq!(
+        (status, refused["fields"][0]["field"].as_str()),
+        (400, Some("researcher")),
+        "another branch's: {refused}"
+    );
+    let (status, _) = call("nuzul.jeddah.branch", serde_json::json!({ "researcher": other, "reason": "x" })).await;
+    assert_eq!(status, 404, "another branch's manager finds no such case");
+    let (status, moved) = call(
+        NUZUL.branch_manager,
+        serde_json::json!({ "researcher": other, "reason": "Closer to the family's district" }),
+    )
+    .await;
+    assert_eq!((status, moved["researcher"].as_str()), (200, Some(other)), "{moved}");
+    assert!(moved["why"]["en"].as_str().unwrap().contains("Closer to the family's district"), "{moved}");
+    // The former researcher loses access at once in research, and to the case file once intake hears of it.
+    let (status, _) = base
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/requests/{id}/research/visits"),
+            Some(&former),
+            Some(serde_json::json!({ "findings": "x" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "no longer theirs");
+    let file = format!("/v1/requests/{id}/file");
+    crate::support::wait_until("the former researcher to lose the case file", || async {
+        base.call(reqwest::Method::GET, &file, Some(&former), None).await.unwrap().0 == 403
+    })
+    .await;
+    assert_eq!(base.get(&file, Some(other)).await.unwrap()["in_full"], true);
+    base.post(&format!("/v1/requests/{id}/research/visits"), Some(other), serde_json::json!({ "findings": "Seen." }))
+        .await
+        .unwrap();
+    // Told once that a researcher was assigned (by the time the visit's thanks arrive, a second
+    // notice would have too); the trail names who moved it and why.
+    let sms = || masar::demo::logged_sms(&data_dir.join("sms.log"));
+    crate::support::wait_until("the visit's thanks", || async {
+        sms().iter().any(|t| t.contains("شكراً لاستقبالكم"))
+    })
+    .await;
+    let assigned_texts = sms().iter().filter(|t| t.contains("تم تعيين باحث اجتماعي")).count();
+    assert_eq!(assigned_texts, 1);
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL.branch_manager)).await.unwrap();
+    let moved = trail["entries"].as_array().unwrap().iter().find(|e| e["action"] == "research.reassigned").cloned();
+    let moved = moved.expect("the reassignment is on the trail");
+    assert_eq!(moved["actor"], NUZUL.branch_manager);
+    assert!(moved["detail"].as_str().unwrap().ends_with("Closer to the family's district"), "{moved}");
+    suite.stop().await.unwrap();
+}

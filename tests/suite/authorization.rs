@@ -1076,6 +1076,25 @@ fn rows(scene: &Scene) -> Vec<Row> {
             Rule::staff(RESEARCH_DESK, RIYADH).only_researcher(&scene.assigned_researcher, Outcome::Hidden),
         ),
         row(
+            post(
+                "/v1/requests/{id}/research/reassign",
+                format!("/v1/requests/{}/research/reassign", scene.assigned),
+                json!({ "researcher": "nobody", "reason": "" }),
+            ),
+            rpc!(
+                "/masar.research.v1.ResearchService/ReassignResearcher",
+                research,
+                reassign_researcher,
+                research::ReassignResearcherRequest {
+                    request_id: scene.assigned.clone(),
+                    researcher: "nobody".into(),
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], RIYADH),
+        )
+        .stops_at(400, Code::InvalidArgument),
+        row(
             get("/v1/research/unassigned", "/v1/research/unassigned?page_size=100".into()),
             rpc!(
                 "/masar.research.v1.ResearchService/ListUnassigned",

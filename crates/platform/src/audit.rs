@@ -52,6 +52,8 @@ pub mod action {
     pub const VOTE_CAST: &str = "committee.voted";
     /// A verified case nobody in its branch could take: it waits (the reason in the detail).
     pub const RESEARCH_WAITING: &str = "research.waiting";
+    /// A supervisor moved a case to another researcher (from, to and the reason in the detail).
+    pub const RESEARCH_REASSIGNED: &str = "research.reassigned";
     pub const SERVICE_RATED: &str = "service.rated";
 }
 

@@ -143,6 +143,36 @@ pub(super) async fn record_field_visit(
 }
 
 #[derive(Deserialize, ToSchema)]
+pub(super) struct Reassignment {
+    /// Another social researcher of the case's branch.
+    researcher: String,
+    /// Why (kept on the case's audit trail).
+    reason: String,
+}
+
+/// The branch manager (or the association admin) moves an open case to
+/// another researcher of its branch; the former one loses access, and the
+/// beneficiary, told of the first assignment, is not told again.
+#[utoipa::path(post, path = "/v1/requests/{id}/research/reassign", tag = "research",
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Reassignment,
+    responses((status = 200, body = Assignment)))]
+pub(super) async fn reassign_researcher(
+    axum::extract::State(mut services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    Body(body): Body<Reassignment>,
+) -> VersionedReply<Assignment> {
+    let message = research::ReassignResearcherRequest {
+        request_id: id,
+        researcher: body.researcher,
+        reason: body.reason,
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.research.reassign_researcher(grpc(&headers, message)).await, |r| r.version)
+}
+
+#[derive(Deserialize, ToSchema)]
 pub(super) struct Recommendation {
     /// `approve` or `reject`.
     recommendation: String,

@@ -118,6 +118,8 @@ impl EventHandler for Composer {
                 self.store.remember_recipient(tx, request_id, &case, &event).await?;
                 (Some(case), String::new(), reply_date(&event.expected_decision_on))
             }
+            // Told of the first assignment already: a reassignment is the association's business.
+            Event::ResearcherAssigned(event) if event.reassignment => return Ok(()),
             other => describe(other)?,
         };
         let (request_id, _) = event_case(case)?;

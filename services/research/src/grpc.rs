@@ -3,8 +3,9 @@
 use crate::store::{Assignment, ResearchStore};
 use chrono::Utc;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation, TextRule, clean_text};
-use masar_platform::audit::{self, Actor};
+use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
+use masar_platform::forms::read_text;
 use masar_platform::grpc::{
     Problem, changed_meanwhile, cleaned, ensure_version, invalid_input, parse_uuid, request_not_found,
 };
@@ -21,6 +22,8 @@ pub struct Research {
     pub store: ResearchStore,
     pub outbox: Outbox,
     pub verifier: TokenVerifier,
+    /// Who the branch's researchers are.
+    pub directory: std::sync::Arc<masar_domain::Directory>,
 }
 
 fn to_api(a: Assignment) -> api::Assignment {
@@ -143,6 +146,70 @@ impl ResearchService for Research {
                 .collect(),
             next_page_token,
         }))
+    }
+
+    async fn reassign_researcher(
+        &self,
+        request: Request<api::ReassignResearcherRequest>,
+    ) -> Result<Response<api::Assignment>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&[ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let input = request.get_ref();
+        let request_id = parse_uuid("request_id", &input.request_id)?;
+        let mut tx = self.store.db().begin().await?;
+        let assignment = self.store.assignment_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
+        ensure_version(input.expected_version, assignment.version)?;
+        if !matches!(assignment.status, CaseStatus::ResearcherAssigned | CaseStatus::FieldVisitRecorded) {
+            return Err(refused(assignment.status));
+        }
+        let mut errors = Vec::new();
+        let reason = read_text("reason", &input.reason, &mut errors);
+        let researcher = input.researcher.trim();
+        let of_branch = self.directory.association(&assignment.association).is_some_and(|a| {
+            a.staff_in_branch(ActorRole::SocialResearcher, &assignment.branch).iter().any(|s| s.username == researcher)
+        });
+        if !of_branch || researcher == assignment.researcher {
+            errors.push(FieldError::new(
+                "researcher",
+                Bilingual::new(
+                    "اختر باحثاً اجتماعياً آخر من فرع الحالة",
+                    "Choose another social researcher of the case's branch",
+                ),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(invalid_input(errors));
+        }
+        let why = Bilingual::new(
+            format!("{researcher}: أعاد {} الإسناد من {}: {reason}", staff.username, assignment.researcher),
+            format!("{researcher}: reassigned by {} from {}: {reason}", staff.username, assignment.researcher),
+        );
+        if !self.store.reassign(&mut tx, &assignment, researcher, &why).await? {
+            return Err(changed_meanwhile());
+        }
+        let event = events::ResearcherAssigned {
+            case: Some(assignment.case_ref()),
+            actor: actor(&staff),
+            assigned_at: Some(masar_proto::timestamp(Utc::now())),
+            researcher: researcher.to_owned(),
+            reassignment: true,
+        };
+        self.outbox.append(&mut tx, &Event::ResearcherAssigned(event)).await?;
+        let detail = format!("{} → {researcher}: {reason}", assignment.researcher);
+        audit::record(
+            &mut tx,
+            &Actor::staff(&staff, &request),
+            assignment.audit_subject(),
+            action::RESEARCH_REASSIGNED,
+            &detail,
+        )
+        .await?;
+        let updated = self.store.assignment_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(%request_id, "case reassigned");
+        Ok(Response::new(to_api(updated)))
     }
 
     async fn get_assignment(

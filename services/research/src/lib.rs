@@ -37,8 +37,12 @@ pub const ASSIGN_WAITING_EVERY: std::time::Duration = std::time::Duration::from_
 pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -> ServiceParts {
     let outbox = Outbox::new();
     let store = ResearchStore::new(deps.db.clone());
-    let service =
-        grpc::Research { store: store.clone(), outbox: outbox.clone(), verifier: deps.tokens.verifier.clone() };
+    let service = grpc::Research {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        verifier: deps.tokens.verifier.clone(),
+        directory: deps.directory.clone(),
+    };
     let assigner = Arc::new(Assigner { store, outbox: outbox.clone(), directory: deps.directory.clone() });
     let sweeper = assigner.clone();
     ServiceParts {
@@ -117,6 +121,7 @@ impl Assigner {
             actor: Some(actor.event_actor()),
             assigned_at: Some(masar_proto::timestamp(now)),
             researcher,
+            reassignment: false,
         };
         self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
         Ok(true)
@@ -160,6 +165,7 @@ impl Assigner {
             actor: Some(actor.event_actor()),
             assigned_at: Some(masar_proto::timestamp(Utc::now())),
             researcher: assignment.researcher,
+            reassignment: false,
         };
         self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
         Ok(())

@@ -206,6 +206,32 @@ impl ResearchStore {
         Ok(())
     }
 
+    /// Moves an open assignment to `researcher`, conditional on the version
+    /// read (and raising it); false if it changed meanwhile or is no longer open.
+    pub async fn reassign(
+        &self,
+        tx: &mut Tx,
+        assignment: &Assignment,
+        researcher: &str,
+        why: &Bilingual,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE research_assignments SET researcher = $1, why = $2, version = version + 1 \
+                     WHERE request_id = $3 AND version = $4 AND status IN ($5, $6)",
+                )
+                .bind(researcher)
+                .bind(serde_json::to_value(why).expect("a reason serializes"))
+                .bind(assignment.request_id)
+                .bind(i64::try_from(assignment.version).unwrap_or(i64::MAX))
+                .bind(OPEN[0].as_str())
+                .bind(OPEN[1].as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     pub async fn assignment_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<Assignment>, DbError> {
         const SQL: &str = concat_assignments_where!("request_id = $1");
         tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(assignment).transpose()

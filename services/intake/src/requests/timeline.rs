@@ -116,6 +116,14 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
 #[async_trait::async_trait]
 impl EventHandler for TimelineProjection {
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        // A reassignment changes who may open the case, not what the beneficiary reads.
+        if let Event::ResearcherAssigned(moved) = &event
+            && moved.reassignment
+        {
+            let (request_id, _) = event_case(moved.case.clone())?;
+            self.store.assign_researcher(tx, request_id, &moved.researcher).await?;
+            return Ok(());
+        }
         let step = step(message, event)?;
         let (request_id, _) = event_case(step.case)?;
         // Only the language the note is written in: the projection opens no personal data.
