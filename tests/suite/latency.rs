@@ -34,8 +34,10 @@ async fn median_of_sequential_calls(base: &GatewayClient) -> Duration {
     took[took.len() / 2]
 }
 
-/// Far below the ~40 ms a delayed ACK costs, with room for a loaded debug build.
-const NO_STALL: Duration = Duration::from_millis(20);
+/// Below the ~40 ms a delayed ACK costs (two calls in three ride a kept-alive
+/// connection, so with the stall the median is at least that), with room for
+/// a debug build on two cores busy with the rest of the suite.
+const NO_STALL: Duration = Duration::from_millis(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_calls_through_the_gateway_do_not_stall_embedded() {
