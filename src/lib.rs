@@ -121,7 +121,12 @@ async fn adopt_intakes_accounts(identity: &Db, settings: &Settings) -> anyhow::R
     if !embedded && settings.database_url(Role::Intake).is_none() {
         return Ok(());
     }
-    let intake = role_database(Role::Intake, settings).await?;
+    // Read as it stands: intake's own start migrates it (role_database would migrate it again).
+    let intake = if embedded {
+        embedded_database(Role::Intake, settings).await?
+    } else {
+        connect_database(Role::Intake, settings).await?
+    };
     let copied = masar_identity::adopt_from_intake(&intake, identity).await;
     intake.close().await;
     copied?;
