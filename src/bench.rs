@@ -114,6 +114,7 @@ async fn drive(suite: &crate::Suite, options: &BenchOptions) -> anyhow::Result<(
     );
 
     let attestation = attestation_version(&reception, "nuzul").await?;
+    let statements_before = masar_platform::metrics::metrics().db_statement_counts();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     // Each filing as a front end makes it: a draft, every required document, the submission.
@@ -164,6 +165,15 @@ async fn drive(suite: &crate::Suite, options: &BenchOptions) -> anyhow::Result<(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let hand_off = handed_off.elapsed();
+    // Every statement of the filings and of what they set off until verification held them all.
+    let statements_per_filing: std::collections::BTreeMap<String, f64> = masar_platform::metrics::metrics()
+        .db_statement_counts()
+        .into_iter()
+        .map(|(operation, n)| {
+            let before = statements_before.get(&operation).copied().unwrap_or_default();
+            (operation, (n - before) as f64 / filed.len() as f64)
+        })
+        .collect();
 
     let reads: Vec<Duration> = futures::stream::iter(filed.iter().cycle().take(options.requests * 5))
         .map(|(_, id)| {
@@ -216,6 +226,9 @@ async fn drive(suite: &crate::Suite, options: &BenchOptions) -> anyhow::Result<(
     if let Some(cpu) = cpu_per_filing {
         println!("  {:<44} {:.1} ms", "CPU per filing (whole suite)", cpu * 1000.0);
     }
+    let statements: f64 = statements_per_filing.values().sum();
+    let by_operation: Vec<String> = statements_per_filing.iter().map(|(op, n)| format!("{op} {n:.1}")).collect();
+    println!("  {:<44} {statements:.0} ({})", "database statements per filing", by_operation.join(", "));
     println!("  {:<44} {:.2} s after the last submission", "hand-off of all to verification", hand_off.as_secs_f64());
     println!("{}", reads.line("timeline read"));
     println!("{}", direct.line("  the same, straight at intake's port"));
@@ -247,6 +260,7 @@ async fn drive(suite: &crate::Suite, options: &BenchOptions) -> anyhow::Result<(
         "share_of_limit": rate / limit,
         "cpu_ms_per_filing": cpu_per_filing.map(|c| c * 1000.0),
         "hand_off_seconds": hand_off.as_secs_f64(),
+        "db_statements_per_filing": statements_per_filing,
         "timeline_read": reads.figures(),
         "timeline_read_at_intake": direct.figures(),
         "gateway_hop_p50_ms": hop,

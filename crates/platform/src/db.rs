@@ -41,6 +41,16 @@ pub enum Backend {
     Sqlite,
 }
 
+impl Backend {
+    /// The name OpenTelemetry's `db.system` gives it.
+    pub fn system(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgresql",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
 /// A pool on either backend.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -111,6 +121,7 @@ impl Db {
     }
 
     pub async fn begin(&self) -> Result<Tx, DbError> {
+        crate::metrics::metrics().db_statements.with_label_values(&[self.backend().system(), "BEGIN"]).inc();
         Ok(match self {
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
             // IMMEDIATE takes the write lock up front, so the busy timeout applies.
@@ -194,6 +205,7 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), DbError> {
+        crate::metrics::metrics().db_statements.with_label_values(&[self.backend().system(), "COMMIT"]).inc();
         match self {
             Self::Postgres(tx) => tx.commit().await?,
             Self::Sqlite(tx) => tx.commit().await?,
@@ -314,14 +326,12 @@ impl Sql {
     /// call's or a message's span: the idle polling of background loops
     /// would otherwise flood the traces with root spans.
     fn span(&self, backend: Backend) -> tracing::Span {
+        let operation = self.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        let system = backend.system();
+        crate::metrics::metrics().db_statements.with_label_values(&[system, &operation]).inc();
         if tracing::Span::current().is_none() {
             return tracing::Span::none();
         }
-        let operation = self.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-        let system = match backend {
-            Backend::Postgres => "postgresql",
-            Backend::Sqlite => "sqlite",
-        };
         tracing::info_span!(
             "db.query",
             otel.name = %operation,

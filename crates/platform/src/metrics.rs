@@ -49,6 +49,9 @@ pub struct Metrics {
     /// association is what a caller typed, and must not grow the series).
     pub sign_in_failures: IntCounter,
     pub sign_in_locks: IntCounter,
+    /// Statements sent to the database: system (`postgresql`, `sqlite`), operation (`SELECT`, `INSERT`, …).
+    /// Each is a round trip (on SQLite, a hand-off to the connection's thread): the bench divides them by filings.
+    pub db_statements: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -149,6 +152,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         sms: counter(&r, "masar_sms_total", "SMS handed to a provider, by outcome", &["provider", "outcome"]),
         sign_in_failures: plain_counter(&r, "masar_sign_in_failures_total", "Failed sign-ins"),
         sign_in_locks: plain_counter(&r, "masar_sign_in_locks_total", "Failed sign-ins that locked a username"),
+        db_statements: counter(
+            &r,
+            "masar_db_statements_total",
+            "Statements sent to the database",
+            &["system", "operation"],
+        ),
         registry: r,
     }
 });
@@ -156,6 +165,22 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 /// This process's metrics.
 pub fn metrics() -> &'static Metrics {
     &METRICS
+}
+
+impl Metrics {
+    /// The statements sent so far, by operation (`BEGIN`, `SELECT`, …, `COMMIT`) over both systems.
+    pub fn db_statement_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        use prometheus::core::Collector as _;
+        let mut counts = std::collections::BTreeMap::new();
+        for family in self.db_statements.collect() {
+            for metric in family.get_metric() {
+                let operation = metric.get_label().iter().find(|l| l.name() == "operation").map(|l| l.value());
+                *counts.entry(operation.unwrap_or_default().to_owned()).or_default() +=
+                    metric.get_counter().get_value() as u64;
+            }
+        }
+        counts
+    }
 }
 
 /// Every metric in Prometheus's text format.
