@@ -34,9 +34,11 @@ chaos: build
 services:
 	./scripts/services.sh
 
-## Speed and memory of the embedded suite on a release build: filing, the
-## hand-off to verification, timeline reads, resident memory.
-bench:
+## Speed and memory of both shapes on a release build, each beside its limit:
+## the embedded suite against the same writes straight on SQLite; every role
+## its own process on PostgreSQL and Redis (started as for the tests) against
+## pgbench with a filing's writes and the same stream hop straight on Redis.
+bench: services
 	cargo run --release --bin masar -- bench --requests 200 --concurrency 8
 
 lint:

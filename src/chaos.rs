@@ -9,14 +9,14 @@
 //! about. Then it waits for the system to settle and prints one line.
 
 use crate::demo::{GatewayClient, NUZUL, new_national_id, submit};
-use anyhow::{Context, bail};
+use crate::processes::{Deployment, Postgres, Redis, create_database, deployment_env, serving, sqlx_ping, wait_for};
+use anyhow::bail;
 use masar_platform::role::Role;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -25,32 +25,6 @@ use tokio::sync::Mutex;
 pub struct ChaosOptions {
     pub requests: usize,
     pub concurrency: usize,
-}
-
-/// A free port on loopback, for a process to listen on.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A command run as the `postgres` user when this process is root (PostgreSQL refuses root).
-fn as_postgres(program: &Path) -> Command {
-    // /proc/self belongs to the process's own user.
-    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("a /proc")) == 0;
-    if root {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
-}
-
-fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let output = command.output().with_context(|| format!("{what}: cannot start"))?;
-    if !output.status.success() {
-        bail!("{what} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(())
 }
 
 /// An OTLP/gRPC receiver of its own: which role (resource `service.name`)
@@ -122,165 +96,6 @@ impl Receiver {
     }
 }
 
-/// A PostgreSQL cluster of its own in a temporary folder.
-struct Postgres {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-}
-
-impl Postgres {
-    fn start(dir: &Path) -> anyhow::Result<Self> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .context("PostgreSQL is not installed (make services installs it)")?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|bin| bin.join("pg_ctl").exists())
-            .context("no pg_ctl under /usr/lib/postgresql")?;
-        let data = dir.join("pg");
-        std::fs::create_dir_all(&data)?;
-        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir).status();
-        run(
-            as_postgres(&bin.join("initdb")).args(["-U", "postgres", "-A", "trust", "--no-sync", "-D"]).arg(&data),
-            "initdb",
-        )?;
-        let postgres = Self { bin, data, port: free_port()? };
-        postgres.ctl(&["start"])?;
-        Ok(postgres)
-    }
-
-    fn ctl(&self, action: &[&str]) -> anyhow::Result<()> {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.data.display());
-        let log = self.data.join("server.log");
-        let mut command = as_postgres(&self.bin.join("pg_ctl"));
-        command.arg("-D").arg(&self.data).args(["-w", "-m", "fast", "-o", &options, "-l"]).arg(log).args(action);
-        run(command.stdout(Stdio::null()), "pg_ctl")
-    }
-
-    fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = as_postgres(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "stop"])
-            .stdout(Stdio::null())
-            .status();
-    }
-}
-
-/// A Redis of its own, without persistence.
-struct Redis {
-    port: u16,
-    process: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> anyhow::Result<Self> {
-        let mut redis = Self { port: free_port()?, process: None };
-        redis.restart()?;
-        Ok(redis)
-    }
-
-    fn restart(&mut self) -> anyhow::Result<()> {
-        self.kill();
-        let port = self.port.to_string();
-        let child = Command::new("redis-server")
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("redis-server is not installed (make services installs it)")?;
-        self.process = Some(child);
-        Ok(())
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn flush(&self) -> anyhow::Result<()> {
-        let mut connection = redis::Client::open(self.url())?.get_multiplexed_async_connection().await?;
-        redis::cmd("FLUSHALL").query_async::<()>(&mut connection).await?;
-        Ok(())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One `masar serve <role>` process (one replica).
-struct Replica {
-    role: Role,
-    name: String,
-    addr: String,
-    process: Option<Child>,
-}
-
-/// Every role's processes, with the environment they were started with.
-struct Deployment {
-    binary: PathBuf,
-    env: BTreeMap<String, String>,
-    log_dir: PathBuf,
-    replicas: Vec<Replica>,
-}
-
-impl Deployment {
-    fn spawn(&self, replica: &Replica) -> anyhow::Result<Child> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_dir.join(format!("{}.log", replica.name)))?;
-        Ok(Command::new(&self.binary)
-            .args(["serve", replica.role.name()])
-            .env_clear()
-            .envs(&self.env)
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("MASAR_LISTEN_ADDR", &replica.addr)
-            .env("OTEL_SERVICE_NAME", format!("masar-{}", replica.role))
-            .env("HOSTNAME", &replica.name)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?)
-    }
-
-    fn start(&mut self, index: usize) -> anyhow::Result<()> {
-        let child = self.spawn(&self.replicas[index])?;
-        self.replicas[index].process = Some(child);
-        Ok(())
-    }
-
-    /// Stops one replica with `signal` and waits for it; true when it exited 0.
-    fn stop(&mut self, index: usize, signal: &str) -> anyhow::Result<bool> {
-        let Some(mut child) = self.replicas[index].process.take() else { return Ok(true) };
-        run(Command::new("kill").args([signal, &child.id().to_string()]), "kill")?;
-        Ok(child.wait()?.success())
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        for replica in &mut self.replicas {
-            if let Some(mut child) = replica.process.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-}
-
 /// The outcome, as the one line prints it.
 #[derive(Debug, Default)]
 struct Tally {
@@ -336,77 +151,31 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     let postgres = Postgres::start(dir)?;
     let mut redis = Redis::start()?;
     wait_for("PostgreSQL", || async { sqlx_ping(&postgres.url("postgres")).await }).await?;
-    {
-        use sqlx::Connection as _;
-        let mut admin = sqlx::PgConnection::connect(&postgres.url("postgres")).await?;
-        sqlx::query("CREATE DATABASE masar").execute(&mut admin).await?;
-    }
-    let signing = masar_platform::hex::random_key();
-    let verifying = masar_platform::tokens::TokenSigner::from_hex(&signing, Duration::from_secs(900))?.verifying_key();
+    create_database(&postgres.url("postgres"), "masar").await?;
     let sms_file = dir.join("sms.log");
     let receiver = Receiver::default();
     let otlp = receiver.start().await?;
-    let gateway_port = free_port()?;
-    let mut env: BTreeMap<String, String> = [
-        ("DATABASE_URL", postgres.url("masar")),
-        ("REDIS_URL", redis.url()),
-        ("MASAR_DATA_DIR", dir.join("data").display().to_string()),
-        ("MASAR_SMS_FILE", sms_file.display().to_string()),
-        ("MASAR_SEALING_KEY", secrecy::ExposeSecret::expose_secret(&masar_platform::hex::random_key()).to_owned()),
-        ("MASAR_FORWARDING_KEY", secrecy::ExposeSecret::expose_secret(&masar_platform::hex::random_key()).to_owned()),
-        ("MASAR_REGISTRY_KEY", secrecy::ExposeSecret::expose_secret(&masar_platform::hex::random_key()).to_owned()),
-        (
-            "MASAR_DATA_KEYS",
-            secrecy::ExposeSecret::expose_secret(&masar_platform::personal::LocalKeys::generate()).to_owned(),
-        ),
-        ("MASAR_TOKEN_SIGNING_KEY", secrecy::ExposeSecret::expose_secret(&signing).to_owned()),
-        ("MASAR_TOKEN_VERIFYING_KEYS", verifying),
-        ("MASAR_METRICS_ADDR", "off".into()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp),
-        ("MASAR_OUTBOX_POLL_MS", "200".into()),
-        ("MASAR_OUTBOX_SETTLE_MS", "1000".into()),
-        ("MASAR_QUEUE_WAIT_MS", "500".into()),
-        ("MASAR_RECLAIM_AFTER_MS", "3000".into()),
-        ("MASAR_DRAIN_DELAY_MS", "300".into()),
-        ("MASAR_RATE_LIMIT_PER_MINUTE", "100000".into()),
-        ("RUST_LOG", "warn".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let mut replicas = Vec::new();
-    for role in Role::ALL {
-        // Two replicas of intake (whose calls the gateway balances), of notification (the SMS)
-        // and of verification, as the production overlay runs them.
-        let copies =
-            if matches!(role, Role::Intake | Role::Identity | Role::Notification | Role::Verification) { 2 } else { 1 };
-        let mut endpoints = Vec::new();
-        for copy in 0..copies {
-            let port = if role == Role::Gateway { gateway_port } else { free_port()? };
-            let addr = format!("127.0.0.1:{port}");
-            endpoints.push(format!("http://{addr}"));
-            replicas.push(Replica { role, name: format!("{role}-{copy}"), addr, process: None });
-        }
-        if role != Role::Gateway {
-            env.insert(format!("{}ENDPOINT", role.env_prefix()), endpoints.join(","));
-        }
+    let mut env = deployment_env(&postgres.url("masar"), &redis.url(), dir)?;
+    for (name, value) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("MASAR_OUTBOX_POLL_MS", "200"),
+        ("MASAR_OUTBOX_SETTLE_MS", "1000"),
+        ("MASAR_QUEUE_WAIT_MS", "500"),
+        ("MASAR_RECLAIM_AFTER_MS", "3000"),
+        ("MASAR_DRAIN_DELAY_MS", "300"),
+        ("MASAR_RATE_LIMIT_PER_MINUTE", "100000"),
+    ] {
+        env.insert(name.to_owned(), value.to_owned());
     }
-    let settings = masar_platform::config::Settings::from_map(env.clone().into_iter().collect())?;
-    crate::migrate_distributed(&Role::SERVICES, &settings).await?;
-    let identity = crate::connect_database(Role::Identity, &settings).await?;
-    crate::seed_demo_passwords(&identity, &settings, &crate::load_directory(&settings)?).await?;
-    identity.close().await;
-
-    let binary = std::env::current_exe()?;
-    let mut deployment = Deployment { binary, env, log_dir: dir.to_owned(), replicas };
-    for index in 0..deployment.replicas.len() {
-        deployment.start(index)?;
-    }
-    let gateway = format!("http://127.0.0.1:{gateway_port}");
-    wait_for("the gateway", || async {
-        reqwest::get(format!("{gateway}/healthz")).await.is_ok_and(|r| r.status().is_success())
-    })
-    .await?;
+    // Two replicas of intake (whose calls the gateway balances), of identity, of notification
+    // (the SMS) and of verification, as the production overlay runs them.
+    let mut deployment = Deployment::plan(env, dir, |role| {
+        if matches!(role, Role::Intake | Role::Identity | Role::Notification | Role::Verification) { 2 } else { 1 }
+    })?;
+    let settings = deployment.settings()?;
+    deployment.migrate_with_demo_passwords().await?;
+    deployment.start_all().await?;
+    let gateway = deployment.gateway_url();
     let reception = loop {
         match GatewayClient::new(&gateway).as_staff(NUZUL.reception).await {
             Ok(client) => break client,
@@ -537,34 +306,4 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     tally.traced_whole = traces.iter().filter(|roles| filing_roles.iter().all(|r| roles.contains(*r))).count();
     drop(deployment);
     Ok(tally)
-}
-
-/// Whether the replica at `address` says it serves, as the gateway asks it.
-async fn serving(address: &str) -> bool {
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
-    let Ok(channel) = tonic::transport::Endpoint::from_shared(address.to_owned()) else { return false };
-    let Ok(channel) = channel.connect().await else { return false };
-    let mut health = HealthClient::new(channel);
-    let reply = health.check(HealthCheckRequest { service: String::new() }).await;
-    reply.is_ok_and(|reply| reply.get_ref().status() == ServingStatus::Serving)
-}
-
-async fn sqlx_ping(url: &str) -> bool {
-    use sqlx::Connection as _;
-    sqlx::PgConnection::connect(url).await.is_ok()
-}
-
-async fn wait_for<F, Fut>(what: &str, mut ready: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready().await {
-        if Instant::now() > deadline {
-            bail!("{what} did not come up");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
 }

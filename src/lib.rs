@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod chaos;
 pub mod demo;
+pub mod processes;
 
 use anyhow::Context;
 use masar_domain::{Directory, FieldError, PolicyPack};

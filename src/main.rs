@@ -82,14 +82,20 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
-    /// Measures the embedded suite on a fresh temporary data directory:
-    /// filing latency and throughput, the hand-off to verification, timeline
-    /// reads, and memory (`make bench` runs it on a release build).
+    /// Measures both shapes, each beside its limit: the embedded suite on a
+    /// fresh temporary data directory, and the distributed shape (a process
+    /// per role) on a fresh database of the PostgreSQL and a stream prefix of
+    /// the Redis the tests use (`TEST_DATABASE_URL`, `TEST_REDIS_URL`):
+    /// filing latency and throughput, the hand-offs, reads, CPU and memory
+    /// (`make bench` runs it on a release build).
     Bench {
         #[arg(long, default_value_t = 200)]
         requests: usize,
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// `embedded`, `distributed` or `both`.
+        #[arg(long, default_value = "both")]
+        shape: String,
     },
 }
 
@@ -326,8 +332,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
-        Command::Bench { requests, concurrency } => {
-            masar::bench::run(masar::bench::BenchOptions { requests, concurrency }).await
+        Command::Bench { requests, concurrency, shape } => {
+            use masar::bench::Shape;
+            let shapes = match shape.as_str() {
+                "embedded" => vec![Shape::Embedded],
+                "distributed" => vec![Shape::Distributed],
+                "both" => vec![Shape::Embedded, Shape::Distributed],
+                other => anyhow::bail!("--shape is embedded, distributed or both, not '{other}'"),
+            };
+            masar::bench::run(masar::bench::BenchOptions { requests, concurrency, shapes }).await
         }
     }
 }

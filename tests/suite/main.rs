@@ -7,6 +7,7 @@ mod assignment;
 mod at_rest;
 mod audit;
 mod authorization;
+mod bench_limits;
 mod claims;
 mod documents;
 mod faults;

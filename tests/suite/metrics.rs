@@ -2,7 +2,7 @@
 //! calls, hand-offs, SMS and sign-in failures of a case filed through the
 //! gateway, in the distributed shape. Route labels are templates, never ids.
 
-use crate::support::{distributed_suite, wait_until};
+use crate::support::{distributed_suite, embedded_suite, wait_until};
 use masar::demo::{GatewayClient, NUZUL, new_national_id, submit};
 
 async fn scrape(url: &str) -> String {
@@ -65,6 +65,9 @@ async fn every_stage_is_counted_and_no_label_names_a_case() {
         &[r#"group="verification""#, r#"event_type="request.submitted""#, r#"outcome="applied""#],
     );
     at_least_one("masar_sign_in_failures_total", &[]);
+    // Each statement a round trip, counted by operation: the bench divides them by filings.
+    at_least_one("masar_db_statements_total", &[r#"system="postgresql""#, r#"operation="INSERT""#]);
+    at_least_one("masar_db_statements_total", &[r#"system="postgresql""#, r#"operation="COMMIT""#]);
     assert!(value(&text, "masar_outbox_backlog", &[r#"role="intake""#]).is_some(), "{text}");
     assert!(!text.contains(&request_id), "a case's id in a label");
 
@@ -89,4 +92,33 @@ async fn every_stage_is_counted_and_no_label_names_a_case() {
     .await;
     assert!(!text.contains("551234567"), "personal data in the metrics");
     distributed.stop().await;
+}
+
+/// On SQLite, each file's writers take their turn in one lane: the time
+/// spent waiting for it, holding it and committing is on `/metrics`, by
+/// database (what `make bench` reads to say what bounds the filing rate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_and_statements_are_measured_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    let settings = masar_platform::config::Settings::from_map(
+        [("MASAR_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned())].into(),
+    )
+    .unwrap();
+    let addr = masar::start_metrics(&settings, "127.0.0.1", suite.shutdown.clone()).unwrap().unwrap();
+    let url = format!("http://{addr}/metrics");
+    let writing = |text: &str| {
+        value(text, "masar_sqlite_writer_seconds_total", &[r#"database="intake""#, r#"phase="writing""#]).unwrap_or(0.0)
+    };
+    let before = writing(&scrape(&url).await);
+    let reception = GatewayClient::new(&suite.gateway_url()).as_staff(NUZUL.reception).await.unwrap();
+    submit(&reception, &NUZUL, &new_national_id(), "مقدم الطلب", "0551234567").await.unwrap();
+    let text = scrape(&url).await;
+    assert!(writing(&text) > before, "intake's writes held its lane for no time:\n{text}");
+    for phase in ["waiting", "committing"] {
+        let labels = [r#"database="intake""#, &format!(r#"phase="{phase}""#)];
+        assert!(value(&text, "masar_sqlite_writer_seconds_total", &labels).is_some(), "{phase}:\n{text}");
+    }
+    let inserts = value(&text, "masar_db_statements_total", &[r#"system="sqlite""#, r#"operation="INSERT""#]);
+    assert!(inserts.is_some_and(|n| n >= 1.0), "{inserts:?}");
+    suite.stop().await.unwrap();
 }

@@ -494,6 +494,7 @@ async fn sms_dispatch_scenario(db: Db) {
         provider: provider.clone(),
         sealer: masar_platform::sealing::Sealer::from_hex(&masar_platform::hex::random_key()).unwrap(),
         poll_every: Duration::from_millis(50),
+        composed: Default::default(),
     };
     assert_eq!(dispatcher.send_due().await.unwrap(), 3);
     assert_eq!(dispatcher.send_due().await.unwrap(), 0, "nothing left to send");

@@ -243,12 +243,12 @@ pub async fn record(
         .bind(entry.correlation_id)
         .bind(entry.trace_id)
         .bind(entry.at)
-        .bind(chain.clone())
+        .bind(chain)
         .bind(previous)
-        .bind(hash.clone()),
+        .bind(hash),
     )
     .await?;
-    tx.execute(Sql::new("UPDATE audit_chain_heads SET hash = $2 WHERE chain = $1").bind(chain).bind(hash)).await?;
+    // The head now holds this row's hash: a trigger moves it (migration 0008).
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, Sqlite};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -55,13 +56,49 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub enum Db {
     Postgres(PgPool),
-    Sqlite(SqlitePool),
+    /// The pool, and the lane its writers queue in (see [`Db::begin`]).
+    Sqlite(SqlitePool, Arc<WriterLane>),
+}
+
+/// The one writer of a SQLite file at a time, in turn; named for its metrics.
+#[derive(Debug)]
+pub struct WriterLane {
+    database: String,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A writer's turn in the lane, counted as `writing` until it ends.
+pub struct WriterTurn {
+    _held: tokio::sync::OwnedMutexGuard<()>,
+    lane: Arc<WriterLane>,
+    since: std::time::Instant,
+}
+
+impl WriterLane {
+    async fn take_turn(self: &Arc<Self>) -> WriterTurn {
+        let asked = std::time::Instant::now();
+        let held = self.turn.clone().lock_owned().await;
+        let since = std::time::Instant::now();
+        self.seconds("waiting").inc_by((since - asked).as_secs_f64());
+        WriterTurn { _held: held, lane: self.clone(), since }
+    }
+
+    fn seconds(&self, phase: &str) -> prometheus::Counter {
+        crate::metrics::metrics().sqlite_writer_seconds.with_label_values(&[self.database.as_str(), phase])
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        self.lane.seconds("writing").inc_by(self.since.elapsed().as_secs_f64());
+    }
 }
 
 /// An open transaction on either backend.
 pub enum Tx {
     Postgres(sqlx::Transaction<'static, Postgres>),
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// Holds the writers' lane until it ends.
+    Sqlite(sqlx::Transaction<'static, Sqlite>, WriterTurn),
 }
 
 impl Db {
@@ -85,7 +122,8 @@ impl Db {
                 .foreign_keys(true);
             // One writer at a time is SQLite's nature; a small pool keeps readers concurrent.
             let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-            Ok(Self::Sqlite(pool))
+            let lane = WriterLane { database: schema.to_owned(), turn: Arc::default() };
+            Ok(Self::Sqlite(pool, Arc::new(lane)))
         } else {
             Err(DbError::UnsupportedUrl)
         }
@@ -94,7 +132,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match self {
             Self::Postgres(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(..) => Backend::Sqlite,
         }
     }
 
@@ -109,13 +147,13 @@ impl Db {
     ) -> Result<(), DbError> {
         let chosen = match self {
             Self::Postgres(_) => postgres,
-            Self::Sqlite(_) => sqlite,
+            Self::Sqlite(..) => sqlite,
         };
         let mut migrator = Migrator::with_migrations(chosen.iter().cloned().collect());
         migrator.dangerous_set_table_name(table);
         match self {
             Self::Postgres(pool) => migrator.run(pool).await?,
-            Self::Sqlite(pool) => migrator.run(pool).await?,
+            Self::Sqlite(pool, _) => migrator.run(pool).await?,
         }
         Ok(())
     }
@@ -124,10 +162,17 @@ impl Db {
         crate::metrics::metrics().db_statements.with_label_values(&[self.backend().system(), "BEGIN"]).inc();
         Ok(match self {
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-            // IMMEDIATE takes the write lock up front, so the busy timeout applies.
-            // A deferred transaction that reads and then writes fails at once with
-            // SQLITE_BUSY when another connection committed in between.
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            // One writer at a time is SQLite's rule. Writers queue here, in turn,
+            // rather than in SQLite's busy handler, which sleeps 1, 2, 5, … 100 ms
+            // between tries and turned contention into latency (issue 14); the
+            // lane comes first, so waiting writers hold no connection readers need.
+            // IMMEDIATE still takes the write lock up front, for another process on
+            // the same file: a deferred transaction that reads and then writes fails
+            // at once with SQLITE_BUSY when another connection committed in between.
+            Self::Sqlite(pool, lane) => {
+                let turn = lane.take_turn().await;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
         })
     }
 
@@ -145,7 +190,7 @@ impl Db {
             Self::Postgres(pool) => {
                 sql.postgres().fetch_all(pool).instrument(span).await?.into_iter().map(Row::Postgres).collect()
             }
-            Self::Sqlite(pool) => {
+            Self::Sqlite(pool, _) => {
                 sql.sqlite().fetch_all(pool).instrument(span).await?.into_iter().map(Row::Sqlite).collect()
             }
         })
@@ -155,14 +200,14 @@ impl Db {
         let span = sql.span(self.backend());
         Ok(match self {
             Self::Postgres(pool) => sql.postgres().fetch_optional(pool).instrument(span).await?.map(Row::Postgres),
-            Self::Sqlite(pool) => sql.sqlite().fetch_optional(pool).instrument(span).await?.map(Row::Sqlite),
+            Self::Sqlite(pool, _) => sql.sqlite().fetch_optional(pool).instrument(span).await?.map(Row::Sqlite),
         })
     }
 
     pub async fn close(&self) {
         match self {
             Self::Postgres(pool) => pool.close().await,
-            Self::Sqlite(pool) => pool.close().await,
+            Self::Sqlite(pool, _) => pool.close().await,
         }
     }
 }
@@ -171,7 +216,7 @@ impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
             Self::Postgres(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(..) => Backend::Sqlite,
         }
     }
 
@@ -180,7 +225,7 @@ impl Tx {
         let span = sql.span(self.backend());
         Ok(match self {
             Self::Postgres(tx) => sql.postgres().execute(&mut **tx).instrument(span).await?.rows_affected(),
-            Self::Sqlite(tx) => sql.sqlite().execute(&mut **tx).instrument(span).await?.rows_affected(),
+            Self::Sqlite(tx, _) => sql.sqlite().execute(&mut **tx).instrument(span).await?.rows_affected(),
         })
     }
 
@@ -190,7 +235,7 @@ impl Tx {
             Self::Postgres(tx) => {
                 sql.postgres().fetch_all(&mut **tx).instrument(span).await?.into_iter().map(Row::Postgres).collect()
             }
-            Self::Sqlite(tx) => {
+            Self::Sqlite(tx, _) => {
                 sql.sqlite().fetch_all(&mut **tx).instrument(span).await?.into_iter().map(Row::Sqlite).collect()
             }
         })
@@ -200,7 +245,7 @@ impl Tx {
         let span = sql.span(self.backend());
         Ok(match self {
             Self::Postgres(tx) => sql.postgres().fetch_optional(&mut **tx).instrument(span).await?.map(Row::Postgres),
-            Self::Sqlite(tx) => sql.sqlite().fetch_optional(&mut **tx).instrument(span).await?.map(Row::Sqlite),
+            Self::Sqlite(tx, _) => sql.sqlite().fetch_optional(&mut **tx).instrument(span).await?.map(Row::Sqlite),
         })
     }
 
@@ -208,7 +253,12 @@ impl Tx {
         crate::metrics::metrics().db_statements.with_label_values(&[self.backend().system(), "COMMIT"]).inc();
         match self {
             Self::Postgres(tx) => tx.commit().await?,
-            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Sqlite(tx, turn) => {
+                // Part of the turn, timed apart: the WAL's sync to disk is here.
+                let committing = std::time::Instant::now();
+                tx.commit().await?;
+                turn.lane.seconds("committing").inc_by(committing.elapsed().as_secs_f64());
+            }
         }
         Ok(())
     }
@@ -216,7 +266,7 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), DbError> {
         match self {
             Self::Postgres(tx) => tx.rollback().await?,
-            Self::Sqlite(tx) => tx.rollback().await?,
+            Self::Sqlite(tx, _) => tx.rollback().await?,
         }
         Ok(())
     }

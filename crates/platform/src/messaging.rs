@@ -38,6 +38,9 @@ pub async fn migrate(db: &Db) -> Result<(), DbError> {
 #[derive(Clone, Default)]
 pub struct Outbox {
     committed: Arc<Notify>,
+    /// Rows appended so far (committed or not): a consumer wakes the relay
+    /// only when its handler added some.
+    appended: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Outbox {
@@ -54,6 +57,7 @@ impl Outbox {
         let payload = event.encode_to_vec();
         let case = event.case().and_then(|case| Uuid::parse_str(&case.request_id).ok());
         let event_id = Uuid::now_v7();
+        self.appended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let headers = match case {
             None => telemetry::trace_headers(&tracing::Span::current()),
             Some(request_id) => {
@@ -85,6 +89,13 @@ impl Outbox {
     /// Tells the relay that a transaction with outbox rows has committed.
     pub fn wake(&self) {
         self.committed.notify_one();
+    }
+
+    /// How many rows were appended so far; compared before and after a
+    /// transaction, a change means it may have added some (another
+    /// transaction's appends only cost a needless wake-up, never a missed one).
+    pub fn appended(&self) -> u64 {
+        self.appended.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -145,6 +156,9 @@ pub struct Swept {
 /// How often the relay removes what retention no longer needs.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
+/// Outbox rows published per round.
+const PUBLISH_BATCH: usize = 100;
+
 /// Rows removed per statement, so housekeeping never holds long locks.
 const SWEEP_BATCH: i64 = 1000;
 
@@ -202,7 +216,9 @@ impl OutboxRelay {
             let wait = match round.await {
                 Ok(published) => {
                     link.succeeded();
-                    if published > 0 {
+                    // A full batch may have left more; a shorter one took all there was, and
+                    // what commits meanwhile wakes the relay (the wake-up is kept until it waits).
+                    if published == PUBLISH_BATCH {
                         continue;
                     }
                     self.settings.poll_every.min(self.settings.settle_every)
@@ -230,15 +246,15 @@ impl OutboxRelay {
     /// Publishes up to one batch; returns how many rows went out.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         const POSTGRES_BATCH: &str = "SELECT seq, event_id, event_type, payload, headers FROM outbox \
-             WHERE published_at IS NULL ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED";
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED";
         const SQLITE_BATCH: &str = "SELECT seq, event_id, event_type, payload, headers FROM outbox \
-             WHERE published_at IS NULL ORDER BY seq LIMIT 100";
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1";
         let mut tx = self.db.begin().await?;
         let batch = match tx.backend() {
             Backend::Postgres => POSTGRES_BATCH,
             Backend::Sqlite => SQLITE_BATCH,
         };
-        let rows = tx.fetch_all(Sql::new(batch)).await?;
+        let rows = tx.fetch_all(Sql::new(batch).bind(PUBLISH_BATCH as i64)).await?;
         let mut published = 0;
         let mut failure = None;
         for row in rows {
@@ -490,6 +506,10 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Applies `event` (decoded from `message`, which names its id and
     /// trace) inside `tx`. On error nothing of it is kept.
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError>;
+
+    /// After an applied event's transaction committed: a stage that acts on
+    /// what its handler wrote (the SMS dispatcher) is woken here, not by its polling.
+    fn committed(&self) {}
 }
 
 #[derive(Debug, Clone)]
@@ -621,11 +641,15 @@ impl Consumer {
                 // Never applicable, however often it is delivered.
                 Err(error) => return self.dead_letter(&delivery, &error.to_string()).await,
             };
+            let appended_before = self.outbox.appended();
             match self.apply(message, event).await {
                 Ok(applied) => {
                     if applied {
                         self.count(&delivery, "applied");
-                        self.outbox.wake();
+                        self.handler.committed();
+                        if self.outbox.appended() != appended_before {
+                            self.outbox.wake();
+                        }
                     } else {
                         self.count(&delivery, "duplicate");
                         tracing::info!("duplicate delivery skipped");

@@ -8,7 +8,8 @@
 //! outcome, sign-in failures and locks. Labels never carry personal data.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::LazyLock;
 use tokio::net::TcpListener;
@@ -52,6 +53,11 @@ pub struct Metrics {
     /// Statements sent to the database: system (`postgresql`, `sqlite`), operation (`SELECT`, `INSERT`, …).
     /// Each is a round trip (on SQLite, a hand-off to the connection's thread): the bench divides them by filings.
     pub db_statements: IntCounterVec,
+    /// Seconds SQLite's writers spent, by database and phase: `waiting` for
+    /// the file's one writer lane, `writing` while holding it, and of that
+    /// `committing` (the WAL's sync to disk). Writing time
+    /// over wall time is how busy the lane is: near 1, the lane bounds the rate.
+    pub sqlite_writer_seconds: CounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -158,6 +164,15 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Statements sent to the database",
             &["system", "operation"],
         ),
+        sqlite_writer_seconds: {
+            let opts = Opts::new(
+                "masar_sqlite_writer_seconds_total",
+                "Seconds SQLite writers waited for or held the writer lane",
+            );
+            let metric = CounterVec::new(opts, &["database", "phase"]).expect("a valid metric");
+            r.register(Box::new(metric.clone())).expect("registered once");
+            metric
+        },
         registry: r,
     }
 });
@@ -180,6 +195,21 @@ impl Metrics {
             }
         }
         counts
+    }
+
+    /// Seconds each SQLite database's writers spent so far in `phase` (`waiting`, `writing`, `committing`).
+    pub fn sqlite_writer_seconds(&self, phase: &str) -> std::collections::BTreeMap<String, f64> {
+        use prometheus::core::Collector as _;
+        let mut seconds = std::collections::BTreeMap::new();
+        for family in self.sqlite_writer_seconds.collect() {
+            for metric in family.get_metric() {
+                let label = |name: &str| metric.get_label().iter().find(|l| l.name() == name).map(|l| l.value());
+                if label("phase") == Some(phase) {
+                    seconds.insert(label("database").unwrap_or_default().to_owned(), metric.get_counter().get_value());
+                }
+            }
+        }
+        seconds
     }
 }
 

@@ -86,6 +86,11 @@ impl PolicyBook {
     }
 
     pub async fn version(&self, association: &str, version: u32) -> Result<Option<PolicyPack>, DbError> {
+        // A version read once is the same version for good: every call of a case asks for it.
+        let key = (association.to_owned(), version);
+        if let Some(pack) = self.parsed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key) {
+            return Ok(Some(pack.clone()));
+        }
         let sql = Sql::new("SELECT version, source FROM policy_versions WHERE association = $1 AND version = $2")
             .bind(association)
             .bind(i64::from(version));

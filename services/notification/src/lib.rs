@@ -23,7 +23,6 @@ use masar_proto::{Event, event_type};
 use sms::SmsProvider;
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
-use std::time::Duration;
 
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -37,11 +36,13 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
     let store = NotificationStore::new(deps.db.clone(), deps.personal.clone());
     let service = grpc::Notification { store: store.clone(), verifier: deps.tokens.verifier.clone() };
     let resealed = store.clone();
+    let composed = Arc::new(tokio::sync::Notify::new());
     let dispatcher = Dispatcher {
         store: store.clone(),
         provider,
         sealer: deps.sealer.clone(),
-        poll_every: deps.outbox.poll_every.min(Duration::from_millis(500)),
+        poll_every: deps.outbox.poll_every,
+        composed: composed.clone(),
     };
     ServiceParts {
         role: Role::Notification,
@@ -50,7 +51,7 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
         outbox: Outbox::new(),
         consumes: Some((
             event_type::ALL.iter().copied().chain([event_type::ACCOUNT_OPENED, event_type::INQUIRY_ANSWERED]).collect(),
-            Arc::new(Composer { store }),
+            Arc::new(Composer { store, composed }),
         )),
         background: vec![
             Box::pin(dispatcher.run(shutdown.clone())),
@@ -65,6 +66,8 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
 /// Turns each stage event into a message for the beneficiary.
 struct Composer {
     store: NotificationStore,
+    /// Wakes the dispatcher once what was composed is committed.
+    composed: Arc<tokio::sync::Notify>,
 }
 
 /// The case, the decision (for committee events) and the template details
@@ -108,6 +111,10 @@ fn reply_date(iso: &str) -> Bilingual {
 
 #[async_trait::async_trait]
 impl EventHandler for Composer {
+    fn committed(&self) {
+        self.composed.notify_one();
+    }
+
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let (case, decision, details) = match event {
             // Not about a request: their own messages.

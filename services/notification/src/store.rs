@@ -344,6 +344,9 @@ pub struct Dispatcher {
     pub provider: Arc<dyn SmsProvider>,
     pub sealer: Sealer,
     pub poll_every: Duration,
+    /// Woken when a message was composed and committed in this process; the
+    /// polling finds those of other replicas and those whose retry came due.
+    pub composed: Arc<tokio::sync::Notify>,
 }
 
 impl Dispatcher {
@@ -357,6 +360,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
+                _ = self.composed.notified() => {}
                 _ = tokio::time::sleep(self.poll_every) => {}
             }
         }
