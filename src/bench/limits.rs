@@ -9,9 +9,10 @@ use masar_platform::config::Settings;
 use std::time::Instant;
 
 /// The limit beside Masar's rate: the writes one filing makes (the request,
-/// its documents, the audit rows, the submission and its outbox row) through
-/// intake's own store on a fresh SQLite file, `concurrency` at a time, with
-/// no gateway, no gRPC and no queue. Filings per second.
+/// each document's sealed file and row, the audit rows, the submission with
+/// its timeline entry and its outbox row) through intake's own stores on a
+/// fresh SQLite file and data folder, `concurrency` at a time, with no
+/// gateway, no gRPC and no queue. Filings per second.
 pub(super) async fn sqlite(filings: usize, concurrency: usize, documents: &[String]) -> anyhow::Result<f64> {
     use masar_domain::{ActorRole, Channel, Facts, Language, NationalId, SaudiMobile};
     use masar_platform::audit::{self, Actor, Subject, action};
@@ -23,6 +24,7 @@ pub(super) async fn sqlite(filings: usize, concurrency: usize, documents: &[Stri
     )?;
     let db = crate::role_database(Role::Intake, &settings).await?;
     let store = crate::intake_store(&db, &settings)?;
+    let files = masar_intake::DocumentStore::new(crate::file_store(&settings)?, crate::personal_data(&settings, true)?);
     let outbox = Outbox::new();
     let actor = Actor {
         username: NUZUL.reception.into(),
@@ -83,6 +85,7 @@ pub(super) async fn sqlite(filings: usize, concurrency: usize, documents: &[Stri
                     uploaded_by: NUZUL.reception.into(),
                     uploaded_at: now,
                 };
+                files.put("nuzul", &upload.object_key, SAMPLE_PDF).await?;
                 let mut tx = db.begin().await?;
                 store.add_document(&mut tx, &upload).await?;
                 audit::record(&mut tx, &actor, subject, action::DOCUMENT_UPLOADED, document).await?;
@@ -92,6 +95,14 @@ pub(super) async fn sqlite(filings: usize, concurrency: usize, documents: &[Stri
             let stored = store.request_in(&mut tx, request_id).await?.context("the request just stored")?;
             let attestation = masar_intake::Attestation { by: NUZUL.reception.into(), at: now, version: "v1".into() };
             store.mark_submitted(&mut tx, &stored, &attestation).await?;
+            let entry = masar_intake::TimelineEntry::new(
+                uuid::Uuid::now_v7(),
+                masar_domain::CaseStatus::Submitted,
+                ActorRole::ReceptionOfficer,
+                now,
+                "phone".into(),
+            );
+            store.record(&mut tx, request_id, &entry).await?;
             let submitted =
                 masar_proto::events::v1::RequestSubmitted { case: Some(stored.case_ref()), ..Default::default() };
             outbox.append(&mut tx, &masar_proto::Event::RequestSubmitted(submitted)).await?;
