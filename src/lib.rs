@@ -10,6 +10,7 @@ pub mod bench;
 pub mod chaos;
 pub mod demo;
 pub mod processes;
+pub mod seed;
 
 use anyhow::Context;
 use masar_domain::{Directory, FieldError, PolicyPack};
@@ -255,12 +256,17 @@ pub enum Rotation {
     /// Distributed: the two lists to deploy in turn (every replica of intake,
     /// verification and notification, then the second).
     Deploy(masar_platform::personal::NextKey),
+    /// Distributed, with no keys yet: the first list, for every replica of intake, verification and notification.
+    First(SecretString),
 }
 
 /// A new personal-data key: the next version after `MASAR_DATA_KEYS` (or the embedded `data.keys`).
 pub fn rotate_data_keys(settings: &Settings) -> anyhow::Result<Rotation> {
     if let Some(list) = &settings.data_keys {
         return Ok(Rotation::Deploy(LocalKeys::next(list).context("MASAR_DATA_KEYS")?));
+    }
+    if settings.database_url(Role::Intake).is_some() {
+        return Ok(Rotation::First(LocalKeys::generate()));
     }
     let path = settings.data_dir.join("data.keys");
     let list = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -82,6 +82,14 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// Adds cases at scale to the configured databases (PostgreSQL with
+    /// `DATABASE_URL`, else the embedded files): over both associations and
+    /// 20 branches, in every stage, with their documents, timelines, audit
+    /// chains and each stage's rows, to measure queries where they will run.
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        cases: usize,
+    },
     /// Measures both shapes, each beside its limit: the embedded suite on a
     /// fresh temporary data directory, and the distributed shape (a process
     /// per role) on a fresh database of the PostgreSQL and a stream prefix of
@@ -259,6 +267,11 @@ async fn main() -> anyhow::Result<()> {
                 );
                 Ok(())
             }
+            masar::Rotation::First(list) => {
+                eprintln!("No keys yet: give every intake, verification and notification replica this first list");
+                println!("MASAR_DATA_KEYS={}", list.expose_secret());
+                Ok(())
+            }
             masar::Rotation::Deploy(next) => {
                 eprintln!("Version {}. First give every intake, verification and notification replica", next.version);
                 eprintln!("the list that only adds it (it opens, the old key still seals):");
@@ -332,6 +345,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
+        Command::Seed { cases } => masar::seed::run(&settings, masar::seed::SeedOptions { cases }).await,
         Command::Bench { requests, concurrency, shape } => {
             use masar::bench::Shape;
             let shapes = match shape.as_str() {

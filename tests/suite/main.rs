@@ -21,6 +21,7 @@ mod metrics;
 mod pages;
 mod refusals;
 mod satisfaction;
+mod seed;
 mod sessions;
 mod stores;
 mod support;

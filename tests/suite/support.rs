@@ -182,6 +182,16 @@ pub async fn distributed_suite_with_replicas(redis: &str, more: &[(&str, &str)],
     let database = TestDatabase::create().await;
     let prefix = unique("test");
     let settings = distributed_settings(&database.url, redis, &prefix, more);
+    start_distributed(database, settings, redis, twice).await
+}
+
+/// The distributed shape on a database that already holds data (e.g. seeded), with its settings.
+pub async fn distributed_suite_on_database(database: TestDatabase, settings: &Settings) -> Distributed {
+    start_distributed(database, settings.clone(), &redis_url(), &[]).await
+}
+
+async fn start_distributed(database: TestDatabase, settings: Settings, redis: &str, twice: &[Role]) -> Distributed {
+    let prefix = settings.stream_prefix.clone();
     // What an operator does once: `masar migrate`, and the staff's passwords.
     masar::migrate_distributed(&Role::SERVICES, &settings).await.unwrap();
     let identity = masar::connect_database(Role::Identity, &settings).await.unwrap();

@@ -252,6 +252,56 @@ pub async fn record(
     Ok(())
 }
 
+/// The audit log's columns as [`record`] writes them, for bulk loads.
+pub const COLUMNS: &[&str] = &[
+    "request_id",
+    "association",
+    "branch",
+    "actor",
+    "actor_role",
+    "action",
+    "detail",
+    "channel",
+    "correlation_id",
+    "trace_id",
+    "at",
+    "chain",
+    "prev_hash",
+    "hash",
+];
+
+/// Binds one chain's rows onto `sql` (an insert of [`COLUMNS`]) for a bulk
+/// load (`masar seed`), linked as [`record`] links them: `entries` in order,
+/// all of one chain, after `previous` (empty for a new chain). Returns the
+/// chain and the hash its head must hold.
+pub fn bind_chain(mut sql: Sql, entries: Vec<Entry>, previous: &str) -> (Sql, Option<(String, String)>) {
+    let mut head: Option<(String, String)> = None;
+    let mut previous = previous.to_owned();
+    for entry in entries {
+        let entry =
+            Entry { at: DateTime::from_timestamp_micros(entry.at.timestamp_micros()).unwrap_or(entry.at), ..entry };
+        let chain = entry.chain();
+        let hash = entry.link_hash(&previous);
+        sql = sql
+            .bind(entry.request_id)
+            .bind(entry.association)
+            .bind(entry.branch)
+            .bind(entry.actor)
+            .bind(entry.actor_role)
+            .bind(entry.action)
+            .bind(entry.detail)
+            .bind(entry.channel)
+            .bind(entry.correlation_id)
+            .bind(entry.trace_id)
+            .bind(entry.at)
+            .bind(chain.clone())
+            .bind(std::mem::replace(&mut previous, hash.clone()))
+            .bind(hash.clone());
+        head = Some((chain, hash));
+    }
+    (sql, head)
+}
+
 impl Entry {
     /// The chain a row belongs to: its case's, or its association's rows about no case.
     fn chain(&self) -> String {

@@ -11,6 +11,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, Sqlite};
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,6 +205,16 @@ impl Db {
         })
     }
 
+    /// How the backend would run `sql`: the plan's lines, outermost first.
+    pub async fn plan(&self, sql: &Sql) -> Result<Vec<String>, DbError> {
+        let rows = self.fetch_all(sql.explained(self.backend())).await?;
+        let column = match self.backend() {
+            Backend::Postgres => "QUERY PLAN",
+            Backend::Sqlite => "detail",
+        };
+        rows.iter().map(|row| row.text(column)).collect()
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Postgres(pool) => pool.close().await,
@@ -362,13 +373,39 @@ impl From<serde_json::Value> for Value {
 /// A statement with its bound values: `Sql::new("… $1 …").bind(x)`.
 #[derive(Debug, Clone)]
 pub struct Sql {
-    text: &'static str,
+    /// Written in the code; built only by the constructors below, from written parts.
+    text: Cow<'static, str>,
     values: Vec<Value>,
 }
 
 impl Sql {
     pub fn new(text: &'static str) -> Self {
-        Self { text, values: Vec::new() }
+        Self { text: Cow::Borrowed(text), values: Vec::new() }
+    }
+
+    /// One INSERT of `rows` rows into `table`'s `columns`, for bulk loads
+    /// (`masar seed`); bind each row's values in column order.
+    pub fn insert_rows(table: &'static str, columns: &'static [&'static str], rows: usize) -> Self {
+        let width = columns.len();
+        let tuples: Vec<String> = (0..rows)
+            .map(|row| {
+                let placeholders: Vec<String> =
+                    (1..=width).map(|column| format!("${}", row * width + column)).collect();
+                format!("({})", placeholders.join(", "))
+            })
+            .collect();
+        let text = format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), tuples.join(", "));
+        Self { text: Cow::Owned(text), values: Vec::with_capacity(rows * width) }
+    }
+
+    /// The plan of this statement with its values, as the backend would run
+    /// it (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite).
+    fn explained(&self, backend: Backend) -> Self {
+        let prefix = match backend {
+            Backend::Postgres => "EXPLAIN",
+            Backend::Sqlite => "EXPLAIN QUERY PLAN",
+        };
+        Self { text: Cow::Owned(format!("{prefix} {}", self.text)), values: self.values.clone() }
     }
 
     /// A client span for this statement, named after its operation
@@ -377,9 +414,18 @@ impl Sql {
     /// would otherwise flood the traces with root spans.
     fn span(&self, backend: Backend) -> tracing::Span {
         // Written in capitals here, so counting a statement allocates nothing on this hot path.
-        let word = self.text.split_whitespace().next().unwrap_or_default();
-        let operation: std::borrow::Cow<'static, str> =
-            if word.bytes().any(|b| b.is_ascii_lowercase()) { word.to_ascii_uppercase().into() } else { word.into() };
+        let operation: Cow<'static, str> = match &self.text {
+            Cow::Borrowed(text) => {
+                let word = text.split_whitespace().next().unwrap_or_default();
+                if word.bytes().any(|b| b.is_ascii_lowercase()) {
+                    word.to_ascii_uppercase().into()
+                } else {
+                    word.into()
+                }
+            }
+            // Built statements (bulk loads, plans) are rare.
+            Cow::Owned(text) => text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase().into(),
+        };
         let system = backend.system();
         crate::metrics::metrics().db_statements.with_label_values(&[system, &operation]).inc();
         if tracing::Span::current().is_none() {
@@ -400,7 +446,7 @@ impl Sql {
     }
 
     fn postgres(self) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
-        self.values.into_iter().fold(sqlx::query(self.text), |q, value| match value {
+        self.values.into_iter().fold(sqlx::query(AssertSqlSafe(self.text)), |q, value| match value {
             Value::Uuid(v) => q.bind(v),
             Value::OptionalUuid(v) => q.bind(v),
             Value::Text(v) => q.bind(v),
@@ -416,7 +462,7 @@ impl Sql {
 
     /// SQLite keeps UUIDs, dates and JSON as readable text.
     fn sqlite(self) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments> {
-        self.values.into_iter().fold(sqlx::query(self.text), |q, value| match value {
+        self.values.into_iter().fold(sqlx::query(AssertSqlSafe(self.text)), |q, value| match value {
             Value::Uuid(v) => q.bind(v.to_string()),
             Value::OptionalUuid(v) => q.bind(v.map(|id| id.to_string())),
             Value::Text(v) => q.bind(v),
