@@ -101,9 +101,12 @@ enum Command {
         requests: usize,
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
-        /// `embedded`, `distributed` or `both`.
+        /// `embedded`, `distributed`, `both` or `none` (only the reads at scale).
         #[arg(long, default_value = "both")]
         shape: String,
+        /// Seed this many cases on PostgreSQL (a tenth on SQLite) and measure the staff's reads on them.
+        #[arg(long, default_value_t = 0)]
+        scale: usize,
     },
 }
 
@@ -346,15 +349,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo { gateway } => masar::demo::run(&gateway, &settings.data_dir.join("sms.log")).await,
         Command::Seed { cases } => masar::seed::run(&settings, masar::seed::SeedOptions { cases }).await,
-        Command::Bench { requests, concurrency, shape } => {
+        Command::Bench { requests, concurrency, shape, scale } => {
             use masar::bench::Shape;
             let shapes = match shape.as_str() {
                 "embedded" => vec![Shape::Embedded],
                 "distributed" => vec![Shape::Distributed],
                 "both" => vec![Shape::Embedded, Shape::Distributed],
-                other => anyhow::bail!("--shape is embedded, distributed or both, not '{other}'"),
+                "none" => Vec::new(),
+                other => anyhow::bail!("--shape is embedded, distributed, both or none, not '{other}'"),
             };
-            masar::bench::run(masar::bench::BenchOptions { requests, concurrency, shapes }).await
+            masar::bench::run(masar::bench::BenchOptions { requests, concurrency, shapes, scale }).await
         }
     }
 }

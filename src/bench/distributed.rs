@@ -13,7 +13,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// The PostgreSQL and Redis the tests use, unless the environment names others.
-fn servers() -> (String, String) {
+pub(super) fn servers() -> (String, String) {
     let postgres =
         std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
@@ -21,7 +21,7 @@ fn servers() -> (String, String) {
 }
 
 /// `postgres://…/postgres` with another database.
-fn database_url(admin: &str, database: &str) -> String {
+pub(super) fn database_url(admin: &str, database: &str) -> String {
     match admin.rsplit_once('/') {
         Some((server, _)) => format!("{server}/{database}"),
         None => format!("{admin}/{database}"),
@@ -41,7 +41,7 @@ pub(super) async fn run(requests: usize, concurrency: usize) -> anyhow::Result<F
     result
 }
 
-async fn drop_database(admin: &str, database: &str) -> anyhow::Result<()> {
+pub(super) async fn drop_database(admin: &str, database: &str) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let mut connection = sqlx::PgConnection::connect(admin).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)")))

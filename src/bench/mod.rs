@@ -10,6 +10,7 @@
 
 mod distributed;
 pub mod limits;
+mod scale;
 
 use crate::demo::{
     GatewayClient, NUZUL, SAMPLE_PDF, attestation_version, create_draft, new_national_id, required_documents,
@@ -32,6 +33,9 @@ pub struct BenchOptions {
     pub concurrency: usize,
     /// Which shapes to measure.
     pub shapes: Vec<Shape>,
+    /// Cases to seed for the reads at scale on PostgreSQL (SQLite gets a
+    /// tenth); none, no measure at scale.
+    pub scale: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +98,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
             Shape::Distributed => "distributed",
         };
         report.insert(name.into(), figures.report);
+        println!();
+    }
+    if options.scale > 0 {
+        report.insert("scale".into(), scale::run(options.scale, concurrency).await?);
         println!();
     }
     let folder = std::path::Path::new("target/bench");

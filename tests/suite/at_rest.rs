@@ -121,7 +121,9 @@ async fn no_personal_data_in_the_embedded_files_and_a_rotation_reseals_it_all() 
     let settings = crate::support::settings_of([("MASAR_DATA_DIR", data_dir.to_str().unwrap())]);
     match masar::rotate_data_keys(&settings).unwrap() {
         masar::Rotation::Kept { version } => assert_eq!(version, 2),
-        masar::Rotation::Deploy(_) | masar::Rotation::First(_) => panic!("embedded keys are kept in the data directory"),
+        masar::Rotation::Deploy(_) | masar::Rotation::First(_) => {
+            panic!("embedded keys are kept in the data directory")
+        }
     }
     let suite = embedded_suite_in(&data_dir, &[]).await;
     let base = GatewayClient::new(&suite.gateway_url());

@@ -56,7 +56,8 @@ impl Backend {
 /// A pool on either backend.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Postgres(PgPool),
+    /// The pool, and the schema it works in.
+    Postgres(PgPool, Arc<str>),
     /// The pool, and the lane its writers queue in (see [`Db::begin`]).
     Sqlite(SqlitePool, Arc<WriterLane>),
 }
@@ -114,7 +115,7 @@ impl Db {
                 .connect_with(options)
                 .await?;
             sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))).execute(&pool).await?;
-            Ok(Self::Postgres(pool))
+            Ok(Self::Postgres(pool, schema.into()))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -132,8 +133,39 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Self::Postgres(_) => Backend::Postgres,
+            Self::Postgres(..) => Backend::Postgres,
             Self::Sqlite(..) => Backend::Sqlite,
+        }
+    }
+
+    /// Which service's database this is: its schema, or its SQLite file's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Postgres(_, schema) => schema,
+            Self::Sqlite(_, lane) => &lane.database,
+        }
+    }
+
+    /// About how many rows `table` holds (PostgreSQL's statistics; a count on
+    /// SQLite); none when this database has no such table.
+    pub async fn table_rows(&self, table: &str) -> Result<Option<i64>, DbError> {
+        let sql = match self.backend() {
+            Backend::Postgres => Sql::new(
+                "SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace \
+                 WHERE c.relname = $1 AND s.nspname = current_schema() AND c.relkind = 'r'",
+            ),
+            Backend::Sqlite => Sql::new("SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name = $1"),
+        };
+        let Some(row) = self.fetch_optional(sql.bind(table)).await? else { return Ok(None) };
+        match self.backend() {
+            Backend::Postgres => Ok(Some(row.int("n")?)),
+            Backend::Sqlite => {
+                // The name is one sqlite_master holds, so it is a table's own, safe to write into the count.
+                let name = row.text("n")?.replace('"', "");
+                let count =
+                    Sql { text: Cow::Owned(format!("SELECT COUNT(*) AS n FROM \"{name}\"")), values: Vec::new() };
+                self.fetch_optional(count).await?.map(|row| row.int("n")).transpose()
+            }
         }
     }
 
@@ -147,13 +179,13 @@ impl Db {
         table: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Result<(), DbError> {
         let chosen = match self {
-            Self::Postgres(_) => postgres,
+            Self::Postgres(..) => postgres,
             Self::Sqlite(..) => sqlite,
         };
         let mut migrator = Migrator::with_migrations(chosen.iter().cloned().collect());
         migrator.dangerous_set_table_name(table);
         match self {
-            Self::Postgres(pool) => migrator.run(pool).await?,
+            Self::Postgres(pool, _) => migrator.run(pool).await?,
             Self::Sqlite(pool, _) => migrator.run(pool).await?,
         }
         Ok(())
@@ -162,7 +194,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, DbError> {
         crate::metrics::metrics().db_statements.with_label_values(&[self.backend().system(), "BEGIN"]).inc();
         Ok(match self {
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Self::Postgres(pool, _) => Tx::Postgres(pool.begin().await?),
             // One writer at a time is SQLite's rule. Writers queue here, in turn,
             // rather than in SQLite's busy handler, which sleeps 1, 2, 5, … 100 ms
             // between tries and turned contention into latency (issue 14); the
@@ -186,9 +218,10 @@ impl Db {
     }
 
     pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>, DbError> {
+        self.capture(&sql);
         let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(pool) => {
+            Self::Postgres(pool, _) => {
                 sql.postgres().fetch_all(pool).instrument(span).await?.into_iter().map(Row::Postgres).collect()
             }
             Self::Sqlite(pool, _) => {
@@ -198,11 +231,19 @@ impl Db {
     }
 
     pub async fn fetch_optional(&self, sql: Sql) -> Result<Option<Row>, DbError> {
+        self.capture(&sql);
         let span = sql.span(self.backend());
         Ok(match self {
-            Self::Postgres(pool) => sql.postgres().fetch_optional(pool).instrument(span).await?.map(Row::Postgres),
+            Self::Postgres(pool, _) => sql.postgres().fetch_optional(pool).instrument(span).await?.map(Row::Postgres),
             Self::Sqlite(pool, _) => sql.sqlite().fetch_optional(pool).instrument(span).await?.map(Row::Sqlite),
         })
+    }
+
+    /// Keeps a read while [`capture_reads`] is on.
+    fn capture(&self, sql: &Sql) {
+        if CAPTURING.load(std::sync::atomic::Ordering::Relaxed) {
+            CAPTURED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((self.clone(), sql.clone()));
+        }
     }
 
     /// How the backend would run `sql`: the plan's lines, outermost first.
@@ -217,7 +258,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Self::Postgres(pool) => pool.close().await,
+            Self::Postgres(pool, _) => pool.close().await,
             Self::Sqlite(pool, _) => pool.close().await,
         }
     }
@@ -370,6 +411,24 @@ impl From<serde_json::Value> for Value {
     }
 }
 
+static CAPTURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static CAPTURED: std::sync::Mutex<Vec<(Db, Sql)>> = std::sync::Mutex::new(Vec::new());
+
+/// While on, every read made outside a transaction in this process is kept
+/// with the pool it ran on, so `masar bench` can ask each for its plan (the
+/// statements the product runs, not copies of them). Off, it costs one load.
+pub fn capture_reads(on: bool) {
+    CAPTURING.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The reads kept since capturing began (each text once per database), emptied.
+pub fn captured_reads() -> Vec<(Db, Sql)> {
+    let mut captured = std::mem::take(&mut *CAPTURED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    let mut seen = std::collections::HashSet::new();
+    captured.retain(|(db, sql)| seen.insert((db.name().to_owned(), sql.text.to_string())));
+    captured
+}
+
 /// A statement with its bound values: `Sql::new("… $1 …").bind(x)`.
 #[derive(Debug, Clone)]
 pub struct Sql {
@@ -396,6 +455,13 @@ impl Sql {
             .collect();
         let text = format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), tuples.join(", "));
         Self { text: Cow::Owned(text), values: Vec::with_capacity(rows * width) }
+    }
+
+    /// `head`, then `count` placeholders `$1, $2, …`, then `tail`: a
+    /// statement about a list (`… WHERE id IN (` … `)`); bind each item in turn.
+    pub fn listing(head: &'static str, count: usize, tail: &'static str) -> Self {
+        let placeholders: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+        Self { text: Cow::Owned(format!("{head}{}{tail}", placeholders.join(", "))), values: Vec::with_capacity(count) }
     }
 
     /// The plan of this statement with its values, as the backend would run
@@ -438,6 +504,11 @@ impl Sql {
             db.system = system,
             db.operation = %operation,
         )
+    }
+
+    /// The statement as written (never its values).
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     pub fn bind(mut self, value: impl Into<Value>) -> Self {

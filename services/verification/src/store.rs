@@ -6,7 +6,7 @@ use masar_domain::{Bilingual, CaseStatus, DocumentReview, ReviewedDocument, Rule
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::messaging::HandlerError;
-use masar_platform::paging::{PageRequest, Position};
+use masar_platform::paging::PageRequest;
 use masar_proto::events::v1::CaseRef;
 use uuid::Uuid;
 
@@ -132,15 +132,20 @@ macro_rules! concat_cases_where {
     };
 }
 
+/// The documents query, up to its condition.
+macro_rules! documents_where {
+    () => {
+        concat!(
+            "SELECT d.request_id, d.document, d.name_ar, d.name_en, d.attachment_id, d.content_type, d.size_bytes, ",
+            "d.sha256, d.issued_on, d.expires_on, d.review, d.reason, d.reviewed_by FROM case_documents d WHERE "
+        )
+    };
+}
+
 /// The documents query with a condition, as one static string.
 macro_rules! concat_documents_where {
     ($condition:literal) => {
-        concat!(
-            "SELECT d.request_id, d.document, d.name_ar, d.name_en, d.attachment_id, d.content_type, d.size_bytes, ",
-            "d.sha256, d.issued_on, d.expires_on, d.review, d.reason, d.reviewed_by FROM case_documents d WHERE ",
-            $condition,
-            " ORDER BY d.document"
-        )
+        concat!(documents_where!(), $condition, " ORDER BY d.document")
     };
 }
 
@@ -337,27 +342,16 @@ impl VerificationStore {
             )
             .await?;
         let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
-        let Some(last) = cases.last().map(|c| Position { at: c.received_at, id: c.request_id }) else {
+        if cases.is_empty() {
             return Ok(cases);
-        };
-        // The documents of every case between the page's bounds, whatever its
-        // status by now: a case decided meanwhile still shows with its documents.
-        const DOCUMENTS: &str = concat_documents_where!(
-            "d.request_id IN (SELECT request_id FROM verification_cases \
-             WHERE association = $1 AND ($2 IS NULL OR branch = $2) \
-             AND ($3 IS NULL OR received_at > $3 OR (received_at = $3 AND request_id > $4)) \
-             AND (received_at < $5 OR (received_at = $5 AND request_id <= $6)))"
-        );
-        let rows = self
-            .db
-            .fetch_all(
-                Sql::new(DOCUMENTS)
-                    .bind(association)
-                    .bind(branch.map(str::to_owned))
-                    .bind_after(page)
-                    .bind_position(last),
-            )
-            .await?;
+        }
+        // The documents of the page's cases by their ids (a search of the key
+        // for each), whatever their status by now: a case decided meanwhile
+        // still shows with its documents.
+        let documents =
+            Sql::listing(concat!(documents_where!(), "d.request_id IN ("), cases.len(), ") ORDER BY d.document");
+        let documents = cases.iter().fold(documents, |sql, case| sql.bind(case.request_id));
+        let rows = self.db.fetch_all(documents).await?;
         let position: std::collections::HashMap<Uuid, usize> =
             cases.iter().enumerate().map(|(i, c)| (c.request_id, i)).collect();
         for row in &rows {
