@@ -37,9 +37,11 @@ services:
 ## Speed and memory of both shapes on a release build, each beside its limit:
 ## the embedded suite against the same writes straight on SQLite; every role
 ## its own process on PostgreSQL and Redis (started as for the tests) against
-## pgbench with a filing's writes and the same stream hop straight on Redis.
+## pgbench with a filing's writes and the same stream hop straight on Redis;
+## then the staff's reads on 1,000,000 seeded cases (PostgreSQL; 100,000 on
+## SQLite) with each statement's plan. About 20 minutes on 2 cores.
 bench: services
-	cargo run --release --bin masar -- bench --requests 200 --concurrency 8
+	cargo run --release --bin masar -- bench --requests 200 --concurrency 8 --scale 1000000
 
 lint:
 	cargo fmt --all -- --check
