@@ -176,12 +176,7 @@ async fn chaos_in(dir: &Path, options: &ChaosOptions) -> anyhow::Result<Tally> {
     deployment.migrate_with_demo_passwords().await?;
     deployment.start_all().await?;
     let gateway = deployment.gateway_url();
-    let reception = loop {
-        match GatewayClient::new(&gateway).as_staff(NUZUL.reception).await {
-            Ok(client) => break client,
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let reception = deployment.signed_in(NUZUL.reception).await?;
 
     // The load: at most `requests` filings, paced to last as long as the faults, so that every
     // fault meets filings in flight. A filing that fails is simply not acknowledged.

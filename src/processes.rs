@@ -293,6 +293,20 @@ impl Deployment {
         self.replicas.iter().filter_map(|r| Some((r.name.clone(), memory_of(&r.pid()?.to_string())?.1))).collect()
     }
 
+    /// A front end signed in as `staff`, once the deployment takes sign-ins
+    /// (identity may serve a moment after the gateway answers).
+    pub async fn signed_in(&self, staff: &str) -> anyhow::Result<crate::demo::GatewayClient> {
+        let gateway = crate::demo::GatewayClient::new(&self.gateway_url());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match gateway.as_staff(staff).await {
+                Ok(client) => return Ok(client),
+                Err(error) if Instant::now() > deadline => return Err(error.context(format!("signing in as {staff}"))),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
     /// Stops one replica with `signal` and waits for it; true when it exited 0.
     pub fn stop(&mut self, index: usize, signal: &str) -> anyhow::Result<bool> {
         let Some(mut child) = self.replicas[index].process.take() else { return Ok(true) };

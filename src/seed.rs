@@ -141,6 +141,17 @@ fn researcher(association: &str, branch: &str, n: u64) -> String {
 /// The rows one batch of cases adds, by table, in each service's database.
 #[derive(Default)]
 struct Rows {
+    intake: IntakeRows,
+    verification: Vec<Vec<Value>>,
+    case_documents: Vec<Vec<Value>>,
+    unassigned: Vec<Vec<Value>>,
+    assignments: Vec<Vec<Value>>,
+    agenda_items: Vec<Vec<Value>>,
+}
+
+/// Intake's part of a batch.
+#[derive(Default)]
+struct IntakeRows {
     requests: Vec<Vec<Value>>,
     timeline: Vec<Vec<Value>>,
     documents: Vec<Vec<Value>>,
@@ -148,11 +159,6 @@ struct Rows {
     audit: Vec<Vec<Entry>>,
     deliveries: Vec<Vec<Value>>,
     ratings: Vec<Vec<Value>>,
-    verification: Vec<Vec<Value>>,
-    case_documents: Vec<Vec<Value>>,
-    unassigned: Vec<Vec<Value>>,
-    assignments: Vec<Vec<Value>>,
-    agenda_items: Vec<Vec<Value>>,
 }
 
 /// What a batch needs to know of each association: its pack, its agendas.
@@ -207,8 +213,7 @@ pub async fn run(settings: &Settings, options: SeedOptions) -> anyhow::Result<()
     while done < options.cases {
         let count = BATCH.min(options.cases - done);
         let rows = batch(&associations, &personal, count);
-        write_intake(&intake, rows.requests, rows.timeline, rows.documents, rows.audit, rows.deliveries, rows.ratings)
-            .await?;
+        write_intake(&intake, rows.intake).await?;
         let mut tx = verification.begin().await?;
         insert(&mut tx, "verification_cases", VERIFICATION_CASES, rows.verification).await?;
         insert(&mut tx, "case_documents", CASE_DOCUMENTS, rows.case_documents).await?;
@@ -399,7 +404,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
         let submitted_at = if steps.is_empty() { filed_at } else { at(0) };
         let facts = serde_json::json!({"household.members": rng.random_range(1..12).to_string()}).to_string();
         let address = serde_json::json!({"city": "", "district": "", "street": "", "short_address": ""}).to_string();
-        rows.requests.push(vec![
+        rows.intake.requests.push(vec![
             request_id.into(),
             text(format!("{}-{}", code.to_uppercase(), &request_id.simple().to_string()[20..])),
             text(code),
@@ -429,7 +434,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
             let attachment_id = Uuid::now_v7();
             let uploaded_at = filed_at + Duration::seconds(n as i64 + 1);
             let sha256 = format!("{:064x}", rng.random::<u128>());
-            rows.documents.push(vec![
+            rows.intake.documents.push(vec![
                 attachment_id.into(),
                 request_id.into(),
                 text(document.code.clone()),
@@ -460,7 +465,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
         }
         for (step, status) in steps.iter().enumerate() {
             let (_, role) = actor_of(*status);
-            rows.timeline.push(vec![
+            rows.intake.timeline.push(vec![
                 Uuid::now_v7().into(),
                 request_id.into(),
                 text(status.as_str()),
@@ -471,7 +476,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
             ]);
             trail.push(entry(request_id, code, branch, *status, &format!("case.{status}"), at(step)));
         }
-        rows.audit.push(trail);
+        rows.intake.audit.push(trail);
         if steps.is_empty() {
             continue;
         }
@@ -561,7 +566,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
         if reached(CaseStatus::ServiceDelivered) {
             let delivered_at = at(steps.iter().position(|s| *s == CaseStatus::ServiceDelivered).unwrap_or(0));
             let rated = last == CaseStatus::Closed;
-            rows.deliveries.push(vec![
+            rows.intake.deliveries.push(vec![
                 request_id.into(),
                 text("branch"),
                 delivered_at.into(),
@@ -569,7 +574,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
                 Value::Int(i64::from(rated)),
             ]);
             if rated {
-                rows.ratings.push(vec![
+                rows.intake.ratings.push(vec![
                     Uuid::new_v4().into(),
                     text(code),
                     text(branch),
@@ -611,15 +616,8 @@ fn entry(
 
 /// Intake's rows of a batch, in one transaction: each case's audit entries
 /// chained as `audit::record` chains them, with their chains' heads.
-async fn write_intake(
-    db: &Db,
-    requests: Vec<Vec<Value>>,
-    timeline: Vec<Vec<Value>>,
-    documents: Vec<Vec<Value>>,
-    audit: Vec<Vec<Entry>>,
-    deliveries: Vec<Vec<Value>>,
-    ratings: Vec<Vec<Value>>,
-) -> anyhow::Result<()> {
+async fn write_intake(db: &Db, rows: IntakeRows) -> anyhow::Result<()> {
+    let IntakeRows { requests, timeline, documents, audit, deliveries, ratings } = rows;
     let mut tx = db.begin().await?;
     insert(&mut tx, "service_requests", REQUESTS, requests).await?;
     insert(&mut tx, "timeline_entries", TIMELINE, timeline).await?;

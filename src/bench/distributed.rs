@@ -5,7 +5,7 @@
 //! same stream hop straight on Redis.
 
 use super::{Figures, Latencies, file_requests, until_in_verification};
-use crate::demo::{GatewayClient, NUZUL, attestation_version};
+use crate::demo::{NUZUL, attestation_version};
 use crate::processes::{Deployment, create_database, deployment_env};
 use anyhow::Context;
 use masar_platform::role::Role;
@@ -65,13 +65,7 @@ async fn measure(
     let mut deployment = Deployment::plan(env, dir, |_| 1)?;
     deployment.migrate_with_demo_passwords().await?;
     deployment.start_all().await?;
-    let gateway = deployment.gateway_url();
-    let reception = loop {
-        match GatewayClient::new(&gateway).as_staff(NUZUL.reception).await {
-            Ok(client) => break client,
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let reception = deployment.signed_in(NUZUL.reception).await?;
     println!(
         "Masar bench: the distributed shape (a process per role, PostgreSQL, Redis), {requests} requests, {concurrency} at a time"
     );
