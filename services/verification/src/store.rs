@@ -326,21 +326,24 @@ impl VerificationStore {
         branch: Option<&str>,
         page: &PageRequest,
     ) -> Result<Vec<VerificationCase>, DbError> {
-        const CASES: &str = concat_cases_where!(
-            "association = $1 AND ($2 IS NULL OR branch = $2) AND status = $3 \
+        // A branch's queue and an association's are two statements, so the
+        // planner sees the branch and searches the queue index by it (written
+        // as `$n IS NULL OR branch = $n`, SQLite read the association's cases).
+        const OF_BRANCH: &str = concat_cases_where!(
+            "association = $1 AND branch = $2 AND status = $3 \
              AND ($4 IS NULL OR received_at > $4 OR (received_at = $4 AND request_id > $5)) \
              ORDER BY received_at, request_id LIMIT $6"
         );
-        let rows = self
-            .db
-            .fetch_all(
-                Sql::new(CASES)
-                    .bind(association)
-                    .bind(branch.map(str::to_owned))
-                    .bind(CaseStatus::Submitted.as_str())
-                    .bind_page(page),
-            )
-            .await?;
+        const OF_ASSOCIATION: &str = concat_cases_where!(
+            "association = $1 AND status = $2 \
+             AND ($3 IS NULL OR received_at > $3 OR (received_at = $3 AND request_id > $4)) \
+             ORDER BY received_at, request_id LIMIT $5"
+        );
+        let queue = match branch {
+            Some(branch) => Sql::new(OF_BRANCH).bind(association).bind(branch),
+            None => Sql::new(OF_ASSOCIATION).bind(association),
+        };
+        let rows = self.db.fetch_all(queue.bind(CaseStatus::Submitted.as_str()).bind_page(page)).await?;
         let mut cases: Vec<VerificationCase> = rows.iter().map(case).collect::<Result<_, _>>()?;
         if cases.is_empty() {
             return Ok(cases);

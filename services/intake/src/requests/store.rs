@@ -338,19 +338,29 @@ impl IntakeStore {
 
     /// One page of the requests `filter` shows, newest first.
     pub async fn requests(&self, filter: RequestFilter<'_>, page: &PageRequest) -> Result<Vec<StoredRequest>, DbError> {
-        const SQL: &str = concat_requests_where!(
-            "association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR beneficiary_id = $3) \
+        // A branch's list and an association's are two statements, so the
+        // planner sees the branch and walks the page index by it (written as
+        // `$n IS NULL OR branch = $n`, SQLite read the association's requests).
+        const OF_BRANCH: &str = concat_requests_where!(
+            "association = $1 AND branch = $2 AND ($3 IS NULL OR beneficiary_id = $3) \
              AND ($4 IS NULL OR filed_by_account = $4) AND ($5 IS NULL OR status = $5) \
              AND ($6 IS NULL OR submitted_at < $6 OR (submitted_at = $6 AND request_id < $7)) \
              ORDER BY submitted_at DESC, request_id DESC LIMIT $8"
         );
+        const OF_ASSOCIATION: &str = concat_requests_where!(
+            "association = $1 AND ($2 IS NULL OR beneficiary_id = $2) \
+             AND ($3 IS NULL OR filed_by_account = $3) AND ($4 IS NULL OR status = $4) \
+             AND ($5 IS NULL OR submitted_at < $5 OR (submitted_at = $5 AND request_id < $6)) \
+             ORDER BY submitted_at DESC, request_id DESC LIMIT $7"
+        );
+        let list = match filter.branch {
+            Some(branch) => Sql::new(OF_BRANCH).bind(filter.association).bind(branch),
+            None => Sql::new(OF_ASSOCIATION).bind(filter.association),
+        };
         let rows = self
             .db
             .fetch_all(
-                Sql::new(SQL)
-                    .bind(filter.association)
-                    .bind(filter.branch.map(str::to_owned))
-                    .bind(filter.beneficiary_id)
+                list.bind(filter.beneficiary_id)
                     .bind(filter.filed_by_account)
                     .bind(filter.status.map(|s| s.as_str().to_owned()))
                     .bind_page(page),
