@@ -352,34 +352,40 @@ async fn timeline_reads(
     count: usize,
     concurrency: usize,
 ) -> anyhow::Result<(Latencies, Latencies)> {
-    let through_gateway: Vec<Duration> = futures::stream::iter(ids.iter().cycle().take(count))
-        .map(|id| {
-            let path = format!("/v1/requests/{id}/timeline");
+    let through_gateway = timed(ids, count, concurrency, |id| {
+        let path = format!("/v1/requests/{id}/timeline");
+        async move { reception.get(&path, None).await.map(drop) }
+    })
+    .await?;
+    let direct = timed(ids, count, concurrency, |id| {
+        let mut intake = services.intake.clone();
+        let mut call = tonic::Request::new(masar_proto::intake::v1::GetTimelineRequest { request_id: id.to_string() });
+        masar_platform::identity::attach_token(&mut call, token);
+        async move { intake.get_timeline(call).await.map(drop).map_err(anyhow::Error::from) }
+    })
+    .await?;
+    Ok((through_gateway, direct))
+}
+
+/// Times `count` calls made by `call`, on each of `items` in turn, `concurrency` at a time.
+async fn timed<T, F, Fut>(items: &[T], count: usize, concurrency: usize, call: F) -> anyhow::Result<Latencies>
+where
+    F: Fn(&T) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let took: Vec<Duration> = futures::stream::iter(items.iter().cycle().take(count))
+        .map(|item| {
+            let made = call(item);
             async move {
                 let begun = Instant::now();
-                reception.get(&path, None).await?;
+                made.await?;
                 anyhow::Ok(begun.elapsed())
             }
         })
         .buffer_unordered(concurrency)
         .try_collect()
         .await?;
-    let direct: Vec<Duration> = futures::stream::iter(ids.iter().cycle().take(count))
-        .map(|id| {
-            let mut intake = services.intake.clone();
-            async move {
-                let mut call =
-                    tonic::Request::new(masar_proto::intake::v1::GetTimelineRequest { request_id: id.to_string() });
-                masar_platform::identity::attach_token(&mut call, token);
-                let begun = Instant::now();
-                intake.get_timeline(call).await?;
-                anyhow::Ok(begun.elapsed())
-            }
-        })
-        .buffer_unordered(concurrency)
-        .try_collect()
-        .await?;
-    Ok((Latencies::new(through_gateway), Latencies::new(direct)))
+    Ok(Latencies::new(took))
 }
 
 /// Seconds each SQLite file's writers held its lane, and spent committing, so far.

@@ -7,15 +7,12 @@
 //! plan of every statement it ran (captured as the product ran it): an index
 //! search, or a sequential scan, which a hot path must not need on a large table.
 
-use super::Latencies;
 use crate::demo::{GatewayClient, NUZUL};
 use crate::processes::{Deployment, create_database, deployment_env};
 use anyhow::Context;
-use futures::{StreamExt, TryStreamExt};
 use masar_platform::config::Settings;
 use masar_platform::db::{Backend, capture_reads, captured_reads};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 /// One kind of read, as the member of staff whose console makes it.
 struct Read {
@@ -226,19 +223,11 @@ async fn measure(gateway: &str, installation: &str, concurrency: usize) -> anyho
             }));
         }
         let calls = if read.figures { 20 } else { 200 };
-        let timed: Vec<Duration> = futures::stream::iter(ids.iter().cycle().take(calls))
-            .map(|id| {
-                let (staff, path) = (&staff, (read.path)(id));
-                async move {
-                    let begun = Instant::now();
-                    staff.get(&path, None).await?;
-                    anyhow::Ok(begun.elapsed())
-                }
-            })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        let latencies = Latencies::new(timed);
+        let latencies = super::timed(&ids, calls, concurrency, |id| {
+            let (staff, path) = (&staff, (read.path)(id));
+            async move { staff.get(&path, None).await.map(drop) }
+        })
+        .await?;
         println!("{}", latencies.line(read.what));
         for plan in &plans {
             let whole = plan["large_tables_read_whole"].as_array().is_some_and(|t| !t.is_empty());

@@ -63,10 +63,13 @@ pub enum Db {
 }
 
 /// The one writer of a SQLite file at a time, in turn; named for its metrics.
-#[derive(Debug)]
 pub struct WriterLane {
     database: String,
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Its series of `masar_sqlite_writer_seconds_total`, looked up once, not at every turn.
+    waiting: prometheus::Counter,
+    writing: prometheus::Counter,
+    committing: prometheus::Counter,
 }
 
 /// A writer's turn in the lane, counted as `writing` until it ends.
@@ -76,23 +79,37 @@ pub struct WriterTurn {
     since: std::time::Instant,
 }
 
+impl std::fmt::Debug for WriterLane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterLane").field("database", &self.database).finish_non_exhaustive()
+    }
+}
+
 impl WriterLane {
+    fn new(database: &str) -> Self {
+        let seconds =
+            |phase: &str| crate::metrics::metrics().sqlite_writer_seconds.with_label_values(&[database, phase]);
+        Self {
+            database: database.to_owned(),
+            turn: Arc::default(),
+            waiting: seconds("waiting"),
+            writing: seconds("writing"),
+            committing: seconds("committing"),
+        }
+    }
+
     async fn take_turn(self: &Arc<Self>) -> WriterTurn {
         let asked = std::time::Instant::now();
         let held = self.turn.clone().lock_owned().await;
         let since = std::time::Instant::now();
-        self.seconds("waiting").inc_by((since - asked).as_secs_f64());
+        self.waiting.inc_by((since - asked).as_secs_f64());
         WriterTurn { _held: held, lane: self.clone(), since }
-    }
-
-    fn seconds(&self, phase: &str) -> prometheus::Counter {
-        crate::metrics::metrics().sqlite_writer_seconds.with_label_values(&[self.database.as_str(), phase])
     }
 }
 
 impl Drop for WriterTurn {
     fn drop(&mut self) {
-        self.lane.seconds("writing").inc_by(self.since.elapsed().as_secs_f64());
+        self.lane.writing.inc_by(self.since.elapsed().as_secs_f64());
     }
 }
 
@@ -124,7 +141,7 @@ impl Db {
                 .foreign_keys(true);
             // One writer at a time is SQLite's nature; a small pool keeps readers concurrent.
             let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-            let lane = WriterLane { database: schema.to_owned(), turn: Arc::default() };
+            let lane = WriterLane::new(schema);
             Ok(Self::Sqlite(pool, Arc::new(lane)))
         } else {
             Err(DbError::UnsupportedUrl)
@@ -309,7 +326,7 @@ impl Tx {
                 // Part of the turn, timed apart: the WAL's sync to disk is here.
                 let committing = std::time::Instant::now();
                 tx.commit().await?;
-                turn.lane.seconds("committing").inc_by(committing.elapsed().as_secs_f64());
+                turn.lane.committing.inc_by(committing.elapsed().as_secs_f64());
             }
         }
         Ok(())
