@@ -315,11 +315,8 @@ impl GatewayClient {
     pub async fn wait_for_agenda(&self, request_id: &str, member: &str, branch: &str) -> anyhow::Result<()> {
         let path = format!("/v1/committee/agenda?branch={branch}");
         self.eventually("the case to reach the committee agenda", || async {
-            let agenda = self.get(&path, Some(member)).await?;
-            let on = agenda["items"].as_array().is_some_and(|items| {
-                items.iter().any(|i| i["request_id"] == request_id && i["status"] == "on_committee_agenda")
-            });
-            Ok(on.then_some(()))
+            let item = self.find_in_list(&path, "items", request_id, Some(member)).await?;
+            Ok(item.filter(|i| i["status"] == "on_committee_agenda").map(|_| ()))
         })
         .await
     }

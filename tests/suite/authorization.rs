@@ -1156,7 +1156,7 @@ fn rows(scene: &Scene) -> Vec<Row> {
                 "/masar.committee.v1.CommitteeService/GetAgenda",
                 committee,
                 get_agenda,
-                committee::GetAgendaRequest { branch: "riyadh".into() },
+                committee::GetAgendaRequest { branch: "riyadh".into(), ..Default::default() },
                 |r: committee::Agenda| r.items.into_iter().map(|i| i.request_id).collect()
             ),
             Rule::staff(AGENDA_READERS, Scope::Own),

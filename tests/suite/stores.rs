@@ -273,7 +273,7 @@ async fn research_scenario(db: Db) {
     let why = masar_domain::Bilingual::new("الأقل", "the least busy");
     let mut tx = db.begin().await.unwrap();
     assert_eq!(
-        open_cases(store.candidates(&mut tx, &researchers).await.unwrap()),
+        open_cases(store.candidates(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 0), ("r.b".into(), 0)]
     );
     let first = Uuid::new_v4();
@@ -290,15 +290,20 @@ async fn research_scenario(db: Db) {
     store.keep_unassigned(&mut tx, &waiting).await.unwrap();
     store.keep_unassigned(&mut tx, &waiting).await.unwrap(); // a redelivery keeps it once
     tx.commit().await.unwrap();
-    let listed = store.unassigned(Some("nuzul"), Some("riyadh"), &PageRequest::default()).await.unwrap();
+    let listed = store.unassigned("nuzul", Some("riyadh"), &PageRequest::default()).await.unwrap();
     assert_eq!((listed.len(), listed[0].why.en.as_str()), (1, "the least busy"));
-    assert!(store.unassigned(Some("nuzul"), Some("jeddah"), &PageRequest::default()).await.unwrap().is_empty());
+    assert!(store.unassigned("nuzul", Some("jeddah"), &PageRequest::default()).await.unwrap().is_empty());
     let mut tx = db.begin().await.unwrap();
     let chosen = |researcher, at| masar_research::Chosen { researcher, why: &why, at };
     store.assign(&mut tx, first, &case_ref(first, "riyadh"), chosen("r.a", Utc::now()), 2).await.unwrap();
     assert_eq!(
-        open_cases(store.candidates(&mut tx, &researchers).await.unwrap()),
+        open_cases(store.candidates(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 1), ("r.b".into(), 0)]
+    );
+    // counted in their own association only
+    assert_eq!(
+        open_cases(store.candidates(&mut tx, "hayat", &researchers).await.unwrap()),
+        [("r.a".into(), 0), ("r.b".into(), 0)]
     );
     let assigned = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((assigned.version, assigned.why.en.as_str()), (1, "the least busy"));
@@ -309,7 +314,7 @@ async fn research_scenario(db: Db) {
     assert!(!store.record_recommendation(&mut tx, first, 2, approve, "twice").await.unwrap());
     // a recommended case is no longer open work
     assert_eq!(
-        open_cases(store.candidates(&mut tx, &researchers).await.unwrap()),
+        open_cases(store.candidates(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 0), ("r.b".into(), 0)]
     );
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
@@ -317,7 +322,7 @@ async fn research_scenario(db: Db) {
     assert_eq!((stored.policy_version, stored.version), (2, 3));
     tx.commit().await.unwrap();
     assert!(
-        store.unassigned(None, None, &PageRequest::default()).await.unwrap().is_empty(),
+        store.unassigned("nuzul", None, &PageRequest::default()).await.unwrap().is_empty(),
         "assigned: no longer waiting"
     );
     assert!(store.open_assignments("nuzul", None, Some("r.a"), &PageRequest::default()).await.unwrap().is_empty());
@@ -364,17 +369,34 @@ async fn committee_scenario(db: Db) {
     tx.commit().await.unwrap();
     let votes = store.votes(request_id).await.unwrap();
     assert_eq!(votes.iter().map(|v| v.vote).collect::<Vec<_>>(), [Vote::Approve, Vote::Approve]);
-    let (id, _, items) = store.agenda("nuzul", "riyadh").await.unwrap().unwrap();
-    assert_eq!(id, agenda);
-    assert_eq!((items[0].status, items[0].policy_version, items[0].version), (CaseStatus::Approved, 2, 5));
+    let mut tx = db.begin().await.unwrap();
+    let decided = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((decided.status, decided.policy_version, decided.version), (CaseStatus::Approved, 2, 5));
+    // decided, it has left the agenda, which lists what awaits a decision
+    let first = PageRequest::default();
+    let (id, _, items) = store.agenda("nuzul", "riyadh", &first).await.unwrap().unwrap();
+    assert_eq!((id, items.len()), (agenda, 0));
     // back on the agenda after deferral: no votes, and a version past every earlier one
     let mut tx = db.begin().await.unwrap();
     store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2, Some(5)).await.unwrap();
     let again = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
     assert_eq!((again.status, again.version), (CaseStatus::OnCommitteeAgenda, 6));
     assert!(store.votes_in(&mut tx, request_id).await.unwrap().is_empty());
+    // a page at a time, in the order scheduled
+    let later = Uuid::new_v4();
+    let then = now + chrono::Duration::seconds(1);
+    store.schedule(&mut tx, later, agenda, &case_ref(later, "riyadh"), "r.a", "approve", then, 2, None).await.unwrap();
     tx.commit().await.unwrap();
-    assert!(store.agenda("hayat", "madinah").await.unwrap().is_none());
+    let ids = |items: &[masar_committee::AgendaItem]| items.iter().map(|i| i.request_id).collect::<Vec<_>>();
+    let one = PageRequest { size: 1, after: None };
+    let (_, _, items) = store.agenda("nuzul", "riyadh", &one).await.unwrap().unwrap();
+    let (page, next) = one.finish(items, |i| at(i.scheduled_at, i.request_id));
+    assert_eq!((ids(&page), next.is_empty()), (vec![request_id], false));
+    let after = PageRequest { size: 1, after: Some(at(page[0].scheduled_at, request_id)) };
+    let (_, _, items) = store.agenda("nuzul", "riyadh", &after).await.unwrap().unwrap();
+    assert_eq!(ids(&after.finish(items, |i| at(i.scheduled_at, i.request_id)).0), [later]);
+    assert!(store.agenda("hayat", "madinah", &first).await.unwrap().is_none());
 }
 
 async fn notification_scenario(db: Db) {

@@ -101,6 +101,15 @@ impl Association {
         staff.sort_by(|a, b| a.username.cmp(&b.username));
         staff
     }
+
+    /// The branches with someone of `role`, in a stable order.
+    pub fn branches_with(&self, role: ActorRole) -> Vec<&str> {
+        let mut branches: Vec<&str> =
+            self.staff.iter().filter(|s| s.role == role).filter_map(|s| s.branch.as_deref()).collect();
+        branches.sort_unstable();
+        branches.dedup();
+        branches
+    }
 }
 
 #[cfg(test)]

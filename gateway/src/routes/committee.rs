@@ -1,7 +1,7 @@
 //! The research committee: its agenda, members' votes and the decision.
 
 use super::Query;
-use super::{Body, BranchQuery, Reply, State, grpc, time};
+use super::{Body, BranchQuery, PageQuery, Reply, State, grpc, present, time};
 use crate::versions::{IfMatch, VersionedReply};
 use axum::Json;
 use axum::extract::Path;
@@ -61,22 +61,28 @@ pub(super) struct Agenda {
     association: String,
     branch: String,
     opened_at: Option<String>,
+    /// The cases awaiting a decision, in the order they were scheduled.
     items: Vec<AgendaItem>,
+    /// Pass as `page_token` for the next page; `null` on the last page.
+    next_page_token: Option<String>,
 }
 
-/// The branch committee's open agenda.
-#[utoipa::path(get, path = "/v1/committee/agenda", tag = "committee", params(BranchQuery),
+/// The branch committee's open agenda: a page of the cases awaiting its decision.
+#[utoipa::path(get, path = "/v1/committee/agenda", tag = "committee", params(BranchQuery, PageQuery),
     responses((status = 200, body = Agenda)))]
 pub(super) async fn get_agenda(
     axum::extract::State(mut services): State,
     headers: HeaderMap,
     Query(q): Query<BranchQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Reply<Agenda> {
-    let message = committee::GetAgendaRequest { branch: q.branch };
+    let message =
+        committee::GetAgendaRequest { branch: q.branch, page_size: page.page_size, page_token: page.page_token };
     let a = services.committee.get_agenda(grpc(&headers, message)).await?.into_inner();
     Ok(Json(Agenda {
         opened_at: time(a.opened_at.as_ref()),
         items: a.items.into_iter().map(AgendaItem::from).collect(),
+        next_page_token: present(&a.next_page_token),
         agenda_id: a.agenda_id,
         association: a.association,
         branch: a.branch,

@@ -11,12 +11,14 @@ use masar_platform::grpc::{
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
+use masar_platform::paging::{PageRequest, Position};
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
 use masar_proto::events::v1 as events;
 use masar_proto::{Event, event_type};
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
 
 pub struct Committee {
     pub store: CommitteeStore,
@@ -102,11 +104,14 @@ impl CommitteeService for Committee {
         let Some(branch) = staff.branch_filter(&request.get_ref().branch) else {
             return Err(invalid_input(vec![FieldError::required("branch")]));
         };
-        let Some((agenda_id, opened_at, items)) = self.store.agenda(&staff.association, &branch).await? else {
+        let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
+        let Some((agenda_id, opened_at, items)) = self.store.agenda(&staff.association, &branch, &page).await? else {
             return Ok(Response::new(api::Agenda { association: staff.association, branch, ..Default::default() }));
         };
-        let mut votes = self.store.agenda_votes(agenda_id).await?;
-        let out = items
+        let (items, next_page_token) = page.finish(items, |i| Position { at: i.scheduled_at, id: i.request_id });
+        let ids: Vec<Uuid> = items.iter().map(|item| item.request_id).collect();
+        let mut votes = self.store.votes_on(&ids).await?;
+        let items = items
             .into_iter()
             .map(|item| {
                 let item_votes = votes.remove(&item.request_id).unwrap_or_default();
@@ -118,7 +123,8 @@ impl CommitteeService for Committee {
             association: staff.association,
             branch,
             opened_at: Some(masar_proto::timestamp(opened_at)),
-            items: out,
+            items,
+            next_page_token,
         }))
     }
 

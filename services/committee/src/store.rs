@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use masar_domain::{CaseStatus, Vote};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
+use masar_platform::paging::PageRequest;
 use masar_proto::events::v1::CaseRef;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -28,6 +29,7 @@ pub struct AgendaItem {
     pub status: CaseStatus,
     pub decision: String,
     pub reasons: Vec<String>,
+    pub scheduled_at: DateTime<Utc>,
     pub policy_version: u32,
     /// Raised by every vote and the decision, so an action on an older reading is refused.
     pub version: u64,
@@ -62,6 +64,7 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         status: row.parsed("status", CaseStatus::parse)?,
         decision: row.text("decision")?,
         reasons: row.json("reasons")?,
+        scheduled_at: row.time("scheduled_at")?,
         policy_version: row.unsigned("policy_version")?,
         version: row.unsigned("version")?,
     })
@@ -76,11 +79,19 @@ macro_rules! concat_items_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, status, ",
-            "decision, reasons, policy_version, version FROM agenda_items WHERE ",
+            "decision, reasons, scheduled_at, policy_version, version FROM agenda_items WHERE ",
             $condition
         )
     };
 }
+
+/// A page of an agenda's items awaiting a decision; written as the index
+/// `agenda_items_awaiting` is (migration 0005), so the planners walk it.
+const AGENDA_AWAITING: &str = concat_items_where!(
+    "agenda_id = $1 AND status = 'on_committee_agenda' \
+     AND ($2 IS NULL OR scheduled_at > $2 OR (scheduled_at = $2 AND request_id > $3)) \
+     ORDER BY scheduled_at, request_id LIMIT $4"
+);
 
 impl CommitteeStore {
     pub fn new(db: Db) -> Self {
@@ -171,11 +182,13 @@ impl CommitteeStore {
             .transpose()
     }
 
-    /// The latest agenda of a branch with its items.
+    /// The latest agenda of a branch with a page of its items awaiting a
+    /// decision, in the order they were scheduled.
     pub async fn agenda(
         &self,
         association: &str,
         branch: &str,
+        page: &PageRequest,
     ) -> Result<Option<(Uuid, DateTime<Utc>, Vec<AgendaItem>)>, DbError> {
         let Some(row) = self
             .db
@@ -192,10 +205,7 @@ impl CommitteeStore {
             return Ok(None);
         };
         let agenda_id = row.uuid("agenda_id")?;
-        let rows = self
-            .db
-            .fetch_all(Sql::new(concat_items_where!("agenda_id = $1 ORDER BY scheduled_at")).bind(agenda_id))
-            .await?;
+        let rows = self.db.fetch_all(Sql::new(AGENDA_AWAITING).bind(agenda_id).bind_page(page)).await?;
         Ok(Some((agenda_id, row.time("opened_at")?, rows.iter().map(item).collect::<Result<_, _>>()?)))
     }
 
@@ -216,19 +226,18 @@ impl CommitteeStore {
         rows.iter().map(cast_vote).collect()
     }
 
-    /// Every vote on an agenda's items, by request, in one query.
-    pub async fn agenda_votes(&self, agenda_id: Uuid) -> Result<HashMap<Uuid, Vec<CastVote>>, DbError> {
-        let rows = self
-            .db
-            .fetch_all(
-                Sql::new(
-                    "SELECT v.request_id, v.member, v.vote, v.note FROM votes v \
-                     JOIN agenda_items i ON i.request_id = v.request_id WHERE i.agenda_id = $1 ORDER BY v.cast_at",
-                )
-                .bind(agenda_id),
-            )
-            .await?;
+    /// Every vote on `items`, by request, in one query.
+    pub async fn votes_on(&self, items: &[Uuid]) -> Result<HashMap<Uuid, Vec<CastVote>>, DbError> {
         let mut by_request: HashMap<Uuid, Vec<CastVote>> = HashMap::new();
+        if items.is_empty() {
+            return Ok(by_request);
+        }
+        let votes = Sql::listing(
+            "SELECT request_id, member, vote, note FROM votes WHERE request_id IN (",
+            items.len(),
+            ") ORDER BY cast_at",
+        );
+        let rows = self.db.fetch_all(items.iter().fold(votes, |sql, id| sql.bind(*id))).await?;
         for row in &rows {
             by_request.entry(row.uuid("request_id")?).or_default().push(cast_vote(row)?);
         }
@@ -292,5 +301,20 @@ impl CommitteeStore {
             )
             .await?;
         Ok(changed == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_agenda_reads_the_status_awaiting_a_decision_as_its_index_does() {
+        let awaiting = format!("status = '{}'", masar_domain::CaseStatus::OnCommitteeAgenda.as_str());
+        assert!(super::AGENDA_AWAITING.contains(&awaiting));
+        for migration in [
+            include_str!("../migrations/postgres/0005_items_awaiting.sql"),
+            include_str!("../migrations/sqlite/0005_items_awaiting.sql"),
+        ] {
+            assert!(migration.contains(&format!("WHERE {awaiting};")), "{migration}");
+        }
     }
 }

@@ -129,7 +129,7 @@ impl ResearchService for Research {
         staff.require_role(&ActorRole::SUPERVISORS)?;
         let branch = staff.branch_filter("");
         let page = PageRequest::read(request.get_ref().page_size, &request.get_ref().page_token)?;
-        let waiting = self.store.unassigned(Some(&staff.association), branch.as_deref(), &page).await?;
+        let waiting = self.store.unassigned(&staff.association, branch.as_deref(), &page).await?;
         let (waiting, next_page_token) = page.finish(waiting, |c| Position { at: c.waiting_since, id: c.request_id });
         Ok(Response::new(api::ListUnassignedResponse {
             cases: waiting

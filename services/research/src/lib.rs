@@ -13,7 +13,7 @@ use masar_domain::{ActorRole, CaseStatus, Directory};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
-use masar_platform::paging::PageRequest;
+use masar_platform::paging::{MAX_PAGE_SIZE, PageRequest, Position};
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -94,7 +94,7 @@ impl Assigner {
             .into_iter()
             .map(|s| s.username.clone())
             .collect();
-        let candidates = self.store.candidates(tx, &researchers).await?;
+        let candidates = self.store.candidates(tx, &case.association, &researchers).await?;
         let Choice { chosen, why } = assignment::choose(&case.branch, &candidates);
         let now = Utc::now();
         let subject = Subject::of(request_id, &case);
@@ -128,19 +128,34 @@ impl Assigner {
     }
 
     /// Assigns the waiting cases someone can take now (a researcher joined
-    /// the branch); the others stay as they are, with nothing written.
+    /// the branch); the others stay as they are, with nothing written. Only
+    /// the branches with a researcher are read, each to its last page: a case
+    /// behind a hundred that nobody can take still gets its turn.
     pub async fn assign_waiting(&self) -> Result<u64, HandlerError> {
-        let waiting = self.store.unassigned(None, None, &PageRequest::read(100, "").unwrap_or_default()).await?;
         let mut assigned = 0;
-        for case in waiting {
-            let mut tx = self.store.db().begin().await?;
-            let actor = Actor::system_task("assign_waiting");
-            if self.assign(&mut tx, &actor, Some(case.case_ref()), case.policy_version).await? {
-                tx.commit().await?;
-                self.outbox.wake();
-                assigned += 1;
-            } else {
-                tx.rollback().await?;
+        for association in &self.directory.associations {
+            for branch in association.branches_with(ActorRole::SocialResearcher) {
+                let mut page = PageRequest { size: MAX_PAGE_SIZE, after: None };
+                loop {
+                    let waiting = self.store.unassigned(&association.code, Some(branch), &page).await?;
+                    let position = |case: &Unassigned| Position { at: case.waiting_since, id: case.request_id };
+                    let (waiting, next) = page.finish(waiting, position);
+                    page.after = waiting.last().map(position);
+                    for case in waiting {
+                        let mut tx = self.store.db().begin().await?;
+                        let actor = Actor::system_task("assign_waiting");
+                        if self.assign(&mut tx, &actor, Some(case.case_ref()), case.policy_version).await? {
+                            tx.commit().await?;
+                            self.outbox.wake();
+                            assigned += 1;
+                        } else {
+                            tx.rollback().await?;
+                        }
+                    }
+                    if next.is_empty() {
+                        break;
+                    }
+                }
             }
         }
         Ok(assigned)

@@ -99,17 +99,26 @@ fn unassigned(row: &Row) -> Result<Unassigned, DbError> {
 
 /// The assignments query with a condition, as one static string.
 macro_rules! concat_assignments_where {
-    ($condition:literal) => {
+    ($($condition:expr),+) => {
         concat!(
             "SELECT request_id, association, branch, service_type, researcher, status, visits, recommendation, ",
             "assigned_at, policy_version, version, why FROM research_assignments WHERE ",
-            $condition
+            $($condition),+
         )
     };
 }
 
 /// A researcher's open work: assigned, or visited but not yet recommended.
+#[cfg(test)]
 const OPEN: [CaseStatus; 2] = [CaseStatus::ResearcherAssigned, CaseStatus::FieldVisitRecorded];
+
+/// `OPEN` as SQL, written as the open-work indexes' condition is (migration
+/// 0005), so the planners use them; a test holds it to `OPEN`.
+macro_rules! open {
+    () => {
+        "status IN ('researcher_assigned', 'field_visit_recorded')"
+    };
+}
 
 impl ResearchStore {
     pub fn new(db: Db) -> Self {
@@ -120,18 +129,27 @@ impl ResearchStore {
         &self.db
     }
 
-    /// `researchers`, each with their open cases.
-    pub async fn candidates(&self, tx: &mut Tx, researchers: &[String]) -> Result<Vec<Candidate>, DbError> {
-        let rows = tx
-            .fetch_all(
-                Sql::new(
-                    "SELECT researcher, COUNT(*) AS open_cases FROM research_assignments \
-                     WHERE status IN ($1, $2) GROUP BY researcher",
-                )
-                .bind(OPEN[0].as_str())
-                .bind(OPEN[1].as_str()),
-            )
-            .await?;
+    /// `researchers` of `association`, each with their open cases.
+    pub async fn candidates(
+        &self,
+        tx: &mut Tx,
+        association: &str,
+        researchers: &[String],
+    ) -> Result<Vec<Candidate>, DbError> {
+        if researchers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = Sql::listing(
+            concat!(
+                "SELECT researcher, COUNT(*) AS open_cases FROM research_assignments WHERE ",
+                open!(),
+                " AND association = $1 AND researcher IN ("
+            ),
+            researchers.len(),
+            ") GROUP BY researcher",
+        );
+        let count = researchers.iter().fold(count.bind(association), |sql, r| sql.bind(r.as_str()));
+        let rows = tx.fetch_all(count).await?;
         let mut open_cases = std::collections::HashMap::new();
         for row in &rows {
             open_cases.insert(row.text("researcher")?, row.unsigned::<u32>("open_cases")?);
@@ -161,19 +179,37 @@ impl ResearchStore {
         Ok(())
     }
 
-    /// The waiting cases of an association (and branch), oldest first; all of them with `None`.
+    /// The waiting cases of an association (and branch), oldest first.
     pub async fn unassigned(
         &self,
-        association: Option<&str>,
+        association: &str,
         branch: Option<&str>,
         page: &PageRequest,
     ) -> Result<Vec<Unassigned>, DbError> {
-        const SQL: &str = "SELECT request_id, association, branch, service_type, policy_version, waiting_since, why \
-             FROM unassigned_cases WHERE ($1 IS NULL OR association = $1) AND ($2 IS NULL OR branch = $2) \
+        macro_rules! waiting_where {
+            ($condition:literal) => {
+                concat!(
+                    "SELECT request_id, association, branch, service_type, policy_version, waiting_since, why \
+                     FROM unassigned_cases WHERE ",
+                    $condition
+                )
+            };
+        }
+        // A statement per scope, so the planner searches the index by it.
+        const OF_BRANCH: &str = waiting_where!(
+            "association = $1 AND branch = $2 \
              AND ($3 IS NULL OR waiting_since > $3 OR (waiting_since = $3 AND request_id > $4)) \
-             ORDER BY waiting_since, request_id LIMIT $5";
-        let sql = Sql::new(SQL).bind(association.map(str::to_owned)).bind(branch.map(str::to_owned)).bind_page(page);
-        self.db.fetch_all(sql).await?.iter().map(unassigned).collect()
+             ORDER BY waiting_since, request_id LIMIT $5"
+        );
+        const OF_ASSOCIATION: &str = waiting_where!(
+            "association = $1 AND ($2 IS NULL OR waiting_since > $2 OR (waiting_since = $2 AND request_id > $3)) \
+             ORDER BY waiting_since, request_id LIMIT $4"
+        );
+        let sql = match branch {
+            Some(branch) => Sql::new(OF_BRANCH).bind(association).bind(branch),
+            None => Sql::new(OF_ASSOCIATION).bind(association),
+        };
+        self.db.fetch_all(sql.bind_page(page)).await?.iter().map(unassigned).collect()
     }
 
     pub async fn assign(
@@ -217,16 +253,15 @@ impl ResearchStore {
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
-                Sql::new(
+                Sql::new(concat!(
                     "UPDATE research_assignments SET researcher = $1, why = $2, version = version + 1 \
-                     WHERE request_id = $3 AND version = $4 AND status IN ($5, $6)",
-                )
+                     WHERE request_id = $3 AND version = $4 AND ",
+                    open!()
+                ))
                 .bind(researcher)
                 .bind(serde_json::to_value(why).expect("a reason serializes"))
                 .bind(assignment.request_id)
-                .bind(i64::try_from(assignment.version).unwrap_or(i64::MAX))
-                .bind(OPEN[0].as_str())
-                .bind(OPEN[1].as_str()),
+                .bind(i64::try_from(assignment.version).unwrap_or(i64::MAX)),
             )
             .await?;
         Ok(changed == 1)
@@ -253,24 +288,34 @@ impl ResearchStore {
         researcher: Option<&str>,
         page: &PageRequest,
     ) -> Result<Vec<Assignment>, DbError> {
-        const SQL: &str = concat_assignments_where!(
-            "association = $1 AND ($2 IS NULL OR branch = $2) AND ($3 IS NULL OR researcher = $3) \
-             AND status IN ($4, $5) \
-             AND ($6 IS NULL OR assigned_at > $6 OR (assigned_at = $6 AND request_id > $7)) \
-             ORDER BY assigned_at, request_id LIMIT $8"
+        // A statement per scope, each walking its open-work index in order
+        // (a researcher's is in one branch, which only filters it).
+        const OF_RESEARCHER: &str = concat_assignments_where!(
+            "association = $1 AND researcher = $2 AND ($3 IS NULL OR branch = $3) AND ",
+            open!(),
+            " AND ($4 IS NULL OR assigned_at > $4 OR (assigned_at = $4 AND request_id > $5)) \
+             ORDER BY assigned_at, request_id LIMIT $6"
         );
-        let rows = self
-            .db
-            .fetch_all(
-                Sql::new(SQL)
-                    .bind(association)
-                    .bind(branch.map(str::to_owned))
-                    .bind(researcher.map(str::to_owned))
-                    .bind(OPEN[0].as_str())
-                    .bind(OPEN[1].as_str())
-                    .bind_page(page),
-            )
-            .await?;
+        const OF_BRANCH: &str = concat_assignments_where!(
+            "association = $1 AND branch = $2 AND ",
+            open!(),
+            " AND ($3 IS NULL OR assigned_at > $3 OR (assigned_at = $3 AND request_id > $4)) \
+             ORDER BY assigned_at, request_id LIMIT $5"
+        );
+        const OF_ASSOCIATION: &str = concat_assignments_where!(
+            "association = $1 AND ",
+            open!(),
+            " AND ($2 IS NULL OR assigned_at > $2 OR (assigned_at = $2 AND request_id > $3)) \
+             ORDER BY assigned_at, request_id LIMIT $4"
+        );
+        let open = match (researcher, branch) {
+            (Some(researcher), branch) => {
+                Sql::new(OF_RESEARCHER).bind(association).bind(researcher).bind(branch.map(str::to_owned))
+            }
+            (None, Some(branch)) => Sql::new(OF_BRANCH).bind(association).bind(branch),
+            (None, None) => Sql::new(OF_ASSOCIATION).bind(association),
+        };
+        let rows = self.db.fetch_all(open.bind_page(page)).await?;
         rows.iter().map(assignment).collect()
     }
 
@@ -346,5 +391,22 @@ impl ResearchStore {
             )
             .await?;
         Ok(changed == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPEN;
+
+    #[test]
+    fn the_open_condition_names_the_open_statuses_as_the_indexes_do() {
+        let statuses: Vec<String> = OPEN.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        assert_eq!(open!(), format!("status IN ({})", statuses.join(", ")));
+        for migration in [
+            include_str!("../migrations/postgres/0005_open_work.sql"),
+            include_str!("../migrations/sqlite/0005_open_work.sql"),
+        ] {
+            assert_eq!(migration.matches(concat!("WHERE ", open!(), ";")).count(), 3, "{migration}");
+        }
     }
 }
