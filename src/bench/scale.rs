@@ -44,9 +44,9 @@ const READS: &[Read] = &[
         figures: false,
     },
     Read {
-        what: "committee agenda",
+        what: "committee agenda, a page",
         staff: NUZUL.committee[0],
-        path: |_| "/v1/committee/agenda?branch=riyadh".into(),
+        path: |_| "/v1/committee/agenda?branch=riyadh&page_size=20".into(),
         figures: false,
     },
     Read {
