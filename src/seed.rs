@@ -128,13 +128,21 @@ fn actor_of(status: CaseStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// The demo roster's researchers of a branch, where it has any.
+fn on_the_roster(association: &str, branch: &str) -> &'static [&'static str] {
+    match (association, branch) {
+        ("nuzul", "riyadh") => &["nuzul.researcher1", "nuzul.researcher2"],
+        ("nuzul", "jeddah") => &["nuzul.jeddah.researcher"],
+        ("hayat", "madinah") => &["hayat.researcher1"],
+        _ => &[],
+    }
+}
+
 /// The researchers of a branch: the demo roster's where it has them.
 fn researcher(association: &str, branch: &str, n: u64) -> String {
-    match (association, branch) {
-        ("nuzul", "riyadh") => ["nuzul.researcher1", "nuzul.researcher2"][(n % 2) as usize].to_owned(),
-        ("nuzul", "jeddah") => "nuzul.jeddah.researcher".to_owned(),
-        ("hayat", "madinah") => "hayat.researcher1".to_owned(),
-        _ => format!("{association}.{branch}.researcher{}", n % 3 + 1),
+    match on_the_roster(association, branch) {
+        [] => format!("{association}.{branch}.researcher{}", n % 3 + 1),
+        roster => roster[(n % roster.len() as u64) as usize].to_owned(),
     }
 }
 
@@ -391,6 +399,12 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
                 within
             })
             .map_or(CaseStatus::Closed, |(_, status)| *status);
+        // A verified case waits for a researcher only where the roster has none (research
+        // assigns the others at once, and would, on starting, the ones seeded waiting).
+        let last = match last {
+            CaseStatus::Verified if !on_the_roster(code, branch).is_empty() => CaseStatus::ResearcherAssigned,
+            last => last,
+        };
         let steps = journey(last);
         let filed_at = now - Duration::minutes(rng.random_range(10..oldest_days(last) * 24 * 60));
         // Each later step a day or more after the one before, the last one before now.

@@ -38,8 +38,9 @@ const READS: &[Read] = &[
         figures: false,
     },
     Read {
+        // The association's: its branches with nobody on the roster have cases waiting.
         what: "unassigned queue, a page",
-        staff: NUZUL.branch_manager,
+        staff: "nuzul.admin",
         path: |_| "/v1/research/unassigned?page_size=20".into(),
         figures: false,
     },
@@ -183,7 +184,9 @@ fn table_of(name: &str, statement: &str) -> String {
 }
 
 async fn measure(gateway: &str, installation: &str, concurrency: usize) -> anyhow::Result<serde_json::Value> {
-    println!("Masar bench at scale: {installation}, seeded (masar seed); Nuzul's Riyadh branch's consoles");
+    println!(
+        "Masar bench at scale: {installation}, seeded (masar seed); Nuzul's consoles (its Riyadh branch's, and its admin's)"
+    );
     let client = GatewayClient::new(gateway);
     let pm = client.as_staff(NUZUL.project_manager).await?;
     let (queue, _) = pm.all_pages("/v1/verification/pending", "requests", 100, None).await?;
