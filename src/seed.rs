@@ -11,7 +11,7 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
-use masar_domain::{CaseStatus, PolicyPack};
+use masar_domain::{ActorRole, CaseStatus, PolicyPack};
 use masar_platform::audit::{self, Entry};
 use masar_platform::config::Settings;
 use masar_platform::db::{Backend, Db, Sql, Tx, Value};
@@ -128,21 +128,12 @@ fn actor_of(status: CaseStatus) -> (&'static str, &'static str) {
     }
 }
 
-/// The demo roster's researchers of a branch, where it has any.
-fn on_the_roster(association: &str, branch: &str) -> &'static [&'static str] {
-    match (association, branch) {
-        ("nuzul", "riyadh") => &["nuzul.researcher1", "nuzul.researcher2"],
-        ("nuzul", "jeddah") => &["nuzul.jeddah.researcher"],
-        ("hayat", "madinah") => &["hayat.researcher1"],
-        _ => &[],
-    }
-}
-
-/// The researchers of a branch: the demo roster's where it has them.
-fn researcher(association: &str, branch: &str, n: u64) -> String {
-    match on_the_roster(association, branch) {
+/// A researcher of a branch: one of its roster's, or one named for it where
+/// the roster has none (their assignments stay as seeded: nobody signs in as them).
+fn researcher(association: &str, branch: &str, roster: &[String], n: u64) -> String {
+    match roster {
         [] => format!("{association}.{branch}.researcher{}", n % 3 + 1),
-        roster => roster[(n % roster.len() as u64) as usize].to_owned(),
+        roster => roster[(n % roster.len() as u64) as usize].clone(),
     }
 }
 
@@ -173,6 +164,8 @@ struct IntakeRows {
 struct Association {
     code: &'static str,
     branches: [&'static str; 10],
+    /// Each branch's social researchers in the directory the suite will run with.
+    researchers: Vec<Vec<String>>,
     pack: PolicyPack,
     /// One open agenda per branch, made on the first batch.
     agendas: Vec<Uuid>,
@@ -193,11 +186,20 @@ pub async fn run(settings: &Settings, options: SeedOptions) -> anyhow::Result<()
         dbs.push(db);
     }
     let [intake, verification, research, committee] = <[Db; 4]>::try_from(dbs).ok().context("four databases")?;
+    let directory = crate::load_directory(settings)?;
     let mut associations = Vec::new();
     for (code, branches) in [("nuzul", NUZUL_BRANCHES), ("hayat", HAYAT_BRANCHES)] {
         let pack = newest_pack(code)?;
         let agendas = branches.iter().map(|_| Uuid::now_v7()).collect();
-        associations.push(Association { code, branches, pack, agendas });
+        let roster = directory.association(code);
+        let researchers = branches
+            .iter()
+            .map(|branch| {
+                let on_duty = roster.map(|a| a.staff_in_branch(ActorRole::SocialResearcher, branch));
+                on_duty.unwrap_or_default().into_iter().map(|s| s.username.clone()).collect()
+            })
+            .collect();
+        associations.push(Association { code, branches, researchers, pack, agendas });
     }
     let mut tx = committee.begin().await?;
     for association in &associations {
@@ -388,6 +390,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
         let code = association.code;
         let branch_index = rng.random_range(0..association.branches.len());
         let branch = association.branches[branch_index];
+        let roster = &association.researchers[branch_index];
         let types = &association.pack.service_types;
         let service_type = types[rng.random_range(0..types.len())].code.clone();
         let mut roll = rng.random_range(0..100u32);
@@ -402,7 +405,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
         // A verified case waits for a researcher only where the roster has none (research
         // assigns the others at once, and would, on starting, the ones seeded waiting).
         let last = match last {
-            CaseStatus::Verified if !on_the_roster(code, branch).is_empty() => CaseStatus::ResearcherAssigned,
+            CaseStatus::Verified if !roster.is_empty() => CaseStatus::ResearcherAssigned,
             last => last,
         };
         let steps = journey(last);
@@ -414,7 +417,7 @@ fn batch(associations: &[Association], personal: &PersonalData, count: usize) ->
         let national_id = crate::demo::new_national_id();
         let name = NAMES[rng.random_range(0..NAMES.len())];
         let mobile = format!("05{:08}", rng.random_range(0..100_000_000u32));
-        let researcher = researcher(code, branch, rng.random());
+        let researcher = researcher(code, branch, roster, rng.random());
         let submitted_at = if steps.is_empty() { filed_at } else { at(0) };
         let facts = serde_json::json!({"household.members": rng.random_range(1..12).to_string()}).to_string();
         let address = serde_json::json!({"city": "", "district": "", "street": "", "short_address": ""}).to_string();
