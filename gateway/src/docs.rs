@@ -8,6 +8,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
+use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -134,7 +135,7 @@ pub(crate) fn header(name: &str, description: &str) -> utoipa::openapi::path::Pa
 }
 
 /// `/openapi.json` and `/docs`.
-pub(crate) fn routes(document: &utoipa::openapi::OpenApi) -> Router<Services> {
+pub(crate) fn routes(document: &utoipa::openapi::OpenApi) -> Router<Arc<Services>> {
     let json = axum::body::Bytes::from(document.to_json().expect("the OpenAPI document serializes"));
     Router::new()
         .route(

@@ -23,6 +23,7 @@ use masar_platform::tokens::{TokenError, TokenVerifier};
 use masar_proto::intake::v1 as intake;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -67,7 +68,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every route of the API with its OpenAPI operation, collected together so
 /// the document cannot leave a route out.
-fn api() -> OpenApiRouter<Services> {
+fn api() -> OpenApiRouter<Arc<Services>> {
     // Documents are the one large body; everything else is small JSON.
     let uploads = OpenApiRouter::new()
         .routes(routes!(requests::upload_document))
@@ -145,7 +146,7 @@ pub fn router(gateway: Gateway) -> Router {
         // Outermost: every request gets an id (or keeps the client's), echoed in the answer.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(services)
+        .with_state(Arc::new(services))
 }
 
 /// The readiness probe's answer. `503 stopping` from the moment the gateway
@@ -501,7 +502,8 @@ fn present(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-type State = axum::extract::State<Services>;
+/// The clients, shared: a call clones only the client it uses.
+type State = axum::extract::State<Arc<Services>>;
 
 /// The person a request or registration is for.
 #[derive(Deserialize, ToSchema)]

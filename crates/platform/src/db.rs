@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, Postgres, Row as _, Sqlite};
+use sqlx::{AssertSqlSafe, Connection as _, Postgres, Row as _, Sqlite};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -113,6 +113,10 @@ impl Drop for WriterTurn {
     }
 }
 
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed
+/// out again (the server may have restarted or dropped it meanwhile).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// An open transaction on either backend.
 pub enum Tx {
     Postgres(sqlx::Transaction<'static, Postgres>),
@@ -129,6 +133,12 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(Duration::from_secs(10))
+                // sqlx pings every connection it hands out, a round trip per statement outside a
+                // transaction; a connection back from work a moment ago was pinged on its release.
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move { Ok(meta.idle_for < PING_IF_IDLE_FOR || connection.ping().await.is_ok()) })
+                })
                 .connect_with(options)
                 .await?;
             sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))).execute(&pool).await?;
@@ -140,7 +150,10 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             // One writer at a time is SQLite's nature; a small pool keeps readers concurrent.
-            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            // A file does not hang up: the ping sqlx sends before handing out a connection is
+            // only a hand-off to its thread and back.
+            let pool =
+                SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).connect_with(options).await?;
             let lane = WriterLane::new(schema);
             Ok(Self::Sqlite(pool, Arc::new(lane)))
         } else {

@@ -164,7 +164,44 @@ pub struct TokenVerifier {
     validation: Arc<Validation>,
     /// Sessions whose tokens are refused though signed and unexpired (a service's; the gateway has none).
     revocations: Option<crate::revocations::Revocations>,
+    /// Tokens whose signature already verified: a front end sends the same token
+    /// on every call for its lifetime, and checking an Ed25519 signature costs
+    /// more than the rest of a call's routing.
+    verified: Arc<VerifiedTokens>,
 }
+
+/// Claims of tokens seen valid, by the token's SHA-256. Expiry and revocation
+/// are checked at every use; only the signature and the parse are remembered.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<HashMap<[u8; 32], Claims>>);
+
+impl VerifiedTokens {
+    /// Enough for every token live at once on a busy replica (tokens last minutes).
+    const CAPACITY: usize = 10_000;
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Claims> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(digest).cloned()
+    }
+
+    fn remember(&self, digest: [u8; 32], claims: &Claims, now: i64) {
+        let mut verified = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if verified.len() >= Self::CAPACITY {
+            verified.retain(|_, claims| !expired(claims, now));
+            if verified.len() >= Self::CAPACITY {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+    }
+}
+
+/// As `jsonwebtoken` judges `exp`, with the verifier's leeway.
+fn expired(claims: &Claims, now: i64) -> bool {
+    claims.exp.saturating_add(LEEWAY_SECONDS as i64) < now
+}
+
+/// Clock skew tolerated between identity and the verifiers.
+const LEEWAY_SECONDS: u64 = 5;
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,9 +230,9 @@ impl TokenVerifier {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECONDS;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Ok(Self { keys: Arc::new(keys), validation: Arc::new(validation), revocations: None })
+        Ok(Self { keys: Arc::new(keys), validation: Arc::new(validation), revocations: None, verified: Arc::default() })
     }
 
     /// This verifier, refusing also the tokens of sessions in `revocations`.
@@ -205,18 +242,37 @@ impl TokenVerifier {
 
     /// The claims of a valid, unexpired token signed by an accepted key.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::Invalid)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(
-            |e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            },
-        )?;
+        self.verify_at(token, Utc::now().timestamp())
+    }
+
+    /// As `verify`, judging a remembered token's expiry at `now` (seconds).
+    fn verify_at(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let claims = match self.verified.get(&digest) {
+            Some(claims) if expired(&claims, now) => return Err(TokenError::Expired),
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signed(token)?;
+                self.verified.remember(digest, &claims, now);
+                claims
+            }
+        };
         if self.revocations.as_ref().is_some_and(|revoked| revoked.is_revoked(&claims.sid)) {
             return Err(TokenError::Revoked);
         }
         Ok(claims)
+    }
+
+    /// The claims of `token` once its signature, issuer, audience and expiry are checked.
+    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::Invalid)?;
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            }
+        })
     }
 }
 
@@ -291,6 +347,20 @@ mod tests {
         let forged = format!("{}.{}.{}", parts[0], BASE64URL.encode(payload.to_string()), parts[2]);
         assert_eq!(verifier.verify(&forged), Err(TokenError::Invalid));
         assert_eq!(verifier.verify("not a token"), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_refused_once_expired_or_altered() {
+        let signer = signer();
+        let verifier = TokenVerifier::from_hex_list(&signer.verifying_key()).unwrap();
+        let (token, _) = signer.sign(claims(), Utc::now());
+        let read = verifier.verify(&token).unwrap();
+        assert_eq!(verifier.verify(&token).unwrap(), read, "the second check reads what the first verified");
+        let later = read.exp + LEEWAY_SECONDS as i64 + 1;
+        assert_eq!(verifier.verify_at(&token, later), Err(TokenError::Expired));
+        let mut altered = token.clone();
+        altered.pop();
+        assert_eq!(verifier.verify(&altered), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -71,14 +71,14 @@ pub(super) struct Agenda {
 #[utoipa::path(get, path = "/v1/committee/agenda", tag = "committee", params(BranchQuery, PageQuery),
     responses((status = 200, body = Agenda)))]
 pub(super) async fn get_agenda(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(q): Query<BranchQuery>,
     Query(page): Query<PageQuery>,
 ) -> Reply<Agenda> {
     let message =
         committee::GetAgendaRequest { branch: q.branch, page_size: page.page_size, page_token: page.page_token };
-    let a = services.committee.get_agenda(grpc(&headers, message)).await?.into_inner();
+    let a = services.committee.clone().get_agenda(grpc(&headers, message)).await?.into_inner();
     Ok(Json(Agenda {
         opened_at: time(a.opened_at.as_ref()),
         items: a.items.into_iter().map(AgendaItem::from).collect(),
@@ -102,7 +102,7 @@ pub(super) struct Ballot {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = Ballot,
     responses((status = 200, body = AgendaItem)))]
 pub(super) async fn cast_vote(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -110,7 +110,7 @@ pub(super) async fn cast_vote(
 ) -> VersionedReply<AgendaItem> {
     let message =
         committee::CastVoteRequest { request_id: id, vote: body.vote, note: body.note, expected_version: if_match.0 };
-    if_match.versioned(services.committee.cast_vote(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.committee.clone().cast_vote(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -126,7 +126,7 @@ pub(super) struct Decision {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = Decision,
     responses((status = 200, body = AgendaItem)))]
 pub(super) async fn record_decision(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -138,5 +138,5 @@ pub(super) async fn record_decision(
         reasons: body.reasons,
         expected_version: if_match.0,
     };
-    if_match.versioned(services.committee.record_decision(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.committee.clone().record_decision(grpc(&headers, message)).await, |r| r.version)
 }

@@ -98,7 +98,7 @@ pub(super) struct Question {
 #[utoipa::path(post, path = "/v1/inquiries", tag = "inquiries", request_body = Question,
     responses((status = 201, body = Inquiry)))]
 pub(super) async fn ask_question(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     axum::Extension(language): FrontEndLanguage,
     headers: HeaderMap,
     Body(body): Body<Question>,
@@ -113,7 +113,7 @@ pub(super) async fn ask_question(
         preferred_language: language_or(body.preferred_language, language),
         question: body.question,
     };
-    Ok(created(services.inquiries.ask_question(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(created(services.inquiries.clone().ask_question(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// Refers an inquiry reception cannot answer to the project manager.
@@ -121,14 +121,14 @@ pub(super) async fn ask_question(
     params(("id" = String, Path, description = "The inquiry"), IfMatch), request_body = Note,
     responses((status = 200, body = Inquiry)))]
 pub(super) async fn refer_inquiry(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
     Body(body): Body<Note>,
 ) -> VersionedReply<Inquiry> {
     let message = intake::ReferInquiryRequest { inquiry_id: id, note: body.note, expected_version: if_match.0 };
-    if_match.versioned(services.inquiries.refer_inquiry(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.inquiries.clone().refer_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -144,7 +144,7 @@ pub(super) struct Answer {
     params(("id" = String, Path, description = "The inquiry"), IfMatch), request_body = Answer,
     responses((status = 200, body = Inquiry)))]
 pub(super) async fn answer_inquiry(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -156,19 +156,19 @@ pub(super) async fn answer_inquiry(
         channel: body.channel,
         expected_version: if_match.0,
     };
-    if_match.versioned(services.inquiries.answer_inquiry(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.inquiries.clone().answer_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 /// One inquiry: its signed-in asker, or staff of its association.
 #[utoipa::path(get, path = "/v1/inquiries/{id}", tag = "inquiries",
     params(("id" = String, Path, description = "The inquiry")), responses((status = 200, body = Inquiry)))]
 pub(super) async fn get_inquiry(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> VersionedReply<Inquiry> {
     let message = intake::GetInquiryRequest { inquiry_id: id };
-    versioned(services.inquiries.get_inquiry(grpc(&headers, message)).await, |r| r.version)
+    versioned(services.inquiries.clone().get_inquiry(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -191,14 +191,14 @@ pub(super) struct Inquiries {
 #[utoipa::path(get, path = "/v1/inquiries", tag = "inquiries", params(StatusQuery, PageQuery),
     responses((status = 200, body = Inquiries)))]
 pub(super) async fn list_inquiries(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(q): Query<StatusQuery>,
     Query(page): Query<PageQuery>,
 ) -> Reply<Inquiries> {
     let message =
         intake::ListInquiriesRequest { status: q.status, page_size: page.page_size, page_token: page.page_token };
-    let reply = services.inquiries.list_inquiries(grpc(&headers, message)).await?.into_inner();
+    let reply = services.inquiries.clone().list_inquiries(grpc(&headers, message)).await?.into_inner();
     Ok(Json(Inquiries {
         inquiries: reply.inquiries.into_iter().map(Inquiry::from).collect(),
         next_page_token: present(&reply.next_page_token),

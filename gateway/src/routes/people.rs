@@ -42,7 +42,7 @@ pub(super) struct Registered {
     responses((status = 201, body = Registered, description = "Registered by reception"),
               (status = 202, body = Registered, description = "Taken; the SMS says the rest")))]
 pub(super) async fn register_account(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     axum::Extension(language): FrontEndLanguage,
     headers: HeaderMap,
     Body(body): Body<Registration>,
@@ -52,7 +52,7 @@ pub(super) async fn register_account(
         channel: body.channel,
         applicant: Some(body.applicant.into_message(language)),
     };
-    let r = services.accounts.register_account(grpc(&headers, message)).await?.into_inner();
+    let r = services.accounts.clone().register_account(grpc(&headers, message)).await?.into_inner();
     if r.username.is_empty() {
         let taken = Bilingual::new(
             "استلمنا طلب التسجيل. إن كانت البيانات صحيحة فستصل رسالة نصية باسم المستخدم وكلمة مرور مؤقتة إلى رقم الجوال المسجل لدى الجمعية",
@@ -115,12 +115,12 @@ impl From<intake::Beneficiary> for Beneficiary {
 #[utoipa::path(get, path = "/v1/beneficiaries/{id}", tag = "accounts",
     params(("id" = String, Path, description = "The registry entry")), responses((status = 200, body = Beneficiary)))]
 pub(super) async fn get_beneficiary(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<Beneficiary> {
     let message = intake::GetBeneficiaryRequest { beneficiary_id: id };
-    Ok(Json(services.beneficiaries.get_beneficiary(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(Json(services.beneficiaries.clone().get_beneficiary(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// Two registry entries that may be the same person.
@@ -142,12 +142,12 @@ pub(super) struct PossibleDuplicates {
 #[utoipa::path(get, path = "/v1/beneficiaries/possible-duplicates", tag = "accounts", params(PageQuery),
     responses((status = 200, body = PossibleDuplicates)))]
 pub(super) async fn list_possible_duplicates(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(page): Query<PageQuery>,
 ) -> Reply<PossibleDuplicates> {
     let message = intake::ListPossibleDuplicatesRequest { page_size: page.page_size, page_token: page.page_token };
-    let reply = services.beneficiaries.list_possible_duplicates(grpc(&headers, message)).await?.into_inner();
+    let reply = services.beneficiaries.clone().list_possible_duplicates(grpc(&headers, message)).await?.into_inner();
     let possible_duplicates = reply
         .duplicates
         .into_iter()
@@ -219,12 +219,12 @@ pub(super) struct AccountClaims {
 #[utoipa::path(get, path = "/v1/accounts/claims", tag = "accounts", params(PageQuery),
     responses((status = 200, body = AccountClaims)))]
 pub(super) async fn list_account_claims(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(page): Query<PageQuery>,
 ) -> Reply<AccountClaims> {
     let message = identity::ListAccountClaimsRequest { page_size: page.page_size, page_token: page.page_token };
-    let reply = services.accounts.list_account_claims(grpc(&headers, message)).await?.into_inner();
+    let reply = services.accounts.clone().list_account_claims(grpc(&headers, message)).await?.into_inner();
     let claims = reply
         .claims
         .into_iter()
@@ -248,13 +248,13 @@ pub(super) struct SeenInPerson {
     params(("id" = String, Path, description = "The account")), request_body = SeenInPerson,
     responses((status = 200, body = Account)))]
 pub(super) async fn verify_account_holder(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<SeenInPerson>,
 ) -> Reply<Account> {
     let message = identity::VerifyAccountHolderRequest { account_id: id, note: body.note };
-    Ok(Json(services.accounts.verify_account_holder(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(Json(services.accounts.clone().verify_account_holder(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -267,13 +267,13 @@ pub(super) struct ClaimTurnedDown {
     params(("id" = String, Path, description = "The account")), request_body = ClaimTurnedDown,
     responses((status = 200, body = Account)))]
 pub(super) async fn close_account_claim(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<ClaimTurnedDown>,
 ) -> Reply<Account> {
     let message = identity::CloseAccountClaimRequest { account_id: id, reason: body.reason };
-    Ok(Json(services.accounts.close_account_claim(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(Json(services.accounts.clone().close_account_claim(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// An external identity check (Nafath-style) of the signed-in beneficiary.
@@ -298,21 +298,21 @@ impl From<identity::IdentityCheck> for IdentityCheck {
 #[utoipa::path(post, path = "/v1/me/identity-checks", tag = "accounts",
     responses((status = 201, body = IdentityCheck)))]
 pub(super) async fn start_identity_check(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
 ) -> Created<IdentityCheck> {
     let message = identity::StartIdentityCheckRequest {};
-    Ok(created(services.accounts.start_identity_check(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(created(services.accounts.clone().start_identity_check(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// Where an identity check stands; poll it until it is no longer `waiting`.
 #[utoipa::path(get, path = "/v1/me/identity-checks/{id}", tag = "accounts",
     params(("id" = String, Path, description = "The check")), responses((status = 200, body = IdentityCheck)))]
 pub(super) async fn get_identity_check(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<IdentityCheck> {
     let message = identity::GetIdentityCheckRequest { check_id: id };
-    Ok(Json(services.accounts.get_identity_check(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(Json(services.accounts.clone().get_identity_check(grpc(&headers, message)).await?.into_inner().into()))
 }

@@ -42,13 +42,13 @@ pub(super) struct PolicyView {
     params(("code" = String, Path, description = "The association, e.g. `nuzul`"), PolicyQuery),
     responses((status = 200, body = PolicyView)))]
 pub(super) async fn get_policy(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(code): Path<String>,
     Query(query): Query<PolicyQuery>,
 ) -> Reply<PolicyView> {
     let message = intake::GetPolicyRequest { association: code, on: query.on };
-    let p = services.intake.get_policy(grpc(&headers, message)).await?.into_inner();
+    let p = services.intake.clone().get_policy(grpc(&headers, message)).await?.into_inner();
     Ok(Json(PolicyView {
         policy: serde_json::from_str(&p.policy_json).unwrap_or_default(),
         facts_asked: serde_json::from_str(&p.facts_asked_json).unwrap_or_default(),
@@ -153,7 +153,7 @@ pub(super) struct Draft {
 #[utoipa::path(post, path = "/v1/requests", tag = "requests", request_body = NewRequest,
     responses((status = 201, body = Draft)))]
 pub(super) async fn create_request(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     axum::Extension(language): FrontEndLanguage,
     headers: HeaderMap,
     Body(body): Body<NewRequest>,
@@ -168,7 +168,7 @@ pub(super) async fn create_request(
         facts: fact_answers(body.facts),
         address: body.address.map(Into::into),
     };
-    let draft = services.intake.create_request(grpc(&headers, message)).await?.into_inner();
+    let draft = services.intake.clone().create_request(grpc(&headers, message)).await?.into_inner();
     let required_documents = draft
         .required_documents
         .into_iter()
@@ -251,7 +251,7 @@ pub(super) struct DocumentFile(Vec<u8>);
     request_body(content = DocumentFile, content_type = "application/octet-stream"),
     responses((status = 201, body = Document)))]
 pub(super) async fn upload_document(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path((id, document)): Path<(String, String)>,
     Query(query): Query<UploadQuery>,
@@ -265,7 +265,7 @@ pub(super) async fn upload_document(
         issued_on: query.issued_on,
         expires_on: query.expires_on,
     };
-    let d = services.intake.upload_document(grpc(&headers, message)).await?.into_inner();
+    let d = services.intake.clone().upload_document(grpc(&headers, message)).await?.into_inner();
     Ok(created(Document::from(d)))
 }
 
@@ -292,13 +292,13 @@ fn attachment(file_name: &str, document: &str) -> String {
     responses((status = 200, content_type = "application/octet-stream", body = DocumentFile,
         description = "The file, with its stored content type and `Content-Disposition: attachment`")))]
 pub(super) async fn get_document_file(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::header;
     let message = intake::GetDocumentFileRequest { request_id: id, attachment_id };
-    let file = services.intake.get_document_file(grpc(&headers, message)).await?.into_inner();
+    let file = services.intake.clone().get_document_file(grpc(&headers, message)).await?.into_inner();
     let document = file.document.unwrap_or_default();
     let content_type = masar_domain::input::DOCUMENT_TYPES
         .iter()
@@ -334,7 +334,7 @@ pub(super) struct Submitted {
     params(("id" = String, Path, description = "The request")), request_body = Submission,
     responses((status = 200, body = Submitted)))]
 pub(super) async fn submit_request(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<Submission>,
@@ -344,7 +344,7 @@ pub(super) async fn submit_request(
         attested: body.attestation.attested,
         attestation_version: body.attestation.version,
     };
-    let reply = services.intake.submit_request(grpc(&headers, message)).await?.into_inner();
+    let reply = services.intake.clone().submit_request(grpc(&headers, message)).await?.into_inner();
     let told = Bilingual::new(
         format!(
             "تم استلام طلبكم رقم {}، وسيصلكم رد لجنة البحث بتاريخ {} هـ ({} م) تقريباً",
@@ -393,12 +393,12 @@ pub(super) struct RequestView {
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
     params(("id" = String, Path, description = "The request")), responses((status = 200, body = RequestView)))]
 pub(super) async fn get_request(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<RequestView> {
     let message = intake::GetRequestRequest { request_id: id };
-    Ok(Json(services.intake.get_request(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(Json(services.intake.clone().get_request(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// One answer to the policy's questions.
@@ -433,12 +433,12 @@ pub(super) struct CaseFile {
 #[utoipa::path(get, path = "/v1/requests/{id}/file", tag = "requests",
     params(("id" = String, Path, description = "The request")), responses((status = 200, body = CaseFile)))]
 pub(super) async fn get_case_file(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<CaseFile> {
     let message = intake::GetCaseFileRequest { request_id: id };
-    let file = services.intake.get_case_file(grpc(&headers, message)).await?.into_inner();
+    let file = services.intake.clone().get_case_file(grpc(&headers, message)).await?.into_inner();
     Ok(Json(CaseFile {
         request: file.request.unwrap_or_default().into(),
         in_full: file.in_full,
@@ -500,14 +500,14 @@ pub(super) struct RequestPage {
 #[utoipa::path(get, path = "/v1/requests", tag = "requests", params(RequestsQuery, PageQuery),
     responses((status = 200, body = RequestPage)))]
 pub(super) async fn list_requests(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(q): Query<RequestsQuery>,
     Query(page): Query<PageQuery>,
 ) -> Reply<RequestPage> {
     let message =
         intake::ListRequestsRequest { status: q.status, page_size: page.page_size, page_token: page.page_token };
-    let page = services.intake.list_requests(grpc(&headers, message)).await?.into_inner();
+    let page = services.intake.clone().list_requests(grpc(&headers, message)).await?.into_inner();
     Ok(Json(RequestPage {
         requests: page.requests.into_iter().map(RequestView::from).collect(),
         next_page_token: present(&page.next_page_token),
@@ -538,12 +538,12 @@ pub(super) struct Timeline {
 #[utoipa::path(get, path = "/v1/requests/{id}/timeline", tag = "requests",
     params(("id" = String, Path, description = "The request")), responses((status = 200, body = Timeline)))]
 pub(super) async fn get_timeline(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<Timeline> {
     let message = intake::GetTimelineRequest { request_id: id };
-    let t = services.intake.get_timeline(grpc(&headers, message)).await?.into_inner();
+    let t = services.intake.clone().get_timeline(grpc(&headers, message)).await?.into_inner();
     let entries = t
         .entries
         .into_iter()
@@ -585,7 +585,7 @@ pub(super) struct Resubmitted {
     params(("id" = String, Path, description = "The request")), request_body = Resubmission,
     responses((status = 200, body = Resubmitted)))]
 pub(super) async fn resubmit_request(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<Resubmission>,
@@ -597,7 +597,7 @@ pub(super) async fn resubmit_request(
         attested: body.attestation.attested,
         attestation_version: body.attestation.version,
     };
-    let r = services.intake.resubmit_request(grpc(&headers, message)).await?.into_inner();
+    let r = services.intake.clone().resubmit_request(grpc(&headers, message)).await?.into_inner();
     Ok(Json(Resubmitted { request_id: r.request_id, status: r.status, expected_decision_on: r.expected_decision_on }))
 }
 
@@ -623,12 +623,12 @@ pub(super) struct Messages {
 #[utoipa::path(get, path = "/v1/requests/{id}/messages", tag = "requests",
     params(("id" = String, Path, description = "The request")), responses((status = 200, body = Messages)))]
 pub(super) async fn list_messages(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Reply<Messages> {
     let message = notification::ListMessagesRequest { request_id: id };
-    let reply = services.notification.list_messages(grpc(&headers, message)).await?.into_inner();
+    let reply = services.notification.clone().list_messages(grpc(&headers, message)).await?.into_inner();
     let messages = reply
         .messages
         .into_iter()

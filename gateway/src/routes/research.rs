@@ -73,12 +73,12 @@ pub(super) struct UnassignedCases {
 #[utoipa::path(get, path = "/v1/research/unassigned", tag = "research", params(PageQuery),
     responses((status = 200, body = UnassignedCases)))]
 pub(super) async fn list_unassigned(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(page): Query<PageQuery>,
 ) -> Reply<UnassignedCases> {
     let message = research::ListUnassignedRequest { page_size: page.page_size, page_token: page.page_token };
-    let reply = services.research.list_unassigned(grpc(&headers, message)).await?.into_inner();
+    let reply = services.research.clone().list_unassigned(grpc(&headers, message)).await?.into_inner();
     Ok(Json(UnassignedCases {
         cases: reply
             .cases
@@ -108,12 +108,12 @@ pub(super) struct Assignments {
 #[utoipa::path(get, path = "/v1/research/assignments", tag = "research", params(PageQuery),
     responses((status = 200, body = Assignments)))]
 pub(super) async fn list_assignments(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(page): Query<PageQuery>,
 ) -> Reply<Assignments> {
     let message = research::ListAssignmentsRequest { page_size: page.page_size, page_token: page.page_token };
-    let reply = services.research.list_assignments(grpc(&headers, message)).await?.into_inner();
+    let reply = services.research.clone().list_assignments(grpc(&headers, message)).await?.into_inner();
     Ok(Json(Assignments {
         assignments: reply.assignments.into_iter().map(Assignment::from).collect(),
         next_page_token: present(&reply.next_page_token),
@@ -131,7 +131,7 @@ pub(super) struct FieldVisit {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = FieldVisit,
     responses((status = 200, body = Assignment)))]
 pub(super) async fn record_field_visit(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -139,7 +139,7 @@ pub(super) async fn record_field_visit(
 ) -> VersionedReply<Assignment> {
     let message =
         research::RecordFieldVisitRequest { request_id: id, findings: body.findings, expected_version: if_match.0 };
-    if_match.versioned(services.research.record_field_visit(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.research.clone().record_field_visit(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -157,7 +157,7 @@ pub(super) struct Reassignment {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = Reassignment,
     responses((status = 200, body = Assignment)))]
 pub(super) async fn reassign_researcher(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -169,7 +169,7 @@ pub(super) async fn reassign_researcher(
         reason: body.reason,
         expected_version: if_match.0,
     };
-    if_match.versioned(services.research.reassign_researcher(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.research.clone().reassign_researcher(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -184,7 +184,7 @@ pub(super) struct Recommendation {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = Recommendation,
     responses((status = 200, body = Assignment)))]
 pub(super) async fn record_recommendation(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -196,5 +196,5 @@ pub(super) async fn record_recommendation(
         justification: body.justification,
         expected_version: if_match.0,
     };
-    if_match.versioned(services.research.record_recommendation(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.research.clone().record_recommendation(grpc(&headers, message)).await, |r| r.version)
 }

@@ -19,13 +19,13 @@ use utoipa::{IntoParams, ToSchema};
     params(("id" = String, Path, description = "The request")), request_body = Note,
     responses((status = 200, body = RequestView)))]
 pub(super) async fn record_delivery(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<Note>,
 ) -> Reply<RequestView> {
     let message = intake::RecordDeliveryRequest { request_id: id, note: body.note };
-    Ok(Json(services.satisfaction.record_delivery(grpc(&headers, message)).await?.into_inner().into()))
+    Ok(Json(services.satisfaction.clone().record_delivery(grpc(&headers, message)).await?.into_inner().into()))
 }
 
 /// The beneficiary's rating of their delivered service.
@@ -54,13 +54,13 @@ pub(super) struct RatingView {
     params(("id" = String, Path, description = "The request")), request_body = NewRating,
     responses((status = 201, body = RatingView)))]
 pub(super) async fn rate_service(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<NewRating>,
 ) -> Created<RatingView> {
     let message = intake::RateServiceRequest { request_id: id, score: body.score, comment: body.comment };
-    let r = services.satisfaction.rate_service(grpc(&headers, message)).await?.into_inner();
+    let r = services.satisfaction.clone().rate_service(grpc(&headers, message)).await?.into_inner();
     Ok(created(RatingView {
         rated_at: time(r.rated_at.as_ref()),
         request_id: r.request_id,
@@ -120,12 +120,12 @@ pub(super) struct SatisfactionFigures {
 #[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", params(Period),
     responses((status = 200, body = SatisfactionFigures)))]
 pub(super) async fn get_satisfaction(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(period): Query<Period>,
 ) -> Reply<SatisfactionFigures> {
     let message = intake::GetSatisfactionRequest { from: period.from, to: period.to };
-    let f = services.satisfaction.get_satisfaction(grpc(&headers, message)).await?.into_inner();
+    let f = services.satisfaction.clone().get_satisfaction(grpc(&headers, message)).await?.into_inner();
     Ok(Json(SatisfactionFigures {
         branch: present(&f.branch),
         period_from: present(&f.period_from),

@@ -71,13 +71,13 @@ fn signed_in(r: identity::SignInResult) -> Json<SignedIn> {
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = Credentials,
     responses((status = 200, body = SignedIn)))]
 pub(super) async fn sign_in(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Body(body): Body<Credentials>,
 ) -> Reply<SignedIn> {
     let message =
         identity::SignInRequest { association: body.association, username: body.username, password: body.password };
-    Ok(signed_in(services.sessions.sign_in(grpc(&headers, message)).await?.into_inner()))
+    Ok(signed_in(services.sessions.clone().sign_in(grpc(&headers, message)).await?.into_inner()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -89,24 +89,24 @@ pub(super) struct RefreshToken {
 #[utoipa::path(post, path = "/v1/sessions/refresh", tag = "sessions", request_body = RefreshToken,
     responses((status = 200, body = SignedIn)))]
 pub(super) async fn refresh(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Body(body): Body<RefreshToken>,
 ) -> Reply<SignedIn> {
     let message = identity::RefreshRequest { refresh_token: body.refresh_token };
-    Ok(signed_in(services.sessions.refresh(grpc(&headers, message)).await?.into_inner()))
+    Ok(signed_in(services.sessions.clone().refresh(grpc(&headers, message)).await?.into_inner()))
 }
 
 /// Ends the session (its access token expires on its own, within minutes).
 #[utoipa::path(post, path = "/v1/sessions/sign-out", tag = "sessions", request_body = RefreshToken,
     responses((status = 204, description = "Signed out")))]
 pub(super) async fn sign_out(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Body(body): Body<RefreshToken>,
 ) -> Result<StatusCode, crate::ApiError> {
     let message = identity::SignOutRequest { refresh_token: body.refresh_token };
-    services.sessions.sign_out(grpc(&headers, message)).await?;
+    services.sessions.clone().sign_out(grpc(&headers, message)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,7 +123,7 @@ pub(super) struct PasswordChange {
 #[utoipa::path(post, path = "/v1/accounts/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 200, body = SignedIn)))]
 pub(super) async fn change_password(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Body(body): Body<PasswordChange>,
 ) -> Reply<SignedIn> {
@@ -133,5 +133,5 @@ pub(super) async fn change_password(
         current_password: body.current_password,
         new_password: body.new_password,
     };
-    Ok(signed_in(services.sessions.change_password(grpc(&headers, message)).await?.into_inner()))
+    Ok(signed_in(services.sessions.clone().change_password(grpc(&headers, message)).await?.into_inner()))
 }

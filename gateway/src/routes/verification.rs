@@ -93,14 +93,14 @@ pub(super) struct PendingRequests {
 #[utoipa::path(get, path = "/v1/verification/pending", tag = "verification", params(BranchQuery, PageQuery),
     responses((status = 200, body = PendingRequests)))]
 pub(super) async fn list_pending(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Query(q): Query<BranchQuery>,
     Query(page): Query<PageQuery>,
 ) -> Reply<PendingRequests> {
     let message =
         verification::ListPendingRequest { branch: q.branch, page_size: page.page_size, page_token: page.page_token };
-    let reply = services.verification.list_pending(grpc(&headers, message)).await?.into_inner();
+    let reply = services.verification.clone().list_pending(grpc(&headers, message)).await?.into_inner();
     let requests = reply
         .requests
         .into_iter()
@@ -170,7 +170,7 @@ pub(super) struct DocumentReview {
     params(("id" = String, Path, description = "The request"), ("document" = String, Path, description = "Which document"), IfMatch),
     request_body = DocumentReview, responses((status = 200, body = CaseDocument)))]
 pub(super) async fn review_document(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path((id, document)): Path<(String, String)>,
     if_match: IfMatch,
@@ -183,7 +183,7 @@ pub(super) async fn review_document(
         reason: body.reason,
         expected_version: if_match.0,
     };
-    if_match.versioned(services.verification.review_document(grpc(&headers, message)).await, |d| d.case_version)
+    if_match.versioned(services.verification.clone().review_document(grpc(&headers, message)).await, |d| d.case_version)
 }
 
 /// Accepts a verified, eligible request: it goes on to a social researcher.
@@ -191,14 +191,14 @@ pub(super) async fn review_document(
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = Note,
     responses((status = 200, body = VerificationOutcome)))]
 pub(super) async fn accept_request(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
     Body(body): Body<Note>,
 ) -> VersionedReply<VerificationOutcome> {
     let message = verification::AcceptRequestRequest { request_id: id, note: body.note, expected_version: if_match.0 };
-    if_match.versioned(services.verification.accept_request(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.verification.clone().accept_request(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -215,7 +215,7 @@ pub(super) struct ReturnForCompletion {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = ReturnForCompletion,
     responses((status = 200, body = VerificationOutcome)))]
 pub(super) async fn return_for_completion(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -227,7 +227,8 @@ pub(super) async fn return_for_completion(
         note: body.note,
         expected_version: if_match.0,
     };
-    if_match.versioned(services.verification.return_for_completion(grpc(&headers, message)).await, |r| r.version)
+    if_match
+        .versioned(services.verification.clone().return_for_completion(grpc(&headers, message)).await, |r| r.version)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -242,7 +243,7 @@ pub(super) struct Ineligibility {
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = Ineligibility,
     responses((status = 200, body = VerificationOutcome)))]
 pub(super) async fn declare_ineligible(
-    axum::extract::State(mut services): State,
+    axum::extract::State(services): State,
     headers: HeaderMap,
     Path(id): Path<String>,
     if_match: IfMatch,
@@ -250,5 +251,5 @@ pub(super) async fn declare_ineligible(
 ) -> VersionedReply<VerificationOutcome> {
     let message =
         verification::DeclareIneligibleRequest { request_id: id, reasons: body.reasons, expected_version: if_match.0 };
-    if_match.versioned(services.verification.declare_ineligible(grpc(&headers, message)).await, |r| r.version)
+    if_match.versioned(services.verification.clone().declare_ineligible(grpc(&headers, message)).await, |r| r.version)
 }
