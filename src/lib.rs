@@ -125,7 +125,7 @@ async fn adopt_intakes_accounts(identity: &Db, settings: &Settings) -> anyhow::R
     }
     // Read as it stands: intake's own start migrates it (role_database would migrate it again).
     let intake = if embedded {
-        embedded_database(Role::Intake, settings).await?
+        embedded_database(Role::Intake, &settings.data_dir).await?
     } else {
         connect_database(Role::Intake, settings).await?
     };
@@ -175,7 +175,7 @@ pub async fn role_database(role: Role, settings: &Settings) -> anyhow::Result<Db
         return connect_database(role, settings).await;
     }
     std::fs::create_dir_all(&settings.data_dir)?;
-    let db = embedded_database(role, settings).await?;
+    let db = embedded_database(role, &settings.data_dir).await?;
     migrate(role, &db).await?;
     Ok(db)
 }
@@ -384,8 +384,9 @@ fn write_owner_only(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn embedded_database(role: Role, settings: &Settings) -> anyhow::Result<Db> {
-    let path = settings.data_dir.join(format!("{}.db", role.schema()));
+/// A role's SQLite file in the embedded suite's data directory.
+pub(crate) async fn embedded_database(role: Role, data_dir: &std::path::Path) -> anyhow::Result<Db> {
+    let path = data_dir.join(format!("{}.db", role.schema()));
     Ok(Db::connect(&format!("sqlite://{}", path.display()), role.schema()).await?)
 }
 
@@ -483,7 +484,7 @@ pub async fn dependencies(
     let embedded = shape.is_embedded();
     let (db, queue): (Db, Arc<dyn Queue>) = match shape {
         Shape::Embedded { queue, .. } => {
-            let db = embedded_database(role, settings).await?;
+            let db = embedded_database(role, &settings.data_dir).await?;
             prepare(role, &db, settings).await?;
             if role == Role::Identity {
                 seed_demo_passwords(&db, settings, &directory).await?;

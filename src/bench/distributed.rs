@@ -4,7 +4,7 @@
 //! it, in the same run, the limits: pgbench with a filing's writes, and the
 //! same stream hop straight on Redis.
 
-use super::{Figures, Latencies, file_requests, until_in_verification};
+use super::{Figures, Latencies, file_requests, hops, until_in_verification};
 use crate::demo::{NUZUL, attestation_version};
 use crate::processes::{Deployment, create_database, deployment_env};
 use anyhow::Context;
@@ -83,7 +83,7 @@ async fn measure(
     let hand_off = until_in_verification(&reception, filed.len()).await?;
     let cpu_after = deployment.cpu_seconds();
     let pool = sqlx::PgPool::connect(&database).await?;
-    let hops = hops(&pool, filed.len()).await?;
+    let hops = hops_across_schemas(&pool, filed.len()).await?;
     pool.close().await;
     let memory = deployment.peak_memory_mib();
     let cpu_per_filing = (cpu_after.values().sum::<f64>() - cpu_before.values().sum::<f64>()) / filed.len() as f64;
@@ -122,11 +122,7 @@ async fn measure(
     for (role, mib) in &memory {
         println!("  {:<44} {mib:.0} MiB", format!("peak resident memory: {role}"));
     }
-    let worst_hop = hops
-        .iter()
-        .filter(|(hop, _)| hop.starts_with("request.submitted"))
-        .map(|(_, l)| l.ms(99.0))
-        .fold(0.0, f64::max);
+    let worst_hop = hops::worst_queue_hop_ms(&hops);
     let most_memory = memory.values().copied().fold(0.0, f64::max);
     println!("What bounds the filing rate, measured while filing:");
     if let Some((busy, iowait)) = machine {
@@ -172,7 +168,7 @@ async fn measure(
 /// consumer's inbox commit (the same event, joined across the two
 /// services' schemas), and on to the SMS row's sending. Waits until every
 /// filing's "received" SMS went.
-async fn hops(pool: &sqlx::PgPool, filings: usize) -> anyhow::Result<Vec<(String, Latencies)>> {
+async fn hops_across_schemas(pool: &sqlx::PgPool, filings: usize) -> anyhow::Result<Vec<(String, Latencies)>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let sent = format!(
         "SELECT COUNT(*) FROM {}.messages WHERE event_type = 'request.submitted' AND sent_at IS NOT NULL",
@@ -183,28 +179,28 @@ async fn hops(pool: &sqlx::PgPool, filings: usize) -> anyhow::Result<Vec<(String
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let intake = Role::Intake.schema();
-    let mut hops = Vec::new();
-    for consumer in [Role::Verification, Role::Notification] {
+    let mut measured = Vec::new();
+    for (consumer, name) in [(Role::Verification, hops::TO_VERIFICATION), (Role::Notification, hops::TO_NOTIFICATION)] {
         let sql = format!(
             "SELECT EXTRACT(EPOCH FROM (i.processed_at - o.created_at))::float8 FROM {intake}.outbox o \
              JOIN {}.inbox i ON i.event_id = o.event_id WHERE o.event_type = 'request.submitted'",
             consumer.schema()
         );
-        hops.push((format!("request.submitted, intake → {consumer}"), seconds(pool, sql).await?));
+        measured.push((name.to_owned(), seconds(pool, sql).await?));
     }
     let sql = format!(
         "SELECT EXTRACT(EPOCH FROM (m.sent_at - o.created_at))::float8 FROM {intake}.outbox o \
          JOIN {}.messages m ON m.event_id = o.event_id WHERE o.event_type = 'request.submitted'",
         Role::Notification.schema()
     );
-    hops.push(("submitted → its SMS sent".to_owned(), seconds(pool, sql).await?));
+    measured.push((hops::SMS_SENT.to_owned(), seconds(pool, sql).await?));
     let sql = format!(
         "SELECT EXTRACT(EPOCH FROM (m.created_at - o.created_at))::float8 FROM {intake}.outbox o \
          JOIN {}.messages m ON m.event_id = o.event_id WHERE o.event_type = 'request.submitted'",
         Role::Notification.schema()
     );
-    hops.insert(2, ("submitted → its SMS row written".to_owned(), seconds(pool, sql).await?));
-    Ok(hops)
+    measured.insert(2, (hops::SMS_WRITTEN.to_owned(), seconds(pool, sql).await?));
+    Ok(measured)
 }
 
 async fn seconds(pool: &sqlx::PgPool, sql: String) -> anyhow::Result<Latencies> {

@@ -9,6 +9,7 @@
 //! Goals are checked here, never by a timed test.
 
 mod distributed;
+mod hops;
 pub mod limits;
 mod scale;
 
@@ -238,13 +239,18 @@ async fn embedded(requests: usize, concurrency: usize) -> anyhow::Result<Figures
         .collect(),
     )?;
     let suite = start_embedded(EmbeddedOptions { settings, any_port: true }).await?;
-    let result = drive_embedded(&suite, requests, concurrency).await;
+    let result = drive_embedded(&suite, &data_dir, requests, concurrency).await;
     suite.stop().await?;
     let _ = std::fs::remove_dir_all(&data_dir);
     result
 }
 
-async fn drive_embedded(suite: &crate::Suite, requests: usize, concurrency: usize) -> anyhow::Result<Figures> {
+async fn drive_embedded(
+    suite: &crate::Suite,
+    data_dir: &std::path::Path,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<Figures> {
     let gateway = suite.gateway_url();
     let reception = GatewayClient::new(&gateway).as_staff(NUZUL.reception).await?;
     println!(
@@ -263,6 +269,7 @@ async fn drive_embedded(suite: &crate::Suite, requests: usize, concurrency: usiz
         cpu_before.zip(cpu_seconds_of("self")).map(|(before, after)| (after - before) / filed.len() as f64);
     let figures = Figures::of_filings(&filed, wall);
     let hand_off = until_in_verification(&reception, filed.len()).await?;
+    let hops = hops::embedded(data_dir, filed.len()).await?;
     // Every statement of the filings and of what they set off until verification held them all.
     let statements_per_filing: BTreeMap<String, f64> = metrics()
         .db_statement_counts()
@@ -297,6 +304,9 @@ async fn drive_embedded(suite: &crate::Suite, requests: usize, concurrency: usiz
     let by_operation: Vec<String> = statements_per_filing.iter().map(|(op, n)| format!("{op} {n:.1}")).collect();
     println!("  {:<44} {statements:.0} ({})", "database statements per filing", by_operation.join(", "));
     println!("  {:<44} {:.2} s after the last submission", "hand-off of all to verification", hand_off.as_secs_f64());
+    for (hop, latencies) in &hops {
+        println!("{}", latencies.line(&format!("hop: {hop}")));
+    }
     println!("{}", reads.line("timeline read"));
     println!("{}", direct.line("  the same, straight at intake's port"));
     println!("  {:<44} {hop:.2} ms at p50", "what the gateway hop adds");
@@ -315,6 +325,8 @@ async fn drive_embedded(suite: &crate::Suite, requests: usize, concurrency: usiz
     );
     println!("{}", target("one gateway→service hop adds ≤ 0.5 ms p50 (one front end)", hop_alone <= 0.5));
     println!("{}", target("one gateway→service hop adds ≤ 0.5 ms p50 (under the load)", hop <= 0.5));
+    let to_verification = hops.iter().find(|(hop, _)| hop == hops::TO_VERIFICATION).map(|(_, l)| l.ms(99.0));
+    println!("{}", target("submit → verification queue p99 ≤ 50 ms", to_verification.is_some_and(|ms| ms <= 50.0)));
     let peak = memory.map(|(_, peak)| peak);
     println!("{}", target("≤ 120 MiB for the whole embedded suite", peak.is_some_and(|p| p <= 120.0)));
     println!("What bounds the filing rate, measured while filing:");
@@ -326,6 +338,7 @@ async fn drive_embedded(suite: &crate::Suite, requests: usize, concurrency: usiz
         "share_of_limit": rate / limit,
         "cpu_ms_per_filing": cpu_per_filing.map(|c| c * 1000.0),
         "hand_off_seconds": hand_off.as_secs_f64(),
+        "hops": hops.iter().map(|(hop, l)| (hop.clone(), l.figures())).collect::<serde_json::Map<_, _>>(),
         "db_statements_per_filing": statements_per_filing,
         "timeline_read": reads.figures(),
         "timeline_read_at_intake": direct.figures(),
