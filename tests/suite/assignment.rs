@@ -132,3 +132,66 @@ async fn a_branch_manager_reassigns_a_case_with_a_reason_embedded() {
     assert!(moved["detail"].as_str().unwrap().ends_with("Closer to the family's district"), "{moved}");
     suite.stop().await.unwrap();
 }
+
+/// The roster decides before the load does: a researcher on leave, or one who
+/// does not handle the service type, is not given the case however free;
+/// with nobody left it waits, saying who was kept out and why, and is
+/// assigned once the roster allows someone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researcher_on_leave_or_outside_their_specialties_is_not_given_the_case_embedded() {
+    use masar::demo::NUZUL;
+    let data_dir = temp_dir();
+    embedded_suite_in(&data_dir, &[]).await.stop().await.unwrap();
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let (from, to) = (today - chrono::Days::new(1), today + chrono::Days::new(30));
+    let roster = |specialties: &str| {
+        let directory = masar::DEMO_DIRECTORY
+            .replace(
+                r#""name": "Noura Alqahtani", "role": "social_researcher", "branch": "riyadh""#,
+                &format!(
+                    r#""name": "Noura Alqahtani", "role": "social_researcher", "branch": "riyadh", "leave": [{{ "from": "{from}", "to": "{to}" }}]"#
+                ),
+            )
+            .replace(
+                r#""name": "Fahad Alshehri", "role": "social_researcher", "branch": "riyadh""#,
+                &format!(r#""name": "Fahad Alshehri", "role": "social_researcher", "branch": "riyadh", "specialties": {specialties}"#),
+            );
+        assert_ne!(directory, masar::DEMO_DIRECTORY, "the demo roster's researchers are where the test expects");
+        let file = data_dir.join(format!("directory-{}.json", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&file, directory).unwrap();
+        file
+    };
+
+    let electricians_only = roster(r#"["electrical_rewiring"]"#);
+    let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", electricians_only.to_str().unwrap())]).await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(&reception, &NUZUL, "1000000099", "هند", "0553331122").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let waiting = base
+        .eventually("the roof repair to wait for a researcher", || async {
+            let list = base.get("/v1/research/unassigned", Some(NUZUL.branch_manager)).await?;
+            Ok(list["cases"]
+                .as_array()
+                .and_then(|cases| cases.iter().find(|c| c["request_id"] == id.as_str()).cloned()))
+        })
+        .await
+        .unwrap();
+    let why = waiting["why"]["en"].as_str().unwrap();
+    assert!(why.contains(&format!("nuzul.researcher1 (on leave until {to})")), "{why}");
+    assert!(why.contains("nuzul.researcher2 (does not handle roof_repair)"), "{why}");
+    assert!(waiting["why"]["ar"].as_str().unwrap().contains("في إجازة"), "{waiting}");
+    suite.stop().await.unwrap();
+
+    // The roster now has Fahad on roof repairs too: the waiting case is his, and why says who was left out.
+    let roofers_too = roster(r#"["roof_repair", "electrical_rewiring"]"#);
+    let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", roofers_too.to_str().unwrap())]).await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    assert_eq!(base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap(), "nuzul.researcher2");
+    let assignments = base.get("/v1/research/assignments", Some(NUZUL.branch_manager)).await.unwrap();
+    let assignment = assignments["assignments"].as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str());
+    let why = assignment.unwrap()["why"]["en"].as_str().unwrap().to_owned();
+    assert!(why.ends_with(&format!("not considered: nuzul.researcher1 (on leave until {to})")), "{why}");
+    suite.stop().await.unwrap();
+}

@@ -266,14 +266,14 @@ async fn verification_scenario(db: Db) {
 
 async fn research_scenario(db: Db) {
     let store = masar_research::ResearchStore::new(db.clone());
-    let researchers = vec!["r.a".to_owned(), "r.b".to_owned()];
-    let open_cases = |candidates: Vec<masar_domain::assignment::Candidate>| {
-        candidates.into_iter().map(|c| (c.username, c.open_cases)).collect::<Vec<_>>()
+    let researchers = ["r.a", "r.b"];
+    let open_cases = |counted: std::collections::HashMap<String, u32>| {
+        researchers.iter().map(|r| (r.to_string(), counted.get(*r).copied().unwrap_or(0))).collect::<Vec<_>>()
     };
     let why = masar_domain::Bilingual::new("الأقل", "the least busy");
     let mut tx = db.begin().await.unwrap();
     assert_eq!(
-        open_cases(store.candidates(&mut tx, "nuzul", &researchers).await.unwrap()),
+        open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 0), ("r.b".into(), 0)]
     );
     let first = Uuid::new_v4();
@@ -297,12 +297,12 @@ async fn research_scenario(db: Db) {
     let chosen = |researcher, at| masar_research::Chosen { researcher, why: &why, at };
     store.assign(&mut tx, first, &case_ref(first, "riyadh"), chosen("r.a", Utc::now()), 2).await.unwrap();
     assert_eq!(
-        open_cases(store.candidates(&mut tx, "nuzul", &researchers).await.unwrap()),
+        open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 1), ("r.b".into(), 0)]
     );
     // counted in their own association only
     assert_eq!(
-        open_cases(store.candidates(&mut tx, "hayat", &researchers).await.unwrap()),
+        open_cases(store.open_cases(&mut tx, "hayat", &researchers).await.unwrap()),
         [("r.a".into(), 0), ("r.b".into(), 0)]
     );
     let assigned = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
@@ -314,7 +314,7 @@ async fn research_scenario(db: Db) {
     assert!(!store.record_recommendation(&mut tx, first, 2, approve, "twice").await.unwrap());
     // a recommended case is no longer open work
     assert_eq!(
-        open_cases(store.candidates(&mut tx, "nuzul", &researchers).await.unwrap()),
+        open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 0), ("r.b".into(), 0)]
     );
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();

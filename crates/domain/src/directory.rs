@@ -1,9 +1,12 @@
 //! The directory: each association's staff and their roles and branches.
 //! What an association offers and how it judges lives in its policy pack
-//! (`policy`); the directory only says who works where.
+//! (`policy`); the directory says who works where, and, for the social
+//! researchers' roster, what each handles, how many open cases at most, and
+//! when they are on leave.
 
 use crate::policy::PolicyPack;
 use crate::vocabulary::ActorRole;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +33,34 @@ pub struct StaffMember {
     /// the two apart can tell it is them.
     #[serde(default)]
     pub person: Option<String>,
+    /// The service types they handle (the pack's codes); none listed: every type.
+    #[serde(default)]
+    pub specialties: Vec<String>,
+    /// Open cases they take at most; none: no limit.
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    /// When they are away; no case is given to them then.
+    #[serde(default)]
+    pub leave: Vec<Leave>,
+}
+
+/// A period away, both days included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Leave {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl StaffMember {
+    /// The leave that covers `day`, if they are away then.
+    pub fn leave_on(&self, day: NaiveDate) -> Option<&Leave> {
+        self.leave.iter().find(|leave| leave.from <= day && day <= leave.to)
+    }
+
+    /// Whether they handle `service_type`.
+    pub fn handles(&self, service_type: &str) -> bool {
+        self.specialties.is_empty() || self.specialties.iter().any(|s| s == service_type)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +103,7 @@ impl Directory {
                     }
                     _ => {}
                 }
+                problems.extend(roster_problems(&a.code, s, packs));
             }
         }
         problems
@@ -91,6 +123,35 @@ impl Directory {
     pub fn staff(&self, username: &str) -> Option<(&Association, &StaffMember)> {
         self.associations.iter().find_map(|a| a.staff.iter().find(|s| s.username == username).map(|s| (a, s)))
     }
+}
+
+/// What is wrong with a staff member's roster entry: a specialty no pack of
+/// the association offers, a capacity of nothing, a leave that ends before it
+/// starts or overlaps another.
+fn roster_problems(association: &str, staff: &StaffMember, packs: &[PolicyPack]) -> Vec<String> {
+    let who = format!("{association}: staff {}", staff.username);
+    let mut problems = Vec::new();
+    let offered = |code: &str| packs.iter().any(|p| p.association == association && p.service_type(code).is_some());
+    for specialty in staff.specialties.iter().filter(|s| !offered(s)) {
+        problems.push(format!("{who} names specialty {specialty}, a service type no pack of the association offers"));
+    }
+    if staff.capacity == Some(0) {
+        problems.push(format!("{who} has a capacity of 0 open cases (leave it out for no limit)"));
+    }
+    let mut leave = staff.leave.clone();
+    leave.sort_by_key(|l| l.from);
+    for l in leave.iter().filter(|l| l.to < l.from) {
+        problems.push(format!("{who} has a leave ending ({}) before it starts ({})", l.to, l.from));
+    }
+    for pair in leave.windows(2) {
+        if pair[1].from <= pair[0].to {
+            problems.push(format!(
+                "{who} has overlapping leaves ({} to {}, {} to {})",
+                pair[0].from, pair[0].to, pair[1].from, pair[1].to
+            ));
+        }
+    }
+    problems
 }
 
 impl Association {
@@ -156,5 +217,39 @@ mod tests {
         assert!(err.contains("c1 (project_manager) needs a branch"), "{err}");
         let err = Directory::from_json(SAMPLE, &[]).unwrap_err().to_string();
         assert!(err.contains("no policy pack names this association"), "{err}");
+    }
+
+    #[test]
+    fn a_roster_entry_says_what_they_handle_how_much_and_when_they_are_away() {
+        let roster = SAMPLE.replacen(
+            "\"branch\":\"riyadh\"}",
+            r#""branch":"riyadh","specialties":["roof_repair"],"capacity":3,
+               "leave":[{"from":"2026-12-10","to":"2026-12-20"}]}"#,
+            1,
+        );
+        let d = Directory::from_json(&roster, &packs()).unwrap();
+        let (_, r2) = d.staff("r2").unwrap();
+        assert_eq!(r2.capacity, Some(3));
+        assert!(r2.handles("roof_repair") && !r2.handles("electrical_rewiring"));
+        let day = |d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        assert!(r2.leave_on(day("2026-12-20")).is_some() && r2.leave_on(day("2026-12-21")).is_none());
+        let (_, r1) = d.staff("r1").unwrap();
+        assert!(r1.handles("electrical_rewiring") && r1.capacity.is_none(), "nothing listed: every type, no limit");
+    }
+
+    #[test]
+    fn a_roster_entry_that_cannot_hold_is_refused_with_its_fault() {
+        let bad = SAMPLE.replacen(
+            "\"branch\":\"riyadh\"}",
+            r#""branch":"riyadh","specialties":["moon_landing"],"capacity":0,
+               "leave":[{"from":"2026-12-10","to":"2026-12-20"},{"from":"2026-12-18","to":"2026-12-25"},
+                        {"from":"2027-01-10","to":"2027-01-01"}]}"#,
+            1,
+        );
+        let err = Directory::from_json(&bad, &packs()).unwrap_err().to_string();
+        assert!(err.contains("specialty moon_landing"), "{err}");
+        assert!(err.contains("capacity of 0"), "{err}");
+        assert!(err.contains("overlapping leaves (2026-12-10 to 2026-12-20, 2026-12-18 to 2026-12-25)"), "{err}");
+        assert!(err.contains("a leave ending (2027-01-01) before it starts (2027-01-10)"), "{err}");
     }
 }

@@ -8,7 +8,8 @@ mod store;
 pub use store::{Assignment, Chosen, ResearchStore, Unassigned};
 
 use chrono::Utc;
-use masar_domain::assignment::{self, Choice};
+use masar_domain::assignment::{self, Candidate, CaseToAssign, Choice};
+use masar_domain::calendar::saudi_day;
 use masar_domain::{ActorRole, CaseStatus, Directory};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
@@ -75,8 +76,9 @@ struct Assigner {
 }
 
 impl Assigner {
-    /// Gives the case to the branch's least busy researcher, or keeps it
-    /// waiting when there is none; true if it was assigned.
+    /// Gives the case to the least busy of the branch's researchers the
+    /// roster allows (on duty, handling its service type, under capacity), or
+    /// keeps it waiting when there is none; true if it was assigned.
     async fn assign(
         &self,
         tx: &mut Tx,
@@ -89,14 +91,19 @@ impl Assigner {
             .directory
             .association(&case.association)
             .ok_or_else(|| HandlerError::Reject(format!("unknown association {}", case.association)))?;
-        let researchers: Vec<String> = association
-            .staff_in_branch(ActorRole::SocialResearcher, &case.branch)
+        let researchers = association.staff_in_branch(ActorRole::SocialResearcher, &case.branch);
+        let usernames: Vec<&str> = researchers.iter().map(|r| r.username.as_str()).collect();
+        let open_cases = self.store.open_cases(tx, &case.association, &usernames).await?;
+        let candidates: Vec<Candidate> = researchers
             .into_iter()
-            .map(|s| s.username.clone())
+            .map(|researcher| Candidate {
+                researcher,
+                open_cases: open_cases.get(&researcher.username).copied().unwrap_or(0),
+            })
             .collect();
-        let candidates = self.store.candidates(tx, &case.association, &researchers).await?;
-        let Choice { chosen, why } = assignment::choose(&case.branch, &candidates);
         let now = Utc::now();
+        let to_assign = CaseToAssign { branch: &case.branch, service_type: &case.service_type, day: saudi_day(now) };
+        let Choice { chosen, why } = assignment::choose(&to_assign, &candidates);
         let subject = Subject::of(request_id, &case);
         let Some(researcher) = chosen else {
             // Never dropped: it waits where supervisors see it, and the sweep assigns it.

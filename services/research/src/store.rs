@@ -1,12 +1,12 @@
 //! Research's data: assignments and field visits.
 
 use chrono::{DateTime, Utc};
-use masar_domain::assignment::Candidate;
 use masar_domain::{Bilingual, CaseStatus, Recommendation};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
 use masar_proto::events::v1::CaseRef;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -129,15 +129,15 @@ impl ResearchStore {
         &self.db
     }
 
-    /// `researchers` of `association`, each with their open cases.
-    pub async fn candidates(
+    /// The open cases of each of `researchers` in `association` (those with none are left out).
+    pub async fn open_cases(
         &self,
         tx: &mut Tx,
         association: &str,
-        researchers: &[String],
-    ) -> Result<Vec<Candidate>, DbError> {
+        researchers: &[&str],
+    ) -> Result<HashMap<String, u32>, DbError> {
         if researchers.is_empty() {
-            return Ok(Vec::new());
+            return Ok(HashMap::new());
         }
         let count = Sql::listing(
             concat!(
@@ -148,16 +148,9 @@ impl ResearchStore {
             researchers.len(),
             ") GROUP BY researcher",
         );
-        let count = researchers.iter().fold(count.bind(association), |sql, r| sql.bind(r.as_str()));
+        let count = researchers.iter().fold(count.bind(association), |sql, r| sql.bind(*r));
         let rows = tx.fetch_all(count).await?;
-        let mut open_cases = std::collections::HashMap::new();
-        for row in &rows {
-            open_cases.insert(row.text("researcher")?, row.unsigned::<u32>("open_cases")?);
-        }
-        Ok(researchers
-            .iter()
-            .map(|r| Candidate { username: r.clone(), open_cases: open_cases.get(r).copied().unwrap_or(0) })
-            .collect())
+        rows.iter().map(|row| Ok((row.text("researcher")?, row.unsigned::<u32>("open_cases")?))).collect()
     }
 
     /// Keeps a case nobody can take yet (once: a redelivery changes nothing).
