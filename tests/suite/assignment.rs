@@ -21,19 +21,8 @@ async fn a_case_nobody_can_take_waits_and_is_assigned_when_someone_can_embedded(
     std::fs::write(&file, &without).unwrap();
     let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", file.to_str().unwrap())]).await;
     let base = GatewayClient::new(&suite.gateway_url());
-    let reception = base.as_staff(NUZUL_JEDDAH.reception).await.unwrap();
-    let submitted = submit(&reception, &NUZUL_JEDDAH, "1000000073", "ريم", "0553337788").await.unwrap();
-    let id = submitted["request_id"].as_str().unwrap().to_owned();
-    base.verify(&id, NUZUL_JEDDAH.project_manager).await.unwrap();
-    let waiting = base
-        .eventually("the case to wait for a researcher", || async {
-            let list = base.get("/v1/research/unassigned", Some(NUZUL_JEDDAH.branch_manager)).await?;
-            Ok(list["cases"]
-                .as_array()
-                .and_then(|cases| cases.iter().find(|c| c["request_id"] == id.as_str()).cloned()))
-        })
-        .await
-        .unwrap();
+    let waiting = filed_and_waiting(&base, &NUZUL_JEDDAH, "1000000073", "ريم", "0553337788").await;
+    let id = waiting["request_id"].as_str().unwrap().to_owned();
     assert!(waiting["why"]["en"].as_str().unwrap().contains("No social researcher in branch jeddah"), "{waiting}");
     assert!(waiting["why"]["ar"].as_str().unwrap().contains("باحث"), "{waiting}");
     // The Riyadh branch's manager does not see Jeddah's queue; the researcher's queue is their own.
@@ -57,6 +46,27 @@ async fn a_case_nobody_can_take_waits_and_is_assigned_when_someone_can_embedded(
     let reception = base.as_staff(NUZUL_JEDDAH.reception).await.unwrap();
     reception.wait_for_status(&id, "researcher_assigned").await.unwrap();
     suite.stop().await.unwrap();
+}
+
+/// A request filed at `cast`'s front desk and verified there, once it waits
+/// for a researcher in the branch manager's unassigned queue: its entry there.
+async fn filed_and_waiting(
+    base: &GatewayClient,
+    cast: &masar::demo::Cast<'_>,
+    national_id: &str,
+    name: &str,
+    mobile: &str,
+) -> serde_json::Value {
+    let reception = base.as_staff(cast.reception).await.unwrap();
+    let submitted = submit(&reception, cast, national_id, name, mobile).await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, cast.project_manager).await.unwrap();
+    base.eventually("the case to wait for a researcher", || async {
+        let list = base.get("/v1/research/unassigned", Some(cast.branch_manager)).await?;
+        Ok(list["cases"].as_array().and_then(|cases| cases.iter().find(|c| c["request_id"] == id.as_str()).cloned()))
+    })
+    .await
+    .unwrap()
 }
 
 /// The branch manager moves a case to another researcher of the branch,
@@ -165,19 +175,8 @@ async fn a_researcher_on_leave_or_outside_their_specialties_is_not_given_the_cas
     let electricians_only = roster(r#"["electrical_rewiring"]"#);
     let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", electricians_only.to_str().unwrap())]).await;
     let base = GatewayClient::new(&suite.gateway_url());
-    let reception = base.as_staff(NUZUL.reception).await.unwrap();
-    let submitted = submit(&reception, &NUZUL, "1000000099", "هند", "0553331122").await.unwrap();
-    let id = submitted["request_id"].as_str().unwrap().to_owned();
-    base.verify(&id, NUZUL.project_manager).await.unwrap();
-    let waiting = base
-        .eventually("the roof repair to wait for a researcher", || async {
-            let list = base.get("/v1/research/unassigned", Some(NUZUL.branch_manager)).await?;
-            Ok(list["cases"]
-                .as_array()
-                .and_then(|cases| cases.iter().find(|c| c["request_id"] == id.as_str()).cloned()))
-        })
-        .await
-        .unwrap();
+    let waiting = filed_and_waiting(&base, &NUZUL, "1000000099", "هند", "0553331122").await;
+    let id = waiting["request_id"].as_str().unwrap().to_owned();
     let why = waiting["why"]["en"].as_str().unwrap();
     assert!(why.contains(&format!("nuzul.researcher1 (on leave until {to})")), "{why}");
     assert!(why.contains("nuzul.researcher2 (does not handle roof_repair)"), "{why}");
