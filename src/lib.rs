@@ -37,12 +37,14 @@ use tokio::task::JoinHandle;
 /// The demo directory: the staff of Nuzul and Hayat, for every role.
 pub const DEMO_DIRECTORY: &str = include_str!("../demo/directory.json");
 
-/// The policy packs of Nuzul (both versions) and Hayat, built in so `masar dev` needs no files.
+/// The policy packs of Nuzul and Hayat (every version), built in so `masar dev` needs no files.
 pub const BUILT_IN_POLICIES: &[(&str, &str)] = &[
     ("policies/nuzul.toml", include_str!("../policies/nuzul.toml")),
     ("policies/nuzul-v2.toml", include_str!("../policies/nuzul-v2.toml")),
     ("policies/nuzul-v3.toml", include_str!("../policies/nuzul-v3.toml")),
+    ("policies/nuzul-v4.toml", include_str!("../policies/nuzul-v4.toml")),
     ("policies/hayat.toml", include_str!("../policies/hayat.toml")),
+    ("policies/hayat-v2.toml", include_str!("../policies/hayat-v2.toml")),
 ];
 
 /// A policy file's name (for messages) and text.

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod input;
 pub mod people;
 pub mod policy;
+pub mod research;
 pub mod review;
 pub mod satisfaction;
 pub mod text;

@@ -38,6 +38,8 @@ pub struct PolicyPack {
     pub documents: Vec<DocumentKind>,
     pub service_types: Vec<ServiceType>,
     pub eligibility: Vec<EligibilityRule>,
+    /// The social-research criteria the researcher scores (absent in versions before they were set).
+    pub research: Option<crate::research::ResearchCriteria>,
 }
 
 /// The board's approval of a version: a numbered meeting of a numbered term, on a Hijri date.
@@ -212,23 +214,24 @@ impl PolicyPack {
     }
 }
 
+/// Gathers a pack's problems, each with its location (shared with the pack's sections in other modules).
 #[derive(Default)]
-struct Checker {
-    problems: Vec<FieldError>,
+pub(crate) struct Checker {
+    pub(crate) problems: Vec<FieldError>,
 }
 
 impl Checker {
-    fn problem(&mut self, location: impl Into<String>, ar: impl Into<String>, en: impl Into<String>) {
+    pub(crate) fn problem(&mut self, location: impl Into<String>, ar: impl Into<String>, en: impl Into<String>) {
         self.problems.push(FieldError::new(location, Bilingual::new(ar, en)));
     }
 
-    fn required(&mut self, location: &str, value: &str) {
+    pub(crate) fn required(&mut self, location: &str, value: &str) {
         if value.trim().is_empty() {
             self.problems.push(FieldError::required(location));
         }
     }
 
-    fn unique<'a>(&mut self, location: &str, codes: impl IntoIterator<Item = &'a str>) {
+    pub(crate) fn unique<'a>(&mut self, location: &str, codes: impl IntoIterator<Item = &'a str>) {
         let mut seen = HashSet::new();
         for (i, code) in codes.into_iter().enumerate() {
             self.required(&format!("{location}[{i}].code"), code);
@@ -237,6 +240,19 @@ impl Checker {
                     format!("{location}[{i}].code"),
                     format!("الرمز '{code}' مكرر"),
                     format!("the code '{code}' is used twice"),
+                );
+            }
+        }
+    }
+
+    /// Each of `codes` (at `location[j]`) names one of the pack's service types.
+    pub(crate) fn known_service_types(&mut self, location: &str, codes: &[String], service_types: &[&str]) {
+        for (j, code) in codes.iter().enumerate() {
+            if !service_types.contains(&code.as_str()) {
+                self.problem(
+                    format!("{location}.service_types[{j}]"),
+                    format!("نوع خدمة غير معرّف '{code}'"),
+                    format!("unknown service type '{code}'"),
                 );
             }
         }
@@ -281,6 +297,7 @@ struct RawPack {
     service_types: Vec<RawServiceType>,
     #[serde(default)]
     eligibility: Vec<RawRule>,
+    research: Option<crate::research::RawResearch>,
 }
 
 #[derive(Deserialize)]
@@ -454,21 +471,14 @@ impl RawPack {
                 }
             }
         }
+        let service_codes: Vec<&str> = self.service_types.iter().map(|s| s.code.as_str()).collect();
         check.unique("eligibility", self.eligibility.iter().map(|r| r.code.as_str()));
         let mut eligibility = Vec::new();
         for (i, rule) in self.eligibility.iter().enumerate() {
             let at = format!("eligibility[{i}]");
             check.required(&format!("{at}.explanation_ar"), &rule.explanation_ar);
             check.required(&format!("{at}.explanation_en"), &rule.explanation_en);
-            for (j, code) in rule.service_types.iter().enumerate() {
-                if !self.service_types.iter().any(|s| &s.code == code) {
-                    check.problem(
-                        format!("{at}.service_types[{j}]"),
-                        format!("نوع خدمة غير معرّف '{code}'"),
-                        format!("unknown service type '{code}'"),
-                    );
-                }
-            }
+            check.known_service_types(&at, &rule.service_types, &service_codes);
             if let Some(condition) = condition(check, &format!("{at}.when"), &rule.when) {
                 eligibility.push(EligibilityRule {
                     code: rule.code.clone(),
@@ -478,6 +488,8 @@ impl RawPack {
                 });
             }
         }
+
+        let research = self.research.map(|research| research.validate(check, &service_codes));
 
         // On error the pack is thrown away; the placeholder day only keeps the types simple.
         let placeholder = NaiveDate::default();
@@ -526,6 +538,7 @@ impl RawPack {
                 })
                 .collect(),
             eligibility,
+            research,
         }
     }
 }
