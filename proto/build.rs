@@ -20,7 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `compile_fds` ignores `file_descriptor_set_path`, so write it ourselves.
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("masar_descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    tonic_prost_build::configure()
+        // The research file is large beside every other event: boxed, `Event` stays small.
+        .boxed(".masar.events.v1.ResearchRecommended.file")
+        .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=masar");
     Ok(())
 }

@@ -311,12 +311,12 @@ impl GatewayClient {
         .await
     }
 
-    /// Waits until the case is on its branch's committee agenda.
-    pub async fn wait_for_agenda(&self, request_id: &str, member: &str, branch: &str) -> anyhow::Result<()> {
+    /// Waits until the case is on its branch's committee agenda; its item there.
+    pub async fn wait_for_agenda(&self, request_id: &str, member: &str, branch: &str) -> anyhow::Result<Value> {
         let path = format!("/v1/committee/agenda?branch={branch}");
         self.eventually("the case to reach the committee agenda", || async {
             let item = self.find_in_list(&path, "items", request_id, Some(member)).await?;
-            Ok(item.filter(|i| i["status"] == "on_committee_agenda").map(|_| ()))
+            Ok(item.filter(|i| i["status"] == "on_committee_agenda"))
         })
         .await
     }
@@ -578,8 +578,9 @@ fn recommendation_for(decision: &str) -> &'static str {
     if decision == "approved" { "approve" } else { "reject" }
 }
 
-/// Takes a verified request through a field visit and the researcher's
-/// `recommendation` onto its branch's committee agenda; returns the researcher.
+/// Takes a verified request through a field visit, the scoring of the
+/// pack's social-research criteria and the researcher's `recommendation`
+/// onto its branch's committee agenda; returns the researcher.
 pub async fn research_to_agenda(
     client: &GatewayClient,
     cast: &Cast<'_>,
@@ -587,22 +588,46 @@ pub async fn research_to_agenda(
     recommendation: &str,
 ) -> anyhow::Result<String> {
     let researcher = client.wait_for_researcher(request_id, cast.branch_manager).await?;
+    let research = format!("/v1/requests/{request_id}/research");
     client
         .post(
-            &format!("/v1/requests/{request_id}/research/visits"),
+            &format!("{research}/visits"),
             Some(&researcher),
             json!({ "findings": "Visited the household; the need is confirmed." }),
         )
         .await?;
-    client
-        .post(
-            &format!("/v1/requests/{request_id}/research/recommendation"),
-            Some(&researcher),
-            json!({ "recommendation": recommendation, "justification": "Meets the social-research criteria." }),
-        )
-        .await?;
+    let file = client.get(&format!("{research}/file"), Some(&researcher)).await?;
+    let scores = scores_for(&file, recommendation)?;
+    if !scores.is_empty() {
+        let scores = json!({ "scores": scores });
+        client.ok(reqwest::Method::PUT, &format!("{research}/scores"), Some(&researcher), Some(scores)).await?;
+    }
+    let body = recommendation_body(recommendation);
+    client.post(&format!("{research}/recommendation"), Some(&researcher), body).await?;
     client.wait_for_agenda(request_id, cast.committee[0], cast.branch).await?;
     Ok(researcher)
+}
+
+/// A score for every criterion of a research file, at the end of each scale
+/// `recommendation` stands on, so the total's band agrees with it.
+pub fn scores_for(file: &Value, recommendation: &str) -> anyhow::Result<Vec<Value>> {
+    let end = if recommendation == "approve" { "scale_max" } else { "scale_min" };
+    let criteria = file["criteria"].as_array().context("the research file's criteria")?;
+    Ok(criteria
+        .iter()
+        .map(|c| json!({ "criterion": c["criterion"], "score": c[end], "note": "Seen at the visit." }))
+        .collect())
+}
+
+/// A recommendation with what it proposes: the service and its amount, or the reasons.
+pub fn recommendation_body(recommendation: &str) -> Value {
+    if recommendation == "approve" {
+        json!({ "recommendation": recommendation, "justification": "Meets the social-research criteria.",
+                "service": "The works the visit found needed", "amount_sar": 12_000 })
+    } else {
+        json!({ "recommendation": recommendation, "justification": "Does not meet the social-research criteria.",
+                "reasons": ["The need is not established"] })
+    }
 }
 
 /// The cast's committee members vote for `decision` and record it.

@@ -103,7 +103,9 @@ pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
 /// Prepares one role's database: its tables; for intake the configured
 /// policy versions; for identity the same versions (registration is judged
 /// by them from the first call, before intake's announcements arrive) and
-/// the accounts intake kept before identity was its own service.
+/// the accounts intake kept before identity was its own service; for
+/// research the same versions (their criteria score cases assigned before
+/// research kept announcements).
 pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     migrate(role, db).await?;
     match role {
@@ -112,6 +114,8 @@ pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result
             keep_configured_policies(db, settings).await?;
             adopt_intakes_accounts(db, settings).await?;
         }
+        // Scores cases on the criteria of versions announced before research kept them.
+        Role::Research => keep_configured_policies(db, settings).await?,
         _ => {}
     }
     Ok(())

@@ -109,6 +109,8 @@ fn api() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(research::list_unassigned))
         .routes(routes!(research::reassign_researcher))
         .routes(routes!(research::record_field_visit))
+        .routes(routes!(research::get_research_file))
+        .routes(routes!(research::score_criteria))
         .routes(routes!(research::record_recommendation))
         .routes(routes!(committee::get_agenda))
         .routes(routes!(committee::cast_vote))

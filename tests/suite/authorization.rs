@@ -17,7 +17,7 @@
 use crate::support::{distributed_suite, embedded_suite, grpc_request, logged_sms};
 use futures::future::BoxFuture;
 use masar::Suite;
-use masar::demo::{GatewayClient, NUZUL, SAMPLE_PDF, sign_up, submit};
+use masar::demo::{GatewayClient, NUZUL, SAMPLE_PDF, research_to_agenda, sign_up, submit};
 use masar_domain::ActorRole;
 use masar_gateway::Services;
 use masar_proto::audit::v1 as audit;
@@ -167,14 +167,7 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
     for id in [&case, &assigned] {
         base.verify(id, NUZUL.project_manager).await.unwrap();
     }
-    let case_researcher = base.wait_for_researcher(&case, NUZUL.branch_manager).await.unwrap();
-    let visit = json!({ "findings": "The roof leaks over two rooms." });
-    base.post(&format!("/v1/requests/{case}/research/visits"), Some(&case_researcher), visit).await.unwrap();
-    let recommendation = json!({ "recommendation": "approve", "justification": "Meets the criteria." });
-    base.post(&format!("/v1/requests/{case}/research/recommendation"), Some(&case_researcher), recommendation)
-        .await
-        .unwrap();
-    base.wait_for_agenda(&case, NUZUL.committee[0], NUZUL.branch).await.unwrap();
+    let case_researcher = research_to_agenda(&base, &NUZUL, &case, "approve").await.unwrap();
     // Intake learns the case's researcher from research's event: the one researcher who opens its documents.
     let admin = base.as_staff("nuzul.admin").await.unwrap();
     admin
@@ -1123,6 +1116,40 @@ fn rows(scene: &Scene) -> Vec<Row> {
                 research::RecordFieldVisitRequest {
                     request_id: case.into(),
                     findings: String::new(),
+                    ..Default::default()
+                }
+            ),
+            researcher(),
+        )
+        .stops_at(409, Code::FailedPrecondition),
+        row(
+            get("/v1/requests/{id}/research/file", request("/research/file")),
+            rpc!(
+                "/masar.research.v1.ResearchService/GetResearchFile",
+                research,
+                get_research_file,
+                research::GetResearchFileRequest { request_id: case.into() }
+            ),
+            Rule::staff(RESEARCH_DESK, RIYADH).only_researcher(&scene.case_researcher, Outcome::Hidden),
+        ),
+        row(
+            http(
+                Method::PUT,
+                "/v1/requests/{id}/research/scores",
+                request("/research/scores"),
+                Some(json!({ "scores": [{ "criterion": "structural_safety", "score": 4 }] })),
+            ),
+            rpc!(
+                "/masar.research.v1.ResearchService/ScoreCriteria",
+                research,
+                score_criteria,
+                research::ScoreCriteriaRequest {
+                    request_id: case.into(),
+                    scores: vec![research::CriterionScoreInput {
+                        criterion: "structural_safety".into(),
+                        score: 4,
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 }
             ),

@@ -63,7 +63,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
         submit_with_facts(client, &NUZUL, "1000000008", "محمد عبدالله", "0551234567", unclear).await.unwrap();
     let id = submitted["request_id"].as_str().unwrap().to_owned();
     assert_eq!(submitted["status"], "submitted");
-    assert_eq!(submitted["policy_version"], 3, "version 3, in force since 2026-12-01");
+    assert_eq!(submitted["policy_version"], 4, "version 4, in force since 2026-12-07");
     assert!(submitted["reference"].as_str().unwrap().starts_with("NZL-"));
     let submitted_on = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let expected = submitted_on + chrono::Days::new(14);
@@ -73,7 +73,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     assert!(submitted["message"]["ar"].as_str().unwrap().contains(" هـ"));
 
     let seen = pending(client, &id, NUZUL.project_manager).await;
-    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(3), Some("unknown")));
+    assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(4), Some("unknown")));
     assert_eq!(
         verdicts(&seen),
         [
@@ -506,11 +506,11 @@ async fn refuse_bad_input(base: &GatewayClient) {
     let (status, _) = upload("national_id", "", SAMPLE_PDF.to_vec()).await;
     assert_eq!(status, 409, "documents are fixed once submitted, until a return for completion");
 
-    // the policy in force, for front ends: approval in both calendars, the questions per service type
+    // the policy in force (version 2), for front ends: approval in both calendars, the questions per service type
     let policy = client.get("/v1/associations/hayat/policy", None).await.unwrap();
     assert_eq!(
         policy["policy"]["approval"]["approved_on"],
-        json!({ "gregorian": "2019-10-30", "hijri": "1441-03-02" })
+        json!({ "gregorian": "2026-12-01", "hijri": "1448-06-21" })
     );
     assert_eq!(policy["policy"]["referral_role"], "health_administration_manager");
     assert_eq!(policy["facts_asked"]["medical_devices"][0]["fact"], "applicant.region");
@@ -559,7 +559,7 @@ async fn refuse_bad_input(base: &GatewayClient) {
     assert_eq!(body["fields"][0]["field"], "missing_items");
 }
 
-/// Nuzul's Jeddah branch: each branch serves its own city (policy version 3),
+/// Nuzul's Jeddah branch: each branch serves its own city (from policy version 3),
 /// so a Jeddah family is eligible there, and a Riyadh one is not.
 async fn drive_jeddah(base: &GatewayClient) {
     let reception = &base.as_staff(NUZUL_JEDDAH.reception).await.unwrap();

@@ -20,6 +20,7 @@ mod messaging;
 mod metrics;
 mod pages;
 mod refusals;
+mod research;
 mod satisfaction;
 mod seed;
 mod sessions;

@@ -309,9 +309,32 @@ async fn research_scenario(db: Db) {
     assert_eq!((assigned.version, assigned.why.en.as_str()), (1, "the least busy"));
     assert!(store.record_visit(&mut tx, first, 1, "r.a", "seen").await.unwrap());
     assert!(!store.record_visit(&mut tx, first, 1, "r.a", "stale").await.unwrap());
-    let approve = masar_domain::Recommendation::Approve;
-    assert!(store.record_recommendation(&mut tx, first, 2, approve, "ok").await.unwrap());
-    assert!(!store.record_recommendation(&mut tx, first, 2, approve, "twice").await.unwrap());
+    // Scores: kept by criterion, a second scoring of one replacing it, only on the version read.
+    let score = |criterion: &str, score| masar_research::CriterionScore {
+        criterion: criterion.into(),
+        score,
+        note: "n".into(),
+    };
+    let visited = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
+    assert!(store.save_scores(&mut tx, &visited, "r.a", &[score("a", 1), score("b", 2)], Utc::now()).await.unwrap());
+    assert!(!store.save_scores(&mut tx, &visited, "r.a", &[score("a", 4)], Utc::now()).await.unwrap(), "stale");
+    let scored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
+    assert!(store.save_scores(&mut tx, &scored, "r.a", &[score("a", 3)], Utc::now()).await.unwrap());
+    assert_eq!(store.scores(&mut tx, first).await.unwrap(), [score("a", 3), score("b", 2)]);
+    let visits = store.visits(&mut tx, first).await.unwrap();
+    assert_eq!((visits.len(), visits[0].findings.as_str(), visits[0].researcher.as_str()), (1, "seen", "r.a"));
+    let recommended = masar_domain::research::Recommended {
+        recommendation: masar_domain::Recommendation::Approve,
+        justification: "ok".into(),
+        proposal: masar_domain::research::Proposal {
+            service: "roof".into(),
+            amount_sar: 12_000,
+            total: Some(80),
+            ..Default::default()
+        },
+    };
+    assert!(store.record_recommendation(&mut tx, first, 4, &recommended, Utc::now()).await.unwrap());
+    assert!(!store.record_recommendation(&mut tx, first, 4, &recommended, Utc::now()).await.unwrap());
     // a recommended case is no longer open work
     assert_eq!(
         open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),
@@ -319,7 +342,9 @@ async fn research_scenario(db: Db) {
     );
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.visits, stored.recommendation.as_str()), (CaseStatus::Recommended, 1, "approve"));
-    assert_eq!((stored.policy_version, stored.version), (2, 3));
+    assert_eq!((stored.policy_version, stored.version), (2, 5));
+    assert_eq!((&stored.proposal, stored.justification.as_str()), (&recommended.proposal, "ok"));
+    assert!(stored.recommended_at.is_some());
     tx.commit().await.unwrap();
     assert!(
         store.unassigned("nuzul", None, &PageRequest::default()).await.unwrap().is_empty(),
@@ -356,7 +381,22 @@ async fn committee_scenario(db: Db) {
     let agenda = store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap();
     assert_eq!(store.open_agenda(&mut tx, "nuzul", "riyadh", now).await.unwrap(), agenda);
     let case = case_ref(request_id, "riyadh");
-    store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2, None).await.unwrap();
+    let file = masar_proto::research::v1::ResearchFile {
+        request_id: request_id.to_string(),
+        justification: "Urgent".into(),
+        total_percent: Some(80),
+        ..Default::default()
+    };
+    let recommended = |case| masar_committee::Recommended {
+        case,
+        researcher: "r.a",
+        recommendation: "approve",
+        policy_version: 2,
+        research: Some(&file),
+    };
+    store.schedule(&mut tx, request_id, agenda, recommended(&case), now, None).await.unwrap();
+    let scheduled = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
+    assert_eq!(scheduled.research.as_ref(), Some(&file), "the research file as recommended");
     let vote = |member: &str, vote| masar_committee::CastVote { member: member.into(), vote, note: String::new() };
     assert!(store.cast_vote(&mut tx, request_id, 1, &vote("m1", Vote::Reject)).await.unwrap());
     assert!(store.cast_vote(&mut tx, request_id, 2, &vote("m1", Vote::Approve)).await.unwrap()); // changes their vote
@@ -379,14 +419,16 @@ async fn committee_scenario(db: Db) {
     assert_eq!((id, items.len()), (agenda, 0));
     // back on the agenda after deferral: no votes, and a version past every earlier one
     let mut tx = db.begin().await.unwrap();
-    store.schedule(&mut tx, request_id, agenda, &case, "r.a", "approve", now, 2, Some(5)).await.unwrap();
+    store.schedule(&mut tx, request_id, agenda, recommended(&case), now, Some(5)).await.unwrap();
     let again = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
     assert_eq!((again.status, again.version), (CaseStatus::OnCommitteeAgenda, 6));
     assert!(store.votes_in(&mut tx, request_id).await.unwrap().is_empty());
     // a page at a time, in the order scheduled
     let later = Uuid::new_v4();
     let then = now + chrono::Duration::seconds(1);
-    store.schedule(&mut tx, later, agenda, &case_ref(later, "riyadh"), "r.a", "approve", then, 2, None).await.unwrap();
+    let later_case = case_ref(later, "riyadh");
+    let without_file = masar_committee::Recommended { research: None, ..recommended(&later_case) };
+    store.schedule(&mut tx, later, agenda, without_file, then, None).await.unwrap();
     tx.commit().await.unwrap();
     let ids = |items: &[masar_committee::AgendaItem]| items.iter().map(|i| i.request_id).collect::<Vec<_>>();
     let one = PageRequest { size: 1, after: None };

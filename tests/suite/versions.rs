@@ -4,7 +4,7 @@
 
 use crate::support::{distributed_suite, embedded_suite, grpc_request};
 use masar::Suite;
-use masar::demo::{GatewayClient, NUZUL, submit};
+use masar::demo::{GatewayClient, NUZUL, recommendation_body, scores_for, submit};
 use masar_platform::role::Role;
 use masar_proto::committee::v1 as committee;
 use serde_json::{Value, json};
@@ -17,8 +17,21 @@ async fn act(
     if_match: Option<&str>,
     body: Value,
 ) -> (u16, String, Value) {
+    act_as(reqwest::Method::POST, client, staff, path, if_match, body).await
+}
+
+/// A staff call with an optional `If-Match`; the status, the `ETag` and the body.
+async fn act_as(
+    method: reqwest::Method,
+    client: &GatewayClient,
+    staff: &str,
+    path: &str,
+    if_match: Option<&str>,
+    body: Value,
+) -> (u16, String, Value) {
     let token = client.staff_token(staff).await.unwrap();
-    let mut request = reqwest::Client::new().post(format!("{}{path}", client.base())).bearer_auth(token).json(&body);
+    let url = format!("{}{path}", client.base());
+    let mut request = reqwest::Client::new().request(method, url).bearer_auth(token).json(&body);
     if let Some(tag) = if_match {
         request = request.header("if-match", tag);
     }
@@ -72,10 +85,16 @@ async fn drive_versions(suite: &Suite) {
     let visit = format!("/v1/requests/{id}/research/visits");
     let visited = act(&client, &researcher, &visit, Some(&seen), json!({ "findings": "The roof leaks." })).await;
     assert_eq!(visited.0, 200, "{}", visited.2);
+    // Scoring the criteria raises it again: a recommendation on the visit's reading is refused.
+    let file = client.get(&format!("/v1/requests/{id}/research/file"), Some(&researcher)).await.unwrap();
+    let scores = json!({ "scores": scores_for(&file, "approve").unwrap() });
+    let score = format!("/v1/requests/{id}/research/scores");
+    let scored = act_as(reqwest::Method::PUT, &client, &researcher, &score, Some(&visited.1), scores).await;
+    assert_eq!(scored.0, 200, "{}", scored.2);
     let recommend = format!("/v1/requests/{id}/research/recommendation");
-    let recommendation = json!({ "recommendation": "approve", "justification": "Urgent repair." });
-    assert_stale(&act(&client, &researcher, &recommend, Some(&seen), recommendation.clone()).await);
-    let recommended = act(&client, &researcher, &recommend, Some(&visited.1), recommendation).await;
+    let recommendation = recommendation_body("approve");
+    assert_stale(&act(&client, &researcher, &recommend, Some(&visited.1), recommendation.clone()).await);
+    let recommended = act(&client, &researcher, &recommend, Some(&scored.1), recommendation).await;
     assert_eq!(recommended.0, 200, "{}", recommended.2);
 
     // Committee: each vote raises the item's version, so a decision on a reading before the last vote is refused.

@@ -188,6 +188,7 @@ pub struct RecommendationEntered<'a> {
 /// What a recommendation proposes beside approve or reject, as stored and
 /// carried to the committee.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Proposal {
     /// Approve: the service to give and its amount in riyals.
     pub service: String,

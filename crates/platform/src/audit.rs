@@ -54,6 +54,8 @@ pub mod action {
     pub const RESEARCH_WAITING: &str = "research.waiting";
     /// A supervisor moved a case to another researcher (from, to and the reason in the detail).
     pub const RESEARCH_REASSIGNED: &str = "research.reassigned";
+    /// A researcher scored criteria of the pack (how many in the detail).
+    pub const RESEARCH_SCORED: &str = "research.scored";
     pub const SERVICE_RATED: &str = "service.rated";
 }
 

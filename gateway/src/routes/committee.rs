@@ -35,6 +35,9 @@ pub(super) struct AgendaItem {
     policy_version: u32,
     /// The item's version, raised by each vote: send it back as `If-Match` with the decision.
     version: u64,
+    /// What research found and proposes (scores, bands, visits, the service
+    /// and amount or the reasons, the justification), as recommended.
+    research: Option<super::research::ResearchFile>,
 }
 
 impl From<committee::AgendaItem> for AgendaItem {
@@ -51,6 +54,7 @@ impl From<committee::AgendaItem> for AgendaItem {
             reasons: i.reasons,
             policy_version: i.policy_version,
             version: i.version,
+            research: i.research.map(Into::into),
         }
     }
 }

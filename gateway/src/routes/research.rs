@@ -1,9 +1,9 @@
-//! Research, for social researchers: their assignments, field visits and
-//! the recommendation to the committee.
+//! Research, for social researchers: their assignments, field visits, the
+//! pack's criteria to score and the recommendation to the committee.
 
 use super::Query;
 use super::{Body, PageQuery, Reply, State, grpc, present, time};
-use crate::versions::{IfMatch, VersionedReply};
+use crate::versions::{IfMatch, VersionedReply, versioned};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::HeaderMap;
@@ -177,6 +177,18 @@ pub(super) struct Recommendation {
     /// `approve` or `reject`.
     recommendation: String,
     justification: String,
+    /// Approve: the service to give (Nuzul: the works; Hayat: the treatment support).
+    #[serde(default)]
+    service: String,
+    /// Approve: its amount in riyals (the estimated cost, the support amount).
+    #[serde(default)]
+    amount_sar: u64,
+    /// Reject: the reasons.
+    #[serde(default)]
+    reasons: Vec<String>,
+    /// Required when recommending otherwise than the total's band suggests.
+    #[serde(default)]
+    departure_reason: String,
 }
 
 /// Recommends to the committee; the case joins the branch's agenda.
@@ -195,6 +207,191 @@ pub(super) async fn record_recommendation(
         recommendation: body.recommendation,
         justification: body.justification,
         expected_version: if_match.0,
+        service: body.service,
+        amount_sar: body.amount_sar,
+        reasons: body.reasons,
+        departure_reason: body.departure_reason,
     };
     if_match.versioned(services.research.clone().record_recommendation(grpc(&headers, message)).await, |r| r.version)
+}
+
+/// One of the pack's criteria for the case, and its score.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CriterionScore {
+    group: String,
+    group_name: Bilingual,
+    criterion: String,
+    label: Bilingual,
+    /// How to score it: what each end of the scale means.
+    guidance: Bilingual,
+    scale_min: u32,
+    scale_max: u32,
+    weight: u32,
+    /// `null` until scored.
+    score: Option<u32>,
+    note: String,
+}
+
+/// Totals from `from_percent` up to the next band suggest `suggests`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ScoreBand {
+    from_percent: u32,
+    /// `approve` or `reject`.
+    suggests: String,
+    label: Bilingual,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Visit {
+    researcher: String,
+    visited_at: Option<String>,
+    findings: String,
+}
+
+/// Everything research found and proposes about a case: what the committee weighs.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ResearchFile {
+    request_id: String,
+    association: String,
+    branch: String,
+    service_type: String,
+    researcher: String,
+    policy_version: u32,
+    /// The pack's criteria for the case's service type (empty when its version has none).
+    criteria: Vec<CriterionScore>,
+    bands: Vec<ScoreBand>,
+    /// The weighted total, 0 to 100, once every criterion is scored.
+    total_percent: Option<u32>,
+    /// The total's band: its suggestion (`approve` or `reject`) and name; `null` until scored.
+    suggested: Option<String>,
+    band: Option<Bilingual>,
+    visits: Vec<Visit>,
+    /// Once recommended: `approve` or `reject`, and why.
+    recommendation: Option<String>,
+    justification: String,
+    /// An approval's service and amount in riyals, as the pack names them.
+    service: String,
+    amount_sar: u64,
+    service_label: Bilingual,
+    amount_label: Bilingual,
+    /// A rejection's reasons.
+    reasons: Vec<String>,
+    /// Why the recommendation departs from the band, where it does.
+    departure_reason: String,
+    recommended_at: Option<String>,
+    /// The assignment's version: send it back as `If-Match` with scores or the recommendation.
+    version: u64,
+}
+
+impl From<research::ResearchFile> for ResearchFile {
+    fn from(f: research::ResearchFile) -> Self {
+        Self {
+            criteria: f
+                .criteria
+                .into_iter()
+                .map(|c| CriterionScore {
+                    group: c.group,
+                    group_name: Bilingual::new(c.group_ar, c.group_en),
+                    criterion: c.criterion,
+                    label: Bilingual::new(c.label_ar, c.label_en),
+                    guidance: Bilingual::new(c.guidance_ar, c.guidance_en),
+                    scale_min: c.scale_min,
+                    scale_max: c.scale_max,
+                    weight: c.weight,
+                    score: c.score,
+                    note: c.note,
+                })
+                .collect(),
+            bands: f
+                .bands
+                .into_iter()
+                .map(|b| ScoreBand {
+                    from_percent: b.from_percent,
+                    suggests: b.suggests,
+                    label: Bilingual::new(b.label_ar, b.label_en),
+                })
+                .collect(),
+            band: f.total_percent.map(|_| Bilingual::new(f.band_ar, f.band_en)),
+            suggested: present(&f.suggested),
+            visits: f
+                .visits
+                .into_iter()
+                .map(|v| Visit {
+                    visited_at: time(v.visited_at.as_ref()),
+                    researcher: v.researcher,
+                    findings: v.findings,
+                })
+                .collect(),
+            recommendation: present(&f.recommendation),
+            recommended_at: time(f.recommended_at.as_ref()),
+            service_label: Bilingual::new(f.service_label_ar, f.service_label_en),
+            amount_label: Bilingual::new(f.amount_label_ar, f.amount_label_en),
+            request_id: f.request_id,
+            association: f.association,
+            branch: f.branch,
+            service_type: f.service_type,
+            researcher: f.researcher,
+            policy_version: f.policy_version,
+            total_percent: f.total_percent,
+            justification: f.justification,
+            service: f.service,
+            amount_sar: f.amount_sar,
+            reasons: f.reasons,
+            departure_reason: f.departure_reason,
+            version: f.version,
+        }
+    }
+}
+
+/// The case's research file: the criteria to score with the scores so far,
+/// the bands, the visits and the recommendation (its researcher and supervisors).
+#[utoipa::path(get, path = "/v1/requests/{id}/research/file", tag = "research",
+    params(("id" = String, Path, description = "The request")),
+    responses((status = 200, body = ResearchFile)))]
+pub(super) async fn get_research_file(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> VersionedReply<ResearchFile> {
+    let message = research::GetResearchFileRequest { request_id: id };
+    versioned(services.research.clone().get_research_file(grpc(&headers, message)).await, |f| f.version)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct ScoreEntered {
+    /// The criterion's code, as the research file lists it.
+    criterion: String,
+    /// On the criterion's scale.
+    score: u32,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Scores {
+    scores: Vec<ScoreEntered>,
+}
+
+/// Scores some or all of the case's criteria (again, to change a score);
+/// nothing is kept unless every score given is right.
+#[utoipa::path(put, path = "/v1/requests/{id}/research/scores", tag = "research",
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Scores,
+    responses((status = 200, body = ResearchFile)))]
+pub(super) async fn score_criteria(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    Body(body): Body<Scores>,
+) -> VersionedReply<ResearchFile> {
+    let message = research::ScoreCriteriaRequest {
+        request_id: id,
+        scores: body
+            .scores
+            .into_iter()
+            .map(|s| research::CriterionScoreInput { criterion: s.criterion, score: s.score, note: s.note })
+            .collect(),
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.research.clone().score_criteria(grpc(&headers, message)).await, |f| f.version)
 }

@@ -44,6 +44,7 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
         reasons: item.reasons,
         policy_version: item.policy_version,
         version: item.version,
+        research: item.research,
     }
 }
 

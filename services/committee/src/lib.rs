@@ -5,7 +5,7 @@
 mod grpc;
 mod store;
 
-pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
+pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM, Recommended};
 
 use chrono::Utc;
 use masar_domain::CaseStatus;
@@ -94,19 +94,14 @@ impl EventHandler for Scheduler {
             .map_err(|e| HandlerError::Reject(e.to_string()))?;
         let now = Utc::now();
         let agenda_id = self.store.open_agenda(tx, &case.association, &case.branch, now).await?;
-        self.store
-            .schedule(
-                tx,
-                request_id,
-                agenda_id,
-                &case,
-                &researcher,
-                &event.recommendation,
-                now,
-                event.policy_version,
-                existing.map(|e| e.version),
-            )
-            .await?;
+        let recommended = Recommended {
+            case: &case,
+            researcher: &researcher,
+            recommendation: &event.recommendation,
+            policy_version: event.policy_version,
+            research: event.file.as_deref(),
+        };
+        self.store.schedule(tx, request_id, agenda_id, recommended, now, existing.map(|e| e.version)).await?;
         let actor = Actor::system(message);
         audit::record(tx, &actor, Subject::of(request_id, &case), event_type::CASE_SCHEDULED, "").await?;
         let scheduled = events::CaseScheduled {

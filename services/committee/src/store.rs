@@ -6,6 +6,8 @@ use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
 use masar_proto::events::v1::CaseRef;
+use masar_proto::research::v1::ResearchFile;
+use prost::Message;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -33,6 +35,18 @@ pub struct AgendaItem {
     pub policy_version: u32,
     /// Raised by every vote and the decision, so an action on an older reading is refused.
     pub version: u64,
+    /// What research found and proposes, as recommended.
+    pub research: Option<ResearchFile>,
+}
+
+/// A recommended case as it joins an agenda.
+#[derive(Debug, Clone, Copy)]
+pub struct Recommended<'a> {
+    pub case: &'a CaseRef,
+    pub researcher: &'a str,
+    pub recommendation: &'a str,
+    pub policy_version: u32,
+    pub research: Option<&'a ResearchFile>,
 }
 
 impl AgendaItem {
@@ -67,7 +81,19 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         scheduled_at: row.time("scheduled_at")?,
         policy_version: row.unsigned("policy_version")?,
         version: row.unsigned("version")?,
+        research: research_file(row)?,
     })
+}
+
+/// The stored research file; none when the case was recommended before it was carried.
+fn research_file(row: &Row) -> Result<Option<ResearchFile>, DbError> {
+    let bytes = row.bytes("research_file")?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    ResearchFile::decode(bytes.as_slice())
+        .map(Some)
+        .map_err(|e| DbError::Decode { column: "research_file".into(), reason: e.to_string() })
 }
 
 fn cast_vote(row: &Row) -> Result<CastVote, DbError> {
@@ -79,7 +105,7 @@ macro_rules! concat_items_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, status, ",
-            "decision, reasons, scheduled_at, policy_version, version FROM agenda_items WHERE ",
+            "decision, reasons, scheduled_at, policy_version, version, research_file FROM agenda_items WHERE ",
             $condition
         )
     };
@@ -136,26 +162,23 @@ impl CommitteeStore {
 
     /// Puts a case on an agenda; a case coming back after deferral starts
     /// over with no votes, its version still rising past the one before.
-    #[allow(clippy::too_many_arguments)]
     pub async fn schedule(
         &self,
         tx: &mut Tx,
         request_id: Uuid,
         agenda_id: Uuid,
-        case: &CaseRef,
-        researcher: &str,
-        recommendation: &str,
+        recommended: Recommended<'_>,
         now: DateTime<Utc>,
-        policy_version: u32,
         previous_version: Option<u64>,
     ) -> Result<(), DbError> {
+        let Recommended { case, researcher, recommendation, policy_version, research } = recommended;
         tx.execute(Sql::new("DELETE FROM votes WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(Sql::new("DELETE FROM agenda_items WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO agenda_items (request_id, agenda_id, association, branch, service_type, researcher, \
-                 recommendation, status, decision, reasons, scheduled_at, policy_version, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11, $12)",
+                 recommendation, status, decision, reasons, scheduled_at, policy_version, version, research_file) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11, $12, $13)",
             )
             .bind(request_id)
             .bind(agenda_id)
@@ -168,7 +191,8 @@ impl CommitteeStore {
             .bind(serde_json::json!([]))
             .bind(now)
             .bind(i64::from(policy_version))
-            .bind(previous_version.map_or(1, |v| v + 1)),
+            .bind(previous_version.map_or(1, |v| v + 1))
+            .bind(research.map(Message::encode_to_vec).unwrap_or_default()),
         )
         .await?;
         Ok(())

@@ -1,8 +1,10 @@
 //! The research gRPC service: the researcher's cases, visits and recommendation.
 
-use crate::store::{Assignment, ResearchStore};
+use crate::file::{research_file, score_values};
+use crate::store::{Assignment, CriterionScore, ResearchStore};
 use chrono::Utc;
-use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, Recommendation, TextRule, clean_text};
+use masar_domain::research::{RecommendationEntered, check_recommendation};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, TextRule, clean_text};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::forms::read_text;
@@ -12,6 +14,7 @@ use masar_platform::grpc::{
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
+use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::Event;
 use masar_proto::events::v1 as events;
@@ -24,6 +27,8 @@ pub struct Research {
     pub verifier: TokenVerifier,
     /// Who the branch's researchers are.
     pub directory: std::sync::Arc<masar_domain::Directory>,
+    /// The criteria each case is scored on, in the version it is judged under.
+    pub policies: PolicyBook,
 }
 
 fn to_api(a: Assignment) -> api::Assignment {
@@ -51,7 +56,36 @@ fn refused(from: CaseStatus) -> Status {
     .into_status(Code::FailedPrecondition)
 }
 
+/// A case's scores may change while its research is open.
+fn is_open(status: CaseStatus) -> bool {
+    matches!(status, CaseStatus::ResearcherAssigned | CaseStatus::FieldVisitRecorded)
+}
+
 impl Research {
+    /// The policy version the case is judged under (kept at start and from every announcement).
+    async fn pack_of(&self, assignment: &Assignment) -> Result<PolicyPack, Status> {
+        self.policies.version(&assignment.association, assignment.policy_version).await?.ok_or_else(|| {
+            tracing::warn!(association = %assignment.association, version = assignment.policy_version, "policy version not known yet");
+            Problem::new(Bilingual::new(
+                "إصدار السياسة لهذا الطلب غير متاح بعد، حاول لاحقاً",
+                "The policy version of this case is not available yet; try again shortly",
+            ))
+            .into_status(Code::Unavailable)
+        })
+    }
+
+    /// The research file of an assignment, as stored within `tx`.
+    async fn file_in(
+        &self,
+        tx: &mut Tx,
+        assignment: &Assignment,
+        pack: &PolicyPack,
+    ) -> Result<masar_proto::research::v1::ResearchFile, Status> {
+        let scores = self.store.scores(tx, assignment.request_id).await?;
+        let visits = self.store.visits(tx, assignment.request_id).await?;
+        Ok(research_file(assignment, pack, &scores, &visits))
+    }
+
     /// The assignment, only for the researcher it belongs to, and only as
     /// they last saw it (`expected_version`, 0 for any).
     async fn own_assignment<T>(
@@ -257,6 +291,73 @@ impl ResearchService for Research {
         self.finish(tx, &assignment, &actor, Event::FieldVisitRecorded(event), "").await
     }
 
+    async fn get_research_file(
+        &self,
+        request: Request<api::GetResearchFileRequest>,
+    ) -> Result<Response<api::ResearchFile>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
+        let mut tx = self.store.db().begin().await?;
+        let assignment = self.store.assignment_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
+        if staff.role == ActorRole::SocialResearcher && assignment.researcher != staff.username {
+            return Err(request_not_found());
+        }
+        let pack = self.pack_of(&assignment).await?;
+        let file = self.file_in(&mut tx, &assignment, &pack).await?;
+        tx.commit().await?;
+        Ok(Response::new(file))
+    }
+
+    async fn score_criteria(
+        &self,
+        request: Request<api::ScoreCriteriaRequest>,
+    ) -> Result<Response<api::ResearchFile>, Status> {
+        let input = request.get_ref();
+        let mut tx = self.store.db().begin().await?;
+        let (staff, assignment) =
+            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
+        if !is_open(assignment.status) {
+            return Err(refused(assignment.status));
+        }
+        let pack = self.pack_of(&assignment).await?;
+        let Some(criteria) = &pack.research else {
+            return Err(invalid_input(vec![FieldError::new(
+                "scores",
+                Bilingual::new(
+                    "لا تحدد نسخة السياسة لهذا الطلب معايير للبحث الاجتماعي",
+                    "The policy version of this case sets no social-research criteria",
+                ),
+            )]));
+        };
+        if input.scores.is_empty() {
+            return Err(invalid_input(vec![FieldError::required("scores")]));
+        }
+        let entered: Vec<(&str, u32)> = input.scores.iter().map(|s| (s.criterion.trim(), s.score)).collect();
+        let mut problems = criteria.check_scores(&assignment.service_type, &entered);
+        let mut scores = Vec::with_capacity(input.scores.len());
+        for (i, score) in input.scores.iter().enumerate() {
+            let note = clean_text(&format!("scores[{i}].note"), &score.note, TextRule::NOTE)
+                .map_err(|problem| problems.push(problem))
+                .unwrap_or_default();
+            scores.push(CriterionScore { criterion: score.criterion.trim().to_owned(), score: score.score, note });
+        }
+        if !problems.is_empty() {
+            return Err(invalid_input(problems));
+        }
+        if !self.store.save_scores(&mut tx, &assignment, &staff.username, &scores, Utc::now()).await? {
+            return Err(changed_meanwhile());
+        }
+        let codes: Vec<&str> = scores.iter().map(|s| s.criterion.as_str()).collect();
+        let actor = Actor::staff(&staff, &request);
+        audit::record(&mut tx, &actor, assignment.audit_subject(), action::RESEARCH_SCORED, &codes.join(", ")).await?;
+        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
+        let file = self.file_in(&mut tx, &updated, &pack).await?;
+        tx.commit().await?;
+        Ok(Response::new(file))
+    }
+
     async fn record_recommendation(
         &self,
         request: Request<api::RecordRecommendationRequest>,
@@ -267,40 +368,41 @@ impl ResearchService for Research {
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
-        let mut errors = Vec::new();
-        let recommendation = Recommendation::parse(&input.recommendation)
-            .map_err(|_| {
-                errors.push(FieldError::new(
-                    "recommendation",
-                    Bilingual::new("التوصية إما approve أو reject", "The recommendation is either approve or reject"),
-                ))
-            })
-            .ok();
-        let justification = clean_text("justification", &input.justification, TextRule::NOTE)
-            .map_err(|problem| errors.push(problem))
-            .unwrap_or_default();
-        if justification.is_empty() && !errors.iter().any(|e| e.field == "justification") {
-            errors.push(FieldError::required("justification"));
-        }
-        let Some(recommendation) = recommendation.filter(|_| errors.is_empty()) else {
-            return Err(invalid_input(errors));
+        let pack = self.pack_of(&assignment).await?;
+        let scores = self.store.scores(&mut tx, assignment.request_id).await?;
+        let entered = RecommendationEntered {
+            recommendation: &input.recommendation,
+            justification: &input.justification,
+            service: &input.service,
+            amount_sar: input.amount_sar,
+            reasons: &input.reasons,
+            departure_reason: &input.departure_reason,
         };
-        let recorded = self
+        let recommended =
+            check_recommendation(pack.research.as_ref(), &assignment.service_type, &score_values(&scores), entered)
+                .map_err(invalid_input)?;
+        let now = Utc::now();
+        if !self
             .store
-            .record_recommendation(&mut tx, assignment.request_id, assignment.version, recommendation, &justification)
-            .await?;
-        if !recorded {
+            .record_recommendation(&mut tx, assignment.request_id, assignment.version, &recommended, now)
+            .await?
+        {
             return Err(changed_meanwhile());
         }
+        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
+        // The committee gets the whole file as recommended: what it weighs cannot change under it.
+        let file = self.file_in(&mut tx, &updated, &pack).await?;
         let event = events::ResearchRecommended {
             case: Some(assignment.case_ref()),
             actor: actor(&staff),
-            recommended_at: Some(masar_proto::timestamp(Utc::now())),
-            recommendation: recommendation.to_string(),
-            justification,
+            recommended_at: Some(masar_proto::timestamp(now)),
+            recommendation: recommended.recommendation.to_string(),
+            justification: recommended.justification,
             policy_version: assignment.policy_version,
+            file: Some(Box::new(file)),
         };
         let actor = Actor::staff(&staff, &request);
-        self.finish(tx, &assignment, &actor, Event::ResearchRecommended(event), recommendation.as_str()).await
+        self.finish(tx, &assignment, &actor, Event::ResearchRecommended(event), recommended.recommendation.as_str())
+            .await
     }
 }

@@ -1,11 +1,13 @@
 //! Research: each verified request gets a social researcher of its branch
-//! (the one with the fewest open cases), who records field visits and a
-//! recommendation for the committee. Deferred cases come back here.
+//! (the one with the fewest open cases), who records field visits, scores
+//! the pack's social-research criteria and recommends to the committee,
+//! which receives the whole research file. Deferred cases come back here.
 
+mod file;
 mod grpc;
 mod store;
 
-pub use store::{Assignment, Chosen, ResearchStore, Unassigned};
+pub use store::{Assignment, Chosen, CriterionScore, ResearchStore, Unassigned, Visit};
 
 use chrono::Utc;
 use masar_domain::assignment::{self, Candidate, CaseToAssign, Choice};
@@ -15,6 +17,7 @@ use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
 use masar_platform::paging::{MAX_PAGE_SIZE, PageRequest, Position};
+use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -43,6 +46,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         directory: deps.directory.clone(),
+        policies: PolicyBook::new(deps.db.clone()),
     };
     let assigner = Arc::new(Assigner { store, outbox: outbox.clone(), directory: deps.directory.clone() });
     let sweeper = assigner.clone();
@@ -51,7 +55,10 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         routes: tonic::service::Routes::new(ResearchServiceServer::new(service)),
         service_names: vec!["masar.research.v1.ResearchService"],
         outbox,
-        consumes: Some((vec![event_type::REQUEST_VERIFIED, event_type::COMMITTEE_DECIDED], assigner)),
+        consumes: Some((
+            vec![event_type::POLICY_APPLIED, event_type::REQUEST_VERIFIED, event_type::COMMITTEE_DECIDED],
+            assigner,
+        )),
         background: vec![Box::pin(async move {
             let mut every = tokio::time::interval(ASSIGN_WAITING_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -212,8 +219,9 @@ impl EventHandler for Assigner {
                 self.reopen(tx, &actor, event.case).await
             }
             Event::CommitteeDecided(_) => Ok(()),
-            Event::PolicyApplied(_)
-            | Event::RequestSubmitted(_)
+            // The criteria each case is scored on.
+            Event::PolicyApplied(announced) => PolicyBook::keep_announced(tx, &announced).await,
+            Event::RequestSubmitted(_)
             | Event::RequestResubmitted(_)
             | Event::RequestReturned(_)
             | Event::RequestIneligible(_)

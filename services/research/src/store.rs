@@ -1,7 +1,8 @@
 //! Research's data: assignments and field visits.
 
 use chrono::{DateTime, Utc};
-use masar_domain::{Bilingual, CaseStatus, Recommendation};
+use masar_domain::research::{Proposal, Recommended};
+use masar_domain::{Bilingual, CaseStatus};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
@@ -30,6 +31,26 @@ pub struct Assignment {
     pub version: u64,
     /// Why it went to this researcher.
     pub why: Bilingual,
+    pub justification: String,
+    /// What the recommendation proposes (empty until recommended).
+    pub proposal: Proposal,
+    pub recommended_at: Option<DateTime<Utc>>,
+}
+
+/// A researcher's score on one criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionScore {
+    pub criterion: String,
+    pub score: u32,
+    pub note: String,
+}
+
+/// A field visit as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visit {
+    pub researcher: String,
+    pub visited_at: DateTime<Utc>,
+    pub findings: String,
 }
 
 /// Who takes a case, why, and when.
@@ -82,6 +103,9 @@ fn assignment(row: &Row) -> Result<Assignment, DbError> {
         policy_version: row.unsigned("policy_version")?,
         version: row.unsigned("version")?,
         why: row.json("why")?,
+        justification: row.text("justification")?,
+        proposal: row.json("proposal")?,
+        recommended_at: row.optional_time("recommended_at")?,
     })
 }
 
@@ -102,7 +126,8 @@ macro_rules! concat_assignments_where {
     ($($condition:expr),+) => {
         concat!(
             "SELECT request_id, association, branch, service_type, researcher, status, visits, recommendation, ",
-            "assigned_at, policy_version, version, why FROM research_assignments WHERE ",
+            "assigned_at, policy_version, version, why, justification, proposal, recommended_at ",
+            "FROM research_assignments WHERE ",
             $($condition),+
         )
     };
@@ -367,23 +392,105 @@ impl ResearchStore {
         tx: &mut Tx,
         request_id: Uuid,
         version: u64,
-        recommendation: Recommendation,
-        justification: &str,
+        recommended: &Recommended,
+        at: DateTime<Utc>,
     ) -> Result<bool, DbError> {
         let changed = tx
             .execute(
                 Sql::new(
                     "UPDATE research_assignments SET status = $1, recommendation = $2, justification = $3, \
-                     version = version + 1 WHERE request_id = $4 AND version = $5",
+                     proposal = $4, recommended_at = $5, version = version + 1 WHERE request_id = $6 AND version = $7",
                 )
                 .bind(CaseStatus::Recommended.as_str())
-                .bind(recommendation.as_str())
-                .bind(justification)
+                .bind(recommended.recommendation.as_str())
+                .bind(&recommended.justification)
+                .bind(serde_json::to_value(&recommended.proposal).expect("a proposal serializes"))
+                .bind(at)
                 .bind(request_id)
                 .bind(version),
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Keeps the researcher's scores (replacing earlier ones of the same
+    /// criteria), only if the assignment is still at `version`, raising it;
+    /// returns false when it changed meanwhile.
+    pub async fn save_scores(
+        &self,
+        tx: &mut Tx,
+        assignment: &Assignment,
+        researcher: &str,
+        scores: &[CriterionScore],
+        at: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE research_assignments SET version = version + 1 WHERE request_id = $1 AND version = $2",
+                )
+                .bind(assignment.request_id)
+                .bind(assignment.version),
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        for score in scores {
+            tx.execute(
+                Sql::new(
+                    "INSERT INTO criterion_scores (request_id, criterion, score, note, researcher, scored_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id, criterion) DO UPDATE SET \
+                     score = excluded.score, note = excluded.note, researcher = excluded.researcher, \
+                     scored_at = excluded.scored_at",
+                )
+                .bind(assignment.request_id)
+                .bind(score.criterion.as_str())
+                .bind(i64::from(score.score))
+                .bind(score.note.as_str())
+                .bind(researcher)
+                .bind(at),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// The case's scores, by criterion.
+    pub async fn scores(&self, tx: &mut Tx, request_id: Uuid) -> Result<Vec<CriterionScore>, DbError> {
+        let sql =
+            Sql::new("SELECT criterion, score, note FROM criterion_scores WHERE request_id = $1 ORDER BY criterion")
+                .bind(request_id);
+        tx.fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(CriterionScore {
+                    criterion: row.text("criterion")?,
+                    score: row.unsigned("score")?,
+                    note: row.text("note")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The case's field visits, first first.
+    pub async fn visits(&self, tx: &mut Tx, request_id: Uuid) -> Result<Vec<Visit>, DbError> {
+        let sql = Sql::new(
+            "SELECT researcher, visited_at, findings FROM field_visits WHERE request_id = $1 ORDER BY visited_at, visit_id",
+        )
+        .bind(request_id);
+        tx.fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Visit {
+                    researcher: row.text("researcher")?,
+                    visited_at: row.time("visited_at")?,
+                    findings: row.text("findings")?,
+                })
+            })
+            .collect()
     }
 }
 

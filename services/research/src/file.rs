@@ -1,0 +1,92 @@
+//! The research file: the pack's criteria for the case with the scores so
+//! far, the bands, the visits and the recommendation, as the researcher,
+//! supervisors and (carried with the recommendation) the committee read it.
+
+use crate::store::{Assignment, CriterionScore, Visit};
+use masar_domain::PolicyPack;
+use masar_domain::research::CaseCriterion;
+use masar_proto::research::v1 as api;
+use std::collections::HashMap;
+
+/// The scores as the domain judges them, by criterion.
+pub fn score_values(scores: &[CriterionScore]) -> HashMap<String, u32> {
+    scores.iter().map(|s| (s.criterion.clone(), s.score)).collect()
+}
+
+pub fn research_file(
+    assignment: &Assignment,
+    pack: &PolicyPack,
+    scores: &[CriterionScore],
+    visits: &[Visit],
+) -> api::ResearchFile {
+    let mut file = api::ResearchFile {
+        request_id: assignment.request_id.to_string(),
+        association: assignment.association.clone(),
+        branch: assignment.branch.clone(),
+        service_type: assignment.service_type.clone(),
+        researcher: assignment.researcher.clone(),
+        policy_version: assignment.policy_version,
+        visits: visits
+            .iter()
+            .map(|v| api::FieldVisit {
+                researcher: v.researcher.clone(),
+                visited_at: Some(masar_proto::timestamp(v.visited_at)),
+                findings: v.findings.clone(),
+            })
+            .collect(),
+        recommendation: assignment.recommendation.clone(),
+        justification: assignment.justification.clone(),
+        service: assignment.proposal.service.clone(),
+        amount_sar: assignment.proposal.amount_sar,
+        reasons: assignment.proposal.reasons.clone(),
+        departure_reason: assignment.proposal.departure_reason.clone(),
+        recommended_at: assignment.recommended_at.map(masar_proto::timestamp),
+        version: assignment.version,
+        ..Default::default()
+    };
+    let Some(research) = &pack.research else { return file };
+    let by_criterion: HashMap<&str, &CriterionScore> = scores.iter().map(|s| (s.criterion.as_str(), s)).collect();
+    file.criteria = research
+        .for_service(&assignment.service_type)
+        .into_iter()
+        .map(|CaseCriterion { group, criterion }| {
+            let scored = by_criterion.get(criterion.code.as_str());
+            api::CriterionScore {
+                group: group.code.clone(),
+                group_ar: group.name.ar.clone(),
+                group_en: group.name.en.clone(),
+                criterion: criterion.code.clone(),
+                label_ar: criterion.label.ar.clone(),
+                label_en: criterion.label.en.clone(),
+                guidance_ar: criterion.guidance.ar.clone(),
+                guidance_en: criterion.guidance.en.clone(),
+                scale_min: criterion.scale.0,
+                scale_max: criterion.scale.1,
+                weight: criterion.weight,
+                score: scored.map(|s| s.score),
+                note: scored.map(|s| s.note.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    file.bands = research
+        .bands
+        .iter()
+        .map(|b| api::ScoreBand {
+            from_percent: b.from,
+            suggests: b.suggests.to_string(),
+            label_ar: b.label.ar.clone(),
+            label_en: b.label.en.clone(),
+        })
+        .collect();
+    if let Ok(Some(assessment)) = research.assess(&assignment.service_type, &score_values(scores)) {
+        file.total_percent = Some(assessment.total);
+        file.suggested = assessment.band.suggests.to_string();
+        file.band_ar = assessment.band.label.ar.clone();
+        file.band_en = assessment.band.label.en.clone();
+    }
+    file.service_label_ar = research.approval.service.ar.clone();
+    file.service_label_en = research.approval.service.en.clone();
+    file.amount_label_ar = research.approval.amount.ar.clone();
+    file.amount_label_en = research.approval.amount.en.clone();
+    file
+}

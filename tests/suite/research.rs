@@ -1,0 +1,168 @@
+//! Social research as the pack defines it: the researcher reads the pack's
+//! criteria for the case, scores them (a score outside its scale or of an
+//! unknown criterion is refused, and nothing is kept), and recommends with
+//! what the recommendation proposes; the total's band must be followed or
+//! departed from with a reason; and the whole research file reaches the
+//! committee.
+
+use crate::support::{distributed_suite, embedded_suite};
+use masar::demo::{Cast, GatewayClient, HAYAT, NUZUL, submit};
+use serde_json::{Value, json};
+
+/// A request filed at the cast's front desk, verified, and its researcher.
+async fn verified_and_assigned(base: &GatewayClient, cast: &Cast<'_>, national_id: &str) -> (String, String) {
+    let reception = base.as_staff(cast.reception).await.unwrap();
+    let submitted = submit(&reception, cast, national_id, "هند سالم", "0553331122").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, cast.project_manager).await.unwrap();
+    let researcher = base.wait_for_researcher(&id, cast.branch_manager).await.unwrap();
+    (id, researcher)
+}
+
+fn fields(body: &Value) -> Vec<&str> {
+    body["fields"].as_array().map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect()).unwrap_or_default()
+}
+
+async fn research_file_scored_and_carried_to_the_committee(base: &GatewayClient) {
+    let (id, researcher) = verified_and_assigned(base, &HAYAT, "1000000180").await;
+    let research = format!("/v1/requests/{id}/research");
+    let file = base.get(&format!("{research}/file"), Some(&researcher)).await.unwrap();
+    assert_eq!(file["policy_version"], 2, "filed under Hayat's version with criteria: {file}");
+    let criteria = file["criteria"].as_array().unwrap().clone();
+    let codes: Vec<&str> = criteria.iter().map(|c| c["criterion"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["severity", "urgency", "no_other_source", "income_adequacy", "cost_burden"], "{file}");
+    assert_eq!(criteria[0]["label"]["ar"], "خطورة الحالة");
+    assert!(criteria[0]["guidance"]["en"].as_str().unwrap().contains("life-threatening"));
+    assert!(criteria.iter().all(|c| c["score"].is_null()));
+    assert_eq!(file["amount_label"]["en"], "Support amount (SAR)");
+
+    // Bad scores are refused at their field, and none of the good ones beside them is kept.
+    let scores = |pairs: &[(&str, u32)]| json!({ "scores": pairs.iter().map(|(c, s)| json!({ "criterion": c, "score": s })).collect::<Vec<_>>() });
+    let score_path = format!("{research}/scores");
+    let put = |body: Value| {
+        let (path, researcher) = (&score_path, &researcher);
+        async move { base.call(reqwest::Method::PUT, path, Some(researcher), Some(body)).await.unwrap() }
+    };
+    let (status, refused) = put(scores(&[("severity", 3), ("urgency", 9), ("shoe_size", 1)])).await;
+    assert_eq!((status, fields(&refused)), (400, vec!["scores[1].score", "scores[2].criterion"]), "{refused}");
+    assert!(refused["fields"][0]["message"]["ar"].as_str().unwrap().contains("إلحاح العلاج"), "{refused}");
+    let unchanged = base.get(&format!("{research}/file"), Some(&researcher)).await.unwrap();
+    assert!(unchanged["criteria"].as_array().unwrap().iter().all(|c| c["score"].is_null()), "{unchanged}");
+    // A supervisor reads the file but cannot score it.
+    let (status, _) = base
+        .call(reqwest::Method::PUT, &format!("{research}/scores"), Some(HAYAT.branch_manager), Some(scores(&[])))
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+
+    let visit = json!({ "findings": "The household cannot afford the device." });
+    base.post(&format!("{research}/visits"), Some(&researcher), visit).await.unwrap();
+
+    // Scored low on all but one: the recommendation names the one left.
+    let (status, scored) =
+        put(scores(&[("severity", 1), ("urgency", 0), ("no_other_source", 1), ("income_adequacy", 1)])).await;
+    assert_eq!(status, 200, "{scored}");
+    assert!(scored["total_percent"].is_null(), "not every criterion is scored yet: {scored}");
+    let recommend = format!("{research}/recommendation");
+    let approve = json!({ "recommendation": "approve", "justification": "The device cannot wait.",
+                          "service": "A powered wheelchair from the quoted supplier", "amount_sar": 9500 });
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &recommend, Some(&researcher), Some(approve.clone())).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["scores"]), "{refused}");
+    assert!(refused["fields"][0]["message"]["en"].as_str().unwrap().contains("The treatment's cost"), "{refused}");
+
+    // Scored in full, the total falls in the band that suggests rejecting: approving needs a reason.
+    let (status, scored) = put(scores(&[("cost_burden", 2)])).await;
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(
+        (scored["total_percent"].as_u64(), scored["suggested"].as_str()),
+        (Some(27), Some("reject")),
+        "{scored}"
+    );
+    assert_eq!(scored["band"]["en"], "Need not established");
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &recommend, Some(&researcher), Some(approve.clone())).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["departure_reason"]), "{refused}");
+    let (status, refused) = base
+        .call(
+            reqwest::Method::POST,
+            &recommend,
+            Some(&researcher),
+            Some(json!({ "recommendation": "approve", "justification": "x" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fields(&refused), ["service", "amount_sar", "departure_reason"], "{status} {refused}");
+    let mut departing = approve;
+    departing["departure_reason"] = json!("The scores miss that the beneficiary lives alone.");
+    let recommended = base.post(&recommend, Some(&researcher), departing).await.unwrap();
+    assert_eq!(recommended["status"], "recommended", "{recommended}");
+
+    // The committee weighs the whole file as recommended.
+    let item = base.wait_for_agenda(&id, HAYAT.committee[0], HAYAT.branch).await.unwrap();
+    let carried = &item["research"];
+    assert_eq!(carried["justification"], "The device cannot wait.", "{item}");
+    assert_eq!(carried["departure_reason"], "The scores miss that the beneficiary lives alone.");
+    assert_eq!((carried["amount_sar"].as_u64(), carried["total_percent"].as_u64()), (Some(9500), Some(27)));
+    assert_eq!(carried["service"], "A powered wheelchair from the quoted supplier");
+    assert_eq!(carried["criteria"].as_array().unwrap().len(), 5);
+    assert_eq!(carried["criteria"][4]["score"], 2);
+    assert_eq!(carried["visits"][0]["findings"], "The household cannot afford the device.", "{item}");
+    // The scoring is on the case's trail.
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(HAYAT.branch_manager)).await.unwrap();
+    assert!(trail.to_string().contains("research.scored"), "{trail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_research_file_is_scored_on_the_packs_criteria_and_reaches_the_committee_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    research_file_scored_and_carried_to_the_committee(&GatewayClient::new(&suite.gateway_url())).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_research_file_is_scored_on_the_packs_criteria_and_reaches_the_committee_distributed() {
+    let distributed = distributed_suite().await;
+    research_file_scored_and_carried_to_the_committee(&GatewayClient::new(&distributed.suite.gateway_url())).await;
+    distributed.stop().await;
+}
+
+/// A rejection gives its reasons; a case of a service type with its own
+/// group of criteria (Nuzul's accessibility adaptations) is scored on it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_gives_reasons_and_a_service_types_own_criteria_are_scored_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let accessibility = Cast { service_type: "accessibility", ..NUZUL };
+    let (id, researcher) = verified_and_assigned(&base, &accessibility, "1000000198").await;
+    let research = format!("/v1/requests/{id}/research");
+    let file = base.get(&format!("{research}/file"), Some(&researcher)).await.unwrap();
+    let codes: Vec<&str> =
+        file["criteria"].as_array().unwrap().iter().map(|c| c["criterion"].as_str().unwrap()).collect();
+    assert_eq!(codes.last(), Some(&"adaptation_need"), "{file}");
+    base.post(&format!("{research}/visits"), Some(&researcher), json!({ "findings": "The home is sound." }))
+        .await
+        .unwrap();
+    let lowest = masar::demo::scores_for(&file, "reject").unwrap();
+    base.ok(reqwest::Method::PUT, &format!("{research}/scores"), Some(&researcher), Some(json!({ "scores": lowest })))
+        .await
+        .unwrap();
+    let recommend = format!("{research}/recommendation");
+    let reject = json!({ "recommendation": "reject", "justification": "The home is sound.", "reasons": [" "] });
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &recommend, Some(&researcher), Some(reject)).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["reasons"]), "{refused}");
+    let reject = json!({ "recommendation": "reject", "justification": "The home is sound.",
+                         "reasons": ["No adaptation is needed"], "service": "ignored", "amount_sar": 5 });
+    base.post(&recommend, Some(&researcher), reject).await.unwrap();
+    let item = base.wait_for_agenda(&id, NUZUL.committee[0], NUZUL.branch).await.unwrap();
+    let carried = &item["research"];
+    assert_eq!((carried["suggested"].as_str(), carried["total_percent"].as_u64()), (Some("reject"), Some(0)), "{item}");
+    assert_eq!(carried["reasons"], json!(["No adaptation is needed"]));
+    assert_eq!(
+        (carried["service"].as_str(), carried["amount_sar"].as_u64()),
+        (Some(""), Some(0)),
+        "a rejection proposes no service"
+    );
+    suite.stop().await.unwrap();
+}
