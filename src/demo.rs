@@ -593,7 +593,7 @@ pub async fn research_to_agenda(
         .post(
             &format!("{research}/visits"),
             Some(&researcher),
-            json!({ "findings": "Visited the household; the need is confirmed." }),
+            visit_today("Visited the household; the need is confirmed."),
         )
         .await?;
     let file = client.get(&format!("{research}/file"), Some(&researcher)).await?;
@@ -606,6 +606,20 @@ pub async fn research_to_agenda(
     client.post(&format!("{research}/recommendation"), Some(&researcher), body).await?;
     client.wait_for_agenda(request_id, cast.committee[0], cast.branch).await?;
     Ok(researcher)
+}
+
+/// A done visit today, meeting the beneficiary and a neighbour.
+pub fn visit_today(findings: &str) -> Value {
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    json!({
+        "outcome": "done",
+        "visited_on": today.to_string(),
+        "people_met": [
+            { "kind": "beneficiary" },
+            { "kind": "neighbour", "name": "سعد العتيبي", "contact": "0550001122" },
+        ],
+        "findings": findings,
+    })
 }
 
 /// A score for every criterion of a research file, at the end of each scale

@@ -291,11 +291,13 @@ pub async fn rows_to_reseal(settings: &Settings) -> anyhow::Result<Vec<(Role, u6
     let personal = intake.personal().clone();
     let identity = masar_identity::IdentityStore::new(role_database(Role::Identity, settings).await?, personal.clone());
     let notification = role_database(Role::Notification, settings).await?;
-    let notification = masar_notification::NotificationStore::new(notification, personal);
+    let notification = masar_notification::NotificationStore::new(notification, personal.clone());
+    let research = masar_research::ResearchStore::new(role_database(Role::Research, settings).await?, personal);
     Ok(vec![
         (Role::Intake, intake.rows_to_reseal().await?),
         (Role::Identity, identity.rows_to_reseal().await?),
         (Role::Notification, notification.rows_to_reseal().await?),
+        (Role::Research, research.rows_to_reseal().await?),
     ])
 }
 

@@ -112,7 +112,7 @@ async fn a_branch_manager_reassigns_a_case_with_a_reason_embedded() {
             reqwest::Method::POST,
             &format!("/v1/requests/{id}/research/visits"),
             Some(&former),
-            Some(serde_json::json!({ "findings": "x" })),
+            Some(masar::demo::visit_today("x")),
         )
         .await
         .unwrap();
@@ -123,7 +123,7 @@ async fn a_branch_manager_reassigns_a_case_with_a_reason_embedded() {
     })
     .await;
     assert_eq!(base.get(&file, Some(other)).await.unwrap()["in_full"], true);
-    base.post(&format!("/v1/requests/{id}/research/visits"), Some(other), serde_json::json!({ "findings": "Seen." }))
+    base.post(&format!("/v1/requests/{id}/research/visits"), Some(other), masar::demo::visit_today("Seen."))
         .await
         .unwrap();
     // Told once that a researcher was assigned (by the time the visit's thanks arrive, a second

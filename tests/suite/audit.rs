@@ -63,6 +63,9 @@ async fn drive_audit(suite: &Suite) {
     let visit = research::RecordFieldVisitRequest {
         request_id: id.clone(),
         findings: "The roof leaks.".into(),
+        outcome: "done".into(),
+        visited_on: masar_domain::calendar::saudi_day(chrono::Utc::now()).to_string(),
+        people_met: vec![research::PersonMet { kind: "beneficiary".into(), ..Default::default() }],
         ..Default::default()
     };
     // It claims to come through the gateway under a request id of its own; nothing vouches for that.

@@ -55,8 +55,25 @@ async fn research_file_scored_and_carried_to_the_committee(base: &GatewayClient)
         .unwrap();
     assert_eq!(status, 403);
 
-    let visit = json!({ "findings": "The household cannot afford the device." });
-    base.post(&format!("{research}/visits"), Some(&researcher), visit).await.unwrap();
+    // A visit: without a day it is refused; a missed one is kept and moves nothing; then the visit itself.
+    let visits = format!("{research}/visits");
+    let undated = json!({ "outcome": "done", "people_met": [{ "kind": "beneficiary" }], "findings": "Seen." });
+    let (status, refused) = base.call(reqwest::Method::POST, &visits, Some(&researcher), Some(undated)).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["visited_on"]), "{refused}");
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now()).to_string();
+    let missed = json!({ "outcome": "missed", "visited_on": today, "findings": "Nobody was home." });
+    let assignment = base.post(&visits, Some(&researcher), missed).await.unwrap();
+    assert_eq!((assignment["status"].as_str(), assignment["visits"].as_u64()), (Some("researcher_assigned"), Some(0)));
+    let mut visit = masar::demo::visit_today("The household cannot afford the device.");
+    visit["people_met"].as_array_mut().unwrap().push(
+        json!({ "kind": "treating_doctor", "name": "د. خالد", "relation": "her doctor", "contact": "0148001234" }),
+    );
+    let assignment = base.post(&visits, Some(&researcher), visit).await.unwrap();
+    assert_eq!((assignment["status"].as_str(), assignment["visits"].as_u64()), (Some("field_visit_recorded"), Some(1)));
+    let file = base.get(&format!("{research}/file"), Some(&researcher)).await.unwrap();
+    let recorded = file["visits"].as_array().unwrap();
+    assert_eq!(recorded.iter().map(|v| v["outcome"].as_str().unwrap()).collect::<Vec<_>>(), ["missed", "done"]);
+    assert_eq!(recorded[1]["people_met"][2]["contact"], "0148001234", "the researcher reads whom to call: {file}");
 
     // Scored low on all but one: the recommendation names the one left.
     let (status, scored) =
@@ -107,7 +124,10 @@ async fn research_file_scored_and_carried_to_the_committee(base: &GatewayClient)
     assert_eq!(carried["service"], "A powered wheelchair from the quoted supplier");
     assert_eq!(carried["criteria"].as_array().unwrap().len(), 5);
     assert_eq!(carried["criteria"][4]["score"], 2);
-    assert_eq!(carried["visits"][0]["findings"], "The household cannot afford the device.", "{item}");
+    assert_eq!(carried["visits"][1]["findings"], "The household cannot afford the device.", "{item}");
+    let doctor = &carried["visits"][1]["people_met"][2];
+    assert_eq!((doctor["kind"].as_str(), doctor["relation"].as_str()), (Some("treating_doctor"), Some("her doctor")));
+    assert_eq!(doctor["contact"], "", "the committee weighs what they said and never calls them: {item}");
     // The scoring is on the case's trail.
     let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(HAYAT.branch_manager)).await.unwrap();
     assert!(trail.to_string().contains("research.scored"), "{trail}");
@@ -140,7 +160,7 @@ async fn a_rejection_gives_reasons_and_a_service_types_own_criteria_are_scored_e
     let codes: Vec<&str> =
         file["criteria"].as_array().unwrap().iter().map(|c| c["criterion"].as_str().unwrap()).collect();
     assert_eq!(codes.last(), Some(&"adaptation_need"), "{file}");
-    base.post(&format!("{research}/visits"), Some(&researcher), json!({ "findings": "The home is sound." }))
+    base.post(&format!("{research}/visits"), Some(&researcher), masar::demo::visit_today("The home is sound."))
         .await
         .unwrap();
     let lowest = masar::demo::scores_for(&file, "reject").unwrap();

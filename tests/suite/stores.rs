@@ -265,7 +265,7 @@ async fn verification_scenario(db: Db) {
 }
 
 async fn research_scenario(db: Db) {
-    let store = masar_research::ResearchStore::new(db.clone());
+    let store = masar_research::ResearchStore::new(db.clone(), personal());
     let researchers = ["r.a", "r.b"];
     let open_cases = |counted: std::collections::HashMap<String, u32>| {
         researchers.iter().map(|r| (r.to_string(), counted.get(*r).copied().unwrap_or(0))).collect::<Vec<_>>()
@@ -307,8 +307,34 @@ async fn research_scenario(db: Db) {
     );
     let assigned = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((assigned.version, assigned.why.en.as_str()), (1, "the least busy"));
-    assert!(store.record_visit(&mut tx, first, 1, "r.a", "seen").await.unwrap());
-    assert!(!store.record_visit(&mut tx, first, 1, "r.a", "stale").await.unwrap());
+    // A missed visit is kept without moving the case; a done one counts, whom it met sealed.
+    use masar_domain::visits::{Informant, PersonMet, VisitOutcome, VisitRecord};
+    let neighbour = PersonMet {
+        kind: Informant::Neighbour,
+        name: "سعد".into(),
+        relation: String::new(),
+        contact: "0550001122".into(),
+    };
+    let visit = |outcome, people_met: Vec<PersonMet>, findings: &str| VisitRecord {
+        outcome,
+        visited_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap(),
+        people_met,
+        findings: findings.into(),
+    };
+    let missed = visit(VisitOutcome::Missed, vec![], "nobody home");
+    assert!(store.record_visit(&mut tx, &assigned, "r.a", &missed).await.unwrap());
+    assert!(!store.record_visit(&mut tx, &assigned, "r.a", &missed).await.unwrap(), "a stale reading");
+    let after_missed = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
+    assert_eq!((after_missed.status, after_missed.visits), (CaseStatus::ResearcherAssigned, 0));
+    let done = visit(VisitOutcome::Done, vec![neighbour.clone()], "seen");
+    assert!(store.record_visit(&mut tx, &after_missed, "r.a", &done).await.unwrap());
+    let sealed = tx
+        .fetch_all(
+            masar_platform::db::Sql::new("SELECT people_met FROM field_visits WHERE request_id = $1").bind(first),
+        )
+        .await
+        .unwrap();
+    assert!(sealed.iter().all(|row| !row.text("people_met").unwrap().contains("0550001122")), "sealed at rest");
     // Scores: kept by criterion, a second scoring of one replacing it, only on the version read.
     let score = |criterion: &str, score| masar_research::CriterionScore {
         criterion: criterion.into(),
@@ -322,7 +348,9 @@ async fn research_scenario(db: Db) {
     assert!(store.save_scores(&mut tx, &scored, "r.a", &[score("a", 3)], Utc::now()).await.unwrap());
     assert_eq!(store.scores(&mut tx, first).await.unwrap(), [score("a", 3), score("b", 2)]);
     let visits = store.visits(&mut tx, first).await.unwrap();
-    assert_eq!((visits.len(), visits[0].findings.as_str(), visits[0].researcher.as_str()), (1, "seen", "r.a"));
+    assert_eq!(visits.iter().map(|v| v.outcome).collect::<Vec<_>>(), [VisitOutcome::Missed, VisitOutcome::Done]);
+    assert_eq!((visits[1].findings.as_str(), visits[1].researcher.as_str()), ("seen", "r.a"));
+    assert_eq!((&visits[1].people_met, visits[1].visited_on), (&vec![neighbour], Some(done.visited_on)));
     let recommended = masar_domain::research::Recommended {
         recommendation: masar_domain::Recommendation::Approve,
         justification: "ok".into(),
@@ -333,8 +361,8 @@ async fn research_scenario(db: Db) {
             ..Default::default()
         },
     };
-    assert!(store.record_recommendation(&mut tx, first, 4, &recommended, Utc::now()).await.unwrap());
-    assert!(!store.record_recommendation(&mut tx, first, 4, &recommended, Utc::now()).await.unwrap());
+    assert!(store.record_recommendation(&mut tx, first, 5, &recommended, Utc::now()).await.unwrap());
+    assert!(!store.record_recommendation(&mut tx, first, 5, &recommended, Utc::now()).await.unwrap());
     // a recommended case is no longer open work
     assert_eq!(
         open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),
@@ -342,7 +370,7 @@ async fn research_scenario(db: Db) {
     );
     let stored = store.assignment_in(&mut tx, first).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.visits, stored.recommendation.as_str()), (CaseStatus::Recommended, 1, "approve"));
-    assert_eq!((stored.policy_version, stored.version), (2, 5));
+    assert_eq!((stored.policy_version, stored.version), (2, 6));
     assert_eq!((&stored.proposal, stored.justification.as_str()), (&recommended.proposal, "ok"));
     assert!(stored.recommended_at.is_some());
     tx.commit().await.unwrap();

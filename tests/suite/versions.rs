@@ -4,7 +4,7 @@
 
 use crate::support::{distributed_suite, embedded_suite, grpc_request};
 use masar::Suite;
-use masar::demo::{GatewayClient, NUZUL, recommendation_body, scores_for, submit};
+use masar::demo::{GatewayClient, NUZUL, recommendation_body, scores_for, submit, visit_today};
 use masar_platform::role::Role;
 use masar_proto::committee::v1 as committee;
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ async fn drive_versions(suite: &Suite) {
         assignments["assignments"].as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str()).unwrap();
     let seen = tag(&assignment["version"]);
     let visit = format!("/v1/requests/{id}/research/visits");
-    let visited = act(&client, &researcher, &visit, Some(&seen), json!({ "findings": "The roof leaks." })).await;
+    let visited = act(&client, &researcher, &visit, Some(&seen), visit_today("The roof leaks.")).await;
     assert_eq!(visited.0, 200, "{}", visited.2);
     // Scoring the criteria raises it again: a recommendation on the visit's reading is refused.
     let file = client.get(&format!("/v1/requests/{id}/research/file"), Some(&researcher)).await.unwrap();

@@ -16,6 +16,7 @@ pub mod research;
 pub mod review;
 pub mod satisfaction;
 pub mod text;
+pub mod visits;
 pub mod vocabulary;
 
 pub use address::{Address, AddressAsked, AddressForm, read_address};

@@ -54,7 +54,9 @@ pub mod action {
     pub const RESEARCH_WAITING: &str = "research.waiting";
     /// A supervisor moved a case to another researcher (from, to and the reason in the detail).
     pub const RESEARCH_REASSIGNED: &str = "research.reassigned";
-    /// A researcher scored criteria of the pack (how many in the detail).
+    /// A researcher went to a visit that did not take place (the day in the detail).
+    pub const VISIT_MISSED: &str = "research.visit_missed";
+    /// A researcher scored criteria of the pack (which, in the detail).
     pub const RESEARCH_SCORED: &str = "research.scored";
     pub const SERVICE_RATED: &str = "service.rated";
 }

@@ -37,6 +37,8 @@ pub enum Field {
     Document,
     /// Where an applicant lives (JSON: street, short national address, location).
     Address,
+    /// Whom a researcher met at a visit (JSON: names, relations, telephone numbers).
+    PeopleMet,
 }
 
 impl Field {
@@ -48,6 +50,7 @@ impl Field {
             Field::Facts => "facts",
             Field::Document => "document",
             Field::Address => "address",
+            Field::PeopleMet => "people_met",
         }
     }
 }

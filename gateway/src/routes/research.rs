@@ -120,13 +120,46 @@ pub(super) async fn list_assignments(
     }))
 }
 
+/// Someone the researcher met: the beneficiary, or a reference person who
+/// can give reliable information about them.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub(super) struct PersonMet {
+    /// `beneficiary`, `neighbour`, `imam`, `employer`, `treating_doctor`, `hospital`, `relative` or `other`.
+    kind: String,
+    /// Required for a reference person.
+    #[serde(default)]
+    name: String,
+    /// Their relation to the beneficiary; required for a relative or other.
+    #[serde(default)]
+    relation: String,
+    /// A telephone number to reach them again (never shown to the committee).
+    #[serde(default)]
+    contact: String,
+}
+
+impl From<research::PersonMet> for PersonMet {
+    fn from(p: research::PersonMet) -> Self {
+        Self { kind: p.kind, name: p.name, relation: p.relation, contact: p.contact }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 pub(super) struct FieldVisit {
-    /// What the researcher found at the visit.
+    /// `done`, or `missed` when the visit could not take place.
+    #[serde(default)]
+    outcome: String,
+    /// The day of the visit, YYYY-MM-DD (not in the future).
+    #[serde(default)]
+    visited_on: String,
+    /// Whom the researcher met; at least one at a done visit, nobody at a missed one.
+    #[serde(default)]
+    people_met: Vec<PersonMet>,
+    /// What the researcher found; for a missed visit, why it did not take place.
+    #[serde(default)]
     findings: String,
 }
 
-/// Records a field visit to the beneficiary.
+/// Records a field visit to the beneficiary (done or missed).
 #[utoipa::path(post, path = "/v1/requests/{id}/research/visits", tag = "research",
     params(("id" = String, Path, description = "The request"), IfMatch), request_body = FieldVisit,
     responses((status = 200, body = Assignment)))]
@@ -137,8 +170,18 @@ pub(super) async fn record_field_visit(
     if_match: IfMatch,
     Body(body): Body<FieldVisit>,
 ) -> VersionedReply<Assignment> {
-    let message =
-        research::RecordFieldVisitRequest { request_id: id, findings: body.findings, expected_version: if_match.0 };
+    let message = research::RecordFieldVisitRequest {
+        request_id: id,
+        findings: body.findings,
+        expected_version: if_match.0,
+        outcome: body.outcome,
+        visited_on: body.visited_on,
+        people_met: body
+            .people_met
+            .into_iter()
+            .map(|p| research::PersonMet { kind: p.kind, name: p.name, relation: p.relation, contact: p.contact })
+            .collect(),
+    };
     if_match.versioned(services.research.clone().record_field_visit(grpc(&headers, message)).await, |r| r.version)
 }
 
@@ -244,8 +287,14 @@ pub(super) struct ScoreBand {
 #[derive(Serialize, ToSchema)]
 pub(super) struct Visit {
     researcher: String,
-    visited_at: Option<String>,
+    /// `done` or `missed`.
+    outcome: String,
+    /// The day of the visit; `null` for visits recorded before the day was asked.
+    visited_on: Option<String>,
+    people_met: Vec<PersonMet>,
     findings: String,
+    /// When it was recorded.
+    recorded_at: Option<String>,
 }
 
 /// Everything research found and proposes about a case: what the committee weighs.
@@ -317,8 +366,11 @@ impl From<research::ResearchFile> for ResearchFile {
                 .visits
                 .into_iter()
                 .map(|v| Visit {
-                    visited_at: time(v.visited_at.as_ref()),
+                    recorded_at: time(v.visited_at.as_ref()),
+                    visited_on: present(&v.visited_on),
+                    people_met: v.people_met.into_iter().map(PersonMet::from).collect(),
                     researcher: v.researcher,
+                    outcome: v.outcome,
                     findings: v.findings,
                 })
                 .collect(),

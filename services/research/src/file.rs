@@ -30,8 +30,20 @@ pub fn research_file(
             .iter()
             .map(|v| api::FieldVisit {
                 researcher: v.researcher.clone(),
-                visited_at: Some(masar_proto::timestamp(v.visited_at)),
+                visited_at: Some(masar_proto::timestamp(v.recorded_at)),
                 findings: v.findings.clone(),
+                outcome: v.outcome.to_string(),
+                visited_on: v.visited_on.map(|d| d.to_string()).unwrap_or_default(),
+                people_met: v
+                    .people_met
+                    .iter()
+                    .map(|p| api::PersonMet {
+                        kind: p.kind.to_string(),
+                        name: p.name.clone(),
+                        relation: p.relation.clone(),
+                        contact: p.contact.clone(),
+                    })
+                    .collect(),
             })
             .collect(),
         recommendation: assignment.recommendation.clone(),
@@ -88,5 +100,16 @@ pub fn research_file(
     file.service_label_en = research.approval.service.en.clone();
     file.amount_label_ar = research.approval.amount.ar.clone();
     file.amount_label_en = research.approval.amount.en.clone();
+    file
+}
+
+/// The file as the committee receives it: whom the researcher met, without
+/// their telephone numbers (the committee weighs what they said, and never calls them).
+pub fn for_the_committee(mut file: api::ResearchFile) -> api::ResearchFile {
+    for visit in &mut file.visits {
+        for person in &mut visit.people_met {
+            person.contact.clear();
+        }
+    }
     file
 }

@@ -1,16 +1,16 @@
 //! The research gRPC service: the researcher's cases, visits and recommendation.
 
-use crate::file::{research_file, score_values};
+use crate::file::{for_the_committee, research_file, score_values};
 use crate::store::{Assignment, CriterionScore, ResearchStore};
 use chrono::Utc;
+use masar_domain::calendar::saudi_day;
 use masar_domain::research::{RecommendationEntered, check_recommendation};
+use masar_domain::visits::{PersonMetEntered, VisitEntered, VisitOutcome, check_visit};
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, TextRule, clean_text};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::forms::read_text;
-use masar_platform::grpc::{
-    Problem, changed_meanwhile, cleaned, ensure_version, invalid_input, parse_uuid, request_not_found,
-};
+use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, invalid_input, parse_uuid, request_not_found};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
@@ -131,7 +131,7 @@ impl Research {
     }
 }
 
-fn actor(staff: &Staff) -> Option<events::Actor> {
+fn actor_of(staff: &Staff) -> Option<events::Actor> {
     Some(staff.event_actor())
 }
 
@@ -224,7 +224,7 @@ impl ResearchService for Research {
         }
         let event = events::ResearcherAssigned {
             case: Some(assignment.case_ref()),
-            actor: actor(&staff),
+            actor: actor_of(&staff),
             assigned_at: Some(masar_proto::timestamp(Utc::now())),
             researcher: researcher.to_owned(),
             reassignment: true,
@@ -270,25 +270,49 @@ impl ResearchService for Research {
         let input = request.get_ref();
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
-        let findings = cleaned("findings", &input.findings, TextRule::NOTE)?;
-        if findings.is_empty() {
-            return Err(invalid_input(vec![FieldError::required("findings")]));
+        if !is_open(assignment.status) {
+            return Err(refused(assignment.status));
         }
-        let recorded = self
-            .store
-            .record_visit(&mut tx, assignment.request_id, assignment.version, &staff.username, &findings)
-            .await?;
-        if !recorded {
+        let people_met: Vec<PersonMetEntered> = input
+            .people_met
+            .iter()
+            .map(|p| PersonMetEntered {
+                kind: p.kind.clone(),
+                name: p.name.clone(),
+                relation: p.relation.clone(),
+                contact: p.contact.clone(),
+            })
+            .collect();
+        let entered = VisitEntered {
+            outcome: &input.outcome,
+            visited_on: &input.visited_on,
+            people_met: &people_met,
+            findings: &input.findings,
+        };
+        let visit = check_visit(entered, saudi_day(Utc::now())).map_err(invalid_input)?;
+        if visit.outcome == VisitOutcome::Done {
+            assignment.status.transition(CaseStatus::FieldVisitRecorded).map_err(|r| refused(r.from))?;
+        }
+        if !self.store.record_visit(&mut tx, &assignment, &staff.username, &visit).await? {
             return Err(changed_meanwhile());
+        }
+        let actor = Actor::staff(&staff, &request);
+        if visit.outcome == VisitOutcome::Missed {
+            // Kept in the file and on the trail; the case has not moved, so there is no hand-off.
+            let detail = format!("missed on {}", visit.visited_on);
+            audit::record(&mut tx, &actor, assignment.audit_subject(), action::VISIT_MISSED, &detail).await?;
+            let updated =
+                self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
+            tx.commit().await?;
+            return Ok(Response::new(to_api(updated)));
         }
         let event = events::FieldVisitRecorded {
             case: Some(assignment.case_ref()),
-            actor: actor(&staff),
+            actor: actor_of(&staff),
             visited_at: Some(masar_proto::timestamp(Utc::now())),
         };
-        let actor = Actor::staff(&staff, &request);
-        self.finish(tx, &assignment, &actor, Event::FieldVisitRecorded(event), "").await
+        let detail = format!("done on {}, {} met", visit.visited_on, visit.people_met.len());
+        self.finish(tx, &assignment, &actor, Event::FieldVisitRecorded(event), &detail).await
     }
 
     async fn get_research_file(
@@ -394,12 +418,12 @@ impl ResearchService for Research {
         let file = self.file_in(&mut tx, &updated, &pack).await?;
         let event = events::ResearchRecommended {
             case: Some(assignment.case_ref()),
-            actor: actor(&staff),
+            actor: actor_of(&staff),
             recommended_at: Some(masar_proto::timestamp(now)),
             recommendation: recommended.recommendation.to_string(),
             justification: recommended.justification,
             policy_version: assignment.policy_version,
-            file: Some(Box::new(file)),
+            file: Some(Box::new(for_the_committee(file))),
         };
         let actor = Actor::staff(&staff, &request);
         self.finish(tx, &assignment, &actor, Event::ResearchRecommended(event), recommended.recommendation.as_str())

@@ -40,7 +40,8 @@ pub const ASSIGN_WAITING_EVERY: std::time::Duration = std::time::Duration::from_
 
 pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -> ServiceParts {
     let outbox = Outbox::new();
-    let store = ResearchStore::new(deps.db.clone());
+    let store = ResearchStore::new(deps.db.clone(), deps.personal.clone());
+    let resealed = store.clone();
     let service = grpc::Research {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -59,19 +60,31 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
             vec![event_type::POLICY_APPLIED, event_type::REQUEST_VERIFIED, event_type::COMMITTEE_DECIDED],
             assigner,
         )),
-        background: vec![Box::pin(async move {
-            let mut every = tokio::time::interval(ASSIGN_WAITING_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = every.tick() => {}
-                    () = shutdown.cancelled() => return,
+        background: vec![
+            Box::pin({
+                let shutdown = shutdown.clone();
+                async move {
+                    let mut every = tokio::time::interval(ASSIGN_WAITING_EVERY);
+                    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tokio::select! {
+                            _ = every.tick() => {}
+                            () = shutdown.cancelled() => return,
+                        }
+                        if let Err(error) = sweeper.assign_waiting().await {
+                            tracing::warn!(%error, "assigning the waiting cases failed; trying again later");
+                        }
+                    }
                 }
-                if let Err(error) = sweeper.assign_waiting().await {
-                    tracing::warn!(%error, "assigning the waiting cases failed; trying again later");
+            }),
+            Box::pin({
+                let shutdown = shutdown.clone();
+                async move {
+                    let every = masar_platform::personal::RESEAL_EVERY;
+                    masar_platform::personal::keep_sealed(|| resealed.reseal_batch(), every, shutdown).await
                 }
-            }
-        })],
+            }),
+        ],
     }
 }
 

@@ -1,11 +1,14 @@
 //! Research's data: assignments and field visits.
 
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use masar_domain::research::{Proposal, Recommended};
+use masar_domain::visits::{PersonMet, VisitOutcome, VisitRecord};
 use masar_domain::{Bilingual, CaseStatus};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
+use masar_platform::personal::{Field, PersonalData, RESEAL_BATCH};
 use masar_proto::events::v1::CaseRef;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -13,6 +16,8 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct ResearchStore {
     db: Db,
+    /// Seals whom researchers met (names and telephone numbers).
+    personal: PersonalData,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +54,12 @@ pub struct CriterionScore {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Visit {
     pub researcher: String,
-    pub visited_at: DateTime<Utc>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    pub outcome: VisitOutcome,
+    /// None for visits recorded before the day was asked.
+    pub visited_on: Option<NaiveDate>,
+    pub people_met: Vec<PersonMet>,
     pub findings: String,
 }
 
@@ -146,8 +156,8 @@ macro_rules! open {
 }
 
 impl ResearchStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, personal: PersonalData) -> Self {
+        Self { db, personal }
     }
 
     pub fn db(&self) -> &Db {
@@ -347,42 +357,97 @@ impl ResearchStore {
         Ok(())
     }
 
-    /// Records a visit, only if the assignment is still at `version`;
-    /// returns false when it changed meanwhile.
+    /// Records a visit, only if the assignment is still at the version read
+    /// (raising it); a done visit counts and moves the case on, a missed one
+    /// is only kept. Returns false when the assignment changed meanwhile.
     pub async fn record_visit(
         &self,
         tx: &mut Tx,
-        request_id: Uuid,
-        version: u64,
+        assignment: &Assignment,
         researcher: &str,
-        findings: &str,
+        visit: &VisitRecord,
     ) -> Result<bool, DbError> {
-        let changed = tx
-            .execute(
-                Sql::new(
-                    "UPDATE research_assignments SET visits = visits + 1, status = $1, version = version + 1 \
-                     WHERE request_id = $2 AND version = $3",
-                )
-                .bind(CaseStatus::FieldVisitRecorded.as_str())
-                .bind(request_id)
-                .bind(version),
+        let changed = match visit.outcome {
+            VisitOutcome::Done => Sql::new(
+                "UPDATE research_assignments SET visits = visits + 1, status = $1, version = version + 1 \
+                 WHERE request_id = $2 AND version = $3",
             )
-            .await?;
-        if changed != 1 {
+            .bind(CaseStatus::FieldVisitRecorded.as_str()),
+            VisitOutcome::Missed => {
+                Sql::new("UPDATE research_assignments SET version = version + 1 WHERE request_id = $1 AND version = $2")
+            }
+        };
+        if tx.execute(changed.bind(assignment.request_id).bind(assignment.version)).await? != 1 {
             return Ok(false);
         }
+        let people_met = if visit.people_met.is_empty() {
+            String::new()
+        } else {
+            let json = serde_json::to_string(&visit.people_met).expect("people met serialize");
+            self.personal.seal(&assignment.association, Field::PeopleMet, &json)
+        };
         tx.execute(
             Sql::new(
-                "INSERT INTO field_visits (visit_id, request_id, researcher, findings, visited_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO field_visits (visit_id, request_id, association, researcher, findings, visited_at, outcome, \
+                 visited_on, people_met) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(Uuid::now_v7())
-            .bind(request_id)
+            .bind(assignment.request_id)
+            .bind(&assignment.association)
             .bind(researcher)
-            .bind(findings)
-            .bind(Utc::now()),
+            .bind(visit.findings.as_str())
+            .bind(Utc::now())
+            .bind(visit.outcome.as_str())
+            .bind(visit.visited_on)
+            .bind(people_met),
         )
         .await?;
         Ok(true)
+    }
+
+    fn people_met(&self, row: &Row) -> Result<Vec<PersonMet>, DbError> {
+        let stored = row.text("people_met")?;
+        if stored.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = self.personal.open(&row.text("association")?, Field::PeopleMet, &stored)?;
+        serde_json::from_str(&json).map_err(|e| DbError::Decode { column: "people_met".into(), reason: e.to_string() })
+    }
+
+    /// Visits whose people met are not yet sealed with the newest key.
+    pub async fn rows_to_reseal(&self) -> Result<u64, DbError> {
+        let sql =
+            Sql::new("SELECT COUNT(*) AS stale FROM field_visits WHERE people_met <> '' AND people_met NOT LIKE $1")
+                .bind(self.personal.current_like_pattern());
+        self.db.fetch_optional(sql).await?.map_or(Ok(0), |r| r.unsigned("stale"))
+    }
+
+    /// Re-seals one batch of the people met at visits; returns how many rows it changed.
+    pub async fn reseal_batch(&self) -> Result<u64, DbError> {
+        let stale = Sql::new(
+            "SELECT visit_id, association, people_met FROM field_visits \
+             WHERE people_met <> '' AND people_met NOT LIKE $1 LIMIT $2",
+        )
+        .bind(self.personal.current_like_pattern())
+        .bind(RESEAL_BATCH);
+        let rows = self.db.fetch_all(stale).await?;
+        if rows.is_empty() {
+            // Nothing to do takes no write lock (SQLite's transactions take it up front).
+            return Ok(0);
+        }
+        let mut tx = self.db.begin().await?;
+        let mut resealed = 0;
+        for row in &rows {
+            let (association, stored) = (row.text("association")?, row.text("people_met")?);
+            let clear = self.personal.open(&association, Field::PeopleMet, &stored)?;
+            let sql = Sql::new("UPDATE field_visits SET people_met = $1 WHERE visit_id = $2 AND people_met = $3")
+                .bind(self.personal.seal(&association, Field::PeopleMet, &clear))
+                .bind(row.uuid("visit_id")?)
+                .bind(stored);
+            resealed += tx.execute(sql).await?;
+        }
+        tx.commit().await?;
+        Ok(resealed)
     }
 
     /// Records the recommendation, only if the assignment is still at
@@ -477,7 +542,8 @@ impl ResearchStore {
     /// The case's field visits, first first.
     pub async fn visits(&self, tx: &mut Tx, request_id: Uuid) -> Result<Vec<Visit>, DbError> {
         let sql = Sql::new(
-            "SELECT researcher, visited_at, findings FROM field_visits WHERE request_id = $1 ORDER BY visited_at, visit_id",
+            "SELECT researcher, association, visited_at, findings, outcome, visited_on, people_met FROM field_visits \
+             WHERE request_id = $1 ORDER BY visited_at, visit_id",
         )
         .bind(request_id);
         tx.fetch_all(sql)
@@ -486,7 +552,10 @@ impl ResearchStore {
             .map(|row| {
                 Ok(Visit {
                     researcher: row.text("researcher")?,
-                    visited_at: row.time("visited_at")?,
+                    recorded_at: row.time("visited_at")?,
+                    outcome: row.parsed("outcome", VisitOutcome::parse)?,
+                    visited_on: row.optional_date("visited_on")?,
+                    people_met: self.people_met(row)?,
                     findings: row.text("findings")?,
                 })
             })
