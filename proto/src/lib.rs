@@ -68,6 +68,9 @@ pub mod event_type {
     pub const REQUEST_VERIFIED: &str = "request.verified";
     pub const REQUEST_INELIGIBLE: &str = "request.ineligible";
     pub const RESEARCHER_ASSIGNED: &str = "research.assigned";
+    pub const VISIT_SCHEDULED: &str = "research.visit_scheduled";
+    /// The beneficiary asks research for another time for the visit (no SMS: research answers with a new one).
+    pub const VISIT_CHANGE_REQUESTED: &str = "visit.change_requested";
     pub const FIELD_VISIT_RECORDED: &str = "research.visited";
     pub const RESEARCH_RECOMMENDED: &str = "research.recommended";
     pub const CASE_SCHEDULED: &str = "committee.scheduled";
@@ -92,6 +95,7 @@ pub mod event_type {
         REQUEST_VERIFIED,
         REQUEST_INELIGIBLE,
         RESEARCHER_ASSIGNED,
+        VISIT_SCHEDULED,
         FIELD_VISIT_RECORDED,
         RESEARCH_RECOMMENDED,
         CASE_SCHEDULED,
@@ -154,6 +158,8 @@ hand_off_events! {
     RequestVerified(RequestVerified) = REQUEST_VERIFIED, case;
     RequestIneligible(RequestIneligible) = REQUEST_INELIGIBLE, case;
     ResearcherAssigned(ResearcherAssigned) = RESEARCHER_ASSIGNED, case;
+    VisitScheduled(VisitScheduled) = VISIT_SCHEDULED, case;
+    VisitChangeRequested(VisitChangeRequested) = VISIT_CHANGE_REQUESTED, case;
     FieldVisitRecorded(FieldVisitRecorded) = FIELD_VISIT_RECORDED, case;
     ResearchRecommended(ResearchRecommended) = RESEARCH_RECOMMENDED, case;
     CaseScheduled(CaseScheduled) = CASE_SCHEDULED, case;

@@ -620,6 +620,17 @@ fn rows(scene: &Scene) -> Vec<Row> {
         )
         .stops_at(409, Code::FailedPrecondition),
         row(
+            post("/v1/requests/{id}/visit-change", request("/visit-change"), json!({ "reason": "Evenings suit us" })),
+            rpc!(
+                "/masar.intake.v1.IntakeService/AskToMoveVisit",
+                intake,
+                ask_to_move_visit,
+                intake::AskToMoveVisitRequest { request_id: case.into(), reason: "Evenings suit us".into() }
+            ),
+            Rule::staff(&[], RIYADH).with_beneficiaries(Beneficiaries::Own),
+        )
+        .stops_at(409, Code::FailedPrecondition),
+        row(
             post("/v1/requests", "/v1/requests".into(), filing),
             rpc!(
                 "/masar.intake.v1.IntakeService/CreateRequest",
@@ -1118,6 +1129,21 @@ fn rows(scene: &Scene) -> Vec<Row> {
                     findings: String::new(),
                     ..Default::default()
                 }
+            ),
+            researcher(),
+        )
+        .stops_at(409, Code::FailedPrecondition),
+        row(
+            post(
+                "/v1/requests/{id}/research/appointments",
+                request("/research/appointments"),
+                json!({ "on": "", "at": "", "place": "" }),
+            ),
+            rpc!(
+                "/masar.research.v1.ResearchService/ScheduleVisit",
+                research,
+                schedule_visit,
+                research::ScheduleVisitRequest { request_id: case.into(), ..Default::default() }
             ),
             researcher(),
         )

@@ -5,8 +5,8 @@
 //! departed from with a reason; and the whole research file reaches the
 //! committee.
 
-use crate::support::{distributed_suite, embedded_suite};
-use masar::demo::{Cast, GatewayClient, HAYAT, NUZUL, submit};
+use crate::support::{distributed_suite, embedded_suite, logged_sms};
+use masar::demo::{Cast, GatewayClient, HAYAT, NUZUL, sign_up, submit};
 use serde_json::{Value, json};
 
 /// A request filed at the cast's front desk, verified, and its researcher.
@@ -185,4 +185,103 @@ async fn a_rejection_gives_reasons_and_a_service_types_own_criteria_are_scored_e
         "a rejection proposes no service"
     );
     suite.stop().await.unwrap();
+}
+
+/// The SMS on the beneficiary's phone that contain `needle`, once there are `count`.
+async fn texts_with(
+    base: &GatewayClient,
+    read_sms: &dyn Fn() -> Vec<String>,
+    needle: &str,
+    count: usize,
+) -> Vec<String> {
+    base.eventually("the appointment's SMS", || async {
+        let texts: Vec<String> = read_sms().into_iter().filter(|t| t.contains(needle)).collect();
+        Ok((texts.len() >= count).then_some(texts))
+    })
+    .await
+    .unwrap()
+}
+
+/// The researcher sets the visit's day, time and place; the beneficiary is
+/// told by SMS, asks for another time with a reason, which the researcher
+/// reads; the visit is moved (told again), and the visit recorded keeps it.
+async fn a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept(
+    base: &GatewayClient,
+    read_sms: &dyn Fn() -> Vec<String>,
+) {
+    let applicant = json!({ "national_id": "1000000206", "full_name": "نورة علي", "mobile": "0553334466", "preferred_language": "ar" });
+    let beneficiary = sign_up(base, "nuzul", applicant, read_sms).await.unwrap();
+    let submitted = submit(&beneficiary, &NUZUL, "1000000206", "نورة علي", "0553334466").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let researcher = base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    let appointments = format!("/v1/requests/{id}/research/appointments");
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let day = |ahead: u64| (today + chrono::Days::new(ahead)).to_string();
+
+    let late = json!({ "on": day(2), "at": "23:30", "place": "" });
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &appointments, Some(&researcher), Some(late)).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["at", "place"]), "{refused}");
+    let (status, _) =
+        base.call(reqwest::Method::POST, &appointments, Some(NUZUL.branch_manager), Some(json!({}))).await.unwrap();
+    assert_eq!(status, 403, "the assigned researcher sets the visit");
+    let set = json!({ "on": day(2), "at": "16:30", "place": "منزل الأسرة" });
+    let file = base.post(&appointments, Some(&researcher), set).await.unwrap();
+    assert_eq!(file["appointments"][0]["status"], "scheduled", "{file}");
+    let told = texts_with(base, read_sms, "16:30", 1).await;
+    assert!(told[0].contains("منزل الأسرة") && told[0].contains(&day(2)), "{told:?}");
+    assert!(told[0].contains(submitted["reference"].as_str().unwrap()), "{told:?}");
+
+    // The beneficiary asks for another time; only while the case is in research, with a reason.
+    let change = format!("/v1/requests/{id}/visit-change");
+    let (status, refused) =
+        beneficiary.call(reqwest::Method::POST, &change, None, Some(json!({ "reason": " " }))).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["reason"]), "{refused}");
+    let asked = beneficiary.post(&change, None, json!({ "reason": "بعد المغرب يناسبنا" })).await.unwrap();
+    assert!(asked["message"]["ar"].as_str().unwrap().contains("موعداً آخر"), "{asked}");
+    let research = format!("/v1/requests/{id}/research/file");
+    let file = base
+        .eventually("research to hear of the ask", || async {
+            let file = base.get(&research, Some(&researcher)).await?;
+            Ok((file["appointments"][0]["status"] == "change_requested").then_some(file))
+        })
+        .await
+        .unwrap();
+    assert_eq!(file["appointments"][0]["change_reason"], "بعد المغرب يناسبنا");
+
+    // Moved: the first is marked so, the beneficiary told of the new time; the visit keeps it.
+    let moved = json!({ "on": day(3), "at": "19:00", "place": "منزل الأسرة" });
+    let file = base.post(&appointments, Some(&researcher), moved).await.unwrap();
+    let statuses: Vec<&str> =
+        file["appointments"].as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["moved", "scheduled"], "{file}");
+    let told = texts_with(base, read_sms, "19:00", 1).await;
+    assert!(told[0].contains("تغير موعد"), "{told:?}");
+    base.post(&format!("/v1/requests/{id}/research/visits"), Some(&researcher), masar::demo::visit_today("Seen."))
+        .await
+        .unwrap();
+    let file = base.get(&research, Some(&researcher)).await.unwrap();
+    assert_eq!(file["appointments"][1]["status"], "kept", "{file}");
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL.branch_manager)).await.unwrap().to_string();
+    for action in ["research.visit_scheduled", "visit.change_requested", "research.visit_change_asked"] {
+        assert!(trail.contains(action), "{action} on the trail: {trail}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept(&base, &|| logged_sms(&data_dir)).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept_distributed() {
+    let distributed = distributed_suite().await;
+    let base = GatewayClient::new(&distributed.suite.gateway_url());
+    let sms = distributed.sms.clone();
+    a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept(&base, &move || sms.texts()).await;
+    distributed.stop().await;
 }

@@ -7,7 +7,7 @@ use crate::calendar::parse_gregorian;
 use crate::input::{TextRule, clean_text};
 use crate::text::{Bilingual, FieldError};
 use crate::vocabulary::vocabulary;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
 /// The most people one visit records.
@@ -35,6 +35,101 @@ vocabulary! {
         Hospital = "hospital",
         Relative = "relative",
         Other = "other",
+    }
+}
+
+/// How far ahead a visit may be scheduled.
+pub const LONGEST_AHEAD_DAYS: u64 = 60;
+/// The hours a visit may be set at: a family is not visited at night.
+pub const VISITING_HOURS: (u32, u32) = (8, 21);
+
+vocabulary! {
+    /// Where a visit's appointment stands.
+    AppointmentStatus as "appointment status" {
+        Scheduled = "scheduled",
+        /// The beneficiary asked for another time.
+        ChangeRequested = "change_requested",
+        /// Replaced by a later appointment.
+        Moved = "moved",
+        /// The visit took place.
+        Kept = "kept",
+        Missed = "missed",
+    }
+}
+
+impl AppointmentStatus {
+    /// Still ahead: a visit recorded keeps or misses it, a new appointment moves it.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Scheduled | Self::ChangeRequested)
+    }
+}
+
+/// An appointment as the researcher entered it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppointmentEntered<'a> {
+    pub on: &'a str,
+    pub at: &'a str,
+    pub place: &'a str,
+}
+
+/// A visit's appointment, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub on: NaiveDate,
+    pub at: NaiveTime,
+    pub place: String,
+}
+
+/// Checks an appointment set on `today` (Saudi time): a day from today to
+/// [`LONGEST_AHEAD_DAYS`] ahead, a time within [`VISITING_HOURS`], and where.
+pub fn check_appointment(entered: AppointmentEntered<'_>, today: NaiveDate) -> Result<Appointment, Vec<FieldError>> {
+    let mut problems = Vec::new();
+    let on = match parse_gregorian(entered.on) {
+        Ok(day) if day < today || day > today + chrono::Days::new(LONGEST_AHEAD_DAYS) => {
+            problems.push(FieldError::new(
+                "on",
+                Bilingual::new(
+                    format!("موعد الزيارة من اليوم إلى {LONGEST_AHEAD_DAYS} يوماً قادمة"),
+                    format!("A visit is set from today to {LONGEST_AHEAD_DAYS} days ahead"),
+                ),
+            ));
+            None
+        }
+        Ok(day) => Some(day),
+        Err(_) if entered.on.trim().is_empty() => {
+            problems.push(FieldError::required("on"));
+            None
+        }
+        Err(_) => {
+            problems.push(FieldError::new(
+                "on",
+                Bilingual::new("التاريخ بالصيغة YYYY-MM-DD", "The date is written YYYY-MM-DD"),
+            ));
+            None
+        }
+    };
+    let (opens, closes) = VISITING_HOURS;
+    let at = NaiveTime::parse_from_str(&crate::identity::fold_digits(entered.at.trim()), "%H:%M").ok();
+    let within_hours = at.filter(|t| {
+        let (opening, closing) = (NaiveTime::from_hms_opt(opens, 0, 0), NaiveTime::from_hms_opt(closes, 0, 0));
+        opening.is_some_and(|o| *t >= o) && closing.is_some_and(|c| *t <= c)
+    });
+    if within_hours.is_none() {
+        problems.push(FieldError::new(
+            "at",
+            Bilingual::new(
+                format!("الوقت بالصيغة HH:MM بين {opens}:00 و{closes}:00"),
+                format!("The time is written HH:MM, between {opens}:00 and {closes}:00"),
+            ),
+        ));
+    }
+    let place = clean_text("place", entered.place, TextRule::LINE).map_err(|p| problems.push(p)).unwrap_or_default();
+    if place.is_empty() && !problems.iter().any(|p| p.field == "place") {
+        problems.push(FieldError::required("place"));
+    }
+    match (on, within_hours) {
+        (Some(on), Some(at)) if problems.is_empty() => Ok(Appointment { on, at, place }),
+        _ => Err(problems),
     }
 }
 
@@ -265,6 +360,22 @@ mod tests {
             fields(check_visit(visit, today)),
             ["people_met[0].name", "people_met[1].relation", "people_met[2].kind", "people_met[3].contact"]
         );
+    }
+
+    #[test]
+    fn an_appointment_is_ahead_within_visiting_hours_and_somewhere() {
+        let today = day("2026-12-07");
+        let entered =
+            AppointmentEntered { on: "2026-12-09", at: "16:30", place: "منزل الأسرة، حي النسيم" };
+        let appointment = check_appointment(entered, today).unwrap();
+        assert_eq!(appointment.at.to_string(), "16:30:00");
+        let refused =
+            |entered| check_appointment(entered, today).unwrap_err().into_iter().map(|p| p.field).collect::<Vec<_>>();
+        assert_eq!(refused(AppointmentEntered { on: "2026-12-06", ..entered }), ["on"]);
+        assert_eq!(refused(AppointmentEntered { on: "2027-03-01", ..entered }), ["on"]);
+        assert_eq!(refused(AppointmentEntered { on: "", at: "23:00", place: " " }), ["on", "at", "place"]);
+        assert_eq!(refused(AppointmentEntered { at: "4pm", ..entered }), ["at"]);
+        assert!(check_appointment(AppointmentEntered { at: "١٦:٣٠", ..entered }, today).is_ok(), "Arabic digits");
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub mod action {
     pub const RESEARCH_WAITING: &str = "research.waiting";
     /// A supervisor moved a case to another researcher (from, to and the reason in the detail).
     pub const RESEARCH_REASSIGNED: &str = "research.reassigned";
+    /// Research kept the beneficiary's ask for another time for the visit.
+    pub const VISIT_CHANGE_ASKED: &str = "research.visit_change_asked";
     /// A researcher went to a visit that did not take place (the day in the detail).
     pub const VISIT_MISSED: &str = "research.visit_missed";
     /// A researcher scored criteria of the pack (which, in the detail).

@@ -601,6 +601,38 @@ pub(super) async fn resubmit_request(
     Ok(Json(Resubmitted { request_id: r.request_id, status: r.status, expected_decision_on: r.expected_decision_on }))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub(super) struct VisitChange {
+    /// Why, and the times that would suit (kept for the researcher).
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct VisitChangeAsked {
+    asked_at: Option<String>,
+    message: Bilingual,
+}
+
+/// The beneficiary asks for another time for the researcher's visit; the
+/// researcher sets a new one, and the SMS tells them.
+#[utoipa::path(post, path = "/v1/requests/{id}/visit-change", tag = "requests",
+    params(("id" = String, Path, description = "The request")), request_body = VisitChange,
+    responses((status = 200, body = VisitChangeAsked)))]
+pub(super) async fn ask_to_move_visit(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<VisitChange>,
+) -> Reply<VisitChangeAsked> {
+    let message = intake::AskToMoveVisitRequest { request_id: id, reason: body.reason };
+    let r = services.intake.clone().ask_to_move_visit(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(VisitChangeAsked {
+        asked_at: time(r.asked_at.as_ref()),
+        message: Bilingual::new(r.message_ar, r.message_en),
+    }))
+}
+
 /// An SMS sent (or to be sent) about a request; the number is masked.
 #[derive(Serialize, ToSchema)]
 pub(super) struct SentMessage {

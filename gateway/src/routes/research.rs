@@ -330,6 +330,22 @@ pub(super) struct ResearchFile {
     recommended_at: Option<String>,
     /// The assignment's version: send it back as `If-Match` with scores or the recommendation.
     version: u64,
+    /// The visits' appointments, first first.
+    appointments: Vec<Appointment>,
+}
+
+/// A visit's appointment and what became of it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Appointment {
+    appointment_id: String,
+    on: String,
+    at: String,
+    place: String,
+    /// `scheduled`, `change_requested` (the beneficiary asked for another time), `moved`, `kept` or `missed`.
+    status: String,
+    /// The beneficiary's reason, when they asked for another time.
+    change_reason: String,
+    scheduled_at: Option<String>,
 }
 
 impl From<research::ResearchFile> for ResearchFile {
@@ -391,6 +407,19 @@ impl From<research::ResearchFile> for ResearchFile {
             reasons: f.reasons,
             departure_reason: f.departure_reason,
             version: f.version,
+            appointments: f
+                .appointments
+                .into_iter()
+                .map(|a| Appointment {
+                    scheduled_at: time(a.scheduled_at.as_ref()),
+                    appointment_id: a.appointment_id,
+                    on: a.on,
+                    at: a.at,
+                    place: a.place,
+                    status: a.status,
+                    change_reason: a.change_reason,
+                })
+                .collect(),
         }
     }
 }
@@ -446,4 +475,39 @@ pub(super) async fn score_criteria(
         expected_version: if_match.0,
     };
     if_match.versioned(services.research.clone().score_criteria(grpc(&headers, message)).await, |f| f.version)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct VisitAppointment {
+    /// The day, YYYY-MM-DD: from today to 60 days ahead.
+    #[serde(default)]
+    on: String,
+    /// The time, HH:MM (Saudi time), between 08:00 and 21:00.
+    #[serde(default)]
+    at: String,
+    /// Where, e.g. the family's home.
+    #[serde(default)]
+    place: String,
+}
+
+/// Sets the visit's day, time and place (moving any earlier appointment);
+/// the beneficiary is told by SMS and may ask for another time.
+#[utoipa::path(post, path = "/v1/requests/{id}/research/appointments", tag = "research",
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = VisitAppointment,
+    responses((status = 200, body = ResearchFile)))]
+pub(super) async fn schedule_visit(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    Body(body): Body<VisitAppointment>,
+) -> VersionedReply<ResearchFile> {
+    let message = research::ScheduleVisitRequest {
+        request_id: id,
+        on: body.on,
+        at: body.at,
+        place: body.place,
+        expected_version: if_match.0,
+    };
+    if_match.versioned(services.research.clone().schedule_visit(grpc(&headers, message)).await, |f| f.version)
 }

@@ -66,6 +66,8 @@ impl EventHandler for Scheduler {
             | Event::RequestVerified(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::VisitScheduled(_)
+            | Event::VisitChangeRequested(_)
             | Event::FieldVisitRecorded(_)
             | Event::CaseScheduled(_)
             | Event::CommitteeDecided(_)

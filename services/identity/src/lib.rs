@@ -104,6 +104,8 @@ impl EventHandler for RegistryNews {
             | Event::RequestVerified(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::VisitScheduled(_)
+            | Event::VisitChangeRequested(_)
             | Event::FieldVisitRecorded(_)
             | Event::ResearchRecommended(_)
             | Event::CaseScheduled(_)

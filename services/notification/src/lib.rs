@@ -81,6 +81,10 @@ fn describe(event: Event) -> Result<Described, HandlerError> {
         Event::RequestVerified(e) => plain(e.case),
         Event::RequestIneligible(e) => Ok((e.case, String::new(), listed(&e.reasons, &e.rule_explanations))),
         Event::ResearcherAssigned(e) => plain(e.case),
+        Event::VisitScheduled(e) => {
+            let decision = if e.moved { "moved" } else { "" }.to_owned();
+            Ok((e.case, decision, appointment(&e.visit_on, &e.visit_time, &e.place)))
+        }
         Event::FieldVisitRecorded(e) => plain(e.case),
         Event::ResearchRecommended(e) => plain(e.case),
         Event::CaseScheduled(e) => plain(e.case),
@@ -94,8 +98,15 @@ fn describe(event: Event) -> Result<Described, HandlerError> {
         | Event::ContactConfirmed(_)
         | Event::InquiryAnswered(_)
         | Event::SessionRevoked(_)
+        | Event::VisitChangeRequested(_)
         | Event::PolicyApplied(_) => Err(HandlerError::Reject("notification does not describe this event".into())),
     }
+}
+
+/// A visit's day in both calendars, its time and place, as the SMS says them.
+fn appointment(on: &str, at: &str, place: &str) -> Bilingual {
+    let day = reply_date(on);
+    Bilingual::new(format!("{} الساعة {at} في {place}", day.ar), format!("{} at {at}, at {place}", day.en))
 }
 
 /// The promised reply date in both calendars, Hijri first for Arabic readers.

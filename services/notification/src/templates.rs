@@ -38,6 +38,14 @@ fn template(event_type: &str, decision: &str) -> Option<Bilingual> {
             "تم تعيين باحث اجتماعي لطلبكم رقم {reference} وسيتواصل معكم لترتيب الزيارة.",
             "A social researcher is assigned to your request {reference} and will contact you to arrange a visit.",
         ),
+        (event_type::VISIT_SCHEDULED, "moved") => (
+            "تغير موعد زيارة الباحث الاجتماعي لطلبكم رقم {reference}: يوم {details}. ولطلب موعد آخر ادخلوا إلى حسابكم.",
+            "The social researcher's visit for your request {reference} is moved to {details}. To ask for another time, use your account.",
+        ),
+        (event_type::VISIT_SCHEDULED, _) => (
+            "سيزوركم الباحث الاجتماعي لطلبكم رقم {reference} يوم {details}. ولطلب موعد آخر ادخلوا إلى حسابكم.",
+            "A social researcher will visit you for your request {reference} on {details}. To ask for another time, use your account.",
+        ),
         (event_type::FIELD_VISIT_RECORDED, _) => (
             "شكراً لاستقبالكم الباحث الاجتماعي، طلبكم رقم {reference} قيد الدراسة.",
             "Thank you for receiving our social researcher; your request {reference} is being studied.",

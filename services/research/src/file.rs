@@ -2,7 +2,7 @@
 //! far, the bands, the visits and the recommendation, as the researcher,
 //! supervisors and (carried with the recommendation) the committee read it.
 
-use crate::store::{Assignment, CriterionScore, Visit};
+use crate::store::{Assignment, CriterionScore, StoredAppointment, Visit};
 use masar_domain::PolicyPack;
 use masar_domain::research::CaseCriterion;
 use masar_proto::research::v1 as api;
@@ -18,6 +18,7 @@ pub fn research_file(
     pack: &PolicyPack,
     scores: &[CriterionScore],
     visits: &[Visit],
+    appointments: &[StoredAppointment],
 ) -> api::ResearchFile {
     let mut file = api::ResearchFile {
         request_id: assignment.request_id.to_string(),
@@ -54,6 +55,18 @@ pub fn research_file(
         departure_reason: assignment.proposal.departure_reason.clone(),
         recommended_at: assignment.recommended_at.map(masar_proto::timestamp),
         version: assignment.version,
+        appointments: appointments
+            .iter()
+            .map(|a| api::VisitAppointment {
+                appointment_id: a.appointment_id.to_string(),
+                on: a.appointment.on.to_string(),
+                at: a.appointment.at.format("%H:%M").to_string(),
+                place: a.appointment.place.clone(),
+                status: a.status.to_string(),
+                change_reason: a.change_reason.clone(),
+                scheduled_at: Some(masar_proto::timestamp(a.scheduled_at)),
+            })
+            .collect(),
         ..Default::default()
     };
     let Some(research) = &pack.research else { return file };

@@ -5,7 +5,9 @@ use crate::store::{Assignment, CriterionScore, ResearchStore};
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
 use masar_domain::research::{RecommendationEntered, check_recommendation};
-use masar_domain::visits::{PersonMetEntered, VisitEntered, VisitOutcome, check_visit};
+use masar_domain::visits::{
+    AppointmentEntered, PersonMetEntered, VisitEntered, VisitOutcome, check_appointment, check_visit,
+};
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, TextRule, clean_text};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
@@ -16,9 +18,9 @@ use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
 use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
-use masar_proto::Event;
 use masar_proto::events::v1 as events;
 use masar_proto::research::v1::{self as api, research_service_server::ResearchService};
+use masar_proto::{Event, event_type};
 use tonic::{Code, Request, Response, Status};
 
 pub struct Research {
@@ -83,7 +85,8 @@ impl Research {
     ) -> Result<masar_proto::research::v1::ResearchFile, Status> {
         let scores = self.store.scores(tx, assignment.request_id).await?;
         let visits = self.store.visits(tx, assignment.request_id).await?;
-        Ok(research_file(assignment, pack, &scores, &visits))
+        let appointments = self.store.appointments(tx, assignment.request_id).await?;
+        Ok(research_file(assignment, pack, &scores, &visits, &appointments))
     }
 
     /// The assignment, only for the researcher it belongs to, and only as
@@ -260,6 +263,48 @@ impl ResearchService for Research {
             return Err(request_not_found());
         }
         Ok(Response::new(to_api(assignment)))
+    }
+
+    async fn schedule_visit(
+        &self,
+        request: Request<api::ScheduleVisitRequest>,
+    ) -> Result<Response<api::ResearchFile>, Status> {
+        let mut tx = self.store.db().begin().await?;
+        let input = request.get_ref();
+        let (staff, assignment) =
+            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
+        if !is_open(assignment.status) {
+            return Err(refused(assignment.status));
+        }
+        let entered = AppointmentEntered { on: &input.on, at: &input.at, place: &input.place };
+        let now = Utc::now();
+        let appointment = check_appointment(entered, saudi_day(now)).map_err(invalid_input)?;
+        let Some((appointment_id, moved)) =
+            self.store.schedule_visit(&mut tx, &assignment, &staff.username, &appointment, now).await?
+        else {
+            return Err(changed_meanwhile());
+        };
+        let event = events::VisitScheduled {
+            case: Some(assignment.case_ref()),
+            actor: actor_of(&staff),
+            scheduled_at: Some(masar_proto::timestamp(now)),
+            appointment_id: appointment_id.to_string(),
+            visit_on: appointment.on.to_string(),
+            visit_time: appointment.at.format("%H:%M").to_string(),
+            place: appointment.place.clone(),
+            moved,
+        };
+        self.outbox.append(&mut tx, &Event::VisitScheduled(event)).await?;
+        let detail =
+            format!("{} {}{}", appointment.on, appointment.at.format("%H:%M"), if moved { ", moved" } else { "" });
+        let actor = Actor::staff(&staff, &request);
+        audit::record(&mut tx, &actor, assignment.audit_subject(), event_type::VISIT_SCHEDULED, &detail).await?;
+        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
+        let pack = self.pack_of(&updated).await?;
+        let file = self.file_in(&mut tx, &updated, &pack).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(Response::new(file))
     }
 
     async fn record_field_visit(

@@ -7,7 +7,7 @@ mod file;
 mod grpc;
 mod store;
 
-pub use store::{Assignment, Chosen, CriterionScore, ResearchStore, Unassigned, Visit};
+pub use store::{Assignment, Chosen, CriterionScore, ResearchStore, StoredAppointment, Unassigned, Visit};
 
 use chrono::Utc;
 use masar_domain::assignment::{self, Candidate, CaseToAssign, Choice};
@@ -57,7 +57,12 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         service_names: vec!["masar.research.v1.ResearchService"],
         outbox,
         consumes: Some((
-            vec![event_type::POLICY_APPLIED, event_type::REQUEST_VERIFIED, event_type::COMMITTEE_DECIDED],
+            vec![
+                event_type::POLICY_APPLIED,
+                event_type::REQUEST_VERIFIED,
+                event_type::COMMITTEE_DECIDED,
+                event_type::VISIT_CHANGE_REQUESTED,
+            ],
             assigner,
         )),
         background: vec![
@@ -188,6 +193,21 @@ impl Assigner {
         Ok(assigned)
     }
 
+    /// The beneficiary asked for another time: the open appointment says so,
+    /// for the researcher to set a new one. With none open, the trail keeps it.
+    async fn change_asked(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        asked: events::VisitChangeRequested,
+    ) -> Result<(), HandlerError> {
+        let (request_id, case) = event_case(asked.case)?;
+        let marked = self.store.ask_to_change_visit(tx, request_id, &asked.reason).await?;
+        let detail = if marked { "" } else { "no appointment was open" };
+        audit::record(tx, actor, Subject::of(request_id, &case), action::VISIT_CHANGE_ASKED, detail).await?;
+        Ok(())
+    }
+
     /// A deferred case goes back to its researcher for more research.
     async fn reopen(&self, tx: &mut Tx, actor: &Actor, case: Option<events::CaseRef>) -> Result<(), HandlerError> {
         let (request_id, case) = event_case(case)?;
@@ -234,11 +254,13 @@ impl EventHandler for Assigner {
             Event::CommitteeDecided(_) => Ok(()),
             // The criteria each case is scored on.
             Event::PolicyApplied(announced) => PolicyBook::keep_announced(tx, &announced).await,
+            Event::VisitChangeRequested(asked) => self.change_asked(tx, &actor, asked).await,
             Event::RequestSubmitted(_)
             | Event::RequestResubmitted(_)
             | Event::RequestReturned(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::VisitScheduled(_)
             | Event::FieldVisitRecorded(_)
             | Event::ResearchRecommended(_)
             | Event::CaseScheduled(_)

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use masar_domain::research::{Proposal, Recommended};
-use masar_domain::visits::{PersonMet, VisitOutcome, VisitRecord};
+use masar_domain::visits::{Appointment, AppointmentStatus, PersonMet, VisitOutcome, VisitRecord};
 use masar_domain::{Bilingual, CaseStatus};
 use masar_platform::audit::Subject;
 use masar_platform::db::{Db, DbError, Row, Sql, Tx};
@@ -48,6 +48,31 @@ pub struct CriterionScore {
     pub criterion: String,
     pub score: u32,
     pub note: String,
+}
+
+/// A visit's appointment as kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAppointment {
+    pub appointment_id: Uuid,
+    pub appointment: Appointment,
+    pub status: AppointmentStatus,
+    pub change_reason: String,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// The appointment a visit recorded closes, and how.
+fn closing(outcome: VisitOutcome) -> AppointmentStatus {
+    match outcome {
+        VisitOutcome::Done => AppointmentStatus::Kept,
+        VisitOutcome::Missed => AppointmentStatus::Missed,
+    }
+}
+
+/// The open appointments as SQL, as `AppointmentStatus::is_open` says; a test holds them together.
+macro_rules! open_appointment {
+    () => {
+        "status IN ('scheduled', 'change_requested')"
+    };
 }
 
 /// A field visit as recorded.
@@ -380,6 +405,15 @@ impl ResearchStore {
         if tx.execute(changed.bind(assignment.request_id).bind(assignment.version)).await? != 1 {
             return Ok(false);
         }
+        tx.execute(
+            Sql::new(concat!(
+                "UPDATE visit_appointments SET status = $1 WHERE request_id = $2 AND ",
+                open_appointment!()
+            ))
+            .bind(closing(visit.outcome).as_str())
+            .bind(assignment.request_id),
+        )
+        .await?;
         let people_met = if visit.people_met.is_empty() {
             String::new()
         } else {
@@ -403,6 +437,104 @@ impl ResearchStore {
         )
         .await?;
         Ok(true)
+    }
+
+    /// Sets a visit's appointment, moving any open one, only if the
+    /// assignment is still at the version read (raising it); the id of the
+    /// new appointment and whether it moved one, or None when the
+    /// assignment changed meanwhile.
+    pub async fn schedule_visit(
+        &self,
+        tx: &mut Tx,
+        assignment: &Assignment,
+        researcher: &str,
+        appointment: &Appointment,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, bool)>, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(
+                    "UPDATE research_assignments SET version = version + 1 WHERE request_id = $1 AND version = $2",
+                )
+                .bind(assignment.request_id)
+                .bind(assignment.version),
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(None);
+        }
+        let moved = tx
+            .execute(
+                Sql::new(concat!(
+                    "UPDATE visit_appointments SET status = $1 WHERE request_id = $2 AND ",
+                    open_appointment!()
+                ))
+                .bind(AppointmentStatus::Moved.as_str())
+                .bind(assignment.request_id),
+            )
+            .await?;
+        let appointment_id = Uuid::now_v7();
+        tx.execute(
+            Sql::new(
+                "INSERT INTO visit_appointments (appointment_id, request_id, visit_on, visit_time, place, status, \
+                 scheduled_by, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(appointment_id)
+            .bind(assignment.request_id)
+            .bind(appointment.on)
+            .bind(appointment.at.format("%H:%M").to_string())
+            .bind(appointment.place.as_str())
+            .bind(AppointmentStatus::Scheduled.as_str())
+            .bind(researcher)
+            .bind(at),
+        )
+        .await?;
+        Ok(Some((appointment_id, moved > 0)))
+    }
+
+    /// Marks the case's open appointment as asked to be changed, with the
+    /// beneficiary's reason; false when none is open.
+    pub async fn ask_to_change_visit(&self, tx: &mut Tx, request_id: Uuid, reason: &str) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new(concat!(
+                    "UPDATE visit_appointments SET status = $1, change_reason = $2 WHERE request_id = $3 AND ",
+                    open_appointment!()
+                ))
+                .bind(AppointmentStatus::ChangeRequested.as_str())
+                .bind(reason)
+                .bind(request_id),
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    /// The case's appointments, first first.
+    pub async fn appointments(&self, tx: &mut Tx, request_id: Uuid) -> Result<Vec<StoredAppointment>, DbError> {
+        let sql = Sql::new(
+            "SELECT appointment_id, visit_on, visit_time, place, status, change_reason, scheduled_at \
+             FROM visit_appointments WHERE request_id = $1 ORDER BY scheduled_at, appointment_id",
+        )
+        .bind(request_id);
+        tx.fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                let time = row.text("visit_time")?;
+                Ok(StoredAppointment {
+                    appointment_id: row.uuid("appointment_id")?,
+                    appointment: Appointment {
+                        on: row.date("visit_on")?,
+                        at: chrono::NaiveTime::parse_from_str(&time, "%H:%M")
+                            .map_err(|e| DbError::Decode { column: "visit_time".into(), reason: e.to_string() })?,
+                        place: row.text("place")?,
+                    },
+                    status: row.parsed("status", AppointmentStatus::parse)?,
+                    change_reason: row.text("change_reason")?,
+                    scheduled_at: row.time("scheduled_at")?,
+                })
+            })
+            .collect()
     }
 
     fn people_met(&self, row: &Row) -> Result<Vec<PersonMet>, DbError> {
@@ -566,6 +698,14 @@ impl ResearchStore {
 #[cfg(test)]
 mod tests {
     use super::OPEN;
+
+    #[test]
+    fn the_open_appointments_are_the_statuses_that_are_open() {
+        use masar_domain::visits::AppointmentStatus;
+        let open: Vec<String> =
+            AppointmentStatus::ALL.iter().filter(|s| s.is_open()).map(|s| format!("'{}'", s.as_str())).collect();
+        assert_eq!(open_appointment!(), format!("status IN ({})", open.join(", ")));
+    }
 
     #[test]
     fn the_open_condition_names_the_open_statuses_as_the_indexes_do() {

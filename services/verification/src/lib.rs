@@ -71,6 +71,8 @@ impl EventHandler for IncomingRequests {
             | Event::RequestVerified(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::VisitScheduled(_)
+            | Event::VisitChangeRequested(_)
             | Event::FieldVisitRecorded(_)
             | Event::ResearchRecommended(_)
             | Event::CaseScheduled(_)

@@ -823,6 +823,45 @@ impl IntakeService for Intake {
         Ok(Response::new(file))
     }
 
+    async fn ask_to_move_visit(
+        &self,
+        request: Request<api::AskToMoveVisitRequest>,
+    ) -> Result<Response<api::AskToMoveVisitResponse>, Status> {
+        let caller = Caller::required(&self.verifier, &request)?;
+        caller.as_beneficiary()?;
+        let input = request.get_ref();
+        let stored = visible_request(&self.store, &caller, &input.request_id).await?;
+        if !matches!(stored.status, CaseStatus::ResearcherAssigned | CaseStatus::FieldVisitRecorded) {
+            return Err(refused_in(
+                stored.status,
+                "يطلب تغيير موعد الزيارة أثناء البحث الاجتماعي",
+                "Another time for the visit is asked for while the case is being researched",
+            ));
+        }
+        let reason = cleaned("reason", &input.reason, TextRule::NOTE)?;
+        if reason.is_empty() {
+            return Err(invalid_input(vec![FieldError::required("reason")]));
+        }
+        let now = Utc::now();
+        let event = events::VisitChangeRequested {
+            case: Some(stored.case_ref()),
+            actor: Some(events::Actor { role: ActorRole::Beneficiary.as_str().into(), username: String::new() }),
+            asked_at: Some(masar_proto::timestamp(now)),
+            reason,
+        };
+        let mut tx = self.store.db().begin().await?;
+        self.outbox.append(&mut tx, &Event::VisitChangeRequested(event)).await?;
+        let audited = Actor::calling(&caller, &request);
+        audit::record(&mut tx, &audited, stored.audit_subject(), event_type::VISIT_CHANGE_REQUESTED, "").await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(Response::new(api::AskToMoveVisitResponse {
+            asked_at: Some(masar_proto::timestamp(now)),
+            message_ar: "وصل طلبكم، وسيحدد الباحث الاجتماعي موعداً آخر ويبلغكم به.".into(),
+            message_en: "Your request arrived; the social researcher will set another time and tell you.".into(),
+        }))
+    }
+
     async fn get_policy(&self, request: Request<api::GetPolicyRequest>) -> Result<Response<api::Policy>, Status> {
         let input = request.get_ref();
         let on = match input.on.trim() {
