@@ -73,6 +73,8 @@ pub mod event_type {
     pub const VISIT_CHANGE_REQUESTED: &str = "visit.change_requested";
     pub const FIELD_VISIT_RECORDED: &str = "research.visited";
     pub const RESEARCH_RECOMMENDED: &str = "research.recommended";
+    /// Research needs more documents: verification returns the case (its request.returned is what the beneficiary reads).
+    pub const DOCUMENTS_REQUESTED: &str = "research.documents_requested";
     pub const CASE_SCHEDULED: &str = "committee.scheduled";
     pub const COMMITTEE_DECIDED: &str = "committee.decided";
     pub const SERVICE_DELIVERED: &str = "service.delivered";
@@ -162,6 +164,7 @@ hand_off_events! {
     VisitChangeRequested(VisitChangeRequested) = VISIT_CHANGE_REQUESTED, case;
     FieldVisitRecorded(FieldVisitRecorded) = FIELD_VISIT_RECORDED, case;
     ResearchRecommended(ResearchRecommended) = RESEARCH_RECOMMENDED, case;
+    DocumentsRequested(DocumentsRequested) = DOCUMENTS_REQUESTED, case;
     CaseScheduled(CaseScheduled) = CASE_SCHEDULED, case;
     CommitteeDecided(CommitteeDecided) = COMMITTEE_DECIDED, case;
     ServiceDelivered(ServiceDelivered) = SERVICE_DELIVERED, case;

@@ -285,3 +285,88 @@ async fn a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept_distributed
     a_visit_is_appointed_moved_at_the_beneficiarys_ask_and_kept(&base, &move || sms.texts()).await;
     distributed.stop().await;
 }
+
+/// The researcher needs more documents: the case goes back to the beneficiary
+/// as a return for completion does (told exactly what, by SMS), and once
+/// resubmitted and verified again it is the same researcher's, with the
+/// visits and scores as they left them.
+async fn more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_researcher(
+    base: &GatewayClient,
+    read_sms: &dyn Fn() -> Vec<String>,
+) {
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(&reception, &NUZUL, "1000000214", "فهد ناصر", "0553335577").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let researcher = base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    let research = format!("/v1/requests/{id}/research");
+    base.post(&format!("{research}/visits"), Some(&researcher), masar::demo::visit_today("The deed is unreadable."))
+        .await
+        .unwrap();
+    let file = base.get(&format!("{research}/file"), Some(&researcher)).await.unwrap();
+    let scores = json!({ "scores": masar::demo::scores_for(&file, "approve").unwrap() });
+    base.ok(reqwest::Method::PUT, &format!("{research}/scores"), Some(&researcher), Some(scores)).await.unwrap();
+    let recommend = format!("{research}/recommendation");
+    let asking = json!({ "recommendation": "more_documents", "justification": "The deed photo cannot be read." });
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &recommend, Some(&researcher), Some(asking)).await.unwrap();
+    assert_eq!((status, fields(&refused)), (400, vec!["documents_requested"]), "{refused}");
+    let asking = json!({ "recommendation": "more_documents", "justification": "The deed photo cannot be read.",
+                         "documents_requested": ["A readable copy of the title deed"] });
+    let asked = base.post(&recommend, Some(&researcher), asking).await.unwrap();
+    assert_eq!(asked["status"], "returned_for_completion", "{asked}");
+
+    // Back with the beneficiary, as a return: their timeline, and the SMS naming what to bring.
+    reception.wait_for_status(&id, "returned_for_completion").await.unwrap();
+    let told = texts_with(base, read_sms, "A readable copy of the title deed", 1).await;
+    assert!(told[0].contains(submitted["reference"].as_str().unwrap()), "{told:?}");
+    let attestation =
+        json!({ "attested": true, "version": masar::demo::attestation_version(base, "nuzul").await.unwrap() });
+    reception
+        .post(
+            &format!("/v1/requests/{id}/resubmit"),
+            None,
+            json!({ "note": "deed attached", "attestation": attestation }),
+        )
+        .await
+        .unwrap();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+
+    // The same researcher has it again, with their visit and scores; now they recommend.
+    let file = base
+        .eventually("the case back with its researcher", || async {
+            let (status, file) =
+                base.call(reqwest::Method::GET, &format!("{research}/file"), Some(&researcher), None).await?;
+            Ok((status == 200 && file["recommendation"] == "more_documents" && file["total_percent"] == 100)
+                .then_some(file))
+        })
+        .await
+        .unwrap();
+    assert_eq!(file["documents_requested"], json!(["A readable copy of the title deed"]), "{file}");
+    reception.wait_for_status(&id, "researcher_assigned").await.unwrap();
+    // Back at "researcher assigned": a follow-up visit with the new deed before recommending.
+    let follow_up = masar::demo::visit_today("The new deed matches the home.");
+    base.post(&format!("{research}/visits"), Some(&researcher), follow_up).await.unwrap();
+    let recommended =
+        base.post(&recommend, Some(&researcher), masar::demo::recommendation_body("approve")).await.unwrap();
+    assert_eq!(recommended["status"], "recommended", "{recommended}");
+    base.wait_for_agenda(&id, NUZUL.committee[0], NUZUL.branch).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_researcher_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_researcher(&base, &|| logged_sms(&data_dir))
+        .await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_researcher_distributed() {
+    let distributed = distributed_suite().await;
+    let base = GatewayClient::new(&distributed.suite.gateway_url());
+    let sms = distributed.sms.clone();
+    more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_researcher(&base, &move || sms.texts()).await;
+    distributed.stop().await;
+}

@@ -361,8 +361,18 @@ async fn research_scenario(db: Db) {
             ..Default::default()
         },
     };
-    assert!(store.record_recommendation(&mut tx, first, 5, &recommended, Utc::now()).await.unwrap());
-    assert!(!store.record_recommendation(&mut tx, first, 5, &recommended, Utc::now()).await.unwrap());
+    assert!(
+        store
+            .record_recommendation(&mut tx, first, 5, &recommended, CaseStatus::Recommended, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_recommendation(&mut tx, first, 5, &recommended, CaseStatus::Recommended, Utc::now())
+            .await
+            .unwrap()
+    );
     // a recommended case is no longer open work
     assert_eq!(
         open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),

@@ -52,6 +52,9 @@ const ALLOWED: &[(CaseStatus, CaseStatus)] = &[
     (ResearcherAssigned, FieldVisitRecorded),
     (FieldVisitRecorded, FieldVisitRecorded),
     (FieldVisitRecorded, Recommended),
+    // or asks for more documents: back to the beneficiary, as a return for completion
+    (ResearcherAssigned, ReturnedForCompletion),
+    (FieldVisitRecorded, ReturnedForCompletion),
     // committee
     (Recommended, OnCommitteeAgenda),
     (OnCommitteeAgenda, Approved),

@@ -183,6 +183,8 @@ pub struct RecommendationEntered<'a> {
     pub amount_sar: u64,
     pub reasons: &'a [String],
     pub departure_reason: &'a str,
+    /// More documents: exactly what the beneficiary is to bring.
+    pub documents_requested: &'a [String],
 }
 
 /// What a recommendation proposes beside approve or reject, as stored and
@@ -199,6 +201,8 @@ pub struct Proposal {
     pub departure_reason: String,
     /// The weighted total when recommended; none when the version has no criteria.
     pub total: Option<u32>,
+    /// More documents: what the beneficiary is asked to bring.
+    pub documents_requested: Vec<String>,
 }
 
 /// A recommendation accepted: what it is, why, and what it proposes.
@@ -235,7 +239,21 @@ pub fn check_recommendation(
     if recommendation.is_none() {
         problems.push(FieldError::new(
             "recommendation",
-            Bilingual::new("التوصية إما approve أو reject", "The recommendation is either approve or reject"),
+            Bilingual::new(
+                "التوصية approve أو reject أو more_documents",
+                "The recommendation is approve, reject or more_documents",
+            ),
+        ));
+    }
+    let asking = recommendation == Some(Recommendation::MoreDocuments);
+    let documents_requested =
+        clean_texts("documents_requested", entered.documents_requested, TextRule::LINE, MOST_REASONS)
+            .map_err(|p| problems.push(p))
+            .unwrap_or_default();
+    if asking && documents_requested.is_empty() && !problems.iter().any(|p| p.field == "documents_requested") {
+        problems.push(FieldError::new(
+            "documents_requested",
+            Bilingual::new("حدد المستندات المطلوبة من المستفيد", "Say which documents the beneficiary is to bring"),
         ));
     }
     if approving && entered.amount_sar == 0 {
@@ -253,7 +271,8 @@ pub fn check_recommendation(
             Bilingual::new("اذكر سببًا واحدًا على الأقل للرفض", "Give at least one reason for rejecting"),
         ));
     }
-    let assessment = match criteria.map(|c| c.assess(service_type, scores)).transpose() {
+    // Asking for documents comes before the scoring they may change.
+    let assessment = match criteria.filter(|_| !asking).map(|c| c.assess(service_type, scores)).transpose() {
         Ok(assessment) => assessment.flatten(),
         Err(missing) => {
             problems.push(unscored(&missing));
@@ -285,9 +304,14 @@ pub fn check_recommendation(
         proposal: Proposal {
             service: if approving { service } else { String::new() },
             amount_sar: if approving { entered.amount_sar } else { 0 },
-            reasons: if approving { Vec::new() } else { reasons },
+            reasons: if recommendation == Recommendation::Reject { reasons } else { Vec::new() },
             departure_reason,
             total: assessment.map(|a| a.total),
+            documents_requested: if recommendation == Recommendation::MoreDocuments {
+                documents_requested
+            } else {
+                Vec::new()
+            },
         },
     })
 }
@@ -409,13 +433,13 @@ impl RawResearch {
             }
             check.required(&format!("{at}.label_ar"), &band.label_ar);
             check.required(&format!("{at}.label_en"), &band.label_en);
-            match Recommendation::parse(&band.suggests) {
-                Ok(suggests) => bands.push(ScoreBand {
+            match Recommendation::parse(&band.suggests).ok().filter(|r| *r != Recommendation::MoreDocuments) {
+                Some(suggests) => bands.push(ScoreBand {
                     from: band.from,
                     suggests,
                     label: Bilingual::new(&band.label_ar, &band.label_en),
                 }),
-                Err(_) => check.problem(
+                None => check.problem(
                     format!("{at}.suggests"),
                     "تقترح الفئة approve أو reject",
                     "a band suggests approve or reject",
@@ -519,6 +543,25 @@ mod tests {
         let recommended = check_recommendation(research, "treatment_support", &highest, departing).unwrap();
         assert_eq!((recommended.proposal.reasons.len(), recommended.proposal.service.as_str()), (1, ""));
         assert_eq!(fields(&highest, RecommendationEntered { recommendation: "maybe", ..approve }), ["recommendation"]);
+        // More documents: no scores needed yet, but the documents named.
+        let asking = RecommendationEntered {
+            recommendation: "more_documents",
+            justification: "The deed is unreadable.",
+            ..Default::default()
+        };
+        assert_eq!(fields(&HashMap::new(), asking), ["documents_requested"]);
+        let deed = ["A readable copy of the title deed".to_owned()];
+        let asked = check_recommendation(
+            research,
+            "treatment_support",
+            &HashMap::new(),
+            RecommendationEntered { documents_requested: &deed, ..asking },
+        )
+        .unwrap();
+        assert_eq!(
+            (asked.recommendation, asked.proposal.documents_requested.len(), asked.proposal.total),
+            (Recommendation::MoreDocuments, 1, None)
+        );
         // A version without criteria asks for no scores.
         assert!(check_recommendation(None, "treatment_support", &HashMap::new(), approve).is_ok());
     }

@@ -172,10 +172,12 @@ impl InquiryStatus {
 }
 
 vocabulary! {
-    /// A social researcher's recommendation to the committee.
+    /// A social researcher's recommendation: to the committee (approve or
+    /// reject), or back to the beneficiary for more documents.
     Recommendation as "recommendation" {
         Approve = "approve",
         Reject = "reject",
+        MoreDocuments = "more_documents",
     }
 }
 

@@ -217,7 +217,7 @@ pub(super) async fn reassign_researcher(
 
 #[derive(Deserialize, ToSchema)]
 pub(super) struct Recommendation {
-    /// `approve` or `reject`.
+    /// `approve` or `reject` (to the committee), or `more_documents`.
     recommendation: String,
     justification: String,
     /// Approve: the service to give (Nuzul: the works; Hayat: the treatment support).
@@ -232,6 +232,10 @@ pub(super) struct Recommendation {
     /// Required when recommending otherwise than the total's band suggests.
     #[serde(default)]
     departure_reason: String,
+    /// `more_documents`: what the beneficiary is to bring; the case goes back
+    /// to them as a return for completion, and comes back to this researcher.
+    #[serde(default)]
+    documents_requested: Vec<String>,
 }
 
 /// Recommends to the committee; the case joins the branch's agenda.
@@ -254,6 +258,7 @@ pub(super) async fn record_recommendation(
         amount_sar: body.amount_sar,
         reasons: body.reasons,
         departure_reason: body.departure_reason,
+        documents_requested: body.documents_requested,
     };
     if_match.versioned(services.research.clone().record_recommendation(grpc(&headers, message)).await, |r| r.version)
 }
@@ -325,6 +330,8 @@ pub(super) struct ResearchFile {
     amount_label: Bilingual,
     /// A rejection's reasons.
     reasons: Vec<String>,
+    /// The last ask for more documents.
+    documents_requested: Vec<String>,
     /// Why the recommendation departs from the band, where it does.
     departure_reason: String,
     recommended_at: Option<String>,
@@ -405,6 +412,7 @@ impl From<research::ResearchFile> for ResearchFile {
             service: f.service,
             amount_sar: f.amount_sar,
             reasons: f.reasons,
+            documents_requested: f.documents_requested,
             departure_reason: f.departure_reason,
             version: f.version,
             appointments: f

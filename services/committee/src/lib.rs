@@ -66,6 +66,7 @@ impl EventHandler for Scheduler {
             | Event::RequestVerified(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::DocumentsRequested(_)
             | Event::VisitScheduled(_)
             | Event::VisitChangeRequested(_)
             | Event::FieldVisitRecorded(_)

@@ -104,6 +104,7 @@ impl EventHandler for RegistryNews {
             | Event::RequestVerified(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::DocumentsRequested(_)
             | Event::VisitScheduled(_)
             | Event::VisitChangeRequested(_)
             | Event::FieldVisitRecorded(_)

@@ -99,6 +99,7 @@ fn describe(event: Event) -> Result<Described, HandlerError> {
         | Event::InquiryAnswered(_)
         | Event::SessionRevoked(_)
         | Event::VisitChangeRequested(_)
+        | Event::DocumentsRequested(_)
         | Event::PolicyApplied(_) => Err(HandlerError::Reject("notification does not describe this event".into())),
     }
 }

@@ -54,6 +54,7 @@ pub fn research_file(
         reasons: assignment.proposal.reasons.clone(),
         departure_reason: assignment.proposal.departure_reason.clone(),
         recommended_at: assignment.recommended_at.map(masar_proto::timestamp),
+        documents_requested: assignment.proposal.documents_requested.clone(),
         version: assignment.version,
         appointments: appointments
             .iter()

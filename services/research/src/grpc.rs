@@ -8,7 +8,7 @@ use masar_domain::research::{RecommendationEntered, check_recommendation};
 use masar_domain::visits::{
     AppointmentEntered, PersonMetEntered, VisitEntered, VisitOutcome, check_appointment, check_visit,
 };
-use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, TextRule, clean_text};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, Recommendation, TextRule, clean_text};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::forms::read_text;
@@ -436,7 +436,9 @@ impl ResearchService for Research {
         let mut tx = self.store.db().begin().await?;
         let (staff, assignment) =
             self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        assignment.status.transition(CaseStatus::Recommended).map_err(|r| refused(r.from))?;
+        if !is_open(assignment.status) {
+            return Err(refused(assignment.status));
+        }
         let pack = self.pack_of(&assignment).await?;
         let scores = self.store.scores(&mut tx, assignment.request_id).await?;
         let entered = RecommendationEntered {
@@ -446,32 +448,45 @@ impl ResearchService for Research {
             amount_sar: input.amount_sar,
             reasons: &input.reasons,
             departure_reason: &input.departure_reason,
+            documents_requested: &input.documents_requested,
         };
         let recommended =
             check_recommendation(pack.research.as_ref(), &assignment.service_type, &score_values(&scores), entered)
                 .map_err(invalid_input)?;
+        // To the committee once visited; more documents go back to the beneficiary at any time.
+        let asking = recommended.recommendation == Recommendation::MoreDocuments;
+        let to = if asking { CaseStatus::ReturnedForCompletion } else { CaseStatus::Recommended };
+        assignment.status.transition(to).map_err(|r| refused(r.from))?;
         let now = Utc::now();
-        if !self
-            .store
-            .record_recommendation(&mut tx, assignment.request_id, assignment.version, &recommended, now)
-            .await?
-        {
+        let (id, version) = (assignment.request_id, assignment.version);
+        if !self.store.record_recommendation(&mut tx, id, version, &recommended, to, now).await? {
             return Err(changed_meanwhile());
         }
-        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
-        // The committee gets the whole file as recommended: what it weighs cannot change under it.
-        let file = self.file_in(&mut tx, &updated, &pack).await?;
-        let event = events::ResearchRecommended {
-            case: Some(assignment.case_ref()),
-            actor: actor_of(&staff),
-            recommended_at: Some(masar_proto::timestamp(now)),
-            recommendation: recommended.recommendation.to_string(),
-            justification: recommended.justification,
-            policy_version: assignment.policy_version,
-            file: Some(Box::new(for_the_committee(file))),
-        };
         let actor = Actor::staff(&staff, &request);
-        self.finish(tx, &assignment, &actor, Event::ResearchRecommended(event), recommended.recommendation.as_str())
-            .await
+        let event = if asking {
+            Event::DocumentsRequested(events::DocumentsRequested {
+                case: Some(assignment.case_ref()),
+                actor: actor_of(&staff),
+                requested_at: Some(masar_proto::timestamp(now)),
+                documents: recommended.proposal.documents_requested.clone(),
+                note: recommended.justification.clone(),
+                from_status: assignment.status.to_string(),
+                policy_version: assignment.policy_version,
+            })
+        } else {
+            let updated = self.store.assignment_in(&mut tx, id).await?.ok_or_else(request_not_found)?;
+            // The committee gets the whole file as recommended: what it weighs cannot change under it.
+            let file = self.file_in(&mut tx, &updated, &pack).await?;
+            Event::ResearchRecommended(events::ResearchRecommended {
+                case: Some(assignment.case_ref()),
+                actor: actor_of(&staff),
+                recommended_at: Some(masar_proto::timestamp(now)),
+                recommendation: recommended.recommendation.to_string(),
+                justification: recommended.justification.clone(),
+                policy_version: assignment.policy_version,
+                file: Some(Box::new(for_the_committee(file))),
+            })
+        };
+        self.finish(tx, &assignment, &actor, event, recommended.recommendation.as_str()).await
     }
 }

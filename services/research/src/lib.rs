@@ -112,6 +112,9 @@ impl Assigner {
         policy_version: u32,
     ) -> Result<bool, HandlerError> {
         let (request_id, case) = event_case(case)?;
+        if let Some(existing) = self.store.assignment_in(tx, request_id).await? {
+            return self.take_back(tx, actor, existing).await.map(|()| true);
+        }
         let association = self
             .directory
             .association(&case.association)
@@ -193,6 +196,32 @@ impl Assigner {
         Ok(assigned)
     }
 
+    /// A case research asked more documents for, verified again with them:
+    /// back to the researcher who asked, with the file as they left it.
+    async fn take_back(&self, tx: &mut Tx, actor: &Actor, existing: Assignment) -> Result<(), HandlerError> {
+        if existing.status != CaseStatus::ReturnedForCompletion {
+            return Err(HandlerError::Reject(format!(
+                "request {} verified again while research has it as '{}'",
+                existing.request_id, existing.status
+            )));
+        }
+        CaseStatus::Verified
+            .transition(CaseStatus::ResearcherAssigned)
+            .map_err(|e| HandlerError::Reject(e.to_string()))?;
+        self.store.set_status(tx, existing.request_id, CaseStatus::ResearcherAssigned).await?;
+        audit::record(tx, actor, existing.audit_subject(), event_type::RESEARCHER_ASSIGNED, &existing.researcher)
+            .await?;
+        let event = events::ResearcherAssigned {
+            case: Some(existing.case_ref()),
+            actor: Some(actor.event_actor()),
+            assigned_at: Some(masar_proto::timestamp(Utc::now())),
+            researcher: existing.researcher,
+            reassignment: false,
+        };
+        self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
+        Ok(())
+    }
+
     /// The beneficiary asked for another time: the open appointment says so,
     /// for the researcher to set a new one. With none open, the trail keeps it.
     async fn change_asked(
@@ -260,6 +289,7 @@ impl EventHandler for Assigner {
             | Event::RequestReturned(_)
             | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
+            | Event::DocumentsRequested(_)
             | Event::VisitScheduled(_)
             | Event::FieldVisitRecorded(_)
             | Event::ResearchRecommended(_)

@@ -582,14 +582,15 @@ impl ResearchStore {
         Ok(resealed)
     }
 
-    /// Records the recommendation, only if the assignment is still at
-    /// `version`; returns false when it changed meanwhile.
+    /// Records the recommendation and the status it leads to, only if the
+    /// assignment is still at `version`; returns false when it changed meanwhile.
     pub async fn record_recommendation(
         &self,
         tx: &mut Tx,
         request_id: Uuid,
         version: u64,
         recommended: &Recommended,
+        status: CaseStatus,
         at: DateTime<Utc>,
     ) -> Result<bool, DbError> {
         let changed = tx
@@ -598,7 +599,7 @@ impl ResearchStore {
                     "UPDATE research_assignments SET status = $1, recommendation = $2, justification = $3, \
                      proposal = $4, recommended_at = $5, version = version + 1 WHERE request_id = $6 AND version = $7",
                 )
-                .bind(CaseStatus::Recommended.as_str())
+                .bind(status.as_str())
                 .bind(recommended.recommendation.as_str())
                 .bind(&recommended.justification)
                 .bind(serde_json::to_value(&recommended.proposal).expect("a proposal serializes"))

@@ -8,7 +8,7 @@ mod store;
 pub use store::{CaseDocument, Received, VerificationCase, VerificationStore};
 
 use masar_domain::calendar::{parse_gregorian, saudi_day};
-use masar_domain::{Bilingual, DocumentReview, Facts, PolicyPack};
+use masar_domain::{Bilingual, CaseStatus, DocumentReview, Facts, PolicyPack};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
@@ -40,25 +40,77 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         role: Role::Verification,
         routes: tonic::service::Routes::new(VerificationServiceServer::new(service)),
         service_names: vec!["masar.verification.v1.VerificationService"],
-        outbox,
+        outbox: outbox.clone(),
         consumes: Some((
-            vec![event_type::POLICY_APPLIED, event_type::REQUEST_SUBMITTED, event_type::REQUEST_RESUBMITTED],
+            vec![
+                event_type::POLICY_APPLIED,
+                event_type::REQUEST_SUBMITTED,
+                event_type::REQUEST_RESUBMITTED,
+                event_type::DOCUMENTS_REQUESTED,
+            ],
             Arc::new(IncomingRequests {
                 store,
                 policies: PolicyBook::new(deps.db.clone()),
                 personal: deps.personal.clone(),
+                outbox: outbox.clone(),
             }),
         )),
         background: Vec::new(),
     }
 }
 
-/// Keeps the announced policy versions, and puts submitted and resubmitted
-/// requests in the project manager's queue, judged against their policy.
+/// Keeps the announced policy versions, puts submitted and resubmitted
+/// requests in the project manager's queue, judged against their policy, and
+/// returns to the beneficiary the cases research needs more documents for.
 struct IncomingRequests {
     store: VerificationStore,
     policies: PolicyBook,
     personal: PersonalData,
+    outbox: Outbox,
+}
+
+impl IncomingRequests {
+    /// Research needs more documents: the case goes back to the beneficiary
+    /// exactly as a return for completion does, with the researcher's list.
+    async fn return_for_research(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        asked: events::DocumentsRequested,
+    ) -> Result<(), HandlerError> {
+        let (request_id, case) = event_case(asked.case.clone())?;
+        let current = self
+            .store
+            .case_in(tx, request_id)
+            .await?
+            .ok_or_else(|| HandlerError::Reject(format!("no case {request_id} in verification")))?;
+        // Verification was done with it: the status that moves is research's.
+        if current.status != CaseStatus::Verified {
+            return Err(HandlerError::Reject(format!("documents asked for a case that is '{}'", current.status)));
+        }
+        let from = CaseStatus::parse(&asked.from_status).map_err(|e| HandlerError::Reject(e.to_string()))?;
+        from.transition(CaseStatus::ReturnedForCompletion).map_err(|e| HandlerError::Reject(e.to_string()))?;
+        let researcher = asked.actor.as_ref().map(|a| a.username.clone()).unwrap_or_default();
+        let detail =
+            serde_json::json!({ "missing_items": asked.documents, "note": asked.note, "asked_by": "research" });
+        let to = CaseStatus::ReturnedForCompletion;
+        if !self.store.decide(tx, request_id, current.version, to, &researcher, detail).await? {
+            return Err(HandlerError::Retry(format!("case {request_id} changed meanwhile")));
+        }
+        let returned = events::RequestReturned {
+            case: Some(case.clone()),
+            actor: asked.actor,
+            returned_at: asked.requested_at,
+            missing_items: asked.documents,
+            note: asked.note,
+            policy_version: current.policy_version,
+            missing: Vec::new(),
+        };
+        self.outbox.append(tx, &Event::RequestReturned(returned)).await?;
+        let subject = Subject::of(request_id, &case);
+        audit::record(tx, &Actor::system(message), subject, event_type::REQUEST_RETURNED, "asked by research").await?;
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -67,6 +119,7 @@ impl EventHandler for IncomingRequests {
         let event = match event {
             Event::PolicyApplied(announced) => return PolicyBook::keep_announced(tx, &announced).await,
             Event::RequestSubmitted(submitted) | Event::RequestResubmitted(submitted) => submitted,
+            Event::DocumentsRequested(asked) => return self.return_for_research(tx, message, asked).await,
             Event::RequestReturned(_)
             | Event::RequestVerified(_)
             | Event::RequestIneligible(_)

@@ -102,6 +102,7 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
         | Event::RequestSubmitted(_)
         | Event::RequestResubmitted(_)
         | Event::ServiceDelivered(_)
+        | Event::DocumentsRequested(_)
         | Event::VisitScheduled(_)
         | Event::VisitChangeRequested(_)
         | Event::AccountOpened(_)
