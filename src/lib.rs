@@ -525,11 +525,13 @@ pub async fn dependencies(
         _ => (inert_files(), Sealer::from_hex(&masar_platform::hex::random_key())?),
     };
     // Personal data is read by intake (the registry and requests), identity (accounts' numbers),
-    // verification (the answers) and notification (the numbers); research and committee never
-    // see it, nor its keys.
+    // verification (the answers), research (whom researchers met) and notification (the
+    // numbers); the committee never sees it, nor its keys.
     let personal = match role {
         _ if embedded => personal_data(settings, true)?,
-        Role::Intake | Role::Identity | Role::Verification | Role::Notification => personal_data(settings, false)?,
+        Role::Intake | Role::Identity | Role::Verification | Role::Research | Role::Notification => {
+            personal_data(settings, false)?
+        }
         _ => PersonalData::from_list(&LocalKeys::generate())?,
     };
     // One process, one list: a session identity ends is refused by every embedded role at once.

@@ -44,7 +44,8 @@ impl Used {
 async fn journey(base: &GatewayClient, read_sms: &dyn Fn() -> Vec<String>) -> Used {
     let used = Used {
         national_ids: (0..4).map(|_| new_national_id()).collect(),
-        mobiles: vec!["0556100101", "0556100202", "0556100303", "0556100404"],
+        // The fifth is a neighbour's, whom the researcher met at the visit.
+        mobiles: vec!["0556100101", "0556100202", "0556100303", "0556100404", "0556100505"],
     };
     let (ids, mobiles) = (&used.national_ids, &used.mobiles);
     let person = |i: usize| json!({ "national_id": ids[i], "full_name": "نورة", "mobile": mobiles[i] });
@@ -71,6 +72,14 @@ async fn journey(base: &GatewayClient, read_sms: &dyn Fn() -> Vec<String>) -> Us
     // The staff's views still read them: sealed is not lost.
     let seen = base.get(&format!("/v1/requests/{request_id}"), Some(NUZUL.project_manager)).await.unwrap();
     assert_eq!(seen["mobile"], "+9665******01", "{seen}");
+    // The researcher visits and meets a neighbour, whose number research keeps, and reads back.
+    base.verify(request_id, NUZUL.project_manager).await.unwrap();
+    let researcher = base.wait_for_researcher(request_id, NUZUL.branch_manager).await.unwrap();
+    let mut visit = masar::demo::visit_today("The roof leaks.");
+    visit["people_met"][1]["contact"] = json!(mobiles[4]);
+    base.post(&format!("/v1/requests/{request_id}/research/visits"), Some(&researcher), visit).await.unwrap();
+    let file = base.get(&format!("/v1/requests/{request_id}/research/file"), Some(&researcher)).await.unwrap();
+    assert_eq!(file["visits"][0]["people_met"][1]["contact"], mobiles[4], "{file}");
     used
 }
 
