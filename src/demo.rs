@@ -578,9 +578,9 @@ fn recommendation_for(decision: &str) -> &'static str {
     if decision == "approved" { "approve" } else { "reject" }
 }
 
-/// Takes a verified request through a field visit, the scoring of the
-/// pack's social-research criteria and the researcher's `recommendation`
-/// onto its branch's committee agenda; returns the researcher.
+/// Takes a verified request through a visit's appointment, the field visit,
+/// the scoring of the pack's social-research criteria and the researcher's
+/// `recommendation` onto its branch's committee agenda; returns the researcher.
 pub async fn research_to_agenda(
     client: &GatewayClient,
     cast: &Cast<'_>,
@@ -589,6 +589,10 @@ pub async fn research_to_agenda(
 ) -> anyhow::Result<String> {
     let researcher = client.wait_for_researcher(request_id, cast.branch_manager).await?;
     let research = format!("/v1/requests/{request_id}/research");
+    // The visit is set (the beneficiary is told by SMS), then recorded.
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let appointment = json!({ "on": today.to_string(), "at": "20:00", "place": "منزل الأسرة" });
+    client.post(&format!("{research}/appointments"), Some(&researcher), appointment).await?;
     client
         .post(
             &format!("{research}/visits"),

@@ -217,12 +217,12 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
             s("approved", "committee", "committee_member"),
         ]
     );
-    // Every stage event told the beneficiary, once, in Arabic.
+    // Every stage event told the beneficiary, once, in Arabic (and the visit's appointment).
     let messages = client
-        .eventually("nine sent messages", || async {
+        .eventually("ten sent messages", || async {
             let m = client.get(&format!("/v1/requests/{id}/messages"), Some(NUZUL.branch_manager)).await?;
             let list = m["messages"].as_array().cloned().unwrap_or_default();
-            Ok((list.len() == 9 && list.iter().all(|x| x["status"] == "sent")).then_some(list))
+            Ok((list.len() == 10 && list.iter().all(|x| x["status"] == "sent")).then_some(list))
         })
         .await
         .unwrap();
