@@ -1204,6 +1204,16 @@ fn rows(scene: &Scene) -> Vec<Row> {
         .stops_at(409, Code::FailedPrecondition),
         // The committee's.
         row(
+            get("/v1/requests/{id}/committee/decisions", request("/committee/decisions")),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/GetDecisions",
+                committee,
+                get_decisions,
+                committee::GetDecisionsRequest { request_id: case.into() }
+            ),
+            Rule::staff(AGENDA_READERS, RIYADH),
+        ),
+        row(
             get("/v1/committee/agenda", "/v1/committee/agenda?branch=riyadh".into()),
             rpc!(
                 "/masar.committee.v1.CommitteeService/GetAgenda",

@@ -9,6 +9,7 @@ mod audit;
 mod authorization;
 mod bench_limits;
 mod claims;
+mod committee;
 mod documents;
 mod faults;
 mod front_ends;

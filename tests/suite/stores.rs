@@ -441,26 +441,33 @@ async fn committee_scenario(db: Db) {
     assert!(!store.cast_vote(&mut tx, request_id, 2, &vote("m2", Vote::Reject)).await.unwrap(), "a stale reading");
     assert!(store.cast_vote(&mut tx, request_id, 3, &vote("m2", Vote::Approve)).await.unwrap());
     // each vote raised the version: a decision on the reading before the last vote is refused
-    assert!(!store.decide(&mut tx, request_id, 3, CaseStatus::Rejected, &["stale".into()]).await.unwrap());
-    assert!(store.decide(&mut tx, request_id, 4, CaseStatus::Approved, &[]).await.unwrap());
-    assert!(!store.decide(&mut tx, request_id, 4, CaseStatus::Rejected, &["late".into()]).await.unwrap());
+    let read_at = |version| masar_committee::AgendaItem { version, ..scheduled.clone() };
+    let decided = ("m1", now);
+    assert!(!store.decide(&mut tx, &read_at(3), CaseStatus::Rejected, &["stale".into()], decided, b"e").await.unwrap());
+    assert!(store.decide(&mut tx, &read_at(4), CaseStatus::Approved, &[], decided, b"evidence").await.unwrap());
+    assert!(!store.decide(&mut tx, &read_at(4), CaseStatus::Rejected, &["late".into()], decided, b"e").await.unwrap());
+    let kept = store.decisions(&mut tx, request_id).await.unwrap();
+    assert_eq!((kept.len(), kept[0].round, kept[0].evidence.as_slice()), (1, 1, b"evidence".as_slice()));
+    assert_eq!(kept[0].evidence_sha256, masar_committee::evidence_hash(b"evidence"));
     tx.commit().await.unwrap();
     let votes = store.votes(request_id).await.unwrap();
     assert_eq!(votes.iter().map(|v| v.vote).collect::<Vec<_>>(), [Vote::Approve, Vote::Approve]);
     let mut tx = db.begin().await.unwrap();
-    let decided = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
+    let decided_item = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
     tx.commit().await.unwrap();
-    assert_eq!((decided.status, decided.policy_version, decided.version), (CaseStatus::Approved, 2, 5));
+    assert_eq!((decided_item.status, decided_item.policy_version, decided_item.version), (CaseStatus::Approved, 2, 5));
     // decided, it has left the agenda, which lists what awaits a decision
     let first = PageRequest::default();
     let (id, _, items) = store.agenda("nuzul", "riyadh", &first).await.unwrap().unwrap();
     assert_eq!((id, items.len()), (agenda, 0));
     // back on the agenda after deferral: no votes, and a version past every earlier one
     let mut tx = db.begin().await.unwrap();
-    store.schedule(&mut tx, request_id, agenda, recommended(&case), now, Some(5)).await.unwrap();
+    store.schedule(&mut tx, request_id, agenda, recommended(&case), now, Some(&decided_item)).await.unwrap();
     let again = store.item_in(&mut tx, request_id).await.unwrap().unwrap();
-    assert_eq!((again.status, again.version), (CaseStatus::OnCommitteeAgenda, 6));
+    assert_eq!((again.status, again.version, again.round), (CaseStatus::OnCommitteeAgenda, 6, 2));
     assert!(store.votes_in(&mut tx, request_id).await.unwrap().is_empty());
+    let first_round = store.past_votes(&mut tx, request_id, 1).await.unwrap();
+    assert_eq!(first_round.iter().map(|v| v.vote).collect::<Vec<_>>(), [Vote::Approve, Vote::Approve], "kept");
     // a page at a time, in the order scheduled
     let later = Uuid::new_v4();
     let then = now + chrono::Duration::seconds(1);

@@ -144,3 +144,87 @@ pub(super) async fn record_decision(
     };
     if_match.versioned(services.committee.clone().record_decision(grpc(&headers, message)).await, |r| r.version)
 }
+
+/// What the committee saw when it decided, as hashed.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Evidence {
+    round: u32,
+    policy_version: u32,
+    research: Option<super::research::ResearchFile>,
+    votes: Vec<Vote>,
+    decision: String,
+    reasons: Vec<String>,
+    decided_at: Option<String>,
+    decided_by: String,
+}
+
+/// One round's decision, with its evidence and explanation.
+#[derive(Serialize, ToSchema)]
+pub(super) struct DecisionRecord {
+    round: u32,
+    /// `approved`, `rejected` or `deferred`.
+    decision: String,
+    reasons: Vec<String>,
+    decided_at: Option<String>,
+    decided_by: String,
+    votes: Vec<Vote>,
+    evidence: Option<Evidence>,
+    /// SHA-256 of the evidence as recorded (protobuf `masar.committee.v1.Evidence`).
+    evidence_sha256: String,
+    /// The evidence still hashes to `evidence_sha256`: nothing changed since the decision.
+    intact: bool,
+    /// The decision explained vote by vote, with what research found and the policy version.
+    explanation: masar_domain::Bilingual,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Decisions {
+    request_id: String,
+    /// Every round, first first: a deferral keeps its votes.
+    decisions: Vec<DecisionRecord>,
+}
+
+fn votes(list: Vec<committee::Vote>) -> Vec<Vote> {
+    list.into_iter().map(|v| Vote { member: v.member, vote: v.vote, note: v.note }).collect()
+}
+
+/// A case's committee decisions, each with the evidence it was taken on and
+/// whether that evidence is unchanged (committee members, supervisors).
+#[utoipa::path(get, path = "/v1/requests/{id}/committee/decisions", tag = "committee",
+    params(("id" = String, Path, description = "The request")), responses((status = 200, body = Decisions)))]
+pub(super) async fn get_decisions(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply<Decisions> {
+    let message = committee::GetDecisionsRequest { request_id: id };
+    let d = services.committee.clone().get_decisions(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(Decisions {
+        request_id: d.request_id,
+        decisions: d
+            .decisions
+            .into_iter()
+            .map(|d| DecisionRecord {
+                decided_at: time(d.decided_at.as_ref()),
+                evidence: d.evidence.map(|e| Evidence {
+                    decided_at: time(e.decided_at.as_ref()),
+                    research: e.research.map(Into::into),
+                    votes: votes(e.votes),
+                    round: e.round,
+                    policy_version: e.policy_version,
+                    decision: e.decision,
+                    reasons: e.reasons,
+                    decided_by: e.decided_by,
+                }),
+                votes: votes(d.votes),
+                explanation: masar_domain::Bilingual::new(d.explanation_ar, d.explanation_en),
+                round: d.round,
+                decision: d.decision,
+                reasons: d.reasons,
+                decided_by: d.decided_by,
+                evidence_sha256: d.evidence_sha256,
+                intact: d.intact,
+            })
+            .collect(),
+    }))
+}

@@ -332,6 +332,8 @@ pub(super) struct ResearchFile {
     reasons: Vec<String>,
     /// The last ask for more documents.
     documents_requested: Vec<String>,
+    /// What the committee asked when it last deferred the case back to research.
+    committee_questions: Vec<String>,
     /// Why the recommendation departs from the band, where it does.
     departure_reason: String,
     recommended_at: Option<String>,
@@ -413,6 +415,7 @@ impl From<research::ResearchFile> for ResearchFile {
             amount_sar: f.amount_sar,
             reasons: f.reasons,
             documents_requested: f.documents_requested,
+            committee_questions: f.committee_questions,
             departure_reason: f.departure_reason,
             version: f.version,
             appointments: f

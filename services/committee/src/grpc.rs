@@ -1,6 +1,7 @@
 //! The committee gRPC service: the agenda, votes and the decision.
 
-use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM};
+use crate::explain::explain;
+use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM, StoredDecision, evidence_hash};
 use chrono::Utc;
 use masar_domain::Directory;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, TextRule, Vote, clean_texts};
@@ -16,6 +17,7 @@ use masar_platform::tokens::TokenVerifier;
 use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
 use masar_proto::events::v1 as events;
 use masar_proto::{Event, event_type};
+use prost::Message as _;
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
@@ -28,6 +30,30 @@ pub struct Committee {
     pub directory: Arc<Directory>,
 }
 
+fn api_vote(v: &CastVote) -> api::Vote {
+    api::Vote { member: v.member.clone(), vote: v.vote.to_string(), note: v.note.clone() }
+}
+
+/// A decision as kept, its evidence checked against its hash and explained.
+fn decision_reply(stored: StoredDecision, votes: Vec<CastVote>) -> api::Decision {
+    let intact = evidence_hash(&stored.evidence) == stored.evidence_sha256;
+    let evidence = api::Evidence::decode(stored.evidence.as_slice()).ok();
+    let explained = evidence.as_ref().map(explain).unwrap_or_default();
+    api::Decision {
+        round: stored.round,
+        decision: stored.decision.to_string(),
+        reasons: evidence.as_ref().map(|e| e.reasons.clone()).unwrap_or_default(),
+        decided_at: Some(masar_proto::timestamp(stored.decided_at)),
+        decided_by: stored.decided_by,
+        votes: votes.iter().map(api_vote).collect(),
+        intact: intact && evidence.is_some(),
+        evidence,
+        evidence_sha256: stored.evidence_sha256,
+        explanation_ar: explained.ar,
+        explanation_en: explained.en,
+    }
+}
+
 fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
     api::AgendaItem {
         request_id: item.request_id.to_string(),
@@ -36,10 +62,7 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
         service_type: item.service_type,
         recommendation: item.recommendation,
         status: item.status.to_string(),
-        votes: votes
-            .into_iter()
-            .map(|v| api::Vote { member: v.member, vote: v.vote.to_string(), note: v.note })
-            .collect(),
+        votes: votes.iter().map(api_vote).collect(),
         decision: item.decision,
         reasons: item.reasons,
         policy_version: item.policy_version,
@@ -152,6 +175,30 @@ impl CommitteeService for Committee {
         Ok(Response::new(to_api(AgendaItem { version: item.version + 1, ..item }, votes)))
     }
 
+    async fn get_decisions(
+        &self,
+        request: Request<api::GetDecisionsRequest>,
+    ) -> Result<Response<api::Decisions>, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(&[ActorRole::CommitteeMember, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
+        let mut tx = self.store.db().begin().await?;
+        let item = self.store.item_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&item.association, &item.branch)?;
+        let mut decisions = Vec::new();
+        for stored in self.store.decisions(&mut tx, request_id).await? {
+            // The round on the agenda now keeps its votes in place; earlier rounds beside them.
+            let votes = if stored.round == item.round {
+                self.store.votes_in(&mut tx, request_id).await?
+            } else {
+                self.store.past_votes(&mut tx, request_id, stored.round).await?
+            };
+            decisions.push(decision_reply(stored, votes));
+        }
+        tx.commit().await?;
+        Ok(Response::new(api::Decisions { request_id: request_id.to_string(), decisions }))
+    }
+
     async fn record_decision(
         &self,
         request: Request<api::RecordDecisionRequest>,
@@ -195,13 +242,27 @@ impl CommitteeService for Committee {
             .into_status(Code::FailedPrecondition));
         }
         item.status.transition(decision).map_err(internal)?;
-        if !self.store.decide(&mut tx, item.request_id, item.version, decision, &reasons).await? {
+        let now = Utc::now();
+        // What the committee saw, as it saw it: hashed, so a later reader can check nothing changed.
+        let evidence = api::Evidence {
+            request_id: item.request_id.to_string(),
+            round: item.round,
+            policy_version: item.policy_version,
+            research: item.research.clone(),
+            votes: votes.iter().map(api_vote).collect(),
+            decision: decision.to_string(),
+            reasons: reasons.clone(),
+            decided_at: Some(masar_proto::timestamp(now)),
+            decided_by: staff.username.clone(),
+        };
+        let decided = (staff.username.as_str(), now);
+        if !self.store.decide(&mut tx, &item, decision, &reasons, decided, &evidence.encode_to_vec()).await? {
             return Err(changed_meanwhile());
         }
         let event = events::CommitteeDecided {
             case: Some(item.case_ref()),
             actor: Some(staff.event_actor()),
-            decided_at: Some(masar_proto::timestamp(Utc::now())),
+            decided_at: Some(masar_proto::timestamp(now)),
             decision: decision.to_string(),
             reasons: reasons.clone(),
             policy_version: item.policy_version,

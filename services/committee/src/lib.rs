@@ -2,10 +2,11 @@
 //! vote; the committee records its decision (approved, rejected with
 //! reasons, or deferred for more research).
 
+mod explain;
 mod grpc;
 mod store;
 
-pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM, Recommended};
+pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM, Recommended, StoredDecision, evidence_hash};
 
 use chrono::Utc;
 use masar_domain::CaseStatus;
@@ -104,7 +105,7 @@ impl EventHandler for Scheduler {
             policy_version: event.policy_version,
             research: event.file.as_deref(),
         };
-        self.store.schedule(tx, request_id, agenda_id, recommended, now, existing.map(|e| e.version)).await?;
+        self.store.schedule(tx, request_id, agenda_id, recommended, now, existing.as_ref()).await?;
         let actor = Actor::system(message);
         audit::record(tx, &actor, Subject::of(request_id, &case), event_type::CASE_SCHEDULED, "").await?;
         let scheduled = events::CaseScheduled {

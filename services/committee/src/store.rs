@@ -37,6 +37,26 @@ pub struct AgendaItem {
     pub version: u64,
     /// What research found and proposes, as recommended.
     pub research: Option<ResearchFile>,
+    /// 1 for the first time on an agenda, one more each time it comes back after a deferral.
+    pub round: u32,
+}
+
+/// A decision as kept: the evidence as it was hashed, and the hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDecision {
+    pub round: u32,
+    pub decision: CaseStatus,
+    pub decided_at: DateTime<Utc>,
+    pub decided_by: String,
+    /// `masar.committee.v1.Evidence`, encoded.
+    pub evidence: Vec<u8>,
+    pub evidence_sha256: String,
+}
+
+/// The SHA-256 of encoded evidence, as recorded with each decision.
+pub fn evidence_hash(evidence: &[u8]) -> String {
+    use sha2::Digest as _;
+    masar_platform::hex::encode(&sha2::Sha256::digest(evidence))
 }
 
 /// A recommended case as it joins an agenda.
@@ -82,6 +102,7 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         policy_version: row.unsigned("policy_version")?,
         version: row.unsigned("version")?,
         research: research_file(row)?,
+        round: row.unsigned("round")?,
     })
 }
 
@@ -105,7 +126,7 @@ macro_rules! concat_items_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, status, ",
-            "decision, reasons, scheduled_at, policy_version, version, research_file FROM agenda_items WHERE ",
+            "decision, reasons, scheduled_at, policy_version, version, research_file, round FROM agenda_items WHERE ",
             $condition
         )
     };
@@ -160,8 +181,9 @@ impl CommitteeStore {
         Ok(agenda_id)
     }
 
-    /// Puts a case on an agenda; a case coming back after deferral starts
-    /// over with no votes, its version still rising past the one before.
+    /// Puts a case on an agenda; a case coming back after deferral starts a
+    /// new round with no votes, the earlier round's kept, its version still
+    /// rising past the one before.
     pub async fn schedule(
         &self,
         tx: &mut Tx,
@@ -169,16 +191,28 @@ impl CommitteeStore {
         agenda_id: Uuid,
         recommended: Recommended<'_>,
         now: DateTime<Utc>,
-        previous_version: Option<u64>,
+        previous: Option<&AgendaItem>,
     ) -> Result<(), DbError> {
         let Recommended { case, researcher, recommendation, policy_version, research } = recommended;
+        if let Some(previous) = previous {
+            tx.execute(
+                Sql::new(
+                    "INSERT INTO past_votes (request_id, round, member, vote, note, cast_at) \
+                     SELECT request_id, $1, member, vote, note, cast_at FROM votes WHERE request_id = $2 \
+                     ON CONFLICT (request_id, round, member) DO NOTHING",
+                )
+                .bind(i64::from(previous.round))
+                .bind(request_id),
+            )
+            .await?;
+        }
         tx.execute(Sql::new("DELETE FROM votes WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(Sql::new("DELETE FROM agenda_items WHERE request_id = $1").bind(request_id)).await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO agenda_items (request_id, agenda_id, association, branch, service_type, researcher, \
-                 recommendation, status, decision, reasons, scheduled_at, policy_version, version, research_file) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11, $12, $13)",
+                 recommendation, status, decision, reasons, scheduled_at, policy_version, version, research_file, round) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, $11, $12, $13, $14)",
             )
             .bind(request_id)
             .bind(agenda_id)
@@ -191,11 +225,44 @@ impl CommitteeStore {
             .bind(serde_json::json!([]))
             .bind(now)
             .bind(i64::from(policy_version))
-            .bind(previous_version.map_or(1, |v| v + 1))
-            .bind(research.map(Message::encode_to_vec).unwrap_or_default()),
+            .bind(previous.map_or(1, |p| p.version + 1))
+            .bind(research.map(Message::encode_to_vec).unwrap_or_default())
+            .bind(i64::from(previous.map_or(1, |p| p.round + 1))),
         )
         .await?;
         Ok(())
+    }
+
+    /// The votes of an earlier round.
+    pub async fn past_votes(&self, tx: &mut Tx, request_id: Uuid, round: u32) -> Result<Vec<CastVote>, DbError> {
+        let sql =
+            Sql::new("SELECT member, vote, note FROM past_votes WHERE request_id = $1 AND round = $2 ORDER BY cast_at")
+                .bind(request_id)
+                .bind(i64::from(round));
+        tx.fetch_all(sql).await?.iter().map(cast_vote).collect()
+    }
+
+    /// Every decision of a case, first round first.
+    pub async fn decisions(&self, tx: &mut Tx, request_id: Uuid) -> Result<Vec<StoredDecision>, DbError> {
+        let sql = Sql::new(
+            "SELECT round, decision, decided_at, decided_by, evidence, evidence_sha256 FROM decisions \
+             WHERE request_id = $1 ORDER BY round",
+        )
+        .bind(request_id);
+        tx.fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(StoredDecision {
+                    round: row.unsigned("round")?,
+                    decision: row.parsed("decision", CaseStatus::parse)?,
+                    decided_at: row.time("decided_at")?,
+                    decided_by: row.text("decided_by")?,
+                    evidence: row.bytes("evidence")?,
+                    evidence_sha256: row.text("evidence_sha256")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn item_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<AgendaItem>, DbError> {
@@ -302,16 +369,19 @@ impl CommitteeStore {
         Ok(true)
     }
 
-    /// Records the decision, only while the item is still at `version` (so
-    /// on the agenda, with the votes read); false when it changed meanwhile.
+    /// Records the decision and the evidence it was taken on, only while the
+    /// item is still at the version read (so on the agenda, with the votes
+    /// read); false when it changed meanwhile.
     pub async fn decide(
         &self,
         tx: &mut Tx,
-        request_id: Uuid,
-        version: u64,
+        item: &AgendaItem,
         decision: CaseStatus,
         reasons: &[String],
+        decided: (&str, DateTime<Utc>),
+        evidence: &[u8],
     ) -> Result<bool, DbError> {
+        let (decided_by, decided_at) = decided;
         let changed = tx
             .execute(
                 Sql::new(
@@ -320,11 +390,28 @@ impl CommitteeStore {
                 )
                 .bind(decision.as_str())
                 .bind(serde_json::json!(reasons))
-                .bind(request_id)
-                .bind(version),
+                .bind(item.request_id)
+                .bind(item.version),
             )
             .await?;
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        tx.execute(
+            Sql::new(
+                "INSERT INTO decisions (request_id, round, decision, decided_at, decided_by, evidence, evidence_sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(item.request_id)
+            .bind(i64::from(item.round))
+            .bind(decision.as_str())
+            .bind(decided_at)
+            .bind(decided_by)
+            .bind(evidence.to_vec())
+            .bind(evidence_hash(evidence)),
+        )
+        .await?;
+        Ok(true)
     }
 }
 

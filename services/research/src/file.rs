@@ -55,6 +55,7 @@ pub fn research_file(
         departure_reason: assignment.proposal.departure_reason.clone(),
         recommended_at: assignment.recommended_at.map(masar_proto::timestamp),
         documents_requested: assignment.proposal.documents_requested.clone(),
+        committee_questions: assignment.committee_questions.clone(),
         version: assignment.version,
         appointments: appointments
             .iter()

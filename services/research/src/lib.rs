@@ -237,8 +237,14 @@ impl Assigner {
         Ok(())
     }
 
-    /// A deferred case goes back to its researcher for more research.
-    async fn reopen(&self, tx: &mut Tx, actor: &Actor, case: Option<events::CaseRef>) -> Result<(), HandlerError> {
+    /// A deferred case goes back to its researcher for more research, with the committee's questions.
+    async fn reopen(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        case: Option<events::CaseRef>,
+        questions: &[String],
+    ) -> Result<(), HandlerError> {
         let (request_id, case) = event_case(case)?;
         let assignment = self
             .store
@@ -248,7 +254,7 @@ impl Assigner {
         CaseStatus::Deferred
             .transition(CaseStatus::ResearcherAssigned)
             .map_err(|e| HandlerError::Reject(e.to_string()))?;
-        self.store.set_status(tx, request_id, CaseStatus::ResearcherAssigned).await?;
+        self.store.reopen_deferred(tx, request_id, questions).await?;
         let subject = Subject::of(request_id, &case);
         audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &assignment.researcher).await?;
         let event = events::ResearcherAssigned {
@@ -278,7 +284,7 @@ impl EventHandler for Assigner {
                 Ok(())
             }
             Event::CommitteeDecided(event) if event.decision == CaseStatus::Deferred.as_str() => {
-                self.reopen(tx, &actor, event.case).await
+                self.reopen(tx, &actor, event.case, &event.reasons).await
             }
             Event::CommitteeDecided(_) => Ok(()),
             // The criteria each case is scored on.

@@ -40,6 +40,8 @@ pub struct Assignment {
     /// What the recommendation proposes (empty until recommended).
     pub proposal: Proposal,
     pub recommended_at: Option<DateTime<Utc>>,
+    /// What the committee asked when it last deferred the case.
+    pub committee_questions: Vec<String>,
 }
 
 /// A researcher's score on one criterion.
@@ -141,6 +143,7 @@ fn assignment(row: &Row) -> Result<Assignment, DbError> {
         justification: row.text("justification")?,
         proposal: row.json("proposal")?,
         recommended_at: row.optional_time("recommended_at")?,
+        committee_questions: row.json("committee_questions")?,
     })
 }
 
@@ -161,7 +164,7 @@ macro_rules! concat_assignments_where {
     ($($condition:expr),+) => {
         concat!(
             "SELECT request_id, association, branch, service_type, researcher, status, visits, recommendation, ",
-            "assigned_at, policy_version, version, why, justification, proposal, recommended_at ",
+            "assigned_at, policy_version, version, why, justification, proposal, recommended_at, committee_questions ",
             "FROM research_assignments WHERE ",
             $($condition),+
         )
@@ -370,6 +373,21 @@ impl ResearchStore {
         };
         let rows = self.db.fetch_all(open.bind_page(page)).await?;
         rows.iter().map(assignment).collect()
+    }
+
+    /// A deferred case back in research, with the committee's questions.
+    pub async fn reopen_deferred(&self, tx: &mut Tx, request_id: Uuid, questions: &[String]) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "UPDATE research_assignments SET status = $1, committee_questions = $2, version = version + 1 \
+                 WHERE request_id = $3",
+            )
+            .bind(CaseStatus::ResearcherAssigned.as_str())
+            .bind(serde_json::json!(questions))
+            .bind(request_id),
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn set_status(&self, tx: &mut Tx, request_id: Uuid, status: CaseStatus) -> Result<(), DbError> {

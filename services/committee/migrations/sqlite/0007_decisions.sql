@@ -1,0 +1,25 @@
+-- Every decision of a case, one per round (a deferred case comes back for
+-- another), with the evidence the committee saw at that moment
+-- (masar.committee.v1.Evidence, protobuf-encoded: the research file, the
+-- votes, the policy version) and its SHA-256, so a later reader can check
+-- nothing changed. The votes of earlier rounds are kept beside them.
+ALTER TABLE agenda_items ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE decisions (
+    request_id      TEXT NOT NULL,
+    round           INTEGER NOT NULL,
+    decision        TEXT NOT NULL,
+    decided_at      TEXT NOT NULL,
+    decided_by      TEXT NOT NULL,
+    evidence        BLOB NOT NULL,
+    evidence_sha256 TEXT NOT NULL,
+    PRIMARY KEY (request_id, round)
+);
+CREATE TABLE past_votes (
+    request_id TEXT NOT NULL,
+    round      INTEGER NOT NULL,
+    member     TEXT NOT NULL,
+    vote       TEXT NOT NULL,
+    note       TEXT NOT NULL,
+    cast_at    TEXT NOT NULL,
+    PRIMARY KEY (request_id, round, member)
+);

@@ -1,0 +1,104 @@
+//! The research committee's decisions: a deferral keeps its round's votes
+//! and sends the committee's questions back to research; the case's second
+//! round decides; every decision keeps the evidence it was taken on, hashed,
+//! explained vote by vote, and a change to that evidence is detected.
+
+use crate::support::{distributed_suite, embedded_suite};
+use masar::demo::{GatewayClient, NUZUL, decide, research_to_agenda, submit};
+use masar_platform::role::Role;
+use prost::Message as _;
+use serde_json::{Value, json};
+
+/// A Nuzul case deferred with a question, researched again and approved;
+/// its decisions as the committee's readers get them.
+async fn deferred_then_approved(base: &GatewayClient) -> (String, Value) {
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(&reception, &NUZUL, "1000000222", "سارة حمد", "0553336688").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let researcher = research_to_agenda(base, &NUZUL, &id, "approve").await.unwrap();
+    for member in NUZUL.committee {
+        let vote = json!({ "vote": "defer", "note": "The landlord's consent is not dated" });
+        base.post(&format!("/v1/requests/{id}/committee/votes"), Some(member), vote).await.unwrap();
+    }
+    let question = "When did the landlord consent, and for which works?";
+    let deferral = json!({ "decision": "deferred", "reasons": [question] });
+    base.post(&format!("/v1/requests/{id}/committee/decision"), Some(NUZUL.committee[0]), deferral).await.unwrap();
+
+    // Back in research with the committee's question, for the same researcher.
+    let file = base
+        .eventually("the deferred case back in research", || async {
+            let path = format!("/v1/requests/{id}/research/file");
+            let file = base.get(&path, Some(&researcher)).await?;
+            Ok((file["committee_questions"] == json!([question])).then_some(file))
+        })
+        .await
+        .unwrap();
+    assert_eq!(file["researcher"], researcher.as_str(), "{file}");
+    assert_eq!(research_to_agenda(base, &NUZUL, &id, "approve").await.unwrap(), researcher);
+    decide(&reception, &NUZUL, &id, "approved").await.unwrap();
+    let decisions =
+        base.get(&format!("/v1/requests/{id}/committee/decisions"), Some(NUZUL.branch_manager)).await.unwrap();
+    (id, decisions)
+}
+
+fn check_the_rounds(decisions: &Value) {
+    let rounds = decisions["decisions"].as_array().unwrap();
+    let summary: Vec<(u64, &str, usize, bool)> = rounds
+        .iter()
+        .map(|d| {
+            let votes = d["votes"].as_array().unwrap().len();
+            (d["round"].as_u64().unwrap(), d["decision"].as_str().unwrap(), votes, d["intact"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(summary, [(1, "deferred", 2, true), (2, "approved", 2, true)], "{decisions:#}");
+    let first = &rounds[0];
+    assert_eq!(first["votes"][0]["vote"], "defer", "the deferral's votes are kept: {first}");
+    assert_eq!(first["evidence"]["research"]["recommendation"], "approve");
+    assert_eq!(first["evidence"]["policy_version"], 4);
+    let explained = rounds[1]["explanation"]["en"].as_str().unwrap();
+    assert!(explained.starts_with("Approved in round 2, by 2 of 2 votes."), "{explained}");
+    assert!(explained.contains("a total of 100 of 100") && explained.ends_with("Policy version 4."), "{explained}");
+    assert!(rounds[1]["explanation"]["ar"].as_str().unwrap().contains("الجولة 2"), "{decisions}");
+    assert_eq!(rounds[1]["evidence_sha256"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferral_keeps_its_votes_and_each_decision_its_evidence_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let (_, decisions) = deferred_then_approved(&base).await;
+    check_the_rounds(&decisions);
+    suite.stop().await.unwrap();
+}
+
+/// In the distributed shape, also: evidence changed in the database after
+/// the decision no longer matches its hash, and the reader is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferral_keeps_its_votes_and_each_decision_its_evidence_and_a_change_is_detected_distributed() {
+    let distributed = distributed_suite().await;
+    let base = GatewayClient::new(&distributed.suite.gateway_url());
+    let (id, decisions) = deferred_then_approved(&base).await;
+    check_the_rounds(&decisions);
+
+    // Someone with the database rewrites the first round's votes, keeping the hash.
+    let db = masar::role_database(Role::Committee, &distributed.settings).await.unwrap();
+    let store = masar_committee::CommitteeStore::new(db.clone());
+    let request_id: uuid::Uuid = id.parse().unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let stored = store.decisions(&mut tx, request_id).await.unwrap();
+    let mut evidence = masar_proto::committee::v1::Evidence::decode(stored[0].evidence.as_slice()).unwrap();
+    evidence.votes[1].vote = "approve".into();
+    let rewrite =
+        masar_platform::db::Sql::new("UPDATE decisions SET evidence = $1 WHERE request_id = $2 AND round = 1")
+            .bind(evidence.encode_to_vec())
+            .bind(request_id);
+    assert_eq!(tx.execute(rewrite).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    db.close().await;
+    let read = base.get(&format!("/v1/requests/{id}/committee/decisions"), Some(NUZUL.branch_manager)).await.unwrap();
+    let intact: Vec<bool> =
+        read["decisions"].as_array().unwrap().iter().map(|d| d["intact"].as_bool().unwrap()).collect();
+    assert_eq!(intact, [false, true], "the changed evidence no longer matches its hash: {read:#}");
+    distributed.stop().await;
+}
