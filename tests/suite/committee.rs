@@ -56,9 +56,16 @@ fn check_the_rounds(decisions: &Value) {
     assert_eq!(first["votes"][0]["vote"], "defer", "the deferral's votes are kept: {first}");
     assert_eq!(first["evidence"]["research"]["recommendation"], "approve");
     assert_eq!(first["evidence"]["policy_version"], 4);
+    // What verification accepted it on: every document with its fingerprint, every rule judged.
+    let documents = first["evidence"]["research"]["documents"].as_array().unwrap();
+    assert!(documents.len() >= 5 && documents.iter().all(|d| d["sha256"].as_str().unwrap().len() == 64), "{first}");
+    assert!(documents.iter().all(|d| d["review"] == "accepted"), "{first}");
+    let rules = first["evidence"]["research"]["eligibility"].as_array().unwrap();
+    assert!(!rules.is_empty() && rules.iter().all(|r| r["verdict"] == "met"), "{first}");
     let explained = rounds[1]["explanation"]["en"].as_str().unwrap();
     assert!(explained.starts_with("Approved in round 2, by 2 of 2 votes."), "{explained}");
     assert!(explained.contains("a total of 100 of 100") && explained.ends_with("Policy version 4."), "{explained}");
+    assert!(explained.contains("under 1,500 SAR: met."), "rule by rule: {explained}");
     assert!(rounds[1]["explanation"]["ar"].as_str().unwrap().contains("الجولة 2"), "{decisions}");
     assert_eq!(rounds[1]["evidence_sha256"].as_str().unwrap().len(), 64);
 }

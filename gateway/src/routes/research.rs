@@ -334,6 +334,11 @@ pub(super) struct ResearchFile {
     documents_requested: Vec<String>,
     /// What the committee asked when it last deferred the case back to research.
     committee_questions: Vec<String>,
+    /// The documents verification accepted the case on, with their SHA-256 (open them at
+    /// `/v1/requests/{id}/attachments/{attachment_id}`).
+    documents: Vec<VerifiedDocument>,
+    /// The policy's eligibility rules, judged one by one.
+    eligibility: Vec<RuleResult>,
     /// Why the recommendation departs from the band, where it does.
     departure_reason: String,
     recommended_at: Option<String>,
@@ -341,6 +346,24 @@ pub(super) struct ResearchFile {
     version: u64,
     /// The visits' appointments, first first.
     appointments: Vec<Appointment>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct VerifiedDocument {
+    document: String,
+    name: Bilingual,
+    attachment_id: String,
+    content_type: String,
+    sha256: String,
+    review: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct RuleResult {
+    rule: String,
+    /// `met`, `not_met` or `unknown`.
+    verdict: String,
+    explanation: Bilingual,
 }
 
 /// A visit's appointment and what became of it.
@@ -416,6 +439,27 @@ impl From<research::ResearchFile> for ResearchFile {
             reasons: f.reasons,
             documents_requested: f.documents_requested,
             committee_questions: f.committee_questions,
+            documents: f
+                .documents
+                .into_iter()
+                .map(|d| VerifiedDocument {
+                    name: Bilingual::new(d.name_ar, d.name_en),
+                    document: d.document,
+                    attachment_id: d.attachment_id,
+                    content_type: d.content_type,
+                    sha256: d.sha256,
+                    review: d.review,
+                })
+                .collect(),
+            eligibility: f
+                .eligibility
+                .into_iter()
+                .map(|r| RuleResult {
+                    explanation: Bilingual::new(r.explanation_ar, r.explanation_en),
+                    rule: r.rule,
+                    verdict: r.verdict,
+                })
+                .collect(),
             departure_reason: f.departure_reason,
             version: f.version,
             appointments: f

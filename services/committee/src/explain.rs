@@ -47,6 +47,15 @@ pub fn explain(evidence: &api::Evidence) -> Bilingual {
         en.push_str(&format!(" {}: {v_en}{}.", vote.member, note(&vote.note)));
     }
     if let Some(research) = &evidence.research {
+        for rule in &research.eligibility {
+            let (v_ar, v_en) = match rule.verdict.as_str() {
+                "met" => ("مستوفى", "met"),
+                "not_met" => ("غير مستوفى", "not met"),
+                _ => ("غير محسوم", "unclear"),
+            };
+            ar.push_str(&format!(" {}: {v_ar}.", rule.explanation_ar.trim_end_matches('.')));
+            en.push_str(&format!(" {}: {v_en}.", rule.explanation_en.trim_end_matches('.')));
+        }
         let (r_ar, r_en) = recommendation_words(&research.recommendation);
         if let Some(total) = research.total_percent {
             ar.push_str(&format!(" البحث الاجتماعي: المجموع {total} من 100 في فئة «{}».", research.band_ar));

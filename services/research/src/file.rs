@@ -19,6 +19,7 @@ pub fn research_file(
     scores: &[CriterionScore],
     visits: &[Visit],
     appointments: &[StoredAppointment],
+    verified: api::VerifiedOn,
 ) -> api::ResearchFile {
     let mut file = api::ResearchFile {
         request_id: assignment.request_id.to_string(),
@@ -56,6 +57,8 @@ pub fn research_file(
         recommended_at: assignment.recommended_at.map(masar_proto::timestamp),
         documents_requested: assignment.proposal.documents_requested.clone(),
         committee_questions: assignment.committee_questions.clone(),
+        documents: verified.documents,
+        eligibility: verified.eligibility,
         version: assignment.version,
         appointments: appointments
             .iter()

@@ -86,7 +86,8 @@ impl Research {
         let scores = self.store.scores(tx, assignment.request_id).await?;
         let visits = self.store.visits(tx, assignment.request_id).await?;
         let appointments = self.store.appointments(tx, assignment.request_id).await?;
-        Ok(research_file(assignment, pack, &scores, &visits, &appointments))
+        let verified = self.store.verified_on(tx, assignment.request_id).await?;
+        Ok(research_file(assignment, pack, &scores, &visits, &appointments, verified))
     }
 
     /// The assignment, only for the researcher it belongs to, and only as

@@ -22,6 +22,7 @@ use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
 use masar_proto::events::v1 as events;
+use masar_proto::research::v1::VerifiedOn;
 use masar_proto::research::v1::research_service_server::ResearchServiceServer;
 use masar_proto::{Event, event_type};
 use sqlx::migrate::Migrator;
@@ -276,6 +277,9 @@ impl EventHandler for Assigner {
         match event {
             Event::RequestVerified(event) => {
                 let case = event.case.clone();
+                let (request_id, _) = event_case(event.case.clone())?;
+                let verified = VerifiedOn { documents: event.documents.clone(), eligibility: event.eligibility.clone() };
+                self.store.keep_verified_on(tx, request_id, &verified).await?;
                 if !self.assign(tx, &actor, event.case, event.policy_version).await? {
                     // Once, here: the sweep's later tries write and say nothing until someone can take it.
                     let branch = case.map(|c| c.branch).unwrap_or_default();

@@ -10,6 +10,8 @@ use masar_platform::db::{Db, DbError, Row, Sql, Tx};
 use masar_platform::paging::PageRequest;
 use masar_platform::personal::{Field, PersonalData, RESEAL_BATCH};
 use masar_proto::events::v1::CaseRef;
+use masar_proto::research::v1::VerifiedOn;
+use prost::Message as _;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -688,6 +690,30 @@ impl ResearchStore {
                 })
             })
             .collect()
+    }
+
+    /// Keeps what verification accepted the case on (again, when verified again).
+    pub async fn keep_verified_on(&self, tx: &mut Tx, request_id: Uuid, verified: &VerifiedOn) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO verified_on (request_id, verified) VALUES ($1, $2) \
+                 ON CONFLICT (request_id) DO UPDATE SET verified = excluded.verified",
+            )
+            .bind(request_id)
+            .bind(verified.encode_to_vec()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// What verification accepted the case on; empty for cases verified before it was kept.
+    pub async fn verified_on(&self, tx: &mut Tx, request_id: Uuid) -> Result<VerifiedOn, DbError> {
+        let row = tx
+            .fetch_optional(Sql::new("SELECT verified FROM verified_on WHERE request_id = $1").bind(request_id))
+            .await?;
+        let Some(row) = row else { return Ok(VerifiedOn::default()) };
+        VerifiedOn::decode(row.bytes("verified")?.as_slice())
+            .map_err(|e| DbError::Decode { column: "verified".into(), reason: e.to_string() })
     }
 
     /// The case's field visits, first first.

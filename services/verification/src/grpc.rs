@@ -18,6 +18,7 @@ use masar_platform::paging::{PageRequest, Position};
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::Event;
 use masar_proto::events::v1 as events;
+use masar_proto::research::v1 as research;
 use masar_proto::verification::v1::{self as api, verification_service_server::VerificationService};
 use tonic::{Code, Request, Response, Status};
 
@@ -81,6 +82,22 @@ struct Outcome {
 impl Outcome {
     fn event(event: Event) -> Self {
         Self { event, missing: Vec::new() }
+    }
+}
+
+/// A document as the case is verified on it; with reviews optional, the
+/// ones not looked at are accepted by the verification itself.
+fn verified_document(d: &CaseDocument, reviews_optional: bool) -> research::VerifiedDocument {
+    let review =
+        if reviews_optional && d.review == DocumentReview::Pending { DocumentReview::Accepted } else { d.review };
+    research::VerifiedDocument {
+        document: d.document.clone(),
+        name_ar: d.name.ar.clone(),
+        name_en: d.name.en.clone(),
+        attachment_id: d.attachment_id.to_string(),
+        content_type: d.content_type.clone(),
+        sha256: d.sha256.clone(),
+        review: review.to_string(),
     }
 }
 
@@ -302,6 +319,21 @@ impl VerificationService for Verification {
                     verified_at: Some(masar_proto::timestamp(Utc::now())),
                     note,
                     policy_version: case.policy_version,
+                    documents: case
+                        .documents
+                        .iter()
+                        .map(|d| verified_document(d, case.document_reviews_optional))
+                        .collect(),
+                    eligibility: case
+                        .eligibility
+                        .iter()
+                        .map(|r| research::RuleResult {
+                            rule: r.rule.clone(),
+                            verdict: r.verdict.to_string(),
+                            explanation_ar: r.explanation.ar.clone(),
+                            explanation_en: r.explanation.en.clone(),
+                        })
+                        .collect(),
                 };
                 Ok(Outcome::event(Event::RequestVerified(event)))
             },
