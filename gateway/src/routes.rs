@@ -118,6 +118,7 @@ fn api() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(committee::cast_vote))
         .routes(routes!(committee::record_decision))
         .routes(routes!(committee::get_decisions))
+        .routes(routes!(committee::declare_conflict))
         .routes(routes!(satisfaction::record_delivery))
         .routes(routes!(satisfaction::rate_service))
         .routes(routes!(satisfaction::get_satisfaction))

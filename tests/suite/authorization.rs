@@ -1204,6 +1204,17 @@ fn rows(scene: &Scene) -> Vec<Row> {
         .stops_at(409, Code::FailedPrecondition),
         // The committee's.
         row(
+            post("/v1/requests/{id}/committee/recusal", request("/committee/recusal"), json!({ "reason": "" })),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/DeclareConflict",
+                committee,
+                declare_conflict,
+                committee::DeclareConflictRequest { request_id: case.into(), ..Default::default() }
+            ),
+            committee(),
+        )
+        .stops_at(400, Code::InvalidArgument),
+        row(
             get("/v1/requests/{id}/committee/decisions", request("/committee/decisions")),
             rpc!(
                 "/masar.committee.v1.CommitteeService/GetDecisions",

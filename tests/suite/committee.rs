@@ -4,7 +4,7 @@
 //! explained vote by vote, and a change to that evidence is detected.
 
 use crate::support::{distributed_suite, embedded_suite};
-use masar::demo::{GatewayClient, NUZUL, decide, research_to_agenda, submit};
+use masar::demo::{GatewayClient, HAYAT, NUZUL, decide, research_to_agenda, submit};
 use masar_platform::role::Role;
 use prost::Message as _;
 use serde_json::{Value, json};
@@ -108,4 +108,54 @@ async fn a_deferral_keeps_its_votes_and_each_decision_its_evidence_and_a_change_
         read["decisions"].as_array().unwrap().iter().map(|d| d["intact"].as_bool().unwrap()).collect();
     assert_eq!(intact, [false, true], "the changed evidence no longer matches its hash: {read:#}");
     distributed.stop().await;
+}
+
+/// Whoever researched a case is recused from it when it is scheduled (Reem
+/// researches for Hayat and sits on its committee); a member who declares a
+/// conflict is recused with the reason, their vote withdrawn, and cannot vote
+/// again; the decision's evidence names both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recusals_are_recorded_and_keep_a_member_out_of_the_vote_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let reception = base.as_staff(HAYAT.reception).await.unwrap();
+    let submitted = submit(&reception, &HAYAT, "1000000230", "منيرة سعد", "0553337799").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, HAYAT.project_manager).await.unwrap();
+    let researcher = research_to_agenda(&base, &HAYAT, &id, "approve").await.unwrap();
+    assert_eq!(researcher, "hayat.researcher1");
+    let item = base.wait_for_agenda(&id, HAYAT.committee[0], HAYAT.branch).await.unwrap();
+    assert_eq!(
+        item["recusals"],
+        json!([{ "member": "hayat.committee3", "kind": "researched", "reason": "researched the case" }])
+    );
+
+    let votes = format!("/v1/requests/{id}/committee/votes");
+    let recusal = format!("/v1/requests/{id}/committee/recusal");
+    base.post(&votes, Some(HAYAT.committee[1]), json!({ "vote": "approve" })).await.unwrap();
+    let (status, refused) = base
+        .call(reqwest::Method::POST, &recusal, Some(HAYAT.committee[1]), Some(json!({ "reason": " " })))
+        .await
+        .unwrap();
+    assert_eq!((status, refused["fields"][0]["field"].as_str()), (400, Some("reason")), "{refused}");
+    let conflict = json!({ "reason": "The applicant is my cousin" });
+    let recused = base.post(&recusal, Some(HAYAT.committee[1]), conflict).await.unwrap();
+    assert_eq!(recused["votes"], json!([]), "the vote is withdrawn: {recused}");
+    assert_eq!(recused["recusals"][1]["kind"], "declared", "{recused}");
+    let (status, _) = base
+        .call(reqwest::Method::POST, &votes, Some(HAYAT.committee[1]), Some(json!({ "vote": "approve" })))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a recused member does not vote");
+    // One member left to vote: not enough for a decision.
+    base.post(&votes, Some(HAYAT.committee[0]), json!({ "vote": "approve" })).await.unwrap();
+    let decision = format!("/v1/requests/{id}/committee/decision");
+    let (status, _) = base
+        .call(reqwest::Method::POST, &decision, Some(HAYAT.committee[0]), Some(json!({ "decision": "approved" })))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "no quorum among those who may vote");
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(HAYAT.branch_manager)).await.unwrap().to_string();
+    assert!(trail.contains("committee.recused") && trail.contains("my cousin"), "{trail}");
+    suite.stop().await.unwrap();
 }

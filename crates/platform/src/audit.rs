@@ -50,6 +50,8 @@ pub mod action {
     pub const CASE_RECEIVED: &str = "verification.received";
     pub const DOCUMENT_REVIEWED: &str = "verification.document_reviewed";
     pub const VOTE_CAST: &str = "committee.voted";
+    /// A member declared a conflict with a case and takes no part in deciding it (the reason in the detail).
+    pub const MEMBER_RECUSED: &str = "committee.recused";
     /// A verified case nobody in its branch could take: it waits (the reason in the detail).
     pub const RESEARCH_WAITING: &str = "research.waiting";
     /// A supervisor moved a case to another researcher (from, to and the reason in the detail).

@@ -38,6 +38,23 @@ pub(super) struct AgendaItem {
     /// What research found and proposes (scores, bands, visits, the service
     /// and amount or the reasons, the justification), as recommended.
     research: Option<super::research::ResearchFile>,
+    /// Members who take no part in deciding it this round, and why.
+    recusals: Vec<Recusal>,
+    /// 1, then one more each time it comes back after a deferral.
+    round: u32,
+}
+
+/// A member who takes no part in deciding a case this round.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Recusal {
+    member: String,
+    /// `researched` (recorded when the case was scheduled) or `declared`.
+    kind: String,
+    reason: String,
+}
+
+fn recusals(list: Vec<committee::Recusal>) -> Vec<Recusal> {
+    list.into_iter().map(|r| Recusal { member: r.member, kind: r.kind, reason: r.reason }).collect()
 }
 
 impl From<committee::AgendaItem> for AgendaItem {
@@ -55,6 +72,8 @@ impl From<committee::AgendaItem> for AgendaItem {
             policy_version: i.policy_version,
             version: i.version,
             research: i.research.map(Into::into),
+            recusals: recusals(i.recusals),
+            round: i.round,
         }
     }
 }
@@ -156,6 +175,7 @@ pub(super) struct Evidence {
     reasons: Vec<String>,
     decided_at: Option<String>,
     decided_by: String,
+    recusals: Vec<Recusal>,
 }
 
 /// One round's decision, with its evidence and explanation.
@@ -210,6 +230,7 @@ pub(super) async fn get_decisions(
                     decided_at: time(e.decided_at.as_ref()),
                     research: e.research.map(Into::into),
                     votes: votes(e.votes),
+                    recusals: recusals(e.recusals),
                     round: e.round,
                     policy_version: e.policy_version,
                     decision: e.decision,
@@ -227,4 +248,28 @@ pub(super) async fn get_decisions(
             })
             .collect(),
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Conflict {
+    /// Why (related to the beneficiary, say); kept on the case's trail.
+    #[serde(default)]
+    reason: String,
+}
+
+/// A member declares a conflict with a case: recused from it this round,
+/// their vote withdrawn, the reason recorded.
+#[utoipa::path(post, path = "/v1/requests/{id}/committee/recusal", tag = "committee",
+    params(("id" = String, Path, description = "The request"), IfMatch), request_body = Conflict,
+    responses((status = 200, body = AgendaItem)))]
+pub(super) async fn declare_conflict(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    Body(body): Body<Conflict>,
+) -> VersionedReply<AgendaItem> {
+    let message =
+        committee::DeclareConflictRequest { request_id: id, reason: body.reason, expected_version: if_match.0 };
+    if_match.versioned(services.committee.clone().declare_conflict(grpc(&headers, message)).await, |r| r.version)
 }

@@ -46,6 +46,10 @@ pub fn explain(evidence: &api::Evidence) -> Bilingual {
         ar.push_str(&format!(" {}: {v_ar}{}.", vote.member, note(&vote.note)));
         en.push_str(&format!(" {}: {v_en}{}.", vote.member, note(&vote.note)));
     }
+    for recusal in &evidence.recusals {
+        ar.push_str(&format!(" تنحّى {}: {}.", recusal.member, recusal.reason));
+        en.push_str(&format!(" {} was recused: {}.", recusal.member, recusal.reason));
+    }
     if let Some(research) = &evidence.research {
         for rule in &research.eligibility {
             let (v_ar, v_en) = match rule.verdict.as_str() {

@@ -1,7 +1,7 @@
 //! The committee gRPC service: the agenda, votes and the decision.
 
 use crate::explain::explain;
-use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM, StoredDecision, evidence_hash};
+use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM, Recusal, RecusalKind, StoredDecision, evidence_hash};
 use chrono::Utc;
 use masar_domain::Directory;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, TextRule, Vote, clean_texts};
@@ -54,7 +54,11 @@ fn decision_reply(stored: StoredDecision, votes: Vec<CastVote>) -> api::Decision
     }
 }
 
-fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
+fn api_recusal(r: &Recusal) -> api::Recusal {
+    api::Recusal { member: r.member.clone(), kind: r.kind.clone(), reason: r.reason.clone() }
+}
+
+fn to_api(item: AgendaItem, votes: Vec<CastVote>, recusals: &[Recusal]) -> api::AgendaItem {
     api::AgendaItem {
         request_id: item.request_id.to_string(),
         association: item.association,
@@ -68,6 +72,8 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>) -> api::AgendaItem {
         policy_version: item.policy_version,
         version: item.version,
         research: item.research,
+        recusals: recusals.iter().map(api_recusal).collect(),
+        round: item.round,
     }
 }
 
@@ -77,6 +83,11 @@ fn majority(votes: &[CastVote]) -> Option<Vote> {
     let mut tally: Vec<(usize, Vote)> = Vote::ALL.iter().map(|v| (count(*v), *v)).collect();
     tally.sort_by_key(|(count, _)| std::cmp::Reverse(*count));
     (tally[0].0 > tally[1].0).then_some(tally[0].1)
+}
+
+fn recused() -> Status {
+    Problem::new(Bilingual::new("أنت متنحٍّ عن هذا الطلب في هذه الجولة", "You are recused from this case in this round"))
+        .into_status(Code::PermissionDenied)
 }
 
 fn decision_of(vote: Vote) -> CaseStatus {
@@ -135,11 +146,13 @@ impl CommitteeService for Committee {
         let (items, next_page_token) = page.finish(items, |i| Position { at: i.scheduled_at, id: i.request_id });
         let ids: Vec<Uuid> = items.iter().map(|item| item.request_id).collect();
         let mut votes = self.store.votes_on(&ids).await?;
+        let recusals = self.store.recusals_on(&items).await?;
         let items = items
             .into_iter()
             .map(|item| {
                 let item_votes = votes.remove(&item.request_id).unwrap_or_default();
-                to_api(item, item_votes)
+                let item_recusals = recusals.get(&item.request_id).map(Vec::as_slice).unwrap_or_default();
+                to_api(item, item_votes, item_recusals)
             })
             .collect();
         Ok(Response::new(api::Agenda {
@@ -164,6 +177,10 @@ impl CommitteeService for Committee {
             )])
         })?;
         let note = cleaned("note", &input.note, TextRule::NOTE)?;
+        let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
+        if recusals.iter().any(|r| r.member == staff.username) {
+            return Err(recused());
+        }
         let cast = CastVote { member: staff.username.clone(), vote, note };
         if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await? {
             return Err(changed_meanwhile());
@@ -172,7 +189,30 @@ impl CommitteeService for Committee {
         audit::record(&mut tx, &actor, item.audit_subject(), action::VOTE_CAST, vote.as_str()).await?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await?;
         tx.commit().await?;
-        Ok(Response::new(to_api(AgendaItem { version: item.version + 1, ..item }, votes)))
+        Ok(Response::new(to_api(AgendaItem { version: item.version + 1, ..item }, votes, &recusals)))
+    }
+
+    async fn declare_conflict(
+        &self,
+        request: Request<api::DeclareConflictRequest>,
+    ) -> Result<Response<api::AgendaItem>, Status> {
+        let input = request.get_ref();
+        let mut tx = self.store.db().begin().await?;
+        let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
+        let reason = cleaned("reason", &input.reason, TextRule::LINE)?;
+        if reason.is_empty() {
+            return Err(invalid_input(vec![FieldError::required("reason")]));
+        }
+        if !self.store.touch(&mut tx, &item).await? {
+            return Err(changed_meanwhile());
+        }
+        self.store.recuse(&mut tx, &item, &staff.username, RecusalKind::Declared, &reason).await?;
+        let actor = Actor::staff(&staff, &request);
+        audit::record(&mut tx, &actor, item.audit_subject(), action::MEMBER_RECUSED, &reason).await?;
+        let votes = self.store.votes_in(&mut tx, item.request_id).await?;
+        let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
+        tx.commit().await?;
+        Ok(Response::new(to_api(AgendaItem { version: item.version + 1, ..item }, votes, &recusals)))
     }
 
     async fn get_decisions(
@@ -227,6 +267,7 @@ impl CommitteeService for Committee {
             )]));
         }
         let votes = self.store.votes_in(&mut tx, item.request_id).await?;
+        let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
         if votes.len() < QUORUM {
             return Err(Problem::new(Bilingual::new(
                 format!("يلزم {QUORUM} أصوات على الأقل قبل تسجيل القرار"),
@@ -254,6 +295,7 @@ impl CommitteeService for Committee {
             reasons: reasons.clone(),
             decided_at: Some(masar_proto::timestamp(now)),
             decided_by: staff.username.clone(),
+            recusals: recusals.iter().map(api_recusal).collect(),
         };
         let decided = (staff.username.as_str(), now);
         if !self.store.decide(&mut tx, &item, decision, &reasons, decided, &evidence.encode_to_vec()).await? {
@@ -275,7 +317,7 @@ impl CommitteeService for Committee {
         tracing::info!(request_id = %item.request_id, %decision, "committee decision recorded");
         let decided =
             AgendaItem { status: decision, decision: decision.to_string(), reasons, version: item.version + 1, ..item };
-        Ok(Response::new(to_api(decided, votes)))
+        Ok(Response::new(to_api(decided, votes, &recusals)))
     }
 }
 

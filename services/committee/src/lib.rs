@@ -6,10 +6,12 @@ mod explain;
 mod grpc;
 mod store;
 
-pub use store::{AgendaItem, CastVote, CommitteeStore, QUORUM, Recommended, StoredDecision, evidence_hash};
+pub use store::{
+    AgendaItem, CastVote, CommitteeStore, QUORUM, Recommended, Recusal, RecusalKind, StoredDecision, evidence_hash,
+};
 
 use chrono::Utc;
-use masar_domain::CaseStatus;
+use masar_domain::{ActorRole, CaseStatus};
 use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
@@ -44,7 +46,10 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         routes: tonic::service::Routes::new(CommitteeServiceServer::new(service)),
         service_names: vec!["masar.committee.v1.CommitteeService"],
         outbox: outbox.clone(),
-        consumes: Some((vec![event_type::RESEARCH_RECOMMENDED], Arc::new(Scheduler { store, outbox }))),
+        consumes: Some((
+            vec![event_type::RESEARCH_RECOMMENDED],
+            Arc::new(Scheduler { store, outbox, directory: deps.directory.clone() }),
+        )),
         background: Vec::new(),
     }
 }
@@ -53,6 +58,8 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
 struct Scheduler {
     store: CommitteeStore,
     outbox: Outbox,
+    /// Tells which members researched the case (the same person under another post).
+    directory: Arc<masar_domain::Directory>,
 }
 
 #[async_trait::async_trait]
@@ -106,6 +113,18 @@ impl EventHandler for Scheduler {
             research: event.file.as_deref(),
         };
         self.store.schedule(tx, request_id, agenda_id, recommended, now, existing.as_ref()).await?;
+        // Whoever researched it takes no part in deciding it: on the record from the start.
+        let scheduled =
+            self.store.item_in(tx, request_id).await?.ok_or_else(|| HandlerError::Retry("just scheduled".into()))?;
+        let members = self
+            .directory
+            .association(&case.association)
+            .map(|a| a.staff.iter().filter(|s| s.role == ActorRole::CommitteeMember).collect::<Vec<_>>())
+            .unwrap_or_default();
+        for member in members.iter().filter(|m| self.directory.same_person(&m.username, &researcher)) {
+            let reason = "researched the case";
+            self.store.recuse(tx, &scheduled, &member.username, RecusalKind::Researched, reason).await?;
+        }
         let actor = Actor::system(message);
         audit::record(tx, &actor, Subject::of(request_id, &case), event_type::CASE_SCHEDULED, "").await?;
         let scheduled = events::CaseScheduled {

@@ -41,6 +41,31 @@ pub struct AgendaItem {
     pub round: u32,
 }
 
+/// Why a member takes no part in deciding a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecusalKind {
+    /// They researched it (the same person, under another post).
+    Researched,
+    /// They declared a conflict.
+    Declared,
+}
+
+impl RecusalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Researched => "researched",
+            Self::Declared => "declared",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recusal {
+    pub member: String,
+    pub kind: String,
+    pub reason: String,
+}
+
 /// A decision as kept: the evidence as it was hashed, and the hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredDecision {
@@ -233,6 +258,76 @@ impl CommitteeStore {
         Ok(())
     }
 
+    /// Recuses a member from the item's round (once; a second declaration keeps the first),
+    /// withdrawing any vote of theirs.
+    pub async fn recuse(
+        &self,
+        tx: &mut Tx,
+        item: &AgendaItem,
+        member: &str,
+        kind: RecusalKind,
+        reason: &str,
+    ) -> Result<(), DbError> {
+        tx.execute(
+            Sql::new("DELETE FROM votes WHERE request_id = $1 AND member = $2").bind(item.request_id).bind(member),
+        )
+        .await?;
+        tx.execute(
+            Sql::new(
+                "INSERT INTO recusals (request_id, round, member, reason, kind, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (request_id, round, member) DO NOTHING",
+            )
+            .bind(item.request_id)
+            .bind(i64::from(item.round))
+            .bind(member)
+            .bind(reason)
+            .bind(kind.as_str())
+            .bind(Utc::now()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The members recused from a round of a case.
+    pub async fn recusals(&self, tx: &mut Tx, request_id: Uuid, round: u32) -> Result<Vec<Recusal>, DbError> {
+        let sql = Sql::new(
+            "SELECT member, kind, reason FROM recusals WHERE request_id = $1 AND round = $2 ORDER BY recorded_at, member",
+        )
+        .bind(request_id)
+        .bind(i64::from(round));
+        tx.fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Recusal { member: row.text("member")?, kind: row.text("kind")?, reason: row.text("reason")? })
+            })
+            .collect()
+    }
+
+    /// The recusals of each of `items`' current round, by request, in one query.
+    pub async fn recusals_on(&self, items: &[AgendaItem]) -> Result<HashMap<Uuid, Vec<Recusal>>, DbError> {
+        let mut by_request: HashMap<Uuid, Vec<Recusal>> = HashMap::new();
+        if items.is_empty() {
+            return Ok(by_request);
+        }
+        let sql = Sql::listing(
+            "SELECT request_id, round, member, kind, reason FROM recusals WHERE request_id IN (",
+            items.len(),
+            ") ORDER BY recorded_at, member",
+        );
+        let rows = self.db.fetch_all(items.iter().fold(sql, |sql, item| sql.bind(item.request_id))).await?;
+        let rounds: HashMap<Uuid, u32> = items.iter().map(|i| (i.request_id, i.round)).collect();
+        for row in &rows {
+            let request_id = row.uuid("request_id")?;
+            if rounds.get(&request_id) == Some(&row.unsigned::<u32>("round")?) {
+                let recusal =
+                    Recusal { member: row.text("member")?, kind: row.text("kind")?, reason: row.text("reason")? };
+                by_request.entry(request_id).or_default().push(recusal);
+            }
+        }
+        Ok(by_request)
+    }
+
     /// The votes of an earlier round.
     pub async fn past_votes(&self, tx: &mut Tx, request_id: Uuid, round: u32) -> Result<Vec<CastVote>, DbError> {
         let sql =
@@ -337,6 +432,18 @@ impl CommitteeStore {
 
     /// A member's vote on an item still at `version`; voting again replaces
     /// their earlier vote. False when the item changed meanwhile.
+    /// Raises an item's version, only if still at the one read; false when it changed meanwhile.
+    pub async fn touch(&self, tx: &mut Tx, item: &AgendaItem) -> Result<bool, DbError> {
+        let changed = tx
+            .execute(
+                Sql::new("UPDATE agenda_items SET version = version + 1 WHERE request_id = $1 AND version = $2")
+                    .bind(item.request_id)
+                    .bind(item.version),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     pub async fn cast_vote(
         &self,
         tx: &mut Tx,
