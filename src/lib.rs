@@ -104,8 +104,9 @@ pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
 /// policy versions; for identity the same versions (registration is judged
 /// by them from the first call, before intake's announcements arrive) and
 /// the accounts intake kept before identity was its own service; for
-/// research the same versions (their criteria score cases assigned before
-/// research kept announcements).
+/// research and the committee the same versions (their criteria and
+/// committee rules apply to cases that arrived before these roles kept
+/// announcements).
 pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     migrate(role, db).await?;
     match role {
@@ -114,8 +115,8 @@ pub async fn prepare(role: Role, db: &Db, settings: &Settings) -> anyhow::Result
             keep_configured_policies(db, settings).await?;
             adopt_intakes_accounts(db, settings).await?;
         }
-        // Scores cases on the criteria of versions announced before research kept them.
-        Role::Research => keep_configured_policies(db, settings).await?,
+        // Scores and decides cases by versions announced before these roles kept them.
+        Role::Research | Role::Committee => keep_configured_policies(db, settings).await?,
         _ => {}
     }
     Ok(())

@@ -66,6 +66,11 @@ fn check_the_rounds(decisions: &Value) {
     assert!(explained.starts_with("Approved in round 2, by 2 of 2 votes."), "{explained}");
     assert!(explained.contains("a total of 100 of 100") && explained.ends_with("Policy version 4."), "{explained}");
     assert!(explained.contains("under 1,500 SAR: met."), "rule by rule: {explained}");
+    assert!(explained.contains("Quorum 2 members; the most votes decide."), "{explained}");
+    assert_eq!(
+        (rounds[1]["evidence"]["quorum"].as_u64(), rounds[1]["evidence"]["majority"].as_str()),
+        (Some(2), Some("simple"))
+    );
     assert!(rounds[1]["explanation"]["ar"].as_str().unwrap().contains("الجولة 2"), "{decisions}");
     assert_eq!(rounds[1]["evidence_sha256"].as_str().unwrap().len(), 64);
 }

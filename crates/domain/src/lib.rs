@@ -6,6 +6,7 @@ pub mod address;
 pub mod assignment;
 pub mod calendar;
 pub mod case;
+pub mod committee;
 pub mod directory;
 pub mod eligibility;
 pub mod identity;

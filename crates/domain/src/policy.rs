@@ -40,6 +40,8 @@ pub struct PolicyPack {
     pub eligibility: Vec<EligibilityRule>,
     /// The social-research criteria the researcher scores (absent in versions before they were set).
     pub research: Option<crate::research::ResearchCriteria>,
+    /// How the research committee decides (two votes, the most of them, in versions that do not say).
+    pub committee: crate::committee::CommitteeRules,
 }
 
 /// The board's approval of a version: a numbered meeting of a numbered term, on a Hijri date.
@@ -298,6 +300,7 @@ struct RawPack {
     #[serde(default)]
     eligibility: Vec<RawRule>,
     research: Option<crate::research::RawResearch>,
+    committee: Option<crate::committee::RawCommittee>,
 }
 
 #[derive(Deserialize)]
@@ -490,6 +493,7 @@ impl RawPack {
         }
 
         let research = self.research.map(|research| research.validate(check, &service_codes));
+        let committee = self.committee.map(|committee| committee.validate(check)).unwrap_or_default();
 
         // On error the pack is thrown away; the placeholder day only keeps the types simple.
         let placeholder = NaiveDate::default();
@@ -539,6 +543,7 @@ impl RawPack {
                 .collect(),
             eligibility,
             research,
+            committee,
         }
     }
 }

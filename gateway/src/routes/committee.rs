@@ -176,6 +176,10 @@ pub(super) struct Evidence {
     decided_at: Option<String>,
     decided_by: String,
     recusals: Vec<Recusal>,
+    /// The pack's rule it was decided under: members who had to take part, and which majority decides.
+    quorum: u32,
+    /// `simple` or `absolute`.
+    majority: String,
 }
 
 /// One round's decision, with its evidence and explanation.
@@ -231,6 +235,8 @@ pub(super) async fn get_decisions(
                     research: e.research.map(Into::into),
                     votes: votes(e.votes),
                     recusals: recusals(e.recusals),
+                    quorum: e.quorum,
+                    majority: e.majority,
                     round: e.round,
                     policy_version: e.policy_version,
                     decision: e.decision,

@@ -78,6 +78,15 @@ pub fn explain(evidence: &api::Evidence) -> Bilingual {
         ar.push_str(&format!(" الأسباب: {}.", evidence.reasons.join("؛ ")));
         en.push_str(&format!(" Reasons: {}.", evidence.reasons.join("; ")));
     }
+    if evidence.quorum > 0 {
+        let (m_ar, m_en) = if evidence.majority == "absolute" {
+            ("أكثر من نصف الأصوات", "more than half of the votes")
+        } else {
+            ("أكثر الأصوات", "the most votes")
+        };
+        ar.push_str(&format!(" النصاب {} أعضاء، ويقرر {m_ar}.", evidence.quorum));
+        en.push_str(&format!(" Quorum {} members; {m_en} decide.", evidence.quorum));
+    }
     ar.push_str(&format!(" نسخة السياسة {}.", evidence.policy_version));
     en.push_str(&format!(" Policy version {}.", evidence.policy_version));
     Bilingual::new(ar, en)

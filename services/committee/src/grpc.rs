@@ -1,9 +1,10 @@
 //! The committee gRPC service: the agenda, votes and the decision.
 
 use crate::explain::explain;
-use crate::store::{AgendaItem, CastVote, CommitteeStore, QUORUM, Recusal, RecusalKind, StoredDecision, evidence_hash};
+use crate::store::{AgendaItem, CastVote, CommitteeStore, Recusal, RecusalKind, StoredDecision, evidence_hash};
 use chrono::Utc;
 use masar_domain::Directory;
+use masar_domain::committee::Majority;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, TextRule, Vote, clean_texts};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
@@ -13,6 +14,7 @@ use masar_platform::grpc::{
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
+use masar_platform::policies::PolicyBook;
 use masar_platform::tokens::TokenVerifier;
 use masar_proto::committee::v1::{self as api, committee_service_server::CommitteeService};
 use masar_proto::events::v1 as events;
@@ -28,6 +30,8 @@ pub struct Committee {
     pub verifier: TokenVerifier,
     /// Tells when a member and the case's researcher are one person.
     pub directory: Arc<Directory>,
+    /// How each case's committee decides, in the version it is judged under.
+    pub policies: PolicyBook,
 }
 
 fn api_vote(v: &CastVote) -> api::Vote {
@@ -75,14 +79,6 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>, recusals: &[Recusal]) -> api::
         recusals: recusals.iter().map(api_recusal).collect(),
         round: item.round,
     }
-}
-
-/// The option most members voted for, unless the top is tied.
-fn majority(votes: &[CastVote]) -> Option<Vote> {
-    let count = |v: Vote| votes.iter().filter(|c| c.vote == v).count();
-    let mut tally: Vec<(usize, Vote)> = Vote::ALL.iter().map(|v| (count(*v), *v)).collect();
-    tally.sort_by_key(|(count, _)| std::cmp::Reverse(*count));
-    (tally[0].0 > tally[1].0).then_some(tally[0].1)
 }
 
 fn recused() -> Status {
@@ -268,17 +264,30 @@ impl CommitteeService for Committee {
         }
         let votes = self.store.votes_in(&mut tx, item.request_id).await?;
         let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
-        if votes.len() < QUORUM {
+        let pack = self.policies.version(&item.association, item.policy_version).await?.ok_or_else(|| {
+            Problem::new(Bilingual::new(
+                "إصدار السياسة لهذا الطلب غير متاح بعد، حاول لاحقاً",
+                "The policy version of this case is not available yet; try again shortly",
+            ))
+            .into_status(Code::Unavailable)
+        })?;
+        let rules = pack.committee;
+        if votes.len() < rules.quorum as usize {
             return Err(Problem::new(Bilingual::new(
-                format!("يلزم {QUORUM} أصوات على الأقل قبل تسجيل القرار"),
-                format!("At least {QUORUM} votes are needed before the decision"),
+                format!("يلزم أن يشارك {} من الأعضاء على الأقل قبل تسجيل القرار", rules.quorum),
+                format!("At least {} members must take part before the decision", rules.quorum),
             ))
             .into_status(Code::FailedPrecondition));
         }
-        if majority(&votes).map(decision_of) != Some(decision) {
+        let cast: Vec<Vote> = votes.iter().map(|v| v.vote).collect();
+        if rules.outcome(&cast).map(decision_of) != Some(decision) {
+            let (ar, en) = match rules.majority {
+                Majority::Simple => ("أكثر الأصوات", "the most votes"),
+                Majority::Absolute => ("أكثر من نصف الأصوات", "more than half of the votes"),
+            };
             return Err(Problem::new(Bilingual::new(
-                "القرار لا يوافق أغلبية الأصوات",
-                "The decision does not match the majority of votes",
+                format!("القرار لا يوافق {ar}"),
+                format!("The decision does not match {en}"),
             ))
             .into_status(Code::FailedPrecondition));
         }
@@ -296,6 +305,8 @@ impl CommitteeService for Committee {
             decided_at: Some(masar_proto::timestamp(now)),
             decided_by: staff.username.clone(),
             recusals: recusals.iter().map(api_recusal).collect(),
+            quorum: rules.quorum,
+            majority: rules.majority.to_string(),
         };
         let decided = (staff.username.as_str(), now);
         if !self.store.decide(&mut tx, &item, decision, &reasons, decided, &evidence.encode_to_vec()).await? {
@@ -318,25 +329,5 @@ impl CommitteeService for Committee {
         let decided =
             AgendaItem { status: decision, decision: decision.to_string(), reasons, version: item.version + 1, ..item };
         Ok(Response::new(to_api(decided, votes, &recusals)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn votes(list: &[Vote]) -> Vec<CastVote> {
-        list.iter()
-            .enumerate()
-            .map(|(i, v)| CastVote { member: format!("m{i}"), vote: *v, note: String::new() })
-            .collect()
-    }
-
-    #[test]
-    fn majority_needs_a_clear_winner() {
-        assert_eq!(majority(&votes(&[Vote::Approve, Vote::Approve, Vote::Reject])), Some(Vote::Approve));
-        assert_eq!(majority(&votes(&[Vote::Approve, Vote::Reject])), None);
-        assert_eq!(majority(&votes(&[Vote::Defer])), Some(Vote::Defer));
-        assert_eq!(majority(&[]), None);
     }
 }

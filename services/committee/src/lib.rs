@@ -7,7 +7,7 @@ mod grpc;
 mod store;
 
 pub use store::{
-    AgendaItem, CastVote, CommitteeStore, QUORUM, Recommended, Recusal, RecusalKind, StoredDecision, evidence_hash,
+    AgendaItem, CastVote, CommitteeStore, Recommended, Recusal, RecusalKind, StoredDecision, evidence_hash,
 };
 
 use chrono::Utc;
@@ -15,6 +15,7 @@ use masar_domain::{ActorRole, CaseStatus};
 use masar_platform::audit::{self, Actor, Subject};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
+use masar_platform::policies::PolicyBook;
 use masar_platform::queue::Message;
 use masar_platform::role::Role;
 use masar_platform::runtime::{Dependencies, ServiceParts};
@@ -40,6 +41,7 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         directory: deps.directory.clone(),
+        policies: PolicyBook::new(deps.db.clone()),
     };
     ServiceParts {
         role: Role::Committee,
@@ -47,7 +49,7 @@ pub fn parts(deps: &Dependencies) -> ServiceParts {
         service_names: vec!["masar.committee.v1.CommitteeService"],
         outbox: outbox.clone(),
         consumes: Some((
-            vec![event_type::RESEARCH_RECOMMENDED],
+            vec![event_type::POLICY_APPLIED, event_type::RESEARCH_RECOMMENDED],
             Arc::new(Scheduler { store, outbox, directory: deps.directory.clone() }),
         )),
         background: Vec::new(),
@@ -67,8 +69,9 @@ impl EventHandler for Scheduler {
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
         let event = match event {
             Event::ResearchRecommended(event) => event,
-            Event::PolicyApplied(_)
-            | Event::RequestSubmitted(_)
+            // How each case's committee decides.
+            Event::PolicyApplied(announced) => return PolicyBook::keep_announced(tx, &announced).await,
+            Event::RequestSubmitted(_)
             | Event::RequestResubmitted(_)
             | Event::RequestReturned(_)
             | Event::RequestVerified(_)

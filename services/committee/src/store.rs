@@ -11,9 +11,6 @@ use prost::Message;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Votes needed before the committee may record a decision.
-pub const QUORUM: usize = 2;
-
 #[derive(Clone)]
 pub struct CommitteeStore {
     db: Db,
