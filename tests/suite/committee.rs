@@ -1,10 +1,11 @@
 //! The research committee's decisions: a deferral keeps its round's votes
 //! and sends the committee's questions back to research; the case's second
 //! round decides; every decision keeps the evidence it was taken on, hashed,
-//! explained vote by vote, and a change to that evidence is detected.
+//! explained vote by vote, and a change to that evidence is detected;
+//! recusals; and Hayat taken to approved, delivered and rated.
 
-use crate::support::{distributed_suite, embedded_suite};
-use masar::demo::{GatewayClient, HAYAT, NUZUL, decide, research_to_agenda, submit};
+use crate::support::{distributed_suite, embedded_suite, logged_sms};
+use masar::demo::{Cast, GatewayClient, HAYAT, NUZUL, decide, research_to_agenda, sign_up, submit};
 use masar_platform::role::Role;
 use prost::Message as _;
 use serde_json::{Value, json};
@@ -163,4 +164,48 @@ async fn recusals_are_recorded_and_keep_a_member_out_of_the_vote_embedded() {
     let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(HAYAT.branch_manager)).await.unwrap().to_string();
     assert!(trail.contains("committee.recused") && trail.contains("my cousin"), "{trail}");
     suite.stop().await.unwrap();
+}
+
+/// Hayat, as its policy runs: the beneficiary applies on the website, the
+/// case is verified, researched on version 2's criteria, approved by more
+/// than half of the members who may vote (its researcher recused), the
+/// treatment support delivered and the service rated.
+async fn hayat_approved_delivered_and_rated(base: &GatewayClient, read_sms: &dyn Fn() -> Vec<String>) {
+    let applicant = json!({ "national_id": "1000000248", "full_name": "خديجة عمر", "mobile": "0553338800" });
+    let beneficiary = sign_up(base, "hayat", applicant, read_sms).await.unwrap();
+    let online = Cast { channel: "website", ..HAYAT };
+    let submitted = submit(&beneficiary, &online, "1000000248", "خديجة عمر", "0553338800").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, HAYAT.project_manager).await.unwrap();
+    research_to_agenda(base, &HAYAT, &id, "approve").await.unwrap();
+    decide(&beneficiary, &HAYAT, &id, "approved").await.unwrap();
+    let decisions =
+        base.get(&format!("/v1/requests/{id}/committee/decisions"), Some(HAYAT.branch_manager)).await.unwrap();
+    let evidence = &decisions["decisions"][0]["evidence"];
+    assert_eq!(
+        (evidence["quorum"].as_u64(), evidence["majority"].as_str()),
+        (Some(2), Some("absolute")),
+        "{decisions}"
+    );
+    assert_eq!(evidence["recusals"][0]["member"], "hayat.committee3", "{decisions}");
+    assert_eq!(evidence["research"]["amount_label"]["en"], "Support amount (SAR)");
+    crate::satisfaction::deliver_and_rate(&beneficiary, &HAYAT, &id).await;
+    beneficiary.wait_for_status(&id, "closed").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hayat_is_approved_delivered_and_rated_embedded() {
+    let (suite, data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    hayat_approved_delivered_and_rated(&base, &|| logged_sms(&data_dir)).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hayat_is_approved_delivered_and_rated_distributed() {
+    let distributed = distributed_suite().await;
+    let base = GatewayClient::new(&distributed.suite.gateway_url());
+    let sms = distributed.sms.clone();
+    hayat_approved_delivered_and_rated(&base, &move || sms.texts()).await;
+    distributed.stop().await;
 }
