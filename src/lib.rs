@@ -13,6 +13,7 @@ pub mod processes;
 pub mod seed;
 
 use anyhow::Context;
+use masar_domain::working_days::OfficialHolidays;
 use masar_domain::{Directory, FieldError, PolicyPack};
 use masar_intake::{Applied, ApplyError};
 use masar_notification::sms::{FileSmsProvider, SmsProvider};
@@ -89,6 +90,21 @@ pub fn policy_report(name: &str, problems: &[FieldError]) -> String {
         report.push_str(&format!("\n  {}: {}\n  {}: {}", p.field, p.message.en, p.field, p.message.ar));
     }
     report
+}
+
+/// The official Eid holidays, built in so `masar dev` needs no file.
+pub const BUILT_IN_HOLIDAYS: &str = include_str!("../calendar/holidays.toml");
+
+/// The operator's Eid holidays: MASAR_HOLIDAYS_FILE, or the built-in ones.
+pub fn load_holidays(settings: &Settings) -> anyhow::Result<OfficialHolidays> {
+    let (name, text) = match &settings.holidays_file {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => ("calendar/holidays.toml".to_owned(), BUILT_IN_HOLIDAYS.to_owned()),
+    };
+    OfficialHolidays::from_toml(&text).map_err(|problems| anyhow::anyhow!(policy_report(&name, &problems)))
 }
 
 pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
@@ -546,6 +562,7 @@ pub async fn dependencies(
         db,
         queue,
         directory,
+        holidays: Arc::new(load_holidays(settings)?),
         consumer: settings.consumer.clone(),
         outbox: settings.outbox.clone(),
         files,

@@ -71,6 +71,14 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     assert_eq!(submitted["expected_decision_on_hijri"], masar_domain::HijriDate::from_gregorian(expected).to_string());
     assert!(submitted["message"]["ar"].as_str().unwrap().contains("لجنة البحث"));
     assert!(submitted["message"]["ar"].as_str().unwrap().contains(" هـ"));
+    // The timeline counts the working days left to the promise on the Saudi calendar.
+    let timeline = client.get(&format!("/v1/requests/{id}/timeline"), None).await.unwrap();
+    let official = masar_domain::working_days::OfficialHolidays::from_toml(masar::BUILT_IN_HOLIDAYS).unwrap();
+    let calendar = masar_domain::working_days::WorkingCalendar { official: &official, closures: &[] };
+    let left = calendar.working_days_between(submitted_on, expected);
+    assert_eq!(timeline["working_days_left"], left, "{timeline}");
+    assert!((8..=10).contains(&left), "two weeks hold ten working days, fewer across a holiday: {left}");
+    assert_eq!(timeline["expected_decision_on"], expected.to_string());
 
     let seen = pending(client, &id, NUZUL.project_manager).await;
     assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(4), Some("unknown")));
@@ -203,6 +211,7 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     research_and_decide(client, &NUZUL, &id, "approved").await.unwrap();
 
     let timeline = client.get(&format!("/v1/requests/{id}/timeline"), None).await.unwrap();
+    assert_eq!(timeline["working_days_left"], Value::Null, "replied: nothing left to count");
     assert_eq!(
         statuses(&timeline),
         vec![

@@ -19,6 +19,7 @@ pub mod satisfaction;
 pub mod text;
 pub mod visits;
 pub mod vocabulary;
+pub mod working_days;
 
 pub use address::{Address, AddressAsked, AddressForm, read_address};
 pub use calendar::{DualDate, HijriDate, InvalidDate};

@@ -42,6 +42,8 @@ pub struct PolicyPack {
     pub research: Option<crate::research::ResearchCriteria>,
     /// How the research committee decides (two votes, the most of them, in versions that do not say).
     pub committee: crate::committee::CommitteeRules,
+    /// The association's own closures, beside the official holidays, for its working calendar.
+    pub closures: Vec<crate::working_days::Closure>,
 }
 
 /// The board's approval of a version: a numbered meeting of a numbered term, on a Hijri date.
@@ -301,6 +303,8 @@ struct RawPack {
     eligibility: Vec<RawRule>,
     research: Option<crate::research::RawResearch>,
     committee: Option<crate::committee::RawCommittee>,
+    #[serde(default)]
+    closures: Vec<crate::working_days::RawClosure>,
 }
 
 #[derive(Deserialize)]
@@ -494,6 +498,12 @@ impl RawPack {
 
         let research = self.research.map(|research| research.validate(check, &service_codes));
         let committee = self.committee.map(|committee| committee.validate(check)).unwrap_or_default();
+        let closures = self
+            .closures
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.validate(check, &format!("closures[{i}]")))
+            .collect();
 
         // On error the pack is thrown away; the placeholder day only keeps the types simple.
         let placeholder = NaiveDate::default();
@@ -544,6 +554,7 @@ impl RawPack {
             eligibility,
             research,
             committee,
+            closures,
         }
     }
 }

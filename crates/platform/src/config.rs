@@ -33,6 +33,8 @@ pub struct Settings {
     pub directory_file: Option<PathBuf>,
     /// A folder of policy packs (*.toml) replacing the built-in ones of Nuzul and Hayat.
     pub policy_dir: Option<PathBuf>,
+    /// The operator's file of Eid holidays per Hijri year (the built-in one otherwise).
+    pub holidays_file: Option<PathBuf>,
     /// Where uploaded documents go: `file:///…` or `s3://bucket/prefix` (credentials from `AWS_*`).
     /// Unset: `<data dir>/files`.
     pub files_url: Option<String>,
@@ -232,6 +234,7 @@ impl Settings {
             trace_filter: get("MASAR_TRACE_FILTER"),
             directory_file: get("MASAR_DIRECTORY").map(PathBuf::from),
             policy_dir: get("MASAR_POLICY_DIR").map(PathBuf::from),
+            holidays_file: get("MASAR_HOLIDAYS_FILE").map(PathBuf::from),
             files_url: get("MASAR_FILES_URL"),
             sealing_key: get("MASAR_SEALING_KEY").map(SecretString::from),
             forwarding_key: get("MASAR_FORWARDING_KEY").map(SecretString::from),

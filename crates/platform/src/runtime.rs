@@ -30,6 +30,8 @@ pub struct Dependencies {
     pub db: Db,
     pub queue: Arc<dyn Queue>,
     pub directory: Arc<Directory>,
+    /// The official Eid holidays the operator set, for every association's working calendar.
+    pub holidays: Arc<masar_domain::working_days::OfficialHolidays>,
     pub consumer: ConsumerSettings,
     pub outbox: OutboxSettings,
     /// Object storage for uploaded files (a local folder, or an S3-compatible bucket).

@@ -532,6 +532,12 @@ pub(super) struct Timeline {
     request_id: String,
     status: String,
     entries: Vec<TimelineEntry>,
+    /// The promised reply, in both calendars.
+    expected_decision_on: String,
+    expected_decision_on_hijri: String,
+    /// Working days left until the promised reply (weekends, official holidays and the
+    /// association's closures off); `null` once replied, or while the request is back with the beneficiary.
+    working_days_left: Option<u32>,
 }
 
 /// The request's journey so far, for its beneficiary to follow.
@@ -557,7 +563,14 @@ pub(super) async fn get_timeline(
             note: e.note,
         })
         .collect();
-    Ok(Json(Timeline { request_id: t.request_id, status: t.status, entries }))
+    Ok(Json(Timeline {
+        request_id: t.request_id,
+        status: t.status,
+        entries,
+        expected_decision_on: t.expected_decision_on,
+        expected_decision_on_hijri: t.expected_decision_on_hijri,
+        working_days_left: t.working_days_left,
+    }))
 }
 
 /// What the beneficiary sends back after a return for completion.

@@ -67,6 +67,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         verifier: deps.tokens.verifier.clone(),
         policies,
         documents: DocumentStore::new(deps.files.clone(), deps.personal.clone()),
+        holidays: deps.holidays.clone(),
     };
     ServiceParts {
         role: Role::Intake,

@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use masar_domain::calendar::{parse_gregorian, saudi_day};
 use masar_domain::eligibility::{fact_definition, read_answers};
 use masar_domain::policy::DocumentValidity;
+use masar_domain::working_days::WorkingCalendar;
 use masar_domain::{
     ActorRole, Address, AddressForm, Bilingual, CaseStatus, Facts, FieldError, HijriDate, NationalId, PolicyPack,
     SaudiMobile, TextRule, clean_text, read_address,
@@ -47,6 +48,8 @@ pub struct Intake {
     pub verifier: TokenVerifier,
     pub policies: PolicyBook,
     pub documents: DocumentStore,
+    /// The official holidays every association's working calendar skips.
+    pub holidays: std::sync::Arc<masar_domain::working_days::OfficialHolidays>,
 }
 
 /// The request, if it exists and the caller may see it: staff within their
@@ -709,9 +712,20 @@ impl IntakeService for Intake {
         let caller = Caller::required(&self.verifier, &request)?;
         let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         let entries = self.store.timeline(stored.request_id).await?;
+        // Counted on the association's calendar, from today, while the reply is awaited.
+        let working_days_left = if stored.status.awaits_reply() {
+            let pack = self.policy_of(&stored).await?;
+            let calendar = WorkingCalendar { official: &self.holidays, closures: &pack.closures };
+            Some(calendar.working_days_between(saudi_day(Utc::now()), stored.expected_decision_on))
+        } else {
+            None
+        };
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),
             status: stored.status.to_string(),
+            expected_decision_on: stored.expected_decision_on.to_string(),
+            expected_decision_on_hijri: HijriDate::from_gregorian(stored.expected_decision_on).to_string(),
+            working_days_left,
             entries: entries
                 .into_iter()
                 .map(|e| api::TimelineEntry {
