@@ -36,6 +36,13 @@ async fn deferred_then_approved(base: &GatewayClient) -> (String, Value) {
         .await
         .unwrap();
     assert_eq!(file["researcher"], researcher.as_str(), "{file}");
+    // Research's days run again from the deferral, on the pack's target of five.
+    let timeline = reception.wait_for_status(&id, "researcher_assigned").await.unwrap();
+    let official = masar_domain::working_days::OfficialHolidays::from_toml(masar::BUILT_IN_HOLIDAYS).unwrap();
+    let calendar = masar_domain::working_days::WorkingCalendar { official: &official, closures: &[] };
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    assert_eq!(timeline["awaiting_stage"], "research", "{timeline}");
+    assert_eq!(timeline["stage_deadline"], calendar.add_working_days(today, 5).to_string(), "{timeline}");
     assert_eq!(research_to_agenda(base, &NUZUL, &id, "approve").await.unwrap(), researcher);
     decide(&reception, &NUZUL, &id, "approved").await.unwrap();
     let decisions =

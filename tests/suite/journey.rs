@@ -79,6 +79,14 @@ async fn drive_both_associations(base: &GatewayClient, read_sms: &dyn Fn() -> Ve
     assert_eq!(timeline["working_days_left"], left, "{timeline}");
     assert!((8..=10).contains(&left), "two weeks hold ten working days, fewer across a holiday: {left}");
     assert_eq!(timeline["expected_decision_on"], expected.to_string());
+    // Verification has the pack's two working days for it.
+    let deadline = calendar.add_working_days(submitted_on, 2);
+    assert_eq!(
+        (timeline["awaiting_stage"].as_str(), timeline["stage_overdue"].as_bool()),
+        (Some("verification"), Some(false))
+    );
+    assert_eq!(timeline["stage_deadline"], deadline.to_string(), "{timeline}");
+    assert_eq!(timeline["stage_working_days_left"], calendar.working_days_between(submitted_on, deadline));
 
     let seen = pending(client, &id, NUZUL.project_manager).await;
     assert_eq!((seen["policy_version"].as_u64(), seen["eligibility_verdict"].as_str()), (Some(4), Some("unknown")));

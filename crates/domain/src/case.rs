@@ -114,6 +114,18 @@ impl CaseStatus {
         }
     }
 
+    /// The stage whose work a case in this status waits on (verification for
+    /// a submitted one, research once verified or deferred, the committee once
+    /// recommended); none when nobody owes it a step towards the reply.
+    pub fn awaiting(self) -> Option<Stage> {
+        match self {
+            Submitted => Some(Stage::Verification),
+            Verified | ResearcherAssigned | FieldVisitRecorded | Deferred => Some(Stage::Research),
+            Recommended | OnCommitteeAgenda => Some(Stage::Committee),
+            Draft | ReturnedForCompletion | Ineligible | Approved | Rejected | ServiceDelivered | Closed => None,
+        }
+    }
+
     /// What the beneficiary reads for this status on their timeline.
     pub fn describe(self) -> crate::Bilingual {
         let (ar, en) = match self {

@@ -44,6 +44,8 @@ pub struct PolicyPack {
     pub committee: crate::committee::CommitteeRules,
     /// The association's own closures, beside the official holidays, for its working calendar.
     pub closures: Vec<crate::working_days::Closure>,
+    /// Working days per stage (verification, research, committee), where the pack sets them.
+    pub targets: Option<crate::working_days::StageTargets>,
 }
 
 /// The board's approval of a version: a numbered meeting of a numbered term, on a Hijri date.
@@ -305,6 +307,7 @@ struct RawPack {
     committee: Option<crate::committee::RawCommittee>,
     #[serde(default)]
     closures: Vec<crate::working_days::RawClosure>,
+    targets: Option<crate::working_days::StageTargets>,
 }
 
 #[derive(Deserialize)]
@@ -555,6 +558,7 @@ impl RawPack {
             research,
             committee,
             closures,
+            targets: self.targets.map(|t| t.validate(check)),
         }
     }
 }

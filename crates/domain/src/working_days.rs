@@ -147,6 +147,59 @@ impl WorkingCalendar<'_> {
     }
 }
 
+/// How many working days each stage has, from the pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageTargets {
+    pub verification: u32,
+    pub research: u32,
+    pub committee: u32,
+}
+
+impl StageTargets {
+    pub fn for_stage(&self, stage: crate::Stage) -> Option<u32> {
+        match stage {
+            crate::Stage::Verification => Some(self.verification),
+            crate::Stage::Research => Some(self.research),
+            crate::Stage::Committee => Some(self.committee),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn validate(self, check: &mut crate::policy::Checker) -> Self {
+        for (field, days) in
+            [("verification", self.verification), ("research", self.research), ("committee", self.committee)]
+        {
+            if days == 0 {
+                check.problem(format!("targets.{field}"), "المدة يوم عمل واحد على الأقل", "at least one working day");
+            }
+        }
+        self
+    }
+}
+
+/// Where a stage stands against its target: its deadline, and the working days left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageClock {
+    pub stage: crate::Stage,
+    pub deadline: NaiveDate,
+    pub working_days_left: u32,
+    pub overdue: bool,
+}
+
+impl WorkingCalendar<'_> {
+    /// The clock of a stage that started on `started` with a target of `days`, read on `today`.
+    pub fn stage_clock(&self, stage: crate::Stage, started: NaiveDate, days: u32, today: NaiveDate) -> StageClock {
+        let deadline = self.add_working_days(started, days);
+        StageClock {
+            stage,
+            deadline,
+            working_days_left: self.working_days_between(today, deadline),
+            overdue: today > deadline,
+        }
+    }
+}
+
 /// An association's closures as its pack lists them.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,6 +275,18 @@ mod tests {
         let backwards = closure.replace("2026-12-21", "2026-12-19");
         let problems = crate::PolicyPack::from_toml(&format!("{hayat}{backwards}")).unwrap_err();
         assert_eq!(problems[0].field, "closures[0].to");
+    }
+
+    #[test]
+    fn a_stage_is_overdue_once_its_working_days_are_spent() {
+        let official = OfficialHolidays::default();
+        let calendar = WorkingCalendar { official: &official, closures: &[] };
+        // Research started Thursday 2026-12-03 with three working days: Sunday, Monday, Tuesday.
+        let clock = |today| calendar.stage_clock(crate::Stage::Research, day("2026-12-03"), 3, day(today));
+        assert_eq!(clock("2026-12-06").deadline, day("2026-12-08"));
+        assert_eq!((clock("2026-12-06").working_days_left, clock("2026-12-06").overdue), (2, false));
+        assert_eq!((clock("2026-12-08").working_days_left, clock("2026-12-08").overdue), (0, false));
+        assert_eq!((clock("2026-12-09").working_days_left, clock("2026-12-09").overdue), (0, true));
     }
 
     #[test]

@@ -538,6 +538,12 @@ pub(super) struct Timeline {
     /// Working days left until the promised reply (weekends, official holidays and the
     /// association's closures off); `null` once replied, or while the request is back with the beneficiary.
     working_days_left: Option<u32>,
+    /// The stage the case waits on (`verification`, `research`, `committee`), if any.
+    awaiting_stage: Option<String>,
+    /// That stage's deadline on the pack's target, the working days left to it, and whether it has passed.
+    stage_deadline: Option<String>,
+    stage_working_days_left: Option<u32>,
+    stage_overdue: bool,
 }
 
 /// The request's journey so far, for its beneficiary to follow.
@@ -570,6 +576,10 @@ pub(super) async fn get_timeline(
         expected_decision_on: t.expected_decision_on,
         expected_decision_on_hijri: t.expected_decision_on_hijri,
         working_days_left: t.working_days_left,
+        awaiting_stage: present(&t.awaiting_stage),
+        stage_deadline: present(&t.stage_deadline),
+        stage_working_days_left: t.stage_working_days_left,
+        stage_overdue: t.stage_overdue,
     }))
 }
 

@@ -713,19 +713,30 @@ impl IntakeService for Intake {
         let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         let entries = self.store.timeline(stored.request_id).await?;
         // Counted on the association's calendar, from today, while the reply is awaited.
-        let working_days_left = if stored.status.awaits_reply() {
+        let today = saudi_day(Utc::now());
+        let (mut working_days_left, mut clock) = (None, None);
+        if stored.status.awaits_reply() {
             let pack = self.policy_of(&stored).await?;
             let calendar = WorkingCalendar { official: &self.holidays, closures: &pack.closures };
-            Some(calendar.working_days_between(saudi_day(Utc::now()), stored.expected_decision_on))
-        } else {
-            None
-        };
+            working_days_left = Some(calendar.working_days_between(today, stored.expected_decision_on));
+            // The stage's days run from the first entry of the stretch it has waited on that stage.
+            let awaited = stored.status.awaiting();
+            let started = entries.iter().rev().take_while(|e| e.status.awaiting() == awaited).last().map(|e| e.at);
+            if let (Some(stage), Some(started), Some(targets)) = (awaited, started, pack.targets) {
+                clock =
+                    targets.for_stage(stage).map(|days| calendar.stage_clock(stage, saudi_day(started), days, today));
+            }
+        }
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),
             status: stored.status.to_string(),
             expected_decision_on: stored.expected_decision_on.to_string(),
             expected_decision_on_hijri: HijriDate::from_gregorian(stored.expected_decision_on).to_string(),
             working_days_left,
+            awaiting_stage: stored.status.awaiting().map(|s| s.to_string()).unwrap_or_default(),
+            stage_deadline: clock.map(|c| c.deadline.to_string()).unwrap_or_default(),
+            stage_working_days_left: clock.map(|c| c.working_days_left),
+            stage_overdue: clock.is_some_and(|c| c.overdue),
             entries: entries
                 .into_iter()
                 .map(|e| api::TimelineEntry {
