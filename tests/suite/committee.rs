@@ -160,9 +160,14 @@ async fn recusals_are_recorded_and_keep_a_member_out_of_the_vote_embedded() {
         .await
         .unwrap();
     assert_eq!(status, 403, "a recused member does not vote");
+    let decision = format!("/v1/requests/{id}/committee/decision");
+    let (status, _) = base
+        .call(reqwest::Method::POST, &decision, Some(HAYAT.committee[1]), Some(json!({ "decision": "approved" })))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "nor records the decision");
     // One member left to vote: not enough for a decision.
     base.post(&votes, Some(HAYAT.committee[0]), json!({ "vote": "approve" })).await.unwrap();
-    let decision = format!("/v1/requests/{id}/committee/decision");
     let (status, _) = base
         .call(reqwest::Method::POST, &decision, Some(HAYAT.committee[0]), Some(json!({ "decision": "approved" })))
         .await

@@ -50,8 +50,9 @@ struct RawEid {
 }
 
 impl OfficialHolidays {
-    /// Reads the operator's file; each Eid must fall in its Hijri year and
-    /// month (al-Fitr from late Ramadan into Shawwal, al-Adha in Dhu al-Hijjah).
+    /// Reads the operator's file; each Eid's holiday must hold its day (1
+    /// Shawwal, 10 Dhu al-Hijjah of the Hijri year given, a day either way for
+    /// the sighting), once per year.
     pub fn from_toml(text: &str) -> Result<Self, Vec<FieldError>> {
         let raw: RawHolidays = toml::from_str(text).map_err(|e| {
             vec![FieldError::new(
@@ -64,12 +65,13 @@ impl OfficialHolidays {
         })?;
         let mut problems = Vec::new();
         let mut eids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (i, eid) in raw.eid.iter().enumerate() {
             let at = |field: &str| format!("eid[{i}].{field}");
             let problem = |field: &str, ar: &str, en: &str| FieldError::new(at(field), Bilingual::new(ar, en));
-            let (name, months) = match eid.kind.as_str() {
-                "eid_al_fitr" => (Bilingual::new("إجازة عيد الفطر", "Eid al-Fitr holiday"), [9, 10]),
-                "eid_al_adha" => (Bilingual::new("إجازة عيد الأضحى", "Eid al-Adha holiday"), [12, 12]),
+            let (name, eid_day) = match eid.kind.as_str() {
+                "eid_al_fitr" => (Bilingual::new("إجازة عيد الفطر", "Eid al-Fitr holiday"), (10, 1)),
+                "eid_al_adha" => (Bilingual::new("إجازة عيد الأضحى", "Eid al-Adha holiday"), (12, 10)),
                 _ => {
                     problems.push(problem(
                         "kind",
@@ -79,6 +81,14 @@ impl OfficialHolidays {
                     continue;
                 }
             };
+            if !seen.insert((eid.hijri_year, eid.kind.as_str())) {
+                problems.push(problem(
+                    "kind",
+                    "هذا العيد مذكور لهذه السنة من قبل",
+                    "this Eid is already set for this year",
+                ));
+                continue;
+            }
             let (Ok(from), Ok(to)) = (parse_gregorian(&eid.from), parse_gregorian(&eid.to)) else {
                 problems.push(problem("from", "التاريخان بالصيغة YYYY-MM-DD", "both dates are written YYYY-MM-DD"));
                 continue;
@@ -91,12 +101,15 @@ impl OfficialHolidays {
                 ));
                 continue;
             }
-            let hijri = HijriDate::from_gregorian(from);
-            if hijri.year != eid.hijri_year || !months.contains(&hijri.month) {
+            // The holiday holds the Eid day by the Umm al-Qura calendar, give or take the day the moon is sighted.
+            let (month, day) = eid_day;
+            let expected = HijriDate { year: eid.hijri_year, month, day }.to_gregorian();
+            let sighted = [expected - chrono::Days::new(1), expected, expected + chrono::Days::new(1)];
+            if !sighted.iter().any(|d| from <= *d && *d <= to) {
                 problems.push(problem(
                     "from",
-                    "بداية الإجازة ليست في شهر هذا العيد من السنة الهجرية المذكورة",
-                    "the holiday does not start in this Eid's month of the Hijri year given",
+                    "الإجازة لا تشمل يوم هذا العيد من السنة الهجرية المذكورة",
+                    "the holiday does not hold this Eid's day of the Hijri year given",
                 ));
                 continue;
             }
@@ -137,13 +150,10 @@ impl WorkingCalendar<'_> {
         from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| self.is_working_day(*d)).count() as u32
     }
 
-    /// The day `days` working days after `from`.
+    /// The day `days` working days after `from` (`from` itself for none).
     pub fn add_working_days(&self, from: NaiveDate, days: u32) -> NaiveDate {
-        from.iter_days()
-            .skip(1)
-            .filter(|d| self.is_working_day(*d))
-            .nth(days.saturating_sub(1) as usize)
-            .unwrap_or(from)
+        let Some(last) = days.checked_sub(1) else { return from };
+        from.iter_days().skip(1).filter(|d| self.is_working_day(*d)).nth(last as usize).unwrap_or(from)
     }
 }
 
@@ -248,6 +258,7 @@ mod tests {
         // Thursday 2026-12-03 to Sunday 2026-12-06: Friday and Saturday are off.
         assert_eq!(calendar.working_days_between(day("2026-12-03"), day("2026-12-06")), 1);
         assert_eq!(calendar.add_working_days(day("2026-12-03"), 1), day("2026-12-06"));
+        assert_eq!(calendar.add_working_days(day("2026-12-03"), 0), day("2026-12-03"));
         assert_eq!(calendar.closed_for(day("2026-12-04")).unwrap().en, "The weekend");
         // National Day, a Wednesday in 2026.
         assert_eq!(calendar.closed_for(day("2026-09-23")).unwrap().en, "National Day");

@@ -49,7 +49,8 @@ fn decision_reply(stored: StoredDecision, votes: Vec<CastVote>) -> api::Decision
         reasons: evidence.as_ref().map(|e| e.reasons.clone()).unwrap_or_default(),
         decided_at: Some(masar_proto::timestamp(stored.decided_at)),
         decided_by: stored.decided_by,
-        votes: votes.iter().map(api_vote).collect(),
+        // The votes as hashed with the decision; the stored rows only where the evidence is unreadable.
+        votes: evidence.as_ref().map_or_else(|| votes.iter().map(api_vote).collect(), |e| e.votes.clone()),
         intact: intact && evidence.is_some(),
         evidence,
         evidence_sha256: stored.evidence_sha256,
@@ -117,6 +118,11 @@ impl Committee {
             ))
             .into_status(Code::PermissionDenied));
         }
+        // Nor does a member recused from this round (by a declared conflict): no vote, no decision.
+        let recusals = self.store.recusals(tx, item.request_id, item.round).await?;
+        if recusals.iter().any(|r| r.member == staff.username) {
+            return Err(recused());
+        }
         // An older reading is refused first, as everywhere: reloading shows what happened meanwhile.
         ensure_version(expected_version, item.version)?;
         if item.status != CaseStatus::OnCommitteeAgenda {
@@ -174,9 +180,6 @@ impl CommitteeService for Committee {
         })?;
         let note = cleaned("note", &input.note, TextRule::NOTE)?;
         let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
-        if recusals.iter().any(|r| r.member == staff.username) {
-            return Err(recused());
-        }
         let cast = CastVote { member: staff.username.clone(), vote, note };
         if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await? {
             return Err(changed_meanwhile());

@@ -124,7 +124,15 @@ impl EventHandler for Scheduler {
             .association(&case.association)
             .map(|a| a.staff.iter().filter(|s| s.role == ActorRole::CommitteeMember).collect::<Vec<_>>())
             .unwrap_or_default();
-        for member in members.iter().filter(|m| self.directory.same_person(&m.username, &researcher)) {
+        // Whoever visited counts too: a case reassigned was researched by both.
+        let visitors: Vec<&str> =
+            event.file.iter().flat_map(|f| f.visits.iter().map(|v| v.researcher.as_str())).collect();
+        let researched = |member: &str| {
+            std::iter::once(researcher.as_str())
+                .chain(visitors.iter().copied())
+                .any(|r| self.directory.same_person(member, r))
+        };
+        for member in members.iter().filter(|m| researched(&m.username)) {
             let reason = "researched the case";
             self.store.recuse(tx, &scheduled, &member.username, RecusalKind::Researched, reason).await?;
         }

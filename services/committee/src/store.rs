@@ -427,8 +427,6 @@ impl CommitteeStore {
         Ok(by_request)
     }
 
-    /// A member's vote on an item still at `version`; voting again replaces
-    /// their earlier vote. False when the item changed meanwhile.
     /// Raises an item's version, only if still at the one read; false when it changed meanwhile.
     pub async fn touch(&self, tx: &mut Tx, item: &AgendaItem) -> Result<bool, DbError> {
         let changed = tx
@@ -441,6 +439,8 @@ impl CommitteeStore {
         Ok(changed == 1)
     }
 
+    /// A member's vote on an item still at `version`; voting again replaces
+    /// their earlier vote. False when the item changed meanwhile.
     pub async fn cast_vote(
         &self,
         tx: &mut Tx,

@@ -121,13 +121,21 @@ pub fn research_file(
     file
 }
 
-/// The file as the committee receives it: whom the researcher met, without
-/// their telephone numbers (the committee weighs what they said, and never calls them).
+/// The file as the committee receives it: who the researcher met by kind
+/// and relation, without their names or telephone numbers, and the visits'
+/// appointments without their place or the beneficiary's words. The
+/// committee weighs what was found and never contacts anyone, and what it
+/// keeps (hashed, with each decision) holds no personal data.
 pub fn for_the_committee(mut file: api::ResearchFile) -> api::ResearchFile {
     for visit in &mut file.visits {
         for person in &mut visit.people_met {
+            person.name.clear();
             person.contact.clear();
         }
+    }
+    for appointment in &mut file.appointments {
+        appointment.place.clear();
+        appointment.change_reason.clear();
     }
     file
 }

@@ -425,13 +425,15 @@ impl ResearchStore {
         if tx.execute(changed.bind(assignment.request_id).bind(assignment.version)).await? != 1 {
             return Ok(false);
         }
+        // The visit keeps or misses the appointments of its day and before, not a later one.
         tx.execute(
             Sql::new(concat!(
-                "UPDATE visit_appointments SET status = $1 WHERE request_id = $2 AND ",
+                "UPDATE visit_appointments SET status = $1 WHERE request_id = $2 AND visit_on <= $3 AND ",
                 open_appointment!()
             ))
             .bind(closing(visit.outcome).as_str())
-            .bind(assignment.request_id),
+            .bind(assignment.request_id)
+            .bind(visit.visited_on),
         )
         .await?;
         let people_met = if visit.people_met.is_empty() {
@@ -513,7 +515,8 @@ impl ResearchStore {
     }
 
     /// Marks the case's open appointment as asked to be changed, with the
-    /// beneficiary's reason; false when none is open.
+    /// beneficiary's reason, raising the assignment's version (the file
+    /// changed); false when none is open.
     pub async fn ask_to_change_visit(&self, tx: &mut Tx, request_id: Uuid, reason: &str) -> Result<bool, DbError> {
         let changed = tx
             .execute(
@@ -526,6 +529,13 @@ impl ResearchStore {
                 .bind(request_id),
             )
             .await?;
+        if changed > 0 {
+            tx.execute(
+                Sql::new("UPDATE research_assignments SET version = version + 1 WHERE request_id = $1")
+                    .bind(request_id),
+            )
+            .await?;
+        }
         Ok(changed > 0)
     }
 

@@ -717,7 +717,10 @@ impl IntakeService for Intake {
         let (mut working_days_left, mut clock) = (None, None);
         if stored.status.awaits_reply() {
             let pack = self.policy_of(&stored).await?;
-            let calendar = WorkingCalendar { official: &self.holidays, closures: &pack.closures };
+            // The targets are the case's version's; the closures the association's calendar as it stands today.
+            let today_pack = self.policies.in_force(&stored.association, today).await?;
+            let closures = today_pack.as_ref().map_or(&pack.closures, |p| &p.closures);
+            let calendar = WorkingCalendar { official: &self.holidays, closures };
             working_days_left = Some(calendar.working_days_between(today, stored.expected_decision_on));
             // The stage's days run from the first entry of the stretch it has waited on that stage.
             let awaited = stored.status.awaiting();
