@@ -115,6 +115,21 @@ impl Research {
         Ok((staff, assignment))
     }
 
+    /// [`Self::own_assignment`], while its research is open (assigned, or visited).
+    async fn open_assignment<T>(
+        &self,
+        tx: &mut Tx,
+        request: &Request<T>,
+        request_id: &str,
+        expected_version: u64,
+    ) -> Result<(Staff, Assignment), Status> {
+        let (staff, assignment) = self.own_assignment(tx, request, request_id, expected_version).await?;
+        if !is_open(assignment.status) {
+            return Err(refused(assignment.status));
+        }
+        Ok((staff, assignment))
+    }
+
     /// Writes the event and the audit entry (the action is the event's
     /// type), commits, and answers with the assignment as stored.
     async fn finish(
@@ -198,7 +213,7 @@ impl ResearchService for Research {
         let assignment = self.store.assignment_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&assignment.association, &assignment.branch)?;
         ensure_version(input.expected_version, assignment.version)?;
-        if !matches!(assignment.status, CaseStatus::ResearcherAssigned | CaseStatus::FieldVisitRecorded) {
+        if !is_open(assignment.status) {
             return Err(refused(assignment.status));
         }
         let mut errors = Vec::new();
@@ -273,10 +288,7 @@ impl ResearchService for Research {
         let mut tx = self.store.db().begin().await?;
         let input = request.get_ref();
         let (staff, assignment) =
-            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        if !is_open(assignment.status) {
-            return Err(refused(assignment.status));
-        }
+            self.open_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let entered = AppointmentEntered { on: &input.on, at: &input.at, place: &input.place };
         let now = Utc::now();
         let appointment = check_appointment(entered, saudi_day(now)).map_err(invalid_input)?;
@@ -315,10 +327,7 @@ impl ResearchService for Research {
         let mut tx = self.store.db().begin().await?;
         let input = request.get_ref();
         let (staff, assignment) =
-            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        if !is_open(assignment.status) {
-            return Err(refused(assignment.status));
-        }
+            self.open_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let people_met: Vec<PersonMetEntered> = input
             .people_met
             .iter()
@@ -387,10 +396,7 @@ impl ResearchService for Research {
         let input = request.get_ref();
         let mut tx = self.store.db().begin().await?;
         let (staff, assignment) =
-            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        if !is_open(assignment.status) {
-            return Err(refused(assignment.status));
-        }
+            self.open_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let pack = self.pack_of(&assignment).await?;
         let Some(criteria) = &pack.research else {
             return Err(invalid_input(vec![FieldError::new(
@@ -436,10 +442,7 @@ impl ResearchService for Research {
         // Who and which case first: a caller without the right learns nothing from their input's faults.
         let mut tx = self.store.db().begin().await?;
         let (staff, assignment) =
-            self.own_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        if !is_open(assignment.status) {
-            return Err(refused(assignment.status));
-        }
+            self.open_assignment(&mut tx, &request, &input.request_id, input.expected_version).await?;
         let pack = self.pack_of(&assignment).await?;
         let scores = self.store.scores(&mut tx, assignment.request_id).await?;
         let entered = RecommendationEntered {

@@ -402,6 +402,15 @@ impl ResearchStore {
         Ok(())
     }
 
+    /// Raises the assignment's version, only if it is still the one read; false when it changed meanwhile.
+    async fn raise_version(&self, tx: &mut Tx, assignment: &Assignment) -> Result<bool, DbError> {
+        let sql =
+            Sql::new("UPDATE research_assignments SET version = version + 1 WHERE request_id = $1 AND version = $2")
+                .bind(assignment.request_id)
+                .bind(assignment.version);
+        Ok(tx.execute(sql).await? == 1)
+    }
+
     /// Records a visit, only if the assignment is still at the version read
     /// (raising it); a done visit counts and moves the case on, a missed one
     /// is only kept. Returns false when the assignment changed meanwhile.
@@ -473,16 +482,7 @@ impl ResearchStore {
         appointment: &Appointment,
         at: DateTime<Utc>,
     ) -> Result<Option<(Uuid, bool)>, DbError> {
-        let changed = tx
-            .execute(
-                Sql::new(
-                    "UPDATE research_assignments SET version = version + 1 WHERE request_id = $1 AND version = $2",
-                )
-                .bind(assignment.request_id)
-                .bind(assignment.version),
-            )
-            .await?;
-        if changed != 1 {
+        if !self.raise_version(tx, assignment).await? {
             return Ok(None);
         }
         let moved = tx
@@ -652,16 +652,7 @@ impl ResearchStore {
         scores: &[CriterionScore],
         at: DateTime<Utc>,
     ) -> Result<bool, DbError> {
-        let changed = tx
-            .execute(
-                Sql::new(
-                    "UPDATE research_assignments SET version = version + 1 WHERE request_id = $1 AND version = $2",
-                )
-                .bind(assignment.request_id)
-                .bind(assignment.version),
-            )
-            .await?;
-        if changed != 1 {
+        if !self.raise_version(tx, assignment).await? {
             return Ok(false);
         }
         for score in scores {
