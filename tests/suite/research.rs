@@ -375,3 +375,44 @@ async fn more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_r
     more_documents_go_back_to_the_beneficiary_and_the_case_returns_to_its_researcher(&base, &move || sms.texts()).await;
     distributed.stop().await;
 }
+
+/// A case research sent back for documents, resubmitted and then found
+/// ineligible, is closed in research too (not left waiting for documents).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_returned_by_research_and_then_found_ineligible_is_closed_there_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let national_id = masar::demo::new_national_id();
+    let submitted = submit(&reception, &NUZUL, &national_id, "ليلى حسن", "0553339911").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let researcher = base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    let research = format!("/v1/requests/{id}/research");
+    let asking = json!({ "recommendation": "more_documents", "justification": "The income proof is old.",
+                         "documents_requested": ["A recent proof of income"] });
+    base.post(&format!("{research}/recommendation"), Some(&researcher), asking).await.unwrap();
+    reception.wait_for_status(&id, "returned_for_completion").await.unwrap();
+    // The new proof shows an income over the threshold.
+    let attestation =
+        json!({ "attested": true, "version": masar::demo::attestation_version(&base, "nuzul").await.unwrap() });
+    let over = json!({ "household.monthly_income": "30000" });
+    reception
+        .post(&format!("/v1/requests/{id}/resubmit"), None, json!({ "facts": over, "attestation": attestation }))
+        .await
+        .unwrap();
+    base.wait_until_pending(&id, NUZUL.project_manager).await.unwrap();
+    base.post(&format!("/v1/requests/{id}/verification/ineligible"), Some(NUZUL.project_manager), json!({}))
+        .await
+        .unwrap();
+    reception.wait_for_status(&id, "ineligible").await.unwrap();
+    let file = base
+        .eventually("research to close the case", || async {
+            let file = base.get(&format!("{research}/file"), Some(NUZUL.branch_manager)).await?;
+            Ok((file["status"] == "ineligible").then_some(file))
+        })
+        .await
+        .unwrap();
+    assert_eq!(file["documents_requested"], json!(["A recent proof of income"]), "{file}");
+    suite.stop().await.unwrap();
+}

@@ -310,6 +310,8 @@ pub(super) struct ResearchFile {
     branch: String,
     service_type: String,
     researcher: String,
+    /// Where the case stands in research (`researcher_assigned`, `field_visit_recorded`, `recommended`, …).
+    status: String,
     policy_version: u32,
     /// The pack's criteria for the case's service type (empty when its version has none).
     criteria: Vec<CriterionScore>,
@@ -431,6 +433,7 @@ impl From<research::ResearchFile> for ResearchFile {
             branch: f.branch,
             service_type: f.service_type,
             researcher: f.researcher,
+            status: f.status,
             policy_version: f.policy_version,
             total_percent: f.total_percent,
             justification: f.justification,

@@ -27,6 +27,7 @@ pub fn research_file(
         branch: assignment.branch.clone(),
         service_type: assignment.service_type.clone(),
         researcher: assignment.researcher.clone(),
+        status: assignment.status.to_string(),
         policy_version: assignment.policy_version,
         visits: visits
             .iter()

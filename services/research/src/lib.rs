@@ -63,6 +63,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
                 event_type::REQUEST_VERIFIED,
                 event_type::COMMITTEE_DECIDED,
                 event_type::VISIT_CHANGE_REQUESTED,
+                event_type::REQUEST_INELIGIBLE,
             ],
             assigner,
         )),
@@ -223,6 +224,30 @@ impl Assigner {
         Ok(())
     }
 
+    /// A case research sent back for documents that verification then found
+    /// ineligible is closed here too; cases research never had are not its business.
+    async fn close_returned(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        case: Option<events::CaseRef>,
+    ) -> Result<(), HandlerError> {
+        let (request_id, _) = event_case(case)?;
+        let Some(existing) = self.store.assignment_in(tx, request_id).await? else { return Ok(()) };
+        if existing.status != CaseStatus::ReturnedForCompletion {
+            return Err(HandlerError::Reject(format!(
+                "request {request_id} found ineligible while research has it as '{}'",
+                existing.status
+            )));
+        }
+        // Resubmitted, then judged ineligible: the journey the event stands for.
+        CaseStatus::Submitted.transition(CaseStatus::Ineligible).map_err(|e| HandlerError::Reject(e.to_string()))?;
+        self.store.set_status(tx, request_id, CaseStatus::Ineligible).await?;
+        audit::record(tx, actor, existing.audit_subject(), event_type::REQUEST_INELIGIBLE, "closed in research")
+            .await?;
+        Ok(())
+    }
+
     /// The beneficiary asked for another time: the open appointment says so,
     /// for the researcher to set a new one. With none open, the trail keeps it.
     async fn change_asked(
@@ -294,10 +319,10 @@ impl EventHandler for Assigner {
             // The criteria each case is scored on.
             Event::PolicyApplied(announced) => PolicyBook::keep_announced(tx, &announced).await,
             Event::VisitChangeRequested(asked) => self.change_asked(tx, &actor, asked).await,
+            Event::RequestIneligible(closed) => self.close_returned(tx, &actor, closed.case).await,
             Event::RequestSubmitted(_)
             | Event::RequestResubmitted(_)
             | Event::RequestReturned(_)
-            | Event::RequestIneligible(_)
             | Event::ResearcherAssigned(_)
             | Event::DocumentsRequested(_)
             | Event::VisitScheduled(_)
