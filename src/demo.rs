@@ -845,5 +845,16 @@ async fn print_case(client: &GatewayClient, request_id: &str, staff: &str) -> an
     for message in messages["messages"].as_array().into_iter().flatten() {
         println!("    [{}] {}", message["mobile"].as_str().unwrap_or(""), message["text"].as_str().unwrap_or(""));
     }
+    // A case the committee decided: its decision as explained from the hashed evidence.
+    let path = format!("/v1/requests/{request_id}/committee/decisions");
+    let (status, decisions) = client.call(reqwest::Method::GET, &path, Some(staff), None).await?;
+    for decision in decisions["decisions"].as_array().into_iter().flatten().filter(|_| status == 200) {
+        let intact = if decision["intact"] == true { "evidence intact" } else { "EVIDENCE CHANGED" };
+        println!(
+            "  committee, round {} ({intact}): {}",
+            decision["round"],
+            decision["explanation"]["en"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
 }

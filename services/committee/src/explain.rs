@@ -65,11 +65,14 @@ pub fn explain(evidence: &api::Evidence) -> Bilingual {
             ar.push_str(&format!(" البحث الاجتماعي: المجموع {total} من 100 في فئة «{}».", research.band_ar));
             en.push_str(&format!(" Social research: a total of {total} of 100, in the band '{}'.", research.band_en));
         }
-        ar.push_str(&format!(" أوصى الباحث بـ{r_ar}: {}", research.justification));
-        en.push_str(&format!(" The researcher recommended {r_en}: {}", research.justification));
+        // Sentences end once: the researcher's own full stops are dropped where another follows.
+        let justification = research.justification.trim_end_matches(['.', ' ']);
+        ar.push_str(&format!(" أوصى الباحث بـ{r_ar}: {justification}"));
+        en.push_str(&format!(" The researcher recommended {r_en}: {justification}"));
         if !research.departure_reason.is_empty() {
-            ar.push_str(&format!(" (خلافاً للفئة: {})", research.departure_reason));
-            en.push_str(&format!(" (departing from the band: {})", research.departure_reason));
+            let departure = research.departure_reason.trim_end_matches(['.', ' ']);
+            ar.push_str(&format!(" (خلافاً للفئة: {departure})"));
+            en.push_str(&format!(" (departing from the band: {departure})"));
         }
         ar.push('.');
         en.push('.');
@@ -115,7 +118,7 @@ mod tests {
             votes: vec![vote("m1", "approve", "urgent"), vote("m2", "approve", ""), vote("m3", "reject", "")],
             research: Some(masar_proto::research::v1::ResearchFile {
                 recommendation: "approve".into(),
-                justification: "The roof may fall".into(),
+                justification: "The roof may fall.".into(),
                 total_percent: Some(88),
                 band_ar: "حاجة ماسة".into(),
                 band_en: "Urgent need".into(),
@@ -131,6 +134,7 @@ mod tests {
         );
         assert!(explained.en.contains("a total of 88 of 100, in the band 'Urgent need'"), "{}", explained.en);
         assert!(explained.en.ends_with("Policy version 4."), "{}", explained.en);
+        assert!(!explained.en.contains(".."), "{}", explained.en);
         assert!(explained.ar.contains("بـ2 من 3 أصوات") && explained.ar.contains("حاجة ماسة"), "{}", explained.ar);
     }
 }
