@@ -416,3 +416,62 @@ async fn a_case_returned_by_research_and_then_found_ineligible_is_closed_there_e
     assert_eq!(file["documents_requested"], json!(["A recent proof of income"]), "{file}");
     suite.stop().await.unwrap();
 }
+
+/// A case back with the documents research asked for stays with the
+/// researcher who asked, unless the roster no longer allows them: on leave
+/// by then, it goes to another of the branch, with why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_back_with_its_documents_follows_the_roster_embedded() {
+    let data_dir = crate::support::temp_dir();
+    let suite = crate::support::embedded_suite_in(&data_dir, &[]).await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let national_id = masar::demo::new_national_id();
+    let submitted = submit(&reception, &NUZUL, &national_id, "أمل سعيد", "0553330011").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let asked_by = base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    let asking = json!({ "recommendation": "more_documents", "justification": "The bill is old.",
+                         "documents_requested": ["A recent electricity bill"] });
+    base.post(&format!("/v1/requests/{id}/research/recommendation"), Some(&asked_by), asking).await.unwrap();
+    reception.wait_for_status(&id, "returned_for_completion").await.unwrap();
+    suite.stop().await.unwrap();
+
+    // Meanwhile the researcher who asked went on leave.
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let (from, to) = (today - chrono::Days::new(1), today + chrono::Days::new(30));
+    let name = if asked_by == "nuzul.researcher1" { "Noura Alqahtani" } else { "Fahad Alshehri" };
+    let entry = format!(r#""name": "{name}", "role": "social_researcher", "branch": "riyadh""#);
+    let on_leave = format!(r#"{entry}, "leave": [{{ "from": "{from}", "to": "{to}" }}]"#);
+    let directory = masar::DEMO_DIRECTORY.replace(&entry, &on_leave);
+    assert_ne!(directory, masar::DEMO_DIRECTORY, "the demo roster's researchers are where the test expects");
+    let file = data_dir.join("directory-on-leave.json");
+    std::fs::write(&file, directory).unwrap();
+    let suite = crate::support::embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", file.to_str().unwrap())]).await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let attestation =
+        json!({ "attested": true, "version": masar::demo::attestation_version(&base, "nuzul").await.unwrap() });
+    reception.post(&format!("/v1/requests/{id}/resubmit"), None, json!({ "attestation": attestation })).await.unwrap();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    let other = base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap();
+    assert_ne!(other, asked_by, "the one on leave does not get it back");
+    let file = base.get(&format!("/v1/requests/{id}/research/file"), Some(&other)).await.unwrap();
+    assert_eq!(
+        (file["status"].as_str(), file["documents_requested"][0].as_str()),
+        (Some("researcher_assigned"), Some("A recent electricity bill"))
+    );
+    let assignments = base.get("/v1/research/assignments", Some(NUZUL.branch_manager)).await.unwrap();
+    let assignment = assignments["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["request_id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(
+        assignment["why"]["en"].as_str().unwrap().contains(&format!("{asked_by} (on leave until {to})")),
+        "{assignment}"
+    );
+    suite.stop().await.unwrap();
+}

@@ -105,7 +105,9 @@ struct Assigner {
 impl Assigner {
     /// Gives the case to the least busy of the branch's researchers the
     /// roster allows (on duty, handling its service type, under capacity), or
-    /// keeps it waiting when there is none; true if it was assigned.
+    /// keeps it waiting when there is none; true if it was assigned. A case
+    /// coming back with the documents research asked for stays with the
+    /// researcher who asked, unless the roster no longer allows them.
     async fn assign(
         &self,
         tx: &mut Tx,
@@ -114,8 +116,18 @@ impl Assigner {
         policy_version: u32,
     ) -> Result<bool, HandlerError> {
         let (request_id, case) = event_case(case)?;
-        if let Some(existing) = self.store.assignment_in(tx, request_id).await? {
-            return self.take_back(tx, actor, existing).await.map(|()| true);
+        // A case research asked documents for comes back verified again; no other is assigned twice.
+        let existing = self.store.assignment_in(tx, request_id).await?;
+        if let Some(existing) = &existing {
+            if existing.status != CaseStatus::ReturnedForCompletion {
+                return Err(HandlerError::Reject(format!(
+                    "request {request_id} verified again while research has it as '{}'",
+                    existing.status
+                )));
+            }
+            CaseStatus::Verified
+                .transition(CaseStatus::ResearcherAssigned)
+                .map_err(|e| HandlerError::Reject(e.to_string()))?;
         }
         let association = self
             .directory
@@ -133,7 +145,16 @@ impl Assigner {
             .collect();
         let now = Utc::now();
         let to_assign = CaseToAssign { branch: &case.branch, service_type: &case.service_type, day: saudi_day(now) };
-        let Choice { chosen, why } = assignment::choose(&to_assign, &candidates);
+        // Back with its documents, it stays with the researcher who asked if the roster still allows.
+        let asked_by: Vec<Candidate> = candidates
+            .iter()
+            .filter(|c| existing.as_ref().is_some_and(|e| e.researcher == c.researcher.username))
+            .copied()
+            .collect();
+        let kept = (!asked_by.is_empty())
+            .then(|| assignment::choose(&to_assign, &asked_by))
+            .filter(|choice| choice.chosen.is_some());
+        let Choice { chosen, why } = kept.unwrap_or_else(|| assignment::choose(&to_assign, &candidates));
         let subject = Subject::of(request_id, &case);
         let Some(researcher) = chosen else {
             // Never dropped: it waits where supervisors see it, and the sweep assigns it.
@@ -151,7 +172,10 @@ impl Assigner {
             return Ok(false);
         };
         let chosen = Chosen { researcher: &researcher, why: &why, at: now };
-        self.store.assign(tx, request_id, &case, chosen, policy_version).await?;
+        match existing {
+            Some(_) => self.store.take_back(tx, request_id, chosen).await?,
+            None => self.store.assign(tx, request_id, &case, chosen, policy_version).await?,
+        }
         audit::record(tx, actor, subject, event_type::RESEARCHER_ASSIGNED, &researcher).await?;
         let event = events::ResearcherAssigned {
             case: Some(case),
@@ -196,32 +220,6 @@ impl Assigner {
             }
         }
         Ok(assigned)
-    }
-
-    /// A case research asked more documents for, verified again with them:
-    /// back to the researcher who asked, with the file as they left it.
-    async fn take_back(&self, tx: &mut Tx, actor: &Actor, existing: Assignment) -> Result<(), HandlerError> {
-        if existing.status != CaseStatus::ReturnedForCompletion {
-            return Err(HandlerError::Reject(format!(
-                "request {} verified again while research has it as '{}'",
-                existing.request_id, existing.status
-            )));
-        }
-        CaseStatus::Verified
-            .transition(CaseStatus::ResearcherAssigned)
-            .map_err(|e| HandlerError::Reject(e.to_string()))?;
-        self.store.set_status(tx, existing.request_id, CaseStatus::ResearcherAssigned).await?;
-        audit::record(tx, actor, existing.audit_subject(), event_type::RESEARCHER_ASSIGNED, &existing.researcher)
-            .await?;
-        let event = events::ResearcherAssigned {
-            case: Some(existing.case_ref()),
-            actor: Some(actor.event_actor()),
-            assigned_at: Some(masar_proto::timestamp(Utc::now())),
-            researcher: existing.researcher,
-            reassignment: false,
-        };
-        self.outbox.append(tx, &Event::ResearcherAssigned(event)).await?;
-        Ok(())
     }
 
     /// A case research sent back for documents that verification then found

@@ -300,6 +300,25 @@ impl ResearchStore {
         Ok(())
     }
 
+    /// A case back from the beneficiary with the documents research asked
+    /// for: assigned again (to `chosen`), no longer waiting.
+    pub async fn take_back(&self, tx: &mut Tx, request_id: Uuid, chosen: Chosen<'_>) -> Result<(), DbError> {
+        tx.execute(Sql::new("DELETE FROM unassigned_cases WHERE request_id = $1").bind(request_id)).await?;
+        tx.execute(
+            Sql::new(
+                "UPDATE research_assignments SET researcher = $1, why = $2, status = $3, assigned_at = $4, \
+                 version = version + 1 WHERE request_id = $5",
+            )
+            .bind(chosen.researcher)
+            .bind(serde_json::to_value(chosen.why).expect("a reason serializes"))
+            .bind(CaseStatus::ResearcherAssigned.as_str())
+            .bind(chosen.at)
+            .bind(request_id),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Moves an open assignment to `researcher`, conditional on the version
     /// read (and raising it); false if it changed meanwhile or is no longer open.
     pub async fn reassign(
