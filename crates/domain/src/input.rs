@@ -126,6 +126,17 @@ pub fn clean_text(field: &str, raw: &str, rule: TextRule) -> Result<String, Fiel
     Ok(cleaned)
 }
 
+/// `raw` cleaned by `rule`, gathering problems instead of stopping at the
+/// first: one that is refused, or required and empty, goes on `problems` at
+/// `field` (and comes back empty), so a form reports every field at once.
+pub fn read_field(field: &str, raw: &str, rule: TextRule, required: bool, problems: &mut Vec<FieldError>) -> String {
+    let cleaned = clean_text(field, raw, rule).map_err(|problem| problems.push(problem)).unwrap_or_default();
+    if required && cleaned.is_empty() && !problems.iter().any(|p| p.field == field) {
+        problems.push(FieldError::required(field));
+    }
+    cleaned
+}
+
 /// Cleans each of `texts` (reasons, items), dropping the empty ones.
 pub fn clean_texts(field: &str, texts: &[String], rule: TextRule, most: usize) -> Result<Vec<String>, FieldError> {
     if texts.len() > most {

@@ -3,7 +3,7 @@
 //! score bands that suggest a recommendation, and the judgement of a
 //! researcher's scores against them.
 
-use crate::input::{TextRule, clean_text, clean_texts};
+use crate::input::{TextRule, clean_texts, read_field};
 use crate::policy::Checker;
 use crate::text::{Bilingual, FieldError};
 use crate::vocabulary::Recommendation;
@@ -224,18 +224,12 @@ pub fn check_recommendation(
     entered: RecommendationEntered<'_>,
 ) -> Result<Recommended, Vec<FieldError>> {
     let mut problems = Vec::new();
-    let mut text = |field: &str, raw: &str, rule: TextRule, required: bool| {
-        let cleaned = clean_text(field, raw, rule).map_err(|p| problems.push(p)).unwrap_or_default();
-        if required && cleaned.is_empty() && !problems.iter().any(|p| p.field == field) {
-            problems.push(FieldError::required(field));
-        }
-        cleaned
-    };
-    let justification = text("justification", entered.justification, TextRule::NOTE, true);
+    let justification = read_field("justification", entered.justification, TextRule::NOTE, true, &mut problems);
     let recommendation = Recommendation::parse(entered.recommendation).ok();
     let approving = recommendation == Some(Recommendation::Approve);
-    let service = text("service", entered.service, TextRule::NOTE, approving);
-    let departure_reason = text("departure_reason", entered.departure_reason, TextRule::NOTE, false);
+    let service = read_field("service", entered.service, TextRule::NOTE, approving, &mut problems);
+    let departure_reason =
+        read_field("departure_reason", entered.departure_reason, TextRule::NOTE, false, &mut problems);
     if recommendation.is_none() {
         problems.push(FieldError::new(
             "recommendation",

@@ -4,7 +4,7 @@
 //! they found.
 
 use crate::calendar::parse_gregorian;
-use crate::input::{TextRule, clean_text};
+use crate::input::{TextRule, read_field};
 use crate::text::{Bilingual, FieldError};
 use crate::vocabulary::vocabulary;
 use chrono::{NaiveDate, NaiveTime};
@@ -123,10 +123,7 @@ pub fn check_appointment(entered: AppointmentEntered<'_>, today: NaiveDate) -> R
             ),
         ));
     }
-    let place = clean_text("place", entered.place, TextRule::LINE).map_err(|p| problems.push(p)).unwrap_or_default();
-    if place.is_empty() && !problems.iter().any(|p| p.field == "place") {
-        problems.push(FieldError::required("place"));
-    }
+    let place = read_field("place", entered.place, TextRule::LINE, true, &mut problems);
     match (on, within_hours) {
         (Some(on), Some(at)) if problems.is_empty() => Ok(Appointment { on, at, place }),
         _ => Err(problems),
@@ -220,11 +217,7 @@ pub fn check_visit(entered: VisitEntered<'_>, today: NaiveDate) -> Result<VisitR
             }
         }
     };
-    let findings =
-        clean_text("findings", entered.findings, TextRule::NOTE).map_err(|p| problems.push(p)).unwrap_or_default();
-    if findings.is_empty() && !problems.iter().any(|p| p.field == "findings") {
-        problems.push(FieldError::required("findings"));
-    }
+    let findings = read_field("findings", entered.findings, TextRule::NOTE, true, &mut problems);
     let people_met = people_met(entered.people_met, &mut problems);
     match outcome {
         Some(VisitOutcome::Done) if entered.people_met.is_empty() => problems.push(FieldError::new(
@@ -271,11 +264,7 @@ fn people_met(entered: &[PersonMetEntered], problems: &mut Vec<FieldError>) -> V
             ));
         }
         let mut text = |field: &str, raw: &str, rule: TextRule, required: bool| {
-            let cleaned = clean_text(&at(field), raw, rule).map_err(|p| problems.push(p)).unwrap_or_default();
-            if required && cleaned.is_empty() && !problems.iter().any(|p| p.field == at(field)) {
-                problems.push(FieldError::required(&at(field)));
-            }
-            cleaned
+            read_field(&at(field), raw, rule, required, problems)
         };
         // The beneficiary is known to the case; a reference person is named, and a relative's
         // or another's relation said.

@@ -128,17 +128,10 @@ pub fn acting_role(staff: &Option<Staff>) -> ActorRole {
 
 /// A required free text, bounded and cleaned.
 pub fn read_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    let cleaned = read_optional_text(field, text, errors);
-    if cleaned.is_empty() && !errors.iter().any(|e| e.field == field) {
-        errors.push(FieldError::required(field));
-    }
-    cleaned
+    masar_domain::input::read_field(field, text, TextRule::NOTE, true, errors)
 }
 
 /// An optional free text, bounded and cleaned (see `masar_domain::input`).
 pub fn read_optional_text(field: &str, text: &str, errors: &mut Vec<FieldError>) -> String {
-    clean_text(field, text, TextRule::NOTE).unwrap_or_else(|problem| {
-        errors.push(problem);
-        String::new()
-    })
+    masar_domain::input::read_field(field, text, TextRule::NOTE, false, errors)
 }

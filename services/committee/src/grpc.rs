@@ -9,7 +9,8 @@ use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, TextRule, Vote,
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::grpc::{
-    Problem, changed_meanwhile, cleaned, ensure_version, internal, invalid_input, parse_uuid, request_not_found,
+    Problem, changed_meanwhile, cleaned, ensure_version, internal, invalid_input, parse_uuid,
+    policy_version_not_yet_kept, request_not_found,
 };
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
@@ -198,9 +199,10 @@ impl CommitteeService for Committee {
         let input = request.get_ref();
         let mut tx = self.store.db().begin().await?;
         let (staff, item) = self.member_and_item(&mut tx, &request, &input.request_id, input.expected_version).await?;
-        let reason = cleaned("reason", &input.reason, TextRule::LINE)?;
-        if reason.is_empty() {
-            return Err(invalid_input(vec![FieldError::required("reason")]));
+        let mut problems = Vec::new();
+        let reason = masar_domain::input::read_field("reason", &input.reason, TextRule::LINE, true, &mut problems);
+        if !problems.is_empty() {
+            return Err(invalid_input(problems));
         }
         if !self.store.touch(&mut tx, &item).await? {
             return Err(changed_meanwhile());
@@ -267,13 +269,12 @@ impl CommitteeService for Committee {
         }
         let votes = self.store.votes_in(&mut tx, item.request_id).await?;
         let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
-        let pack = self.policies.version(&item.association, item.policy_version).await?.ok_or_else(|| {
-            Problem::new(Bilingual::new(
-                "إصدار السياسة لهذا الطلب غير متاح بعد، حاول لاحقاً",
-                "The policy version of this case is not available yet; try again shortly",
-            ))
-            .into_status(Code::Unavailable)
-        })?;
+        let (association, version) = (&item.association, item.policy_version);
+        let pack = self
+            .policies
+            .version(association, version)
+            .await?
+            .ok_or_else(|| policy_version_not_yet_kept(association, version))?;
         let rules = pack.committee;
         if votes.len() < rules.quorum as usize {
             return Err(Problem::new(Bilingual::new(

@@ -12,7 +12,10 @@ use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, Rec
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::forms::read_text;
-use masar_platform::grpc::{Problem, changed_meanwhile, ensure_version, invalid_input, parse_uuid, request_not_found};
+use masar_platform::grpc::{
+    Problem, changed_meanwhile, ensure_version, invalid_input, parse_uuid, policy_version_not_yet_kept,
+    request_not_found,
+};
 use masar_platform::identity::Staff;
 use masar_platform::messaging::Outbox;
 use masar_platform::paging::{PageRequest, Position};
@@ -66,14 +69,11 @@ fn is_open(status: CaseStatus) -> bool {
 impl Research {
     /// The policy version the case is judged under (kept at start and from every announcement).
     async fn pack_of(&self, assignment: &Assignment) -> Result<PolicyPack, Status> {
-        self.policies.version(&assignment.association, assignment.policy_version).await?.ok_or_else(|| {
-            tracing::warn!(association = %assignment.association, version = assignment.policy_version, "policy version not known yet");
-            Problem::new(Bilingual::new(
-                "إصدار السياسة لهذا الطلب غير متاح بعد، حاول لاحقاً",
-                "The policy version of this case is not available yet; try again shortly",
-            ))
-            .into_status(Code::Unavailable)
-        })
+        let (association, version) = (&assignment.association, assignment.policy_version);
+        self.policies
+            .version(association, version)
+            .await?
+            .ok_or_else(|| policy_version_not_yet_kept(association, version))
     }
 
     /// The research file of an assignment, as stored within `tx`.

@@ -866,9 +866,10 @@ impl IntakeService for Intake {
                 "Another time for the visit is asked for while the case is being researched",
             ));
         }
-        let reason = cleaned("reason", &input.reason, TextRule::NOTE)?;
-        if reason.is_empty() {
-            return Err(invalid_input(vec![FieldError::required("reason")]));
+        let mut problems = Vec::new();
+        let reason = masar_platform::forms::read_text("reason", &input.reason, &mut problems);
+        if !problems.is_empty() {
+            return Err(invalid_input(problems));
         }
         let now = Utc::now();
         let event = events::VisitChangeRequested {
