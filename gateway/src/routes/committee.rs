@@ -60,7 +60,7 @@ fn recusals(list: Vec<committee::Recusal>) -> Vec<Recusal> {
 impl From<committee::AgendaItem> for AgendaItem {
     fn from(i: committee::AgendaItem) -> Self {
         Self {
-            votes: i.votes.into_iter().map(|v| Vote { member: v.member, vote: v.vote, note: v.note }).collect(),
+            votes: votes(i.votes),
             request_id: i.request_id,
             association: i.association,
             branch: i.branch,

@@ -207,7 +207,9 @@ impl CommitteeService for Committee {
         if !self.store.touch(&mut tx, &item).await? {
             return Err(changed_meanwhile());
         }
-        self.store.recuse(&mut tx, &item, &staff.username, RecusalKind::Declared, &reason).await?;
+        self.store
+            .recuse(&mut tx, (item.request_id, item.round), &staff.username, RecusalKind::Declared, &reason)
+            .await?;
         let actor = Actor::staff(&staff, &request);
         audit::record(&mut tx, &actor, item.audit_subject(), action::MEMBER_RECUSED, &reason).await?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await?;

@@ -115,10 +115,8 @@ impl EventHandler for Scheduler {
             policy_version: event.policy_version,
             research: event.file.as_deref(),
         };
-        self.store.schedule(tx, request_id, agenda_id, recommended, now, existing.as_ref()).await?;
+        let round = self.store.schedule(tx, request_id, agenda_id, recommended, now, existing.as_ref()).await?;
         // Whoever researched it takes no part in deciding it: on the record from the start.
-        let scheduled =
-            self.store.item_in(tx, request_id).await?.ok_or_else(|| HandlerError::Retry("just scheduled".into()))?;
         let members = self
             .directory
             .association(&case.association)
@@ -134,7 +132,7 @@ impl EventHandler for Scheduler {
         };
         for member in members.iter().filter(|m| researched(&m.username)) {
             let reason = "researched the case";
-            self.store.recuse(tx, &scheduled, &member.username, RecusalKind::Researched, reason).await?;
+            self.store.recuse(tx, (request_id, round), &member.username, RecusalKind::Researched, reason).await?;
         }
         let actor = Actor::system(message);
         audit::record(tx, &actor, Subject::of(request_id, &case), event_type::CASE_SCHEDULED, "").await?;

@@ -205,7 +205,7 @@ impl CommitteeStore {
 
     /// Puts a case on an agenda; a case coming back after deferral starts a
     /// new round with no votes, the earlier round's kept, its version still
-    /// rising past the one before.
+    /// rising past the one before. Returns the round.
     pub async fn schedule(
         &self,
         tx: &mut Tx,
@@ -214,8 +214,9 @@ impl CommitteeStore {
         recommended: Recommended<'_>,
         now: DateTime<Utc>,
         previous: Option<&AgendaItem>,
-    ) -> Result<(), DbError> {
+    ) -> Result<u32, DbError> {
         let Recommended { case, researcher, recommendation, policy_version, research } = recommended;
+        let round = previous.map_or(1, |p| p.round + 1);
         if let Some(previous) = previous {
             tx.execute(
                 Sql::new(
@@ -249,33 +250,31 @@ impl CommitteeStore {
             .bind(i64::from(policy_version))
             .bind(previous.map_or(1, |p| p.version + 1))
             .bind(research.map(Message::encode_to_vec).unwrap_or_default())
-            .bind(i64::from(previous.map_or(1, |p| p.round + 1))),
+            .bind(i64::from(round)),
         )
         .await?;
-        Ok(())
+        Ok(round)
     }
 
-    /// Recuses a member from the item's round (once; a second declaration keeps the first),
+    /// Recuses a member from a case's round (once; a second declaration keeps the first),
     /// withdrawing any vote of theirs.
     pub async fn recuse(
         &self,
         tx: &mut Tx,
-        item: &AgendaItem,
+        (request_id, round): (Uuid, u32),
         member: &str,
         kind: RecusalKind,
         reason: &str,
     ) -> Result<(), DbError> {
-        tx.execute(
-            Sql::new("DELETE FROM votes WHERE request_id = $1 AND member = $2").bind(item.request_id).bind(member),
-        )
-        .await?;
+        tx.execute(Sql::new("DELETE FROM votes WHERE request_id = $1 AND member = $2").bind(request_id).bind(member))
+            .await?;
         tx.execute(
             Sql::new(
                 "INSERT INTO recusals (request_id, round, member, reason, kind, recorded_at) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (request_id, round, member) DO NOTHING",
             )
-            .bind(item.request_id)
-            .bind(i64::from(item.round))
+            .bind(request_id)
+            .bind(i64::from(round))
             .bind(member)
             .bind(reason)
             .bind(kind.as_str())

@@ -4,11 +4,12 @@ use crate::file::{for_the_committee, research_file, score_values};
 use crate::store::{Assignment, CriterionScore, ResearchStore};
 use chrono::Utc;
 use masar_domain::calendar::saudi_day;
+use masar_domain::input::read_field;
 use masar_domain::research::{RecommendationEntered, check_recommendation};
 use masar_domain::visits::{
     AppointmentEntered, PersonMetEntered, VisitEntered, VisitOutcome, check_appointment, check_visit,
 };
-use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, Recommendation, TextRule, clean_text};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, PolicyPack, Recommendation, TextRule};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
 use masar_platform::forms::read_text;
@@ -74,6 +75,36 @@ impl Research {
             .version(association, version)
             .await?
             .ok_or_else(|| policy_version_not_yet_kept(association, version))
+    }
+
+    /// An assignment for its researcher or the supervisors of its scope; a
+    /// researcher sees only their own, as in their list (another's is none of theirs).
+    async fn visible_assignment<T>(
+        &self,
+        tx: &mut Tx,
+        request: &Request<T>,
+        request_id: &str,
+    ) -> Result<Assignment, Status> {
+        let staff = Staff::from_request(&self.verifier, request)?;
+        staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
+        let request_id = parse_uuid("request_id", request_id)?;
+        let assignment = self.store.assignment_in(tx, request_id).await?.ok_or_else(request_not_found)?;
+        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
+        if staff.role == ActorRole::SocialResearcher && assignment.researcher != staff.username {
+            return Err(request_not_found());
+        }
+        Ok(assignment)
+    }
+
+    /// The research file as it stands within `tx`, after a change to it.
+    async fn current_file(
+        &self,
+        tx: &mut Tx,
+        request_id: uuid::Uuid,
+        pack: &PolicyPack,
+    ) -> Result<masar_proto::research::v1::ResearchFile, Status> {
+        let updated = self.store.assignment_in(tx, request_id).await?.ok_or_else(request_not_found)?;
+        self.file_in(tx, &updated, pack).await
     }
 
     /// The research file of an assignment, as stored within `tx`.
@@ -269,15 +300,9 @@ impl ResearchService for Research {
         &self,
         request: Request<api::GetAssignmentRequest>,
     ) -> Result<Response<api::Assignment>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
-        let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
-        let assignment = self.store.assignment(request_id).await?.ok_or_else(request_not_found)?;
-        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
-        // A researcher sees their own assignments, as in their list; another's is none of theirs.
-        if staff.role == ActorRole::SocialResearcher && assignment.researcher != staff.username {
-            return Err(request_not_found());
-        }
+        let mut tx = self.store.db().begin().await?;
+        let assignment = self.visible_assignment(&mut tx, &request, &request.get_ref().request_id).await?;
+        tx.commit().await?;
         Ok(Response::new(to_api(assignment)))
     }
 
@@ -312,9 +337,8 @@ impl ResearchService for Research {
             format!("{} {}{}", appointment.on, appointment.at.format("%H:%M"), if moved { ", moved" } else { "" });
         let actor = Actor::staff(&staff, &request);
         audit::record(&mut tx, &actor, assignment.audit_subject(), event_type::VISIT_SCHEDULED, &detail).await?;
-        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
-        let pack = self.pack_of(&updated).await?;
-        let file = self.file_in(&mut tx, &updated, &pack).await?;
+        let pack = self.pack_of(&assignment).await?;
+        let file = self.current_file(&mut tx, assignment.request_id, &pack).await?;
         tx.commit().await?;
         self.outbox.wake();
         Ok(Response::new(file))
@@ -374,15 +398,8 @@ impl ResearchService for Research {
         &self,
         request: Request<api::GetResearchFileRequest>,
     ) -> Result<Response<api::ResearchFile>, Status> {
-        let staff = Staff::from_request(&self.verifier, &request)?;
-        staff.require_role(&[ActorRole::SocialResearcher, ActorRole::BranchManager, ActorRole::AssociationAdmin])?;
-        let request_id = parse_uuid("request_id", &request.get_ref().request_id)?;
         let mut tx = self.store.db().begin().await?;
-        let assignment = self.store.assignment_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
-        staff.ensure_can_see(&assignment.association, &assignment.branch)?;
-        if staff.role == ActorRole::SocialResearcher && assignment.researcher != staff.username {
-            return Err(request_not_found());
-        }
+        let assignment = self.visible_assignment(&mut tx, &request, &request.get_ref().request_id).await?;
         let pack = self.pack_of(&assignment).await?;
         let file = self.file_in(&mut tx, &assignment, &pack).await?;
         tx.commit().await?;
@@ -414,9 +431,7 @@ impl ResearchService for Research {
         let mut problems = criteria.check_scores(&assignment.service_type, &entered);
         let mut scores = Vec::with_capacity(input.scores.len());
         for (i, score) in input.scores.iter().enumerate() {
-            let note = clean_text(&format!("scores[{i}].note"), &score.note, TextRule::NOTE)
-                .map_err(|problem| problems.push(problem))
-                .unwrap_or_default();
+            let note = read_field(&format!("scores[{i}].note"), &score.note, TextRule::NOTE, false, &mut problems);
             scores.push(CriterionScore { criterion: score.criterion.trim().to_owned(), score: score.score, note });
         }
         if !problems.is_empty() {
@@ -428,8 +443,7 @@ impl ResearchService for Research {
         let codes: Vec<&str> = scores.iter().map(|s| s.criterion.as_str()).collect();
         let actor = Actor::staff(&staff, &request);
         audit::record(&mut tx, &actor, assignment.audit_subject(), action::RESEARCH_SCORED, &codes.join(", ")).await?;
-        let updated = self.store.assignment_in(&mut tx, assignment.request_id).await?.ok_or_else(request_not_found)?;
-        let file = self.file_in(&mut tx, &updated, &pack).await?;
+        let file = self.current_file(&mut tx, assignment.request_id, &pack).await?;
         tx.commit().await?;
         Ok(Response::new(file))
     }
@@ -478,9 +492,8 @@ impl ResearchService for Research {
                 policy_version: assignment.policy_version,
             })
         } else {
-            let updated = self.store.assignment_in(&mut tx, id).await?.ok_or_else(request_not_found)?;
             // The committee gets the whole file as recommended: what it weighs cannot change under it.
-            let file = self.file_in(&mut tx, &updated, &pack).await?;
+            let file = self.current_file(&mut tx, id, &pack).await?;
             Event::ResearchRecommended(events::ResearchRecommended {
                 case: Some(assignment.case_ref()),
                 actor: actor_of(&staff),

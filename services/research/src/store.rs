@@ -349,13 +349,6 @@ impl ResearchStore {
         tx.fetch_optional(Sql::new(SQL).bind(request_id)).await?.as_ref().map(assignment).transpose()
     }
 
-    pub async fn assignment(&self, request_id: Uuid) -> Result<Option<Assignment>, DbError> {
-        let mut tx = self.db.begin().await?;
-        let found = self.assignment_in(&mut tx, request_id).await?;
-        tx.commit().await?;
-        Ok(found)
-    }
-
     /// One page of the open assignments of one researcher, or of a branch or
     /// association, oldest first.
     pub async fn open_assignments(
