@@ -114,6 +114,11 @@ impl CaseStatus {
         }
     }
 
+    /// The researcher's open work: assigned, or visited but not yet recommended.
+    pub fn under_research(self) -> bool {
+        matches!(self, ResearcherAssigned | FieldVisitRecorded)
+    }
+
     /// The stage whose work a case in this status waits on (verification for
     /// a submitted one, research once verified or deferred, the committee once
     /// recommended); none when nobody owes it a step towards the reply.

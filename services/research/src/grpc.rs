@@ -62,11 +62,6 @@ fn refused(from: CaseStatus) -> Status {
     .into_status(Code::FailedPrecondition)
 }
 
-/// A case's scores may change while its research is open.
-fn is_open(status: CaseStatus) -> bool {
-    matches!(status, CaseStatus::ResearcherAssigned | CaseStatus::FieldVisitRecorded)
-}
-
 impl Research {
     /// The policy version the case is judged under (kept at start and from every announcement).
     async fn pack_of(&self, assignment: &Assignment) -> Result<PolicyPack, Status> {
@@ -155,7 +150,7 @@ impl Research {
         expected_version: u64,
     ) -> Result<(Staff, Assignment), Status> {
         let (staff, assignment) = self.own_assignment(tx, request, request_id, expected_version).await?;
-        if !is_open(assignment.status) {
+        if !assignment.status.under_research() {
             return Err(refused(assignment.status));
         }
         Ok((staff, assignment))
@@ -244,7 +239,7 @@ impl ResearchService for Research {
         let assignment = self.store.assignment_in(&mut tx, request_id).await?.ok_or_else(request_not_found)?;
         staff.ensure_can_see(&assignment.association, &assignment.branch)?;
         ensure_version(input.expected_version, assignment.version)?;
-        if !is_open(assignment.status) {
+        if !assignment.status.under_research() {
             return Err(refused(assignment.status));
         }
         let mut errors = Vec::new();

@@ -173,12 +173,9 @@ macro_rules! concat_assignments_where {
     };
 }
 
-/// A researcher's open work: assigned, or visited but not yet recommended.
-#[cfg(test)]
-const OPEN: [CaseStatus; 2] = [CaseStatus::ResearcherAssigned, CaseStatus::FieldVisitRecorded];
-
-/// `OPEN` as SQL, written as the open-work indexes' condition is (migration
-/// 0005), so the planners use them; a test holds it to `OPEN`.
+/// A researcher's open work (`CaseStatus::under_research`) as SQL, written
+/// as the open-work indexes' condition is (migration 0005), so the planners
+/// use them; a test holds them together.
 macro_rules! open {
     () => {
         "status IN ('researcher_assigned', 'field_visit_recorded')"
@@ -755,7 +752,6 @@ impl ResearchStore {
 
 #[cfg(test)]
 mod tests {
-    use super::OPEN;
 
     #[test]
     fn the_open_appointments_are_the_statuses_that_are_open() {
@@ -767,7 +763,8 @@ mod tests {
 
     #[test]
     fn the_open_condition_names_the_open_statuses_as_the_indexes_do() {
-        let statuses: Vec<String> = OPEN.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let open = masar_domain::CaseStatus::ALL.iter().filter(|s| s.under_research());
+        let statuses: Vec<String> = open.map(|s| format!("'{}'", s.as_str())).collect();
         assert_eq!(open!(), format!("status IN ({})", statuses.join(", ")));
         for migration in [
             include_str!("../migrations/postgres/0005_open_work.sql"),

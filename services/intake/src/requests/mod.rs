@@ -715,6 +715,7 @@ impl IntakeService for Intake {
         // Counted on the association's calendar, from today, while the reply is awaited.
         let today = saudi_day(Utc::now());
         let (mut working_days_left, mut clock) = (None, None);
+        let awaited = stored.status.awaiting();
         if stored.status.awaits_reply() {
             let pack = self.policy_of(&stored).await?;
             // The targets are the case's version's; the closures the association's calendar as it stands today.
@@ -723,7 +724,6 @@ impl IntakeService for Intake {
             let calendar = WorkingCalendar { official: &self.holidays, closures };
             working_days_left = Some(calendar.working_days_between(today, stored.expected_decision_on));
             // The stage's days run from the first entry of the stretch it has waited on that stage.
-            let awaited = stored.status.awaiting();
             let started = entries.iter().rev().take_while(|e| e.status.awaiting() == awaited).last().map(|e| e.at);
             if let (Some(stage), Some(started), Some(targets)) = (awaited, started, pack.targets) {
                 clock =
@@ -736,7 +736,7 @@ impl IntakeService for Intake {
             expected_decision_on: stored.expected_decision_on.to_string(),
             expected_decision_on_hijri: HijriDate::from_gregorian(stored.expected_decision_on).to_string(),
             working_days_left,
-            awaiting_stage: stored.status.awaiting().map(|s| s.to_string()).unwrap_or_default(),
+            awaiting_stage: awaited.map(|s| s.to_string()).unwrap_or_default(),
             stage_deadline: clock.map(|c| c.deadline.to_string()).unwrap_or_default(),
             stage_working_days_left: clock.map(|c| c.working_days_left),
             stage_overdue: clock.is_some_and(|c| c.overdue),
@@ -859,7 +859,7 @@ impl IntakeService for Intake {
         caller.as_beneficiary()?;
         let input = request.get_ref();
         let stored = visible_request(&self.store, &caller, &input.request_id).await?;
-        if !matches!(stored.status, CaseStatus::ResearcherAssigned | CaseStatus::FieldVisitRecorded) {
+        if !stored.status.under_research() {
             return Err(refused_in(
                 stored.status,
                 "يطلب تغيير موعد الزيارة أثناء البحث الاجتماعي",
@@ -874,7 +874,7 @@ impl IntakeService for Intake {
         let now = Utc::now();
         let event = events::VisitChangeRequested {
             case: Some(stored.case_ref()),
-            actor: Some(events::Actor { role: ActorRole::Beneficiary.as_str().into(), username: String::new() }),
+            actor: Some(masar_platform::forms::actor_of(&None)),
             asked_at: Some(masar_proto::timestamp(now)),
             reason,
         };
