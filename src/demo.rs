@@ -332,6 +332,10 @@ pub struct Cast<'a> {
     pub project_manager: &'a str,
     pub branch_manager: &'a str,
     pub committee: [&'a str; 2],
+    /// Who schedules the committee's meetings, and for which branch ("" when
+    /// they sit for the whole association, as the pack says).
+    pub convener: &'a str,
+    pub meeting_branch: &'a str,
     /// Answers that meet every eligibility rule of the association's policy.
     pub eligible_facts: &'a [(&'a str, &'a str)],
     /// Where the sample applicant lives: city, district, street.
@@ -365,6 +369,8 @@ pub const NUZUL: Cast<'static> = Cast {
     project_manager: "nuzul.pm",
     branch_manager: "nuzul.branch",
     committee: ["nuzul.committee1", "nuzul.committee2"],
+    convener: "nuzul.branch",
+    meeting_branch: "riyadh",
     eligible_facts: &[
         ("applicant.city", "Riyadh"),
         ("household.members", "6"),
@@ -380,6 +386,8 @@ pub const NUZUL_JEDDAH: Cast<'static> = Cast {
     reception: "nuzul.jeddah.reception",
     project_manager: "nuzul.jeddah.pm",
     branch_manager: "nuzul.jeddah.branch",
+    convener: "nuzul.jeddah.branch",
+    meeting_branch: "jeddah",
     eligible_facts: &[
         ("applicant.city", "جدة"),
         ("household.members", "5"),
@@ -399,6 +407,9 @@ pub const HAYAT: Cast<'static> = Cast {
     project_manager: "hayat.pm",
     branch_manager: "hayat.branch",
     committee: ["hayat.committee1", "hayat.committee2"],
+    // One branch: Hayat's committee meets for the whole association.
+    convener: "hayat.admin",
+    meeting_branch: "",
     eligible_facts: &[
         ("applicant.region", "Madinah"),
         ("household.members", "4"),
@@ -648,8 +659,37 @@ pub fn recommendation_body(recommendation: &str) -> Value {
     }
 }
 
-/// The cast's committee members vote for `decision` and record it.
+/// Opens a committee meeting now for the cast's cases awaiting a decision:
+/// the convener schedules it with the cast's two members (the first in the
+/// chair), and the chair records both present. Returns the meeting.
+pub async fn hold_meeting(client: &GatewayClient, cast: &Cast<'_>) -> anyhow::Result<Value> {
+    let now = masar_domain::calendar::saudi_time(chrono::Utc::now());
+    let meeting = json!({
+        "branch": cast.meeting_branch,
+        "on": now.date().to_string(),
+        "at": now.format("%H:%M").to_string(),
+        "place": "قاعة الاجتماعات",
+        "chair": cast.committee[0],
+        "members": cast.committee,
+    });
+    let scheduled = client.post("/v1/committee/meetings", Some(cast.convener), meeting).await?;
+    let id = scheduled["meeting_id"].as_str().context("meeting id")?;
+    let attendance = json!({ "present": cast.committee });
+    let path = format!("/v1/committee/meetings/{id}/attendance");
+    client.ok(reqwest::Method::PUT, &path, Some(cast.committee[0]), Some(attendance)).await
+}
+
+/// The chair closes a meeting; its minutes as produced.
+pub async fn close_meeting(client: &GatewayClient, cast: &Cast<'_>, meeting: &Value) -> anyhow::Result<Value> {
+    let id = meeting["meeting_id"].as_str().context("meeting id")?;
+    client.post(&format!("/v1/committee/meetings/{id}/closing"), Some(cast.committee[0]), json!({})).await?;
+    client.get(&format!("/v1/committee/meetings/{id}/minutes"), Some(cast.committee[0])).await
+}
+
+/// At a meeting of their own, the cast's committee members vote for
+/// `decision` and record it; the meeting then closes.
 pub async fn decide(client: &GatewayClient, cast: &Cast<'_>, request_id: &str, decision: &str) -> anyhow::Result<()> {
+    let meeting = hold_meeting(client, cast).await?;
     for member in cast.committee {
         client
             .post(
@@ -667,6 +707,7 @@ pub async fn decide(client: &GatewayClient, cast: &Cast<'_>, request_id: &str, d
             json!({ "decision": decision, "reasons": reasons }),
         )
         .await?;
+    close_meeting(client, cast, &meeting).await?;
     client.wait_for_status(request_id, decision).await?;
     Ok(())
 }

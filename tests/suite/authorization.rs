@@ -129,6 +129,10 @@ struct Scene {
     identity_check: String,
     /// One of the case's uploaded documents.
     attachment: String,
+    /// A Riyadh committee meeting scheduled, chaired by Nuzul's first member.
+    meeting: String,
+    /// A Riyadh meeting held with its chair alone present and closed: its minutes await him.
+    closed_meeting: String,
     /// Each caller's access token (none for the anonymous caller).
     tokens: HashMap<String, String>,
     /// Intake's own port, where its registry answers the identity service alone.
@@ -193,6 +197,20 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
     let on_owner_id =
         claims["claims"].as_array().unwrap().iter().find(|c| c["beneficiary"]["beneficiary_id"] == owner_id.as_str());
     let claim_account = id_of(&on_owner_id.expect("the claim to the owner's ID is listed")["account"], "account_id");
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now()).to_string();
+    let meeting = json!({ "branch": "riyadh", "on": today, "at": "09:00", "place": "Hall", "chair": NUZUL.committee[0],
+                          "members": NUZUL.committee });
+    let closed_meeting = id_of(
+        &base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), meeting.clone()).await.unwrap(),
+        "meeting_id",
+    );
+    let attendance = json!({ "present": [NUZUL.committee[0]] });
+    let path = format!("/v1/committee/meetings/{closed_meeting}/attendance");
+    base.ok(Method::PUT, &path, Some(NUZUL.committee[0]), Some(attendance)).await.unwrap();
+    let path = format!("/v1/committee/meetings/{closed_meeting}/closing");
+    base.post(&path, Some(NUZUL.committee[0]), json!({})).await.unwrap();
+    let meeting =
+        id_of(&base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), meeting).await.unwrap(), "meeting_id");
 
     let mut tokens = HashMap::from([(Who::SignedOut.label(), signed_out)]);
     let beneficiaries = [
@@ -221,6 +239,8 @@ async fn scene(suite: &Suite, read_sms: &dyn Fn() -> Vec<String>) -> Scene {
         claim_account,
         identity_check,
         attachment,
+        meeting,
+        closed_meeting,
         tokens,
         intake_url: suite.url(masar_platform::role::Role::Intake),
     }
@@ -261,8 +281,11 @@ struct Rule {
     beneficiaries: Beneficiaries,
     staff: &'static [ActorRole],
     scope: Scope,
-    /// A social researcher other than this one: the target is not theirs (with what they meet).
-    researcher: Option<(String, Outcome)>,
+    /// Of this role, only this member may (a case's researcher, a meeting's
+    /// chair); the role's others meet the outcome given.
+    only: Option<(ActorRole, String, Outcome)>,
+    /// Members whose post meets otherwise here, and what they meet.
+    except: Vec<(&'static str, Outcome)>,
 }
 
 const RIYADH: Scope = Scope::Of("nuzul", "riyadh");
@@ -299,7 +322,8 @@ impl Rule {
             beneficiaries: Beneficiaries::Refused,
             staff,
             scope,
-            researcher: None,
+            only: None,
+            except: Vec::new(),
         }
     }
 
@@ -317,7 +341,16 @@ impl Rule {
     }
 
     fn only_researcher(self, researcher: &str, otherwise: Outcome) -> Self {
-        Rule { researcher: Some((researcher.to_owned(), otherwise)), ..self }
+        self.only(ActorRole::SocialResearcher, researcher, otherwise)
+    }
+
+    fn except(mut self, member: &'static str, outcome: Outcome) -> Self {
+        self.except.push((member, outcome));
+        self
+    }
+
+    fn only(self, role: ActorRole, member: &str, otherwise: Outcome) -> Self {
+        Rule { only: Some((role, member.to_owned(), otherwise)), ..self }
     }
 
     /// What `who` must meet.
@@ -343,6 +376,9 @@ impl Rule {
                 Beneficiaries::Own => outside,
             },
             Who::Staff(member) => {
+                if let Some((_, outcome)) = self.except.iter().find(|(name, _)| *name == member.username) {
+                    return *outcome;
+                }
                 if !self.staff.contains(&member.role) {
                     return Outcome::Forbidden;
                 }
@@ -356,13 +392,9 @@ impl Rule {
                     }
                     Scope::Own => true,
                 };
-                match &self.researcher {
+                match &self.only {
                     _ if !inside => outside,
-                    Some((assigned, otherwise))
-                        if member.role == ActorRole::SocialResearcher && member.username != *assigned =>
-                    {
-                        *otherwise
-                    }
+                    Some((role, only, otherwise)) if member.role == *role && member.username != *only => *otherwise,
                     _ => Outcome::Allowed,
                 }
             }
@@ -505,6 +537,10 @@ fn rows(scene: &Scene) -> Vec<Row> {
     let researcher =
         || Rule::staff(&[R::SocialResearcher], RIYADH).only_researcher(&scene.case_researcher, Outcome::Forbidden);
     let committee = || Rule::staff(&[R::CommitteeMember], RIYADH);
+    // A meeting is run by its chair (of the committee's members) or a supervisor.
+    let chair = || Rule::staff(AGENDA_READERS, RIYADH).only(R::CommitteeMember, NUZUL.committee[0], Outcome::Forbidden);
+    let meeting = |suffix: &str| format!("/v1/committee/meetings/{}{suffix}", scene.meeting);
+    let closed = |suffix: &str| format!("/v1/committee/meetings/{}{suffix}", scene.closed_meeting);
     // Forms an allowed caller gets back for correcting: nothing is filed.
     let filing = json!({ "association": "nuzul", "branch": "riyadh", "service_type": "no_such_service", "channel": "website",
         "applicant": { "national_id": OWNER_ID, "full_name": NAME, "mobile": MOBILE }, "facts": NUZUL.facts_with(&[]) });
@@ -523,8 +559,7 @@ fn rows(scene: &Scene) -> Vec<Row> {
     };
     let question = json!({ "association": "nuzul", "branch": "riyadh", "channel": "website", "name": NAME,
                            "question": "" });
-    let mut rows =
-        vec![
+    let mut rows = vec![
         // Requests, the beneficiary's side and the front desk's.
         row(
             get("/v1/requests/{id}", request("")),
@@ -744,12 +779,16 @@ fn rows(scene: &Scene) -> Vec<Row> {
         // The registry as the identity service reaches it: nobody else, whatever they carry.
         row(
             None,
-            registry_call(&scene.intake_url, "/masar.intake.v1.RegistryService/FindOrRegister", |mut client, request| {
-                Box::pin(async move {
-                    client.find_or_register(request.map(|()| intake::FindOrRegisterRequest::default())).await?;
-                    Ok(Vec::new())
-                })
-            }),
+            registry_call(
+                &scene.intake_url,
+                "/masar.intake.v1.RegistryService/FindOrRegister",
+                |mut client, request| {
+                    Box::pin(async move {
+                        client.find_or_register(request.map(|()| intake::FindOrRegisterRequest::default())).await?;
+                        Ok(Vec::new())
+                    })
+                },
+            ),
             Rule::internal(),
         ),
         row(
@@ -767,10 +806,8 @@ fn rows(scene: &Scene) -> Vec<Row> {
             None,
             registry_call(&scene.intake_url, "/masar.intake.v1.RegistryService/GetEntries", |mut client, request| {
                 Box::pin(async move {
-                    let entries = intake::GetEntriesRequest {
-                        association: "nuzul".into(),
-                        beneficiary_ids: vec![String::new()],
-                    };
+                    let entries =
+                        intake::GetEntriesRequest { association: "nuzul".into(), beneficiary_ids: vec![String::new()] };
                     client.get_entries(request.map(|()| entries)).await?;
                     Ok(Vec::new())
                 })
@@ -1272,6 +1309,129 @@ fn rows(scene: &Scene) -> Vec<Row> {
             committee(),
         )
         .stops_at(412, Code::Aborted),
+        // The committee's meetings and their minutes.
+        row(
+            post("/v1/committee/meetings", "/v1/committee/meetings".into(), json!({ "on": "" })),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/ScheduleMeeting",
+                committee,
+                schedule_meeting,
+                committee::ScheduleMeetingRequest::default()
+            ),
+            // Hayat's committee meets association-wide: its admin schedules, not its branch manager.
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], Scope::Own)
+                .except("hayat.branch", Outcome::Forbidden),
+        )
+        .stops_at(400, Code::InvalidArgument),
+        row(
+            get("/v1/committee/meetings", "/v1/committee/meetings".into()),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/ListMeetings",
+                committee,
+                list_meetings,
+                committee::ListMeetingsRequest::default(),
+                |r: committee::Meetings| r.meetings.into_iter().map(|m| m.meeting_id).collect()
+            ),
+            Rule::staff(AGENDA_READERS, Scope::Own),
+        )
+        .listing("meetings", "/meeting_id", &scene.meeting, Rule::staff(AGENDA_READERS, RIYADH)),
+        row(
+            get("/v1/committee/meetings/{id}", meeting("")),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/GetMeeting",
+                committee,
+                get_meeting,
+                committee::GetMeetingRequest { meeting_id: scene.meeting.clone() }
+            ),
+            Rule::staff(AGENDA_READERS, RIYADH),
+        ),
+        row(
+            stale(http(
+                Method::PUT,
+                "/v1/committee/meetings/{id}/attendance",
+                meeting("/attendance"),
+                Some(json!({ "present": [] })),
+            )),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/RecordAttendance",
+                committee,
+                record_attendance,
+                committee::RecordAttendanceRequest {
+                    meeting_id: scene.meeting.clone(),
+                    expected_version: STALE,
+                    ..Default::default()
+                }
+            ),
+            chair(),
+        )
+        .stops_at(412, Code::Aborted),
+        row(
+            stale(post("/v1/committee/meetings/{id}/closing", meeting("/closing"), json!({}))),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/CloseMeeting",
+                committee,
+                close_meeting,
+                committee::CloseMeetingRequest { meeting_id: scene.meeting.clone(), expected_version: STALE }
+            ),
+            chair(),
+        )
+        .stops_at(412, Code::Aborted),
+        row(
+            get("/v1/committee/meetings/{id}/minutes", closed("/minutes")),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/GetMinutes",
+                committee,
+                get_minutes,
+                committee::GetMinutesRequest { meeting_id: scene.closed_meeting.clone() }
+            ),
+            Rule::staff(AGENDA_READERS, RIYADH),
+        ),
+        row(
+            get("/v1/committee/meetings/{id}/minutes/print", closed("/minutes/print")),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/GetMinutes",
+                committee,
+                get_minutes,
+                committee::GetMinutesRequest { meeting_id: scene.closed_meeting.clone() }
+            ),
+            Rule::staff(AGENDA_READERS, RIYADH),
+        ),
+        row(
+            http(
+                Method::PUT,
+                "/v1/committee/meetings/{id}/minutes",
+                closed("/minutes"),
+                Some(json!({ "remarks": "", "sha256": "stale" })),
+            ),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/AmendMinutes",
+                committee,
+                amend_minutes,
+                committee::AmendMinutesRequest {
+                    meeting_id: scene.closed_meeting.clone(),
+                    expected_sha256: "stale".into(),
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&[R::CommitteeMember], RIYADH).only(R::CommitteeMember, NUZUL.committee[0], Outcome::Forbidden),
+        )
+        .stops_at(409, Code::Aborted),
+        row(
+            post(
+                "/v1/committee/meetings/{id}/minutes/confirmation",
+                closed("/minutes/confirmation"),
+                json!({ "sha256": "stale" }),
+            ),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/ConfirmMinutes",
+                committee,
+                confirm_minutes,
+                committee::ConfirmMinutesRequest { meeting_id: scene.closed_meeting.clone(), sha256: "stale".into() }
+            ),
+            // Only the members present confirm: here the chair alone.
+            Rule::staff(&[R::CommitteeMember], RIYADH).only(R::CommitteeMember, NUZUL.committee[0], Outcome::Forbidden),
+        )
+        .stops_at(409, Code::Aborted),
         // After the decision: delivery, rating, the figures.
         row(
             post("/v1/requests/{id}/delivery", request("/delivery"), json!({ "note": "x".repeat(5000) })),

@@ -5,7 +5,9 @@
 //! recusals; and Hayat taken to approved, delivered and rated.
 
 use crate::support::{distributed_suite, embedded_suite, logged_sms};
-use masar::demo::{Cast, GatewayClient, HAYAT, NUZUL, decide, research_to_agenda, sign_up, submit};
+use masar::demo::{
+    Cast, GatewayClient, HAYAT, NUZUL, close_meeting, decide, hold_meeting, research_to_agenda, sign_up, submit,
+};
 use masar_platform::role::Role;
 use prost::Message as _;
 use serde_json::{Value, json};
@@ -18,6 +20,7 @@ async fn deferred_then_approved(base: &GatewayClient) -> (String, Value) {
     let id = submitted["request_id"].as_str().unwrap().to_owned();
     base.verify(&id, NUZUL.project_manager).await.unwrap();
     let researcher = research_to_agenda(base, &NUZUL, &id, "approve").await.unwrap();
+    let meeting = hold_meeting(base, &NUZUL).await.unwrap();
     for member in NUZUL.committee {
         let vote = json!({ "vote": "defer", "note": "The landlord's consent is not dated" });
         base.post(&format!("/v1/requests/{id}/committee/votes"), Some(member), vote).await.unwrap();
@@ -25,6 +28,7 @@ async fn deferred_then_approved(base: &GatewayClient) -> (String, Value) {
     let question = "When did the landlord consent, and for which works?";
     let deferral = json!({ "decision": "deferred", "reasons": [question] });
     base.post(&format!("/v1/requests/{id}/committee/decision"), Some(NUZUL.committee[0]), deferral).await.unwrap();
+    close_meeting(base, &NUZUL, &meeting).await.unwrap();
 
     // Back in research with the committee's question, for the same researcher.
     let file = base
@@ -145,6 +149,7 @@ async fn recusals_are_recorded_and_keep_a_member_out_of_the_vote_embedded() {
 
     let votes = format!("/v1/requests/{id}/committee/votes");
     let recusal = format!("/v1/requests/{id}/committee/recusal");
+    hold_meeting(&base, &HAYAT).await.unwrap();
     base.post(&votes, Some(HAYAT.committee[1]), json!({ "vote": "approve" })).await.unwrap();
     let (status, refused) = base
         .call(reqwest::Method::POST, &recusal, Some(HAYAT.committee[1]), Some(json!({ "reason": " " })))
@@ -173,6 +178,11 @@ async fn recusals_are_recorded_and_keep_a_member_out_of_the_vote_embedded() {
         .await
         .unwrap();
     assert_eq!(status, 409, "no quorum among those who may vote");
+    let (_, refused) = base
+        .call(reqwest::Method::POST, &decision, Some(HAYAT.committee[0]), Some(json!({ "decision": "approved" })))
+        .await
+        .unwrap();
+    assert_eq!(refused["reason"], "committee.no_quorum", "the recused member is present but not counted: {refused}");
     let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(HAYAT.branch_manager)).await.unwrap().to_string();
     assert!(trail.contains("committee.recused") && trail.contains("my cousin"), "{trail}");
     suite.stop().await.unwrap();
@@ -219,5 +229,207 @@ async fn hayat_is_approved_delivered_and_rated_distributed() {
     let base = GatewayClient::new(&distributed.suite.gateway_url());
     let sms = distributed.sms.clone();
     hayat_approved_delivered_and_rated(&base, &move || sms.texts()).await;
+    distributed.stop().await;
+}
+
+/// A Nuzul case taken to its branch's committee by what research recommends.
+async fn recommended_case(base: &GatewayClient, national_id: &str, name: &str) -> String {
+    let reception = base.as_staff(NUZUL.reception).await.unwrap();
+    let submitted = submit(&reception, &NUZUL, national_id, name, "0553331100").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, NUZUL.project_manager).await.unwrap();
+    research_to_agenda(base, &NUZUL, &id, "approve").await.unwrap();
+    id
+}
+
+/// A meeting as its members hold it: scheduled with its members and chair,
+/// opened by the first attendance on its day with the cases recommended
+/// before it, deciding only with the pack's quorum present, closing with
+/// minutes (Hijri and Gregorian, attendance, every case's decision or
+/// carrying over) that the members present confirm, after which they never change.
+async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
+    let [first, second] = [("1000000263", "نورة فهد"), ("1000000271", "هيا سالم")];
+    let (a, b) = (recommended_case(base, first.0, first.1).await, recommended_case(base, second.0, second.1).await);
+    let vote = |id: &str| format!("/v1/requests/{id}/committee/votes");
+    let decision = |id: &str| format!("/v1/requests/{id}/committee/decision");
+    let approve = json!({ "vote": "approve" });
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &vote(&a), Some(NUZUL.committee[0]), Some(approve.clone())).await.unwrap();
+    assert_eq!((status, refused["reason"].as_str()), (409, Some("meeting.not_in_session")), "{refused}");
+
+    // A meeting entered wrong is refused field by field, and nothing is kept.
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
+    let wrong = json!({ "branch": "riyadh", "on": (today - chrono::Days::new(1)).to_string(), "at": "25:00",
+                        "place": " ", "chair": "nuzul.pm", "members": ["nuzul.committee1", "nuzul.researcher1"] });
+    let (status, refused) = base
+        .call(reqwest::Method::POST, "/v1/committee/meetings", Some(NUZUL.branch_manager), Some(wrong))
+        .await
+        .unwrap();
+    let fields: Vec<&str> =
+        refused["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!((status, fields), (400, vec!["on", "at", "place", "members[1]", "members", "chair"]), "{refused}");
+    let listed = base.get("/v1/committee/meetings", Some(NUZUL.branch_manager)).await.unwrap();
+    assert_eq!(listed["meetings"], json!([]), "{listed}");
+
+    let members = ["nuzul.committee1", "nuzul.committee2", "nuzul.committee3"];
+    let on = |day: chrono::NaiveDate| {
+        json!({ "branch": "riyadh", "on": day.to_string(), "at": "10:00",
+        "place": "قاعة المجلس", "chair": NUZUL.committee[0], "members": members })
+    };
+    // Not before its day.
+    let tomorrow = base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), on(today + chrono::Days::new(1)));
+    let tomorrow = tomorrow.await.unwrap();
+    let attendance = |m: &Value| format!("/v1/committee/meetings/{}/attendance", m["meeting_id"].as_str().unwrap());
+    let present = |who: &[&str]| Some(json!({ "present": who }));
+    let (status, refused) = base
+        .call(reqwest::Method::PUT, &attendance(&tomorrow), Some(NUZUL.committee[0]), present(&[NUZUL.committee[0]]))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["message"]["en"].as_str().unwrap().starts_with("The meeting opens on its day"), "{refused}");
+
+    let meeting = base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), on(today)).await.unwrap();
+    let agenda = |m: &Value| -> Vec<String> {
+        m["agenda"].as_array().unwrap().iter().map(|i| i["request_id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!((meeting["status"].as_str(), agenda(&meeting)), (Some("scheduled"), vec![a.clone(), b.clone()]));
+    assert_eq!((meeting["quorum"].as_u64(), meeting["scope"].as_str()), (Some(2), Some("branch")), "{meeting}");
+    let (status, _) = base
+        .call(reqwest::Method::PUT, &attendance(&meeting), Some(NUZUL.committee[1]), present(&[NUZUL.committee[1]]))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "a member who is not its chair does not run the meeting");
+    let opening = attendance(&meeting);
+    let chair_alone = present(&[NUZUL.committee[0]]);
+    let opened = base.ok(reqwest::Method::PUT, &opening, Some(NUZUL.committee[0]), chair_alone).await.unwrap();
+    assert_eq!((opened["status"].as_str(), agenda(&opened)), (Some("in_session"), vec![a.clone(), b.clone()]));
+
+    // A case recommended once the meeting sits waits for the next one.
+    let c = recommended_case(base, "1000000289", "ريم ناصر").await;
+    let meeting_path = format!("/v1/committee/meetings/{}", meeting["meeting_id"].as_str().unwrap());
+    let sitting = base.get(&meeting_path, Some(members[2])).await.unwrap();
+    assert_eq!(agenda(&sitting), [a.clone(), b.clone()], "{sitting}");
+
+    // Only those present vote; with one present there is no quorum.
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &vote(&a), Some(NUZUL.committee[1]), Some(approve.clone())).await.unwrap();
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["message"]["en"], "You are not recorded present at this meeting");
+    base.post(&vote(&a), Some(NUZUL.committee[0]), approve.clone()).await.unwrap();
+    let approved = json!({ "decision": "approved" });
+    let (status, refused) = base
+        .call(reqwest::Method::POST, &decision(&a), Some(NUZUL.committee[0]), Some(approved.clone()))
+        .await
+        .unwrap();
+    assert_eq!((status, refused["reason"].as_str()), (409, Some("committee.no_quorum")), "{refused}");
+    base.ok(reqwest::Method::PUT, &opening, Some(NUZUL.branch_manager), present(&NUZUL.committee)).await.unwrap();
+    base.post(&vote(&a), Some(NUZUL.committee[1]), approve.clone()).await.unwrap();
+    let decided = base.post(&decision(&a), Some(NUZUL.committee[0]), approved).await.unwrap();
+    assert_eq!(decided["status"], "approved", "{decided}");
+    let decisions =
+        base.get(&format!("/v1/requests/{a}/committee/decisions"), Some(NUZUL.branch_manager)).await.unwrap();
+    let evidence = &decisions["decisions"][0]["evidence"];
+    assert_eq!(evidence["meeting_id"], meeting["meeting_id"], "{evidence}");
+    assert_eq!(evidence["present"], json!(NUZUL.committee), "{evidence}");
+    base.post(&vote(&b), Some(NUZUL.committee[1]), json!({ "vote": "defer", "note": "Needs a second visit" }))
+        .await
+        .unwrap();
+
+    // Closing: the undecided case waits for the next meeting; no vote after.
+    let closing = format!("{meeting_path}/closing");
+    base.post(&closing, Some(NUZUL.committee[0]), json!({})).await.unwrap();
+    let (status, _) =
+        base.call(reqwest::Method::POST, &vote(&b), Some(NUZUL.committee[0]), Some(approve.clone())).await.unwrap();
+    assert_eq!(status, 409, "no vote after the meeting closed");
+    let (status, _) =
+        base.call(reqwest::Method::POST, &closing, Some(NUZUL.committee[0]), Some(json!({}))).await.unwrap();
+    assert_eq!(status, 409, "closed once");
+
+    let minutes_path = format!("{meeting_path}/minutes");
+    let minutes = base.get(&minutes_path, Some(members[2])).await.unwrap();
+    assert_eq!(minutes["status"], "awaiting_confirmation", "{minutes}");
+    let cases: Vec<(&str, &str)> = minutes["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["request_id"].as_str().unwrap(), c["decision"].as_str().unwrap()))
+        .collect();
+    assert_eq!(cases, [(a.as_str(), "approved"), (b.as_str(), "carried_over")], "{minutes}");
+    assert_eq!(minutes["cases"][0]["evidence_sha256"], decisions["decisions"][0]["evidence_sha256"]);
+    assert_eq!(minutes["cases"][1]["votes"][0]["note"], "Needs a second visit", "the minutes keep the withdrawn votes");
+    let attended: Vec<bool> =
+        minutes["attendance"].as_array().unwrap().iter().map(|a| a["present"].as_bool().unwrap()).collect();
+    assert_eq!(attended, [true, true, false]);
+    assert_eq!(minutes["on_hijri"], masar_domain::HijriDate::from_gregorian(today).to_string());
+
+    // The printable document is exactly what the members confirm.
+    let printed = reqwest::Client::new()
+        .get(format!("{}{}", base.base(), minutes["print"].as_str().unwrap()))
+        .bearer_auth(base.staff_token(NUZUL.committee[1]).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(printed.headers()["content-type"], "text/html; charset=utf-8");
+    let html = printed.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"ar\" dir=\"rtl\">") && html.contains("@media print"));
+    assert!(html.contains("محضر اجتماع لجنة البحث") && html.contains(" هـ ("));
+    assert!(html.contains("Not decided; carried over to the next meeting") && html.contains("قاعة المجلس"), "{html}");
+    let sha = minutes["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(masar_committee::evidence_hash(html.as_bytes()), sha);
+
+    // The members present confirm it; an amendment withdraws the confirmations given.
+    let confirmation = format!("{minutes_path}/confirmation");
+    let (status, _) = base
+        .call(reqwest::Method::POST, &confirmation, Some(members[2]), Some(json!({ "sha256": sha })))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "an absent member does not confirm");
+    let confirmed = base.post(&confirmation, Some(NUZUL.committee[1]), json!({ "sha256": sha })).await.unwrap();
+    assert_eq!(confirmed["confirmed_by"], json!([NUZUL.committee[1]]));
+    let remarks = json!({ "remarks": "The second case needs a second visit first.", "sha256": sha });
+    let amended = base.ok(reqwest::Method::PUT, &minutes_path, Some(NUZUL.committee[0]), Some(remarks)).await.unwrap();
+    let amended_sha = amended["sha256"].as_str().unwrap().to_owned();
+    assert_ne!(amended_sha, sha);
+    assert_eq!(
+        (amended["confirmed_by"].clone(), amended["status"].as_str()),
+        (json!([]), Some("awaiting_confirmation"))
+    );
+    let (status, _) = base
+        .call(reqwest::Method::POST, &confirmation, Some(NUZUL.committee[1]), Some(json!({ "sha256": sha })))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "the text confirmed is not the minutes' any more");
+    for member in NUZUL.committee {
+        base.post(&confirmation, Some(member), json!({ "sha256": amended_sha })).await.unwrap();
+    }
+    let minutes = base.get(&minutes_path, Some(NUZUL.branch_manager)).await.unwrap();
+    assert_eq!(
+        (minutes["status"].as_str(), minutes["remarks"].as_str()),
+        (Some("confirmed"), Some("The second case needs a second visit first."))
+    );
+    let again = json!({ "remarks": "Changed later", "sha256": amended_sha });
+    let (status, refused) =
+        base.call(reqwest::Method::PUT, &minutes_path, Some(NUZUL.committee[0]), Some(again)).await.unwrap();
+    assert_eq!((status, refused["message"]["en"].as_str()), (409, Some("The minutes are confirmed and cannot change")));
+    assert_eq!(base.get(&minutes_path, Some(NUZUL.committee[0])).await.unwrap()["sha256"], amended_sha.as_str());
+
+    // The next meeting takes what waited and what came since.
+    let next = base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), on(today)).await.unwrap();
+    assert_eq!(agenda(&next), [b.clone(), c.clone()], "{next}");
+    let listed = base.get("/v1/committee/meetings", Some(NUZUL.committee[0])).await.unwrap();
+    assert_eq!(listed["meetings"].as_array().unwrap().len(), 3, "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_decides_with_its_quorum_present_and_confirms_its_minutes_embedded() {
+    let (suite, _data_dir) = embedded_suite().await;
+    meeting_held_to_confirmed_minutes(&GatewayClient::new(&suite.gateway_url())).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_decides_with_its_quorum_present_and_confirms_its_minutes_distributed() {
+    let distributed = distributed_suite().await;
+    meeting_held_to_confirmed_minutes(&GatewayClient::new(&distributed.suite.gateway_url())).await;
     distributed.stop().await;
 }

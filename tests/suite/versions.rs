@@ -99,6 +99,7 @@ async fn drive_versions(suite: &Suite) {
 
     // Committee: each vote raises the item's version, so a decision on a reading before the last vote is refused.
     client.wait_for_agenda(&id, NUZUL.committee[0], NUZUL.branch).await.unwrap();
+    masar::demo::hold_meeting(&client, &NUZUL).await.unwrap();
     let votes = format!("/v1/requests/{id}/committee/votes");
     let first = act(&client, NUZUL.committee[0], &votes, None, json!({ "vote": "approve" })).await;
     assert_eq!(first.0, 200, "{}", first.2);

@@ -99,7 +99,17 @@ fn serialize_display<S: serde::Serializer>(value: &impl fmt::Display, s: S) -> R
 /// The day it is in Saudi Arabia (UTC+3 all year, no daylight saving) at an
 /// instant: submission days, expiry checks and promised dates follow it, not UTC.
 pub fn saudi_day(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    (at + chrono::Duration::hours(3)).date_naive()
+    saudi_time(at).date()
+}
+
+/// The clock time in Saudi Arabia at an instant.
+pub fn saudi_time(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    (at + chrono::Duration::hours(3)).naive_utc()
+}
+
+/// The instant a day and time of day in Saudi Arabia fall at.
+pub fn saudi_instant(day: NaiveDate, time: chrono::NaiveTime) -> chrono::DateTime<chrono::Utc> {
+    day.and_time(time).and_utc() - chrono::Duration::hours(3)
 }
 
 /// Reads a Gregorian `YYYY-MM-DD` (Arabic-Indic digits accepted).

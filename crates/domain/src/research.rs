@@ -562,15 +562,20 @@ mod tests {
 
     #[test]
     fn the_packs_say_how_their_committee_decides() {
-        use crate::committee::{CommitteeRules, Majority};
+        use crate::committee::{CommitteeRules, Majority, MeetingScope};
         let hayat = PolicyPack::from_toml(HAYAT).unwrap();
-        assert_eq!(hayat.committee, CommitteeRules { quorum: 2, majority: Majority::Absolute });
+        assert_eq!(
+            hayat.committee,
+            CommitteeRules { quorum: 2, majority: Majority::Absolute, meetings: MeetingScope::Association }
+        );
         let older = PolicyPack::from_toml(include_str!("../../../policies/hayat.toml")).unwrap();
         assert_eq!(older.committee, CommitteeRules::default(), "versions before it keep two votes, the most of them");
-        let broken =
-            HAYAT.replace("quorum = 2", "quorum = 0").replace("majority = \"absolute\"", "majority = \"loudest\"");
+        let broken = HAYAT
+            .replace("quorum = 2", "quorum = 0")
+            .replace("majority = \"absolute\"", "majority = \"loudest\"")
+            .replace("meetings = \"association\"", "meetings = \"monthly\"");
         let fields: Vec<_> = PolicyPack::from_toml(&broken).unwrap_err().into_iter().map(|p| p.field).collect();
-        assert_eq!(fields, ["committee.quorum", "committee.majority"]);
+        assert_eq!(fields, ["committee.quorum", "committee.majority", "committee.meetings"]);
     }
 
     #[test]

@@ -84,33 +84,13 @@ pub struct Appointment {
 /// [`LONGEST_AHEAD_DAYS`] ahead, a time within [`VISITING_HOURS`], and where.
 pub fn check_appointment(entered: AppointmentEntered<'_>, today: NaiveDate) -> Result<Appointment, Vec<FieldError>> {
     let mut problems = Vec::new();
-    let on = match parse_gregorian(entered.on) {
-        Ok(day) if day < today || day > today + chrono::Days::new(LONGEST_AHEAD_DAYS) => {
-            problems.push(FieldError::new(
-                "on",
-                Bilingual::new(
-                    format!("موعد الزيارة من اليوم إلى {LONGEST_AHEAD_DAYS} يوماً قادمة"),
-                    format!("A visit is set from today to {LONGEST_AHEAD_DAYS} days ahead"),
-                ),
-            ));
-            None
-        }
-        Ok(day) => Some(day),
-        Err(_) if entered.on.trim().is_empty() => {
-            problems.push(FieldError::required("on"));
-            None
-        }
-        Err(_) => {
-            problems.push(FieldError::new(
-                "on",
-                Bilingual::new("التاريخ بالصيغة YYYY-MM-DD", "The date is written YYYY-MM-DD"),
-            ));
-            None
-        }
-    };
+    let ahead = Bilingual::new(
+        format!("موعد الزيارة من اليوم إلى {LONGEST_AHEAD_DAYS} يوماً قادمة"),
+        format!("A visit is set from today to {LONGEST_AHEAD_DAYS} days ahead"),
+    );
+    let on = read_day_ahead("on", entered.on, (today, LONGEST_AHEAD_DAYS), ahead, &mut problems);
     let (opens, closes) = VISITING_HOURS;
-    let at = NaiveTime::parse_from_str(&crate::identity::fold_digits(entered.at.trim()), "%H:%M").ok();
-    let within_hours = at.filter(|t| {
+    let within_hours = read_time_of_day(entered.at).filter(|t| {
         let (opening, closing) = (NaiveTime::from_hms_opt(opens, 0, 0), NaiveTime::from_hms_opt(closes, 0, 0));
         opening.is_some_and(|o| *t >= o) && closing.is_some_and(|c| *t <= c)
     });
@@ -128,6 +108,40 @@ pub fn check_appointment(entered: AppointmentEntered<'_>, today: NaiveDate) -> R
         (Some(on), Some(at)) if problems.is_empty() => Ok(Appointment { on, at, place }),
         _ => Err(problems),
     }
+}
+
+/// A day written YYYY-MM-DD from `today` to `longest` days ahead; `ahead`
+/// says so when it is outside them.
+pub(crate) fn read_day_ahead(
+    field: &str,
+    text: &str,
+    (today, longest): (NaiveDate, u64),
+    ahead: Bilingual,
+    problems: &mut Vec<FieldError>,
+) -> Option<NaiveDate> {
+    match parse_gregorian(text) {
+        Ok(day) if day < today || day > today + chrono::Days::new(longest) => {
+            problems.push(FieldError::new(field, ahead));
+            None
+        }
+        Ok(day) => Some(day),
+        Err(_) if text.trim().is_empty() => {
+            problems.push(FieldError::required(field));
+            None
+        }
+        Err(_) => {
+            problems.push(FieldError::new(
+                field,
+                Bilingual::new("التاريخ بالصيغة YYYY-MM-DD", "The date is written YYYY-MM-DD"),
+            ));
+            None
+        }
+    }
+}
+
+/// A time of day written HH:MM (Arabic-Indic digits too).
+pub(crate) fn read_time_of_day(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(&crate::identity::fold_digits(text.trim()), "%H:%M").ok()
 }
 
 /// A person met at a visit, as entered.

@@ -52,6 +52,14 @@ pub mod action {
     pub const VOTE_CAST: &str = "committee.voted";
     /// A member declared a conflict with a case and takes no part in deciding it (the reason in the detail).
     pub const MEMBER_RECUSED: &str = "committee.recused";
+    /// A supervisor scheduled a committee meeting (its id, day and members in the detail).
+    pub const MEETING_SCHEDULED: &str = "committee.meeting_scheduled";
+    /// Who is present at a meeting; the first record opens it (its id and the members present in the detail).
+    pub const ATTENDANCE_RECORDED: &str = "committee.attendance_recorded";
+    /// A meeting closed and its minutes were produced (their hash in the detail).
+    pub const MEETING_CLOSED: &str = "committee.meeting_closed";
+    pub const MINUTES_AMENDED: &str = "committee.minutes_amended";
+    pub const MINUTES_CONFIRMED: &str = "committee.minutes_confirmed";
     /// A verified case nobody in its branch could take: it waits (the reason in the detail).
     pub const RESEARCH_WAITING: &str = "research.waiting";
     /// A supervisor moved a case to another researcher (from, to and the reason in the detail).

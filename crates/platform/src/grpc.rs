@@ -312,8 +312,6 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     })
 }
 
-/// The case changed between reading and writing: another staff member
-/// acted first. Status changes are conditional updates that detect this.
 /// A case's policy version this service has not kept yet (its announcement
 /// is on the way): the caller tries again shortly.
 pub fn policy_version_not_yet_kept(association: &str, version: u32) -> Status {
@@ -325,6 +323,8 @@ pub fn policy_version_not_yet_kept(association: &str, version: u32) -> Status {
     .into_status(Code::Unavailable)
 }
 
+/// The case changed between reading and writing: another staff member
+/// acted first. Status changes are conditional updates that detect this.
 pub fn changed_meanwhile() -> Status {
     Problem::new(Bilingual::new(
         "تم تحديث الطلب من مستخدم آخر، يرجى إعادة تحميله والمحاولة مجدداً",

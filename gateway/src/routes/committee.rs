@@ -1,4 +1,5 @@
-//! The research committee: its agenda, members' votes and the decision.
+//! The research committee: its agenda, its meetings and their minutes,
+//! members' votes and the decision.
 
 use super::Query;
 use super::{Body, BranchQuery, PageQuery, Reply, State, grpc, present, time};
@@ -42,6 +43,8 @@ pub(super) struct AgendaItem {
     recusals: Vec<Recusal>,
     /// 1, then one more each time it comes back after a deferral.
     round: u32,
+    /// The meeting in session that took it on its agenda; `null` while it waits for one.
+    meeting_id: Option<String>,
 }
 
 /// A member who takes no part in deciding a case this round.
@@ -74,6 +77,7 @@ impl From<committee::AgendaItem> for AgendaItem {
             research: i.research.map(Into::into),
             recusals: recusals(i.recusals),
             round: i.round,
+            meeting_id: present(&i.meeting_id),
         }
     }
 }
@@ -180,6 +184,9 @@ pub(super) struct Evidence {
     quorum: u32,
     /// `simple` or `absolute`.
     majority: String,
+    /// The meeting it was decided at, and the members present who could take part.
+    meeting_id: Option<String>,
+    present: Vec<String>,
 }
 
 /// One round's decision, with its evidence and explanation.
@@ -237,6 +244,8 @@ pub(super) async fn get_decisions(
                     recusals: recusals(e.recusals),
                     quorum: e.quorum,
                     majority: e.majority,
+                    meeting_id: present(&e.meeting_id),
+                    present: e.present,
                     round: e.round,
                     policy_version: e.policy_version,
                     decision: e.decision,
@@ -278,4 +287,350 @@ pub(super) async fn declare_conflict(
     let message =
         committee::DeclareConflictRequest { request_id: id, reason: body.reason, expected_version: if_match.0 };
     if_match.versioned(services.committee.clone().declare_conflict(grpc(&headers, message)).await, |r| r.version)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct NewMeeting {
+    /// The meeting's branch; empty (or left out) for an association-wide
+    /// meeting, where the pack's `[committee] meetings` says so.
+    #[serde(default)]
+    branch: String,
+    /// The day, `YYYY-MM-DD`, from today to 90 days ahead.
+    #[serde(default)]
+    on: String,
+    /// The time, `HH:MM`, Saudi time.
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    place: String,
+    /// One of `members`.
+    #[serde(default)]
+    chair: String,
+    /// Usernames of the association's committee members: at least the pack's quorum.
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Attendee {
+    member: String,
+    present: bool,
+}
+
+fn attendees(list: Vec<committee::Attendee>) -> Vec<Attendee> {
+    list.into_iter().map(|a| Attendee { member: a.member, present: a.present }).collect()
+}
+
+/// A committee meeting.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Meeting {
+    meeting_id: String,
+    association: String,
+    /// `null` for an association-wide meeting.
+    branch: Option<String>,
+    /// `branch` or `association`.
+    scope: String,
+    starts_at: Option<String>,
+    /// The day in the Umm al-Qura calendar.
+    on_hijri: String,
+    place: String,
+    chair: String,
+    /// In the order they were named, each present or not.
+    members: Vec<Attendee>,
+    /// `scheduled`, `in_session` (from the first attendance recorded) or `closed`.
+    status: String,
+    /// Members present (not recused) the pack requires for a decision.
+    quorum: u32,
+    majority: String,
+    /// The cases before it: those awaiting a decision while it is scheduled,
+    /// those it took when it opened after. Empty in lists.
+    agenda: Vec<AgendaItem>,
+    scheduled_by: String,
+    opened_at: Option<String>,
+    closed_at: Option<String>,
+    /// `null` until it closes; then `awaiting_confirmation` or `confirmed`.
+    minutes_status: Option<String>,
+    /// Raised by every change: send it back as `If-Match` with attendance and closing.
+    version: u64,
+}
+
+impl From<committee::Meeting> for Meeting {
+    fn from(m: committee::Meeting) -> Self {
+        Self {
+            starts_at: time(m.starts_at.as_ref()),
+            opened_at: time(m.opened_at.as_ref()),
+            closed_at: time(m.closed_at.as_ref()),
+            branch: present(&m.branch),
+            minutes_status: present(&m.minutes_status),
+            members: attendees(m.members),
+            agenda: m.agenda.into_iter().map(AgendaItem::from).collect(),
+            meeting_id: m.meeting_id,
+            association: m.association,
+            scope: m.scope,
+            on_hijri: m.on_hijri,
+            place: m.place,
+            chair: m.chair,
+            status: m.status,
+            quorum: m.quorum,
+            majority: m.majority,
+            scheduled_by: m.scheduled_by,
+            version: m.version,
+        }
+    }
+}
+
+/// A branch manager (their branch) or the association admin schedules a
+/// committee meeting with its members and chair.
+#[utoipa::path(post, path = "/v1/committee/meetings", tag = "committee", request_body = NewMeeting,
+    responses((status = 200, body = Meeting)))]
+pub(super) async fn schedule_meeting(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Body(body): Body<NewMeeting>,
+) -> VersionedReply<Meeting> {
+    let message = committee::ScheduleMeetingRequest {
+        branch: body.branch,
+        on: body.on,
+        at: body.at,
+        place: body.place,
+        chair: body.chair,
+        members: body.members,
+    };
+    crate::versions::versioned(services.committee.clone().schedule_meeting(grpc(&headers, message)).await, |m| {
+        m.version
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct Meetings {
+    /// The latest first, without their agendas.
+    meetings: Vec<Meeting>,
+    next_page_token: Option<String>,
+}
+
+/// The meetings of the caller's scope, the latest first.
+#[utoipa::path(get, path = "/v1/committee/meetings", tag = "committee", params(BranchQuery, PageQuery),
+    responses((status = 200, body = Meetings)))]
+pub(super) async fn list_meetings(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Query(q): Query<BranchQuery>,
+    Query(page): Query<PageQuery>,
+) -> Reply<Meetings> {
+    let message =
+        committee::ListMeetingsRequest { branch: q.branch, page_size: page.page_size, page_token: page.page_token };
+    let m = services.committee.clone().list_meetings(grpc(&headers, message)).await?.into_inner();
+    Ok(Json(Meetings {
+        meetings: m.meetings.into_iter().map(Meeting::from).collect(),
+        next_page_token: present(&m.next_page_token),
+    }))
+}
+
+/// A meeting with its agenda, each case with its research file and votes.
+#[utoipa::path(get, path = "/v1/committee/meetings/{id}", tag = "committee",
+    params(("id" = String, Path, description = "The meeting")), responses((status = 200, body = Meeting)))]
+pub(super) async fn get_meeting(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+) -> VersionedReply<Meeting> {
+    let message = committee::GetMeetingRequest { meeting_id };
+    crate::versions::versioned(services.committee.clone().get_meeting(grpc(&headers, message)).await, |m| m.version)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Attendance {
+    /// The members present now; the meeting's others are absent.
+    #[serde(default)]
+    present: Vec<String>,
+}
+
+/// The chair or a supervisor records who is present. The first record, on
+/// the meeting's day, opens it: its agenda is then the cases recommended before.
+#[utoipa::path(put, path = "/v1/committee/meetings/{id}/attendance", tag = "committee",
+    params(("id" = String, Path, description = "The meeting"), IfMatch), request_body = Attendance,
+    responses((status = 200, body = Meeting)))]
+pub(super) async fn record_attendance(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+    if_match: IfMatch,
+    Body(body): Body<Attendance>,
+) -> VersionedReply<Meeting> {
+    let message =
+        committee::RecordAttendanceRequest { meeting_id, present: body.present, expected_version: if_match.0 };
+    if_match.versioned(services.committee.clone().record_attendance(grpc(&headers, message)).await, |m| m.version)
+}
+
+/// Closes a meeting in session: the cases it did not decide wait for the
+/// next one, and its minutes are produced for the members present to confirm.
+#[utoipa::path(post, path = "/v1/committee/meetings/{id}/closing", tag = "committee",
+    params(("id" = String, Path, description = "The meeting"), IfMatch),
+    responses((status = 200, body = Meeting)))]
+pub(super) async fn close_meeting(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+    if_match: IfMatch,
+) -> VersionedReply<Meeting> {
+    let message = committee::CloseMeetingRequest { meeting_id, expected_version: if_match.0 };
+    if_match.versioned(services.committee.clone().close_meeting(grpc(&headers, message)).await, |m| m.version)
+}
+
+/// One case as the minutes record it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct MinutesCase {
+    request_id: String,
+    service_type: String,
+    recommendation: String,
+    round: u32,
+    /// `approved`, `rejected`, `deferred`, or `carried_over` to the next meeting.
+    decision: String,
+    reasons: Vec<String>,
+    votes: Vec<Vote>,
+    recusals: Vec<Recusal>,
+    /// The decision's evidence hash (see the case's decisions); empty when carried over.
+    evidence_sha256: String,
+}
+
+/// A closed meeting's minutes (محضر).
+#[derive(Serialize, ToSchema)]
+pub(super) struct Minutes {
+    meeting_id: String,
+    association: String,
+    branch: Option<String>,
+    starts_at: Option<String>,
+    on_gregorian: String,
+    on_hijri: String,
+    place: String,
+    chair: String,
+    attendance: Vec<Attendee>,
+    quorum: u32,
+    majority: String,
+    cases: Vec<MinutesCase>,
+    /// The chair's remarks.
+    remarks: String,
+    closed_at: Option<String>,
+    /// `awaiting_confirmation` or `confirmed` (then they cannot change).
+    status: String,
+    confirmed_by: Vec<String>,
+    /// SHA-256 of the printable document: what a member confirms, and what an amendment names.
+    sha256: String,
+    /// Where the printable document is.
+    print: String,
+}
+
+fn minutes_reply(m: committee::Minutes) -> Minutes {
+    let record = m.record.unwrap_or_default();
+    Minutes {
+        print: format!("/v1/committee/meetings/{}/minutes/print", record.meeting_id),
+        starts_at: time(record.starts_at.as_ref()),
+        closed_at: time(record.closed_at.as_ref()),
+        branch: present(&record.branch),
+        attendance: attendees(record.attendance),
+        cases: record
+            .cases
+            .into_iter()
+            .map(|c| MinutesCase {
+                votes: votes(c.votes),
+                recusals: recusals(c.recusals),
+                request_id: c.request_id,
+                service_type: c.service_type,
+                recommendation: c.recommendation,
+                round: c.round,
+                decision: c.decision,
+                reasons: c.reasons,
+                evidence_sha256: c.evidence_sha256,
+            })
+            .collect(),
+        meeting_id: record.meeting_id,
+        association: record.association,
+        on_gregorian: record.on_gregorian,
+        on_hijri: record.on_hijri,
+        place: record.place,
+        chair: record.chair,
+        quorum: record.quorum,
+        majority: record.majority,
+        remarks: record.remarks,
+        status: m.status,
+        confirmed_by: m.confirmed_by,
+        sha256: m.sha256,
+    }
+}
+
+/// A closed meeting's minutes, for its committee and supervisors.
+#[utoipa::path(get, path = "/v1/committee/meetings/{id}/minutes", tag = "committee",
+    params(("id" = String, Path, description = "The meeting")), responses((status = 200, body = Minutes)))]
+pub(super) async fn get_minutes(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+) -> Reply<Minutes> {
+    let message = committee::GetMinutesRequest { meeting_id };
+    Ok(Json(minutes_reply(services.committee.clone().get_minutes(grpc(&headers, message)).await?.into_inner())))
+}
+
+/// The minutes as a printable page (HTML with print styles; Arabic, then
+/// English), exactly the document whose SHA-256 the members confirm.
+#[utoipa::path(get, path = "/v1/committee/meetings/{id}/minutes/print", tag = "committee",
+    params(("id" = String, Path, description = "The meeting")),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub(super) async fn print_minutes(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse as _;
+    let message = committee::GetMinutesRequest { meeting_id };
+    let minutes = services.committee.clone().get_minutes(grpc(&headers, message)).await?.into_inner();
+    let etag = format!("\"{}\"", minutes.sha256);
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()), (header::ETAG, etag)], minutes.html)
+        .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct MinutesAmendment {
+    /// The chair's remarks, replacing any earlier ones.
+    #[serde(default)]
+    remarks: String,
+    /// The `sha256` of the minutes as the chair read them.
+    #[serde(default)]
+    sha256: String,
+}
+
+/// The chair amends minutes awaiting confirmation; confirmations of the earlier text no longer count.
+#[utoipa::path(put, path = "/v1/committee/meetings/{id}/minutes", tag = "committee",
+    params(("id" = String, Path, description = "The meeting")), request_body = MinutesAmendment,
+    responses((status = 200, body = Minutes)))]
+pub(super) async fn amend_minutes(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+    Body(body): Body<MinutesAmendment>,
+) -> Reply<Minutes> {
+    let message = committee::AmendMinutesRequest { meeting_id, remarks: body.remarks, expected_sha256: body.sha256 };
+    Ok(Json(minutes_reply(services.committee.clone().amend_minutes(grpc(&headers, message)).await?.into_inner())))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct MinutesConfirmation {
+    /// The `sha256` of the minutes the member read.
+    #[serde(default)]
+    sha256: String,
+}
+
+/// A member present confirms the minutes; with every present member's
+/// confirmation they are confirmed and never change.
+#[utoipa::path(post, path = "/v1/committee/meetings/{id}/minutes/confirmation", tag = "committee",
+    params(("id" = String, Path, description = "The meeting")), request_body = MinutesConfirmation,
+    responses((status = 200, body = Minutes)))]
+pub(super) async fn confirm_minutes(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+    Body(body): Body<MinutesConfirmation>,
+) -> Reply<Minutes> {
+    let message = committee::ConfirmMinutesRequest { meeting_id, sha256: body.sha256 };
+    Ok(Json(minutes_reply(services.committee.clone().confirm_minutes(grpc(&headers, message)).await?.into_inner())))
 }

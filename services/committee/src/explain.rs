@@ -4,7 +4,7 @@
 use masar_domain::{Bilingual, CaseStatus, Vote};
 use masar_proto::committee::v1 as api;
 
-fn decision_words(decision: &str) -> (&'static str, &'static str) {
+pub(crate) fn decision_words(decision: &str) -> (&'static str, &'static str) {
     match CaseStatus::parse(decision) {
         Ok(CaseStatus::Approved) => ("الموافقة", "approved"),
         Ok(CaseStatus::Rejected) => ("الرفض", "rejected"),
@@ -12,7 +12,7 @@ fn decision_words(decision: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn vote_words(vote: &str) -> (&'static str, &'static str) {
+pub(crate) fn vote_words(vote: &str) -> (&'static str, &'static str) {
     match Vote::parse(vote) {
         Ok(Vote::Approve) => ("موافقة", "approve"),
         Ok(Vote::Reject) => ("رفض", "reject"),
@@ -20,7 +20,7 @@ fn vote_words(vote: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn recommendation_words(recommendation: &str) -> (&'static str, &'static str) {
+pub(crate) fn recommendation_words(recommendation: &str) -> (&'static str, &'static str) {
     match recommendation {
         "approve" => ("الموافقة", "approving"),
         "reject" => ("الرفض", "rejecting"),
@@ -82,11 +82,7 @@ pub fn explain(evidence: &api::Evidence) -> Bilingual {
         en.push_str(&format!(" Reasons: {}.", evidence.reasons.join("; ")));
     }
     if evidence.quorum > 0 {
-        let (m_ar, m_en) = if evidence.majority == "absolute" {
-            ("أكثر من نصف الأصوات", "more than half of the votes")
-        } else {
-            ("أكثر الأصوات", "the most votes")
-        };
+        let (m_ar, m_en) = majority_words(&evidence.majority);
         ar.push_str(&format!(" النصاب {} أعضاء، ويقرر {m_ar}.", evidence.quorum));
         en.push_str(&format!(" Quorum {} members; {m_en} decide.", evidence.quorum));
     }
@@ -95,7 +91,16 @@ pub fn explain(evidence: &api::Evidence) -> Bilingual {
     Bilingual::new(ar, en)
 }
 
-fn capitalised(text: &str) -> String {
+/// Which votes decide, as a sentence says it.
+pub(crate) fn majority_words(majority: &str) -> (&'static str, &'static str) {
+    if majority == "absolute" {
+        ("أكثر من نصف الأصوات", "more than half of the votes")
+    } else {
+        ("أكثر الأصوات", "the most votes")
+    }
+}
+
+pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -1,10 +1,14 @@
-//! The committee gRPC service: the agenda, votes and the decision.
+//! The committee gRPC service: the agenda, votes and the decision; the
+//! meetings in [`meetings`].
 
-use crate::explain::explain;
+mod meetings;
+
+use crate::explain::{explain, majority_words};
+use crate::meetings::Meeting;
 use crate::store::{AgendaItem, CastVote, CommitteeStore, Recusal, RecusalKind, StoredDecision, evidence_hash};
 use chrono::Utc;
 use masar_domain::Directory;
-use masar_domain::committee::Majority;
+use masar_domain::committee::MeetingStatus;
 use masar_domain::{ActorRole, Bilingual, CaseStatus, FieldError, TextRule, Vote, clean_texts};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::db::Tx;
@@ -80,6 +84,7 @@ fn to_api(item: AgendaItem, votes: Vec<CastVote>, recusals: &[Recusal]) -> api::
         research: item.research,
         recusals: recusals.iter().map(api_recusal).collect(),
         round: item.round,
+        meeting_id: item.meeting_id.map(|id| id.to_string()).unwrap_or_default(),
     }
 }
 
@@ -132,6 +137,46 @@ impl Committee {
         }
         Ok((staff, item))
     }
+
+    /// The meeting in session that has the item on its agenda, with the
+    /// member present at it: votes and decisions are taken there, nowhere else.
+    async fn meeting_in_session(&self, tx: &mut Tx, staff: &Staff, item: &AgendaItem) -> Result<Meeting, Status> {
+        let meeting = match item.meeting_id {
+            Some(id) => self.store.meeting_in(tx, id).await?,
+            None => None,
+        };
+        let Some(meeting) = meeting.filter(|m| m.status == MeetingStatus::InSession) else {
+            return Err(Problem::new(Bilingual::new(
+                "يُصوَّت على الطلب ويُبتّ فيه في اجتماع منعقد يعرضه",
+                "A case is voted on and decided at a meeting in session that has it on its agenda",
+            ))
+            .because("meeting.not_in_session")
+            .into_status(Code::FailedPrecondition));
+        };
+        if !meeting.present().any(|m| m == staff.username) {
+            return Err(Problem::new(Bilingual::new(
+                "لم يُسجَّل حضورك في هذا الاجتماع",
+                "You are not recorded present at this meeting",
+            ))
+            .into_status(Code::FailedPrecondition));
+        }
+        Ok(meeting)
+    }
+
+    /// Agenda items as replies, each with its votes and recusals (read for all at once).
+    async fn agenda_replies(&self, items: Vec<AgendaItem>) -> Result<Vec<api::AgendaItem>, Status> {
+        let ids: Vec<Uuid> = items.iter().map(|item| item.request_id).collect();
+        let mut votes = self.store.votes_on(&ids).await?;
+        let recusals = self.store.recusals_on(&items).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let item_votes = votes.remove(&item.request_id).unwrap_or_default();
+                let item_recusals = recusals.get(&item.request_id).map(Vec::as_slice).unwrap_or_default();
+                to_api(item, item_votes, item_recusals)
+            })
+            .collect())
+    }
 }
 
 #[tonic::async_trait]
@@ -147,17 +192,7 @@ impl CommitteeService for Committee {
             return Ok(Response::new(api::Agenda { association: staff.association, branch, ..Default::default() }));
         };
         let (items, next_page_token) = page.finish(items, |i| Position { at: i.scheduled_at, id: i.request_id });
-        let ids: Vec<Uuid> = items.iter().map(|item| item.request_id).collect();
-        let mut votes = self.store.votes_on(&ids).await?;
-        let recusals = self.store.recusals_on(&items).await?;
-        let items = items
-            .into_iter()
-            .map(|item| {
-                let item_votes = votes.remove(&item.request_id).unwrap_or_default();
-                let item_recusals = recusals.get(&item.request_id).map(Vec::as_slice).unwrap_or_default();
-                to_api(item, item_votes, item_recusals)
-            })
-            .collect();
+        let items = self.agenda_replies(items).await?;
         Ok(Response::new(api::Agenda {
             agenda_id: agenda_id.to_string(),
             association: staff.association,
@@ -180,6 +215,7 @@ impl CommitteeService for Committee {
             )])
         })?;
         let note = cleaned("note", &input.note, TextRule::NOTE)?;
+        self.meeting_in_session(&mut tx, &staff, &item).await?;
         let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
         let cast = CastVote { member: staff.username.clone(), vote, note };
         if !self.store.cast_vote(&mut tx, item.request_id, item.version, &cast).await? {
@@ -242,6 +278,56 @@ impl CommitteeService for Committee {
         Ok(Response::new(api::Decisions { request_id: request_id.to_string(), decisions }))
     }
 
+    async fn schedule_meeting(
+        &self,
+        request: Request<api::ScheduleMeetingRequest>,
+    ) -> Result<Response<api::Meeting>, Status> {
+        self.schedule_meeting_call(request).await.map(Response::new)
+    }
+
+    async fn list_meetings(
+        &self,
+        request: Request<api::ListMeetingsRequest>,
+    ) -> Result<Response<api::Meetings>, Status> {
+        self.list_meetings_call(request).await.map(Response::new)
+    }
+
+    async fn get_meeting(&self, request: Request<api::GetMeetingRequest>) -> Result<Response<api::Meeting>, Status> {
+        self.get_meeting_call(request).await.map(Response::new)
+    }
+
+    async fn record_attendance(
+        &self,
+        request: Request<api::RecordAttendanceRequest>,
+    ) -> Result<Response<api::Meeting>, Status> {
+        self.record_attendance_call(request).await.map(Response::new)
+    }
+
+    async fn close_meeting(
+        &self,
+        request: Request<api::CloseMeetingRequest>,
+    ) -> Result<Response<api::Meeting>, Status> {
+        self.close_meeting_call(request).await.map(Response::new)
+    }
+
+    async fn get_minutes(&self, request: Request<api::GetMinutesRequest>) -> Result<Response<api::Minutes>, Status> {
+        self.get_minutes_call(request).await.map(Response::new)
+    }
+
+    async fn amend_minutes(
+        &self,
+        request: Request<api::AmendMinutesRequest>,
+    ) -> Result<Response<api::Minutes>, Status> {
+        self.amend_minutes_call(request).await.map(Response::new)
+    }
+
+    async fn confirm_minutes(
+        &self,
+        request: Request<api::ConfirmMinutesRequest>,
+    ) -> Result<Response<api::Minutes>, Status> {
+        self.confirm_minutes_call(request).await.map(Response::new)
+    }
+
     async fn record_decision(
         &self,
         request: Request<api::RecordDecisionRequest>,
@@ -269,6 +355,7 @@ impl CommitteeService for Committee {
                 Bilingual::new("يجب ذكر أسباب الرفض أو التأجيل", "Give the reasons for rejecting or deferring"),
             )]));
         }
+        let meeting = self.meeting_in_session(&mut tx, &staff, &item).await?;
         let votes = self.store.votes_in(&mut tx, item.request_id).await?;
         let recusals = self.store.recusals(&mut tx, item.request_id, item.round).await?;
         let (association, version) = (&item.association, item.policy_version);
@@ -278,6 +365,25 @@ impl CommitteeService for Committee {
             .await?
             .ok_or_else(|| policy_version_not_yet_kept(association, version))?;
         let rules = pack.committee;
+        // The quorum is of the members present who may take part: a recused member is not counted.
+        let present: Vec<String> =
+            meeting.present().filter(|m| !recusals.iter().any(|r| r.member == *m)).map(str::to_owned).collect();
+        if !rules.quorum_present(present.len()) {
+            return Err(Problem::new(Bilingual::new(
+                format!(
+                    "لا قرار دون النصاب: يلزم حضور {} من الأعضاء غير المتنحّين، والحاضرون {}",
+                    rules.quorum,
+                    present.len()
+                ),
+                format!(
+                    "No decision without the quorum: {} members present who are not recused are needed, {} are",
+                    rules.quorum,
+                    present.len()
+                ),
+            ))
+            .because("committee.no_quorum")
+            .into_status(Code::FailedPrecondition));
+        }
         if votes.len() < rules.quorum as usize {
             return Err(Problem::new(Bilingual::new(
                 format!("يلزم أن يشارك {} من الأعضاء على الأقل قبل تسجيل القرار", rules.quorum),
@@ -287,10 +393,7 @@ impl CommitteeService for Committee {
         }
         let cast: Vec<Vote> = votes.iter().map(|v| v.vote).collect();
         if rules.outcome(&cast).map(decision_of) != Some(decision) {
-            let (ar, en) = match rules.majority {
-                Majority::Simple => ("أكثر الأصوات", "the most votes"),
-                Majority::Absolute => ("أكثر من نصف الأصوات", "more than half of the votes"),
-            };
+            let (ar, en) = majority_words(rules.majority.as_str());
             return Err(Problem::new(Bilingual::new(
                 format!("القرار لا يوافق {ar}"),
                 format!("The decision does not match {en}"),
@@ -313,6 +416,8 @@ impl CommitteeService for Committee {
             recusals: recusals.iter().map(api_recusal).collect(),
             quorum: rules.quorum,
             majority: rules.majority.to_string(),
+            meeting_id: meeting.meeting_id.to_string(),
+            present,
         };
         let decided = (staff.username.as_str(), now);
         if !self.store.decide(&mut tx, &item, decision, &reasons, decided, &evidence.encode_to_vec()).await? {

@@ -1,11 +1,16 @@
-//! Committee: recommended cases join their branch's open agenda; members
-//! vote; the committee records its decision (approved, rejected with
-//! reasons, or deferred for more research).
+//! Committee: recommended cases join their branch's open agenda; a
+//! supervisor schedules meetings that take them; the members present vote
+//! and, with the pack's quorum present, the committee records its decision
+//! (approved, rejected with reasons, or deferred for more research); each
+//! meeting closes with minutes its members confirm.
 
 mod explain;
 mod grpc;
+mod meetings;
+mod minutes;
 mod store;
 
+pub use meetings::{Attendee, KeptMinutes, Meeting, NewMeeting};
 pub use store::{
     AgendaItem, CastVote, CommitteeStore, Recommended, Recusal, RecusalKind, StoredDecision, evidence_hash,
 };

@@ -36,6 +36,8 @@ pub struct AgendaItem {
     pub research: Option<ResearchFile>,
     /// 1 for the first time on an agenda, one more each time it comes back after a deferral.
     pub round: u32,
+    /// The meeting that took it on its agenda when it opened; none while it waits for one.
+    pub meeting_id: Option<Uuid>,
 }
 
 /// Why a member takes no part in deciding a case.
@@ -108,7 +110,7 @@ pub struct CastVote {
     pub note: String,
 }
 
-fn item(row: &Row) -> Result<AgendaItem, DbError> {
+pub(crate) fn item(row: &Row) -> Result<AgendaItem, DbError> {
     Ok(AgendaItem {
         request_id: row.uuid("request_id")?,
         agenda_id: row.uuid("agenda_id")?,
@@ -125,6 +127,7 @@ fn item(row: &Row) -> Result<AgendaItem, DbError> {
         version: row.unsigned("version")?,
         research: research_file(row)?,
         round: row.unsigned("round")?,
+        meeting_id: row.optional_uuid("meeting_id")?,
     })
 }
 
@@ -139,6 +142,17 @@ fn research_file(row: &Row) -> Result<Option<ResearchFile>, DbError> {
         .map_err(|e| DbError::Decode { column: "research_file".into(), reason: e.to_string() })
 }
 
+fn stored_decision(row: &Row) -> Result<StoredDecision, DbError> {
+    Ok(StoredDecision {
+        round: row.unsigned("round")?,
+        decision: row.parsed("decision", CaseStatus::parse)?,
+        decided_at: row.time("decided_at")?,
+        decided_by: row.text("decided_by")?,
+        evidence: row.bytes("evidence")?,
+        evidence_sha256: row.text("evidence_sha256")?,
+    })
+}
+
 fn cast_vote(row: &Row) -> Result<CastVote, DbError> {
     Ok(CastVote { member: row.text("member")?, vote: row.parsed("vote", Vote::parse)?, note: row.text("note")? })
 }
@@ -148,11 +162,12 @@ macro_rules! concat_items_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, agenda_id, association, branch, service_type, researcher, recommendation, status, ",
-            "decision, reasons, scheduled_at, policy_version, version, research_file, round FROM agenda_items WHERE ",
+            "decision, reasons, scheduled_at, policy_version, version, research_file, round, meeting_id FROM agenda_items WHERE ",
             $condition
         )
     };
 }
+pub(crate) use concat_items_where;
 
 /// A page of an agenda's items awaiting a decision; written as the index
 /// `agenda_items_awaiting` is (migration 0005), so the planners walk it.
@@ -340,20 +355,17 @@ impl CommitteeStore {
              WHERE request_id = $1 ORDER BY round",
         )
         .bind(request_id);
-        tx.fetch_all(sql)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(StoredDecision {
-                    round: row.unsigned("round")?,
-                    decision: row.parsed("decision", CaseStatus::parse)?,
-                    decided_at: row.time("decided_at")?,
-                    decided_by: row.text("decided_by")?,
-                    evidence: row.bytes("evidence")?,
-                    evidence_sha256: row.text("evidence_sha256")?,
-                })
-            })
-            .collect()
+        tx.fetch_all(sql).await?.iter().map(stored_decision).collect()
+    }
+
+    /// The decisions taken at a meeting, by case.
+    pub async fn decisions_at(&self, tx: &mut Tx, meeting_id: Uuid) -> Result<Vec<(Uuid, StoredDecision)>, DbError> {
+        let sql = Sql::new(
+            "SELECT request_id, round, decision, decided_at, decided_by, evidence, evidence_sha256 FROM decisions \
+             WHERE meeting_id = $1 ORDER BY decided_at",
+        )
+        .bind(meeting_id);
+        tx.fetch_all(sql).await?.iter().map(|row| Ok((row.uuid("request_id")?, stored_decision(row)?))).collect()
     }
 
     pub async fn item_in(&self, tx: &mut Tx, request_id: Uuid) -> Result<Option<AgendaItem>, DbError> {
@@ -502,8 +514,8 @@ impl CommitteeStore {
         }
         tx.execute(
             Sql::new(
-                "INSERT INTO decisions (request_id, round, decision, decided_at, decided_by, evidence, evidence_sha256) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO decisions (request_id, round, decision, decided_at, decided_by, evidence, evidence_sha256, \
+                 meeting_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(item.request_id)
             .bind(i64::from(item.round))
@@ -511,7 +523,8 @@ impl CommitteeStore {
             .bind(decided_at)
             .bind(decided_by)
             .bind(evidence.to_vec())
-            .bind(evidence_hash(evidence)),
+            .bind(evidence_hash(evidence))
+            .bind(item.meeting_id),
         )
         .await?;
         Ok(true)
