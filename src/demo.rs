@@ -686,6 +686,31 @@ pub async fn close_meeting(client: &GatewayClient, cast: &Cast<'_>, meeting: &Va
     client.get(&format!("/v1/committee/meetings/{id}/minutes"), Some(cast.committee[0])).await
 }
 
+/// The members present confirm the minutes of the cast's latest meeting, and
+/// the demo says what they record and where they print.
+async fn confirm_latest_minutes(client: &GatewayClient, cast: &Cast<'_>) -> anyhow::Result<()> {
+    let path = format!("/v1/committee/meetings?branch={}", cast.meeting_branch);
+    let meetings = client.get(&path, Some(cast.convener)).await?;
+    let latest = meetings["meetings"].get(0).context("a meeting held")?;
+    let minutes_path = format!("/v1/committee/meetings/{}/minutes", latest["meeting_id"].as_str().context("id")?);
+    let minutes = client.get(&minutes_path, Some(cast.committee[0])).await?;
+    for member in cast.committee {
+        let confirmation = json!({ "sha256": minutes["sha256"] });
+        client.post(&format!("{minutes_path}/confirmation"), Some(member), confirmation).await?;
+    }
+    let confirmed = client.get(&minutes_path, Some(cast.convener)).await?;
+    let cases = confirmed["cases"].as_array().map_or(0, Vec::len);
+    println!(
+        "  the committee's meeting of {} AH ({}): {cases} case(s) decided or carried over, minutes {} by {}; printable at {}",
+        confirmed["on_hijri"].as_str().unwrap_or_default(),
+        confirmed["on_gregorian"].as_str().unwrap_or_default(),
+        confirmed["status"].as_str().unwrap_or_default(),
+        cast.committee.join(" and "),
+        confirmed["print"].as_str().unwrap_or_default(),
+    );
+    Ok(())
+}
+
 /// At a meeting of their own, the cast's committee members vote for
 /// `decision` and record it; the meeting then closes.
 pub async fn decide(client: &GatewayClient, cast: &Cast<'_>, request_id: &str, decision: &str) -> anyhow::Result<()> {
@@ -776,6 +801,7 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
     beneficiary.post(&format!("/v1/requests/{id}/rating"), None, rating).await?;
     println!("  the roof was repaired; the beneficiary rated the service 5 of 5");
     print_case(&beneficiary, &id, NUZUL.branch_manager).await?;
+    confirm_latest_minutes(&client, &NUZUL).await?;
 
     println!("\nNuzul: a Jeddah family at the Jeddah branch, which serves its own city, verified and approved");
     let jeddah_reception = client.as_staff(NUZUL_JEDDAH.reception).await?;
@@ -794,6 +820,8 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
     client.verify(&id, HAYAT.project_manager).await?;
     research_and_decide(&reception, &HAYAT, &id, "approved").await?;
     print_case(&reception, &id, HAYAT.branch_manager).await?;
+    // Hayat's committee sits for the whole association, scheduled by its admin.
+    confirm_latest_minutes(&client, &HAYAT).await?;
 
     println!("\nHayat: a treatment request over the income threshold, declared ineligible by the policy's rule");
     let facts = HAYAT.facts_with(&[("household.monthly_income", "12000"), ("household.members", "3")]);

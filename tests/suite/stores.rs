@@ -486,6 +486,119 @@ async fn committee_scenario(db: Db) {
     assert!(store.agenda("hayat", "madinah", &first).await.unwrap().is_none());
 }
 
+/// A meeting scheduled, opened on the cases of its scope, decided at,
+/// closed with its minutes, confirmed by its members present.
+async fn meetings_scenario(db: Db) {
+    use masar_committee::{Attendee, KeptMinutes, NewMeeting};
+    use masar_domain::committee::{Majority, MeetingStatus, MinutesStatus};
+    let store = masar_committee::CommitteeStore::new(db.clone());
+    let now = Utc::now();
+    let (a, c, jeddah) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = db.begin().await.unwrap();
+    for (id, branch) in [(a, "riyadh"), (c, "riyadh"), (jeddah, "jeddah")] {
+        let agenda = store.open_agenda(&mut tx, "nuzul", branch, now).await.unwrap();
+        let case = case_ref(id, branch);
+        let recommended = masar_committee::Recommended {
+            case: &case,
+            researcher: "r.a",
+            recommendation: "approve",
+            policy_version: 4,
+            research: None,
+        };
+        store.schedule(&mut tx, id, agenda, recommended, now, None).await.unwrap();
+    }
+    let members = ["m1".to_owned(), "m2".to_owned(), "m3".to_owned()];
+    let new = |meeting_id, branch| NewMeeting {
+        meeting_id,
+        association: "nuzul",
+        branch,
+        starts_at: now,
+        place: "Hall",
+        chair: "m1",
+        members: &members,
+        quorum: 2,
+        majority: Majority::Simple,
+        policy_version: 4,
+        scheduled_by: "nuzul.branch",
+    };
+    let (riyadh, wide) = (Uuid::now_v7(), Uuid::now_v7());
+    store.schedule_meeting(&mut tx, &new(riyadh, "riyadh")).await.unwrap();
+    store.schedule_meeting(&mut tx, &new(wide, "")).await.unwrap();
+    let meeting = store.meeting_in(&mut tx, riyadh).await.unwrap().unwrap();
+    let seated: Vec<&str> = meeting.members.iter().map(|m| m.member.as_str()).collect();
+    assert_eq!(
+        (meeting.status, seated, meeting.present().count()),
+        (MeetingStatus::Scheduled, vec!["m1", "m2", "m3"], 0)
+    );
+    let ids = |items: Vec<masar_committee::AgendaItem>| items.iter().map(|i| i.request_id).collect::<Vec<_>>();
+    assert_eq!(ids(store.waiting_for(&mut tx, &meeting).await.unwrap()), [a, c], "its branch's cases only");
+    assert!(store.meeting_in_session_beside(&mut tx, &meeting).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    let page = PageRequest::default();
+    let listed = |branch: Option<&'static str>| {
+        let store = store.clone();
+        async move { store.meetings("nuzul", branch, &page).await.unwrap().iter().map(|m| m.meeting_id).collect::<Vec<_>>() }
+    };
+    assert_eq!(listed(Some("jeddah")).await, [wide], "a branch reads its own and the association-wide ones");
+    assert_eq!(listed(None).await.len(), 2);
+
+    // Opened: its agenda fixed; the association-wide meeting now meets one in session beside it.
+    let mut tx = db.begin().await.unwrap();
+    assert!(!store.touch_meeting(&mut tx, &masar_committee::Meeting { version: 9, ..meeting.clone() }).await.unwrap());
+    assert!(store.touch_meeting(&mut tx, &meeting).await.unwrap());
+    store.open_meeting(&mut tx, &meeting, now + chrono::Duration::seconds(1)).await.unwrap();
+    store.record_attendance(&mut tx, riyadh, &["m1".to_owned(), "m2".to_owned()]).await.unwrap();
+    assert_eq!(ids(store.meeting_agenda(&mut tx, riyadh).await.unwrap()), [a, c]);
+    let open = store.meeting_in(&mut tx, riyadh).await.unwrap().unwrap();
+    assert_eq!(
+        (open.status, open.present().collect::<Vec<_>>(), open.version),
+        (MeetingStatus::InSession, vec!["m1", "m2"], 2)
+    );
+    assert_eq!(open.members[2], Attendee { member: "m3".into(), present: false });
+    let wide_meeting = store.meeting_in(&mut tx, wide).await.unwrap().unwrap();
+    assert_eq!(store.meeting_in_session_beside(&mut tx, &wide_meeting).await.unwrap(), Some(riyadh));
+    let decided_item = store.item_in(&mut tx, c).await.unwrap().unwrap();
+    assert_eq!(decided_item.meeting_id, Some(riyadh));
+    assert!(store.decide(&mut tx, &decided_item, CaseStatus::Approved, &[], ("m1", now), b"evidence").await.unwrap());
+    let vote = masar_committee::CastVote { member: "m2".into(), vote: Vote::Defer, note: String::new() };
+    assert!(store.cast_vote(&mut tx, a, 1, &vote).await.unwrap());
+
+    // Closed: the undecided case waits again without its votes; the minutes await confirmation.
+    let minutes = |html: &str| KeptMinutes {
+        status: MinutesStatus::AwaitingConfirmation,
+        record: b"record".to_vec(),
+        html: html.to_owned(),
+        sha256: masar_committee::evidence_hash(html.as_bytes()),
+        confirmed_by: Vec::new(),
+    };
+    let first = minutes("<p>first</p>");
+    store.close_meeting(&mut tx, &open, now, &first).await.unwrap();
+    let decided_at = store.decisions_at(&mut tx, riyadh).await.unwrap();
+    assert_eq!(decided_at.iter().map(|(id, d)| (*id, d.decision)).collect::<Vec<_>>(), [(c, CaseStatus::Approved)]);
+    let waiting = store.item_in(&mut tx, a).await.unwrap().unwrap();
+    assert_eq!((waiting.meeting_id, waiting.version), (None, 3));
+    assert!(store.votes_in(&mut tx, a).await.unwrap().is_empty());
+    let closed = store.meeting_in(&mut tx, riyadh).await.unwrap().unwrap();
+    assert_eq!((closed.status, closed.minutes), (MeetingStatus::Closed, Some(MinutesStatus::AwaitingConfirmation)));
+    assert_eq!(store.minutes(&mut tx, riyadh).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.minutes(&mut tx, wide).await.unwrap(), None, "none before it closes");
+
+    // Confirmed by its present members, of the text they read; an amendment asks them again.
+    assert!(!store.confirm_minutes(&mut tx, &closed, "m1", "not-the-text").await.unwrap());
+    assert!(store.confirm_minutes(&mut tx, &closed, "m1", &first.sha256).await.unwrap());
+    let second = minutes("<p>second</p>");
+    assert!(!store.amend_minutes(&mut tx, riyadh, "not-the-text", &second).await.unwrap());
+    assert!(store.amend_minutes(&mut tx, riyadh, &first.sha256, &second).await.unwrap());
+    assert_eq!(store.minutes(&mut tx, riyadh).await.unwrap().unwrap().confirmed_by, Vec::<String>::new());
+    assert!(store.confirm_minutes(&mut tx, &closed, "m1", &second.sha256).await.unwrap());
+    let kept = store.minutes(&mut tx, riyadh).await.unwrap().unwrap();
+    assert_eq!((kept.status, kept.confirmed_by), (MinutesStatus::AwaitingConfirmation, vec!["m1".to_owned()]));
+    assert!(store.confirm_minutes(&mut tx, &closed, "m2", &second.sha256).await.unwrap());
+    assert_eq!(store.minutes(&mut tx, riyadh).await.unwrap().unwrap().status, MinutesStatus::Confirmed);
+    assert!(!store.amend_minutes(&mut tx, riyadh, &second.sha256, &minutes("<p>third</p>")).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
 async fn notification_scenario(db: Db) {
     let store = masar_notification::NotificationStore::new(db.clone(), personal());
     let request_id = Uuid::new_v4();
@@ -1131,6 +1244,7 @@ conformance! {
     verification_store: Role::Verification => verification_scenario,
     research_store: Role::Research => research_scenario,
     committee_store: Role::Committee => committee_scenario,
+    committee_meetings: Role::Committee => meetings_scenario,
     notification_store: Role::Notification => notification_scenario,
     sms_dispatch: Role::Notification => sms_dispatch_scenario,
     outbox_and_relay: Role::Intake => outbox_scenario,
