@@ -579,6 +579,8 @@ pub async fn dependencies(
             Shape::Embedded { endpoints, .. } => endpoints.clone(),
             Shape::Distributed => Endpoints::of(|r| settings.endpoint(r)),
         },
+        clock: settings.clock.clone(),
+        supervision_every: settings.supervision_every,
     })
 }
 

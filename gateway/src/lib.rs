@@ -28,6 +28,7 @@ use masar_proto::intake::v1::beneficiary_service_client::BeneficiaryServiceClien
 use masar_proto::intake::v1::inquiry_service_client::InquiryServiceClient;
 use masar_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use masar_proto::intake::v1::satisfaction_service_client::SatisfactionServiceClient;
+use masar_proto::intake::v1::supervision_service_client::SupervisionServiceClient;
 use masar_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use masar_proto::research::v1::research_service_client::ResearchServiceClient;
 use masar_proto::verification::v1::verification_service_client::VerificationServiceClient;
@@ -44,6 +45,8 @@ pub struct Services {
     pub sessions: SessionServiceClient<TracedChannel>,
     /// Delivery and ratings (intake, after the committee's approval).
     pub satisfaction: SatisfactionServiceClient<TracedChannel>,
+    /// Overdue cases and supervisors' alerts (intake, which keeps every case's stage clock).
+    pub supervision: SupervisionServiceClient<TracedChannel>,
     pub verification: VerificationServiceClient<TracedChannel>,
     pub research: ResearchServiceClient<TracedChannel>,
     pub committee: CommitteeServiceClient<TracedChannel>,
@@ -71,6 +74,7 @@ impl Services {
             accounts: AccountServiceClient::new(identity.clone()),
             sessions: SessionServiceClient::new(identity),
             satisfaction: SatisfactionServiceClient::new(intake.clone()),
+            supervision: SupervisionServiceClient::new(intake.clone()),
             // A document's bytes come back in one message (at most 5 MiB, as uploaded).
             intake: IntakeServiceClient::new(intake).max_decoding_message_size(6 * 1024 * 1024),
             verification: VerificationServiceClient::new(verification),

@@ -40,6 +40,7 @@ mod requests;
 mod research;
 mod satisfaction;
 mod sessions;
+mod supervision;
 mod verification;
 
 /// A JSON answer, or the stable error body.
@@ -129,6 +130,8 @@ fn api() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(satisfaction::record_delivery))
         .routes(routes!(satisfaction::rate_service))
         .routes(routes!(satisfaction::get_satisfaction))
+        .routes(routes!(supervision::list_overdue))
+        .routes(routes!(supervision::list_alerts))
         .routes(routes!(audit::get_case_trail))
         .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
         .merge(uploads)

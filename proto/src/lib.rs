@@ -78,6 +78,10 @@ pub mod event_type {
     pub const CASE_SCHEDULED: &str = "committee.scheduled";
     pub const COMMITTEE_DECIDED: &str = "committee.decided";
     pub const SERVICE_DELIVERED: &str = "service.delivered";
+    /// A case passed its stage's target: its supervisor is alerted (an SMS to them).
+    pub const CASE_OVERDUE: &str = "case.overdue";
+    /// The reply promised to the beneficiary will be late: an SMS with the new date.
+    pub const PROMISE_REVISED: &str = "case.promise_revised";
     /// Not about a case: a beneficiary's account was opened (the SMS with its credentials).
     pub const ACCOUNT_OPENED: &str = "account.opened";
     /// Not about a case: an account's holder proved the national ID is theirs.
@@ -168,6 +172,8 @@ hand_off_events! {
     CaseScheduled(CaseScheduled) = CASE_SCHEDULED, case;
     CommitteeDecided(CommitteeDecided) = COMMITTEE_DECIDED, case;
     ServiceDelivered(ServiceDelivered) = SERVICE_DELIVERED, case;
+    CaseOverdue(CaseOverdue) = CASE_OVERDUE, case;
+    PromiseRevised(PromiseRevised) = PROMISE_REVISED, case;
     AccountOpened(AccountOpened) = ACCOUNT_OPENED, none;
     AccountVerified(AccountVerified) = ACCOUNT_VERIFIED, none;
     ContactConfirmed(ContactConfirmed) = CONTACT_CONFIRMED, none;

@@ -1432,6 +1432,27 @@ fn rows(scene: &Scene) -> Vec<Row> {
             Rule::staff(&[R::CommitteeMember], RIYADH).only(R::CommitteeMember, NUZUL.committee[0], Outcome::Forbidden),
         )
         .stops_at(409, Code::Aborted),
+        // Supervision: each supervisor's overdue list, everyone's own alerts.
+        row(
+            get("/v1/supervision/overdue", "/v1/supervision/overdue".into()),
+            rpc!(
+                "/masar.intake.v1.SupervisionService/ListOverdue",
+                supervision,
+                list_overdue,
+                intake::ListOverdueRequest::default()
+            ),
+            Rule::staff(&R::SUPERVISORS, Scope::Own),
+        ),
+        row(
+            get("/v1/supervision/alerts", "/v1/supervision/alerts".into()),
+            rpc!(
+                "/masar.intake.v1.SupervisionService/ListAlerts",
+                supervision,
+                list_alerts,
+                intake::ListAlertsRequest::default()
+            ),
+            Rule::staff(ALL_STAFF, Scope::Own),
+        ),
         // After the decision: delivery, rating, the figures.
         row(
             post("/v1/requests/{id}/delivery", request("/delivery"), json!({ "note": "x".repeat(5000) })),

@@ -26,6 +26,7 @@ mod satisfaction;
 mod seed;
 mod sessions;
 mod stores;
+mod supervision;
 mod support;
 mod trace;
 mod versions;

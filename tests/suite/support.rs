@@ -80,8 +80,9 @@ pub fn logged_sms(data_dir: &std::path::Path) -> Vec<String> {
 }
 
 /// Fast hand-offs and sign-in locks measured in milliseconds, so tests can wait them out.
-const FAST: [(&str, &str); 7] = [
+const FAST: [(&str, &str); 8] = [
     ("MASAR_OUTBOX_POLL_MS", "100"),
+    ("MASAR_SUPERVISION_EVERY_MS", "200"),
     ("MASAR_OUTBOX_SETTLE_MS", "200"),
     ("MASAR_QUEUE_WAIT_MS", "100"),
     ("MASAR_RECLAIM_AFTER_MS", "400"),
@@ -107,10 +108,26 @@ pub async fn embedded_suite_with(more: &[(&str, &str)]) -> (Suite, PathBuf) {
 
 /// The embedded shape on `data_dir`, e.g. to start it again on the same data.
 pub async fn embedded_suite_in(data_dir: &std::path::Path, more: &[(&str, &str)]) -> Suite {
+    embedded_suite_clocked_in(data_dir, more).await.0
+}
+
+/// The embedded shape with the clock its roles read the calendar by, which
+/// a test moves ahead to see weeks pass.
+pub async fn embedded_suite_clocked() -> (Suite, PathBuf, masar_platform::clock::Clock) {
+    let data_dir = temp_dir();
+    let (suite, clock) = embedded_suite_clocked_in(&data_dir, &[]).await;
+    (suite, data_dir, clock)
+}
+
+async fn embedded_suite_clocked_in(
+    data_dir: &std::path::Path,
+    more: &[(&str, &str)],
+) -> (Suite, masar_platform::clock::Clock) {
     let settings = settings_of(
         [("MASAR_DATA_DIR", data_dir.to_str().unwrap())].into_iter().chain(FAST).chain(more.iter().copied()),
     );
-    masar::start_embedded(masar::EmbeddedOptions { settings, any_port: true }).await.unwrap()
+    let clock = settings.clock.clone();
+    (masar::start_embedded(masar::EmbeddedOptions { settings, any_port: true }).await.unwrap(), clock)
 }
 
 /// Distributed shape: every role as `masar serve` runs it (its own tonic

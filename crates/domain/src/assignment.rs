@@ -116,6 +116,7 @@ mod tests {
             role: ActorRole::SocialResearcher,
             branch: Some("riyadh".into()),
             person: None,
+            mobile: None,
             specialties: Vec::new(),
             capacity: None,
             leave: Vec::new(),

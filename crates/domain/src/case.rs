@@ -35,6 +35,13 @@ vocabulary! {
     }
 }
 
+impl Stage {
+    /// A stage the promised reply waits on, each with its target in working days.
+    pub fn is_awaited(self) -> bool {
+        matches!(self, Stage::Verification | Stage::Research | Stage::Committee)
+    }
+}
+
 use CaseStatus::*;
 
 /// Every allowed (from, to). Anything else is refused.

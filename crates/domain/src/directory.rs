@@ -33,6 +33,9 @@ pub struct StaffMember {
     /// the two apart can tell it is them.
     #[serde(default)]
     pub person: Option<String>,
+    /// Where alerts reach them by SMS (a supervisor's), if on file.
+    #[serde(default)]
+    pub mobile: Option<String>,
     /// The service types they handle (the pack's codes); none listed: every type.
     #[serde(default)]
     pub specialties: Vec<String>,

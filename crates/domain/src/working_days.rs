@@ -167,6 +167,21 @@ pub struct StageTargets {
 }
 
 impl StageTargets {
+    /// The stages a reply still waits on after `stage`, in order.
+    fn after(stage: crate::Stage) -> &'static [crate::Stage] {
+        use crate::Stage::{Committee, Research, Verification};
+        match stage {
+            Verification => &[Research, Committee],
+            Research => &[Committee],
+            _ => &[],
+        }
+    }
+
+    /// Working days the stages after `stage` have, together.
+    pub fn after_stage(&self, stage: crate::Stage) -> u32 {
+        Self::after(stage).iter().filter_map(|s| self.for_stage(*s)).sum()
+    }
+
     pub fn for_stage(&self, stage: crate::Stage) -> Option<u32> {
         match stage {
             crate::Stage::Verification => Some(self.verification),
@@ -197,7 +212,24 @@ pub struct StageClock {
     pub overdue: bool,
 }
 
+/// Who is alerted when a stage passes its target: the branch manager for
+/// the branch's verification and research, the association admin for the committee.
+pub fn stage_supervisor(stage: crate::Stage) -> crate::ActorRole {
+    match stage {
+        crate::Stage::Committee => crate::ActorRole::AssociationAdmin,
+        _ => crate::ActorRole::BranchManager,
+    }
+}
+
 impl WorkingCalendar<'_> {
+    /// The earliest day a reply can now come: the stage the case waits on
+    /// done by its deadline (or, past it, today at the soonest), then every
+    /// later stage in its target.
+    pub fn projected_reply(&self, clock: &StageClock, targets: &StageTargets, today: NaiveDate) -> NaiveDate {
+        let this_stage_done = clock.deadline.max(today);
+        self.add_working_days(this_stage_done, targets.after_stage(clock.stage))
+    }
+
     /// The clock of a stage that started on `started` with a target of `days`, read on `today`.
     pub fn stage_clock(&self, stage: crate::Stage, started: NaiveDate, days: u32, today: NaiveDate) -> StageClock {
         let deadline = self.add_working_days(started, days);
@@ -311,5 +343,25 @@ mod tests {
         let unknown =
             "[[eid]]\nhijri_year = 1448\nkind = \"eid_al_mawlid\"\nfrom = \"2027-03-08\"\nto = \"2027-03-09\"\n";
         assert_eq!(OfficialHolidays::from_toml(unknown).unwrap_err()[0].field, "eid[0].kind");
+    }
+
+    #[test]
+    fn a_stage_past_its_target_moves_the_projected_reply() {
+        let official = OfficialHolidays::default();
+        let calendar = WorkingCalendar { official: &official, closures: &[] };
+        let targets = StageTargets { verification: 2, research: 5, committee: 3 };
+        // Submitted on Sunday 2026-11-01: verification due Tuesday the 3rd.
+        let sunday = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let on_time = calendar.stage_clock(crate::Stage::Verification, sunday, 2, sunday);
+        assert_eq!(
+            calendar.projected_reply(&on_time, &targets, sunday),
+            NaiveDate::from_ymd_opt(2026, 11, 15).unwrap()
+        );
+        // Read on Sunday the 8th, still unverified: eight working days from then.
+        let late_day = NaiveDate::from_ymd_opt(2026, 11, 8).unwrap();
+        let late = calendar.stage_clock(crate::Stage::Verification, sunday, 2, late_day);
+        assert!(late.overdue);
+        assert_eq!(calendar.projected_reply(&late, &targets, late_day), NaiveDate::from_ymd_opt(2026, 11, 18).unwrap());
+        assert_eq!(stage_supervisor(crate::Stage::Research), crate::ActorRole::BranchManager);
     }
 }

@@ -71,6 +71,8 @@ pub mod action {
     /// A researcher scored criteria of the pack (which, in the detail).
     pub const RESEARCH_SCORED: &str = "research.scored";
     pub const SERVICE_RATED: &str = "service.rated";
+    /// A case passed its stage's target: its supervisors were alerted (the stage, deadline and who in the detail).
+    pub const CASE_ESCALATED: &str = "case.escalated";
 }
 
 /// How an action reached the service.

@@ -61,6 +61,11 @@ pub struct Settings {
     pub drain: DrainSettings,
     pub sms: SmsSettings,
     pub identity: IdentitySettings,
+    /// The time the calendar's rules read: the system's (tests move a copy ahead).
+    pub clock: crate::clock::Clock,
+    /// `MASAR_SUPERVISION_EVERY_MS`: how often intake reads the stage clocks
+    /// and alerts the supervisors of cases past their targets (a minute).
+    pub supervision_every: Duration,
 }
 
 /// The external identity check (Nafath-style) beneficiaries may prove their national ID with.
@@ -277,6 +282,8 @@ impl Settings {
                 provider: get("MASAR_IDENTITY_PROVIDER"),
                 fake_refuses: get("MASAR_FAKE_IDENTITY_REFUSES").unwrap_or_default(),
             },
+            clock: crate::clock::Clock::default(),
+            supervision_every: millis("MASAR_SUPERVISION_EVERY_MS", 60_000)?,
             vars: Environment(vars),
         })
     }
@@ -290,7 +297,8 @@ impl Settings {
     pub fn with(&self, more: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut vars = self.vars.0.clone();
         vars.extend(more);
-        Self::from_map(vars)
+        // The same clock: what moves one suite's time moves it for every role.
+        Ok(Self { clock: self.clock.clone(), ..Self::from_map(vars)? })
     }
 
     /// The role's database: `MASAR_<ROLE>_DATABASE_URL`, else `DATABASE_URL`.

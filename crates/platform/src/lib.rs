@@ -3,6 +3,7 @@
 //! the outbox and inbox, the gRPC server kit, caller identity and the audit trail.
 
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod forms;

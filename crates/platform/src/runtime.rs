@@ -55,6 +55,10 @@ pub struct Dependencies {
     pub personal: crate::personal::PersonalData,
     /// Where the other services listen (identity reaches intake's registry).
     pub endpoints: crate::replicas::Endpoints,
+    /// The time stage deadlines and escalations are read at.
+    pub clock: crate::clock::Clock,
+    /// How often intake reads the stage clocks for escalations.
+    pub supervision_every: std::time::Duration,
 }
 
 /// How a service stops (SIGTERM on a rolling update): readiness turns false

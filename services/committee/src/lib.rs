@@ -89,6 +89,8 @@ impl EventHandler for Scheduler {
             | Event::CaseScheduled(_)
             | Event::CommitteeDecided(_)
             | Event::ServiceDelivered(_)
+            | Event::CaseOverdue(_)
+            | Event::PromiseRevised(_)
             | Event::AccountOpened(_)
             | Event::AccountVerified(_)
             | Event::ContactConfirmed(_)

@@ -112,6 +112,8 @@ impl EventHandler for RegistryNews {
             | Event::CaseScheduled(_)
             | Event::CommitteeDecided(_)
             | Event::ServiceDelivered(_)
+            | Event::CaseOverdue(_)
+            | Event::PromiseRevised(_)
             | Event::AccountOpened(_)
             | Event::AccountVerified(_)
             | Event::InquiryAnswered(_)

@@ -9,6 +9,7 @@ mod registry;
 mod requests;
 mod resealing;
 mod satisfaction;
+mod supervision;
 
 pub use inquiries::{InquiryEntry, InquiryFilter, StoredInquiry};
 pub use policy::{Applied, ApplyError, apply_policy};
@@ -30,6 +31,7 @@ use masar_proto::intake::v1::inquiry_service_server::InquiryServiceServer;
 use masar_proto::intake::v1::intake_service_server::IntakeServiceServer;
 use masar_proto::intake::v1::registry_service_server::RegistryServiceServer;
 use masar_proto::intake::v1::satisfaction_service_server::SatisfactionServiceServer;
+use masar_proto::intake::v1::supervision_service_server::SupervisionServiceServer;
 use masar_proto::{Event, event_type};
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
@@ -61,6 +63,22 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         verifier: deps.tokens.verifier.clone(),
         policies: policies.clone(),
     };
+    let supervision = supervision::Supervision {
+        store: store.clone(),
+        verifier: deps.tokens.verifier.clone(),
+        policies: policies.clone(),
+        holidays: deps.holidays.clone(),
+        clock: deps.clock.clone(),
+    };
+    let supervisor = supervision::Supervisor {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        policies: policies.clone(),
+        holidays: deps.holidays.clone(),
+        directory: deps.directory.clone(),
+        personal: deps.personal.clone(),
+        clock: deps.clock.clone(),
+    };
     let service = requests::Intake {
         store: store.clone(),
         outbox: outbox.clone(),
@@ -68,6 +86,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
         policies,
         documents: DocumentStore::new(deps.files.clone(), deps.personal.clone()),
         holidays: deps.holidays.clone(),
+        clock: deps.clock.clone(),
     };
     ServiceParts {
         role: Role::Intake,
@@ -81,13 +100,15 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
             registry,
             OnlyFrom { key: deps.registry_key.clone(), role: Role::Identity },
         ))
-        .add_service(SatisfactionServiceServer::new(ratings)),
+        .add_service(SatisfactionServiceServer::new(ratings))
+        .add_service(SupervisionServiceServer::new(supervision)),
         service_names: vec![
             "masar.intake.v1.IntakeService",
             "masar.intake.v1.BeneficiaryService",
             "masar.intake.v1.InquiryService",
             "masar.intake.v1.RegistryService",
             "masar.intake.v1.SatisfactionService",
+            "masar.intake.v1.SupervisionService",
         ],
         outbox,
         consumes: Some((
@@ -98,6 +119,7 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
             }),
         )),
         background: vec![
+            Box::pin(supervisor.run(deps.supervision_every, shutdown.clone())),
             Box::pin(census::count_cases(
                 store.clone(),
                 DocumentStore::new(deps.files.clone(), deps.personal.clone()),

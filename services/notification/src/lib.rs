@@ -50,7 +50,16 @@ pub fn parts(deps: &Dependencies, provider: Arc<dyn SmsProvider>, shutdown: Canc
         service_names: vec!["masar.notification.v1.NotificationService"],
         outbox: Outbox::new(),
         consumes: Some((
-            event_type::ALL.iter().copied().chain([event_type::ACCOUNT_OPENED, event_type::INQUIRY_ANSWERED]).collect(),
+            event_type::ALL
+                .iter()
+                .copied()
+                .chain([
+                    event_type::ACCOUNT_OPENED,
+                    event_type::INQUIRY_ANSWERED,
+                    event_type::PROMISE_REVISED,
+                    event_type::CASE_OVERDUE,
+                ])
+                .collect(),
             Arc::new(Composer { store, composed }),
         )),
         background: vec![
@@ -97,10 +106,21 @@ fn describe(event: Event) -> Result<Described, HandlerError> {
         | Event::AccountVerified(_)
         | Event::ContactConfirmed(_)
         | Event::InquiryAnswered(_)
+        | Event::CaseOverdue(_)
+        | Event::PromiseRevised(_)
         | Event::SessionRevoked(_)
         | Event::VisitChangeRequested(_)
         | Event::DocumentsRequested(_)
         | Event::PolicyApplied(_) => Err(HandlerError::Reject("notification does not describe this event".into())),
+    }
+}
+
+/// A stage as a sentence names it.
+fn stage_words(stage: &str) -> (&'static str, &'static str) {
+    match stage {
+        "verification" => ("التحقق من المستندات", "document verification"),
+        "research" => ("البحث الاجتماعي", "social research"),
+        _ => ("لجنة البحث", "research committee"),
     }
 }
 
@@ -128,10 +148,22 @@ impl EventHandler for Composer {
     }
 
     async fn handle(&self, tx: &mut Tx, message: &Message, event: Event) -> Result<(), HandlerError> {
+        // A revised promise's new date, which its message says in place of the submission's.
+        let mut revised_on = None;
         let (case, decision, details) = match event {
             // Not about a request: their own messages.
             Event::AccountOpened(event) => return self.credentials(tx, message, event).await,
             Event::InquiryAnswered(event) => return self.inquiry_answer(tx, message, event).await,
+            Event::CaseOverdue(event) => return self.overdue_alert(tx, message, event).await,
+            Event::PromiseRevised(event) => {
+                let (ar, en) = stage_words(&event.stage);
+                revised_on = Some(event.expected_decision_on);
+                let why = Bilingual::new(
+                    format!("تجاوزت مرحلة {ar} المدة المحددة لها"),
+                    format!("the {en} stage is taking longer than its target"),
+                );
+                (event.case, String::new(), why)
+            }
             Event::RequestSubmitted(event) | Event::RequestResubmitted(event) => {
                 let (request_id, case) = event_case(event.case.clone())?;
                 self.store.remember_recipient(tx, request_id, &case, &event).await?;
@@ -150,12 +182,12 @@ impl EventHandler for Composer {
             .ok_or_else(|| HandlerError::Retry(format!("no recipient yet for {request_id}")))?;
         let language = Language::from_tag(&recipient.language);
         let details = details.in_language(language).to_owned();
-        let fields = templates::Fields {
-            reference: recipient.reference.clone(),
-            date: details.clone(),
-            details,
-            ..Default::default()
+        // A revised promise says its new date; every other message's date is its details.
+        let date = match &revised_on {
+            Some(day) => reply_date(day).in_language(language).to_owned(),
+            None => details.clone(),
         };
+        let fields = templates::Fields { reference: recipient.reference.clone(), date, details, ..Default::default() };
         let Some(text) = templates::render(&message.event_type, &decision, language, &fields) else {
             return Ok(());
         };
@@ -204,6 +236,34 @@ impl Composer {
             reference: event.reference.clone(),
             details: event.answer.clone(),
             ..Default::default()
+        };
+        self.queue_direct(tx, message, direct, fields).await
+    }
+
+    /// A case past its stage's target, to the supervisor alerted.
+    async fn overdue_alert(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        event: events::CaseOverdue,
+    ) -> Result<(), HandlerError> {
+        let (request_id, case) = event_case(event.case.clone())?;
+        let direct = Direct {
+            subject_id: &request_id.to_string(),
+            association: &case.association,
+            mobile: &event.supervisor_mobile,
+            language: "ar",
+            channel: "staff",
+            sealed_secret: None,
+        };
+        let fields = |language| {
+            let (ar, en) = stage_words(&event.stage);
+            templates::Fields {
+                reference: event.reference.clone(),
+                date: reply_date(&event.deadline).in_language(language).to_owned(),
+                details: Bilingual::new(ar, en).in_language(language).to_owned(),
+                ..Default::default()
+            }
         };
         self.queue_direct(tx, message, direct, fields).await
     }

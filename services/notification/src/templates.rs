@@ -70,6 +70,15 @@ fn template(event_type: &str, decision: &str) -> Option<Bilingual> {
             "تم تقديم الخدمة لطلبكم رقم {reference}. تقييمكم للخدمة حق لكم ويعيننا على تحسينها: قيّموها من ١ إلى ٥ من حسابكم.",
             "The service of your request {reference} has been provided. Rating it is your right and helps us improve: rate it from 1 to 5 in your account.",
         ),
+        (event_type::PROMISE_REVISED, _) => (
+            "نعتذر عن التأخير: {details}، والرد المتوقع على طلبكم رقم {reference} الآن بتاريخ {date}.",
+            "We are sorry for the delay: {details}. The reply to your request {reference} is now expected around {date}.",
+        ),
+        // To the stage's supervisor, in Arabic unless their post says otherwise.
+        (event_type::CASE_OVERDUE, _) => (
+            "تنبيه: الطلب رقم {reference} تجاوز المدة المحددة لمرحلة {details}، وكان آخر يوم لها {date}.",
+            "Alert: request {reference} is past its target for the {details} stage, which ended on {date}.",
+        ),
         (event_type::ACCOUNT_OPENED, _) => (
             "مرحباً بكم في {details}. اسم المستخدم: {username} وكلمة المرور المؤقتة: {password} ويلزم تغييرها عند أول دخول، لتتابعوا طلباتكم بأنفسكم.",
             "Welcome to {details}. Username: {username}, one-time password: {password}. Change it when you first sign in; then you can follow your requests yourself.",
@@ -106,7 +115,7 @@ mod tests {
 
     #[test]
     fn every_stage_event_has_both_languages() {
-        for event in event_type::ALL {
+        for event in event_type::ALL.iter().chain(&[event_type::PROMISE_REVISED, event_type::CASE_OVERDUE]) {
             for decision in ["approved", "rejected", "deferred"] {
                 let fields = Fields {
                     reference: "NZL-ABC234".into(),

@@ -328,6 +328,8 @@ impl EventHandler for Assigner {
             | Event::ResearchRecommended(_)
             | Event::CaseScheduled(_)
             | Event::ServiceDelivered(_)
+            | Event::CaseOverdue(_)
+            | Event::PromiseRevised(_)
             | Event::AccountOpened(_)
             | Event::AccountVerified(_)
             | Event::ContactConfirmed(_)

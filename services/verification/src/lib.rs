@@ -131,6 +131,8 @@ impl EventHandler for IncomingRequests {
             | Event::CaseScheduled(_)
             | Event::CommitteeDecided(_)
             | Event::ServiceDelivered(_)
+            | Event::CaseOverdue(_)
+            | Event::PromiseRevised(_)
             | Event::AccountOpened(_)
             | Event::AccountVerified(_)
             | Event::ContactConfirmed(_)

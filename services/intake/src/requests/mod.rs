@@ -50,6 +50,8 @@ pub struct Intake {
     pub documents: DocumentStore,
     /// The official holidays every association's working calendar skips.
     pub holidays: std::sync::Arc<masar_domain::working_days::OfficialHolidays>,
+    /// Today, for the stage clocks.
+    pub clock: masar_platform::clock::Clock,
 }
 
 /// The request, if it exists and the caller may see it: staff within their
@@ -322,6 +324,22 @@ struct Submission<'a> {
     attestation_version: &'a str,
 }
 
+/// The clock of the stage a case in `status` waits on, read on `today`, and
+/// when that stage began: its days run from the first entry of the stretch
+/// it has waited on that stage. None when it waits on no stage with a target.
+pub(crate) fn stage_clock(
+    entries: &[TimelineEntry],
+    status: CaseStatus,
+    pack: &PolicyPack,
+    calendar: &WorkingCalendar<'_>,
+    today: chrono::NaiveDate,
+) -> Option<(masar_domain::working_days::StageClock, chrono::DateTime<Utc>)> {
+    let awaited = status.awaiting()?;
+    let started = entries.iter().rev().take_while(|e| e.status.awaiting() == Some(awaited)).last()?.at;
+    let days = pack.targets?.for_stage(awaited)?;
+    Some((calendar.stage_clock(awaited, saudi_day(started), days, today), started))
+}
+
 impl Intake {
     /// Checks a request is complete under `pack` on `now`: every asked fact,
     /// every required document valid, the attestation; all problems at once.
@@ -353,7 +371,7 @@ impl Intake {
     }
 
     /// The policy version a request was started (or submitted) under.
-    async fn policy_of(&self, stored: &StoredRequest) -> Result<PolicyPack, Status> {
+    pub(crate) async fn policy_of(&self, stored: &StoredRequest) -> Result<PolicyPack, Status> {
         self.policies.version(&stored.association, stored.policy_version).await?.ok_or_else(|| {
             internal(format!("{} policy version {} is not stored", stored.association, stored.policy_version))
         })
@@ -713,7 +731,7 @@ impl IntakeService for Intake {
         let stored = visible_request(&self.store, &caller, &request.get_ref().request_id).await?;
         let entries = self.store.timeline(stored.request_id).await?;
         // Counted on the association's calendar, from today, while the reply is awaited.
-        let today = saudi_day(Utc::now());
+        let today = saudi_day(self.clock.now());
         let (mut working_days_left, mut clock) = (None, None);
         let awaited = stored.status.awaiting();
         if stored.status.awaits_reply() {
@@ -723,12 +741,7 @@ impl IntakeService for Intake {
             let closures = today_pack.as_ref().map_or(&pack.closures, |p| &p.closures);
             let calendar = WorkingCalendar { official: &self.holidays, closures };
             working_days_left = Some(calendar.working_days_between(today, stored.expected_decision_on));
-            // The stage's days run from the first entry of the stretch it has waited on that stage.
-            let started = entries.iter().rev().take_while(|e| e.status.awaiting() == awaited).last().map(|e| e.at);
-            if let (Some(stage), Some(started), Some(targets)) = (awaited, started, pack.targets) {
-                clock =
-                    targets.for_stage(stage).map(|days| calendar.stage_clock(stage, saudi_day(started), days, today));
-            }
+            clock = stage_clock(&entries, stored.status, &pack, &calendar, today).map(|(clock, _)| clock);
         }
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),

@@ -102,6 +102,8 @@ fn step(message: &Message, event: Event) -> Result<Step, HandlerError> {
         | Event::RequestSubmitted(_)
         | Event::RequestResubmitted(_)
         | Event::ServiceDelivered(_)
+            | Event::CaseOverdue(_)
+            | Event::PromiseRevised(_)
         | Event::DocumentsRequested(_)
         | Event::VisitScheduled(_)
         | Event::VisitChangeRequested(_)
