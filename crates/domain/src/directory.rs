@@ -107,6 +107,14 @@ impl Directory {
                     _ => {}
                 }
                 problems.extend(roster_problems(&a.code, s, packs));
+                if let Some(mobile) = &s.mobile
+                    && crate::identity::SaudiMobile::parse(mobile).is_err()
+                {
+                    problems.push(format!(
+                        "{}: staff {} has a mobile that is not a Saudi mobile number",
+                        a.code, s.username
+                    ));
+                }
             }
         }
         problems
@@ -220,6 +228,10 @@ mod tests {
         assert!(err.contains("c1 (project_manager) needs a branch"), "{err}");
         let err = Directory::from_json(SAMPLE, &[]).unwrap_err().to_string();
         assert!(err.contains("no policy pack names this association"), "{err}");
+        let unreachable =
+            SAMPLE.replace("\"role\":\"committee_member\"}", "\"role\":\"committee_member\",\"mobile\":\"12345\"}");
+        let err = Directory::from_json(&unreachable, &packs()).unwrap_err().to_string();
+        assert!(err.contains("c1 has a mobile that is not a Saudi mobile number"), "{err}");
     }
 
     #[test]

@@ -544,6 +544,10 @@ pub(super) struct Timeline {
     stage_deadline: Option<String>,
     stage_working_days_left: Option<u32>,
     stage_overdue: bool,
+    /// The later reply date the beneficiary was told (by SMS, with why) when
+    /// a stage ran past its target; `null` while the promise holds.
+    revised_decision_on: Option<String>,
+    revised_decision_on_hijri: Option<String>,
 }
 
 /// The request's journey so far, for its beneficiary to follow.
@@ -580,6 +584,8 @@ pub(super) async fn get_timeline(
         stage_deadline: present(&t.stage_deadline),
         stage_working_days_left: t.stage_working_days_left,
         stage_overdue: t.stage_overdue,
+        revised_decision_on: present(&t.revised_decision_on),
+        revised_decision_on_hijri: present(&t.revised_decision_on_hijri),
     }))
 }
 

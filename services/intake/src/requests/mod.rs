@@ -732,7 +732,7 @@ impl IntakeService for Intake {
         let entries = self.store.timeline(stored.request_id).await?;
         // Counted on the association's calendar, from today, while the reply is awaited.
         let today = saudi_day(self.clock.now());
-        let (mut working_days_left, mut clock) = (None, None);
+        let (mut working_days_left, mut clock, mut revised) = (None, None, None);
         let awaited = stored.status.awaiting();
         if stored.status.awaits_reply() {
             let pack = self.policy_of(&stored).await?;
@@ -742,6 +742,8 @@ impl IntakeService for Intake {
             let calendar = WorkingCalendar { official: &self.holidays, closures };
             working_days_left = Some(calendar.working_days_between(today, stored.expected_decision_on));
             clock = stage_clock(&entries, stored.status, &pack, &calendar, today).map(|(clock, _)| clock);
+            let clocks = crate::supervision::SupervisionStore { db: self.store.db().clone() };
+            revised = clocks.revised_promise(stored.request_id).await?;
         }
         Ok(Response::new(api::Timeline {
             request_id: stored.request_id.to_string(),
@@ -753,6 +755,8 @@ impl IntakeService for Intake {
             stage_deadline: clock.map(|c| c.deadline.to_string()).unwrap_or_default(),
             stage_working_days_left: clock.map(|c| c.working_days_left),
             stage_overdue: clock.is_some_and(|c| c.overdue),
+            revised_decision_on: iso_day_or_empty(revised),
+            revised_decision_on_hijri: masar_platform::grpc::hijri_day_or_empty(revised),
             entries: entries
                 .into_iter()
                 .map(|e| api::TimelineEntry {

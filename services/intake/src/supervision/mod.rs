@@ -7,6 +7,8 @@
 
 mod store;
 
+pub(crate) use store::SupervisionStore;
+
 use crate::requests::stage_clock;
 use crate::requests::store::IntakeStore;
 use masar_domain::calendar::saudi_day;
@@ -26,7 +28,7 @@ use masar_proto::Event;
 use masar_proto::events::v1 as events;
 use masar_proto::intake::v1::{self as api, supervision_service_server::SupervisionService};
 use std::sync::Arc;
-use store::{Breach, SupervisionStore};
+use store::Breach;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 

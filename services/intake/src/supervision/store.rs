@@ -23,19 +23,19 @@ const MOVED: &str = concat!(
     ") OR (c.request_id IS NOT NULL AND c.status <> r.status) LIMIT 200"
 );
 
-pub(super) struct SupervisionStore {
+pub(crate) struct SupervisionStore {
     pub db: Db,
 }
 
 /// A stage past its deadline whose supervisors were not alerted yet.
-pub(super) struct Breach {
+pub(crate) struct Breach {
     pub request_id: Uuid,
     pub stage: Stage,
     pub deadline: NaiveDate,
     pub promise_revised_to: Option<NaiveDate>,
 }
 
-pub(super) struct Overdue {
+pub(crate) struct Overdue {
     pub request_id: Uuid,
     pub reference: String,
     pub association: String,
@@ -47,7 +47,7 @@ pub(super) struct Overdue {
     pub escalated_at: Option<DateTime<Utc>>,
 }
 
-pub(super) struct StoredAlert {
+pub(crate) struct StoredAlert {
     pub alert_id: Uuid,
     pub request_id: Uuid,
     pub reference: String,
@@ -96,6 +96,15 @@ impl SupervisionStore {
         .bind(clock.deadline);
         self.db.execute(sql).await?;
         Ok(())
+    }
+
+    /// The later reply date the beneficiary was last told, if the promise slipped.
+    pub async fn revised_promise(&self, request_id: Uuid) -> Result<Option<NaiveDate>, DbError> {
+        let sql = Sql::new("SELECT promise_revised_to FROM stage_clocks WHERE request_id = $1").bind(request_id);
+        match self.db.fetch_optional(sql).await? {
+            Some(row) => row.optional_date("promise_revised_to"),
+            None => Ok(None),
+        }
     }
 
     pub async fn new_breaches(&self, today: NaiveDate) -> Result<Vec<Breach>, DbError> {
