@@ -686,6 +686,34 @@ pub async fn close_meeting(client: &GatewayClient, cast: &Cast<'_>, meeting: &Va
     client.get(&format!("/v1/committee/meetings/{id}/minutes"), Some(cast.committee[0])).await
 }
 
+/// Delivers an approved case as its plan says: the project manager records
+/// each step with what it asks for, and the beneficiary (`client`'s own
+/// caller) confirms the steps that ask them to. Returns the plan as it ends.
+pub async fn deliver(client: &GatewayClient, cast: &Cast<'_>, request_id: &str) -> anyhow::Result<Value> {
+    let path = format!("/v1/requests/{request_id}/delivery");
+    let plan = client.get(&path, Some(cast.project_manager)).await?;
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now()).to_string();
+    let mut last = plan.clone();
+    for step in plan["steps"].as_array().context("the plan's steps")? {
+        let mut record = json!({ "step": step["code"], "done_on": today, "note": "As planned" });
+        for asked in step["asks"].as_array().into_iter().flatten() {
+            let (field, value) = match asked.as_str().unwrap_or_default() {
+                "contractor" => ("contractor", json!("مؤسسة البناء المتقن")),
+                "provider" => ("provider", json!("مستشفى المدينة الوطني")),
+                "amount_sar" => ("amount_sar", json!(12_000)),
+                _ => ("reference", json!("INV-1001")),
+            };
+            record[field] = value;
+        }
+        last = client.post(&format!("{path}/steps"), Some(cast.project_manager), record).await?;
+        if step["beneficiary_confirms"] == true {
+            let confirmation = json!({ "step": step["code"], "note": "استلمت الأعمال كاملة" });
+            last = client.post(&format!("{path}/confirmation"), None, confirmation).await?;
+        }
+    }
+    Ok(last)
+}
+
 /// The members present confirm the minutes of the cast's latest meeting, and
 /// the demo says what they record and where they print.
 async fn confirm_latest_minutes(client: &GatewayClient, cast: &Cast<'_>) -> anyhow::Result<()> {
@@ -795,8 +823,10 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
         .await?;
     client.verify(&id, NUZUL.project_manager).await?;
     research_and_decide(&beneficiary, &NUZUL, &id, "approved").await?;
-    let delivered = json!({ "note": "Roof slab repaired and waterproofed" });
-    beneficiary.post(&format!("/v1/requests/{id}/delivery"), Some(NUZUL.project_manager), delivered).await?;
+    let plan = deliver(&beneficiary, &NUZUL, &id).await?;
+    let steps: Vec<&str> =
+        plan["steps"].as_array().into_iter().flatten().filter_map(|s| s["label"]["en"].as_str()).collect();
+    println!("  delivered as planned: {}; the beneficiary confirmed the handover", steps.join(", "));
     let rating = json!({ "score": 5, "comment": "عمل متقن وفريق متعاون" });
     beneficiary.post(&format!("/v1/requests/{id}/rating"), None, rating).await?;
     println!("  the roof was repaired; the beneficiary rated the service 5 of 5");

@@ -1466,6 +1466,50 @@ fn rows(scene: &Scene) -> Vec<Row> {
         )
         .stops_at(409, Code::FailedPrecondition),
         row(
+            get("/v1/requests/{id}/delivery", request("/delivery")),
+            rpc!(
+                "/masar.intake.v1.SatisfactionService/GetDeliveryPlan",
+                satisfaction,
+                get_delivery_plan,
+                intake::GetDeliveryPlanRequest { request_id: case.into() }
+            ),
+            Rule::staff(&R::SUPERVISORS, RIYADH).with_beneficiaries(Beneficiaries::Own),
+        ),
+        row(
+            post("/v1/requests/{id}/delivery/steps", request("/delivery/steps"), json!({ "step": "handover" })),
+            rpc!(
+                "/masar.intake.v1.SatisfactionService/RecordDeliveryStep",
+                satisfaction,
+                record_delivery_step,
+                intake::RecordDeliveryStepRequest {
+                    request_id: case.into(),
+                    step: "handover".into(),
+                    ..Default::default()
+                }
+            ),
+            supervisors(),
+        )
+        .stops_at(409, Code::FailedPrecondition),
+        row(
+            post(
+                "/v1/requests/{id}/delivery/confirmation",
+                request("/delivery/confirmation"),
+                json!({ "step": "handover" }),
+            ),
+            rpc!(
+                "/masar.intake.v1.SatisfactionService/ConfirmDeliveryStep",
+                satisfaction,
+                confirm_delivery_step,
+                intake::ConfirmDeliveryStepRequest {
+                    request_id: case.into(),
+                    step: "handover".into(),
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&[], RIYADH).with_beneficiaries(Beneficiaries::Own),
+        )
+        .stops_at(409, Code::FailedPrecondition),
+        row(
             post("/v1/requests/{id}/rating", request("/rating"), json!({ "score": 9 })),
             rpc!(
                 "/masar.intake.v1.SatisfactionService/RateService",

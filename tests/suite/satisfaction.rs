@@ -1,6 +1,8 @@
-//! After approval: the project manager records the delivery, the
-//! beneficiary is invited by SMS and rates it once, the case closes, and
-//! supervisors read the figures per service type.
+//! After approval: the project manager records the delivery plan's steps
+//! (partly, if need be), the beneficiary confirms the handover where the
+//! plan asks, is invited by SMS once the plan is complete and rates it once,
+//! the case closes, and supervisors read the figures per service type; a
+//! case never rated closes by itself after the pack's period.
 
 use chrono::Datelike as _;
 use masar::demo::{Cast, GatewayClient};
@@ -11,28 +13,52 @@ use serde_json::{Value, json};
 /// beneficiary's rating; `beneficiary` calls as the request's own beneficiary.
 pub async fn deliver_and_rate(beneficiary: &GatewayClient, cast: &Cast<'_>, id: &str) {
     let delivery = format!("/v1/requests/{id}/delivery");
+    let steps = format!("{delivery}/steps");
     let rating = format!("/v1/requests/{id}/rating");
     let call = |method, path, staff, body| attempt(beneficiary, method, path, staff, body);
 
     // Not before the service is delivered.
     let early = call(Method::POST, &rating, None, Some(json!({ "score": 5 }))).await;
     assert_eq!(code(&early), (409, "failed_precondition".into()), "{}", early.1);
-    // Delivery is the supervisors' to record, not the beneficiary's, with a bounded note.
-    let own = call(Method::POST, &delivery, None, Some(json!({}))).await;
+    // The pack delivers in steps: not in one go.
+    let one_go = call(Method::POST, &delivery, Some(cast.project_manager), Some(json!({}))).await;
+    assert_eq!((one_go.0, one_go.1["reason"].as_str()), (409, Some("delivery.plan")), "{}", one_go.1);
+    let plan = beneficiary.get(&delivery, None).await.unwrap();
+    assert_eq!((plan["complete"].as_bool(), plan["unrated_closes_after_days"].as_u64()), (Some(false), Some(30)));
+    let first = plan["steps"][0].clone();
+    // Steps are the supervisors' to record, not the beneficiary's; each is checked at its field.
+    let own = call(Method::POST, &steps, None, Some(json!({ "step": first["code"] }))).await;
     assert_eq!(code(&own), (403, "permission_denied".into()), "{}", own.1);
-    let long =
-        call(Method::POST, &delivery, Some(cast.project_manager), Some(json!({ "note": "x".repeat(2001) }))).await;
-    assert_eq!((long.0, long.1["fields"][0]["field"].as_str()), (400, Some("note")), "{}", long.1);
+    let unknown = call(Method::POST, &steps, Some(cast.project_manager), Some(json!({ "step": "fireworks" }))).await;
+    assert_eq!((unknown.0, unknown.1["fields"][0]["field"].as_str()), (400, Some("step")), "{}", unknown.1);
+    let tomorrow = (masar_domain::calendar::saudi_day(chrono::Utc::now()) + chrono::Days::new(1)).to_string();
+    let ahead = json!({ "step": first["code"], "done_on": tomorrow, "note": "x".repeat(2001) });
+    let ahead = call(Method::POST, &steps, Some(cast.project_manager), Some(ahead)).await;
+    let fields: Vec<&str> =
+        ahead.1["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(ahead.0, 400, "{}", ahead.1);
+    assert!(fields.contains(&"done_on") && fields.contains(&"note"), "{}", ahead.1);
+    let untouched = beneficiary.get(&delivery, None).await.unwrap();
+    assert!(untouched["steps"][0]["records"].as_array().unwrap().is_empty(), "nothing kept: {untouched}");
+    // A partial delivery keeps its step open.
+    let today = masar_domain::calendar::saudi_day(chrono::Utc::now()).to_string();
+    let mut partly = json!({ "step": first["code"], "done_on": today, "partial": true, "note": "First part" });
+    for asked in first["asks"].as_array().unwrap() {
+        partly[asked.as_str().unwrap()] = if asked == "amount_sar" { json!(5_000) } else { json!("Part one") };
+    }
+    let partial = beneficiary.post(&steps, Some(cast.project_manager), partly).await.unwrap();
+    assert_eq!(partial["steps"][0]["done"], false, "{partial}");
+    assert_eq!(partial["steps"][0]["records"][0]["partial"], true, "{partial}");
 
-    let delivered = beneficiary
-        .post(&delivery, Some(cast.project_manager), json!({ "note": "Provided as approved" }))
-        .await
-        .unwrap();
+    let done = masar::demo::deliver(beneficiary, cast, id).await.unwrap();
     assert_eq!(
-        (delivered["status"].as_str(), delivered["stage"].as_str()),
-        (Some("service_delivered"), Some("delivery"))
+        (done["complete"].as_bool(), done["status"].as_str()),
+        (Some(true), Some("service_delivered")),
+        "{done}"
     );
-    let again = call(Method::POST, &delivery, Some(cast.project_manager), Some(json!({}))).await;
+    assert_eq!(done["steps"][0]["records"].as_array().unwrap().len(), 2, "the partial record is kept: {done}");
+    let confirms = done["steps"].as_array().unwrap().iter().any(|s| s["beneficiary_confirms"] == true);
+    let again = call(Method::POST, &steps, Some(cast.project_manager), Some(json!({ "step": first["code"] }))).await;
     assert_eq!(code(&again), (409, "failed_precondition".into()), "{}", again.1);
 
     // The beneficiary is invited to rate, in their language.
@@ -62,9 +88,11 @@ pub async fn deliver_and_rate(beneficiary: &GatewayClient, cast: &Cast<'_>, id: 
 
     let timeline = beneficiary.get(&format!("/v1/requests/{id}/timeline"), None).await.unwrap();
     let last: Vec<_> = timeline["entries"].as_array().unwrap().iter().rev().take(2).collect();
+    // Delivered by whoever completed the plan: the beneficiary confirming the handover, or the project manager.
+    let completed_by = if confirms { "beneficiary" } else { "project_manager" };
     assert_eq!(
         (last[1]["status"].as_str(), last[1]["actor_role"].as_str()),
-        (Some("service_delivered"), Some("project_manager"))
+        (Some("service_delivered"), Some(completed_by))
     );
     assert_eq!((last[0]["status"].as_str(), last[0]["stage"].as_str()), (Some("closed"), Some("satisfaction")));
     assert_eq!(timeline["status"], "closed");
@@ -74,7 +102,10 @@ pub async fn deliver_and_rate(beneficiary: &GatewayClient, cast: &Cast<'_>, id: 
     let entries = trail["entries"].as_array().unwrap();
     let rated_entry = entries.iter().find(|e| e["action"] == "service.rated").expect("the rating is audited");
     assert_eq!((rated_entry["actor_role"].as_str(), rated_entry["detail"].as_str()), (Some("beneficiary"), Some("")));
-    assert!(entries.iter().any(|e| e["action"] == "service.delivered" && e["actor"] == cast.project_manager));
+    assert!(entries.iter().any(|e| e["action"] == "service.delivered"), "{trail}");
+    let steps_recorded = entries.iter().filter(|e| e["action"] == "delivery.step_recorded").collect::<Vec<_>>();
+    assert!(steps_recorded.len() >= 3 && steps_recorded.iter().all(|e| e["actor"] == cast.project_manager), "{trail}");
+    assert_eq!(entries.iter().any(|e| e["action"] == "delivery.step_confirmed"), confirms, "{trail}");
 
     // The figures count the rating under its service type, for the case's scope only.
     let figures = beneficiary.get("/v1/satisfaction", Some(cast.branch_manager)).await.unwrap();

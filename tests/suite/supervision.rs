@@ -6,7 +6,7 @@
 //! clock, never by sleeping.
 
 use crate::support::{distributed_suite, embedded_suite_clocked, logged_sms};
-use masar::demo::{GatewayClient, NUZUL, submit};
+use masar::demo::{Cast, GatewayClient, HAYAT, NUZUL, deliver, research_and_decide, sign_up, submit};
 use masar_platform::clock::Clock;
 use serde_json::{Value, json};
 
@@ -105,6 +105,50 @@ async fn overdue_case_escalated_once(base: &GatewayClient, clock: &Clock, read_s
             .all(|c| c["request_id"] != id.as_str()),
         "verified, it left verification's list"
     );
+}
+
+/// A Hayat service delivered and never rated: the case closes by itself once
+/// the pack's 30 days have passed, and a late rating is refused with why.
+async fn unrated_delivery_closes_by_itself(base: &GatewayClient, clock: &Clock, read_sms: &dyn Fn() -> Vec<String>) {
+    let applicant = json!({ "national_id": "1000000305", "full_name": "جواهر علي", "mobile": "0553334466" });
+    let beneficiary = sign_up(base, "hayat", applicant, read_sms).await.unwrap();
+    let online = Cast { channel: "website", ..HAYAT };
+    let submitted = submit(&beneficiary, &online, "1000000305", "جواهر علي", "0553334466").await.unwrap();
+    let id = submitted["request_id"].as_str().unwrap().to_owned();
+    base.verify(&id, HAYAT.project_manager).await.unwrap();
+    research_and_decide(&beneficiary, &HAYAT, &id, "approved").await.unwrap();
+    let delivered = deliver(&beneficiary, &HAYAT, &id).await.unwrap();
+    assert_eq!(delivered["status"], "service_delivered", "{delivered}");
+    clock.advance(chrono::Duration::days(31));
+    let timeline = beneficiary.wait_for_status(&id, "closed").await.unwrap();
+    let last = timeline["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["actor_role"].as_str(), last["stage"].as_str()), (Some("system"), Some("satisfaction")), "{last}");
+    assert!(last["note"].as_str().unwrap().contains("30"), "in the beneficiary's language: {last}");
+    let (status, refused) = beneficiary
+        .call(reqwest::Method::POST, &format!("/v1/requests/{id}/rating"), None, Some(json!({ "score": 5 })))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["message"]["en"].as_str().unwrap().contains("closed without a rating"), "{refused}");
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(HAYAT.branch_manager)).await.unwrap();
+    assert_eq!(trail_count(&trail, "case.closed_unrated"), 1, "{trail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrated_delivery_closes_by_itself_embedded() {
+    let (suite, data_dir, clock) = embedded_suite_clocked().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    unrated_delivery_closes_by_itself(&base, &clock, &|| logged_sms(&data_dir)).await;
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrated_delivery_closes_by_itself_distributed() {
+    let distributed = distributed_suite().await;
+    let base = GatewayClient::new(&distributed.suite.gateway_url());
+    let (clock, sms) = (distributed.settings.clock.clone(), distributed.sms.clone());
+    unrated_delivery_closes_by_itself(&base, &clock, &move || sms.texts()).await;
+    distributed.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

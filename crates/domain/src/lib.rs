@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod calendar;
 pub mod case;
 pub mod committee;
+pub mod delivery;
 pub mod directory;
 pub mod eligibility;
 pub mod identity;

@@ -46,6 +46,8 @@ pub struct PolicyPack {
     pub closures: Vec<crate::working_days::Closure>,
     /// Working days per stage (verification, research, committee), where the pack sets them.
     pub targets: Option<crate::working_days::StageTargets>,
+    /// The steps an approved service is delivered in (absent: delivery is recorded in one go).
+    pub delivery: Option<crate::delivery::DeliveryPlan>,
 }
 
 /// The board's approval of a version: a numbered meeting of a numbered term, on a Hijri date.
@@ -136,6 +138,11 @@ impl DocumentKind {
 }
 
 impl PolicyPack {
+    /// Days a delivered service waits for its rating before the case closes by itself.
+    pub fn unrated_closes_after_days(&self) -> u32 {
+        self.delivery.as_ref().map_or(crate::delivery::UNRATED_CLOSES_AFTER_DAYS, |plan| plan.unrated_closes_after_days)
+    }
+
     pub fn branch(&self, code: &str) -> Option<&Branch> {
         self.branches.iter().find(|b| b.code == code)
     }
@@ -308,6 +315,7 @@ struct RawPack {
     #[serde(default)]
     closures: Vec<crate::working_days::RawClosure>,
     targets: Option<crate::working_days::StageTargets>,
+    delivery: Option<crate::delivery::RawDelivery>,
 }
 
 #[derive(Deserialize)]
@@ -501,6 +509,7 @@ impl RawPack {
 
         let research = self.research.map(|research| research.validate(check, &service_codes));
         let committee = self.committee.map(|committee| committee.validate(check)).unwrap_or_default();
+        let delivery = self.delivery.map(|delivery| delivery.validate(check));
         let closures = self
             .closures
             .iter()
@@ -559,6 +568,7 @@ impl RawPack {
             committee,
             closures,
             targets: self.targets.map(|t| t.validate(check)),
+            delivery,
         }
     }
 }

@@ -73,6 +73,12 @@ pub mod action {
     pub const SERVICE_RATED: &str = "service.rated";
     /// A case passed its stage's target: its supervisors were alerted (the stage, deadline and who in the detail).
     pub const CASE_ESCALATED: &str = "case.escalated";
+    /// A step of the delivery plan was recorded (the step, and whether partly, in the detail).
+    pub const DELIVERY_STEP_RECORDED: &str = "delivery.step_recorded";
+    /// The beneficiary confirmed a step of the delivery plan (the handover).
+    pub const DELIVERY_STEP_CONFIRMED: &str = "delivery.step_confirmed";
+    /// A delivered case its beneficiary never rated closed by itself after the pack's period.
+    pub const CLOSED_UNRATED: &str = "case.closed_unrated";
 }
 
 /// How an action reached the service.

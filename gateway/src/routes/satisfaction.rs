@@ -28,6 +28,169 @@ pub(super) async fn record_delivery(
     Ok(Json(services.satisfaction.clone().record_delivery(grpc(&headers, message)).await?.into_inner().into()))
 }
 
+#[derive(Serialize, ToSchema)]
+pub(super) struct StepRecord {
+    done_on: String,
+    contractor: String,
+    provider: String,
+    amount_sar: Option<u64>,
+    reference: String,
+    note: String,
+    /// A partial delivery: the step was not done by it.
+    partial: bool,
+    recorded_by: String,
+    recorded_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct PlanStep {
+    code: String,
+    label: masar_domain::Bilingual,
+    /// What its records state beside the day: `contractor`, `provider`, `amount_sar`, `reference`.
+    asks: Vec<String>,
+    /// The beneficiary confirms it once done (the handover).
+    beneficiary_confirms: bool,
+    /// Oldest first.
+    records: Vec<StepRecord>,
+    done: bool,
+    confirmed_at: Option<String>,
+}
+
+/// An approved case's delivery plan, as its pack sets it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct DeliveryPlan {
+    request_id: String,
+    status: String,
+    /// In the pack's order.
+    steps: Vec<PlanStep>,
+    /// Every step done and confirmed where asked: the service is delivered.
+    complete: bool,
+    /// Days the delivered service waits for its rating before the case closes by itself.
+    unrated_closes_after_days: u32,
+}
+
+impl From<intake::DeliveryPlan> for DeliveryPlan {
+    fn from(p: intake::DeliveryPlan) -> Self {
+        Self {
+            steps: p
+                .steps
+                .into_iter()
+                .map(|s| PlanStep {
+                    label: masar_domain::Bilingual::new(s.label_ar, s.label_en),
+                    confirmed_at: time(s.confirmed_at.as_ref()),
+                    records: s
+                        .records
+                        .into_iter()
+                        .map(|r| StepRecord {
+                            recorded_at: time(r.recorded_at.as_ref()),
+                            done_on: r.done_on,
+                            contractor: r.contractor,
+                            provider: r.provider,
+                            amount_sar: r.amount_sar,
+                            reference: r.reference,
+                            note: r.note,
+                            partial: r.partial,
+                            recorded_by: r.recorded_by,
+                        })
+                        .collect(),
+                    code: s.code,
+                    asks: s.asks,
+                    beneficiary_confirms: s.beneficiary_confirms,
+                    done: s.done,
+                })
+                .collect(),
+            request_id: p.request_id,
+            status: p.status,
+            complete: p.complete,
+            unrated_closes_after_days: p.unrated_closes_after_days,
+        }
+    }
+}
+
+/// An approved case's delivery plan: the pack's steps with their records
+/// (for the case's supervisors and its own beneficiary).
+#[utoipa::path(get, path = "/v1/requests/{id}/delivery", tag = "satisfaction",
+    params(("id" = String, Path, description = "The request")), responses((status = 200, body = DeliveryPlan)))]
+pub(super) async fn get_delivery_plan(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply<DeliveryPlan> {
+    let message = intake::GetDeliveryPlanRequest { request_id: id };
+    Ok(Json(services.satisfaction.clone().get_delivery_plan(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct NewStepRecord {
+    /// One of the plan's step codes.
+    #[serde(default)]
+    step: String,
+    /// `YYYY-MM-DD`: today or within the last year.
+    #[serde(default)]
+    done_on: String,
+    /// Where the step asks for them.
+    #[serde(default)]
+    contractor: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    amount_sar: Option<u64>,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    note: String,
+    /// A partial delivery (works in phases, a first payment): the step stays open.
+    #[serde(default)]
+    partial: bool,
+}
+
+/// A supervisor records a step of the plan as it happens; the record that
+/// completes the plan delivers the service, and the beneficiary is invited to rate it.
+#[utoipa::path(post, path = "/v1/requests/{id}/delivery/steps", tag = "satisfaction",
+    params(("id" = String, Path, description = "The request")), request_body = NewStepRecord,
+    responses((status = 200, body = DeliveryPlan)))]
+pub(super) async fn record_delivery_step(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<NewStepRecord>,
+) -> Reply<DeliveryPlan> {
+    let message = intake::RecordDeliveryStepRequest {
+        request_id: id,
+        step: body.step,
+        done_on: body.done_on,
+        contractor: body.contractor,
+        provider: body.provider,
+        amount_sar: body.amount_sar,
+        reference: body.reference,
+        note: body.note,
+        partial: body.partial,
+    };
+    Ok(Json(services.satisfaction.clone().record_delivery_step(grpc(&headers, message)).await?.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct StepConfirmation {
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// The beneficiary confirms a step that asks them to (the handover of the works).
+#[utoipa::path(post, path = "/v1/requests/{id}/delivery/confirmation", tag = "satisfaction",
+    params(("id" = String, Path, description = "The request")), request_body = StepConfirmation,
+    responses((status = 200, body = DeliveryPlan)))]
+pub(super) async fn confirm_delivery_step(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body<StepConfirmation>,
+) -> Reply<DeliveryPlan> {
+    let message = intake::ConfirmDeliveryStepRequest { request_id: id, step: body.step, note: body.note };
+    Ok(Json(services.satisfaction.clone().confirm_delivery_step(grpc(&headers, message)).await?.into_inner().into()))
+}
+
 /// The beneficiary's rating of their delivered service.
 #[derive(Deserialize, ToSchema)]
 pub(super) struct NewRating {

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+mod plan;
 mod store;
 
 pub use store::RatedService;
@@ -32,8 +33,61 @@ pub struct Ratings {
     pub policies: PolicyBook,
 }
 
+impl Ratings {
+    /// Records the service delivered (once), on the timeline and the trail,
+    /// and announces it: the beneficiary is invited to rate.
+    async fn deliver(
+        &self,
+        tx: &mut masar_platform::db::Tx,
+        stored: &StoredRequest,
+        (by, role, actor): (&str, ActorRole, &Actor),
+        now: chrono::DateTime<Utc>,
+        note: &str,
+    ) -> Result<(), Status> {
+        if !self.store.insert_delivery(tx, stored.request_id, by, now, note).await? {
+            return Err(refused_in(
+                CaseStatus::ServiceDelivered,
+                "سُجّل تقديم الخدمة من قبل",
+                "The delivery is already recorded",
+            ));
+        }
+        let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::ServiceDelivered, role, now, note.to_owned());
+        self.store.record(tx, stored.request_id, &entry).await?;
+        let event = events::ServiceDelivered {
+            case: Some(stored.case_ref()),
+            actor: Some(actor.event_actor()),
+            delivered_at: Some(masar_proto::timestamp(now)),
+        };
+        self.outbox.append(tx, &Event::ServiceDelivered(event)).await?;
+        audit::record(tx, actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "").await?;
+        tracing::info!(request_id = %stored.request_id, "service delivered");
+        Ok(())
+    }
+}
+
 #[tonic::async_trait]
 impl SatisfactionService for Ratings {
+    async fn get_delivery_plan(
+        &self,
+        request: Request<api::GetDeliveryPlanRequest>,
+    ) -> Result<Response<api::DeliveryPlan>, Status> {
+        self.get_delivery_plan_call(request).await.map(Response::new)
+    }
+
+    async fn record_delivery_step(
+        &self,
+        request: Request<api::RecordDeliveryStepRequest>,
+    ) -> Result<Response<api::DeliveryPlan>, Status> {
+        self.record_delivery_step_call(request).await.map(Response::new)
+    }
+
+    async fn confirm_delivery_step(
+        &self,
+        request: Request<api::ConfirmDeliveryStepRequest>,
+    ) -> Result<Response<api::DeliveryPlan>, Status> {
+        self.confirm_delivery_step_call(request).await.map(Response::new)
+    }
+
     async fn record_delivery(
         &self,
         request: Request<api::RecordDeliveryRequest>,
@@ -49,6 +103,20 @@ impl SatisfactionService for Ratings {
                 "A service is recorded as delivered after the research committee approved it",
             ));
         }
+        // A pack with a plan delivers step by step; the one-go record is for versions without one.
+        if self
+            .policies
+            .version(&stored.association, stored.policy_version)
+            .await?
+            .is_some_and(|p| p.delivery.is_some())
+        {
+            return Err(masar_platform::grpc::Problem::new(Bilingual::new(
+                "تقدم هذه الخدمة على خطوات؛ سجّلوا خطوات خطة التقديم",
+                "This service is delivered in steps: record the delivery plan's steps",
+            ))
+            .because("delivery.plan")
+            .into_status(tonic::Code::FailedPrecondition));
+        }
         let mut errors = Vec::new();
         let note = read_optional_text("note", &request.get_ref().note, &mut errors);
         if !errors.is_empty() {
@@ -56,26 +124,10 @@ impl SatisfactionService for Ratings {
         }
         let now = Utc::now();
         let mut tx = self.store.db().begin().await?;
-        if !self.store.insert_delivery(&mut tx, stored.request_id, &staff.username, now, &note).await? {
-            return Err(refused_in(
-                CaseStatus::ServiceDelivered,
-                "سُجّل تقديم الخدمة من قبل",
-                "The delivery is already recorded",
-            ));
-        }
-        let entry = TimelineEntry::new(Uuid::now_v7(), CaseStatus::ServiceDelivered, staff.role, now, note);
-        self.store.record(&mut tx, stored.request_id, &entry).await?;
-        let event = events::ServiceDelivered {
-            case: Some(stored.case_ref()),
-            actor: Some(staff.event_actor()),
-            delivered_at: Some(masar_proto::timestamp(now)),
-        };
-        self.outbox.append(&mut tx, &Event::ServiceDelivered(event)).await?;
         let actor = Actor::calling(&caller, &request);
-        audit::record(&mut tx, &actor, stored.audit_subject(), event_type::SERVICE_DELIVERED, "").await?;
+        self.deliver(&mut tx, &stored, (&staff.username, staff.role, &actor), now, &note).await?;
         tx.commit().await?;
         self.outbox.wake();
-        tracing::info!(request_id = %stored.request_id, "service delivered");
         Ok(Response::new(request_reply(StoredRequest { status: CaseStatus::ServiceDelivered, ..stored })))
     }
 
@@ -96,6 +148,13 @@ impl SatisfactionService for Ratings {
         };
         match stored.status {
             CaseStatus::ServiceDelivered => {}
+            CaseStatus::Closed if self.store.closed_unrated(stored.request_id).await? => {
+                return Err(refused_in(
+                    CaseStatus::Closed,
+                    "أغلق الطلب دون تقييم بعد انقضاء مدة التقييم",
+                    "The request closed without a rating once the rating period had passed",
+                ));
+            }
             CaseStatus::Closed => return Err(already_rated()),
             other => {
                 return Err(refused_in(

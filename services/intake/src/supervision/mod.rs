@@ -11,9 +11,10 @@ pub(crate) use store::SupervisionStore;
 
 use crate::requests::stage_clock;
 use crate::requests::store::IntakeStore;
+use crate::requests::store::TimelineEntry;
 use masar_domain::calendar::saudi_day;
 use masar_domain::working_days::{OfficialHolidays, StageClock, WorkingCalendar, stage_supervisor};
-use masar_domain::{ActorRole, Bilingual, Directory, FieldError, HijriDate, Stage};
+use masar_domain::{ActorRole, Bilingual, CaseStatus, Directory, FieldError, HijriDate, Stage};
 use masar_platform::audit::{self, Actor, action};
 use masar_platform::clock::Clock;
 use masar_platform::db::DbError;
@@ -67,11 +68,52 @@ impl Supervisor {
         for request_id in self.clocks().moved_since_read().await? {
             self.read_clock(request_id, today).await?;
         }
+        self.close_unrated(now).await?;
         for breach in self.clocks().new_breaches(today).await? {
             let span =
                 tracing::info_span!("supervision.escalate", request_id = %breach.request_id, stage = %breach.stage);
             let _entered = span.enter();
             self.escalate(&breach, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the delivered cases their beneficiaries never rated, once the pack's period has passed.
+    async fn close_unrated(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), DbError> {
+        // No pack closes within a day of delivery; each says its own period.
+        for waiting in self.store.awaiting_rating(now - chrono::Duration::days(1)).await? {
+            let pack = self.policies.version(&waiting.association, waiting.policy_version).await?;
+            let days =
+                pack.map_or(masar_domain::delivery::UNRATED_CLOSES_AFTER_DAYS, |p| p.unrated_closes_after_days());
+            if waiting.delivered_at + chrono::Duration::days(i64::from(days)) > now {
+                continue;
+            }
+            let span = tracing::info_span!("supervision.close_unrated", request_id = %waiting.request_id);
+            let _entered = span.enter();
+            let mut tx = self.store.db().begin().await?;
+            let Some(stored) = self.store.request_in(&mut tx, waiting.request_id).await? else { continue };
+            if stored.status.transition(CaseStatus::Closed).is_err()
+                || !self.store.close_unrated(&mut tx, stored.request_id).await?
+            {
+                continue;
+            }
+            let note = Bilingual::new(
+                format!("أغلق الطلب دون تقييم بعد {days} يوماً من تقديم الخدمة"),
+                format!("Closed without a rating {days} days after the service was delivered"),
+            );
+            let entry = TimelineEntry::new(
+                Uuid::now_v7(),
+                CaseStatus::Closed,
+                ActorRole::System,
+                now,
+                note.in_language(stored.language).to_owned(),
+            );
+            self.store.record(&mut tx, stored.request_id, &entry).await?;
+            let actor = Actor::system_task("supervision");
+            let detail = format!("{days} days after delivery");
+            audit::record(&mut tx, &actor, stored.audit_subject(), action::CLOSED_UNRATED, &detail).await?;
+            tx.commit().await?;
+            tracing::info!(request_id = %stored.request_id, days, "delivered case closed without a rating");
         }
         Ok(())
     }

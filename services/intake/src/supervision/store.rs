@@ -11,7 +11,7 @@ use uuid::Uuid;
 /// The statuses whose case waits on a stage with a target (`CaseStatus::awaiting`), as SQL lists them.
 macro_rules! awaiting {
     () => {
-        "('submitted', 'verified', 'researcher_assigned', 'field_visit_recorded', 'deferred', 'recommended', 'on_committee_agenda')"
+        "('submitted', 'verified', 'researcher_assigned', 'field_visit_recorded', 'recommended', 'on_committee_agenda', 'deferred')"
     };
 }
 
