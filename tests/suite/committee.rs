@@ -299,6 +299,13 @@ async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
         .await
         .unwrap();
     assert_eq!(status, 403, "a member who is not its chair does not run the meeting");
+    let (status, refused) =
+        base.call(reqwest::Method::PUT, &attendance(&meeting), Some(NUZUL.committee[0]), present(&[])).await.unwrap();
+    assert_eq!(
+        (status, refused["fields"][0]["field"].as_str()),
+        (400, Some("present")),
+        "nobody present opens nothing"
+    );
     let opening = attendance(&meeting);
     let chair_alone = present(&[NUZUL.committee[0]]);
     let opened = base.ok(reqwest::Method::PUT, &opening, Some(NUZUL.committee[0]), chair_alone).await.unwrap();

@@ -264,6 +264,10 @@ impl Committee {
                 present.push(member.to_owned());
             }
         }
+        // Someone is there to sit, vote and confirm the minutes.
+        if present.is_empty() && problems.is_empty() {
+            problems.push(FieldError::required("present"));
+        }
         if !problems.is_empty() {
             return Err(invalid_input(problems));
         }

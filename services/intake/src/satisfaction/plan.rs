@@ -115,7 +115,9 @@ impl Ratings {
         if !plan.is_complete(|step| kept.progress(step)) {
             return Ok(stored.clone());
         }
-        let note = plan.steps.iter().map(|s| s.label.en.as_str()).collect::<Vec<_>>().join(", ");
+        // The timeline's note, in the beneficiary's language: the steps it was delivered in.
+        let separator = if stored.language == masar_domain::Language::Arabic { "، " } else { ", " };
+        let note = plan.steps.iter().map(|s| s.label.in_language(stored.language)).collect::<Vec<_>>().join(separator);
         self.deliver(tx, stored, by, now, &note).await?;
         Ok(StoredRequest { status: CaseStatus::ServiceDelivered, ..stored.clone() })
     }
