@@ -38,6 +38,7 @@ mod inquiries;
 mod people;
 mod requests;
 mod research;
+mod roster;
 mod satisfaction;
 mod sessions;
 mod supervision;
@@ -110,6 +111,10 @@ fn api() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(research::list_assignments))
         .routes(routes!(research::list_unassigned))
         .routes(routes!(research::reassign_researcher))
+        .routes(routes!(roster::list_roster))
+        .routes(routes!(roster::set_roster_entry))
+        .routes(routes!(roster::add_leave))
+        .routes(routes!(roster::cancel_leave))
         .routes(routes!(research::record_field_visit))
         .routes(routes!(research::get_research_file))
         .routes(routes!(research::schedule_visit))

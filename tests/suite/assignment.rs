@@ -3,24 +3,16 @@
 //! case waits where supervisors see it (never dropped), and is assigned as
 //! soon as someone can.
 
-use crate::support::{embedded_suite_in, temp_dir};
 use masar::demo::{GatewayClient, NUZUL_JEDDAH, submit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_nobody_can_take_waits_and_is_assigned_when_someone_can_embedded() {
-    let data_dir = temp_dir();
-    // The built-in directory first: every demo staff member gets the demo password.
-    embedded_suite_in(&data_dir, &[]).await.stop().await.unwrap();
-    // Then a directory whose Jeddah branch has no researcher (on leave, say).
-    let without = masar::DEMO_DIRECTORY
-        .lines()
-        .filter(|line| !line.contains("\"nuzul.jeddah.researcher\""))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = data_dir.join("directory-without-jeddah-researcher.json");
-    std::fs::write(&file, &without).unwrap();
-    let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", file.to_str().unwrap())]).await;
+    let (suite, _data_dir) = crate::support::embedded_suite().await;
     let base = GatewayClient::new(&suite.gateway_url());
+    // The Jeddah branch's one researcher off duty (on leave, say).
+    let entry = "/v1/research/roster/nuzul.jeddah.researcher";
+    let manager = Some(NUZUL_JEDDAH.branch_manager);
+    base.ok(reqwest::Method::PUT, entry, manager, Some(serde_json::json!({ "active": false }))).await.unwrap();
     let waiting = filed_and_waiting(&base, &NUZUL_JEDDAH, "1000000073", "ريم", "0553337788").await;
     let id = waiting["request_id"].as_str().unwrap().to_owned();
     assert!(waiting["why"]["en"].as_str().unwrap().contains("No social researcher in branch jeddah"), "{waiting}");
@@ -28,20 +20,18 @@ async fn a_case_nobody_can_take_waits_and_is_assigned_when_someone_can_embedded(
     // The Riyadh branch's manager does not see Jeddah's queue; the researcher's queue is their own.
     let riyadh = base.get("/v1/research/unassigned", Some("nuzul.branch")).await.unwrap();
     assert!(riyadh["cases"].as_array().unwrap().is_empty(), "{riyadh}");
-    let trail = base.get(&format!("/v1/requests/{id}/audit"), Some(NUZUL_JEDDAH.branch_manager)).await.unwrap();
+    let trail = base.get(&format!("/v1/requests/{id}/audit"), manager).await.unwrap();
     assert!(trail.to_string().contains("research.waiting"), "the wait is on the case's trail: {trail}");
-    suite.stop().await.unwrap();
 
-    // The researcher is back: the waiting case is theirs, with why.
-    let suite = embedded_suite_in(&data_dir, &[]).await;
-    let base = GatewayClient::new(&suite.gateway_url());
+    // The researcher is back on duty: the waiting case is theirs, with why.
+    base.ok(reqwest::Method::PUT, entry, manager, Some(serde_json::json!({ "active": true }))).await.unwrap();
     let researcher = base.wait_for_researcher(&id, NUZUL_JEDDAH.branch_manager).await.unwrap();
     assert_eq!(researcher, "nuzul.jeddah.researcher");
-    let assignments = base.get("/v1/research/assignments", Some(NUZUL_JEDDAH.branch_manager)).await.unwrap();
+    let assignments = base.get("/v1/research/assignments", manager).await.unwrap();
     let assignment = assignments["assignments"].as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str());
     let why = assignment.unwrap()["why"]["en"].as_str().unwrap().to_owned();
     assert!(why.starts_with("nuzul.jeddah.researcher: the fewest open cases of nuzul.jeddah.researcher ("), "{why}");
-    let list = base.get("/v1/research/unassigned", Some(NUZUL_JEDDAH.branch_manager)).await.unwrap();
+    let list = base.get("/v1/research/unassigned", manager).await.unwrap();
     assert!(list["cases"].as_array().unwrap().is_empty(), "no longer waiting: {list}");
     let reception = base.as_staff(NUZUL_JEDDAH.reception).await.unwrap();
     reception.wait_for_status(&id, "researcher_assigned").await.unwrap();
@@ -150,45 +140,30 @@ async fn a_branch_manager_reassigns_a_case_with_a_reason_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_researcher_on_leave_or_outside_their_specialties_is_not_given_the_case_embedded() {
     use masar::demo::NUZUL;
-    let data_dir = temp_dir();
-    embedded_suite_in(&data_dir, &[]).await.stop().await.unwrap();
+    use reqwest::Method;
+    use serde_json::json;
+    let (suite, _data_dir) = crate::support::embedded_suite().await;
+    let base = GatewayClient::new(&suite.gateway_url());
+    let manager = Some(NUZUL.branch_manager);
     let today = masar_domain::calendar::saudi_day(chrono::Utc::now());
     let (from, to) = (today - chrono::Days::new(1), today + chrono::Days::new(30));
-    let roster = |specialties: &str| {
-        let directory = masar::DEMO_DIRECTORY
-            .replace(
-                r#""name": "Noura Alqahtani", "role": "social_researcher", "branch": "riyadh""#,
-                &format!(
-                    r#""name": "Noura Alqahtani", "role": "social_researcher", "branch": "riyadh", "leave": [{{ "from": "{from}", "to": "{to}" }}]"#
-                ),
-            )
-            .replace(
-                r#""name": "Fahad Alshehri", "role": "social_researcher", "branch": "riyadh""#,
-                &format!(r#""name": "Fahad Alshehri", "role": "social_researcher", "branch": "riyadh", "specialties": {specialties}"#),
-            );
-        assert_ne!(directory, masar::DEMO_DIRECTORY, "the demo roster's researchers are where the test expects");
-        let file = data_dir.join(format!("directory-{}.json", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&file, directory).unwrap();
-        file
-    };
-
-    let electricians_only = roster(r#"["electrical_rewiring"]"#);
-    let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", electricians_only.to_str().unwrap())]).await;
-    let base = GatewayClient::new(&suite.gateway_url());
+    let leave = json!({ "from": from.to_string(), "to": to.to_string() });
+    base.post("/v1/research/roster/nuzul.researcher1/leaves", manager, leave).await.unwrap();
+    let fahad = "/v1/research/roster/nuzul.researcher2";
+    let electricians_only = json!({ "specialties": ["electrical_rewiring"] });
+    base.ok(Method::PUT, fahad, manager, Some(electricians_only)).await.unwrap();
     let waiting = filed_and_waiting(&base, &NUZUL, "1000000099", "هند", "0553331122").await;
     let id = waiting["request_id"].as_str().unwrap().to_owned();
     let why = waiting["why"]["en"].as_str().unwrap();
     assert!(why.contains(&format!("nuzul.researcher1 (on leave until {to})")), "{why}");
     assert!(why.contains("nuzul.researcher2 (does not handle roof_repair)"), "{why}");
     assert!(waiting["why"]["ar"].as_str().unwrap().contains("في إجازة"), "{waiting}");
-    suite.stop().await.unwrap();
 
     // The roster now has Fahad on roof repairs too: the waiting case is his, and why says who was left out.
-    let roofers_too = roster(r#"["roof_repair", "electrical_rewiring"]"#);
-    let suite = embedded_suite_in(&data_dir, &[("MASAR_DIRECTORY", roofers_too.to_str().unwrap())]).await;
-    let base = GatewayClient::new(&suite.gateway_url());
+    let roofers_too = json!({ "specialties": ["roof_repair", "electrical_rewiring"] });
+    base.ok(Method::PUT, fahad, manager, Some(roofers_too)).await.unwrap();
     assert_eq!(base.wait_for_researcher(&id, NUZUL.branch_manager).await.unwrap(), "nuzul.researcher2");
-    let assignments = base.get("/v1/research/assignments", Some(NUZUL.branch_manager)).await.unwrap();
+    let assignments = base.get("/v1/research/assignments", manager).await.unwrap();
     let assignment = assignments["assignments"].as_array().unwrap().iter().find(|a| a["request_id"] == id.as_str());
     let why = assignment.unwrap()["why"]["en"].as_str().unwrap().to_owned();
     assert!(why.ends_with(&format!("not considered: nuzul.researcher1 (on leave until {to})")), "{why}");

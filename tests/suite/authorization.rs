@@ -1239,6 +1239,71 @@ fn rows(scene: &Scene) -> Vec<Row> {
             researcher(),
         )
         .stops_at(409, Code::FailedPrecondition),
+        // The researchers' roster: the branch manager's branch, the admin's association.
+        row(
+            get("/v1/research/roster", "/v1/research/roster".into()),
+            rpc!(
+                "/masar.research.v1.ResearchService/ListRoster",
+                research,
+                list_roster,
+                research::ListRosterRequest::default()
+            ),
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], Scope::Own),
+        ),
+        row(
+            stale(http(
+                Method::PUT,
+                "/v1/research/roster/{username}",
+                "/v1/research/roster/nuzul.researcher1".into(),
+                Some(json!({ "active": true })),
+            )),
+            rpc!(
+                "/masar.research.v1.ResearchService/SetRosterEntry",
+                research,
+                set_roster_entry,
+                research::SetRosterEntryRequest {
+                    username: "nuzul.researcher1".into(),
+                    expected_version: STALE,
+                    ..Default::default()
+                }
+            ),
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], RIYADH),
+        )
+        .stops_at(412, Code::Aborted),
+        row(
+            post(
+                "/v1/research/roster/{username}/leaves",
+                "/v1/research/roster/nuzul.researcher1/leaves".into(),
+                json!({ "from": "" }),
+            ),
+            rpc!(
+                "/masar.research.v1.ResearchService/AddLeave",
+                research,
+                add_leave,
+                research::AddLeaveRequest { username: "nuzul.researcher1".into(), ..Default::default() }
+            ),
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], RIYADH),
+        )
+        .stops_at(400, Code::InvalidArgument),
+        row(
+            http(
+                Method::DELETE,
+                "/v1/research/roster/{username}/leaves/{leave_id}",
+                format!("/v1/research/roster/nuzul.researcher1/leaves/{}", uuid::Uuid::nil()),
+                None,
+            ),
+            rpc!(
+                "/masar.research.v1.ResearchService/CancelLeave",
+                research,
+                cancel_leave,
+                research::CancelLeaveRequest {
+                    username: "nuzul.researcher1".into(),
+                    leave_id: uuid::Uuid::nil().to_string(),
+                }
+            ),
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], RIYADH),
+        )
+        .stops_at(400, Code::InvalidArgument),
         // The committee's.
         row(
             post("/v1/requests/{id}/committee/recusal", request("/committee/recusal"), json!({ "reason": "" })),

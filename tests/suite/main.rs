@@ -22,6 +22,7 @@ mod metrics;
 mod pages;
 mod refusals;
 mod research;
+mod roster;
 mod satisfaction;
 mod seed;
 mod sessions;

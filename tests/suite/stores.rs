@@ -300,6 +300,12 @@ async fn research_scenario(db: Db) {
         open_cases(store.open_cases(&mut tx, "nuzul", &researchers).await.unwrap()),
         [("r.a".into(), 1), ("r.b".into(), 0)]
     );
+    // Each researcher of the list is counted, the last as the first, and one alone too.
+    let for_c = Uuid::new_v4();
+    store.assign(&mut tx, for_c, &case_ref(for_c, "riyadh"), chosen("r.c", Utc::now()), 2).await.unwrap();
+    let counted = store.open_cases(&mut tx, "nuzul", &["r.a", "r.c"]).await.unwrap();
+    assert_eq!((counted.get("r.a"), counted.get("r.c")), (Some(&1), Some(&1)));
+    assert_eq!(store.open_cases(&mut tx, "nuzul", &["r.c"]).await.unwrap().get("r.c"), Some(&1));
     // counted in their own association only
     assert_eq!(
         open_cases(store.open_cases(&mut tx, "hayat", &researchers).await.unwrap()),

@@ -117,6 +117,7 @@ mod tests {
             branch: Some("riyadh".into()),
             person: None,
             mobile: None,
+            gender: None,
             specialties: Vec::new(),
             capacity: None,
             leave: Vec::new(),

@@ -36,6 +36,9 @@ pub struct StaffMember {
     /// Where alerts reach them by SMS (a supervisor's), if on file.
     #[serde(default)]
     pub mobile: Option<String>,
+    /// A researcher's, where the roster says (a pack may prefer one for some households).
+    #[serde(default)]
+    pub gender: Option<crate::roster::Gender>,
     /// The service types they handle (the pack's codes); none listed: every type.
     #[serde(default)]
     pub specialties: Vec<String>,

@@ -16,6 +16,7 @@ pub mod people;
 pub mod policy;
 pub mod research;
 pub mod review;
+pub mod roster;
 pub mod satisfaction;
 pub mod text;
 pub mod visits;

@@ -64,6 +64,8 @@ pub mod action {
     pub const RESEARCH_WAITING: &str = "research.waiting";
     /// A supervisor moved a case to another researcher (from, to and the reason in the detail).
     pub const RESEARCH_REASSIGNED: &str = "research.reassigned";
+    /// A supervisor added or changed a researcher's roster entry or leave (what, in the detail).
+    pub const ROSTER_CHANGED: &str = "research.roster_changed";
     /// Research kept the beneficiary's ask for another time for the visit.
     pub const VISIT_CHANGE_ASKED: &str = "research.visit_change_asked";
     /// A researcher went to a visit that did not take place (the day in the detail).

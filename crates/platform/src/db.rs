@@ -490,7 +490,14 @@ impl Sql {
     /// `head`, then `count` placeholders `$1, $2, …`, then `tail`: a
     /// statement about a list (`… WHERE id IN (` … `)`); bind each item in turn.
     pub fn listing(head: &'static str, count: usize, tail: &'static str) -> Self {
-        let placeholders: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+        Self::listing_after(head, 0, count, tail)
+    }
+
+    /// The same after `before` placeholders of `head`'s own (`… association = $1
+    /// AND researcher IN (`): the list's are numbered from `$before+1`; bind
+    /// `head`'s values first.
+    pub fn listing_after(head: &'static str, before: usize, count: usize, tail: &'static str) -> Self {
+        let placeholders: Vec<String> = (before + 1..=before + count).map(|n| format!("${n}")).collect();
         Self { text: Cow::Owned(format!("{head}{}{tail}", placeholders.join(", "))), values: Vec::with_capacity(count) }
     }
 

@@ -1,4 +1,7 @@
-//! The research gRPC service: the researcher's cases, visits and recommendation.
+//! The research gRPC service: the researcher's cases, visits and
+//! recommendation; the roster in [`roster`].
+
+mod roster;
 
 use crate::file::{for_the_committee, research_file, score_values};
 use crate::store::{Assignment, CriterionScore, ResearchStore};
@@ -35,6 +38,8 @@ pub struct Research {
     pub directory: std::sync::Arc<masar_domain::Directory>,
     /// The criteria each case is scored on, in the version it is judged under.
     pub policies: PolicyBook,
+    /// Wakes the assignment of the waiting cases when the roster changes.
+    pub roster_moved: std::sync::Arc<tokio::sync::Notify>,
 }
 
 fn to_api(a: Assignment) -> api::Assignment {
@@ -245,9 +250,10 @@ impl ResearchService for Research {
         let mut errors = Vec::new();
         let reason = read_text("reason", &input.reason, &mut errors);
         let researcher = input.researcher.trim();
-        let of_branch = self.directory.association(&assignment.association).is_some_and(|a| {
-            a.staff_in_branch(ActorRole::SocialResearcher, &assignment.branch).iter().any(|s| s.username == researcher)
-        });
+        // Of the roster's researchers of the case's branch on duty.
+        let roster =
+            self.store.roster(&mut tx, &assignment.association, Some(&assignment.branch), &self.directory).await?;
+        let of_branch = roster.iter().any(|e| e.active && e.researcher.username == researcher);
         if !of_branch || researcher == assignment.researcher {
             errors.push(FieldError::new(
                 "researcher",
@@ -289,6 +295,28 @@ impl ResearchService for Research {
         self.outbox.wake();
         tracing::info!(%request_id, "case reassigned");
         Ok(Response::new(to_api(updated)))
+    }
+
+    async fn list_roster(&self, request: Request<api::ListRosterRequest>) -> Result<Response<api::Roster>, Status> {
+        self.list_roster_call(request).await.map(Response::new)
+    }
+
+    async fn set_roster_entry(
+        &self,
+        request: Request<api::SetRosterEntryRequest>,
+    ) -> Result<Response<api::RosterEntry>, Status> {
+        self.set_roster_entry_call(request).await.map(Response::new)
+    }
+
+    async fn add_leave(&self, request: Request<api::AddLeaveRequest>) -> Result<Response<api::RosterEntry>, Status> {
+        self.add_leave_call(request).await.map(Response::new)
+    }
+
+    async fn cancel_leave(
+        &self,
+        request: Request<api::CancelLeaveRequest>,
+    ) -> Result<Response<api::RosterEntry>, Status> {
+        self.cancel_leave_call(request).await.map(Response::new)
     }
 
     async fn get_assignment(

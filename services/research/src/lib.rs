@@ -5,6 +5,7 @@
 
 mod file;
 mod grpc;
+mod roster;
 mod store;
 
 pub use store::{Assignment, Chosen, CriterionScore, ResearchStore, StoredAppointment, Unassigned, Visit};
@@ -12,7 +13,7 @@ pub use store::{Assignment, Chosen, CriterionScore, ResearchStore, StoredAppoint
 use chrono::Utc;
 use masar_domain::assignment::{self, Candidate, CaseToAssign, Choice};
 use masar_domain::calendar::saudi_day;
-use masar_domain::{ActorRole, CaseStatus, Directory};
+use masar_domain::{CaseStatus, Directory};
 use masar_platform::audit::{self, Actor, Subject, action};
 use masar_platform::db::{Db, DbError, Tx};
 use masar_platform::messaging::{EventHandler, HandlerError, Outbox, event_case};
@@ -43,12 +44,14 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
     let outbox = Outbox::new();
     let store = ResearchStore::new(deps.db.clone(), deps.personal.clone());
     let resealed = store.clone();
+    let roster_moved = Arc::new(tokio::sync::Notify::new());
     let service = grpc::Research {
         store: store.clone(),
         outbox: outbox.clone(),
         verifier: deps.tokens.verifier.clone(),
         directory: deps.directory.clone(),
         policies: PolicyBook::new(deps.db.clone()),
+        roster_moved: roster_moved.clone(),
     };
     let assigner = Arc::new(Assigner { store, outbox: outbox.clone(), directory: deps.directory.clone() });
     let sweeper = assigner.clone();
@@ -76,6 +79,8 @@ pub fn parts(deps: &Dependencies, shutdown: masar_platform::CancellationToken) -
                     loop {
                         tokio::select! {
                             _ = every.tick() => {}
+                            // Someone may take a waiting case now.
+                            () = roster_moved.notified() => {}
                             () = shutdown.cancelled() => return,
                         }
                         if let Err(error) = sweeper.assign_waiting().await {
@@ -129,11 +134,13 @@ impl Assigner {
                 .transition(CaseStatus::ResearcherAssigned)
                 .map_err(|e| HandlerError::Reject(e.to_string()))?;
         }
-        let association = self
-            .directory
-            .association(&case.association)
-            .ok_or_else(|| HandlerError::Reject(format!("unknown association {}", case.association)))?;
-        let researchers = association.staff_in_branch(ActorRole::SocialResearcher, &case.branch);
+        if self.directory.association(&case.association).is_none() {
+            return Err(HandlerError::Reject(format!("unknown association {}", case.association)));
+        }
+        // The roster as supervisors keep it: the branch's researchers on duty.
+        let roster = self.store.roster(tx, &case.association, Some(&case.branch), &self.directory).await?;
+        let researchers: Vec<&masar_domain::directory::StaffMember> =
+            roster.iter().filter(|entry| entry.active).map(|entry| &entry.researcher).collect();
         let usernames: Vec<&str> = researchers.iter().map(|r| r.username.as_str()).collect();
         let open_cases = self.store.open_cases(tx, &case.association, &usernames).await?;
         let candidates: Vec<Candidate> = researchers
@@ -195,7 +202,15 @@ impl Assigner {
     pub async fn assign_waiting(&self) -> Result<u64, HandlerError> {
         let mut assigned = 0;
         for association in &self.directory.associations {
-            for branch in association.branches_with(ActorRole::SocialResearcher) {
+            // The branches with a researcher on duty, as the roster has them.
+            let mut tx = self.store.db().begin().await?;
+            let roster = self.store.roster(&mut tx, &association.code, None, &self.directory).await?;
+            tx.commit().await?;
+            let mut branches: Vec<&str> =
+                roster.iter().filter(|e| e.active).filter_map(|e| e.researcher.branch.as_deref()).collect();
+            branches.sort_unstable();
+            branches.dedup();
+            for branch in branches {
                 let mut page = PageRequest { size: MAX_PAGE_SIZE, after: None };
                 loop {
                     let waiting = self.store.unassigned(&association.code, Some(branch), &page).await?;

@@ -201,12 +201,14 @@ impl ResearchStore {
         if researchers.is_empty() {
             return Ok(HashMap::new());
         }
-        let count = Sql::listing(
+        // The association is $1; the researchers follow it.
+        let count = Sql::listing_after(
             concat!(
                 "SELECT researcher, COUNT(*) AS open_cases FROM research_assignments WHERE ",
                 open!(),
                 " AND association = $1 AND researcher IN ("
             ),
+            1,
             researchers.len(),
             ") GROUP BY researcher",
         );
