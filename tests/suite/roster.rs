@@ -90,6 +90,39 @@ async fn roster_kept_by_supervisors(base: &GatewayClient) {
         .await
         .unwrap();
     assert_eq!(stale.status(), 412);
+
+    // Nuzul's pack prefers a female researcher for a household headed by a woman, where one can take it.
+    let noura = base.get("/v1/research/roster", manager).await.unwrap()["entries"][0].clone();
+    let female = format!("\"{}\"", noura["version"]);
+    let set = reqwest::Client::new()
+        .put(format!("{}{}", base.base(), entry("nuzul.researcher1")))
+        .bearer_auth(base.staff_token(NUZUL.branch_manager).await.unwrap())
+        .header("if-match", female)
+        .json(&json!({ "active": true, "gender": "female" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    // Two more cases make Noura the busier of the two (the least busy takes each; a tie, the first username).
+    for (national_id, name) in [("1000000339", "سارة محمد"), ("1000000347", "ريم علي")] {
+        let other = submit(&reception, &NUZUL, national_id, name, "0553339922").await.unwrap();
+        let other_id = other["request_id"].as_str().unwrap().to_owned();
+        base.verify(&other_id, NUZUL.project_manager).await.unwrap();
+        assert_eq!(base.wait_for_researcher(&other_id, NUZUL.branch_manager).await.unwrap(), "nuzul.researcher1");
+    }
+    let facts = NUZUL.facts_with(&[("household.head_gender", "female")]);
+    let headed = masar::demo::submit_with_facts(&reception, &NUZUL, "1000000321", "نوال سعيد", "0553339911", facts)
+        .await
+        .unwrap();
+    let headed_id = headed["request_id"].as_str().unwrap().to_owned();
+    base.verify(&headed_id, NUZUL.project_manager).await.unwrap();
+    let researcher = base.wait_for_researcher(&headed_id, NUZUL.branch_manager).await.unwrap();
+    assert_eq!(researcher, "nuzul.researcher1", "preferred over the less busy Fahad");
+    let assignments = base.get("/v1/research/assignments?page_size=100", manager).await.unwrap();
+    let assignment =
+        assignments["assignments"].as_array().unwrap().iter().find(|a| a["request_id"] == headed_id.as_str()).unwrap();
+    let why = assignment["why"]["en"].as_str().unwrap();
+    assert!(why.contains("a female researcher preferred: a household headed by a woman"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

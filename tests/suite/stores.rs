@@ -189,6 +189,10 @@ async fn verification_scenario(db: Db) {
     };
     let first_deed = [deed(Uuid::new_v4(), DocumentReview::Pending)];
     let (case_a, case_b) = (case_ref(a, "riyadh"), case_ref(b, "jeddah"));
+    let preference = masar_domain::roster::Preference {
+        gender: masar_domain::roster::Gender::Female,
+        reason: masar_domain::Bilingual::new("أسرة تعولها امرأة", "a household headed by a woman"),
+    };
     let received = |case, name, eligibility, documents| masar_verification::Received {
         case,
         applicant_name: name,
@@ -198,6 +202,7 @@ async fn verification_scenario(db: Db) {
         eligibility,
         documents,
         document_reviews_optional: case == &case_b,
+        researcher_preference: (case == &case_b).then_some(&preference),
     };
     let mut tx = db.begin().await.unwrap();
     store.receive(&mut tx, a, received(&case_a, "A", &unclear, &first_deed)).await.unwrap();
@@ -222,6 +227,9 @@ async fn verification_scenario(db: Db) {
     assert_eq!(both, [(a, 1), (b, 0)]);
     let optional: Vec<_> = first_of_two.iter().chain(&second_of_two).map(|c| c.document_reviews_optional).collect();
     assert_eq!(optional, [false, true], "each case keeps what its pack says of document reviews");
+    let preferred: Vec<_> =
+        first_of_two.iter().chain(&second_of_two).map(|c| c.researcher_preference.clone()).collect();
+    assert_eq!(preferred, [None, Some(preference.clone())], "and whom research is to prefer");
     assert!(store.pending("hayat", None, &PageRequest::default()).await.unwrap().is_empty());
 
     let mut tx = db.begin().await.unwrap();
@@ -286,12 +294,17 @@ async fn research_scenario(db: Db) {
         policy_version: 2,
         waiting_since: Utc::now(),
         why: why.clone(),
+        preference: Some(masar_domain::roster::Preference {
+            gender: masar_domain::roster::Gender::Female,
+            reason: masar_domain::Bilingual::new("أسرة تعولها امرأة", "a household headed by a woman"),
+        }),
     };
     store.keep_unassigned(&mut tx, &waiting).await.unwrap();
     store.keep_unassigned(&mut tx, &waiting).await.unwrap(); // a redelivery keeps it once
     tx.commit().await.unwrap();
     let listed = store.unassigned("nuzul", Some("riyadh"), &PageRequest::default()).await.unwrap();
     assert_eq!((listed.len(), listed[0].why.en.as_str()), (1, "the least busy"));
+    assert_eq!(listed[0].preference, waiting.preference, "whom the pack prefers waits with it");
     assert!(store.unassigned("nuzul", Some("jeddah"), &PageRequest::default()).await.unwrap().is_empty());
     let mut tx = db.begin().await.unwrap();
     let chosen = |researcher, at| masar_research::Chosen { researcher, why: &why, at };

@@ -22,6 +22,8 @@ pub struct CaseToAssign<'a> {
     pub service_type: &'a str,
     /// The Saudi day of the assignment (leave is by day).
     pub day: NaiveDate,
+    /// The pack's preference for this case (a female researcher for a household headed by a woman), and why.
+    pub prefer: Option<&'a crate::roster::Preference>,
 }
 
 /// Who takes the case (nobody: it waits), and why.
@@ -65,8 +67,14 @@ pub fn choose(case: &CaseToAssign, candidates: &[Candidate]) -> Choice {
     let excluded_ar = exclusions.iter().map(|(who, why)| format!("{who} ({})", why.ar)).collect::<Vec<_>>().join("، ");
     let excluded_en = exclusions.iter().map(|(who, why)| format!("{who} ({})", why.en)).collect::<Vec<_>>().join(", ");
     let branch = case.branch;
+    // The pack's preference narrows the eligible to those it prefers, where there is one.
+    let preferred: Vec<&&Candidate> = match case.prefer {
+        Some(preference) => eligible.iter().filter(|c| c.researcher.gender == Some(preference.gender)).collect(),
+        None => Vec::new(),
+    };
+    let pool: Vec<&&Candidate> = if preferred.is_empty() { eligible.iter().collect() } else { preferred.clone() };
     // min_by_key keeps the first of equals: the first username.
-    let Some(chosen) = eligible.iter().min_by_key(|c| c.open_cases) else {
+    let Some(chosen) = pool.into_iter().min_by_key(|c| c.open_cases) else {
         let why = if exclusions.is_empty() {
             Bilingual::new(
                 format!("لا يوجد باحث اجتماعي في فرع {branch}؛ تنتظر الحالة أول باحث متاح"),
@@ -94,6 +102,23 @@ pub fn choose(case: &CaseToAssign, candidates: &[Candidate]) -> Choice {
         format!("{username}: أقل الحالات المفتوحة بين {}", considered("مفتوحة", "، ")),
         format!("{username}: the fewest open cases of {}", considered("open", ", ")),
     );
+    if let Some(crate::roster::Preference { gender, reason }) = case.prefer {
+        let (ar, en) = match gender {
+            crate::roster::Gender::Female => ("باحثة", "female researcher"),
+            crate::roster::Gender::Male => ("باحث", "male researcher"),
+        };
+        why = if preferred.is_empty() {
+            Bilingual::new(
+                format!("{}؛ لا {ar} متاحة لـ{}", why.ar, reason.ar),
+                format!("{}; no {en} could take it ({})", why.en, reason.en),
+            )
+        } else {
+            Bilingual::new(
+                format!("{}؛ فُضّلت {ar}: {}", why.ar, reason.ar),
+                format!("{}; a {en} preferred: {}", why.en, reason.en),
+            )
+        };
+    }
     if !exclusions.is_empty() {
         why = Bilingual::new(
             format!("{}؛ استُبعد: {excluded_ar}", why.ar),
@@ -129,7 +154,7 @@ mod tests {
     }
 
     fn case(branch: &str) -> CaseToAssign<'_> {
-        CaseToAssign { branch, service_type: "roof_repair", day: day("2026-12-15") }
+        CaseToAssign { branch, service_type: "roof_repair", day: day("2026-12-15"), prefer: None }
     }
 
     #[test]
@@ -183,6 +208,39 @@ mod tests {
             waits.why.en.starts_with("No researcher of branch riyadh can take the case now: r.away (on leave"),
             "{}",
             waits.why.en
+        );
+    }
+
+    #[test]
+    fn the_packs_preference_goes_first_among_those_who_can_take_the_case() {
+        use crate::roster::Gender;
+        let noura = StaffMember { gender: Some(Gender::Female), ..researcher("r.noura") };
+        let fahad = StaffMember { gender: Some(Gender::Male), ..researcher("r.fahad") };
+        let preference = crate::roster::Preference {
+            gender: Gender::Female,
+            reason: Bilingual::new("أسرة تعولها امرأة", "a household headed by a woman"),
+        };
+        let prefer = Some(&preference);
+        let candidates =
+            [Candidate { researcher: &fahad, open_cases: 0 }, Candidate { researcher: &noura, open_cases: 4 }];
+        let choice = choose(&CaseToAssign { prefer, ..case("riyadh") }, &candidates);
+        assert_eq!(choice.chosen.as_deref(), Some("r.noura"), "busier, but preferred");
+        assert!(
+            choice.why.en.ends_with("; a female researcher preferred: a household headed by a woman"),
+            "{}",
+            choice.why.en
+        );
+        // With none of them who can take it, whoever can.
+        let on_leave =
+            StaffMember { leave: vec![Leave { from: day("2026-12-01"), to: day("2026-12-31") }], ..noura.clone() };
+        let candidates =
+            [Candidate { researcher: &fahad, open_cases: 0 }, Candidate { researcher: &on_leave, open_cases: 0 }];
+        let choice = choose(&CaseToAssign { prefer, ..case("riyadh") }, &candidates);
+        assert_eq!(choice.chosen.as_deref(), Some("r.fahad"));
+        assert!(
+            choice.why.en.contains("no female researcher could take it (a household headed by a woman)"),
+            "{}",
+            choice.why.en
         );
     }
 }

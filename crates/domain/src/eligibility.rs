@@ -37,6 +37,7 @@ pub const FACTS: &[FactDefinition] = &[
         &["household.monthly_income", "household.members"],
         ("دخل الفرد الشهري", "Monthly income per member"),
     ),
+    asked("household.head_gender", FactKind::Text, ("جنس رب الأسرة", "The household head's gender")),
     asked("home.ownership", FactKind::Text, ("ملكية المسكن", "Home ownership")),
     asked("home.landlord_consent", FactKind::Flag, ("موافقة المالك", "Landlord's consent")),
     asked("need.covered_by_insurance", FactKind::Flag, ("مغطى بالتأمين", "Covered by insurance")),

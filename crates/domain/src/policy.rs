@@ -185,6 +185,13 @@ impl PolicyPack {
                 }
             }
         }
+        // What the researcher's assignment may prefer on is asked too, never required.
+        let preferred_on = self.research.iter().flat_map(|r| r.preference.iter()).flat_map(|p| p.when.fields());
+        for fact in preferred_on.filter_map(fact_definition) {
+            if !asked.iter().any(|a| a.fact.name == fact.name) {
+                asked.push(FactQuestion { fact, required: false });
+            }
+        }
         asked
     }
 
@@ -576,7 +583,7 @@ impl RawPack {
 const OPERATORS: &[&str] = &["below", "at_most", "at_least", "equals", "one_of"];
 
 /// Reads one condition: `{ field = "...", <operator> = value }`, `{ any = [...] }` or `{ all = [...] }`.
-fn condition(check: &mut Checker, at: &str, value: &toml::Value) -> Option<Condition> {
+pub(crate) fn condition(check: &mut Checker, at: &str, value: &toml::Value) -> Option<Condition> {
     let Some(table) = value.as_table() else {
         check.problem(at, "الشرط جدول من الحقل والعملية", "a condition is a table of a field and an operator");
         return None;

@@ -21,6 +21,29 @@ pub struct ResearchCriteria {
     pub bands: Vec<ScoreBand>,
     /// What an approval proposes, in the association's words (Nuzul: the works and their estimated cost).
     pub approval: ApprovalTerms,
+    /// Whom assignment prefers for some cases, where the pack says.
+    pub preference: Option<ResearcherPreference>,
+}
+
+/// A pack's preference when a researcher is chosen: for the cases `when`
+/// meets (a household headed by a woman, say), a researcher of `gender`
+/// where one can take the case; otherwise whoever can.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResearcherPreference {
+    pub gender: crate::roster::Gender,
+    pub when: crate::eligibility::Condition,
+    /// Why, as the assignment's reason says it.
+    pub reason: Bilingual,
+}
+
+impl ResearchCriteria {
+    /// The gender a case's researcher is preferred of, and why, if the pack's preference meets its facts.
+    pub fn preferred_researcher(&self, facts: &crate::eligibility::Facts) -> Option<crate::roster::Preference> {
+        self.preference
+            .as_ref()
+            .filter(|p| p.when.evaluate(facts) == crate::eligibility::Verdict::Met)
+            .map(|p| crate::roster::Preference { gender: p.gender, reason: p.reason.clone() })
+    }
 }
 
 /// A group of criteria, e.g. housing condition or income and expenses.
@@ -321,6 +344,16 @@ pub(crate) struct RawResearch {
     groups: Vec<RawGroup>,
     #[serde(default)]
     bands: Vec<RawBand>,
+    preference: Option<RawPreference>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreference {
+    researcher_gender: String,
+    when: toml::Value,
+    reason_ar: String,
+    reason_en: String,
 }
 
 #[derive(Deserialize)]
@@ -359,6 +392,24 @@ struct RawBand {
 impl RawResearch {
     /// Validates the `[research]` section against the pack's service types.
     pub(crate) fn validate(self, check: &mut Checker, service_types: &[&str]) -> ResearchCriteria {
+        let preference = self.preference.and_then(|raw| {
+            check.required("research.preference.reason_ar", &raw.reason_ar);
+            check.required("research.preference.reason_en", &raw.reason_en);
+            let gender = crate::roster::Gender::parse(&raw.researcher_gender).map_err(|_| {
+                check.problem(
+                    "research.preference.researcher_gender",
+                    "الجنس female أو male",
+                    "the gender is female or male",
+                )
+            });
+            let when = crate::policy::condition(check, "research.preference.when", &raw.when);
+            match (gender, when) {
+                (Ok(gender), Some(when)) => {
+                    Some(ResearcherPreference { gender, when, reason: Bilingual::new(raw.reason_ar, raw.reason_en) })
+                }
+                _ => None,
+            }
+        });
         check.required("research.approval_service_ar", &self.approval_service_ar);
         check.required("research.approval_service_en", &self.approval_service_en);
         check.required("research.approval_amount_ar", &self.approval_amount_ar);
@@ -466,6 +517,7 @@ impl RawResearch {
                 service: Bilingual::new(self.approval_service_ar, self.approval_service_en),
                 amount: Bilingual::new(self.approval_amount_ar, self.approval_amount_en),
             },
+            preference,
         }
     }
 }

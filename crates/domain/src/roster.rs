@@ -19,6 +19,14 @@ vocabulary! {
     }
 }
 
+/// Whom a case's researcher is preferred to be, and why (from the pack's
+/// `[research.preference]`, judged on the case's facts).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Preference {
+    pub gender: Gender,
+    pub reason: Bilingual,
+}
+
 /// How far ahead a leave may be recorded.
 pub const LONGEST_LEAVE_AHEAD_DAYS: u64 = 365;
 /// The most open cases a capacity may name.

@@ -119,6 +119,7 @@ impl Assigner {
         actor: &Actor,
         case: Option<events::CaseRef>,
         policy_version: u32,
+        preference: Option<&masar_domain::roster::Preference>,
     ) -> Result<bool, HandlerError> {
         let (request_id, case) = event_case(case)?;
         // A case research asked documents for comes back verified again; no other is assigned twice.
@@ -151,7 +152,12 @@ impl Assigner {
             })
             .collect();
         let now = Utc::now();
-        let to_assign = CaseToAssign { branch: &case.branch, service_type: &case.service_type, day: saudi_day(now) };
+        let to_assign = CaseToAssign {
+            branch: &case.branch,
+            service_type: &case.service_type,
+            day: saudi_day(now),
+            prefer: preference,
+        };
         // Back with its documents, it stays with the researcher who asked if the roster still allows.
         let asked_by: Vec<Candidate> = candidates
             .iter()
@@ -173,6 +179,7 @@ impl Assigner {
                 policy_version,
                 waiting_since: now,
                 why: why.clone(),
+                preference: preference.cloned(),
             };
             self.store.keep_unassigned(tx, &waiting).await?;
             audit::record(tx, actor, subject, action::RESEARCH_WAITING, &why.en).await?;
@@ -220,7 +227,8 @@ impl Assigner {
                     for case in waiting {
                         let mut tx = self.store.db().begin().await?;
                         let actor = Actor::system_task("assign_waiting");
-                        if self.assign(&mut tx, &actor, Some(case.case_ref()), case.policy_version).await? {
+                        let preference = case.preference.as_ref();
+                        if self.assign(&mut tx, &actor, Some(case.case_ref()), case.policy_version, preference).await? {
                             tx.commit().await?;
                             self.outbox.wake();
                             assigned += 1;
@@ -318,7 +326,11 @@ impl EventHandler for Assigner {
                 let (request_id, _) = event_case(event.case.clone())?;
                 let verified = VerifiedOn { documents: event.documents.clone(), eligibility: event.eligibility.clone() };
                 self.store.keep_verified_on(tx, request_id, &verified).await?;
-                if !self.assign(tx, &actor, event.case, event.policy_version).await? {
+                let preference = masar_domain::roster::Gender::parse(&event.preferred_researcher_gender).ok().map(|gender| {
+                    let reason = event.preference_reason.clone().unwrap_or_default();
+                    masar_domain::roster::Preference { gender, reason: masar_domain::Bilingual::new(reason.ar, reason.en) }
+                });
+                if !self.assign(tx, &actor, event.case, event.policy_version, preference.as_ref()).await? {
                     // Once, here: the sweep's later tries write and say nothing until someone can take it.
                     let branch = case.map(|c| c.branch).unwrap_or_default();
                     tracing::warn!(%branch, "no researcher to assign; the case waits");

@@ -110,6 +110,8 @@ pub struct Unassigned {
     pub policy_version: u32,
     pub waiting_since: DateTime<Utc>,
     pub why: Bilingual,
+    /// Whom the pack prefers to research it, for when someone can.
+    pub preference: Option<masar_domain::roster::Preference>,
 }
 
 impl Unassigned {
@@ -158,6 +160,17 @@ fn unassigned(row: &Row) -> Result<Unassigned, DbError> {
         policy_version: row.unsigned("policy_version")?,
         waiting_since: row.time("waiting_since")?,
         why: row.json("why")?,
+        preference: {
+            let text = row.text("preference")?;
+            if text.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::from_str(&text)
+                        .map_err(|e| DbError::Decode { column: "preference".into(), reason: e.to_string() })?,
+                )
+            }
+        },
     })
 }
 
@@ -222,7 +235,8 @@ impl ResearchStore {
         tx.execute(
             Sql::new(
                 "INSERT INTO unassigned_cases (request_id, association, branch, service_type, policy_version, \
-                 waiting_since, why) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING",
+                 waiting_since, why, preference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (request_id) DO NOTHING",
             )
             .bind(case.request_id)
             .bind(&case.association)
@@ -230,7 +244,13 @@ impl ResearchStore {
             .bind(&case.service_type)
             .bind(i64::from(case.policy_version))
             .bind(case.waiting_since)
-            .bind(serde_json::to_value(&case.why).expect("a reason serializes")),
+            .bind(serde_json::to_value(&case.why).expect("a reason serializes"))
+            .bind(
+                case.preference
+                    .as_ref()
+                    .map(|p| serde_json::to_string(p).expect("a preference serializes"))
+                    .unwrap_or_default(),
+            ),
         )
         .await?;
         Ok(())
@@ -246,8 +266,8 @@ impl ResearchStore {
         macro_rules! waiting_where {
             ($condition:literal) => {
                 concat!(
-                    "SELECT request_id, association, branch, service_type, policy_version, waiting_since, why \
-                     FROM unassigned_cases WHERE ",
+                    "SELECT request_id, association, branch, service_type, policy_version, waiting_since, why, \
+                     preference FROM unassigned_cases WHERE ",
                     $condition
                 )
             };

@@ -334,6 +334,15 @@ impl VerificationService for Verification {
                             explanation_en: r.explanation.en.clone(),
                         })
                         .collect(),
+                    preferred_researcher_gender: case
+                        .researcher_preference
+                        .as_ref()
+                        .map(|p| p.gender.to_string())
+                        .unwrap_or_default(),
+                    preference_reason: case
+                        .researcher_preference
+                        .as_ref()
+                        .map(|p| events::Bilingual { ar: p.reason.ar.clone(), en: p.reason.en.clone() }),
                 };
                 Ok(Outcome::event(Event::RequestVerified(event)))
             },

@@ -159,8 +159,10 @@ impl EventHandler for IncomingRequests {
         let facts = self.personal.open(&case.association, Field::Facts, &event.facts_json)?;
         let facts: Facts =
             serde_json::from_str(&facts).map_err(|e| HandlerError::Reject(format!("facts do not decode: {e}")))?;
-        let eligibility = pack
-            .evaluate(&case.service_type, &facts.with_derived(event.months_since_same_service_approved, &case.branch));
+        let facts = facts.with_derived(event.months_since_same_service_approved, &case.branch);
+        let eligibility = pack.evaluate(&case.service_type, &facts);
+        // Whom research should prefer for it: judged here, where the answers are opened anyway.
+        let researcher_preference = pack.research.as_ref().and_then(|r| r.preferred_researcher(&facts));
         let received_at = masar_proto::to_datetime(event.submitted_at.as_ref());
         let documents = case_documents(&pack, &event.documents, saudi_day(received_at));
         let received = Received {
@@ -172,6 +174,7 @@ impl EventHandler for IncomingRequests {
             eligibility: &eligibility,
             documents: &documents,
             document_reviews_optional: pack.document_reviews_optional,
+            researcher_preference: researcher_preference.as_ref(),
         };
         if event.resubmission {
             self.store.reopen(tx, request_id, received).await?;

@@ -34,6 +34,8 @@ pub struct VerificationCase {
     pub document_reviews_optional: bool,
     /// Raised by every change, so an action on an older reading is refused.
     pub version: u64,
+    /// Whom the pack prefers to research it, judged on the answers.
+    pub researcher_preference: Option<masar_domain::roster::Preference>,
 }
 
 /// A required document of a case, as submitted, and where its review stands.
@@ -75,6 +77,7 @@ pub struct Received<'a> {
     /// Reviews start as `DocumentReview::on_receipt` decides.
     pub documents: &'a [CaseDocument],
     pub document_reviews_optional: bool,
+    pub researcher_preference: Option<&'a masar_domain::roster::Preference>,
 }
 
 impl VerificationCase {
@@ -102,7 +105,22 @@ fn case(row: &Row) -> Result<VerificationCase, DbError> {
         documents: Vec::new(),
         document_reviews_optional: row.int("document_reviews_optional")? != 0,
         version: row.unsigned("version")?,
+        researcher_preference: preference_of(&row.text("researcher_preference")?)?,
     })
+}
+
+/// A stored preference: JSON, or '' for none.
+fn preference_of(text: &str) -> Result<Option<masar_domain::roster::Preference>, DbError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| DbError::Decode { column: "researcher_preference".into(), reason: e.to_string() })
+}
+
+fn preference_text(preference: Option<&masar_domain::roster::Preference>) -> String {
+    preference.map(|p| serde_json::to_string(p).expect("a preference serializes")).unwrap_or_default()
 }
 
 fn case_document(row: &Row) -> Result<CaseDocument, DbError> {
@@ -126,7 +144,8 @@ macro_rules! concat_cases_where {
     ($condition:literal) => {
         concat!(
             "SELECT request_id, association, branch, service_type, applicant_name, national_id_masked, status, ",
-            "received_at, policy_version, eligibility, document_reviews_optional, version FROM verification_cases WHERE ",
+            "received_at, policy_version, eligibility, document_reviews_optional, version, researcher_preference ",
+            "FROM verification_cases WHERE ",
             $condition
         )
     };
@@ -174,8 +193,8 @@ impl VerificationStore {
             Sql::new(
                 "INSERT INTO verification_cases (request_id, association, branch, service_type, applicant_name, \
                  national_id_masked, status, received_at, outcome_detail, policy_version, eligibility, \
-                 document_reviews_optional) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT DO NOTHING",
+                 document_reviews_optional, researcher_preference) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
             )
             .bind(request_id)
             .bind(&received.case.association)
@@ -188,7 +207,8 @@ impl VerificationStore {
             .bind(serde_json::json!({}))
             .bind(i64::from(received.policy_version))
             .bind(eligibility_json(received.eligibility))
-            .bind(i64::from(received.document_reviews_optional)),
+            .bind(i64::from(received.document_reviews_optional))
+            .bind(preference_text(received.researcher_preference)),
         )
         .await?;
         self.keep_documents(tx, request_id, received.documents).await
@@ -232,13 +252,15 @@ impl VerificationStore {
         // Completed answers are judged again, under the same policy version.
         tx.execute(
             Sql::new(
-                "UPDATE verification_cases SET status = $1, received_at = $2, eligibility = $3, version = version + 1 \
+                "UPDATE verification_cases SET status = $1, received_at = $2, eligibility = $3, version = version + 1, \
+                 researcher_preference = $5 \
                  WHERE request_id = $4",
             )
             .bind(CaseStatus::Submitted.as_str())
             .bind(received.received_at)
             .bind(eligibility_json(received.eligibility))
-            .bind(request_id),
+            .bind(request_id)
+            .bind(preference_text(received.researcher_preference)),
         )
         .await?;
         self.keep_documents(tx, request_id, received.documents).await
