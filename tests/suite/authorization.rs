@@ -1571,7 +1571,8 @@ fn rows(scene: &Scene) -> Vec<Row> {
                     ..Default::default()
                 }
             ),
-            Rule::staff(&[], RIYADH).with_beneficiaries(Beneficiaries::Own),
+            // The beneficiary, or a supervisor recording their confirmation on paper.
+            Rule::staff(&R::SUPERVISORS, RIYADH).with_beneficiaries(Beneficiaries::Own),
         )
         .stops_at(409, Code::FailedPrecondition),
         row(

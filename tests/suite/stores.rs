@@ -556,10 +556,14 @@ async fn meetings_scenario(db: Db) {
     let page = PageRequest::default();
     let listed = |branch: Option<&'static str>| {
         let store = store.clone();
-        async move { store.meetings("nuzul", branch, &page).await.unwrap().iter().map(|m| m.meeting_id).collect::<Vec<_>>() }
+        async move {
+            store.meetings("nuzul", branch, true, &page).await.unwrap().iter().map(|m| m.meeting_id).collect::<Vec<_>>()
+        }
     };
     assert_eq!(listed(Some("jeddah")).await, [wide], "a branch reads its own and the association-wide ones");
     assert_eq!(listed(None).await.len(), 2);
+    let own = store.meetings("nuzul", Some("riyadh"), false, &page).await.unwrap();
+    assert_eq!(own.iter().map(|m| m.meeting_id).collect::<Vec<_>>(), [riyadh], "a branch manager's: the branch's only");
 
     // Opened: its agenda fixed; the association-wide meeting now meets one in session beside it.
     let mut tx = db.begin().await.unwrap();

@@ -145,7 +145,12 @@ impl Committee {
             Some(id) => self.store.meeting_in(tx, id).await?,
             None => None,
         };
-        let Some(meeting) = meeting.filter(|m| m.status == MeetingStatus::InSession) else {
+        // Held in session until this transaction ends: closing cannot slip between the check and the write.
+        let held = match &meeting {
+            Some(m) if m.status == MeetingStatus::InSession => self.store.hold_in_session(tx, m.meeting_id).await?,
+            _ => false,
+        };
+        let Some(meeting) = meeting.filter(|_| held) else {
             return Err(Problem::new(Bilingual::new(
                 "يُصوَّت على الطلب ويُبتّ فيه في اجتماع منعقد يعرضه",
                 "A case is voted on and decided at a meeting in session that has it on its agenda",
@@ -384,6 +389,8 @@ impl CommitteeService for Committee {
             .because("committee.no_quorum")
             .into_status(Code::FailedPrecondition));
         }
+        // Only the votes of members present count: one marked absent since takes no part.
+        let votes: Vec<CastVote> = votes.into_iter().filter(|v| present.contains(&v.member)).collect();
         if votes.len() < rules.quorum as usize {
             return Err(Problem::new(Bilingual::new(
                 format!("يلزم أن يشارك {} من الأعضاء على الأقل قبل تسجيل القرار", rules.quorum),

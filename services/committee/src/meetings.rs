@@ -178,22 +178,24 @@ impl CommitteeStore {
         meeting(&row, members).map(Some)
     }
 
-    /// A page of an association's meetings, the latest first: one branch's and
-    /// the association-wide ones (`branch` Some), or all (None). Without members.
+    /// A page of an association's meetings, the latest first: one branch's (and
+    /// the association-wide ones, where `with_association_wide`), or all (None). Without members.
     pub async fn meetings(
         &self,
         association: &str,
         branch: Option<&str>,
+        with_association_wide: bool,
         page: &PageRequest,
     ) -> Result<Vec<Meeting>, DbError> {
         let sql = Sql::new(concat_meetings_where!(
-            "association = $1 AND ($2 IS NULL OR branch = $2 OR branch = '') \
+            "association = $1 AND ($2 IS NULL OR branch = $2 OR (branch = '' AND $6 = 1)) \
              AND ($3 IS NULL OR starts_at < $3 OR (starts_at = $3 AND meeting_id < $4)) \
              ORDER BY starts_at DESC, meeting_id DESC LIMIT $5"
         ))
         .bind(association)
         .bind(branch.map(str::to_owned))
-        .bind_page(page);
+        .bind_page(page)
+        .bind(i64::from(with_association_wide));
         let rows = self.db().fetch_all(sql).await?;
         rows.iter().map(|row| meeting(row, Vec::new())).collect()
     }
@@ -209,6 +211,16 @@ impl CommitteeStore {
         .bind(meeting.meeting_id)
         .bind(&meeting.branch);
         tx.fetch_optional(sql).await?.map(|row| row.uuid("meeting_id")).transpose()
+    }
+
+    /// Holds a meeting in session for the rest of the transaction (a vote, a
+    /// decision): closing waits for it, or it waits for closing and finds the
+    /// meeting closed. False when the meeting is no longer in session.
+    pub async fn hold_in_session(&self, tx: &mut Tx, meeting_id: Uuid) -> Result<bool, DbError> {
+        let sql = Sql::new("UPDATE meetings SET version = version WHERE meeting_id = $1 AND status = $2")
+            .bind(meeting_id)
+            .bind(MeetingStatus::InSession.as_str());
+        Ok(tx.execute(sql).await? == 1)
     }
 
     /// Raises a meeting's version, only if still at the one read; false when it changed meanwhile.

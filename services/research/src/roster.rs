@@ -120,7 +120,16 @@ impl ResearchStore {
                 ))
             })
             .collect::<Result<_, DbError>>()?;
-        rows.iter().map(|row| entry(row, &leaves, directory, association)).collect()
+        // Whoever left the directory (they can no longer sign in) is off the roster too.
+        let known = |username: &str| {
+            directory.association(association).is_some_and(|a| {
+                a.staff.iter().any(|s| s.username == username && s.role == ActorRole::SocialResearcher)
+            })
+        };
+        rows.iter()
+            .map(|row| entry(row, &leaves, directory, association))
+            .filter(|entry| entry.as_ref().map_or(true, |e| known(&e.researcher.username)))
+            .collect()
     }
 
     /// One researcher's entry, if on the roster.
@@ -189,16 +198,29 @@ impl ResearchStore {
         Ok(changed == 1)
     }
 
-    /// Records a leave, raising the entry's version.
+    /// Records a leave, only if the entry is still at the version its other
+    /// leaves were read at (two overlapping leaves cannot both pass); None when it changed meanwhile.
     pub async fn add_leave(
         &self,
         tx: &mut Tx,
         (association, username): (&str, &str),
         leave: &Leave,
+        read_at: u64,
         (by, at): (&str, DateTime<Utc>),
-    ) -> Result<Uuid, DbError> {
-        self.raise_roster_version(tx, association, username, (by, at)).await?;
-        self.insert_leave(tx, association, username, leave, (by, at)).await
+    ) -> Result<Option<Uuid>, DbError> {
+        let sql = Sql::new(
+            "UPDATE roster SET version = version + 1, updated_by = $1, updated_at = $2 \
+             WHERE association = $3 AND username = $4 AND version = $5",
+        )
+        .bind(by)
+        .bind(at)
+        .bind(association)
+        .bind(username)
+        .bind(read_at as i64);
+        if tx.execute(sql).await? != 1 {
+            return Ok(None);
+        }
+        self.insert_leave(tx, association, username, leave, (by, at)).await.map(Some)
     }
 
     /// Cancels a leave; false if there is no such leave of theirs.

@@ -207,10 +207,9 @@ impl Committee {
         let input = request.get_ref();
         let page = PageRequest::read(input.page_size, &input.page_token)?;
         let branch = staff.branch_filter(&input.branch);
-        let meetings = self.store.meetings(&staff.association, branch.as_deref(), &page).await?;
         // A branch-bound supervisor reads their branch's meetings, not the association-wide ones.
-        let meetings: Vec<Meeting> =
-            meetings.into_iter().filter(|m| staff.can_see(&m.association, &m.branch)).collect();
+        let wide = !staff.role.is_branch_bound();
+        let meetings = self.store.meetings(&staff.association, branch.as_deref(), wide, &page).await?;
         let (meetings, next_page_token) = page.finish(meetings, |m| Position { at: m.starts_at, id: m.meeting_id });
         Ok(api::Meetings { meetings: meetings.iter().map(|m| meeting_reply(m, Vec::new())).collect(), next_page_token })
     }
@@ -304,8 +303,17 @@ impl Committee {
         closed_at: chrono::DateTime<Utc>,
     ) -> Result<api::MinutesRecord, Status> {
         let decided = self.store.decisions_at(tx, meeting.meeting_id).await?;
+        // A case deferred here and already back on a later agenda is no longer on this one: its decision still counts.
+        let mut items: Vec<AgendaItem> = agenda.to_vec();
+        for (request_id, stored) in &decided {
+            if !items.iter().any(|i| i.request_id == *request_id)
+                && let Some(item) = self.store.item_in(tx, *request_id).await?
+            {
+                items.push(AgendaItem { round: stored.round, ..item });
+            }
+        }
         let mut cases = Vec::new();
-        for item in agenda {
+        for item in &items {
             let decision = decided.iter().find(|(id, d)| *id == item.request_id && d.round == item.round);
             let case = match decision {
                 Some((_, stored)) => {

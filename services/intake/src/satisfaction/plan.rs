@@ -190,7 +190,15 @@ impl Ratings {
         request: Request<api::ConfirmDeliveryStepRequest>,
     ) -> Result<api::DeliveryPlan, Status> {
         let caller = Caller::required(&self.verifier, &request)?;
-        caller.as_beneficiary()?;
+        // The beneficiary confirms in their account; a supervisor records a confirmation given on paper
+        // (a beneficiary who never opened an account), saying so in the note.
+        let on_behalf = match &caller {
+            Caller::Staff(staff) => {
+                staff.require_role(&ActorRole::SUPERVISORS)?;
+                true
+            }
+            Caller::Beneficiary(_) => false,
+        };
         let input = request.get_ref();
         let stored = visible_request(&self.store, &caller, &input.request_id).await?;
         let plan = self.plan_of(&stored).await?;
@@ -209,7 +217,8 @@ impl Ratings {
             )]));
         }
         let mut problems = Vec::new();
-        let note = masar_domain::input::read_field("note", &input.note, TextRule::NOTE, false, &mut problems);
+        // On the beneficiary's behalf, the note says how they confirmed (their signature on the handover form).
+        let note = masar_domain::input::read_field("note", &input.note, TextRule::NOTE, on_behalf, &mut problems);
         if !problems.is_empty() {
             return Err(invalid_input(problems));
         }
@@ -225,9 +234,14 @@ impl Ratings {
                 .into_status(Code::FailedPrecondition));
         }
         let actor = Actor::calling(&caller, &request);
-        audit::record(&mut tx, &actor, stored.audit_subject(), action::DELIVERY_STEP_CONFIRMED, &step.code).await?;
-        let stored =
-            self.deliver_if_complete(&mut tx, &stored, &plan, ("", ActorRole::Beneficiary, &actor), now).await?;
+        let detail =
+            if on_behalf { format!("{} (on the beneficiary's behalf: {note})", step.code) } else { step.code.clone() };
+        audit::record(&mut tx, &actor, stored.audit_subject(), action::DELIVERY_STEP_CONFIRMED, &detail).await?;
+        let (by, role) = match &caller {
+            Caller::Staff(staff) => (staff.username.as_str(), staff.role),
+            Caller::Beneficiary(_) => ("", ActorRole::Beneficiary),
+        };
+        let stored = self.deliver_if_complete(&mut tx, &stored, &plan, (by, role, &actor), now).await?;
         let kept = self.store.delivery_records_in(&mut tx, stored.request_id).await?;
         tx.commit().await?;
         self.outbox.wake();

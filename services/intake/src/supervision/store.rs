@@ -75,6 +75,10 @@ impl SupervisionStore {
         clock: Option<&(StageClock, DateTime<Utc>)>,
     ) -> Result<(), DbError> {
         let Some((clock, started_at)) = clock else {
+            if stored.status.awaiting().is_some() {
+                // Awaiting a stage its pack sets no target for: read, and nothing to watch.
+                return self.keep_unwatched(stored).await;
+            }
             let sql = Sql::new("DELETE FROM stage_clocks WHERE request_id = $1").bind(stored.request_id);
             self.db.execute(sql).await?;
             return Ok(());
@@ -107,10 +111,32 @@ impl SupervisionStore {
         }
     }
 
+    /// Keeps a case read whose stage has no target (an older version): no
+    /// stage, no deadline that could pass, so it is neither read again nor
+    /// ever overdue until its status changes.
+    async fn keep_unwatched(&self, stored: &StoredRequest) -> Result<(), DbError> {
+        let sql = Sql::new(
+            "INSERT INTO stage_clocks (request_id, association, branch, status, stage, started_at, deadline) \
+             VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
+             stage = '', started_at = excluded.started_at, deadline = excluded.deadline, escalated_at = NULL",
+        )
+        .bind(stored.request_id)
+        .bind(&stored.association)
+        .bind(&stored.branch)
+        .bind(stored.status.as_str())
+        .bind(Utc::now())
+        .bind(NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid day"));
+        self.db.execute(sql).await?;
+        Ok(())
+    }
+
+    /// Breaches not raised yet, of clocks read for the case's status as it still is.
     pub async fn new_breaches(&self, today: NaiveDate) -> Result<Vec<Breach>, DbError> {
         let sql = Sql::new(
-            "SELECT request_id, stage, deadline, promise_revised_to FROM stage_clocks \
-             WHERE escalated_at IS NULL AND deadline < $1 ORDER BY deadline LIMIT 100",
+            "SELECT c.request_id, c.stage, c.deadline, c.promise_revised_to FROM stage_clocks c \
+             JOIN service_requests r ON r.request_id = c.request_id \
+             WHERE c.escalated_at IS NULL AND c.deadline < $1 AND c.stage <> '' AND c.status = r.status \
+             ORDER BY c.deadline LIMIT 100",
         )
         .bind(today);
         self.db
@@ -190,7 +216,7 @@ impl SupervisionStore {
             "SELECT c.request_id, r.reference, c.association, c.branch, r.service_type, c.stage, c.started_at, \
              c.deadline, c.escalated_at FROM stage_clocks c JOIN service_requests r ON r.request_id = c.request_id \
              WHERE c.association = $1 AND ($2 IS NULL OR c.branch = $2) AND ($3 = '' OR c.stage = $3) \
-             AND c.deadline < $4 AND c.status = r.status \
+             AND c.deadline < $4 AND c.stage <> '' AND c.status = r.status \
              AND ($5 IS NULL OR c.started_at > $5 OR (c.started_at = $5 AND c.request_id > $6)) \
              ORDER BY c.started_at, c.request_id LIMIT $7",
         )

@@ -178,7 +178,9 @@ impl Research {
         let username = entry.researcher.username.clone();
         let branch = entry.researcher.branch.clone().unwrap_or_default();
         let at = (staff.username.as_str(), Utc::now());
-        self.store.add_leave(&mut tx, (&staff.association, &username), &leave, at).await?;
+        if self.store.add_leave(&mut tx, (&staff.association, &username), &leave, entry.version, at).await?.is_none() {
+            return Err(changed_meanwhile());
+        }
         let detail = format!("{username}: leave {} to {}", leave.from, leave.to);
         self.roster_changed(&mut tx, &staff, &request, (&branch, &detail)).await?;
         let entry = self.visible_entry(&mut tx, &staff, &username).await?;
