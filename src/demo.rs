@@ -783,7 +783,12 @@ pub async fn run(gateway: &str, sms_log: &std::path::Path) -> anyhow::Result<()>
     let citizen = new_national_id();
     let (name, mobile) = ("محمد عبدالله القحطاني", "0551234567");
     let applicant = json!({ "national_id": citizen, "full_name": name, "mobile": mobile, "preferred_language": "ar" });
-    let beneficiary = sign_up(&client, "nuzul", applicant, || logged_sms(sms_log)).await?;
+    let beneficiary = sign_up(&client, "nuzul", applicant, || logged_sms(sms_log)).await.with_context(|| {
+        format!(
+            "no credentials SMS in {}: run the demo with the same MASAR_DATA_DIR as the running `masar dev`",
+            sms_log.display()
+        )
+    })?;
     println!("  the beneficiary opened an account on the website and signed in");
     let nuzul = submit_with_facts(&beneficiary, &NUZUL, &citizen, name, mobile, unclear).await?;
     let id = nuzul["request_id"].as_str().context("request id")?.to_owned();

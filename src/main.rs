@@ -55,6 +55,8 @@ enum Command {
     /// Prints the gateway's OpenAPI 3.1 document (as served at /openapi.json), e.g. to generate a client.
     Openapi,
     /// Drives sample cases of both associations through the journey via the gateway.
+    /// Reads the beneficiaries' SMS (their one-time passwords) from
+    /// `$MASAR_DATA_DIR/sms.log`: run it with the same MASAR_DATA_DIR as `masar dev`.
     Demo {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         gateway: String,
@@ -164,9 +166,10 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry =
                 telemetry::init("masar", settings.otlp_endpoint.as_deref(), settings.trace_filter.as_deref())?;
             let metrics = masar::start_metrics(&settings, "127.0.0.1", CancellationToken::new())?;
+            let data_dir = settings.data_dir.clone();
             let suite = start_embedded(EmbeddedOptions { settings, any_port: false }).await?;
             let gateway = suite.gateway_url();
-            println!("Masar is running (embedded: SQLite in ./data, in-process queue).");
+            println!("Masar is running (embedded: SQLite in {}, in-process queue).", data_dir.display());
             println!("  gateway   {gateway}   (REST/JSON)");
             for running in &suite.roles {
                 if running.role != Role::Gateway {
@@ -183,7 +186,10 @@ async fn main() -> anyhow::Result<()> {
                 masar::DEMO_STAFF_PASSWORD
             );
             println!("  then: curl -s {gateway}/v1/verification/pending -H 'authorization: Bearer <access_token>'");
-            println!("Dev SMS messages are appended to data/sms.log. Ctrl-C stops.");
+            println!(
+                "Dev SMS messages are appended to {} (run the demo with the same MASAR_DATA_DIR). Ctrl-C stops.",
+                data_dir.join("sms.log").display()
+            );
             stop_on_signal(suite.shutdown.clone()).await;
             suite.stop().await
         }

@@ -1299,6 +1299,7 @@ fn rows(scene: &Scene) -> Vec<Row> {
                 research::CancelLeaveRequest {
                     username: "nuzul.researcher1".into(),
                     leave_id: uuid::Uuid::nil().to_string(),
+                    expected_version: 0,
                 }
             ),
             Rule::staff(&[R::BranchManager, R::AssociationAdmin], RIYADH),
@@ -1480,7 +1481,7 @@ fn rows(scene: &Scene) -> Vec<Row> {
             ),
             Rule::staff(&[R::CommitteeMember], RIYADH).only(R::CommitteeMember, NUZUL.committee[0], Outcome::Forbidden),
         )
-        .stops_at(409, Code::Aborted),
+        .stops_at(400, Code::InvalidArgument),
         row(
             post(
                 "/v1/committee/meetings/{id}/minutes/confirmation",
@@ -1496,7 +1497,7 @@ fn rows(scene: &Scene) -> Vec<Row> {
             // Only the members present confirm: here the chair alone.
             Rule::staff(&[R::CommitteeMember], RIYADH).only(R::CommitteeMember, NUZUL.committee[0], Outcome::Forbidden),
         )
-        .stops_at(409, Code::Aborted),
+        .stops_at(400, Code::InvalidArgument),
         // Supervision: each supervisor's overdue list, everyone's own alerts.
         row(
             get("/v1/supervision/overdue", "/v1/supervision/overdue".into()),

@@ -270,6 +270,13 @@ async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
     assert_eq!((status, fields), (400, vec!["on", "at", "place", "members[1]", "members", "chair"]), "{refused}");
     let listed = base.get("/v1/committee/meetings", Some(NUZUL.branch_manager)).await.unwrap();
     assert_eq!(listed["meetings"], json!([]), "{listed}");
+    let elsewhere = json!({ "branch": "riyadh", "on": today.to_string(), "at": "10:00", "place": "Hall",
+                            "chair": NUZUL.committee[0], "members": NUZUL.committee });
+    let (status, _) = base
+        .call(reqwest::Method::POST, "/v1/committee/meetings", Some("nuzul.jeddah.branch"), Some(elsewhere))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "another branch's manager does not schedule Riyadh's meetings");
 
     let members = ["nuzul.committee1", "nuzul.committee2", "nuzul.committee3"];
     let on = |day: chrono::NaiveDate| {
@@ -391,6 +398,11 @@ async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
         .await
         .unwrap();
     assert_eq!(status, 403, "an absent member does not confirm");
+    let (status, refused) = base
+        .call(reqwest::Method::POST, &confirmation, Some(NUZUL.committee[1]), Some(json!({ "sha256": "deadbeef" })))
+        .await
+        .unwrap();
+    assert_eq!((status, refused["fields"][0]["field"].as_str()), (400, Some("sha256")), "{refused}");
     let confirmed = base.post(&confirmation, Some(NUZUL.committee[1]), json!({ "sha256": sha })).await.unwrap();
     assert_eq!(confirmed["confirmed_by"], json!([NUZUL.committee[1]]));
     let remarks = json!({ "remarks": "The second case needs a second visit first.", "sha256": sha });

@@ -28,10 +28,20 @@ async fn roster_kept_by_supervisors(base: &GatewayClient) {
     let fields: Vec<&str> =
         refused["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!((status, fields), (400, vec!["gender", "specialties[0]", "capacity"]), "{refused}");
-    for (who, by) in [("nuzul.pm", NUZUL.branch_manager), ("nuzul.researcher1", "nuzul.jeddah.branch")] {
-        let (status, _) = base.call(Method::PUT, &entry(who), Some(by), Some(json!({}))).await.unwrap();
-        assert_eq!(status, 404, "{who} by {by}");
-    }
+    let (status, _) = base
+        .call(Method::PUT, &entry("nuzul.researcher1"), Some("nuzul.jeddah.branch"), Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "another branch's researcher looks missing");
+    let (status, refused) = base.call(Method::PUT, &entry("nuzul.pm"), manager, Some(json!({}))).await.unwrap();
+    assert_eq!(
+        (status, refused["fields"][0]["field"].as_str()),
+        (400, Some("username")),
+        "not a researcher: {refused}"
+    );
+    let elsewhere = json!({ "branch": "jeddah" });
+    let (status, _) = base.call(Method::PUT, &entry("nuzul.researcher1"), manager, Some(elsewhere)).await.unwrap();
+    assert_eq!(status, 403, "a branch manager does not move a researcher to another branch");
     let unchanged = base.get("/v1/research/roster", manager).await.unwrap();
     assert_eq!(unchanged["entries"][0]["version"], 1, "nothing kept: {unchanged}");
 

@@ -178,7 +178,12 @@ pub fn check_meeting(
                     format!("{member} is not a member of the association's research committee"),
                 ),
             ));
-        } else if !members.iter().any(|m| m == member) {
+        } else if members.iter().any(|m| m == member) {
+            problems.push(FieldError::new(
+                format!("members[{i}]"),
+                Bilingual::new(format!("{member} مذكور مرتين"), format!("{member} is named twice")),
+            ));
+        } else {
             members.push(member.to_owned());
         }
     }
@@ -240,8 +245,13 @@ mod tests {
             chair: "committee2",
             members: &members,
         };
+        let fields: Vec<String> =
+            check_meeting(entered, today, &rules, committee).unwrap_err().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["members[2]"], "named twice");
+        let once = &members[..2];
+        let entered = MeetingEntered { members: once, ..entered };
         let plan = check_meeting(entered, today, &rules, committee).unwrap();
-        assert_eq!(plan.members, ["committee1", "committee2"], "each once");
+        assert_eq!(plan.members, ["committee1", "committee2"]);
         assert_eq!(plan.at, NaiveTime::from_hms_opt(10, 0, 0).unwrap());
 
         let strangers = ["committee1".to_owned(), "researcher".to_owned()];

@@ -139,12 +139,17 @@ pub fn check_leave(from: &str, to: &str, today: NaiveDate, others: &[Leave]) -> 
             "to",
             Bilingual::new("تنتهي الإجازة بعد بدايتها", "A leave ends on or after it starts"),
         ));
-    } else if to < today || from > today + chrono::Days::new(LONGEST_LEAVE_AHEAD_DAYS) {
+    } else if to < today {
+        problems.push(FieldError::new(
+            "to",
+            Bilingual::new("انتهت هذه الإجازة؛ تسجل الإجازات القائمة أو القادمة", "This leave has already ended"),
+        ));
+    } else if from > today + chrono::Days::new(LONGEST_LEAVE_AHEAD_DAYS) {
         problems.push(FieldError::new(
             "from",
             Bilingual::new(
-                format!("الإجازة لم تنته بعد وتبدأ خلال {LONGEST_LEAVE_AHEAD_DAYS} يوماً"),
-                format!("A leave has not ended yet and starts within {LONGEST_LEAVE_AHEAD_DAYS} days"),
+                format!("تبدأ الإجازة خلال {LONGEST_LEAVE_AHEAD_DAYS} يوماً"),
+                format!("A leave starts within {LONGEST_LEAVE_AHEAD_DAYS} days"),
             ),
         ));
     } else if let Some(other) = others.iter().find(|o| from <= o.to && o.from <= to) {
@@ -192,7 +197,7 @@ mod tests {
         let overlapping = check_leave("2026-12-14", "2026-12-20", today, &taken).unwrap_err();
         assert_eq!(overlapping[0].message.en, "It overlaps the leave from 2026-12-08 to 2026-12-14");
         assert_eq!(check_leave("2026-12-20", "2026-12-15", today, &[]).unwrap_err()[0].field, "to");
-        assert_eq!(check_leave("2026-11-01", "2026-11-05", today, &[]).unwrap_err()[0].field, "from", "over");
+        assert_eq!(check_leave("2026-11-01", "2026-11-05", today, &[]).unwrap_err()[0].field, "to", "over");
         assert_eq!(check_leave("", "soon", today, &[]).unwrap_err().len(), 2);
     }
 }

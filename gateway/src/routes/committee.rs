@@ -335,7 +335,7 @@ pub(super) struct Meeting {
     on_hijri: String,
     place: String,
     chair: String,
-    /// In the order they were named, each present or not.
+    /// In the order they were named, each present or not (empty in lists: read the meeting).
     members: Vec<Attendee>,
     /// `scheduled`, `in_session` (from the first attendance recorded) or `closed`.
     status: String,

@@ -136,27 +136,29 @@ pub(super) struct NewLeave {
 
 /// Records a researcher's leave: no case is given to them then.
 #[utoipa::path(post, path = "/v1/research/roster/{username}/leaves", tag = "research",
-    params(("username" = String, Path, description = "The researcher")), request_body = NewLeave,
+    params(("username" = String, Path, description = "The researcher"), IfMatch), request_body = NewLeave,
     responses((status = 200, body = RosterEntry)))]
 pub(super) async fn add_leave(
     axum::extract::State(services): State,
     headers: HeaderMap,
     Path(username): Path<String>,
+    if_match: IfMatch,
     Body(body): Body<NewLeave>,
-) -> Reply<RosterEntry> {
-    let message = research::AddLeaveRequest { username, from: body.from, to: body.to };
-    Ok(Json(services.research.clone().add_leave(grpc(&headers, message)).await?.into_inner().into()))
+) -> VersionedReply<RosterEntry> {
+    let message = research::AddLeaveRequest { username, from: body.from, to: body.to, expected_version: if_match.0 };
+    if_match.versioned(services.research.clone().add_leave(grpc(&headers, message)).await, |e| e.version)
 }
 
 /// Cancels a researcher's leave.
 #[utoipa::path(delete, path = "/v1/research/roster/{username}/leaves/{leave_id}", tag = "research",
-    params(("username" = String, Path, description = "The researcher"), ("leave_id" = String, Path, description = "The leave")),
+    params(("username" = String, Path, description = "The researcher"), ("leave_id" = String, Path, description = "The leave"), IfMatch),
     responses((status = 200, body = RosterEntry)))]
 pub(super) async fn cancel_leave(
     axum::extract::State(services): State,
     headers: HeaderMap,
     Path((username, leave_id)): Path<(String, String)>,
-) -> Reply<RosterEntry> {
-    let message = research::CancelLeaveRequest { username, leave_id };
-    Ok(Json(services.research.clone().cancel_leave(grpc(&headers, message)).await?.into_inner().into()))
+    if_match: IfMatch,
+) -> VersionedReply<RosterEntry> {
+    let message = research::CancelLeaveRequest { username, leave_id, expected_version: if_match.0 };
+    if_match.versioned(services.research.clone().cancel_leave(grpc(&headers, message)).await, |e| e.version)
 }

@@ -145,7 +145,15 @@ impl Committee {
                 String::new()
             }
             MeetingScope::Branch => {
-                // A branch manager's is always their own branch.
+                // A branch manager's is always their own branch: another is refused, not silently replaced.
+                let asked = input.branch.trim();
+                if staff.role.is_branch_bound() && !asked.is_empty() && staff.branch.as_deref() != Some(asked) {
+                    return Err(Problem::new(Bilingual::new(
+                        "تجدول اجتماعات فرعك فقط",
+                        "You schedule your own branch's meetings only",
+                    ))
+                    .into_status(Code::PermissionDenied));
+                }
                 let branch = staff.branch_filter(&input.branch).unwrap_or_default();
                 if branch.is_empty() {
                     return Err(invalid_input(vec![FieldError::required("branch")]));
@@ -455,12 +463,13 @@ impl Committee {
         if kept.status == MinutesStatus::Confirmed {
             return Err(confirmed_minutes());
         }
+        let read = read_sha256(&input.expected_sha256)?;
         let remarks = cleaned("remarks", &input.remarks, TextRule::NOTE)?;
         let mut record = api::MinutesRecord::decode(kept.record.as_slice()).map_err(masar_platform::grpc::internal)?;
         record.remarks = remarks;
         let amended = minutes::keep(&record);
-        if !self.store.amend_minutes(&mut tx, meeting.meeting_id, input.expected_sha256.trim(), &amended).await? {
-            return Err(changed_meanwhile());
+        if !self.store.amend_minutes(&mut tx, meeting.meeting_id, read, &amended).await? {
+            return Err(minutes_changed());
         }
         let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: minutes {} replace {}", meeting.meeting_id, amended.sha256, kept.sha256);
@@ -490,8 +499,9 @@ impl Committee {
         if kept.status == MinutesStatus::Confirmed {
             return Err(confirmed_minutes());
         }
-        if !self.store.confirm_minutes(&mut tx, &meeting, &staff.username, input.sha256.trim()).await? {
-            return Err(changed_meanwhile());
+        let read = read_sha256(&input.sha256)?;
+        if !self.store.confirm_minutes(&mut tx, &meeting, &staff.username, read).await? {
+            return Err(minutes_changed());
         }
         let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: minutes {}", meeting.meeting_id, kept.sha256);
@@ -501,6 +511,32 @@ impl Committee {
         tx.commit().await?;
         Ok(minutes::reply(kept))
     }
+}
+
+/// The SHA-256 a member read the minutes by: 64 lowercase hex digits.
+fn read_sha256(text: &str) -> Result<&str, Status> {
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(text)
+    } else {
+        Err(invalid_input(vec![FieldError::new(
+            "sha256",
+            Bilingual::new(
+                "بصمة المحضر كما قرأتموه (sha256 من 64 خانة)",
+                "The minutes' sha256 as you read them (64 hex digits)",
+            ),
+        )]))
+    }
+}
+
+/// The minutes changed since the member read them: read them again.
+fn minutes_changed() -> Status {
+    Problem::new(Bilingual::new(
+        "تغير المحضر منذ قراءتكم له؛ اقرؤوه مجدداً",
+        "The minutes changed since you read them; read them again",
+    ))
+    .because("minutes.changed_meanwhile")
+    .into_status(Code::Aborted)
 }
 
 fn confirmed_minutes() -> Status {

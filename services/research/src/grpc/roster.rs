@@ -124,8 +124,31 @@ impl Research {
         let visible = existing
             .as_ref()
             .is_none_or(|e| staff.can_see(&staff.association, e.researcher.branch.as_deref().unwrap_or_default()));
-        if !in_directory || !visible {
+        // Someone the association does not know looks missing; one of its staff in another post is told why.
+        let of_the_association = self
+            .directory
+            .association(&staff.association)
+            .is_some_and(|a| a.staff.iter().any(|s| s.username == username));
+        if !visible || !of_the_association {
             return Err(not_on_roster());
+        }
+        if !in_directory {
+            return Err(invalid_input(vec![FieldError::new(
+                "username",
+                Bilingual::new(
+                    "ليس باحثاً اجتماعياً في دليل الجمعية",
+                    "Not a social researcher in the association's directory",
+                ),
+            )]));
+        }
+        // A branch manager's researchers stay in their branch: another is refused, not silently replaced.
+        let asked = input.branch.trim();
+        if staff.role.is_branch_bound() && !asked.is_empty() && staff.branch.as_deref() != Some(asked) {
+            return Err(Problem::new(Bilingual::new(
+                "تدير باحثي فرعك فقط",
+                "You keep your own branch's researchers only",
+            ))
+            .into_status(Code::PermissionDenied));
         }
         ensure_version(input.expected_version, existing.as_ref().map_or(0, |e| e.version))?;
         let today = saudi_day(Utc::now());
@@ -173,6 +196,7 @@ impl Research {
         let input = request.get_ref();
         let mut tx = self.store.db().begin().await?;
         let entry = self.visible_entry(&mut tx, &staff, &input.username).await?;
+        ensure_version(input.expected_version, entry.version)?;
         let today = saudi_day(Utc::now());
         let leave = check_leave(&input.from, &input.to, today, &other_leaves(&entry)).map_err(invalid_input)?;
         let username = entry.researcher.username.clone();
@@ -198,6 +222,7 @@ impl Research {
         let input = request.get_ref();
         let mut tx = self.store.db().begin().await?;
         let entry = self.visible_entry(&mut tx, &staff, &input.username).await?;
+        ensure_version(input.expected_version, entry.version)?;
         let leave_id = parse_uuid("leave_id", &input.leave_id)?;
         let username = entry.researcher.username.clone();
         let branch = entry.researcher.branch.clone().unwrap_or_default();
