@@ -129,6 +129,7 @@ fn api() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(committee::get_meeting))
         .routes(routes!(committee::record_attendance))
         .routes(routes!(committee::close_meeting))
+        .routes(routes!(committee::cancel_meeting))
         .routes(routes!(committee::get_minutes, committee::amend_minutes))
         .routes(routes!(committee::print_minutes))
         .routes(routes!(committee::confirm_minutes))

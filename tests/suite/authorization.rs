@@ -1443,6 +1443,21 @@ fn rows(scene: &Scene) -> Vec<Row> {
         )
         .stops_at(412, Code::Aborted),
         row(
+            stale(post("/v1/committee/meetings/{id}/cancellation", meeting("/cancellation"), json!({ "reason": "x" }))),
+            rpc!(
+                "/masar.committee.v1.CommitteeService/CancelMeeting",
+                committee,
+                cancel_meeting,
+                committee::CancelMeetingRequest {
+                    meeting_id: scene.meeting.clone(),
+                    reason: "x".into(),
+                    expected_version: STALE,
+                }
+            ),
+            Rule::staff(&[R::BranchManager, R::AssociationAdmin], RIYADH),
+        )
+        .stops_at(412, Code::Aborted),
+        row(
             get("/v1/committee/meetings/{id}/minutes", closed("/minutes")),
             rpc!(
                 "/masar.committee.v1.CommitteeService/GetMinutes",

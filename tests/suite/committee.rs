@@ -294,6 +294,26 @@ async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
         .unwrap();
     assert_eq!(status, 409, "{refused}");
     assert!(refused["message"]["en"].as_str().unwrap().starts_with("The meeting opens on its day"), "{refused}");
+    // Called off instead, with why: it takes no attendance.
+    let cancellation = format!("/v1/committee/meetings/{}/cancellation", tomorrow["meeting_id"].as_str().unwrap());
+    let (status, refused) =
+        base.call(reqwest::Method::POST, &cancellation, Some(NUZUL.branch_manager), Some(json!({}))).await.unwrap();
+    assert_eq!((status, refused["fields"][0]["field"].as_str()), (400, Some("reason")), "{refused}");
+    let (status, _) = base
+        .call(reqwest::Method::POST, &cancellation, Some(NUZUL.committee[0]), Some(json!({ "reason": "x" })))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "the committee does not call off meetings");
+    let called_off = base
+        .post(&cancellation, Some(NUZUL.branch_manager), json!({ "reason": "The chair is travelling" }))
+        .await
+        .unwrap();
+    assert_eq!(called_off["status"], "cancelled", "{called_off}");
+    let (status, _) = base
+        .call(reqwest::Method::PUT, &attendance(&tomorrow), Some(NUZUL.committee[0]), present(&[NUZUL.committee[0]]))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "a cancelled meeting takes no attendance");
 
     let meeting = base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), on(today)).await.unwrap();
     let agenda = |m: &Value| -> Vec<String> {
@@ -388,6 +408,7 @@ async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"ar\" dir=\"rtl\">") && html.contains("@media print"));
     assert!(html.contains("محضر اجتماع لجنة البحث") && html.contains(" هـ ("));
     assert!(html.contains("Not decided; carried over to the next meeting") && html.contains("قاعة المجلس"), "{html}");
+    assert!(html.contains("<bdi>Abdullah Aldosari</bdi>"), "members by their names: {html}");
     let sha = minutes["sha256"].as_str().unwrap().to_owned();
     assert_eq!(masar_committee::evidence_hash(html.as_bytes()), sha);
 
@@ -436,7 +457,7 @@ async fn meeting_held_to_confirmed_minutes(base: &GatewayClient) {
     let next = base.post("/v1/committee/meetings", Some(NUZUL.branch_manager), on(today)).await.unwrap();
     assert_eq!(agenda(&next), [b.clone(), c.clone()], "{next}");
     let listed = base.get("/v1/committee/meetings", Some(NUZUL.committee[0])).await.unwrap();
-    assert_eq!(listed["meetings"].as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(listed["meetings"].as_array().unwrap().len(), 3, "the cancelled one listed too: {listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

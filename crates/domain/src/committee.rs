@@ -26,6 +26,8 @@ vocabulary! {
         Scheduled = "scheduled",
         InSession = "in_session",
         Closed = "closed",
+        /// Called off before it sat.
+        Cancelled = "cancelled",
     }
 }
 

@@ -58,6 +58,8 @@ pub mod action {
     pub const ATTENDANCE_RECORDED: &str = "committee.attendance_recorded";
     /// A meeting closed and its minutes were produced (their hash in the detail).
     pub const MEETING_CLOSED: &str = "committee.meeting_closed";
+    /// A supervisor called off a meeting before it sat (the reason in the detail).
+    pub const MEETING_CANCELLED: &str = "committee.meeting_cancelled";
     pub const MINUTES_AMENDED: &str = "committee.minutes_amended";
     pub const MINUTES_CONFIRMED: &str = "committee.minutes_confirmed";
     /// A verified case nobody in its branch could take: it waits (the reason in the detail).

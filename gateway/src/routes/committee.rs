@@ -315,10 +315,12 @@ pub(super) struct NewMeeting {
 pub(super) struct Attendee {
     member: String,
     present: bool,
+    /// As the directory has it (in the minutes); `null` elsewhere.
+    name: Option<String>,
 }
 
 fn attendees(list: Vec<committee::Attendee>) -> Vec<Attendee> {
-    list.into_iter().map(|a| Attendee { member: a.member, present: a.present }).collect()
+    list.into_iter().map(|a| Attendee { name: present(&a.name), member: a.member, present: a.present }).collect()
 }
 
 /// A committee meeting.
@@ -337,7 +339,7 @@ pub(super) struct Meeting {
     chair: String,
     /// In the order they were named, each present or not (empty in lists: read the meeting).
     members: Vec<Attendee>,
-    /// `scheduled`, `in_session` (from the first attendance recorded) or `closed`.
+    /// `scheduled`, `in_session` (from the first attendance recorded), `closed` or `cancelled`.
     status: String,
     /// Members present (not recused) the pack requires for a decision.
     quorum: u32,
@@ -475,6 +477,28 @@ pub(super) async fn close_meeting(
 ) -> VersionedReply<Meeting> {
     let message = committee::CloseMeetingRequest { meeting_id, expected_version: if_match.0 };
     if_match.versioned(services.committee.clone().close_meeting(grpc(&headers, message)).await, |m| m.version)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct Cancellation {
+    /// Why it is called off.
+    #[serde(default)]
+    reason: String,
+}
+
+/// A supervisor calls off a meeting that has not sat (send its `version` as `If-Match`).
+#[utoipa::path(post, path = "/v1/committee/meetings/{id}/cancellation", tag = "committee",
+    params(("id" = String, Path, description = "The meeting"), IfMatch), request_body = Cancellation,
+    responses((status = 200, body = Meeting)))]
+pub(super) async fn cancel_meeting(
+    axum::extract::State(services): State,
+    headers: HeaderMap,
+    Path(meeting_id): Path<String>,
+    if_match: IfMatch,
+    Body(body): Body<Cancellation>,
+) -> VersionedReply<Meeting> {
+    let message = committee::CancelMeetingRequest { meeting_id, reason: body.reason, expected_version: if_match.0 };
+    if_match.versioned(services.committee.clone().cancel_meeting(grpc(&headers, message)).await, |m| m.version)
 }
 
 /// One case as the minutes record it.

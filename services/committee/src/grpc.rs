@@ -315,6 +315,13 @@ impl CommitteeService for Committee {
         self.close_meeting_call(request).await.map(Response::new)
     }
 
+    async fn cancel_meeting(
+        &self,
+        request: Request<api::CancelMeetingRequest>,
+    ) -> Result<Response<api::Meeting>, Status> {
+        self.cancel_meeting_call(request).await.map(Response::new)
+    }
+
     async fn get_minutes(&self, request: Request<api::GetMinutesRequest>) -> Result<Response<api::Minutes>, Status> {
         self.get_minutes_call(request).await.map(Response::new)
     }

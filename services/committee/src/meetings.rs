@@ -231,6 +231,18 @@ impl CommitteeStore {
         Ok(tx.execute(sql).await? == 1)
     }
 
+    /// Calls off a meeting still scheduled; false if it sat (or was called off) meanwhile.
+    pub async fn cancel_meeting(&self, tx: &mut Tx, meeting: &Meeting) -> Result<bool, DbError> {
+        let sql = Sql::new(
+            "UPDATE meetings SET status = $1, version = version + 1 WHERE meeting_id = $2 AND status = $3 AND version = $4",
+        )
+        .bind(MeetingStatus::Cancelled.as_str())
+        .bind(meeting.meeting_id)
+        .bind(MeetingStatus::Scheduled.as_str())
+        .bind(meeting.version as i64);
+        Ok(tx.execute(sql).await? == 1)
+    }
+
     /// Records who is present now.
     pub async fn record_attendance(&self, tx: &mut Tx, meeting_id: Uuid, present: &[String]) -> Result<(), DbError> {
         tx.execute(Sql::new("UPDATE meeting_members SET present = 0 WHERE meeting_id = $1").bind(meeting_id)).await?;

@@ -153,6 +153,11 @@ fn case_decision(decision: &str, arabic: bool) -> String {
     if arabic { ar.to_owned() } else { capitalised(en) }
 }
 
+/// A person as the minutes name them: their name, or their username where none is known.
+fn named<'a>(name: &'a str, username: &'a str) -> &'a str {
+    if name.is_empty() { username } else { name }
+}
+
 /// The printable document: one section per language, the same record in each.
 pub fn render(record: &api::MinutesRecord) -> String {
     let mut html = String::from("<!DOCTYPE html>\n<html lang=\"ar\" dir=\"rtl\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -184,7 +189,12 @@ fn section(html: &mut String, record: &api::MinutesRecord, w: &Words) {
         escaped(&date)
     );
     let _ = writeln!(html, "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", w.place, escaped(&record.place));
-    let _ = writeln!(html, "<tr><th scope=\"row\">{}</th><td><bdi>{}</bdi></td></tr>", w.chair, escaped(&record.chair));
+    let _ = writeln!(
+        html,
+        "<tr><th scope=\"row\">{}</th><td><bdi>{}</bdi></td></tr>",
+        w.chair,
+        escaped(named(&record.chair_name, &record.chair))
+    );
     let present = record.attendance.iter().filter(|a| a.present).count();
     let (m_ar, m_en) = majority_words(&record.majority);
     let quorum = if arabic {
@@ -210,7 +220,11 @@ fn section(html: &mut String, record: &api::MinutesRecord, w: &Words) {
     );
     for attendee in &record.attendance {
         let status = if attendee.present { w.present } else { w.absent };
-        let _ = writeln!(html, "<tr><td><bdi>{}</bdi></td><td>{status}</td></tr>", escaped(&attendee.member));
+        let _ = writeln!(
+            html,
+            "<tr><td><bdi>{}</bdi></td><td>{status}</td></tr>",
+            escaped(named(&attendee.name, &attendee.member))
+        );
     }
     html.push_str("</table>\n");
 
@@ -257,7 +271,12 @@ fn section(html: &mut String, record: &api::MinutesRecord, w: &Words) {
     }
     let _ = writeln!(html, "<h2>{}</h2>\n<table class=\"signatures\">", w.signatures);
     for attendee in record.attendance.iter().filter(|a| a.present) {
-        let _ = writeln!(html, "<tr><td><bdi>{}</bdi></td><td>{}:</td></tr>", escaped(&attendee.member), w.signature);
+        let _ = writeln!(
+            html,
+            "<tr><td><bdi>{}</bdi></td><td>{}:</td></tr>",
+            escaped(named(&attendee.name, &attendee.member)),
+            w.signature
+        );
     }
     html.push_str("</table>\n</section>\n");
 }
@@ -276,8 +295,8 @@ mod tests {
             place: "Hall <A>".into(),
             chair: "c1".into(),
             attendance: vec![
-                api::Attendee { member: "c1".into(), present: true },
-                api::Attendee { member: "c2".into(), present: false },
+                api::Attendee { member: "c1".into(), present: true, name: "Abdullah Aldosari".into() },
+                api::Attendee { member: "c2".into(), present: false, name: String::new() },
             ],
             quorum: 1,
             majority: "simple".into(),
@@ -302,6 +321,7 @@ mod tests {
         assert!(english.contains("2026-12-07") && english.contains("AH") && english.contains("Approved"), "{english}");
         assert!(english.contains("<bdi>1</bdi> of <bdi>2</bdi> present"), "{english}");
         assert!(html.contains("Hall &lt;A&gt;") && !html.contains("<A>"), "escaped");
+        assert!(html.contains("<bdi>Abdullah Aldosari</bdi>") && html.contains("<bdi>c2</bdi>"), "named where known");
         assert!(html.contains("@page") && html.contains("break-before: page"), "printable");
     }
 

@@ -49,7 +49,7 @@ fn meeting_reply(meeting: &Meeting, agenda: Vec<api::AgendaItem>) -> api::Meetin
         members: meeting
             .members
             .iter()
-            .map(|m| api::Attendee { member: m.member.clone(), present: m.present })
+            .map(|m| api::Attendee { member: m.member.clone(), present: m.present, name: String::new() })
             .collect(),
         status: meeting.status.to_string(),
         quorum: meeting.quorum,
@@ -78,6 +78,11 @@ impl Committee {
             return Err(meeting_not_found());
         }
         Ok(meeting)
+    }
+
+    /// A member's name as the directory has it (their username where it has none).
+    fn name_of(&self, username: &str) -> String {
+        self.directory.staff(username).map_or_else(|| username.to_owned(), |(_, s)| s.name.clone())
     }
 
     /// The meeting's chair, or a supervisor of its scope, may run it.
@@ -246,8 +251,10 @@ impl Committee {
         let meeting = self.visible_meeting(&mut tx, &staff, &input.meeting_id).await?;
         Self::ensure_runs(&staff, &meeting)?;
         ensure_version(input.expected_version, meeting.version)?;
-        if meeting.status == MeetingStatus::Closed {
-            return Err(refused("أغلق الاجتماع", "The meeting is closed"));
+        match meeting.status {
+            MeetingStatus::Closed => return Err(refused("أغلق الاجتماع", "The meeting is closed")),
+            MeetingStatus::Cancelled => return Err(refused("أُلغي الاجتماع", "The meeting was called off")),
+            MeetingStatus::Scheduled | MeetingStatus::InSession => {}
         }
         let day = saudi_day(meeting.starts_at);
         if saudi_day(Utc::now()) < day {
@@ -367,10 +374,11 @@ impl Committee {
             on_hijri: day.hijri.to_string(),
             place: meeting.place.clone(),
             chair: meeting.chair.clone(),
+            chair_name: self.name_of(&meeting.chair),
             attendance: meeting
                 .members
                 .iter()
-                .map(|m| api::Attendee { member: m.member.clone(), present: m.present })
+                .map(|m| api::Attendee { member: m.member.clone(), present: m.present, name: self.name_of(&m.member) })
                 .collect(),
             quorum: meeting.quorum,
             majority: meeting.majority.to_string(),
@@ -411,6 +419,36 @@ impl Committee {
         let reply = self.meeting_with_agenda(&mut tx, &meeting).await?;
         tx.commit().await?;
         tracing::info!(meeting_id = %meeting.meeting_id, cases = record.cases.len(), "committee meeting closed");
+        Ok(reply)
+    }
+
+    pub(super) async fn cancel_meeting_call(
+        &self,
+        request: Request<api::CancelMeetingRequest>,
+    ) -> Result<api::Meeting, Status> {
+        let staff = Staff::from_request(&self.verifier, &request)?;
+        staff.require_role(SUPERVISORS)?;
+        let input = request.get_ref();
+        let mut tx = self.store.db().begin().await?;
+        let meeting = self.visible_meeting(&mut tx, &staff, &input.meeting_id).await?;
+        ensure_version(input.expected_version, meeting.version)?;
+        if meeting.status != MeetingStatus::Scheduled {
+            return Err(refused("يُلغى الاجتماع قبل انعقاده فقط", "Only a meeting that has not sat can be called off"));
+        }
+        let reason = cleaned("reason", &input.reason, TextRule::LINE)?;
+        if reason.is_empty() {
+            return Err(invalid_input(vec![FieldError::required("reason")]));
+        }
+        if !self.store.cancel_meeting(&mut tx, &meeting).await? {
+            return Err(changed_meanwhile());
+        }
+        let actor = Actor::staff(&staff, &request);
+        let detail = format!("{}: {reason}", meeting.meeting_id);
+        let subject = Subject::outside_a_case(&meeting.association, &meeting.branch);
+        audit::record(&mut tx, &actor, subject, action::MEETING_CANCELLED, &detail).await?;
+        let meeting = self.store.meeting_in(&mut tx, meeting.meeting_id).await?.ok_or_else(meeting_not_found)?;
+        let reply = meeting_reply(&meeting, Vec::new());
+        tx.commit().await?;
         Ok(reply)
     }
 
