@@ -38,6 +38,17 @@ pub async fn deliver_and_rate(beneficiary: &GatewayClient, cast: &Cast<'_>, id: 
         ahead.1["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert_eq!(ahead.0, 400, "{}", ahead.1);
     assert!(fields.contains(&"done_on") && fields.contains(&"note"), "{}", ahead.1);
+    // In the plan's order: not the last step first.
+    let last_code = plan["steps"].as_array().unwrap().last().unwrap()["code"].clone();
+    let early_last =
+        json!({ "step": last_code, "done_on": masar_domain::calendar::saudi_day(chrono::Utc::now()).to_string() });
+    let early_last = call(Method::POST, &steps, Some(cast.project_manager), Some(early_last)).await;
+    assert_eq!(
+        (early_last.0, early_last.1["reason"].as_str()),
+        (409, Some("delivery.step_out_of_order")),
+        "{}",
+        early_last.1
+    );
     let untouched = beneficiary.get(&delivery, None).await.unwrap();
     assert!(untouched["steps"][0]["records"].as_array().unwrap().is_empty(), "nothing kept: {untouched}");
     // A partial delivery keeps its step open.

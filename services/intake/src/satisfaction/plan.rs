@@ -164,13 +164,24 @@ impl Ratings {
             note: &input.note,
             complete: !input.partial,
         };
-        let record = check_step(step, entered, saudi_day(now)).map_err(invalid_input)?;
         let mut tx = self.store.db().begin().await?;
         let kept = self.store.delivery_records_in(&mut tx, stored.request_id).await?;
         if kept.progress(step).done {
             return Err(Problem::new(Bilingual::new("اكتملت هذه الخطوة", "This step is done"))
                 .into_status(Code::FailedPrecondition));
         }
+        // Steps happen in the plan's order: the works start once a contractor has them, the handover after.
+        let earlier = plan.steps.iter().take_while(|s| s.code != step.code);
+        if let Some(open) = earlier.into_iter().find(|s| !kept.progress(s).done) {
+            return Err(Problem::new(Bilingual::new(
+                format!("تُسجَّل خطوة «{}» أولاً", open.label.ar),
+                format!("Record '{}' first", open.label.en),
+            ))
+            .because("delivery.step_out_of_order")
+            .into_status(Code::FailedPrecondition));
+        }
+        // Where the plan stands first, then what was entered.
+        let record = check_step(step, entered, saudi_day(now)).map_err(invalid_input)?;
         self.store
             .record_delivery_step(&mut tx, stored.request_id, &step.code, &record, (&staff.username, now))
             .await?;
