@@ -208,27 +208,20 @@ impl ResearchStore {
         read_at: u64,
         (by, at): (&str, DateTime<Utc>),
     ) -> Result<Option<Uuid>, DbError> {
-        let sql = Sql::new(
-            "UPDATE roster SET version = version + 1, updated_by = $1, updated_at = $2 \
-             WHERE association = $3 AND username = $4 AND version = $5",
-        )
-        .bind(by)
-        .bind(at)
-        .bind(association)
-        .bind(username)
-        .bind(read_at as i64);
-        if tx.execute(sql).await? != 1 {
+        if !self.raise_roster_version(tx, (association, username), read_at, (by, at)).await? {
             return Ok(None);
         }
         self.insert_leave(tx, association, username, leave, (by, at)).await.map(Some)
     }
 
-    /// Cancels a leave; false if there is no such leave of theirs.
+    /// Cancels a leave, only if the entry is still at the version read; false
+    /// if there is no such leave of theirs (or the entry changed meanwhile).
     pub async fn cancel_leave(
         &self,
         tx: &mut Tx,
         (association, username): (&str, &str),
         leave_id: Uuid,
+        read_at: u64,
         (by, at): (&str, DateTime<Utc>),
     ) -> Result<bool, DbError> {
         let sql = Sql::new("DELETE FROM roster_leaves WHERE leave_id = $1 AND association = $2 AND username = $3")
@@ -238,27 +231,27 @@ impl ResearchStore {
         if tx.execute(sql).await? != 1 {
             return Ok(false);
         }
-        self.raise_roster_version(tx, association, username, (by, at)).await?;
-        Ok(true)
+        self.raise_roster_version(tx, (association, username), read_at, (by, at)).await
     }
 
+    /// Raises an entry's version, only if still at the one read; false when it changed meanwhile.
     async fn raise_roster_version(
         &self,
         tx: &mut Tx,
-        association: &str,
-        username: &str,
+        (association, username): (&str, &str),
+        read_at: u64,
         (by, at): (&str, DateTime<Utc>),
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         let sql = Sql::new(
             "UPDATE roster SET version = version + 1, updated_by = $1, updated_at = $2 \
-             WHERE association = $3 AND username = $4",
+             WHERE association = $3 AND username = $4 AND version = $5",
         )
         .bind(by)
         .bind(at)
         .bind(association)
-        .bind(username);
-        tx.execute(sql).await?;
-        Ok(())
+        .bind(username)
+        .bind(read_at as i64);
+        Ok(tx.execute(sql).await? == 1)
     }
 }
 

@@ -63,7 +63,33 @@ fn meeting_reply(meeting: &Meeting, agenda: Vec<api::AgendaItem>) -> api::Meetin
     }
 }
 
+/// Puts an action on a meeting on its association's trail (its branch's, or association-wide).
+async fn audit_meeting<T>(
+    tx: &mut Tx,
+    staff: &Staff,
+    request: &Request<T>,
+    (association, branch): (&str, &str),
+    action: &str,
+    detail: &str,
+) -> Result<(), Status> {
+    let subject = Subject::outside_a_case(association, branch);
+    audit::record(tx, &Actor::staff(staff, request), subject, action, detail).await?;
+    Ok(())
+}
+
 impl Committee {
+    /// The meeting as it stands now, with its agenda: what an action on it answers.
+    async fn meeting_now(&self, tx: &mut Tx, meeting_id: Uuid) -> Result<api::Meeting, Status> {
+        let meeting = self.store.meeting_in(tx, meeting_id).await?.ok_or_else(meeting_not_found)?;
+        self.meeting_with_agenda(tx, &meeting).await
+    }
+
+    /// The minutes as they stand now: what an action on them answers.
+    async fn minutes_now(&self, tx: &mut Tx, staff: &Staff, meeting_id: &str) -> Result<api::Minutes, Status> {
+        let (_, kept) = self.kept_minutes(tx, staff, meeting_id).await?;
+        Ok(minutes::reply(kept))
+    }
+
     /// A meeting the caller may read: of their association, and of their
     /// branch or association-wide as their post allows. Outside it, not found.
     pub(super) async fn visible_meeting(
@@ -200,13 +226,11 @@ impl Committee {
         };
         let mut tx = self.store.db().begin().await?;
         self.store.schedule_meeting(&mut tx, &new).await?;
-        let actor = Actor::staff(&staff, &request);
         let detail =
             format!("{} on {} {}: {}", new.meeting_id, plan.on, plan.at.format("%H:%M"), plan.members.join(", "));
-        let subject = Subject::outside_a_case(&staff.association, &branch);
-        audit::record(&mut tx, &actor, subject, action::MEETING_SCHEDULED, &detail).await?;
-        let meeting = self.store.meeting_in(&mut tx, new.meeting_id).await?.ok_or_else(meeting_not_found)?;
-        let reply = self.meeting_with_agenda(&mut tx, &meeting).await?;
+        audit_meeting(&mut tx, &staff, &request, (&staff.association, &branch), action::MEETING_SCHEDULED, &detail)
+            .await?;
+        let reply = self.meeting_now(&mut tx, new.meeting_id).await?;
         tx.commit().await?;
         Ok(reply)
     }
@@ -298,12 +322,17 @@ impl Committee {
             self.store.open_meeting(&mut tx, &meeting, Utc::now()).await?;
         }
         self.store.record_attendance(&mut tx, meeting.meeting_id, &present).await?;
-        let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: {}", meeting.meeting_id, present.join(", "));
-        let subject = Subject::outside_a_case(&meeting.association, &meeting.branch);
-        audit::record(&mut tx, &actor, subject, action::ATTENDANCE_RECORDED, &detail).await?;
-        let meeting = self.store.meeting_in(&mut tx, meeting.meeting_id).await?.ok_or_else(meeting_not_found)?;
-        let reply = self.meeting_with_agenda(&mut tx, &meeting).await?;
+        audit_meeting(
+            &mut tx,
+            &staff,
+            &request,
+            (&meeting.association, &meeting.branch),
+            action::ATTENDANCE_RECORDED,
+            &detail,
+        )
+        .await?;
+        let reply = self.meeting_now(&mut tx, meeting.meeting_id).await?;
         tx.commit().await?;
         Ok(reply)
     }
@@ -411,12 +440,17 @@ impl Committee {
         let record = self.minutes_record(&mut tx, &meeting, &agenda, now).await?;
         let kept = minutes::keep(&record);
         self.store.close_meeting(&mut tx, &meeting, now, &kept).await?;
-        let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: minutes {}", meeting.meeting_id, kept.sha256);
-        let subject = Subject::outside_a_case(&meeting.association, &meeting.branch);
-        audit::record(&mut tx, &actor, subject, action::MEETING_CLOSED, &detail).await?;
-        let meeting = self.store.meeting_in(&mut tx, meeting.meeting_id).await?.ok_or_else(meeting_not_found)?;
-        let reply = self.meeting_with_agenda(&mut tx, &meeting).await?;
+        audit_meeting(
+            &mut tx,
+            &staff,
+            &request,
+            (&meeting.association, &meeting.branch),
+            action::MEETING_CLOSED,
+            &detail,
+        )
+        .await?;
+        let reply = self.meeting_now(&mut tx, meeting.meeting_id).await?;
         tx.commit().await?;
         tracing::info!(meeting_id = %meeting.meeting_id, cases = record.cases.len(), "committee meeting closed");
         Ok(reply)
@@ -442,10 +476,16 @@ impl Committee {
         if !self.store.cancel_meeting(&mut tx, &meeting).await? {
             return Err(changed_meanwhile());
         }
-        let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: {reason}", meeting.meeting_id);
-        let subject = Subject::outside_a_case(&meeting.association, &meeting.branch);
-        audit::record(&mut tx, &actor, subject, action::MEETING_CANCELLED, &detail).await?;
+        audit_meeting(
+            &mut tx,
+            &staff,
+            &request,
+            (&meeting.association, &meeting.branch),
+            action::MEETING_CANCELLED,
+            &detail,
+        )
+        .await?;
         let meeting = self.store.meeting_in(&mut tx, meeting.meeting_id).await?.ok_or_else(meeting_not_found)?;
         let reply = meeting_reply(&meeting, Vec::new());
         tx.commit().await?;
@@ -509,13 +549,19 @@ impl Committee {
         if !self.store.amend_minutes(&mut tx, meeting.meeting_id, read, &amended).await? {
             return Err(minutes_changed());
         }
-        let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: minutes {} replace {}", meeting.meeting_id, amended.sha256, kept.sha256);
-        let subject = Subject::outside_a_case(&meeting.association, &meeting.branch);
-        audit::record(&mut tx, &actor, subject, action::MINUTES_AMENDED, &detail).await?;
-        let (_, kept) = self.kept_minutes(&mut tx, &staff, &input.meeting_id).await?;
+        audit_meeting(
+            &mut tx,
+            &staff,
+            &request,
+            (&meeting.association, &meeting.branch),
+            action::MINUTES_AMENDED,
+            &detail,
+        )
+        .await?;
+        let reply = self.minutes_now(&mut tx, &staff, &input.meeting_id).await?;
         tx.commit().await?;
-        Ok(minutes::reply(kept))
+        Ok(reply)
     }
 
     pub(super) async fn confirm_minutes_call(
@@ -541,13 +587,19 @@ impl Committee {
         if !self.store.confirm_minutes(&mut tx, &meeting, &staff.username, read).await? {
             return Err(minutes_changed());
         }
-        let actor = Actor::staff(&staff, &request);
         let detail = format!("{}: minutes {}", meeting.meeting_id, kept.sha256);
-        let subject = Subject::outside_a_case(&meeting.association, &meeting.branch);
-        audit::record(&mut tx, &actor, subject, action::MINUTES_CONFIRMED, &detail).await?;
-        let (_, kept) = self.kept_minutes(&mut tx, &staff, &input.meeting_id).await?;
+        audit_meeting(
+            &mut tx,
+            &staff,
+            &request,
+            (&meeting.association, &meeting.branch),
+            action::MINUTES_CONFIRMED,
+            &detail,
+        )
+        .await?;
+        let reply = self.minutes_now(&mut tx, &staff, &input.meeting_id).await?;
         tx.commit().await?;
-        Ok(minutes::reply(kept))
+        Ok(reply)
     }
 }
 

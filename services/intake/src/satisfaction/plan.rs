@@ -102,7 +102,8 @@ impl Ratings {
         pack.delivery.ok_or_else(no_plan)
     }
 
-    /// After a step's record or confirmation: the plan completed delivers the service, once.
+    /// After a step's record or confirmation: the plan completed delivers the
+    /// service, once. Returns the request and the records as they now stand.
     async fn deliver_if_complete(
         &self,
         tx: &mut Tx,
@@ -110,16 +111,16 @@ impl Ratings {
         plan: &DeliveryPlan,
         by: (&str, ActorRole, &Actor),
         now: DateTime<Utc>,
-    ) -> Result<StoredRequest, Status> {
+    ) -> Result<(StoredRequest, KeptRecord), Status> {
         let kept = self.store.delivery_records_in(tx, stored.request_id).await?;
         if !plan.is_complete(|step| kept.progress(step)) {
-            return Ok(stored.clone());
+            return Ok((stored.clone(), kept));
         }
         // The timeline's note, in the beneficiary's language: the steps it was delivered in.
         let separator = if stored.language == masar_domain::Language::Arabic { "، " } else { ", " };
         let note = plan.steps.iter().map(|s| s.label.in_language(stored.language)).collect::<Vec<_>>().join(separator);
         self.deliver(tx, stored, by, now, &note).await?;
-        Ok(StoredRequest { status: CaseStatus::ServiceDelivered, ..stored.clone() })
+        Ok((StoredRequest { status: CaseStatus::ServiceDelivered, ..stored.clone() }, kept))
     }
 
     pub(super) async fn get_delivery_plan_call(
@@ -188,9 +189,8 @@ impl Ratings {
         let actor = Actor::calling(&caller, &request);
         let detail = format!("{}{}", step.code, if record.complete { "" } else { " (partial)" });
         audit::record(&mut tx, &actor, stored.audit_subject(), action::DELIVERY_STEP_RECORDED, &detail).await?;
-        let stored =
-            self.deliver_if_complete(&mut tx, &stored, &plan, (&staff.username, staff.role, &actor), now).await?;
-        let kept = self.store.delivery_records_in(&mut tx, stored.request_id).await?;
+        let by = (staff.username.as_str(), staff.role, &actor);
+        let (stored, kept) = self.deliver_if_complete(&mut tx, &stored, &plan, by, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         Ok(plan_reply(&stored, &plan, &kept))
@@ -252,8 +252,7 @@ impl Ratings {
             Caller::Staff(staff) => (staff.username.as_str(), staff.role),
             Caller::Beneficiary(_) => ("", ActorRole::Beneficiary),
         };
-        let stored = self.deliver_if_complete(&mut tx, &stored, &plan, (by, role, &actor), now).await?;
-        let kept = self.store.delivery_records_in(&mut tx, stored.request_id).await?;
+        let (stored, kept) = self.deliver_if_complete(&mut tx, &stored, &plan, (by, role, &actor), now).await?;
         tx.commit().await?;
         self.outbox.wake();
         Ok(plan_reply(&stored, &plan, &kept))

@@ -227,7 +227,7 @@ impl Research {
         let username = entry.researcher.username.clone();
         let branch = entry.researcher.branch.clone().unwrap_or_default();
         let at = (staff.username.as_str(), Utc::now());
-        if !self.store.cancel_leave(&mut tx, (&staff.association, &username), leave_id, at).await? {
+        if !self.store.cancel_leave(&mut tx, (&staff.association, &username), leave_id, entry.version, at).await? {
             return Err(invalid_input(vec![FieldError::new(
                 "leave_id",
                 Bilingual::new("لا توجد إجازة بهذا المعرّف", "No such leave of theirs"),
